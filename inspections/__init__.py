@@ -1,0 +1,1 @@
+"""The inspection domain: models and services. Never imports Flask or server/."""

@@ -1,0 +1,157 @@
+"""Users, password checks, bearer tokens and devices."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from inspections.accounts.enums import Role
+from inspections.accounts.models import ApiToken, Device, InspectorAssignment, User
+from inspections.db import utcnow
+from inspections.org.models import Jurisdiction, School
+
+# Argon2id with RFC 9106's second recommended profile scaled to server logins.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# Verified against when the username is unknown, so a miss costs the same time as a hit.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+TOKEN_PREFIX = "ist_"
+TOKEN_TTL = timedelta(days=30)
+
+
+class AccountError(ValueError):
+    """A change to accounts that breaks a rule; `fields` maps field -> messages."""
+
+    def __init__(self, fields: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items()))
+        self.fields = fields
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def check_password(user: User | None, password: str) -> bool:
+    """Whether the password matches; constant work whether or not the user exists."""
+    try:
+        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(secret: str) -> str:
+    """Stored form of a bearer token."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def get_by_username(session: Session, username: str) -> User | None:
+    """The user with that username, if any."""
+    return session.scalar(select(User).where(User.username == username))
+
+
+def create_user(session: Session, *, username: str, password: str, role: Role, display_name: str | None = None,
+                jurisdiction_id: uuid.UUID | None = None, school_id: uuid.UUID | None = None,
+                assigned_school_ids: list[uuid.UUID] | None = None) -> User:
+    """Create a user bound to a jurisdiction (staff) or a school (school users)."""
+    errors: dict[str, list[str]] = {}
+    if get_by_username(session, username):
+        errors["username"] = ["is already taken"]
+    if len(password) < 8:
+        errors["password"] = ["must be at least 8 characters"]
+    if role == Role.school:
+        if school_id is None:
+            errors["school_id"] = ["is required for a school user"]
+        if jurisdiction_id is not None:
+            errors["jurisdiction_id"] = ["must be empty for a school user"]
+    else:
+        if school_id is not None:
+            errors["school_id"] = ["only school users are bound to a school"]
+        if role == Role.office and jurisdiction_id is None:
+            errors["jurisdiction_id"] = ["is required for an office user"]
+        if role == Role.inspector and jurisdiction_id is None and not assigned_school_ids:
+            errors["jurisdiction_id"] = ["an inspector needs a jurisdiction or assigned schools"]
+    if jurisdiction_id is not None and session.get(Jurisdiction, jurisdiction_id) is None:
+        errors["jurisdiction_id"] = ["does not exist"]
+    if school_id is not None and session.get(School, school_id) is None:
+        errors["school_id"] = ["does not exist"]
+    if errors:
+        raise AccountError(errors)
+    user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
+                role=role, jurisdiction_id=jurisdiction_id, school_id=school_id)
+    session.add(user)
+    session.flush()
+    for sid in assigned_school_ids or []:
+        session.add(InspectorAssignment(inspector_id=user.id, school_id=sid))
+    session.flush()
+    return user
+
+
+def set_assignments(session: Session, *, user: User, school_ids: list[uuid.UUID]) -> None:
+    """Replace an inspector's standing school assignments."""
+    session.query(InspectorAssignment).filter_by(inspector_id=user.id).delete()
+    for sid in dict.fromkeys(school_ids):
+        session.add(InspectorAssignment(inspector_id=user.id, school_id=sid))
+    session.flush()
+
+
+def assigned_school_ids(session: Session, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """Schools an inspector is assigned to."""
+    return list(session.scalars(select(InspectorAssignment.school_id).where(InspectorAssignment.inspector_id == user_id)))
+
+
+def register_device(session: Session, *, user: User, device_id: uuid.UUID, name: str, platform: str | None) -> Device:
+    """Register (or re-register) a device for a user; another user's device id is refused."""
+    device = session.get(Device, device_id)
+    if device is not None and device.user_id != user.id:
+        raise AccountError({"device_id": ["is registered to another user"]})
+    if device is None:
+        device = Device(id=device_id, user_id=user.id, name=name, platform=platform)
+        session.add(device)
+    else:
+        device.name, device.platform, device.revoked_at = name, platform, None
+    device.last_seen_at = utcnow()
+    session.flush()
+    return device
+
+
+def issue_token(session: Session, *, user: User, device: Device | None = None,
+                now: datetime | None = None) -> tuple[str, ApiToken]:
+    """Create a bearer token; returns the secret (shown once) and its stored record."""
+    now = now or utcnow()
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, device_id=device.id if device else None, token_hash=hash_token(secret),
+                     created_at=now, expires_at=now + TOKEN_TTL)
+    session.add(token)
+    session.flush()
+    return secret, token
+
+
+def authenticate_token(session: Session, secret: str, *, now: datetime | None = None) -> ApiToken | None:
+    """The live token for a presented secret, or None when unknown, expired or revoked."""
+    now = now or utcnow()
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    if token is None or token.revoked_at is not None or token.expires_at <= now or not token.user.active:
+        return None
+    # Touch at most once a minute so reads do not turn into a write per request.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+    return token
+
+
+def revoke_token(session: Session, token: ApiToken) -> None:
+    """Revoke one token."""
+    token.revoked_at = token.revoked_at or utcnow()
+
+
+def revoke_all_tokens(session: Session, user_id: uuid.UUID) -> int:
+    """Revoke every live token of a user (password change, deactivation); returns how many."""
+    res = session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                          .values(revoked_at=utcnow()))
+    return res.rowcount or 0

@@ -1,0 +1,151 @@
+"""Declarative base, portable column types, and the process-wide session factory."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import JSON, DateTime, MetaData, Numeric, String, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class ExactDecimal(TypeDecorator):
+    """Decimal stored exactly: NUMERIC on PostgreSQL, text on SQLite (which has no decimal type)."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 18, scale: int = 6):
+        super().__init__()
+        self.precision, self.scale = precision, scale
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(value)
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(value)
+
+
+# JSONB on PostgreSQL (indexable), plain JSON text elsewhere.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class IdMixin:
+    """Client-generatable UUID primary key: an offline device may create the id."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class VersionedMixin:
+    """Monotonic record version; sync and optimistic concurrency compare against it."""
+
+    version: Mapped[int] = mapped_column(default=1)
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """Engine for a URL, with SQLite set up for concurrent readers and enforced foreign keys."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+    return engine
+
+
+_factory: sessionmaker[Session] | None = None
+
+
+def configure(engine: Engine) -> sessionmaker[Session]:
+    """Set the process-wide session factory (the app and the worker call this once)."""
+    global _factory
+    _factory = sessionmaker(bind=engine, expire_on_commit=False)
+    return _factory
+
+
+def new_session() -> Session:
+    """A fresh session for jobs and CLI work, from the configured factory."""
+    if _factory is None:
+        raise RuntimeError("database not configured: call inspections.db.configure(engine) first")
+    return _factory()
+
+
+def import_models() -> None:
+    """Import every model module so the metadata is complete (explicit list, no discovery)."""
+    from inspections.accounts import models as _a  # noqa: F401
+    from inspections.audit import models as _au  # noqa: F401
+    from inspections.org import models as _o  # noqa: F401
+    from inspections.photos import models as _p  # noqa: F401
+    from inspections.templates import models as _t  # noqa: F401
+    from inspections.tickets import models as _ti  # noqa: F401
+    from inspections.visits import models as _v  # noqa: F401

@@ -1,0 +1,165 @@
+"""A realistic demo county: ~30 primary and junior schools, staff and school accounts, visits.
+
+Figures are drawn from a fixed seed so every demo is identical. Most schools sit near the national
+standard; a handful (rural, or crowded town schools) are clearly short of it, so scoring and
+rectification have something to show.
+"""
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+from typing import Callable
+
+from sqlalchemy.orm import Session
+
+from inspections.accounts import service as accounts
+from inspections.accounts.enums import Role
+from inspections.db import utcnow
+from inspections.org import service as org
+from inspections.org.enums import JurisdictionLevel, Locale, SchoolKind
+from inspections.templates import service as templates
+from inspections.visits import service as visits
+from inspections.visits.enums import VisitStatus
+
+PASSWORD = "demo-pass-2017"
+DEMO_LOGINS: list[tuple[str, str, str, str]] = [
+    ("admin", PASSWORD, "admin", "everything"),
+    ("office", PASSWORD, "office", "明德县教育督导室 (the demo county's office)"),
+    ("city-office", PASSWORD, "office", "示范市 (the city above it)"),
+    ("inspector1", PASSWORD, "inspector", "county-wide inspector"),
+    ("inspector2", PASSWORD, "inspector", "responsibility inspector for 8 schools"),
+    ("school-mdx-p01", PASSWORD, "school", "明德县城关第一小学"),
+    ("school-mdx-j01", PASSWORD, "school", "明德县第一中学"),
+]
+
+TOWNS = ["城关", "东关", "西城", "南湖", "北山", "青石", "柳河", "白马", "红旗", "新安", "桃源", "龙泉", "石门",
+         "清水", "杨柳", "黄庄"]
+# County seat coordinates; schools are scattered within ~25 km.
+CENTRE = (Decimal("28.200000"), Decimal("112.900000"))
+
+
+def _school_specs(rng: random.Random) -> list[dict]:
+    specs = []
+    for i in range(1, 19):
+        town = TOWNS[(i - 1) % len(TOWNS)]
+        locale = Locale.urban if i <= 5 else Locale.town if i <= 11 else Locale.rural
+        specs.append({"code": f"MDX-P{i:02d}", "name": f"明德县{town}第{'一二三'[i % 3]}小学" if i > 1 else "明德县城关第一小学",
+                      "kind": SchoolKind.primary, "locale": locale,
+                      "enrolment_primary": {Locale.urban: rng.randint(1200, 2100), Locale.town: rng.randint(500, 1100),
+                                            Locale.rural: rng.randint(120, 420)}[locale]})
+    for i in range(1, 10):
+        town = TOWNS[(i + 3) % len(TOWNS)]
+        locale = Locale.urban if i <= 3 else Locale.town if i <= 7 else Locale.rural
+        specs.append({"code": f"MDX-J{i:02d}", "name": "明德县第一中学" if i == 1 else f"明德县{town}中学",
+                      "kind": SchoolKind.junior, "locale": locale,
+                      "enrolment_junior": {Locale.urban: rng.randint(1400, 2300), Locale.town: rng.randint(600, 1200),
+                                           Locale.rural: rng.randint(200, 500)}[locale]})
+    for i in range(1, 4):
+        specs.append({"code": f"MDX-N{i:02d}", "name": f"明德县{TOWNS[i + 9]}九年一贯制学校", "kind": SchoolKind.nine_year,
+                      "locale": Locale.town if i == 1 else Locale.rural,
+                      "enrolment_primary": rng.randint(300, 700), "enrolment_junior": rng.randint(150, 400)})
+    for s in specs:
+        s["latitude"] = CENTRE[0] + Decimal(rng.randint(-2000, 2000)) / Decimal(10000)
+        s["longitude"] = CENTRE[1] + Decimal(rng.randint(-2500, 2500)) / Decimal(10000)
+        s["address"] = f"明德县{TOWNS[rng.randrange(len(TOWNS))]}路{rng.randint(1, 300)}号"
+    return specs
+
+
+# Per-100-student or per-student targets a "good" school reaches: (primary, junior).
+GOOD = {"teachers_above_required_qualification": (5.0, 6.2), "key_teachers_county_level_or_above": (1.3, 1.3),
+        "pe_art_teachers": (1.1, 1.1), "teaching_aux_area_m2": (5.2, 6.6), "sports_area_m2": (8.8, 11.5),
+        "equipment_value_yuan": (2400, 3000), "multimedia_classrooms": (2.7, 2.8)}
+PER_100 = {"teachers_above_required_qualification", "key_teachers_county_level_or_above", "pe_art_teachers",
+           "multimedia_classrooms"}
+
+
+def school_facts(rng: random.Random, level: str, enrolment: int, weak: bool) -> dict:
+    """Plausible raw facts for one school section; `weak` schools fall well short on several."""
+    lv = 0 if level == "primary" else 1
+    facts: dict = {"enrolment": enrolment}
+    weak_codes = set(rng.sample(sorted(GOOD), 3)) if weak else set()
+    for code, targets in GOOD.items():
+        factor = rng.uniform(0.55, 0.8) if code in weak_codes else rng.uniform(0.93, 1.3)
+        per = targets[lv] * factor
+        if code in PER_100:
+            facts[code] = max(0, round(per * enrolment / 100))
+        elif code == "equipment_value_yuan":
+            facts[code] = round(per * enrolment, -2)
+        else:
+            facts[code] = round(per * enrolment, 1)
+    cap = 45 if level == "primary" else 50
+    classes = max(1, round(enrolment / (cap - 5)))
+    sizes = [min(enrolment, rng.randint(cap - 12, cap - 1)) for _ in range(classes)]
+    if weak:
+        sizes[0] = cap + rng.randint(3, 10)  # one oversized class
+    facts["class_sizes"] = sizes
+    rooms = max(1, -(-classes // 12))
+    facts["music_rooms_m2"] = [round(rng.uniform(96, 120), 1) for _ in range(rooms if not weak else max(1, rooms - 1))]
+    facts["art_rooms_m2"] = [round(rng.uniform(90, 110), 1) if not weak else 80.0 for _ in range(rooms)]
+    budget = round(enrolment * rng.uniform(900, 1300), -2)
+    facts["public_funds_budget_yuan"] = budget
+    facts["training_budget_yuan"] = round(budget * (0.06 if not weak else 0.03), -2)
+    facts["has_charter"] = True
+    facts["it_in_management_and_teaching"] = not weak or rng.random() > 0.5
+    facts["full_curriculum"] = True
+    facts["no_excessive_homework"] = rng.random() > 0.15
+    facts["moral_education_rating"] = rng.choice(["excellent", "good", "good"] if not weak else ["good", "fair"])
+    return facts
+
+
+def load(session: Session, progress: Callable[[str], None] = lambda _m: None) -> list[tuple[str, str, str, str]]:
+    """Create the demo county and return the logins to print."""
+    rng = random.Random(2017)
+    version = templates.ensure_builtin(session)[0]
+    progress("building the jurisdiction tree")
+    province = org.create_jurisdiction(session, code="DEMO", name="示范省", level=JurisdictionLevel.province, parent=None)
+    city = org.create_jurisdiction(session, code="DEMO-C1", name="示范市", level=JurisdictionLevel.city, parent=province)
+    county = org.create_jurisdiction(session, code="DEMO-C1-MDX", name="明德县", level=JurisdictionLevel.county,
+                                     parent=city)
+    other = org.create_jurisdiction(session, code="DEMO-C1-QHX", name="清河县", level=JurisdictionLevel.county,
+                                    parent=city)
+    specs = _school_specs(rng)
+    schools = []
+    for spec in specs:
+        schools.append(org.create_school(session, county=county, **spec))
+    org.create_school(session, county=other, code="QHX-P01", name="清河县实验小学", kind=SchoolKind.primary,
+                      locale=Locale.urban, enrolment_primary=1500)
+    progress(f"{len(schools)} schools in 明德县, 1 in 清河县")
+
+    mk = lambda **kw: accounts.create_user(session, password=PASSWORD, **kw)  # noqa: E731
+    admin = mk(username="admin", role=Role.admin, display_name="系统管理员")
+    mk(username="office", role=Role.office, display_name="明德县教育督导室", jurisdiction_id=county.id)
+    mk(username="city-office", role=Role.office, display_name="示范市教育督导室", jurisdiction_id=city.id)
+    insp1 = mk(username="inspector1", role=Role.inspector, display_name="王督学", jurisdiction_id=county.id)
+    insp2 = mk(username="inspector2", role=Role.inspector, display_name="李督学",
+               assigned_school_ids=[s.id for s in schools[5:13]])
+    for s in schools:
+        mk(username=f"school-{s.code.lower()}", role=Role.school, display_name=s.name, school_id=s.id)
+    progress(f"{5 + len(schools)} accounts")
+
+    # One submitted visit per school with its facts, plus some planned ones.
+    weak_codes = {"MDX-P04", "MDX-P13", "MDX-P16", "MDX-J05", "MDX-J08", "MDX-N03"}
+    codes = templates.item_codes(version)
+    today = utcnow().date()
+    for i, s in enumerate(schools):
+        inspector = insp2 if s.id in {x.id for x in schools[5:13]} else insp1
+        v = visits.create(session, school=s, created_by=admin, inspector_ids=[inspector.id],
+                          planned_for=today - timedelta(days=40 - i), template_version_id=version.id)
+        sections = [("", s.kind.value)] if s.kind in (SchoolKind.primary, SchoolKind.junior) else \
+            [("primary", "primary"), ("junior", "junior")]
+        answers = []
+        for section, level in sections:
+            enrol = s.enrolment_primary if level == "primary" else s.enrolment_junior
+            facts = school_facts(rng, level, enrol, s.code in weak_codes)
+            answers += [{"item_code": k, "section": section, "value": val} for k, val in facts.items() if k in codes]
+        visits.put_responses(session, v, answers=answers, user=inspector)
+        visits.transition(session, v, VisitStatus.submitted)
+        if i % 4 == 0:
+            visits.create(session, school=s, created_by=admin, inspector_ids=[inspector.id],
+                          planned_for=today + timedelta(days=7 + i), template_version_id=version.id)
+    progress(f"{len(schools)} submitted visits with answers")
+    session.flush()
+    return DEMO_LOGINS
+
+

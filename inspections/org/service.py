@@ -1,0 +1,106 @@
+"""Creating and changing jurisdictions and schools."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from inspections.errors import ValidationFailed
+from inspections.org.enums import PARENT_LEVEL, SECTIONS, JurisdictionLevel, SchoolKind
+from inspections.org.models import Jurisdiction, School
+
+
+def create_jurisdiction(session: Session, *, code: str, name: str, level: JurisdictionLevel,
+                        parent: Jurisdiction | None, id: uuid.UUID | None = None) -> Jurisdiction:
+    """Add a node under its parent (a province has none; a city sits under a province, ...)."""
+    errors: dict[str, list[str]] = {}
+    want = PARENT_LEVEL[level]
+    if want is None and parent is not None:
+        errors["parent_id"] = ["a province has no parent"]
+    elif want is not None and (parent is None or parent.level != want):
+        errors["parent_id"] = [f"a {level.value} must sit under a {want.value}"]
+    if session.scalar(select(Jurisdiction.id).where(Jurisdiction.code == code)):
+        errors["code"] = ["is already used"]
+    if errors:
+        raise ValidationFailed("Invalid jurisdiction", errors)
+    j = Jurisdiction(id=id or uuid.uuid4(), code=code, name=name, level=level, parent_id=parent.id if parent else None)
+    j.path = (parent.path if parent else "/") + f"{j.id}/"
+    session.add(j)
+    session.flush()
+    return j
+
+
+def update_jurisdiction(session: Session, j: Jurisdiction, *, name: str | None = None, code: str | None = None) -> Jurisdiction:
+    """Rename a node (moving nodes between parents is not supported: it would move scopes)."""
+    if code is not None and code != j.code:
+        if session.scalar(select(Jurisdiction.id).where(Jurisdiction.code == code)):
+            raise ValidationFailed("Invalid jurisdiction", {"code": ["is already used"]})
+        j.code = code
+    if name is not None:
+        j.name = name
+    j.version += 1
+    session.flush()
+    return j
+
+
+def _check_enrolment(kind: SchoolKind, primary: int, junior: int) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    sections = SECTIONS[kind]
+    if "primary" not in sections and primary:
+        errors["enrolment_primary"] = [f"a {kind.value} school has no primary section"]
+    if "junior" not in sections and junior:
+        errors["enrolment_junior"] = [f"a {kind.value} school has no junior section"]
+    return errors
+
+
+def create_school(session: Session, *, county: Jurisdiction, id: uuid.UUID | None = None, **fields) -> School:
+    """Register a school in a county."""
+    errors = {}
+    if county.level != JurisdictionLevel.county:
+        errors["jurisdiction_id"] = ["schools belong to a county"]
+    if session.scalar(select(School.id).where(School.code == fields["code"])):
+        errors["code"] = ["is already used"]
+    errors |= _check_enrolment(fields["kind"], fields.get("enrolment_primary", 0), fields.get("enrolment_junior", 0))
+    if errors:
+        raise ValidationFailed("Invalid school", errors)
+    school = School(id=id or uuid.uuid4(), jurisdiction_id=county.id, jurisdiction_path=county.path, **fields)
+    session.add(school)
+    session.flush()
+    return school
+
+
+def update_school(session: Session, school: School, *, county: Jurisdiction | None = None, **fields) -> School:
+    """Change a school's register entry."""
+    errors = {}
+    if "code" in fields and fields["code"] != school.code and \
+            session.scalar(select(School.id).where(School.code == fields["code"])):
+        errors["code"] = ["is already used"]
+    kind = fields.get("kind", school.kind)
+    errors |= _check_enrolment(kind, fields.get("enrolment_primary", school.enrolment_primary),
+                               fields.get("enrolment_junior", school.enrolment_junior))
+    if county is not None and county.level != JurisdictionLevel.county:
+        errors["jurisdiction_id"] = ["schools belong to a county"]
+    if errors:
+        raise ValidationFailed("Invalid school", errors)
+    for k, v in fields.items():
+        setattr(school, k, v)
+    if county is not None:
+        school.jurisdiction_id, school.jurisdiction_path = county.id, county.path
+    school.version += 1
+    session.flush()
+    return school
+
+
+def subtree_ids(session: Session, j: Jurisdiction) -> list[uuid.UUID]:
+    """Ids of a node and everything under it."""
+    return list(session.scalars(select(Jurisdiction.id).where(Jurisdiction.path.startswith(j.path, autoescape=True))))
+
+
+def refresh_school_paths(session: Session) -> int:
+    """Re-copy each school's county path (repair tool; paths only change if the tree is edited by hand)."""
+    n = 0
+    for j in session.scalars(select(Jurisdiction).where(Jurisdiction.level == JurisdictionLevel.county)):
+        n += session.execute(update(School).where(School.jurisdiction_id == j.id, School.jurisdiction_path != j.path)
+                             .values(jurisdiction_path=j.path)).rowcount or 0
+    return n

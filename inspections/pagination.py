@@ -1,0 +1,63 @@
+"""Keyset pagination: stable under concurrent inserts, cheap at any depth."""
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Select, tuple_
+from sqlalchemy.orm import Session
+
+from inspections.errors import ValidationFailed
+
+MAX_LIMIT = 500
+
+
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+
+
+def _encode(values: tuple) -> str:
+    def enc(v):
+        if isinstance(v, (uuid.UUID, datetime, date)):
+            return {"t": type(v).__name__, "v": v.isoformat() if not isinstance(v, uuid.UUID) else str(v)}
+        return v
+    raw = json.dumps([enc(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, n: int) -> tuple:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        items = json.loads(raw)
+        if not isinstance(items, list) or len(items) != n:
+            raise ValueError
+        out = []
+        for v in items:
+            if isinstance(v, dict):
+                t, s = v["t"], v["v"]
+                v = {"UUID": uuid.UUID, "datetime": datetime.fromisoformat, "date": date.fromisoformat}[t](s)
+            out.append(v)
+        return tuple(out)
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        raise ValidationFailed("Invalid cursor", {"cursor": ["is not a cursor this API issued"]}) from None
+
+
+def paginate(session: Session, stmt: Select, order_cols: list, *, cursor: str | None, limit: int) -> Page:
+    """Rows after `cursor` ordered by `order_cols` (the last must be unique), at most `limit`."""
+    stmt = stmt.order_by(*order_cols)
+    if cursor:
+        after = _decode(cursor, len(order_cols))
+        stmt = stmt.where(tuple_(*order_cols) > tuple_(*after))
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = _encode(tuple(getattr(last, c.key) for c in order_cols))
+    return Page(items=rows, next_cursor=next_cursor)

@@ -1,0 +1,33 @@
+"""Photo evidence metadata; the bytes live in blob storage under their content hash."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from inspections.db import Base, ExactDecimal, IdMixin, JSONType, UTCDateTime, utcnow
+
+
+class Photo(IdMixin, Base):
+    __tablename__ = "photos"
+
+    visit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("visits.id"), index=True)
+    response_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("responses.id"), index=True)
+    finding_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("findings.id"), index=True)
+    ticket_event_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ticket_events.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(60))
+    blob_key: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status_reason: Mapped[str | None] = mapped_column(String(300))
+    captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    latitude: Mapped[Decimal | None] = mapped_column(ExactDecimal(9, 6))
+    longitude: Mapped[Decimal | None] = mapped_column(ExactDecimal(9, 6))
+    uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    evidence: Mapped[dict] = mapped_column(JSONType, default=dict)

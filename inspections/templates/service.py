@@ -1,0 +1,110 @@
+"""Checklist templates: the built-in national standard, versions, publishing and lookup."""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import date
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from inspections.accounts.enums import Role
+from inspections.accounts.scope import Principal
+from inspections.db import utcnow
+from inspections.errors import Conflict
+from inspections.org.models import Jurisdiction
+from inspections.templates.enums import VersionStatus
+from inspections.templates.models import ChecklistTemplate, TemplateVersion
+
+NATIONAL_CODE = "national-2017"
+
+
+def content_hash(definition: dict) -> str:
+    """SHA-256 of a definition's canonical JSON: the fingerprint a score refers to."""
+    return hashlib.sha256(json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                          .encode()).hexdigest()
+
+
+def builtin_definitions() -> list[dict]:
+    """Definitions shipped with the code (the national standard)."""
+    from inspections.scoring.national import NATIONAL_2017
+    return [NATIONAL_2017]
+
+
+def ensure_builtin(session: Session) -> list[TemplateVersion]:
+    """Create the built-in templates' first published version where missing (idempotent)."""
+    out = []
+    for definition in builtin_definitions():
+        tpl = session.scalar(select(ChecklistTemplate).where(ChecklistTemplate.code == definition["code"]))
+        if tpl is None:
+            name = definition.get("name")
+            tpl = ChecklistTemplate(code=definition["code"], name=name.get("zh") if isinstance(name, dict) else str(name))
+            session.add(tpl)
+            session.flush()
+        current = session.scalar(select(TemplateVersion).where(TemplateVersion.template_id == tpl.id)
+                                 .order_by(TemplateVersion.number.desc()).limit(1))
+        digest = content_hash(definition)
+        if current is None or current.content_sha256 != digest:
+            # The code's definition changed: publish it as the next version, keep the old one for old visits.
+            now = utcnow()
+            current = TemplateVersion(template_id=tpl.id, number=(current.number + 1) if current else 1,
+                                      status=VersionStatus.published, effective_from=date(2017, 4, 26),
+                                      definition=definition, content_sha256=digest, created_at=now, published_at=now)
+            session.add(current)
+            session.flush()
+        out.append(current)
+    return out
+
+
+def visible_filter(session: Session, p: Principal):
+    """Templates a principal may read: national ones, and those of jurisdictions above or below it."""
+    if p.role == Role.admin:
+        return ChecklistTemplate.id.isnot(None)
+    clauses = [ChecklistTemplate.jurisdiction_id.is_(None)]
+    for path in p.anchor_paths:
+        ancestor_ids = [uuid.UUID(x) for x in path.strip("/").split("/") if x]
+        clauses.append(ChecklistTemplate.jurisdiction_id.in_(ancestor_ids))
+        clauses.append(ChecklistTemplate.jurisdiction_id.in_(
+            select(Jurisdiction.id).where(Jurisdiction.path.startswith(path, autoescape=True))))
+    return or_(*clauses)
+
+
+def get_version(session: Session, version_id: uuid.UUID) -> TemplateVersion | None:
+    """One template version."""
+    return session.get(TemplateVersion, version_id)
+
+
+def effective_version(session: Session, *, jurisdiction_path: str, on: date) -> TemplateVersion | None:
+    """The published version that applies to a school under `jurisdiction_path` on a date.
+
+    The nearest jurisdiction's template wins (county over city over national); within it, the
+    latest version already effective.
+    """
+    ids = [uuid.UUID(x) for x in jurisdiction_path.strip("/").split("/") if x]
+    for jid in [*reversed(ids), None]:
+        cond = ChecklistTemplate.jurisdiction_id.is_(None) if jid is None else ChecklistTemplate.jurisdiction_id == jid
+        v = session.scalar(
+            select(TemplateVersion).join(ChecklistTemplate)
+            .where(cond, TemplateVersion.status == VersionStatus.published,
+                   or_(TemplateVersion.effective_from.is_(None), TemplateVersion.effective_from <= on))
+            .order_by(TemplateVersion.effective_from.desc().nulls_last(), TemplateVersion.number.desc()).limit(1))
+        if v is not None:
+            return v
+    return None
+
+
+def publish(session: Session, version: TemplateVersion) -> TemplateVersion:
+    """Freeze a draft version so visits can pin it."""
+    if version.status != VersionStatus.draft:
+        raise Conflict(f"version {version.number} is {version.status.value}; only a draft can be published")
+    version.status = VersionStatus.published
+    version.published_at = utcnow()
+    version.content_sha256 = content_hash(version.definition)
+    session.flush()
+    return version
+
+
+def item_codes(version: TemplateVersion) -> set[str]:
+    """Codes of the items a version's checklist asks for."""
+    return {item["code"] for item in version.definition.get("items", []) if item.get("enabled", True)}

@@ -1,0 +1,26 @@
+"""Shared pieces: pagination, problems."""
+from marshmallow import Schema, fields, validate
+
+
+class PageArgs(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),
+                           metadata={"description": "Items per page (1-500)."})
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500),
+                           metadata={"description": "Opaque cursor from the previous page's next_cursor."})
+
+
+def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
+    """A page schema wrapping a list of items."""
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item_schema)),
+        "next_cursor": fields.String(allow_none=True, metadata={"description": "Pass as ?cursor= for the next page; null on the last."}),
+    }, name=name)
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         metadata={"description": "Field path -> messages."})

@@ -1,0 +1,82 @@
+"""Visits and their answers."""
+from marshmallow import Schema, fields, validate
+
+from inspections.visits.enums import VisitStatus
+
+ITEM = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="an item code")
+
+
+class AnyValue(fields.Raw):
+    """A checklist answer: number, boolean, string, or a list of numbers (class sizes, room areas)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        ok_scalar = lambda v: isinstance(v, (int, float, str, bool)) and (not isinstance(v, str) or len(v) <= 2000)
+        if value is None or ok_scalar(value):
+            return value
+        if isinstance(value, list) and len(value) <= 500 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            return value
+        raise self.make_error("invalid")
+
+    default_error_messages = {"invalid": "must be a number, boolean, text (<= 2000 chars) or a list of <= 500 numbers"}
+
+
+class ResponseIn(Schema):
+    item_code = fields.String(required=True, validate=ITEM)
+    section = fields.String(load_default="", validate=validate.OneOf(["", "primary", "junior"]))
+    value = AnyValue(load_default=None, allow_none=True)
+    note = fields.String(load_default=None, validate=validate.Length(max=4000))
+    flagged = fields.Boolean(load_default=False)
+
+
+class ResponsesIn(Schema):
+    answers = fields.List(fields.Nested(ResponseIn), required=True, validate=validate.Length(min=1, max=500))
+
+
+class ResponseOut(Schema):
+    id = fields.UUID()
+    item_code = fields.String()
+    section = fields.String()
+    value = fields.Raw(allow_none=True)
+    note = fields.String(allow_none=True)
+    flagged = fields.Boolean()
+    version = fields.Integer()
+    updated_at = fields.AwareDateTime()
+
+
+class VisitOut(Schema):
+    id = fields.UUID()
+    school_id = fields.UUID()
+    template_version_id = fields.UUID()
+    status = fields.Enum(VisitStatus)
+    planned_for = fields.Date(allow_none=True)
+    started_at = fields.AwareDateTime(allow_none=True)
+    submitted_at = fields.AwareDateTime(allow_none=True)
+    inspector_ids = fields.List(fields.UUID())
+    notes = fields.String(allow_none=True)
+    version = fields.Integer()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class VisitIn(Schema):
+    id = fields.UUID(load_default=None, metadata={"description": "Client-generated id (offline devices)."})
+    school_id = fields.UUID(required=True)
+    inspector_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20))
+    planned_for = fields.Date(load_default=None)
+    template_version_id = fields.UUID(load_default=None, metadata={"description": "Defaults to the version in force."})
+    notes = fields.String(load_default=None, validate=validate.Length(max=4000))
+
+
+class VisitPatch(Schema):
+    planned_for = fields.Date()
+    inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
+    notes = fields.String(validate=validate.Length(max=4000))
+    status = fields.Enum(VisitStatus, metadata={"description": "planned -> in_progress -> submitted; or cancelled."})
+    version = fields.Integer(metadata={"description": "If given, the change is refused (409) unless it matches."})
+
+
+class VisitQuery(Schema):
+    school_id = fields.UUID(load_default=None)
+    status = fields.Enum(VisitStatus, load_default=None)
+    mine = fields.Boolean(load_default=False, metadata={"description": "Only visits I am an inspector on."})

@@ -1,0 +1,38 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app from the environment plus `config` overrides (tests pass a mapping)."""
+    from server import config as config_module
+
+    app = Flask(__name__)
+    app.config.update(config_module.from_env(config))
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["TRUSTED_PROXIES"]), x_proto=1)
+
+    from inspections.db import import_models
+    from server import cli, errors, extensions, health
+    from server.api import register as register_api
+
+    import_models()
+    extensions.init_app(app)
+    api = errors.ProblemApi(app, spec_kwargs={
+        "info": {"description": "Field inspections for high-quality balanced compulsory education (教育督导)."},
+    })
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    app.extensions["api"] = api
+    register_api(api)
+    errors.register(app)
+    from server.auth import authenticate_api_request
+    app.before_request(authenticate_api_request)
+    api.register_blueprint(health.blp)
+    cli.register(app)
+    return app

@@ -1,0 +1,12 @@
+"""HTTP API under /api/v1: one flask-smorest blueprint per feature."""
+from __future__ import annotations
+
+from server.errors import ProblemApi
+
+
+def register(api: ProblemApi) -> None:
+    """Register every API blueprint (explicit list: nothing is registered by import)."""
+    from server.api import auth, jurisdictions, schools, templates, users, visits
+
+    for module in (auth, jurisdictions, schools, users, templates, visits):
+        api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")

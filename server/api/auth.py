@@ -1,0 +1,125 @@
+"""Login, the current user, token revocation and device registration."""
+from __future__ import annotations
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from sqlalchemy import select
+
+from inspections.accounts import service as accounts
+from inspections.accounts.models import ApiToken, Device
+from inspections.audit import service as audit
+from schemas.auth import DeviceIn, DeviceOut, LoginIn, MeOut, TokenOut
+from server.auth import BEARER, EVERYONE, current_principal, current_user, require
+from server.extensions import rate_limiter, session
+
+PREFIX = "/auth"
+blp = Blueprint("auth", __name__, description="Log in, tokens and devices.")
+
+
+def _check_login_rate(username: str) -> None:
+    """Two budgets: per client address, and per username (one account attacked from many addresses)."""
+    wait = rate_limiter().hit(current_app.config["LOGIN_RATE_LIMIT"], f"login-ip:{request.remote_addr}",
+                              f"login-user:{username[:80]}")
+    if wait:
+        abort(429, message=f"Too many login attempts; try again in {wait} s.", headers={"Retry-After": str(wait)})
+
+
+def me_dict(user, principal) -> dict:
+    return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
+            "jurisdiction_id": user.jurisdiction_id, "school_id": user.school_id,
+            "assigned_school_ids": sorted(principal.assigned_school_ids, key=str)}
+
+
+@blp.route("/token")
+class Token(MethodView):
+    @blp.arguments(LoginIn)
+    @blp.response(201, TokenOut)
+    @blp.alt_response(401, description="Wrong username or password")
+    @blp.alt_response(429, description="Too many attempts")
+    def post(self, body):
+        """Log in with username and password; returns a bearer token (shown once)."""
+        from inspections.accounts.scope import principal_for
+        _check_login_rate(body["username"])
+        db = session()
+        user = accounts.get_by_username(db, body["username"])
+        if not accounts.check_password(user, body["password"]) or not user.active:
+            abort(401, message="Wrong username or password.")
+        device = None
+        if body.get("device"):
+            try:
+                device = accounts.register_device(db, user=user, device_id=body["device"]["id"],
+                                                  name=body["device"]["name"], platform=body["device"]["platform"])
+            except accounts.AccountError as err:
+                abort(422, errors={f"device.{k}": v for k, v in err.fields.items()})
+        secret, token = accounts.issue_token(db, user=user, device=device)
+        audit.record(db, actor_id=user.id, action="login", entity="user", entity_id=user.id,
+                     data={"device_id": str(device.id) if device else None, "ip": request.remote_addr})
+        db.commit()
+        return {"access_token": secret, "token_type": "Bearer", "expires_at": token.expires_at,
+                "device_id": token.device_id, "user": me_dict(user, principal_for(db, user))}
+
+    @blp.response(204)
+    @blp.doc(security=[BEARER])
+    def delete(self):
+        """Revoke the token this request was made with (log out)."""
+        from flask import g
+        current_user()
+        db = session()
+        accounts.revoke_token(db, g.token)
+        db.commit()
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, MeOut)
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def get(self):
+        """The logged-in user and their scope."""
+        return me_dict(current_user(), current_principal())
+
+
+@blp.route("/devices")
+class Devices(MethodView):
+    @blp.response(200, DeviceOut(many=True))
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def get(self):
+        """My registered devices."""
+        return list(session().scalars(select(Device).where(Device.user_id == current_user().id)
+                                      .order_by(Device.registered_at)))
+
+    @blp.arguments(DeviceIn)
+    @blp.response(201, DeviceOut)
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def post(self, body):
+        """Register a device for the logged-in user (idempotent for the same id)."""
+        db = session()
+        try:
+            device = accounts.register_device(db, user=current_user(), device_id=body["id"], name=body["name"],
+                                              platform=body["platform"])
+        except accounts.AccountError as err:
+            abort(422, errors=err.fields)
+        db.commit()
+        return device
+
+
+@blp.route("/devices/<uuid:device_id>")
+class DeviceById(MethodView):
+    @blp.response(204)
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def delete(self, device_id):
+        """Revoke a lost device: its tokens stop working at once."""
+        from inspections.db import utcnow
+        db = session()
+        device = db.scalar(select(Device).where(Device.id == device_id, Device.user_id == current_user().id))
+        if device is None:
+            abort(404, message=f"No device {device_id} here.")
+        device.revoked_at = utcnow()
+        for token in db.scalars(select(ApiToken).where(ApiToken.device_id == device.id, ApiToken.revoked_at.is_(None))):
+            accounts.revoke_token(db, token)
+        audit.record(db, actor_id=current_user().id, action="revoke", entity="device", entity_id=device.id)
+        db.commit()

@@ -1,0 +1,139 @@
+"""Command-line tools: `flask --app wsgi db upgrade | create-user | load-demo | worker`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+ROOT = Path(__file__).resolve().parent.parent
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+
+
+def alembic_config(app: Flask | None = None):
+    """Alembic configuration pointing at this app's database."""
+    from alembic.config import Config
+    app = app or current_app
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["engine"] = app.extensions["db_engine"]
+    return cfg
+
+
+def upgrade_database(app: Flask | None = None, revision: str = "head") -> None:
+    """Migrate the schema to `revision`, then make sure the built-in templates exist."""
+    from alembic import command
+
+    from inspections.db import new_session
+    from inspections.templates.service import ensure_builtin
+
+    command.upgrade(alembic_config(app), revision)
+    if revision == "head":
+        with new_session() as s:
+            ensure_builtin(s)
+            s.commit()
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision):
+    """Apply migrations up to REVISION (default: head)."""
+    upgrade_database(revision=revision)
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision):
+    """Revert migrations down to REVISION."""
+    from alembic import command
+    command.downgrade(alembic_config(), revision)
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("current")
+def db_current():
+    """Show the applied revision."""
+    from alembic import command
+    command.current(alembic_config())
+
+
+@click.command("create-user")
+@click.option("--username", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", type=click.Choice(["inspector", "school", "office", "admin"]), required=True)
+@click.option("--jurisdiction", "jurisdiction_code", help="Code of the jurisdiction a staff user is bound to.")
+@click.option("--school", "school_code", help="Code of the school a school user is bound to.")
+@click.option("--name", "display_name")
+def create_user(username, password, role, jurisdiction_code, school_code, display_name):
+    """Create a user account."""
+    from sqlalchemy import select
+
+    from inspections.accounts import service as accounts
+    from inspections.accounts.enums import Role
+    from inspections.db import new_session
+    from inspections.org.models import Jurisdiction, School
+
+    with new_session() as s:
+        jid = sid = None
+        if jurisdiction_code:
+            jid = s.scalar(select(Jurisdiction.id).where(Jurisdiction.code == jurisdiction_code))
+            if jid is None:
+                raise click.BadParameter(f"no jurisdiction with code {jurisdiction_code!r}", param_hint="--jurisdiction")
+        if school_code:
+            sid = s.scalar(select(School.id).where(School.code == school_code))
+            if sid is None:
+                raise click.BadParameter(f"no school with code {school_code!r}", param_hint="--school")
+        try:
+            user = accounts.create_user(s, username=username, password=password, role=Role(role),
+                                        display_name=display_name, jurisdiction_id=jid, school_id=sid)
+        except accounts.AccountError as err:
+            raise click.ClickException(str(err)) from None
+        s.commit()
+        click.echo(f"created {user.role.value} {user.username} ({user.id})")
+
+
+@click.command("load-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has schools.")
+def load_demo(if_empty):
+    """Load a realistic demo county and print its logins."""
+    from sqlalchemy import func, select
+
+    from inspections import demo
+    from inspections.db import new_session
+    from inspections.org.models import School
+
+    with new_session() as s:
+        if if_empty and s.scalar(select(func.count()).select_from(School)):
+            click.echo("demo: database already has data; not loading")
+            logins = demo.DEMO_LOGINS
+        else:
+            logins = demo.load(s, progress=lambda msg: click.echo(f"demo: {msg}"))
+            s.commit()
+    click.echo("\nDemo logins (username / password / role):")
+    for username, password, role, what in logins:
+        click.echo(f"  {username:<16} {password:<14} {role:<10} {what}")
+
+
+@click.command("worker")
+@click.option("--queues", default="scoring,photos,default,periodic", show_default=True)
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+def worker(queues, burst):
+    """Run an RQ worker for the given queues (needs REDIS_URL)."""
+    from rq import Worker
+
+    from server.extensions import queue, redis_connection
+    if not current_app.config.get("REDIS_URL"):
+        click.echo("REDIS_URL is not set: jobs already run in-process; no worker is needed.", err=True)
+        sys.exit(2)
+    qs = [queue(name.strip()) for name in queues.split(",") if name.strip()]
+    Worker(qs, connection=redis_connection()).work(burst=burst, with_scheduler=True)
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app."""
+    app.cli.add_command(db_cli)
+    for cmd in (create_user, load_demo, worker):
+        app.cli.add_command(cmd)

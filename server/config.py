@@ -1,0 +1,54 @@
+"""Settings from environment variables, with embedded defaults for a laptop."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _secret_key(var_dir: Path) -> str:
+    # Several instances must share SECRET_KEY in production; locally keep one in ./var so it
+    # survives restarts without anyone having to set it.
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = var_dir / "secret_key"
+    try:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+    except OSError:
+        return secrets.token_urlsafe(48)
+
+
+def from_env(overrides: dict | None = None) -> dict:
+    """Build the settings mapping: environment, then embedded defaults, then overrides."""
+    env = os.environ
+    overrides = overrides or {}
+    var_dir = Path(overrides.get("VAR_DIR") or env.get("VAR_DIR") or "var").resolve()
+    cfg = {
+        "VAR_DIR": str(var_dir),
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'inspections.db'}",
+        "REDIS_URL": env.get("REDIS_URL") or None,
+        "STORAGE_URL": env.get("STORAGE_URL") or str(var_dir / "blobs"),
+        "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL") or None,
+        "S3_REGION": env.get("S3_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        # JSON bodies are small; photo chunks go through their own endpoint with its own cap.
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 1 << 20)),
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "TOKEN_TTL_DAYS": int(env.get("TOKEN_TTL_DAYS", 30)),
+        "JSON_AS_ASCII": False,
+        "API_TITLE": "Education supervision inspections API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_REDOC_PATH": "/redoc",
+        "OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    }
+    cfg.update(overrides)
+    if "SECRET_KEY" not in cfg:
+        cfg["SECRET_KEY"] = _secret_key(Path(cfg["VAR_DIR"]))
+    return cfg

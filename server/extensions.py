@@ -1,0 +1,100 @@
+"""Database, Redis, RQ queues, blob storage and the rate limiter; built lazily, never at import."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+from inspections import db as domain_db
+from inspections import storage as blob_storage
+
+QUEUE_NAMES = ("scoring", "photos", "default", "periodic")
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine and attach per-request session handling."""
+    engine = domain_db.make_engine(app.config["DATABASE_URL"])
+    app.extensions["db_engine"] = engine
+    domain_db.configure(engine)
+    app.extensions["rate_limiter"] = RateLimiter(app.config.get("RATELIMIT_STORAGE_URI")
+                                                 or app.config.get("REDIS_URL") or "memory://")
+
+    @app.teardown_appcontext
+    def _close_session(exc):
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            # Anything not committed explicitly by the view is discarded: no partial writes.
+            session.rollback()
+            session.close()
+
+
+class RateLimiter:
+    """Moving-window limits shared by every app instance through Redis (memory when embedded)."""
+
+    def __init__(self, storage_uri: str):
+        from limits.storage import storage_from_string
+        from limits.strategies import MovingWindowRateLimiter
+        self.storage = storage_from_string(storage_uri)
+        self.strategy = MovingWindowRateLimiter(self.storage)
+
+    def hit(self, limit: str, *keys: str) -> int | None:
+        """Count one attempt against `limit` for each key; seconds to wait if any is exhausted."""
+        from limits import parse
+        item = parse(limit)
+        for key in keys:
+            if not self.strategy.hit(item, key):
+                reset = self.strategy.get_window_stats(item, key).reset_time
+                import time
+                return max(1, int(reset - time.time()) + 1)
+        return None
+
+    def reset(self) -> None:
+        self.storage.reset()
+
+
+def rate_limiter(app: Flask | None = None) -> RateLimiter:
+    """The app's rate limiter."""
+    return (app or current_app).extensions["rate_limiter"]
+
+
+def session() -> Session:
+    """The request's database session."""
+    if "db_session" not in g:
+        g.db_session = domain_db.new_session()
+    return g.db_session
+
+
+def redis_connection(app: Flask | None = None):
+    """Redis for RQ: the real server when REDIS_URL is set, an in-process one otherwise."""
+    app = app or current_app
+    conn = app.extensions.get("redis")
+    if conn is None:
+        url = app.config.get("REDIS_URL")
+        if url:
+            from redis import Redis
+            conn = Redis.from_url(url)
+        else:
+            import fakeredis
+            conn = fakeredis.FakeRedis()
+        app.extensions["redis"] = conn
+    return conn
+
+
+def queue(name: str, app: Flask | None = None):
+    """An RQ queue; without REDIS_URL jobs run in-process at enqueue (same RQ code path)."""
+    from rq import Queue
+    app = app or current_app
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r}")
+    return Queue(name, connection=redis_connection(app), is_async=bool(app.config.get("REDIS_URL")),
+                 default_timeout=600)
+
+
+def storage(app: Flask | None = None) -> blob_storage.BlobStorage:
+    """The configured blob storage."""
+    app = app or current_app
+    st = app.extensions.get("storage")
+    if st is None:
+        st = blob_storage.from_url(app.config["STORAGE_URL"], endpoint_url=app.config.get("S3_ENDPOINT_URL"),
+                                   region=app.config.get("S3_REGION"))
+        app.extensions["storage"] = st
+    return st

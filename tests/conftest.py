@@ -1,0 +1,97 @@
+"""Fixtures: one migrated database per run (PostgreSQL when present), a transaction per test."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests import services
+
+BACKEND: dict = {}
+
+
+def pytest_configure(config):
+    real = services.real_services_available()
+    if os.environ.get("CI", "").lower() == "true" and not real:
+        raise pytest.UsageError("CI=true: PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are required "
+                                "but do not answer")
+    BACKEND["real"] = real
+
+
+def pytest_report_header(config):
+    if BACKEND.get("real"):
+        return "services: PostgreSQL and Redis (real), throwaway database per run"
+    return "services: PostgreSQL/Redis not answering -> SQLite file and in-process queue"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if BACKEND["real"]:
+        url = services.create_pg_database()
+        yield url
+        services.drop_pg_database(url)
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    if not BACKEND["real"]:
+        return None
+    from redis import Redis
+    Redis.from_url(services.TEST_REDIS_URL).flushdb()
+    return services.TEST_REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def base_app(database_url, redis_url, tmp_path_factory):
+    from server import create_app
+    from server.cli import upgrade_database
+    var = tmp_path_factory.mktemp("var")
+    app = create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "VAR_DIR": str(var),
+                      "STORAGE_URL": str(var / "blobs"), "TESTING": True, "SECRET_KEY": "test-secret"})
+    with app.app_context():
+        upgrade_database(app)
+    return app
+
+
+def _clean(engine) -> None:
+    """Empty every table (the schema stays): real commits in tests, a clean slate after each."""
+    from inspections.db import Base
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} CASCADE")
+        else:
+            for name in reversed(tables):
+                conn.exec_driver_sql(f"DELETE FROM {name}")
+
+
+@pytest.fixture
+def app(base_app):
+    """The app; whatever the test committed is wiped afterwards."""
+    from server.extensions import rate_limiter
+    rate_limiter(base_app).reset()
+    try:
+        yield base_app
+    finally:
+        _clean(base_app.extensions["db_engine"])
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    # No app context here: a pushed one would be shared by every test-client request (and its `g`).
+    from inspections.db import new_session
+    s = new_session()
+    yield s
+    s.close()
