@@ -29,7 +29,7 @@ demo: migrate
 
 run: demo
 	@echo "Serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(VENV)/bin/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)

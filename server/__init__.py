@@ -23,6 +23,8 @@ def create_app(config: dict | None = None) -> Flask:
     from server.api import register as register_api
 
     import_models()
+    from inspections.accounts.service import configure_hasher
+    configure_hasher(time_cost=int(app.config["ARGON2_TIME_COST"]), memory_kib=int(app.config["ARGON2_MEMORY_KIB"]))
     extensions.init_app(app)
     api = errors.ProblemApi(app, spec_kwargs={
         "info": {"description": "Field inspections for high-quality balanced compulsory education (教育督导)."},
@@ -34,5 +36,16 @@ def create_app(config: dict | None = None) -> Flask:
     from server.auth import authenticate_api_request
     app.before_request(authenticate_api_request)
     api.register_blueprint(health.blp)
+    _register_docs_assets(app)
     cli.register(app)
     return app
+
+
+def _register_docs_assets(app: Flask) -> None:
+    """Serve Swagger UI's files locally for the browsable API docs at /api/v1/docs."""
+    from flask import send_from_directory
+    from swagger_ui_bundle import swagger_ui_path
+
+    @app.get("/api/v1/docs-assets/<path:filename>")
+    def docs_assets(filename):
+        return send_from_directory(swagger_ui_path, filename, max_age=86400)

@@ -67,7 +67,7 @@ EVERYONE = tuple(Role)
 
 # API paths anyone may call: logging in and reading the API description.
 PUBLIC = {("POST", "/api/v1/auth/token")}
-PUBLIC_PREFIXES = ("/api/v1/openapi.json", "/api/v1/docs", "/api/v1/redoc")
+PUBLIC_PREFIXES = ("/api/v1/openapi.json", "/api/v1/docs")
 
 
 def authenticate_api_request():

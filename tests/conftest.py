@@ -49,7 +49,9 @@ def base_app(database_url, redis_url, tmp_path_factory):
     from server.cli import upgrade_database
     var = tmp_path_factory.mktemp("var")
     app = create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "VAR_DIR": str(var),
-                      "STORAGE_URL": str(var / "blobs"), "TESTING": True, "SECRET_KEY": "test-secret"})
+                      "STORAGE_URL": str(var / "blobs"), "TESTING": True, "SECRET_KEY": "test-secret",
+                      # Cheap hashes: tests create many accounts; the cost itself is not under test.
+                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024})
     with app.app_context():
         upgrade_database(app)
     return app

@@ -16,10 +16,17 @@ from inspections.accounts.models import ApiToken, Device, InspectorAssignment, U
 from inspections.db import utcnow
 from inspections.org.models import Jurisdiction, School
 
-# Argon2id with RFC 9106's second recommended profile scaled to server logins.
+# Argon2id at OWASP's recommended minimum (19 MiB, 2 passes); configure_hasher can raise it.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified against when the username is unknown, so a miss costs the same time as a hit.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def configure_hasher(*, time_cost: int, memory_kib: int) -> None:
+    """Set the cost of new password hashes (existing hashes keep verifying with their own)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+    _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 TOKEN_PREFIX = "ist_"
 TOKEN_TTL = timedelta(days=30)
