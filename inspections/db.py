@@ -144,8 +144,10 @@ def import_models() -> None:
     """Import every model module so the metadata is complete (explicit list, no discovery)."""
     from inspections.accounts import models as _a  # noqa: F401
     from inspections.audit import models as _au  # noqa: F401
+    from inspections.jobs import models as _j  # noqa: F401
     from inspections.org import models as _o  # noqa: F401
     from inspections.photos import models as _p  # noqa: F401
+    from inspections.scoring import models as _s  # noqa: F401
     from inspections.templates import models as _t  # noqa: F401
     from inspections.tickets import models as _ti  # noqa: F401
     from inspections.visits import models as _v  # noqa: F401

@@ -160,6 +160,21 @@ def load(session: Session, progress: Callable[[str], None] = lambda _m: None) ->
                           planned_for=today + timedelta(days=7 + i), template_version_id=version.id)
     progress(f"{len(schools)} submitted visits with answers")
     session.flush()
+    # Score in-process (the CLI has no worker to wait for); the same service the RQ job calls.
+    from inspections.scoring import service as scoring
+    from inspections.visits.models import Visit
+    from sqlalchemy import select
+    submitted = session.scalars(select(Visit.id).where(Visit.status == VisitStatus.submitted)).all()
+    verdicts: dict[str, int] = {}
+    for vid in submitted:
+        for row in scoring.score_visit(session, vid):
+            verdicts[row.verdict] = verdicts.get(row.verdict, 0) + 1
+    progress("visit scores: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
+    for level in ("primary", "junior"):
+        row = scoring.score_county(session, county.id, level)
+        progress(f"明德县 {level}: {row.verdict} ({row.result['schools_passing']}/{row.result['schools_total']} "
+                 f"schools pass)")
+    session.flush()
     return DEMO_LOGINS
 
 

@@ -1,5 +1,5 @@
 """Checklist templates (read side)."""
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from inspections.templates.enums import VersionStatus
 
@@ -25,3 +25,22 @@ class TemplateOut(Schema):
 class TemplateVersionOut(TemplateVersionSummary):
     template_id = fields.UUID()
     definition = fields.Dict()
+
+
+class TemplateIn(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{1,63}$",
+                                                                 error="lower-case letters, digits, . _ -"))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    jurisdiction_id = fields.UUID(required=True, metadata={"description": "The city or county that owns it."})
+    parent_id = fields.UUID(required=True, metadata={"description": "The template it extends (e.g. national-2017)."})
+
+
+class VersionIn(Schema):
+    overlay = fields.Dict(required=True, metadata={
+        "description": "set_thresholds, set_rules, add_items, add_indicators, disable (see docs)."})
+    effective_from = fields.Date(required=True)
+
+
+class TemplateVersionDetail(TemplateVersionOut):
+    overlay = fields.Dict(allow_none=True)
+    parent_version_id = fields.UUID(allow_none=True)

@@ -12,6 +12,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config.update(config_module.from_env(config))
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if app.config.get("TRUSTED_PROXIES"):

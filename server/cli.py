@@ -132,8 +132,81 @@ def worker(queues, burst):
     Worker(qs, connection=redis_connection()).work(burst=burst, with_scheduler=True)
 
 
+def _load_json(path: str):
+    import json
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"{path} is not valid JSON: {exc}") from None
+
+
+def _preview_definition(template_code: str | None) -> dict:
+    from sqlalchemy import select
+
+    from inspections.db import new_session
+    from inspections.templates.models import ChecklistTemplate, TemplateVersion
+    from inspections.templates.service import builtin_definitions
+    if not template_code:
+        return builtin_definitions()[0]
+    with new_session() as s:
+        v = s.scalar(select(TemplateVersion).join(ChecklistTemplate).where(ChecklistTemplate.code == template_code,
+                                                                           TemplateVersion.status == "published")
+                     .order_by(TemplateVersion.number.desc()).limit(1))
+        if v is None:
+            raise click.BadParameter(f"no published template {template_code!r}", param_hint="--template")
+        return v.definition
+
+
+def _fail_on_invalid(exc) -> None:
+    import json
+    click.echo(json.dumps({"error": str(exc), "errors": getattr(exc, "fields", {})}, ensure_ascii=False, indent=2),
+               err=True)
+    sys.exit(2)
+
+
+@click.command("score-preview")
+@click.option("--level", type=click.Choice(["primary", "junior"]), required=True)
+@click.option("--facts", "facts_path", required=True, help="JSON file: {fact code: value}.")
+@click.option("--template", "template_code", help="A published template's code (default: the national standard).")
+def score_preview(level, facts_path, template_code):
+    """Score one school's facts (a self-assessment check); prints JSON, stores nothing."""
+    import json
+
+    from inspections.errors import ValidationFailed
+    from inspections.scoring import engine
+    facts = _load_json(facts_path)
+    try:
+        result = engine.score_school(_preview_definition(template_code), level, facts).to_json_dict()
+    except ValidationFailed as exc:
+        _fail_on_invalid(exc)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@click.command("county-preview")
+@click.option("--level", type=click.Choice(["primary", "junior"]), required=True)
+@click.option("--facts", "facts_path", required=True, help='JSON file: [{"school": name, "facts": {...}}, ...].')
+@click.option("--template", "template_code", help="A published template's code (default: the national standard).")
+def county_preview(level, facts_path, template_code):
+    """Judge a county's schools (差异系数 and the school rule); prints JSON, stores nothing."""
+    import json
+
+    from inspections.errors import ValidationFailed
+    from inspections.scoring import engine
+    schools = _load_json(facts_path)
+    if not isinstance(schools, list) or not all(isinstance(x, dict) and "facts" in x for x in schools):
+        raise click.BadParameter('expected a JSON list of {"school": name, "facts": {...}}', param_hint="--facts")
+    try:
+        result = engine.score_county(_preview_definition(template_code), level, schools).to_json_dict()
+    except ValidationFailed as exc:
+        _fail_on_invalid(exc)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 def register(app: Flask) -> None:
     """Attach the commands to the app."""
     app.cli.add_command(db_cli)
-    for cmd in (create_user, load_demo, worker):
+    for cmd in (create_user, load_demo, worker, score_preview, county_preview):
         app.cli.add_command(cmd)

@@ -1,9 +1,44 @@
 """Enqueueing background jobs after commit, with deterministic ids so retries never duplicate work."""
 from __future__ import annotations
 
+import logging
+
+
+from inspections.jobs.models import JobRecord
+from inspections.jobs.service import record_enqueued
 from inspections.visits.models import Visit
+from server.extensions import queue, session
+
+log = logging.getLogger(__name__)
+RETRY_INTERVALS = [10, 60, 300]
 
 
-def on_visit_submitted(visit: Visit) -> None:
-    """Hook run after a visit's submission is committed (scoring is attached here)."""
-    return None
+def enqueue(fn, *, queue_name: str, job_id: str, **args) -> JobRecord:
+    """Record and enqueue a job once per id; asking again for a queued or finished job is a no-op."""
+    from rq import Retry
+    db = session()
+    rec, new = record_enqueued(db, job_id=job_id, kind=fn.kind, args={k: str(v) for k, v in args.items()})
+    db.commit()
+    if new:
+        queue(queue_name).enqueue_call(fn, args=(job_id,), kwargs=args, job_id=job_id,
+                                       retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                                       result_ttl=86400, failure_ttl=7 * 86400)
+        db.refresh(rec)
+    return rec
+
+
+def score_visit_job_id(visit: Visit) -> str:
+    return f"score-visit-{visit.id}-v{visit.version}"
+
+
+def on_visit_submitted(visit: Visit) -> JobRecord:
+    """After a submission is committed: score the visit (then its county, in that job's wake)."""
+    from inspections.scoring.tasks import score_visit
+    return enqueue(score_visit, queue_name="scoring", job_id=score_visit_job_id(visit), visit_id=str(visit.id))
+
+
+def enqueue_county(county_id, level: str, stamp: str) -> JobRecord:
+    """Score a county at a level; `stamp` (e.g. the newest input's time) makes re-runs idempotent."""
+    from inspections.scoring.tasks import score_county
+    return enqueue(score_county, queue_name="scoring", job_id=f"score-county-{county_id}-{level}-{stamp}",
+                   county_id=str(county_id), level=level)

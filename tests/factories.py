@@ -94,3 +94,33 @@ def make_world(session) -> World:
               school_user_a1=make_user(session, Role.school, school=s_a1))
     session.commit()
     return w
+
+
+def run_jobs(app) -> None:
+    """Run every queued job to completion, as a worker would (no-op in in-process mode)."""
+    if not app.config.get("REDIS_URL"):
+        return
+    from rq import SimpleWorker
+
+    from server.extensions import QUEUE_NAMES, queue, redis_connection
+    with app.app_context():
+        qs = [queue(n) for n in QUEUE_NAMES]
+        SimpleWorker(qs, connection=redis_connection()).work(burst=True)
+
+
+GOOD_PRIMARY = {  # 600 pupils, every R1-R7 comfortably met
+    "enrolment": 600, "teachers_above_required_qualification": 30, "key_teachers_county_level_or_above": 8,
+    "pe_art_teachers": 6, "teaching_aux_area_m2": 3000, "sports_area_m2": 5000, "equipment_value_yuan": 1500000,
+    "multimedia_classrooms": 15,
+}
+
+
+def submit_visit(client, headers, school_id, facts: dict, section: str = "") -> dict:
+    """Plan, answer and submit a visit through the API; returns the submitted visit."""
+    v = client.post("/api/v1/visits", json={"school_id": str(school_id)}, headers=headers).json
+    answers = [{"item_code": k, "value": val, "section": section} for k, val in facts.items()]
+    r = client.put(f"/api/v1/visits/{v['id']}/responses", json={"answers": answers}, headers=headers)
+    assert r.status_code == 200, r.json
+    r = client.patch(f"/api/v1/visits/{v['id']}", json={"status": "submitted"}, headers=headers)
+    assert r.status_code == 200, r.json
+    return r.json

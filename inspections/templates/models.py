@@ -33,6 +33,9 @@ class TemplateVersion(IdMixin, Base):
     effective_from: Mapped[date | None]
     # The full resolved definition (items and indicators) this version scores with.
     definition: Mapped[dict] = mapped_column(JSONType)
+    # For local templates: the overlay as written, and the exact parent version it was applied to.
+    overlay: Mapped[dict | None] = mapped_column(JSONType)
+    parent_version_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("template_versions.id"))
     content_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -50,6 +53,6 @@ def _freeze_published(_mapper, _conn, target: TemplateVersion) -> None:
     state = inspect(target)
     was_published = state.attrs.status.history.deleted or [target.status]
     if VersionStatus.published in was_published:
-        for attr in ("definition", "number", "template_id", "effective_from"):
+        for attr in ("definition", "overlay", "parent_version_id", "number", "template_id", "effective_from"):
             if state.attrs[attr].history.has_changes():
                 raise ImmutableVersionError(f"template version {target.id} is published; {attr} cannot change")

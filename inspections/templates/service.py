@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import Principal
 from inspections.db import utcnow
-from inspections.errors import Conflict
+from inspections.errors import Conflict, ValidationFailed
 from inspections.org.models import Jurisdiction
 from inspections.templates.enums import VersionStatus
 from inspections.templates.models import ChecklistTemplate, TemplateVersion
@@ -94,10 +94,63 @@ def effective_version(session: Session, *, jurisdiction_path: str, on: date) -> 
     return None
 
 
+def create_template(session: Session, *, code: str, name: str, jurisdiction: Jurisdiction,
+                    parent: ChecklistTemplate) -> ChecklistTemplate:
+    """A local (city or county) template extending a parent template."""
+    errors = {}
+    if session.scalar(select(ChecklistTemplate.id).where(ChecklistTemplate.code == code)):
+        errors["code"] = ["is already used"]
+    if session.scalar(select(ChecklistTemplate.id).where(ChecklistTemplate.jurisdiction_id == jurisdiction.id)):
+        errors["jurisdiction_id"] = ["already has a template; add a version to it instead"]
+    if parent.jurisdiction_id is not None:
+        owner = session.get(Jurisdiction, parent.jurisdiction_id)
+        if not jurisdiction.path.startswith(owner.path) or owner.id == jurisdiction.id:
+            errors["parent_id"] = ["must be the national template or one of a jurisdiction above this one"]
+    if errors:
+        raise ValidationFailed("Invalid template", errors)
+    tpl = ChecklistTemplate(code=code, name=name, jurisdiction_id=jurisdiction.id, parent_id=parent.id)
+    session.add(tpl)
+    session.flush()
+    return tpl
+
+
+def latest_published(session: Session, template_id: uuid.UUID, on: date | None = None) -> TemplateVersion | None:
+    """A template's newest published version in force on a date (any date when None)."""
+    stmt = select(TemplateVersion).where(TemplateVersion.template_id == template_id,
+                                         TemplateVersion.status == VersionStatus.published)
+    if on is not None:
+        stmt = stmt.where(or_(TemplateVersion.effective_from.is_(None), TemplateVersion.effective_from <= on))
+    return session.scalar(stmt.order_by(TemplateVersion.number.desc()).limit(1))
+
+
+def create_version(session: Session, template: ChecklistTemplate, *, overlay: dict,
+                   effective_from: date | None) -> TemplateVersion:
+    """A draft version: the overlay applied to the parent's version in force on `effective_from`."""
+    from inspections.scoring.overlay import apply_overlay
+    if template.parent_id is None:
+        raise Conflict("built-in templates change only with the code that ships them")
+    parent_version = latest_published(session, template.parent_id, effective_from)
+    if parent_version is None:
+        raise ValidationFailed("Invalid version", {"effective_from": ["the parent template has no published version "
+                                                                      "in force on that date"]})
+    overlay = {**overlay, "code": template.code, "parent": parent_version.definition["code"]}
+    definition = apply_overlay(parent_version.definition, overlay)
+    number = (session.scalar(select(TemplateVersion.number).where(TemplateVersion.template_id == template.id)
+                             .order_by(TemplateVersion.number.desc()).limit(1)) or 0) + 1
+    v = TemplateVersion(template_id=template.id, number=number, status=VersionStatus.draft,
+                        effective_from=effective_from, definition=definition, overlay=overlay,
+                        parent_version_id=parent_version.id, created_at=utcnow())
+    session.add(v)
+    session.flush()
+    return v
+
+
 def publish(session: Session, version: TemplateVersion) -> TemplateVersion:
-    """Freeze a draft version so visits can pin it."""
+    """Freeze a draft version so visits can pin it (its definition is checked once more first)."""
+    from inspections.scoring.definition import check_definition
     if version.status != VersionStatus.draft:
         raise Conflict(f"version {version.number} is {version.status.value}; only a draft can be published")
+    check_definition(version.definition)
     version.status = VersionStatus.published
     version.published_at = utcnow()
     version.content_sha256 = content_hash(version.definition)

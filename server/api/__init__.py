@@ -6,7 +6,7 @@ from server.errors import ProblemApi
 
 def register(api: ProblemApi) -> None:
     """Register every API blueprint (explicit list: nothing is registered by import)."""
-    from server.api import auth, jurisdictions, schools, templates, users, visits
+    from server.api import auth, jurisdictions, schools, scoring, templates, users, visits
 
-    for module in (auth, jurisdictions, schools, users, templates, visits):
+    for module in (auth, jurisdictions, schools, users, templates, visits, scoring):
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.PREFIX}")

@@ -1,6 +1,8 @@
 """Each role x each resource x inside/outside its scope: 401, 403, 404 or success."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from inspections.visits import service as visits
@@ -34,11 +36,12 @@ def test_every_api_endpoint_needs_credentials(client, world, app):
     assert len(rules) >= 10
     ids = {"school_id": world.school_a1.id, "jurisdiction_id": world.county_a1.id, "user_id": world.admin.id,
            "visit_id": world.visit_a1.id, "template_id": world.visit_a1.template_version.template_id,
-           "version_id": world.visit_a1.template_version_id, "device_id": world.admin.id}
+           "version_id": world.visit_a1.template_version_id, "device_id": world.admin.id,
+           "county_id": world.county_a1.id, "job_id": "score-visit-x"}
     for rule in rules:
         url = rule.rule
         for arg in rule.arguments:
-            url = url.replace(f"<uuid:{arg}>", str(ids[arg]))
+            url = re.sub(rf"<(?:\w+:)?{arg}>", str(ids[arg]), url)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             if url == "/api/v1/auth/token" and method == "POST":
                 continue  # the login itself

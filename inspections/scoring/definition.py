@@ -1,0 +1,266 @@
+"""Template definitions: plain JSON-able dicts of items, indicators and rules, and their validation."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from inspections.errors import ValidationFailed
+from inspections.scoring import expressions as ex
+from inspections.scoring.enums import Comparator, ItemKind, Level, Section, Severity
+
+LEVELS = tuple(level.value for level in Level)
+ROUNDINGS = ("whole", "cent")
+# Ops whose shortfall the engine can solve for (see engine._shortfall); anything else needs shortfall null.
+SOLVABLE = {"per_100", "per_student", "ratio", "percent", "rooms_per_12_classes", "fact", "sum", "count",
+            "min_of", "max_of"}
+
+
+class DefinitionError(ValidationFailed):
+    """A template definition or overlay is invalid; `errors` lists messages, `fields` maps path -> messages."""
+
+    def __init__(self, problems: list[tuple[str, str]], message: str = "Invalid template definition"):
+        fields: dict[str, list[str]] = {}
+        for path, msg in problems:
+            fields.setdefault(path, []).append(msg)
+        super().__init__(message, fields)
+        self.errors = [f"{path}: {msg}" for path, msg in problems]
+
+    def __str__(self) -> str:
+        return f"{self.message}: " + "; ".join(self.errors)
+
+
+def items_by_code(defn: dict) -> dict[str, dict]:
+    """The definition's items keyed by code (switched-off ones included)."""
+    return {i["code"]: i for i in defn.get("items", []) if isinstance(i, dict) and "code" in i}
+
+
+def indicators_for(defn: dict, level: str) -> list[dict]:
+    """Enabled indicators scored at a level, in definition order."""
+    return [i for i in defn.get("indicators", []) if i.get("enabled", True) and level in i.get("levels", ())]
+
+
+def threshold_for(indicator: dict, level: str) -> Decimal | bool | None:
+    """An indicator's threshold at a level: a per-level mapping or one value for every level."""
+    raw = indicator.get("threshold")
+    if isinstance(raw, dict):
+        raw = raw.get(level)
+    return raw if isinstance(raw, bool) or raw is None else ex.parse_decimal(raw)
+
+
+def validate_definition(defn: Any) -> list[str]:
+    """Every problem with a definition as 'path: message' strings; empty when it is valid."""
+    return [f"{path}: {msg}" for path, msg in definition_problems(defn)]
+
+
+def check_definition(defn: Any) -> dict:
+    """Return the definition unchanged, or raise DefinitionError with all its problems."""
+    problems = definition_problems(defn)
+    if problems:
+        raise DefinitionError(problems)
+    return defn
+
+
+def definition_problems(defn: Any) -> list[tuple[str, str]]:
+    """Every problem with a definition as (path, message) pairs."""
+    if not isinstance(defn, dict):
+        return [("definition", "must be an object")]
+    p: list[tuple[str, str]] = []
+    if not isinstance(defn.get("code"), str) or not defn.get("code"):
+        p.append(("code", "required: a non-empty string"))
+    if not isinstance(defn.get("name"), (str, dict)):
+        p.append(("name", "required: a string or {'zh', 'en'}"))
+    items, indicators = defn.get("items"), defn.get("indicators")
+    if not isinstance(items, list):
+        p.append(("items", "must be a list"))
+        items = []
+    if not isinstance(indicators, list):
+        p.append(("indicators", "must be a list"))
+        indicators = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        p += _item_problems(item, i, seen)
+    catalogue = items_by_code({"items": items})
+    if any(_uses_enrolment(ind) for ind in indicators if isinstance(ind, dict)) and \
+            catalogue.get(ex.ENROLMENT, {}).get("kind") != ItemKind.integer:
+        p.append(("items", f"per-student indicators need an integer item {ex.ENROLMENT!r}"))
+    for i, ind in enumerate(indicators):
+        p += _indicator_problems(ind, i, seen, catalogue)
+    p += _rules_problems(defn.get("rules"))
+    return p
+
+
+def _uses_enrolment(ind: dict) -> bool:
+    return any(code == ex.ENROLMENT for code, _ in ex.facts_used(ind.get("expr")))
+
+
+def _common(obj: dict, path: str, seen: set[str]) -> list[tuple[str, str]]:
+    p = []
+    code = obj.get("code")
+    if not isinstance(code, str) or not code:
+        p.append((f"{path}.code", "required: a non-empty string"))
+    elif code in seen:
+        p.append((f"{path}.code", f"duplicate code {code!r} (item and indicator codes share one namespace)"))
+    else:
+        seen.add(code)
+    if obj.get("section") not in tuple(Section):
+        p.append((f"{path}.section", f"must be one of {', '.join(Section)}"))
+    levels = obj.get("levels")
+    if not isinstance(levels, list) or not levels or any(lv not in LEVELS for lv in levels):
+        p.append((f"{path}.levels", f"must be a non-empty list drawn from {', '.join(LEVELS)}"))
+    if not isinstance(obj.get("enabled", True), bool):
+        p.append((f"{path}.enabled", "must be true or false"))
+    return p
+
+
+def _path(kind: str, obj: Any, index: int) -> str:
+    code = obj.get("code") if isinstance(obj, dict) else None
+    return f"{kind}[{code}]" if isinstance(code, str) and code else f"{kind}[{index}]"
+
+
+def _item_problems(item: Any, index: int, seen: set[str]) -> list[tuple[str, str]]:
+    path = _path("items", item, index)
+    if not isinstance(item, dict):
+        return [(path, "must be an object")]
+    p = _common(item, path, seen)
+    kind = item.get("kind")
+    if kind not in tuple(ItemKind):
+        p.append((f"{path}.kind", f"must be one of {', '.join(ItemKind)}"))
+    choices = item.get("choices")
+    if kind == ItemKind.rating:
+        if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices) \
+                or len(set(choices)) != len(choices):
+            p.append((f"{path}.choices", "a rating needs a list of distinct choices, best first"))
+    elif choices is not None:
+        p.append((f"{path}.choices", "only rating items have choices"))
+    help_ = item.get("help")
+    if not isinstance(help_, dict) or not all(isinstance(help_.get(k), str) for k in ("zh", "en")):
+        p.append((f"{path}.help", "required: {'zh': ..., 'en': ...}"))
+    if not isinstance(item.get("photo_required", False), bool):
+        p.append((f"{path}.photo_required", "must be true or false"))
+    if not isinstance(item.get("unit", ""), str):
+        p.append((f"{path}.unit", "must be a string"))
+    return p
+
+
+def _indicator_problems(ind: Any, index: int, seen: set[str], items: dict[str, dict]) -> list[tuple[str, str]]:
+    path = _path("indicators", ind, index)
+    if not isinstance(ind, dict):
+        return [(path, "must be an object")]
+    p = _common(ind, path, seen)
+    name = ind.get("name")
+    if not isinstance(name, dict) or not all(isinstance(name.get(k), str) for k in ("zh", "en")):
+        p.append((f"{path}.name", "required: {'zh': ..., 'en': ...}"))
+    kind, errs = ex.check(ind.get("expr"), items, f"{path}.expr")
+    p += errs
+    if not errs and kind not in (ex.NUMBER, ex.BOOLEAN):
+        p.append((f"{path}.expr", f"must yield a number or a boolean, not a {kind}"))
+    if "applies_if" in ind:
+        t, errs = ex.check(ind["applies_if"], items, f"{path}.applies_if")
+        p += errs or ([] if t == ex.BOOLEAN else [(f"{path}.applies_if", "must be a boolean expression")])
+    comparator = ind.get("comparator")
+    if comparator not in tuple(Comparator):
+        p.append((f"{path}.comparator", f"must be one of {', '.join(Comparator)}"))
+    elif kind == ex.BOOLEAN and comparator != Comparator.eq:
+        p.append((f"{path}.comparator", "a yes/no check uses comparator 'eq' with threshold true or false"))
+    levels = ind.get("levels") if isinstance(ind.get("levels"), list) else []
+    for level in levels:
+        p += _threshold_problems(ind, level, kind, path)
+    if not isinstance(ind.get("unit", ""), str):
+        p.append((f"{path}.unit", "must be a string"))
+    if kind is not None:  # a broken expression is reported once, not again through everything built on it
+        p += _shortfall_problems(ind, kind, path)
+    if ind.get("severity") not in tuple(Severity):
+        p.append((f"{path}.severity", f"must be one of {', '.join(Severity)}"))
+    weight = ex.parse_decimal(ind.get("weight", 1))
+    if weight is None or weight < 0:
+        p.append((f"{path}.weight", "must be a number >= 0"))
+    if not isinstance(ind.get("school_rule", False), bool):
+        p.append((f"{path}.school_rule", "must be true or false"))
+    elif ind.get("school_rule") and kind is not None and \
+            (kind != ex.NUMBER or comparator not in (Comparator.ge, Comparator.le)):
+        p.append((f"{path}.school_rule", "school-rule indicators must compare a number with ge or le"))
+    if ind.get("enabled", True):
+        for code, _ in ex.facts_used(ind.get("expr")) + ex.facts_used(ind.get("applies_if")):
+            item = items.get(code)
+            if item is None:
+                continue  # reported by the expression check
+            if not item.get("enabled", True):
+                p.append((path, f"uses item {code!r}, which is switched off; switch this indicator off too"))
+            missing = [lv for lv in levels if lv not in item.get("levels", ())]
+            if missing:
+                p.append((path, f"uses item {code!r}, which is not asked for {', '.join(missing)}"))
+    return p
+
+
+def _threshold_problems(ind: dict, level: str, kind: str | None, path: str) -> list[tuple[str, str]]:
+    raw = ind.get("threshold")
+    if isinstance(raw, dict):
+        tpath = f"{path}.threshold.{level}"
+        if level not in raw:
+            return [(f"{path}.threshold", f"missing a threshold for {level}")]
+        raw = raw[level]
+    else:
+        tpath = f"{path}.threshold"
+        if raw is None:
+            return [(tpath, "required")]
+    if kind == ex.BOOLEAN:
+        return [] if isinstance(raw, bool) else [(tpath, "a yes/no check needs threshold true or false")]
+    if isinstance(raw, float):
+        return [(tpath, "use a decimal string such as '4.2' so every office computes the same result")]
+    value = ex.parse_decimal(raw)
+    if value is None or value < 0:
+        return [(tpath, "must be a decimal string >= 0")]
+    return []
+
+
+def _shortfall_problems(ind: dict, kind: str | None, path: str) -> list[tuple[str, str]]:
+    spec = ind.get("shortfall")
+    if spec is None:
+        return []
+    spath = f"{path}.shortfall"
+    if not isinstance(spec, dict):
+        return [(spath, "must be null or {'unit': ..., 'round': 'whole'|'cent'}")]
+    p = []
+    if not isinstance(spec.get("unit"), str) or not spec.get("unit"):
+        p.append((f"{spath}.unit", "required: the unit the rectification is counted in"))
+    if spec.get("round") not in ROUNDINGS:
+        p.append((f"{spath}.round", f"must be one of {', '.join(ROUNDINGS)}"))
+    expr = ind.get("expr") if isinstance(ind.get("expr"), dict) else {}
+    op, comparator = expr.get("op"), ind.get("comparator")
+    if kind != ex.NUMBER or comparator not in (Comparator.ge, Comparator.le):
+        p.append((spath, "a shortfall needs a number compared with ge or le"))
+    elif op not in SOLVABLE or (op in ("ratio", "percent") and not all(
+            isinstance(expr.get(k), dict) and expr[k].get("op") == "fact" for k in ("num", "den"))):
+        p.append((spath, f"cannot derive a shortfall from this expression (op {op!r}); set shortfall null"))
+    elif op == "min_of" and comparator != Comparator.ge or op == "max_of" and comparator != Comparator.le:
+        p.append((spath, "a per-element shortfall needs min_of with ge or max_of with le"))
+    elif op in ("min_of", "max_of") and spec.get("round") != "whole":
+        p.append((f"{spath}.round", "a per-element shortfall counts elements: use 'whole'"))
+    return p
+
+
+def _rules_problems(rules: Any) -> list[tuple[str, str]]:
+    if not isinstance(rules, dict):
+        return [("rules", "required: {'school': {...}, 'county': {...}}")]
+    p = []
+    school, county = rules.get("school"), rules.get("county")
+    if not isinstance(school, dict):
+        p.append(("rules.school", "required: {'max_not_met': 1, 'min_ratio_not_met': '0.85'}"))
+    else:
+        n = school.get("max_not_met")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            p.append(("rules.school.max_not_met", "must be a whole number >= 0"))
+        r = ex.parse_decimal(school.get("min_ratio_not_met"))
+        if r is None or not 0 <= r <= 1:
+            p.append(("rules.school.min_ratio_not_met", "must be a decimal string between 0 and 1"))
+    if not isinstance(county, dict):
+        p.append(("rules.county", "required: {'cv_limit': {...}, 'require_all_schools_pass': bool}"))
+    else:
+        limits = county.get("cv_limit")
+        for level in LEVELS:
+            v = ex.parse_decimal(limits.get(level)) if isinstance(limits, dict) else None
+            if v is None or v <= 0:
+                p.append((f"rules.county.cv_limit.{level}", "must be a decimal string > 0"))
+        if not isinstance(county.get("require_all_schools_pass"), bool):
+            p.append(("rules.county.require_all_schools_pass", "must be true or false"))
+    return p

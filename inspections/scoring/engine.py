@@ -1,0 +1,519 @@
+"""Scoring: raw visit facts -> indicator results, the school verdict, and the county's spread (CV).
+
+Arithmetic is Decimal throughout. Indicators are judged on exact values; the figures reported are
+rounded to 4 places *toward failing* (down for >= indicators and for ratios, up for <= indicators
+and CVs), so a printed figure never appears to meet a threshold the exact one misses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, localcontext
+from typing import Any, Iterable
+
+from inspections.errors import ValidationFailed
+from inspections.scoring import expressions as ex
+from inspections.scoring.definition import indicators_for, items_by_code, threshold_for
+from inspections.scoring.enums import Comparator, IndicatorStatus, ItemKind, Level, Section, Verdict
+
+# 50 digits: exact for any realistic count x 100 / enrolment, and ample for the CV's square root.
+CONTEXT = Context(prec=50)
+Q4 = Decimal("0.0001")
+STEP = {"whole": Decimal(1), "cent": Decimal("0.01")}
+SECTION_KEYS = {Section.A: "indicators", Section.B: "government", Section.C: "quality", Section.D: "recognition"}
+
+
+class InvalidFacts(ValidationFailed):
+    """Facts that cannot be scored; `fields` maps a fact code to messages."""
+
+    def __init__(self, fields: dict[str, list[str]]):
+        super().__init__("Invalid facts", fields)
+
+
+# --- facts -----------------------------------------------------------------------------------
+
+def validate_facts(defn: dict, level: str, facts: Any) -> dict[str, list[str]]:
+    """Field-level problems with a school's facts; missing facts are not problems."""
+    if not isinstance(facts, dict):
+        return {"facts": ["must be an object of fact code -> value"]}
+    items = items_by_code(defn)
+    errors: dict[str, list[str]] = {}
+    for code, value in facts.items():
+        item = items.get(code)
+        if item is None:
+            msg = f"unknown fact: not an item of template {defn.get('code')!r}"
+        elif not item.get("enabled", True):
+            msg = "this item is switched off in this template"
+        elif level not in item.get("levels", ()):
+            msg = f"this item is not asked for {level} schools"
+        elif value is None:
+            continue
+        elif code == ex.ENROLMENT:
+            n = _number(value)
+            msg = None if n is not None and n == n.to_integral_value() and n > 0 else \
+                "must be a positive whole number of students (never 0 or n/a)"
+        elif value == ex.NA:
+            continue
+        else:
+            msg = _kind_problem(item, value)
+        if msg:
+            errors.setdefault(code, []).append(msg)
+    return errors
+
+
+def _number(value: Any) -> Decimal | None:
+    # JSON clients send ints, floats or decimal strings; floats go through str() to keep what was typed.
+    if isinstance(value, float):
+        value = str(value)
+    return ex.parse_decimal(value)
+
+
+def _kind_problem(item: dict, value: Any) -> str | None:
+    kind = item.get("kind")
+    if kind in (ItemKind.integer, ItemKind.number):
+        n = _number(value)
+        if kind == ItemKind.integer and (n is None or n < 0 or n != n.to_integral_value()):
+            return "must be a whole number >= 0 (or \"n/a\")"
+        if n is None or n < 0:
+            return "must be a number >= 0 (or \"n/a\")"
+    elif kind == ItemKind.boolean and not isinstance(value, bool):
+        return "must be true or false (or \"n/a\")"
+    elif kind == ItemKind.rating and value not in item.get("choices", ()):
+        return f"must be one of {', '.join(item.get('choices', ()))} (or \"n/a\")"
+    elif kind == ItemKind.text and not isinstance(value, str):
+        return "must be text"
+    elif kind == ItemKind.class_sizes:
+        sizes = [_number(v) for v in value] if isinstance(value, list) else None
+        if not sizes or any(n is None or n < 1 or n != n.to_integral_value() for n in sizes):
+            return "must be a non-empty list of class sizes, whole numbers >= 1 (or \"n/a\")"
+    elif kind == ItemKind.room_areas:
+        areas = [_number(v) for v in value] if isinstance(value, list) else None
+        if areas is None or any(n is None or n <= 0 for n in areas):
+            return "must be a list of room areas > 0, one per room; [] when there are none (or \"n/a\")"
+    return None
+
+
+def _normalise(facts: dict, items: dict[str, dict]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for code, value in facts.items():
+        kind = items[code]["kind"]
+        if value is None:
+            continue
+        if value == ex.NA:
+            out[code] = value
+        elif kind in (ItemKind.integer, ItemKind.number):
+            out[code] = _number(value)
+        elif kind in (ItemKind.class_sizes, ItemKind.room_areas):
+            out[code] = [_number(v) for v in value]
+        else:
+            out[code] = value
+    return out
+
+
+# --- one indicator ---------------------------------------------------------------------------
+
+@dataclass
+class IndicatorResult:
+    """One indicator judged at one school: value, threshold, status and the shortfall to fix."""
+
+    code: str
+    section: str
+    name: dict
+    status: IndicatorStatus
+    comparator: str
+    threshold: Decimal | bool | None
+    unit: str
+    severity: str
+    weight: Decimal
+    school_rule: bool
+    value: Decimal | bool | None = None
+    met: bool | None = None
+    ratio: Decimal | None = None
+    shortfall: Decimal | None = None
+    shortfall_unit: str | None = None
+    reason: str | None = None
+    detail: dict | None = None
+    # Unrounded figures the verdicts and the county CV are computed from.
+    exact_value: Decimal | bool | None = field(default=None, repr=False)
+    exact_ratio: Decimal | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        """The result with Decimal values (see to_json_dict for JSON numbers)."""
+        return {"code": self.code, "section": self.section, "name": self.name, "value": self.value,
+                "threshold": self.threshold, "comparator": self.comparator, "met": self.met, "ratio": self.ratio,
+                "shortfall": self.shortfall, "unit": self.unit, "shortfall_unit": self.shortfall_unit,
+                "status": self.status, "reason": self.reason, "severity": self.severity, "weight": self.weight,
+                "school_rule": self.school_rule, "detail": self.detail}
+
+    def ticket_dict(self) -> dict:
+        """What a rectification ticket needs from a failed indicator."""
+        return {k: v for k, v in self.to_dict().items()
+                if k in ("code", "section", "name", "value", "threshold", "comparator", "shortfall", "unit",
+                         "shortfall_unit", "severity", "detail")}
+
+
+def _score_indicator(ind: dict, level: str, facts: dict, items: dict) -> IndicatorResult:
+    threshold = threshold_for(ind, level)
+    comparator = Comparator(ind["comparator"])
+    spec = ind.get("shortfall") or {}
+    r = IndicatorResult(code=ind["code"], section=ind["section"], name=ind["name"],
+                        status=IndicatorStatus.not_assessed, comparator=comparator, threshold=threshold,
+                        unit=ind.get("unit", ""), severity=ind["severity"],
+                        weight=ex.parse_decimal(ind.get("weight", 1)), school_rule=bool(ind.get("school_rule")),
+                        shortfall_unit=spec.get("unit"))
+    condition = ind.get("applies_if")
+    try:
+        if condition is not None:
+            blocked = _blocked(condition, facts)
+            if blocked:
+                r.status, r.reason = blocked
+                return r
+            if not ex.evaluate(condition, facts, items):
+                used = _unique(code for code, _ in ex.facts_used(condition))
+                r.status = IndicatorStatus.not_applicable
+                r.reason = "does not apply: " + ", ".join(f"{c}={_show_fact(facts.get(c))}" for c in used)
+                return r
+        blocked = _blocked(ind["expr"], facts)
+        if blocked:
+            r.status, r.reason = blocked
+            return r
+        value = ex.evaluate(ind["expr"], facts, items)
+    except ex.Empty as e:
+        # Nothing to check: "every music room >= 96 m²" with no music room (the room count catches that).
+        r.status, r.reason = IndicatorStatus.not_applicable, f"nothing to check: {e}"
+        return r
+    except ex.Undefined as e:
+        r.reason = f"cannot be computed: {e}"
+        return r
+    r.exact_value = value
+    if comparator == Comparator.eq:
+        r.met = value == threshold
+        r.value = value
+    else:
+        r.met = value >= threshold if comparator == Comparator.ge else value <= threshold
+        r.value = _toward_failing(value, ROUND_FLOOR if comparator == Comparator.ge else ROUND_CEILING)
+        if comparator == Comparator.ge and threshold:
+            r.exact_ratio = value / threshold
+        elif comparator == Comparator.le and value:
+            r.exact_ratio = threshold / value
+        if r.exact_ratio is not None:
+            r.ratio = _toward_failing(r.exact_ratio, ROUND_FLOOR)
+        if not r.met and spec:
+            r.shortfall, r.detail = _shortfall(ind["expr"], comparator, threshold, spec, facts, items)
+        elif spec:
+            r.shortfall = Decimal(0)
+    r.status = IndicatorStatus.met if r.met else IndicatorStatus.not_met
+    return r
+
+
+def _blocked(expr: dict, facts: dict) -> tuple[IndicatorStatus, str] | None:
+    used = ex.facts_used(expr)
+    na = _unique(code for code, _ in used if facts.get(code) == ex.NA)
+    if na:
+        return IndicatorStatus.not_applicable, f"{', '.join(na)} answered n/a"
+    missing = _unique(code for code, has_default in used if not has_default and code not in facts)
+    if missing:
+        return IndicatorStatus.not_assessed, f"missing fact{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
+    return None
+
+
+def _shortfall(expr: dict, comparator: Comparator, t: Decimal, spec: dict, facts: dict,
+               items: dict) -> tuple[Decimal, dict | None]:
+    """How much must change, in real units, for the indicator to be met."""
+    op = expr["op"]
+    if op in ("min_of", "max_of"):
+        values = facts[expr["fact"]]
+        gaps = [t - v if comparator == Comparator.ge else v - t for v in values]
+        gaps = [g for g in gaps if g > 0]
+        unit = items[expr["fact"]].get("unit", "")
+        return Decimal(len(gaps)), {"failing": len(gaps), "gap": sum(gaps, Decimal(0)), "gap_unit": unit}
+    if op == "per_100":
+        target, present = t * facts[ex.ENROLMENT] / 100, facts[expr["fact"]]
+    elif op == "per_student":
+        target, present = t * facts[ex.ENROLMENT], facts[expr["fact"]]
+    elif op in ("ratio", "percent"):
+        den = facts[expr["den"]["fact"]]
+        target = t * den / (100 if op == "percent" else 1)
+        present = facts[expr["num"]["fact"]]
+    elif op == "rooms_per_12_classes":
+        target, present = t * ex.blocks_of_12(expr, facts), Decimal(len(facts[expr["fact"]]))
+    else:  # fact, sum, count: the value itself is in real units
+        target, present = t, ex.evaluate(expr, facts, items)
+    gap = target - present if comparator == Comparator.ge else present - target
+    # Ceiling, never half-up: adding exactly the shortfall must be enough to meet the threshold.
+    return max(gap, Decimal(0)).quantize(STEP[spec["round"]], rounding=ROUND_CEILING), None
+
+
+def _toward_failing(value: Decimal, rounding: str) -> Decimal:
+    if value.as_tuple().exponent >= -4:
+        return value
+    return value.quantize(Q4, rounding=rounding)
+
+
+def _unique(codes: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(codes))
+
+
+def _show_fact(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "unanswered" if value is None else str(value)
+
+
+# --- one school ------------------------------------------------------------------------------
+
+@dataclass
+class SchoolResult:
+    """A school (or one section of a combined school) judged against a template at a level."""
+
+    template: str
+    level: Level
+    verdict: Verdict
+    reasons: list[str]
+    results: list[IndicatorResult]
+    enrolment: Decimal | None = None
+
+    def section(self, section: Section) -> dict[str, IndicatorResult]:
+        """Results of one section (A, B, C or D) keyed by indicator code."""
+        return {r.code: r for r in self.results if r.section == section}
+
+    @property
+    def rule_results(self) -> list[IndicatorResult]:
+        """The indicators the school rule counts (R1-R7 in the national template)."""
+        return [r for r in self.results if r.school_rule]
+
+    @property
+    def failed_items(self) -> list[IndicatorResult]:
+        """Every indicator not met, in template order: the raw material of rectification tickets."""
+        return [r for r in self.results if r.status == IndicatorStatus.not_met]
+
+    def count(self, status: IndicatorStatus) -> int:
+        """How many school-rule indicators have a status."""
+        return sum(r.status == status for r in self.rule_results)
+
+    @property
+    def met_count(self) -> int:
+        """School-rule indicators met."""
+        return self.count(IndicatorStatus.met)
+
+    def to_dict(self) -> dict:
+        """The result with Decimal values (see to_json_dict for JSON numbers)."""
+        out = {"template": self.template, "level": self.level, "verdict": self.verdict, "reasons": self.reasons,
+               "enrolment": self.enrolment, "met_count": self.met_count,
+               "not_met_count": self.count(IndicatorStatus.not_met),
+               "not_assessed_count": self.count(IndicatorStatus.not_assessed),
+               "applicable_count": len(self.rule_results) - self.count(IndicatorStatus.not_applicable)}
+        for section, key in SECTION_KEYS.items():
+            out[key] = {code: r.to_dict() for code, r in self.section(section).items()}
+        out["failed_items"] = [r.ticket_dict() for r in self.failed_items]
+        return out
+
+    def to_json_dict(self) -> dict:
+        """to_dict with Decimals as JSON numbers, ready for json.dumps."""
+        return to_json(self.to_dict())
+
+
+def score_school(defn: dict, level: str, facts: dict) -> SchoolResult:
+    """Score one school (or one section of a combined school) against a template at a level."""
+    level = Level(level)
+    errors = validate_facts(defn, level, facts)
+    if errors:
+        raise InvalidFacts(errors)
+    return _score_school(defn, level, facts)
+
+
+def _score_school(defn: dict, level: Level, facts: dict) -> SchoolResult:
+    items = items_by_code(defn)
+    normal = _normalise(facts, items)
+    with localcontext(CONTEXT):
+        results = [_score_indicator(ind, level, normal, items) for ind in indicators_for(defn, level)]
+        verdict, reasons = _school_verdict([r for r in results if r.school_rule], defn["rules"]["school"])
+    enrolment = normal.get(ex.ENROLMENT)
+    return SchoolResult(template=defn["code"], level=level, verdict=verdict, reasons=reasons, results=results,
+                        enrolment=enrolment if isinstance(enrolment, Decimal) else None)
+
+
+def _school_verdict(rule: list[IndicatorResult], cfg: dict) -> tuple[Verdict, list[str]]:
+    """At most `max_not_met` counted indicators missed, each at >= `min_ratio_not_met` of its threshold.
+
+    n/a indicators are left out of the count, so with one n/a the national rule becomes "5 of 6,
+    the sixth at >= 85%". A missing indicator could turn out met or at 0%, so both extremes are tried.
+    """
+    allowed, min_ratio = cfg["max_not_met"], ex.parse_decimal(cfg["min_ratio_not_met"])
+    counted = [r for r in rule if r.status != IndicatorStatus.not_applicable]
+    not_met = [r for r in counted if r.status == IndicatorStatus.not_met]
+    unknown = [r for r in counted if r.status == IndicatorStatus.not_assessed]
+    if not counted:
+        return Verdict.incomplete, ["no school-rule indicator applies to this school"]
+    failures = []
+    if len(not_met) > allowed:
+        failures.append(f"{len(not_met)} of {len(counted)} indicators not met "
+                        f"({', '.join(r.code for r in not_met)}); at most {allowed} may be")
+    for r in not_met:
+        if r.exact_ratio is None or r.exact_ratio < min_ratio:
+            failures.append(f"{r.code} at {_percent(r.exact_ratio)} of its threshold, "
+                            f"below the {_percent(min_ratio)} allowed for a missed indicator")
+    if failures:
+        return Verdict.failed, failures
+    worst_fails = len(not_met) + len(unknown) > allowed or (unknown and min_ratio > 0)
+    if worst_fails:
+        return Verdict.incomplete, [f"{r.code} not assessed ({r.reason})" for r in unknown]
+    notes = [f"{r.code} missed at {_percent(r.exact_ratio)} of its threshold (allowed)" for r in not_met]
+    return Verdict.passed, notes
+
+
+def _percent(ratio: Decimal | None) -> str:
+    if ratio is None:
+        return "an unknown share"
+    return f"{(ratio * 100).quantize(Decimal('0.01'), rounding=ROUND_FLOOR)}%"
+
+
+# --- the county ------------------------------------------------------------------------------
+
+def weighted_stats(values_and_weights: Iterable[tuple[Any, Any]]) -> tuple[Decimal, Decimal]:
+    """Enrolment-weighted mean and standard deviation S = sqrt(Σ P(X - mean)² / Σ P)."""
+    pairs = [(_number(x), _number(p)) for x, p in values_and_weights]
+    if not pairs:
+        raise ValueError("no values")
+    if any(x is None or p is None or p <= 0 for x, p in pairs):
+        raise ValueError("values must be numbers and weights positive numbers")
+    with localcontext(CONTEXT):
+        total = sum((p for _, p in pairs), Decimal(0))
+        mean = sum((p * x for x, p in pairs), Decimal(0)) / total
+        variance = sum((p * (x - mean) ** 2 for x, p in pairs), Decimal(0)) / total
+        return mean, variance.sqrt()
+
+
+def county_cv(values_and_weights: Iterable[tuple[Any, Any]]) -> Decimal:
+    """Coefficient of variation S / mean of (value, enrolment) pairs, unrounded; ValueError if mean is 0."""
+    mean, sd = weighted_stats(values_and_weights)
+    if mean == 0:
+        raise ValueError("the mean is 0, so the CV is undefined")
+    with localcontext(CONTEXT):
+        return sd / mean
+
+
+@dataclass
+class CountyIndicator:
+    """One school-rule indicator across a county's schools: weighted mean, S and CV."""
+
+    code: str
+    limit: Decimal
+    schools_counted: int
+    schools_excluded: int
+    mean: Decimal | None = None
+    sd: Decimal | None = None
+    cv: Decimal | None = None
+    met: bool | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict:
+        """Mean and S to 4 places; CV rounded up to 4 places so a printed CV within the limit is within it."""
+        half_up = lambda d: None if d is None else d.quantize(Q4, rounding=ROUND_HALF_UP)  # noqa: E731
+        return {"mean": half_up(self.mean), "sd": half_up(self.sd),
+                "cv": None if self.cv is None else _toward_failing(self.cv, ROUND_CEILING),
+                "limit": self.limit, "met": self.met, "schools_counted": self.schools_counted,
+                "schools_excluded": self.schools_excluded, "reason": self.reason}
+
+
+@dataclass
+class CountyResult:
+    """A county's schools of one level judged together."""
+
+    template: str
+    level: Level
+    verdict: Verdict
+    reasons: list[str]
+    schools: list[tuple[str, SchoolResult]]
+    indicators: dict[str, CountyIndicator]
+
+    @property
+    def passing_schools(self) -> list[str]:
+        """Names of the schools that pass the school rule."""
+        return [name for name, r in self.schools if r.verdict == Verdict.passed]
+
+    def to_dict(self) -> dict:
+        """The result with Decimal values (see to_json_dict for JSON numbers)."""
+        total, passing = len(self.schools), self.passing_schools
+        share = (Decimal(len(passing)) / total).quantize(Q4, rounding=ROUND_HALF_UP) if total else None
+        return {"template": self.template, "level": self.level, "verdict": self.verdict, "reasons": self.reasons,
+                "schools_total": total, "schools_passing": len(passing), "passing_schools": passing,
+                "share_passing": share,
+                "schools": [{"school": name, "verdict": r.verdict, "met_count": r.met_count}
+                            for name, r in self.schools],
+                "indicators": {code: ind.to_dict() for code, ind in self.indicators.items()}}
+
+    def to_json_dict(self) -> dict:
+        """to_dict with Decimals as JSON numbers, ready for json.dumps."""
+        return to_json(self.to_dict())
+
+
+def score_county(defn: dict, level: str, schools: list[dict]) -> CountyResult:
+    """Judge a county's schools of one level: each school's rule, and the CV of every school-rule indicator."""
+    level = Level(level)
+    errors: dict[str, list[str]] = {}
+    for i, s in enumerate(schools):
+        for code, msgs in validate_facts(defn, level, s.get("facts")).items():
+            errors[f"schools[{i}].facts.{code}"] = msgs
+    if errors:
+        raise InvalidFacts(errors)
+    scored = [(s["school"], _score_school(defn, level, s["facts"])) for s in schools]
+    limit = ex.parse_decimal(defn["rules"]["county"]["cv_limit"][level])
+    failures: list[str] = []
+    open_questions: list[str] = [] if scored else ["no schools to judge"]
+    indicators: dict[str, CountyIndicator] = {}
+    for ind in indicators_for(defn, level):
+        if not ind.get("school_rule"):
+            continue
+        code = ind["code"]
+        pairs, unassessed, excluded = [], 0, 0
+        for _, r in scored:
+            result = next(x for x in r.results if x.code == code)
+            if result.status in (IndicatorStatus.met, IndicatorStatus.not_met) and r.enrolment:
+                pairs.append((result.exact_value, r.enrolment))
+            else:
+                excluded += 1
+                unassessed += result.status == IndicatorStatus.not_assessed
+        ci = indicators[code] = CountyIndicator(code=code, limit=limit, schools_counted=len(pairs),
+                                                schools_excluded=excluded)
+        if not pairs:
+            ci.reason = "no school has a value"
+        else:
+            ci.mean, ci.sd = weighted_stats(pairs)
+            if ci.mean == 0:
+                ci.reason = "the mean is 0, so the CV cannot be assessed"
+            else:
+                with localcontext(CONTEXT):
+                    ci.cv = ci.sd / ci.mean
+                ci.met = ci.cv <= limit
+        if ci.met is False:
+            failures.append(f"{code}: CV {_toward_failing(ci.cv, ROUND_CEILING)} exceeds the limit {limit}")
+        elif ci.met is None:
+            open_questions.append(f"{code}: {ci.reason}")
+        if unassessed:
+            open_questions.append(f"{code}: {unassessed} school(s) not assessed and left out of the CV")
+    if defn["rules"]["county"]["require_all_schools_pass"]:
+        for name, r in scored:
+            if r.verdict == Verdict.failed:
+                failures.append(f"{name} fails the school rule: {'; '.join(r.reasons)}")
+            elif r.verdict == Verdict.incomplete:
+                open_questions.append(f"{name} cannot be judged yet: {'; '.join(r.reasons)}")
+    verdict = Verdict.failed if failures else Verdict.incomplete if open_questions else Verdict.passed
+    return CountyResult(template=defn["code"], level=level, verdict=verdict, reasons=failures + open_questions,
+                        schools=scored, indicators=indicators)
+
+
+# --- output ----------------------------------------------------------------------------------
+
+def to_json(obj: Any) -> Any:
+    """Decimals -> JSON numbers (int when whole and unscaled, float otherwise); enums -> strings."""
+    if isinstance(obj, Decimal):
+        return int(obj) if obj.as_tuple().exponent >= 0 else float(obj)
+    if isinstance(obj, bool) or obj is None:
+        return obj
+    if isinstance(obj, str):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {str(k): to_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_json(v) for v in obj]
+    return obj

@@ -1,0 +1,50 @@
+"""Scoring vocabularies: school levels, item kinds, sections, verdicts and statuses."""
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    primary = "primary"
+    junior = "junior"
+
+
+class ItemKind(StrEnum):
+    number = "number"
+    integer = "integer"
+    boolean = "boolean"
+    rating = "rating"
+    text = "text"
+    class_sizes = "class_sizes"
+    room_areas = "room_areas"
+
+
+class Section(StrEnum):
+    A = "A"  # resource allocation
+    B = "B"  # government guarantee
+    C = "C"  # education quality
+    D = "D"  # social recognition
+
+
+class Verdict(StrEnum):
+    passed = "pass"
+    failed = "fail"
+    incomplete = "incomplete"
+
+
+class IndicatorStatus(StrEnum):
+    met = "met"
+    not_met = "not_met"
+    not_assessed = "not_assessed"
+    not_applicable = "not_applicable"
+
+
+class Comparator(StrEnum):
+    ge = "ge"
+    le = "le"
+    eq = "eq"
+
+
+class Severity(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    veto = "veto"

@@ -1,0 +1,166 @@
+"""The built-in national template: 教督〔2017〕6号 indicators a school visit can check.
+
+Combined (nine/twelve-year) schools: B4.1 (≤ 2000 students, the section's own enrolment) applies
+unless the optional fact `combined_school` is true; then B4.2 checks `compulsory_enrolment` (the
+whole compulsory stage, answered once for the school) against 2500 instead.
+"""
+from __future__ import annotations
+
+BOTH = ["primary", "junior"]
+
+
+def _item(code, kind, unit, section, zh, en, photo=False, **extra) -> dict:
+    return {"code": code, "kind": kind, "unit": unit, "section": section, "levels": list(BOTH),
+            "photo_required": photo, "help": {"zh": zh, "en": en}, "enabled": True, **extra}
+
+
+def _indicator(code, section, zh, en, expr, comparator, threshold, unit, shortfall, severity,
+               school_rule=False, **extra) -> dict:
+    return {"code": code, "name": {"zh": zh, "en": en}, "section": section, "levels": list(BOTH), "expr": expr,
+            "comparator": comparator, "threshold": threshold, "unit": unit, "shortfall": shortfall,
+            "severity": severity, "weight": "1", "enabled": True, "school_rule": school_rule, **extra}
+
+
+def _fact(code, **extra) -> dict:
+    return {"op": "fact", "fact": code, **extra}
+
+
+def _per_100(code):
+    return {"op": "per_100", "fact": code}
+
+
+def _per_student(code):
+    return {"op": "per_student", "fact": code}
+
+
+def _levels(primary: str, junior: str) -> dict:
+    return {"primary": primary, "junior": junior}
+
+
+WHOLE = "whole"
+CENT = "cent"
+
+
+def _combined() -> dict:
+    return _fact("combined_school", default=False)
+
+
+ITEMS = [
+    _item("enrolment", "integer", "students", "A", "本学段在校学生数（九年/十二年一贯制学校按学段分别填写）",
+          "Students enrolled in this stage (a nine/twelve-year school answers per section)"),
+    _item("teachers_above_required_qualification", "integer", "teachers", "A",
+          "高于规定学历的专任教师数（小学专科及以上，初中本科及以上）",
+          "Full-time teachers above the required qualification (primary: college diploma or higher; "
+          "junior: bachelor's degree or higher)"),
+    _item("key_teachers_county_level_or_above", "integer", "teachers", "A", "县级及以上骨干教师数",
+          "Key teachers recognised at county level or above"),
+    _item("pe_art_teachers", "integer", "teachers", "A", "体育、艺术（音乐、美术）专任教师数",
+          "Full-time PE and art (music, fine art) teachers"),
+    _item("teaching_aux_area_m2", "number", "m2", "A", "教学及辅助用房面积（平方米）",
+          "Floor area of teaching and auxiliary rooms (m²)"),
+    _item("sports_area_m2", "number", "m2", "A", "体育运动场馆面积（平方米）",
+          "Area of sports grounds and halls (m²)", photo=True),
+    _item("equipment_value_yuan", "number", "yuan", "A", "教学仪器设备值（元）",
+          "Value of teaching instruments and equipment (yuan)"),
+    _item("multimedia_classrooms", "integer", "rooms", "A", "网络多媒体教室数",
+          "Networked multimedia classrooms", photo=True),
+    _item("class_sizes", "class_sizes", "students", "B", "各班学生数，每班一个数",
+          "Students in each class, one number per class"),
+    _item("music_rooms_m2", "room_areas", "m2", "B", "各音乐专用教室面积（平方米），每间一个数；没有则填空列表",
+          "Floor area of each music room (m²), one number per room; an empty list if there are none", photo=True),
+    _item("art_rooms_m2", "room_areas", "m2", "B", "各美术专用教室面积（平方米），每间一个数；没有则填空列表",
+          "Floor area of each art room (m²), one number per room; an empty list if there are none", photo=True),
+    _item("combined_school", "boolean", "", "B", "是否为九年一贯制或十二年一贯制学校（不填视为否）",
+          "Is this a nine-year or twelve-year school? (unanswered means no)"),
+    _item("compulsory_enrolment", "integer", "students", "B", "一贯制学校义务教育阶段在校生总数（仅一贯制学校填写）",
+          "Students in the whole compulsory stage of a nine/twelve-year school (combined schools only)"),
+    _item("training_budget_yuan", "number", "yuan", "C", "本年度教师培训经费（元）",
+          "This year's teacher-training budget (yuan)"),
+    _item("public_funds_budget_yuan", "number", "yuan", "C", "本年度公用经费预算总额（元）",
+          "This year's total public-funds (operating) budget (yuan)"),
+    _item("has_charter", "boolean", "", "C", "学校是否有章程", "Does the school have a charter?", photo=True),
+    _item("it_in_management_and_teaching", "boolean", "", "C", "是否在管理和教学中运用信息技术",
+          "Does the school use IT in management and teaching?"),
+    _item("moral_education_rating", "rating", "", "C", "德育工作与校园文化建设评价",
+          "Rating of moral education and campus culture", choices=["excellent", "good", "fair", "poor"]),
+    _item("full_curriculum", "boolean", "", "C", "是否开齐开足课程、教学秩序规范、综合实践活动有效开展",
+          "Full curriculum taught, orderly teaching, practical activities held?"),
+    _item("no_excessive_homework", "boolean", "", "C", "学生课业负担是否合理（无过重作业负担）",
+          "Is the homework burden reasonable (no excessive homework)?"),
+]
+
+INDICATORS = [
+    _indicator("R1", "A", "每百名学生拥有高于规定学历教师数", "Teachers above required qualification per 100 students",
+               _per_100("teachers_above_required_qualification"), "ge", _levels("4.2", "5.3"),
+               "per_100_students", {"unit": "teachers", "round": WHOLE}, "high", school_rule=True),
+    _indicator("R2", "A", "每百名学生拥有县级以上骨干教师数", "County-level-or-above key teachers per 100 students",
+               _per_100("key_teachers_county_level_or_above"), "ge", _levels("1.0", "1.0"),
+               "per_100_students", {"unit": "teachers", "round": WHOLE}, "high", school_rule=True),
+    _indicator("R3", "A", "每百名学生拥有体育、艺术专任教师数", "PE and art teachers per 100 students",
+               _per_100("pe_art_teachers"), "ge", _levels("0.9", "0.9"),
+               "per_100_students", {"unit": "teachers", "round": WHOLE}, "high", school_rule=True),
+    _indicator("R4", "A", "生均教学及辅助用房面积", "Teaching and auxiliary room area per student",
+               _per_student("teaching_aux_area_m2"), "ge", _levels("4.5", "5.8"),
+               "m2_per_student", {"unit": "m2", "round": CENT}, "high", school_rule=True),
+    _indicator("R5", "A", "生均体育运动场馆面积", "Sports ground and hall area per student",
+               _per_student("sports_area_m2"), "ge", _levels("7.5", "10.2"),
+               "m2_per_student", {"unit": "m2", "round": CENT}, "high", school_rule=True),
+    _indicator("R6", "A", "生均教学仪器设备值", "Teaching equipment value per student",
+               _per_student("equipment_value_yuan"), "ge", _levels("2000", "2500"),
+               "yuan_per_student", {"unit": "yuan", "round": CENT}, "high", school_rule=True),
+    _indicator("R7", "A", "每百名学生拥有网络多媒体教室数", "Networked multimedia classrooms per 100 students",
+               _per_100("multimedia_classrooms"), "ge", _levels("2.3", "2.4"),
+               "per_100_students", {"unit": "rooms", "round": WHOLE}, "high", school_rule=True),
+    _indicator("B3.1", "B", "每12个班级配备音乐专用教室1间以上", "At least 1 music room per 12 classes",
+               {"op": "rooms_per_12_classes", "fact": "music_rooms_m2"}, "ge", "1",
+               "rooms_per_12_classes", {"unit": "rooms", "round": WHOLE}, "high"),
+    _indicator("B3.2", "B", "每12个班级配备美术专用教室1间以上", "At least 1 art room per 12 classes",
+               {"op": "rooms_per_12_classes", "fact": "art_rooms_m2"}, "ge", "1",
+               "rooms_per_12_classes", {"unit": "rooms", "round": WHOLE}, "high"),
+    _indicator("B3.3", "B", "每间音乐专用教室面积不小于96平方米", "Every music room at least 96 m²",
+               {"op": "min_of", "fact": "music_rooms_m2"}, "ge", "96",
+               "m2", {"unit": "rooms", "round": WHOLE}, "high"),
+    _indicator("B3.4", "B", "每间美术专用教室面积不小于90平方米", "Every art room at least 90 m²",
+               {"op": "min_of", "fact": "art_rooms_m2"}, "ge", "90",
+               "m2", {"unit": "rooms", "round": WHOLE}, "high"),
+    _indicator("B4.1", "B", "学校规模不超过2000人", "School size at most 2000 students",
+               _fact("enrolment"), "le", "2000", "students", {"unit": "students", "round": WHOLE}, "high",
+               applies_if={"op": "not", "arg": _combined()}),
+    _indicator("B4.2", "B", "九年一贯制、十二年一贯制学校义务教育阶段规模不超过2500人",
+               "Nine/twelve-year school: compulsory stage at most 2500 students",
+               _fact("compulsory_enrolment"), "le", "2500", "students", {"unit": "students", "round": WHOLE},
+               "high", applies_if=_combined()),
+    _indicator("B5", "B", "班额：小学不超过45人，初中不超过50人", "Class size: primary at most 45, junior at most 50",
+               {"op": "max_of", "fact": "class_sizes"}, "le", _levels("45", "50"),
+               "students", {"unit": "classes", "round": WHOLE}, "high"),
+    _indicator("C3.1", "C", "学校有章程", "The school has a charter",
+               _fact("has_charter"), "eq", True, "", None, "medium"),
+    _indicator("C3.2", "C", "学校在管理和教学中运用信息技术", "The school uses IT in management and teaching",
+               _fact("it_in_management_and_teaching"), "eq", True, "", None, "medium"),
+    _indicator("C4", "C", "教师培训经费不低于年度公用经费预算总额的5%",
+               "Teacher-training budget at least 5% of the public-funds budget",
+               {"op": "percent", "num": _fact("training_budget_yuan"), "den": _fact("public_funds_budget_yuan")},
+               "ge", "5", "percent", {"unit": "yuan", "round": CENT}, "medium"),
+    _indicator("C6", "C", "德育工作、校园文化建设水平达到良好以上", "Moral education and campus culture rated good or better",
+               {"op": "rating_at_least", "fact": "moral_education_rating", "value": "good"}, "eq", True, "", None,
+               "medium"),
+    _indicator("C7", "C", "课程开齐开足，教学秩序规范，综合实践活动有效开展",
+               "Full curriculum, orderly teaching, practical activities held",
+               _fact("full_curriculum"), "eq", True, "", None, "medium"),
+    _indicator("C8", "C", "无过重课业负担", "No excessive homework burden",
+               _fact("no_excessive_homework"), "eq", True, "", None, "medium"),
+]
+
+NATIONAL_2017: dict = {
+    "code": "national-2017",
+    "name": {"zh": "县域义务教育优质均衡发展督导评估（教督〔2017〕6号）",
+             "en": "County assessment of high-quality balanced compulsory education (2017)"},
+    "items": ITEMS,
+    "indicators": INDICATORS,
+    "rules": {
+        # At most one of R1-R7 missed, and that one at >= 85% of its threshold.
+        "school": {"max_not_met": 1, "min_ratio_not_met": "0.85"},
+        # The 2017 standard asks for both: every school passes the school rule, and every CV within the limit.
+        "county": {"cv_limit": _levels("0.50", "0.45"), "require_all_schools_pass": True},
+    },
+}

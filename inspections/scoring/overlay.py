@@ -1,0 +1,137 @@
+"""Local templates: a parent definition plus an overlay that may only tighten, add or switch off."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from inspections.scoring import expressions as ex
+from inspections.scoring.definition import LEVELS, DefinitionError, definition_problems, threshold_for
+from inspections.scoring.enums import Comparator
+
+OVERLAY_KEYS = {"code", "name", "parent", "effective_from", "notes", "set_thresholds", "set_rules", "add_items",
+                "add_indicators", "disable"}
+
+
+def apply_overlay(parent: dict, overlay: dict) -> dict:
+    """A new definition: `parent` with the overlay applied; raises DefinitionError listing every problem."""
+    if not isinstance(overlay, dict):
+        raise DefinitionError([("overlay", "must be an object")])
+    broken = definition_problems(parent)
+    if broken:
+        raise DefinitionError([(f"parent.{path}", msg) for path, msg in broken], "Invalid parent template")
+    p: list[tuple[str, str]] = [(k, "unknown overlay key") for k in overlay if k not in OVERLAY_KEYS]
+    if not isinstance(overlay.get("code"), str) or not overlay.get("code"):
+        p.append(("code", "required: a non-empty string"))
+    if overlay.get("parent", parent.get("code")) != parent.get("code"):
+        p.append(("parent", f"the overlay is for {overlay.get('parent')!r}, not {parent.get('code')!r}"))
+    result = copy.deepcopy(parent)
+    result.update(code=overlay.get("code"), name=copy.deepcopy(overlay.get("name", parent.get("name"))),
+                  parent=parent.get("code"))
+    for key in ("effective_from", "notes"):
+        if key in overlay:
+            result[key] = copy.deepcopy(overlay[key])
+    indicators = {i["code"]: i for i in result["indicators"]}
+    items = {i["code"]: i for i in result["items"]}
+    p += _set_thresholds(overlay.get("set_thresholds", {}), indicators)
+    p += _set_rules(overlay.get("set_rules", {}), result["rules"])
+    p += _disable(overlay.get("disable", []), items, indicators)
+    for key, target in (("add_items", result["items"]), ("add_indicators", result["indicators"])):
+        added = overlay.get(key, [])
+        if not isinstance(added, list):
+            p.append((key, "must be a list"))
+            continue
+        for i, obj in enumerate(added):
+            code = obj.get("code") if isinstance(obj, dict) else None
+            if code in items or code in indicators:
+                p.append((f"{key}[{i}].code", f"{code!r} already exists in {parent.get('code')!r}"))
+            target.append(copy.deepcopy(obj))
+    # Overlay-level problems first; the resolved definition's own checks catch bad added items and indicators.
+    p += [pr for pr in definition_problems(result) if pr not in p]
+    if p:
+        raise DefinitionError(p, "Invalid template overlay")
+    return result
+
+
+def _set_thresholds(changes: Any, indicators: dict[str, dict]) -> list[tuple[str, str]]:
+    if not isinstance(changes, dict):
+        return [("set_thresholds", "must be an object of indicator code -> {level: threshold}")]
+    p = []
+    for code, new in changes.items():
+        path = f"set_thresholds.{code}"
+        ind = indicators.get(code)
+        if ind is None:
+            p.append((path, "unknown indicator"))
+            continue
+        if not isinstance(new, dict):
+            new = {level: new for level in ind["levels"]}
+        merged = {level: ind["threshold"] for level in ind["levels"]} if not isinstance(ind["threshold"], dict) \
+            else dict(ind["threshold"])
+        for level, value in new.items():
+            lpath = f"{path}.{level}"
+            if level not in ind["levels"]:
+                p.append((lpath, f"{code} is not scored for {level!r}"))
+                continue
+            problem = _tightening_problem(ind, level, value)
+            if problem:
+                p.append((lpath, problem))
+            merged[level] = value
+        ind["threshold"] = merged
+    return p
+
+
+def _tightening_problem(ind: dict, level: str, value: Any) -> str | None:
+    old, comparator = threshold_for(ind, level), ind["comparator"]
+    if comparator == Comparator.eq:
+        return None if value == old else "a yes/no check cannot be changed, only switched off"
+    new = None if isinstance(value, float) else ex.parse_decimal(value)
+    if new is None:
+        return "must be a decimal string such as '4.5'"
+    if comparator == Comparator.ge and new < old:
+        return f"{value} would loosen the parent threshold {old}: a local template may only raise it (>= {old})"
+    if comparator == Comparator.le and new > old:
+        return f"{value} would loosen the parent threshold {old}: a local template may only lower it (<= {old})"
+    return None
+
+
+def _set_rules(changes: Any, rules: dict) -> list[tuple[str, str]]:
+    if not isinstance(changes, dict):
+        return [("set_rules", "must be an object")]
+    p = []
+    school, county = changes.get("school", {}), changes.get("county", {})
+    p += [(f"set_rules.{k}", "unknown rule group") for k in changes if k not in ("school", "county")]
+    if "max_not_met" in school:
+        new = school["max_not_met"]
+        if not isinstance(new, int) or isinstance(new, bool) or not 0 <= new <= rules["school"]["max_not_met"]:
+            p.append(("set_rules.school.max_not_met", f"may only be lowered from {rules['school']['max_not_met']}"))
+        rules["school"]["max_not_met"] = new
+    if "min_ratio_not_met" in school:
+        new = ex.parse_decimal(school["min_ratio_not_met"])
+        old = ex.parse_decimal(rules["school"]["min_ratio_not_met"])
+        if new is None or not old <= new <= 1:
+            p.append(("set_rules.school.min_ratio_not_met", f"may only be raised from {old} (up to 1)"))
+        rules["school"]["min_ratio_not_met"] = school["min_ratio_not_met"]
+    for level, value in (county.get("cv_limit") or {}).items():
+        old = ex.parse_decimal(rules["county"]["cv_limit"].get(level)) if level in LEVELS else None
+        new = ex.parse_decimal(value)
+        if old is None or new is None or not 0 < new <= old:
+            p.append((f"set_rules.county.cv_limit.{level}", f"may only be lowered from {old}"))
+        else:
+            rules["county"]["cv_limit"][level] = value
+    if "require_all_schools_pass" in county:
+        if county["require_all_schools_pass"] is not True:
+            p.append(("set_rules.county.require_all_schools_pass", "may only be switched on"))
+        rules["county"]["require_all_schools_pass"] = True
+    return p
+
+
+def _disable(codes: Any, items: dict[str, dict], indicators: dict[str, dict]) -> list[tuple[str, str]]:
+    if not isinstance(codes, list):
+        return [("disable", "must be a list of item or indicator codes")]
+    p = []
+    for i, code in enumerate(codes):
+        target = indicators.get(code) or items.get(code)
+        if target is None:
+            p.append((f"disable[{i}]", f"unknown item or indicator {code!r}"))
+        else:
+            target["enabled"] = False
+    return p

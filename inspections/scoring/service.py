@@ -1,0 +1,134 @@
+"""Scoring stored visits and counties with the engine, and reading the results back."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from inspections.db import utcnow
+from inspections.errors import NotFound, ValidationFailed
+from inspections.org.enums import SECTIONS, SchoolKind
+from inspections.org.models import Jurisdiction, School
+from inspections.scoring import engine
+from inspections.scoring.models import CountyScore, VisitScore
+from inspections.templates import service as templates
+from inspections.templates.models import TemplateVersion
+from inspections.visits import service as visits
+from inspections.visits.enums import VisitStatus
+from inspections.visits.models import Visit
+
+COMBINED = (SchoolKind.nine_year, SchoolKind.twelve_year)
+
+
+def sections_of(school: School) -> list[tuple[str, str]]:
+    """(response section, level) pairs a school is scored in: combined schools per section."""
+    levels = SECTIONS[school.kind]
+    return [(lv, lv) for lv in levels] if school.kind in COMBINED else [("", levels[0])]
+
+
+def facts_for_section(visit: Visit, section: str, level: str) -> dict:
+    """A section's facts; a combined school's enrolment comes from its register when not answered."""
+    facts = visits.facts_for(visit, section)
+    school = visit.school
+    if section and "enrolment" not in facts:
+        enrol = school.enrolment_primary if level == "primary" else school.enrolment_junior
+        if enrol:
+            facts["enrolment"] = enrol
+    if school.kind in COMBINED:
+        # Size limit for combined schools is on the whole compulsory stage (2500), not per section.
+        facts.setdefault("combined_school", True)
+        facts.setdefault("compulsory_enrolment", school.enrolment_primary + school.enrolment_junior)
+    return facts
+
+
+def score_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
+    """Score a submitted visit with its pinned template version; re-running replaces, never duplicates."""
+    visit = session.scalar(select(Visit).where(Visit.id == visit_id)
+                           .options(selectinload(Visit.responses), selectinload(Visit.school)))
+    if visit is None:
+        raise NotFound(f"visit {visit_id} does not exist")
+    if visit.status != VisitStatus.submitted:
+        raise ValidationFailed(f"visit {visit_id} is {visit.status.value}; only submitted visits are scored")
+    version = visit.template_version
+    out = []
+    for section, level in sections_of(visit.school):
+        facts = facts_for_section(visit, section, level)
+        errors = engine.validate_facts(version.definition, level, facts)
+        if errors:
+            # Answers that cannot be scored are recorded as such, not retried forever.
+            result = {"level": level, "verdict": "invalid", "errors": errors}
+            verdict = "invalid"
+        else:
+            result = engine.score_school(version.definition, level, facts).to_json_dict()
+            verdict = result["verdict"]
+        row = session.scalar(select(VisitScore).where(VisitScore.visit_id == visit.id, VisitScore.section == section))
+        if row is None:
+            row = VisitScore(visit_id=visit.id, school_id=visit.school_id, section=section)
+            session.add(row)
+        row.level, row.template_version_id, row.template_sha256 = level, version.id, version.content_sha256
+        row.visit_version, row.facts, row.verdict, row.result = visit.version, facts, verdict, result
+        row.computed_at = utcnow()
+        out.append(row)
+    session.flush()
+    return out
+
+
+def scores_for_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
+    """Stored scores of a visit, by section."""
+    return list(session.scalars(select(VisitScore).where(VisitScore.visit_id == visit_id).order_by(VisitScore.section)))
+
+
+def latest_school_scores(session: Session, county: Jurisdiction, level: str) -> list[tuple[School, VisitScore]]:
+    """Each active school's most recent scored visit at a level in a county."""
+    rows = session.execute(
+        select(School, VisitScore).join(VisitScore, VisitScore.school_id == School.id)
+        .join(Visit, Visit.id == VisitScore.visit_id)
+        .where(School.jurisdiction_id == county.id, School.active.is_(True), VisitScore.level == level,
+               VisitScore.verdict != "invalid")
+        .order_by(School.code, Visit.submitted_at.desc(), VisitScore.computed_at.desc())).all()
+    latest: dict[uuid.UUID, tuple[School, VisitScore]] = {}
+    for school, score in rows:
+        latest.setdefault(school.id, (school, score))
+    return list(latest.values())
+
+
+def score_county(session: Session, county_id: uuid.UUID, level: str) -> CountyScore:
+    """Judge a county at a level from each school's latest visit score, with the county's template."""
+    county = session.get(Jurisdiction, county_id)
+    if county is None:
+        raise NotFound(f"jurisdiction {county_id} does not exist")
+    version = templates.effective_version(session, jurisdiction_path=county.path, on=utcnow().date())
+    if version is None:
+        raise ValidationFailed("no published template applies to this county")
+    pairs = latest_school_scores(session, county, level)
+    schools = [{"school": f"{s.code} {s.name}", "facts": score.facts} for s, score in pairs]
+    result = engine.score_county(version.definition, level, schools).to_json_dict()
+    row = CountyScore(jurisdiction_id=county.id, level=level, template_version_id=version.id,
+                      verdict=result["verdict"], inputs={str(s.id): str(score.id) for s, score in pairs},
+                      result=result)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def latest_county_score(session: Session, county_id: uuid.UUID, level: str) -> CountyScore | None:
+    """The most recent county judgement at a level."""
+    return session.scalar(select(CountyScore).where(CountyScore.jurisdiction_id == county_id,
+                                                    CountyScore.level == level)
+                          .order_by(CountyScore.computed_at.desc()).limit(1))
+
+
+def preview(defn: dict, level: str, facts: dict) -> dict:
+    """Score facts without storing anything (self-assessment checks)."""
+    return engine.score_school(defn, level, facts).to_json_dict()
+
+
+def version_for_preview(session: Session, version_id: uuid.UUID | None) -> TemplateVersion:
+    """The template version a preview uses: the given one, else the national standard's latest."""
+    if version_id is not None:
+        v = session.get(TemplateVersion, version_id)
+        if v is None:
+            raise ValidationFailed("Invalid template", {"template_version_id": ["does not exist"]})
+        return v
+    return templates.ensure_builtin(session)[0]

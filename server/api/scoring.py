@@ -1,0 +1,151 @@
+"""Scoring: previews, a visit's stored score, county reports (JSON and CSV), scoring runs, jobs."""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from sqlalchemy import select
+
+from inspections.accounts.enums import Role
+from inspections.accounts.scope import jurisdiction_filter, visit_filter
+from inspections.jobs.models import JobRecord
+from inspections.org.enums import JurisdictionLevel
+from inspections.org.models import Jurisdiction, School
+from inspections.scoring import service as scoring
+from inspections.scoring.models import VisitScore
+from inspections.visits.enums import VisitStatus
+from inspections.visits.models import Visit
+from schemas.scoring import CountyReportOut, JobOut, LevelArgs, PreviewIn, ReportArgs, VisitScoreOut
+from server.api.common import get_in_scope
+from server.auth import BEARER, EVERYONE, MANAGERS, STAFF, current_principal, require
+from server.extensions import session
+from server.jobs import enqueue_county, score_visit_job_id
+
+PREFIX = ""
+blp = Blueprint("scoring", __name__, description="Scores of visits and counties against the standard.")
+
+
+@blp.route("/scoring/preview")
+class Preview(MethodView):
+    @blp.arguments(PreviewIn)
+    @blp.response(200)
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def post(self, body):
+        """Score a level and facts without storing anything (e.g. a school's self-assessment)."""
+        version = scoring.version_for_preview(session(), body["template_version_id"])
+        return scoring.preview(version.definition, body["level"], body["facts"])
+
+
+@blp.route("/visits/<uuid:visit_id>/score")
+class VisitScoreView(MethodView):
+    @blp.response(200, VisitScoreOut)
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def get(self, visit_id):
+        """The visit's stored score per section, or the state of its scoring job."""
+        db = session()
+        visit = get_in_scope(Visit, visit_id, visit_filter(current_principal()))
+        rows = scoring.scores_for_visit(db, visit.id)
+        job = db.get(JobRecord, score_visit_job_id(visit)) if visit.status == VisitStatus.submitted else None
+        if visit.status != VisitStatus.submitted:
+            state = "not_submitted"
+        elif rows and all(r.visit_version == visit.version for r in rows):
+            state = "scored"
+        elif job is not None and job.status == "failed":
+            state = "failed"
+        else:
+            state = "pending"
+        return {"visit_id": visit.id, "state": state, "job": job, "sections": rows}
+
+
+def _county(county_id) -> Jurisdiction:
+    p = current_principal()
+    county = get_in_scope(Jurisdiction, county_id, jurisdiction_filter(p))
+    if county.level != JurisdictionLevel.county:
+        abort(422, errors={"county_id": ["is not a county"]})
+    return county
+
+
+@blp.route("/counties/<uuid:county_id>/scoring-runs")
+class CountyRuns(MethodView):
+    @blp.arguments(LevelArgs, location="query")
+    @blp.response(202, JobOut)
+    @blp.doc(security=[BEARER])
+    @require(*MANAGERS)
+    def post(self, args, county_id):
+        """Judge the county at a level from each school's latest visit score (an RQ job)."""
+        db = session()
+        county = _county(county_id)
+        newest = db.scalar(select(VisitScore.computed_at).where(VisitScore.school_id.in_(
+            select(Visit.school_id).join(Visit.school).where(Visit.school.has(jurisdiction_id=county.id))))
+            .order_by(VisitScore.computed_at.desc()).limit(1))
+        stamp = str(int(newest.timestamp() * 1000)) if newest else "0"
+        return enqueue_county(county.id, args["level"], stamp)
+
+
+def _report_csv(county: Jurisdiction, row) -> Response:
+    db = session()
+    result = row.result
+    codes = list(result["indicators"])
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["county", county.name, "level", row.level, "verdict", row.verdict,
+                "computed_at", row.computed_at.isoformat()])
+    w.writerow(["school", "verdict", "met_count", *codes])
+    ids = [uuid.UUID(v) for v in row.inputs.values()]
+    pairs = db.execute(select(School, VisitScore).join(VisitScore, VisitScore.school_id == School.id)
+                       .where(VisitScore.id.in_(ids)).order_by(School.code)).all()
+    for school, score in pairs:
+        ind = score.result.get("indicators", {})
+        w.writerow([f"{school.code} {school.name}", score.verdict, score.result.get("met_count"),
+                    *[ind.get(c, {}).get("value") for c in codes]])
+    for key in ("mean", "sd", "cv", "limit", "met"):
+        w.writerow([key, "", "", *[result["indicators"][c].get(key) for c in codes]])
+    w.writerow([])
+    for reason in result.get("reasons", []):
+        w.writerow(["reason", reason])
+    filename = f"county-{county.code}-{row.level}-{row.computed_at:%Y%m%d}.csv"
+    # A BOM lets Excel open the UTF-8 Chinese names correctly.
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+@blp.route("/counties/<uuid:county_id>/report")
+class CountyReport(MethodView):
+    @blp.arguments(ReportArgs, location="query")
+    @blp.response(200, CountyReportOut)
+    @blp.alt_response(200, description="CSV when format=csv", content_type="text/csv")
+    @blp.doc(security=[BEARER])
+    @require(*STAFF)
+    def get(self, args, county_id):
+        """The county's latest 差异系数 judgement at a level, as JSON or CSV."""
+        db = session()
+        county = _county(county_id)
+        row = scoring.latest_county_score(db, county.id, args["level"])
+        if row is None:
+            abort(404, message=f"{county.name} has no {args['level']} score yet; "
+                               f"POST /api/v1/counties/{county.id}/scoring-runs?level={args['level']} to compute one.")
+        if args["format"] == "csv":
+            return _report_csv(county, row)
+        return {"county_id": county.id, "county": county.name, "level": row.level, "verdict": row.verdict,
+                "computed_at": row.computed_at, "template_version_id": row.template_version_id, "result": row.result}
+
+
+@blp.route("/jobs/<string:job_id>")
+class JobById(MethodView):
+    @blp.response(200, JobOut)
+    @blp.doc(security=[BEARER])
+    @require(*STAFF)
+    def get(self, job_id):
+        """A background job's status and, if it failed, why."""
+        rec = session().get(JobRecord, job_id[:120])
+        if rec is None:
+            abort(404, message=f"No job {job_id} here.")
+        if current_principal().role == Role.inspector and rec.kind != "score_visit":
+            abort(404, message=f"No job {job_id} here.")
+        return rec

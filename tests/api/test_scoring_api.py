@@ -1,0 +1,132 @@
+"""Scoring through the API and RQ: previews, visit scores, county reports, jobs."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import pytest
+from sqlalchemy import func, select
+
+from inspections.jobs.models import JobRecord
+from inspections.scoring.models import VisitScore
+from tests.factories import GOOD_PRIMARY, make_school, make_world, run_jobs, submit_visit, token_for
+
+
+@pytest.fixture
+def world(session):
+    w = make_world(session)
+    w.h_insp = token_for(session, w.inspector_a1)
+    w.h_office = token_for(session, w.office_a1)
+    w.h_school = token_for(session, w.school_user_a1)
+    return w
+
+
+def test_preview_gives_the_shortfall_in_whole_teachers(client, world):
+    # 600 pupils need 0.9 x 6 = 5.4 PE/art teachers: with 4, two more are needed.
+    facts = {**GOOD_PRIMARY, "pe_art_teachers": 4}
+    r = client.post("/api/v1/scoring/preview", json={"level": "primary", "facts": facts}, headers=world.h_school)
+    assert r.status_code == 200, r.json
+    r3 = r.json["indicators"]["R3"]
+    assert r3["met"] is False and r3["shortfall"] == 2
+    assert r.json["met_count"] == 6
+    # 4/600*100 = 0.6667 per 100 against 0.9: 74% of the threshold, under 85% -> fail.
+    assert r.json["verdict"] == "fail"
+
+
+def test_preview_rejects_bad_facts_with_field_messages(client, world):
+    r = client.post("/api/v1/scoring/preview", json={"level": "primary", "facts": {**GOOD_PRIMARY, "enrolment": 0}},
+                    headers=world.h_insp)
+    assert r.status_code == 422 and any("enrolment" in k for k in r.json["errors"])
+    r = client.post("/api/v1/scoring/preview", json={"level": "senior", "facts": {}}, headers=world.h_insp)
+    assert r.status_code == 422 and "level" in r.json["errors"]
+
+
+def test_submitting_a_visit_scores_it_once(app, client, session, world):
+    visit = submit_visit(client, world.h_insp, world.school_a1.id, GOOD_PRIMARY)
+    r = client.get(f"/api/v1/visits/{visit['id']}/score", headers=world.h_insp)
+    assert r.json["state"] in ("pending", "scored")
+    run_jobs(app)
+    r = client.get(f"/api/v1/visits/{visit['id']}/score", headers=world.h_insp)
+    assert r.status_code == 200 and r.json["state"] == "scored", r.json
+    [section] = r.json["sections"]
+    assert section["verdict"] == "pass" and section["level"] == "primary"
+    assert section["facts"]["enrolment"] == 600 and len(section["template_sha256"]) == 64
+    assert r.json["job"]["status"] == "finished"
+    # Running the job again (a retry, or a duplicate delivery) stores one result, not two.
+    from inspections.scoring.tasks import score_visit
+    score_visit(r.json["job"]["id"], visit_id=visit["id"])
+    assert session.scalar(select(func.count()).select_from(VisitScore).where(VisitScore.visit_id == visit["id"])) == 1
+    # The school sees its own submitted visit's score.
+    assert client.get(f"/api/v1/visits/{visit['id']}/score", headers=world.h_school).json["state"] == "scored"
+
+
+def test_job_failure_is_visible_with_its_reason(app, client, session, world):
+    from inspections.scoring.tasks import score_visit
+    with pytest.raises(Exception):
+        score_visit("score-visit-missing", visit_id="00000000-0000-0000-0000-000000000000")
+    r = client.get("/api/v1/jobs/score-visit-missing", headers=world.h_office)
+    assert r.status_code == 200 and r.json["status"] == "failed"
+    assert "does not exist" in r.json["error"]
+    assert client.get("/api/v1/jobs/score-visit-missing", headers=world.h_school).status_code == 403
+    assert client.get("/api/v1/jobs/nope", headers=world.h_office).status_code == 404
+
+
+def test_unscorable_answers_are_recorded_not_retried(app, client, session, world):
+    visit = submit_visit(client, world.h_insp, world.school_a1.id, {**GOOD_PRIMARY, "enrolment": -3})
+    run_jobs(app)
+    r = client.get(f"/api/v1/visits/{visit['id']}/score", headers=world.h_insp).json
+    assert r["sections"][0]["verdict"] == "invalid" and "enrolment" in r["sections"][0]["result"]["errors"]
+    assert session.get(JobRecord, r["job"]["id"]).status == "finished"
+
+
+def _weighted_cv(pairs):
+    total = sum(p for _, p in pairs)
+    mean = sum(x * p for x, p in pairs) / total
+    return math.sqrt(sum(p * (x - mean) ** 2 for x, p in pairs) / total) / mean
+
+
+def test_county_report_json_and_csv(app, client, session, world):
+    # Three schools in county A1 with different R4 (teaching area per pupil) and enrolments.
+    schools = [world.school_a1, make_school(session, world.county_a1, enrolment=300),
+               make_school(session, world.county_a1, enrolment=900)]
+    session.commit()
+    areas = [3000, 1800, 4200]
+    for school, area in zip(schools, areas):
+        enrol = 600 if school is world.school_a1 else school.enrolment_primary
+        facts = {**GOOD_PRIMARY, "enrolment": enrol, "teaching_aux_area_m2": area,
+                 "teachers_above_required_qualification": enrol // 20, "key_teachers_county_level_or_above": enrol // 80,
+                 "pe_art_teachers": enrol // 90, "sports_area_m2": enrol * 8, "equipment_value_yuan": enrol * 2500,
+                 "multimedia_classrooms": enrol // 40}
+        submit_visit(client, world.h_insp, school.id, facts)
+    run_jobs(app)
+    url = f"/api/v1/counties/{world.county_a1.id}/report?level=primary"
+    assert client.get(url, headers=world.h_office).status_code == 404
+    r = client.post(f"/api/v1/counties/{world.county_a1.id}/scoring-runs?level=primary", headers=world.h_office)
+    assert r.status_code == 202
+    run_jobs(app)
+    report = client.get(url, headers=world.h_office).json
+    r4 = report["result"]["indicators"]["R4"]
+    expected = _weighted_cv([(3000 / 600, 600), (1800 / 300, 300), (4200 / 900, 900)])
+    assert r4["cv"] == pytest.approx(expected, abs=1e-4)
+    assert r4["schools_counted"] == 3 and report["result"]["schools_total"] == 3
+    csv_resp = client.get(url + "&format=csv", headers=world.h_office)
+    assert csv_resp.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(csv_resp.get_data(as_text=True).lstrip("\ufeff"))))
+    header = rows[1]
+    assert header[:3] == ["school", "verdict", "met_count"] and "R4" in header
+    assert len([r for r in rows if r and r[0].startswith(("S", "A"))]) >= 3
+    cv_row = next(r for r in rows if r and r[0] == "cv")
+    assert float(cv_row[header.index("R4")]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_county_report_is_scoped(client, world, session):
+    h_b = token_for(session, world.inspector_assigned)
+    url = f"/api/v1/counties/{world.county_a1.id}/report?level=primary"
+    assert client.get(url, headers=h_b).status_code == 404
+    assert client.get(url, headers=world.h_school).status_code == 403
+    assert client.post(f"/api/v1/counties/{world.county_a1.id}/scoring-runs?level=primary",
+                       headers=world.h_insp).status_code == 403
+    r = client.post(f"/api/v1/counties/{world.city_a.id}/scoring-runs?level=primary",
+                    headers=token_for(session, world.office_a))
+    assert r.status_code == 422
