@@ -103,13 +103,31 @@ def score_county(session: Session, county_id: uuid.UUID, level: str) -> CountySc
         raise ValidationFailed("no published template applies to this county")
     pairs = latest_school_scores(session, county, level)
     schools = [{"school": f"{s.code} {s.name}", "facts": score.facts} for s, score in pairs]
-    result = engine.score_county(version.definition, level, schools).to_json_dict()
+    county_result = engine.score_county(version.definition, level, schools)
+    result = county_result.to_json_dict()
+    result["items"] = item_summary(county_result)
     row = CountyScore(jurisdiction_id=county.id, level=level, template_version_id=version.id,
                       verdict=result["verdict"], inputs={str(s.id): str(score.id) for s, score in pairs},
                       result=result)
     session.add(row)
     session.flush()
     return row
+
+
+def item_summary(county_result) -> dict:
+    """Per government (B) and quality (C) item: how many schools meet it, and which do not."""
+    out: dict[str, dict] = {}
+    for name, school in county_result.schools:
+        for r in school.results:
+            if r.school_rule or str(r.section) not in ("B", "C"):
+                continue
+            row = out.setdefault(r.code, {"section": str(r.section), "name": r.name, "met": 0, "not_met": 0,
+                                          "not_assessed": 0, "schools_not_met": []})
+            key = {"met": "met", "not_met": "not_met"}.get(str(r.status), "not_assessed")
+            row[key] += 1
+            if key == "not_met":
+                row["schools_not_met"].append(name)
+    return out
 
 
 def latest_county_score(session: Session, county_id: uuid.UUID, level: str) -> CountyScore | None:

@@ -130,3 +130,32 @@ def test_county_report_is_scoped(client, world, session):
     r = client.post(f"/api/v1/counties/{world.city_a.id}/scoring-runs?level=primary",
                     headers=token_for(session, world.office_a))
     assert r.status_code == 422
+
+
+def test_county_report_lists_schools_failing_government_items(app, client, session, world):
+    # One class of 52 breaks the primary class-size cap (B5: every class <= 45).
+    facts = {**GOOD_PRIMARY, "class_sizes": [40] * 13 + [52]}
+    submit_visit(client, world.h_insp, world.school_a1.id, facts)
+    run_jobs(app)
+    client.post(f"/api/v1/counties/{world.county_a1.id}/scoring-runs?level=primary", headers=world.h_office)
+    run_jobs(app)
+    items = client.get(f"/api/v1/counties/{world.county_a1.id}/report?level=primary",
+                       headers=world.h_office).json["result"]["items"]
+    b5 = next(v for k, v in items.items() if k.startswith("B5"))
+    assert b5["not_met"] == 1 and b5["schools_not_met"][0].startswith(world.school_a1.code)
+
+
+def test_asking_twice_for_the_same_job_enqueues_it_once(app, session, world):
+    from server.jobs import enqueue
+    from inspections.scoring.tasks import score_county
+    with app.test_request_context():
+        a = enqueue(score_county, queue_name="scoring", job_id="score-county-twice", county_id=str(world.county_a1.id),
+                    level="primary")
+        b = enqueue(score_county, queue_name="scoring", job_id="score-county-twice", county_id=str(world.county_a1.id),
+                    level="primary")
+        assert a.id == b.id
+        if app.config.get("REDIS_URL"):
+            from server.extensions import queue
+            assert queue("scoring").count == 1
+    run_jobs(app)
+    assert session.get(JobRecord, "score-county-twice").status == "finished"
