@@ -1,7 +1,9 @@
 """Declarative base, portable column types, and the process-wide session factory."""
 from __future__ import annotations
 
+import os
 import uuid
+import weakref
 from pathlib import Path
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -110,6 +112,10 @@ def make_engine(url: str, **kwargs) -> Engine:
     else:
         kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
+    # RQ forks a work horse per job: a child must open its own connections, never reuse the
+    # parent's pooled ones (that corrupts both sides' protocol state).
+    ref = weakref.ref(engine)
+    os.register_at_fork(after_in_child=lambda: (e := ref()) is not None and e.dispose(close=False))
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from inspections.accounts import service as accounts
 from inspections.accounts.enums import Role
+from inspections.accounts.models import User
 from inspections.db import utcnow
 from inspections.org import service as org
 from inspections.org.enums import JurisdictionLevel, Locale, SchoolKind
@@ -108,6 +109,48 @@ def school_facts(rng: random.Random, level: str, enrolment: int, weak: bool) -> 
     return facts
 
 
+def _advance_tickets(session: Session, rng: random.Random, *, office_user, progress) -> None:
+    """Move the demo's tickets through every state so the dashboard shows a living county."""
+    from datetime import datetime, timezone
+
+    from inspections.accounts.scope import principal_for
+    from inspections.tickets import service as tickets
+    from inspections.tickets.enums import TicketStatus as T
+    from inspections.tickets.models import Ticket
+    from sqlalchemy import select
+
+    rows = list(session.scalars(select(Ticket).order_by(Ticket.opened_at, Ticket.item_code)))
+    plan = [{"milestone": "制定整改方案并报县督导室备案", "due": (utcnow().date() + timedelta(days=20)).isoformat()},
+            {"milestone": "完成整改并提交佐证材料", "due": (utcnow().date() + timedelta(days=50)).isoformat()}]
+    account = "已按整改方案完成整改，相关合同、验收单和现场照片已归档，请督学核查。"
+    # Target states in rotation; the first tickets stay open.
+    path = {T.acknowledged: [T.acknowledged], T.in_progress: [T.acknowledged, T.in_progress],
+            T.awaiting_verification: [T.acknowledged, T.in_progress, T.awaiting_verification],
+            T.closed: [T.acknowledged, T.in_progress, T.awaiting_verification, T.closed],
+            T.cancelled: [T.cancelled]}
+    targets = [None, T.acknowledged, T.in_progress, T.awaiting_verification, T.closed, T.closed, T.cancelled, None]
+    counts: dict[str, int] = {}
+    for i, ticket in enumerate(rows):
+        target = targets[i % len(targets)]
+        school_user = session.scalar(select(User).where(User.school_id == ticket.school_id))
+        inspector = session.get(User, ticket.inspector_id) if ticket.inspector_id else None
+        for step in path.get(target, []):
+            who = school_user if step in (T.acknowledged, T.in_progress, T.awaiting_verification) else \
+                inspector if step == T.closed else office_user
+            tickets.transition(session, ticket, to=step, actor=principal_for(session, who),
+                               note=account if step != T.cancelled else "学校已撤并，本项不再整改",
+                               plan=plan if step == T.in_progress else None)
+        # Spread opening dates over the last five months so aging and trends have a shape.
+        days_ago = rng.randint(5, 150)
+        ticket.opened_at = datetime.now(timezone.utc) - timedelta(days=days_ago)
+        ticket.due_date = (ticket.opened_at + timedelta(days=60)).date()
+        if ticket.status == T.closed:
+            ticket.closed_at = ticket.opened_at + timedelta(days=rng.randint(10, min(days_ago, 80)))
+        counts[ticket.status.value] = counts.get(ticket.status.value, 0) + 1
+    escalated = tickets.escalate_overdue(session)
+    progress("tickets: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"; {escalated} escalated")
+
+
 def load(session: Session, progress: Callable[[str], None] = lambda _m: None) -> list[tuple[str, str, str, str]]:
     """Create the demo county and return the logins to print."""
     rng = random.Random(2017)
@@ -170,6 +213,8 @@ def load(session: Session, progress: Callable[[str], None] = lambda _m: None) ->
         for row in scoring.score_visit(session, vid):
             verdicts[row.verdict] = verdicts.get(row.verdict, 0) + 1
     progress("visit scores: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
+    _advance_tickets(session, rng, office_user=session.scalar(select(User).where(User.username == "office")),
+                     progress=progress)
     for level in ("primary", "junior"):
         row = scoring.score_county(session, county.id, level)
         progress(f"明德县 {level}: {row.verdict} ({row.result['schools_passing']}/{row.result['schools_total']} "

@@ -25,3 +25,9 @@ class Conflict(DomainError):
     """The request is well-formed but the record's state forbids it (HTTP 409)."""
 
     status = 409
+
+
+class Forbidden(DomainError):
+    """The caller's role may not do this (HTTP 403)."""
+
+    status = 403

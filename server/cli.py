@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 ROOT = Path(__file__).resolve().parent.parent
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -61,6 +61,7 @@ def db_current():
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--username", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--role", type=click.Choice(["inspector", "school", "office", "admin"]), required=True)
@@ -96,6 +97,7 @@ def create_user(username, password, role, jurisdiction_code, school_code, displa
 
 
 @click.command("load-demo")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has schools.")
 def load_demo(if_empty):
     """Load a realistic demo county and print its logins."""
@@ -118,6 +120,7 @@ def load_demo(if_empty):
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--queues", default="scoring,photos,default,periodic", show_default=True)
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 def worker(queues, burst):
@@ -129,7 +132,19 @@ def worker(queues, burst):
         click.echo("REDIS_URL is not set: jobs already run in-process; no worker is needed.", err=True)
         sys.exit(2)
     qs = [queue(name.strip()) for name in queues.split(",") if name.strip()]
+    click.echo(f"worker listening on: {', '.join(q.name for q in qs)}")
     Worker(qs, connection=redis_connection()).work(burst=burst, with_scheduler=True)
+
+
+@click.command("periodic")
+@with_appcontext
+def periodic():
+    """Enqueue today's periodic jobs (escalating overdue tickets, ...); run it daily from cron."""
+    from inspections.db import utcnow
+    from server.jobs import enqueue_periodic
+    with current_app.test_request_context():
+        for rec in enqueue_periodic(utcnow().strftime("%Y%m%d")):
+            click.echo(f"{rec.id}: {rec.status}")
 
 
 def _load_json(path: str):
@@ -160,53 +175,47 @@ def _preview_definition(template_code: str | None) -> dict:
         return v.definition
 
 
-def _fail_on_invalid(exc) -> None:
+def _print_scored(scorer, template_code: str | None, level: str, facts) -> None:
+    """Run an engine scorer and print its JSON; invalid facts print their field errors and exit 2."""
     import json
-    click.echo(json.dumps({"error": str(exc), "errors": getattr(exc, "fields", {})}, ensure_ascii=False, indent=2),
-               err=True)
-    sys.exit(2)
+
+    from inspections.errors import ValidationFailed
+    try:
+        result = scorer(_preview_definition(template_code), level, facts).to_json_dict()
+    except ValidationFailed as exc:
+        click.echo(json.dumps({"error": str(exc), "errors": exc.fields}, ensure_ascii=False, indent=2), err=True)
+        sys.exit(2)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
 @click.command("score-preview")
+@with_appcontext
 @click.option("--level", type=click.Choice(["primary", "junior"]), required=True)
 @click.option("--facts", "facts_path", required=True, help="JSON file: {fact code: value}.")
 @click.option("--template", "template_code", help="A published template's code (default: the national standard).")
 def score_preview(level, facts_path, template_code):
     """Score one school's facts (a self-assessment check); prints JSON, stores nothing."""
-    import json
-
-    from inspections.errors import ValidationFailed
     from inspections.scoring import engine
-    facts = _load_json(facts_path)
-    try:
-        result = engine.score_school(_preview_definition(template_code), level, facts).to_json_dict()
-    except ValidationFailed as exc:
-        _fail_on_invalid(exc)
-    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    _print_scored(engine.score_school, template_code, level, _load_json(facts_path))
 
 
 @click.command("county-preview")
+@with_appcontext
 @click.option("--level", type=click.Choice(["primary", "junior"]), required=True)
 @click.option("--facts", "facts_path", required=True, help='JSON file: [{"school": name, "facts": {...}}, ...].')
 @click.option("--template", "template_code", help="A published template's code (default: the national standard).")
 def county_preview(level, facts_path, template_code):
     """Judge a county's schools (差异系数 and the school rule); prints JSON, stores nothing."""
-    import json
-
-    from inspections.errors import ValidationFailed
     from inspections.scoring import engine
     schools = _load_json(facts_path)
     if not isinstance(schools, list) or not all(isinstance(x, dict) and "facts" in x for x in schools):
         raise click.BadParameter('expected a JSON list of {"school": name, "facts": {...}}', param_hint="--facts")
-    try:
-        result = engine.score_county(_preview_definition(template_code), level, schools).to_json_dict()
-    except ValidationFailed as exc:
-        _fail_on_invalid(exc)
-    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    _print_scored(engine.score_county, template_code, level, schools)
 
 
 def register(app: Flask) -> None:
     """Attach the commands to the app."""
     app.cli.add_command(db_cli)
-    for cmd in (create_user, load_demo, worker, score_preview, county_preview):
+    from server.photos_cli import photos_cleanup
+    for cmd in (create_user, load_demo, worker, score_preview, county_preview, periodic, photos_cleanup):
         app.cli.add_command(cmd)

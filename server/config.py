@@ -35,9 +35,22 @@ def from_env(overrides: dict | None = None) -> dict:
         "S3_REGION": env.get("S3_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         # JSON bodies are small; photo chunks go through their own endpoint with its own cap.
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 1 << 20)),
+        # Photo uploads: chunks have their own body limit; partial uploads expire; pixel cap against bombs.
+        "UPLOAD_MAX_BYTES": int(env.get("UPLOAD_MAX_BYTES", 50 << 20)),
+        "MAX_CHUNK_BYTES": int(env.get("MAX_CHUNK_BYTES", 8 << 20)),
+        "UPLOAD_EXPIRY_HOURS": float(env.get("UPLOAD_EXPIRY_HOURS", 48)),
+        "PHOTO_MAX_PIXELS": int(env.get("PHOTO_MAX_PIXELS", 60_000_000)),
+        "PHOTO_MAX_DISTANCE_M": float(env.get("PHOTO_MAX_DISTANCE_M", 2000)),
+        "PHOTO_TIME_TOLERANCE_HOURS": float(env.get("PHOTO_TIME_TOLERANCE_HOURS", 12)),
+        "PHOTO_URL_EXPIRY_SECONDS": int(env.get("PHOTO_URL_EXPIRY_SECONDS", 300)),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "KEY_PREFIX": env.get("KEY_PREFIX", ""),
         "ARGON2_TIME_COST": int(env.get("ARGON2_TIME_COST", 2)),
         "ARGON2_MEMORY_KIB": int(env.get("ARGON2_MEMORY_KIB", 19 * 1024)),
+        # Offline sync: mutations per push, push body cap, how long a pull cursor stays valid.
+        "SYNC_MAX_BATCH": int(env.get("SYNC_MAX_BATCH", 500)),
+        "SYNC_MAX_PUSH_BYTES": int(env.get("SYNC_MAX_PUSH_BYTES", 8 << 20)),
+        "SYNC_CURSOR_RETENTION_DAYS": float(env.get("SYNC_CURSOR_RETENTION_DAYS", 30)),
         "JSON_AS_ASCII": False,
         "API_TITLE": "Education supervision inspections API",
         "API_VERSION": "v1",

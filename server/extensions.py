@@ -14,9 +14,11 @@ def init_app(app: Flask) -> None:
     """Create the engine and attach per-request session handling."""
     engine = domain_db.make_engine(app.config["DATABASE_URL"])
     app.extensions["db_engine"] = engine
-    domain_db.configure(engine)
+    # Requests use the app's own factory; jobs (which have no app) use the process-wide one.
+    app.extensions["db_sessionmaker"] = domain_db.configure(engine)
     app.extensions["rate_limiter"] = RateLimiter(app.config.get("RATELIMIT_STORAGE_URI")
-                                                 or app.config.get("REDIS_URL") or "memory://")
+                                                 or app.config.get("REDIS_URL") or "memory://",
+                                                 prefix=app.config.get("KEY_PREFIX", ""))
 
     @app.teardown_appcontext
     def _close_session(exc):
@@ -30,17 +32,19 @@ def init_app(app: Flask) -> None:
 class RateLimiter:
     """Moving-window limits shared by every app instance through Redis (memory when embedded)."""
 
-    def __init__(self, storage_uri: str):
+    def __init__(self, storage_uri: str, prefix: str = ""):
         from limits.storage import storage_from_string
         from limits.strategies import MovingWindowRateLimiter
         self.storage = storage_from_string(storage_uri)
         self.strategy = MovingWindowRateLimiter(self.storage)
+        self.prefix = prefix
 
     def hit(self, limit: str, *keys: str) -> int | None:
         """Count one attempt against `limit` for each key; seconds to wait if any is exhausted."""
         from limits import parse
         item = parse(limit)
         for key in keys:
+            key = self.prefix + key
             if not self.strategy.hit(item, key):
                 reset = self.strategy.get_window_stats(item, key).reset_time
                 import time
@@ -48,7 +52,14 @@ class RateLimiter:
         return None
 
     def reset(self) -> None:
-        self.storage.reset()
+        """Forget every counter of this limiter (tests; an operator unlocking a user)."""
+        if self.prefix and hasattr(self.storage, "storage"):
+            # Shared Redis: delete only this limiter's keys, never another app's.
+            client = self.storage.storage
+            for key in client.scan_iter(match=f"*{self.prefix}*", count=500):
+                client.delete(key)
+        else:
+            self.storage.reset()
 
 
 def rate_limiter(app: Flask | None = None) -> RateLimiter:
@@ -59,7 +70,7 @@ def rate_limiter(app: Flask | None = None) -> RateLimiter:
 def session() -> Session:
     """The request's database session."""
     if "db_session" not in g:
-        g.db_session = domain_db.new_session()
+        g.db_session = current_app.extensions["db_sessionmaker"]()
     return g.db_session
 
 
@@ -85,7 +96,9 @@ def queue(name: str, app: Flask | None = None):
     app = app or current_app
     if name not in QUEUE_NAMES:
         raise ValueError(f"unknown queue {name!r}")
-    return Queue(name, connection=redis_connection(app), is_async=bool(app.config.get("REDIS_URL")),
+    # KEY_PREFIX lets several deployments (or test runs) share one Redis without sharing queues.
+    return Queue(app.config.get("KEY_PREFIX", "") + name, connection=redis_connection(app),
+                 is_async=bool(app.config.get("REDIS_URL")),
                  default_timeout=600)
 
 

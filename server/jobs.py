@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
+
 
 from inspections.jobs.models import JobRecord
 from inspections.jobs.service import record_enqueued
@@ -20,7 +22,9 @@ def enqueue(fn, *, queue_name: str, job_id: str, **args) -> JobRecord:
     rec, new = record_enqueued(db, job_id=job_id, kind=fn.kind, args={k: str(v) for k, v in args.items()})
     db.commit()
     if new:
-        queue(queue_name).enqueue_call(fn, args=(job_id,), kwargs=args, job_id=job_id,
+        # RQ's job keys are global in Redis: prefix them like the queues.
+        queue(queue_name).enqueue_call(fn, args=(job_id,), kwargs=args,
+                                       job_id=current_app.config.get("KEY_PREFIX", "") + job_id,
                                        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
                                        result_ttl=86400, failure_ttl=7 * 86400)
         db.refresh(rec)
@@ -42,3 +46,22 @@ def enqueue_county(county_id, level: str, stamp: str) -> JobRecord:
     from inspections.scoring.tasks import score_county
     return enqueue(score_county, queue_name="scoring", job_id=f"score-county-{county_id}-{level}-{stamp}",
                    county_id=str(county_id), level=level)
+
+
+def periodic_jobs() -> list[tuple[str, object, dict]]:
+    """Every periodic job, named once here (not registered by import): (name, tracked function, args)."""
+    from inspections.photos.tasks import expire_partial_uploads
+    from inspections.tickets.tasks import escalate_overdue
+    cfg = current_app.config
+    return [
+        ("escalate-overdue", escalate_overdue, {}),
+        ("photos-cleanup", expire_partial_uploads, {"storage_url": cfg["STORAGE_URL"],
+                                                    "endpoint_url": cfg.get("S3_ENDPOINT_URL"),
+                                                    "region": cfg.get("S3_REGION")}),
+    ]
+
+
+def enqueue_periodic(stamp: str) -> list[JobRecord]:
+    """Enqueue each periodic job once per `stamp` (e.g. the UTC date: a second run that day is a no-op)."""
+    return [enqueue(fn, queue_name="periodic", job_id=f"{name}-{stamp}", **args)
+            for name, fn, args in periodic_jobs()]

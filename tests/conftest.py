@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 
@@ -38,8 +39,6 @@ def database_url(tmp_path_factory):
 def redis_url():
     if not BACKEND["real"]:
         return None
-    from redis import Redis
-    Redis.from_url(services.TEST_REDIS_URL).flushdb()
     return services.TEST_REDIS_URL
 
 
@@ -51,7 +50,9 @@ def base_app(database_url, redis_url, tmp_path_factory):
     app = create_app({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "VAR_DIR": str(var),
                       "STORAGE_URL": str(var / "blobs"), "TESTING": True, "SECRET_KEY": "test-secret",
                       # Cheap hashes: tests create many accounts; the cost itself is not under test.
-                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024})
+                      "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_KIB": 1024,
+                      # Other test runs on this machine share the Redis database: keep to our own keys.
+                      "KEY_PREFIX": f"t{uuid.uuid4().hex[:10]}-"})
     with app.app_context():
         upgrade_database(app)
     return app
@@ -72,12 +73,21 @@ def _clean(engine) -> None:
 @pytest.fixture
 def app(base_app):
     """The app; whatever the test committed is wiped afterwards."""
+    from inspections import db as domain_db
     from server.extensions import rate_limiter
+    # Another test may have built its own app (and re-pointed the jobs' session factory).
+    domain_db.configure(base_app.extensions["db_engine"])
     rate_limiter(base_app).reset()
     try:
         yield base_app
     finally:
         _clean(base_app.extensions["db_engine"])
+        if base_app.config.get("REDIS_URL"):
+            # Queued jobs of this test must not reach the next one (only this run's queues).
+            from server.extensions import QUEUE_NAMES, queue
+            with base_app.app_context():
+                for name in QUEUE_NAMES:
+                    queue(name).empty()
 
 
 @pytest.fixture

@@ -71,7 +71,54 @@ def score_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
         row.computed_at = utcnow()
         out.append(row)
     session.flush()
+    raise_findings(session, visit, out)
     return out
+
+
+COMPARATOR_TEXT = {"ge": "≥", "le": "≤", "eq": "="}
+
+
+def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> int:
+    """Failed indicators and flagged answers become findings rolled into tickets (once per visit)."""
+    from inspections.tickets import service as tickets
+    from inspections.tickets.enums import FindingSource, Severity
+    from inspections.tickets.models import Finding
+    if session.scalar(select(Finding.id).where(Finding.visit_id == visit.id).limit(1)):
+        return 0  # already raised: re-scoring must not duplicate findings
+    inspector_id = visit.inspector_ids[0] if visit.inspector_ids else None
+    n = 0
+    for row in rows:
+        if row.verdict == "invalid":
+            continue
+        failed = {f["code"] for f in row.result.get("failed_items", [])}
+        for f in row.result.get("failed_items", []):
+            name = f["name"].get("zh") if isinstance(f["name"], dict) else str(f["name"])
+            title = (f"{name}：实测 {f['value']}，要求 {COMPARATOR_TEXT.get(f['comparator'], '')} {f['threshold']}"
+                     + (f"，差 {f['shortfall']} {f.get('shortfall_unit') or ''}" if f.get("shortfall") is not None
+                        else ""))
+            tickets.record_finding(session, visit=visit, item_code=f["code"], section=row.section,
+                                   source=FindingSource.scoring, severity=Severity(f.get("severity") or "medium"),
+                                   title=title[:300], measured=f["value"], required=f["threshold"],
+                                   shortfall=f.get("shortfall"), unit=f.get("shortfall_unit") or f.get("unit"),
+                                   inspector_id=inspector_id)
+            n += 1
+        # An item now met closes nothing by itself: an inspector confirms the proposal.
+        for code, ind in {**row.result.get("indicators", {}), **row.result.get("government", {}),
+                          **row.result.get("quality", {})}.items():
+            if ind.get("status") == "met" and code not in failed:
+                ticket = tickets.open_ticket_for(session, visit.school_id, code, row.section)
+                if ticket is not None:
+                    tickets.propose_closure(session, ticket, visit=visit,
+                                            note=f"visit on {visit.submitted_at:%Y-%m-%d} found this item met")
+    for r in visit.responses:
+        if r.flagged:
+            tickets.record_finding(session, visit=visit, item_code=r.item_code, section=r.section,
+                                   source=FindingSource.inspector_flag, severity=Severity.medium,
+                                   title=f"督学标记：{r.item_code}" + (f"（{r.note}）" if r.note else ""),
+                                   measured=r.value, note=r.note, inspector_id=r.answered_by_id or inspector_id)
+            n += 1
+    session.flush()
+    return n
 
 
 def scores_for_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:

@@ -37,7 +37,8 @@ def test_every_api_endpoint_needs_credentials(client, world, app):
     ids = {"school_id": world.school_a1.id, "jurisdiction_id": world.county_a1.id, "user_id": world.admin.id,
            "visit_id": world.visit_a1.id, "template_id": world.visit_a1.template_version.template_id,
            "version_id": world.visit_a1.template_version_id, "device_id": world.admin.id,
-           "county_id": world.county_a1.id, "job_id": "score-visit-x"}
+           "county_id": world.county_a1.id, "job_id": "score-visit-x", "upload_id": world.admin.id,
+           "photo_id": world.admin.id, "variant": "thumb", "ticket_id": world.admin.id, "conflict_id": world.admin.id}
     for rule in rules:
         url = rule.rule
         for arg in rule.arguments:

@@ -1,0 +1,383 @@
+"""Photo uploads (resumable, stateless across app instances), dedupe, completeness and integrity flags.
+
+Chunks are stored as their own blobs `uploads/{photo id}/{offset}-{nonce}` and listed on the photo row,
+so any app instance can take the next chunk; finalize streams them, in order, into one staging blob
+(an S3 multipart upload for large files), checks size and sha256, then moves it to its content
+address `originals/ab/abcdef...`. A file whose hash is already stored is not stored again.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from inspections.accounts.enums import Role
+from inspections.accounts.scope import Principal, school_filter, visit_filter
+from inspections.db import utcnow
+from inspections.errors import Conflict, DomainError, NotFound, ValidationFailed
+from inspections.org.models import School
+from inspections.photos.enums import PhotoStatus
+from inspections.photos.models import Photo
+from inspections.storage import BlobStorage
+from inspections.tickets.models import Finding, Ticket, TicketEvent
+from inspections.visits.enums import VisitStatus
+from inspections.visits.models import Response, Visit
+
+
+def original_key(sha256: str) -> str:
+    """Content address of an original."""
+    return f"originals/{sha256[:2]}/{sha256}"
+
+
+def display_key(sha256: str) -> str:
+    return f"display/{sha256[:2]}/{sha256}.jpg"
+
+
+def thumb_key(sha256: str) -> str:
+    return f"thumbs/{sha256[:2]}/{sha256}.jpg"
+
+
+def upload_prefix(photo_id) -> str:
+    return f"uploads/{photo_id}/"
+
+
+class Forbidden(DomainError):
+    """In scope, but this role or person may not do it (HTTP 403)."""
+
+    status = 403
+
+
+class OffsetMismatch(Conflict):
+    """A chunk did not start where the upload stands; `offset` is where to resume."""
+
+    def __init__(self, offset: int, message: str):
+        super().__init__(message)
+        self.offset = offset
+
+
+# --- who may upload and see -------------------------------------------------------------------
+
+@dataclass
+class Target:
+    """What a photo belongs to, resolved and authorized."""
+
+    school_id: uuid.UUID
+    visit: Visit | None = None
+    response: Response | None = None
+    finding: Finding | None = None
+    ticket_event: TicketEvent | None = None
+    item_code: str | None = None
+
+
+def _may_change_visit(p: Principal, visit: Visit) -> None:
+    if p.role == Role.inspector and p.user_id not in visit.inspector_ids:
+        raise Forbidden("Only the inspectors on this visit may add evidence to it.")
+    if p.role not in (Role.inspector, Role.office, Role.admin):
+        raise Forbidden("Schools add evidence to their tickets, not to visits.")
+    if visit.status == VisitStatus.cancelled:
+        raise Conflict("The visit is cancelled; it takes no more evidence.")
+
+
+def resolve_target(session: Session, p: Principal, *, response_id=None, visit_id=None, item_code=None,
+                   finding_id=None, ticket_event_id=None) -> Target:
+    """Find and authorize the thing a photo is evidence for (404 outside the uploader's scope)."""
+    given = [k for k, v in (("response_id", response_id), ("visit_id", visit_id), ("finding_id", finding_id),
+                            ("ticket_event_id", ticket_event_id)) if v is not None]
+    if len(given) != 1:
+        raise ValidationFailed("Give exactly one target.", {"_schema": [
+            "exactly one of response_id, visit_id (with item_code), finding_id, ticket_event_id"]})
+    visible_visit = lambda vid: session.scalar(select(Visit).where(Visit.id == vid, visit_filter(p)))  # noqa: E731
+    if response_id is not None:
+        resp = session.get(Response, response_id)
+        visit = visible_visit(resp.visit_id) if resp else None
+        if visit is None:
+            raise NotFound(f"No response {response_id} here.")
+        _may_change_visit(p, visit)
+        return Target(school_id=visit.school_id, visit=visit, response=resp, item_code=resp.item_code)
+    if visit_id is not None:
+        visit = visible_visit(visit_id)
+        if visit is None:
+            raise NotFound(f"No visit {visit_id} here.")
+        _may_change_visit(p, visit)
+        if item_code is not None:
+            from inspections.templates.service import item_codes
+            if item_code not in item_codes(visit.template_version):
+                raise ValidationFailed("Unknown item.", {"item_code": ["is not an item of this visit's checklist"]})
+            resp = session.scalar(select(Response).where(Response.visit_id == visit.id,
+                                                         Response.item_code == item_code).limit(1))
+            return Target(school_id=visit.school_id, visit=visit, response=resp, item_code=item_code)
+        return Target(school_id=visit.school_id, visit=visit)
+    if finding_id is not None:
+        finding = session.get(Finding, finding_id)
+        visit = visible_visit(finding.visit_id) if finding else None
+        if visit is None:
+            raise NotFound(f"No finding {finding_id} here.")
+        _may_change_visit(p, visit)
+        return Target(school_id=finding.school_id, visit=visit, finding=finding, item_code=finding.item_code)
+    event = session.get(TicketEvent, ticket_event_id)
+    ticket = session.get(Ticket, event.ticket_id) if event else None
+    if ticket is None or not session.scalar(select(School.id).where(School.id == ticket.school_id, school_filter(p))):
+        raise NotFound(f"No ticket event {ticket_event_id} here.")
+    # A school proves its own rectification; staff in scope may add evidence too.
+    if p.role == Role.school and ticket.school_id != p.school_id:
+        raise NotFound(f"No ticket event {ticket_event_id} here.")
+    return Target(school_id=ticket.school_id, ticket_event=event, item_code=ticket.item_code)
+
+
+def photo_filter(p: Principal):
+    """SQL criterion on Photo: visit photos by visit scope, other photos by school scope."""
+    return or_(and_(Photo.visit_id.is_not(None), Photo.visit_id.in_(select(Visit.id).where(visit_filter(p)))),
+               and_(Photo.visit_id.is_(None), Photo.school_id.in_(select(School.id).where(school_filter(p)))))
+
+
+def get_upload(session: Session, p: Principal, photo_id) -> Photo:
+    """An upload the caller started (nobody else may add bytes to it): else NotFound."""
+    photo = session.get(Photo, photo_id)
+    if photo is None or photo.uploaded_by_id != p.user_id:
+        raise NotFound(f"No upload {photo_id} here.")
+    return photo
+
+
+# --- the upload protocol ------------------------------------------------------------------------
+
+def create_upload(session: Session, *, target: Target, uploaded_by_id, sha256: str, size: int, content_type: str,
+                  expires_in: timedelta, id=None, device_id=None, captured_at: datetime | None = None,
+                  latitude: Decimal | None = None, longitude: Decimal | None = None) -> Photo:
+    """Declare a photo: the visit now expects it, and its bytes may arrive in chunks."""
+    if id is not None:
+        existing = session.get(Photo, id)
+        if existing is not None:
+            # A retried create (the device never saw our answer) returns the same upload.
+            if existing.uploaded_by_id != uploaded_by_id or existing.sha256 != sha256 or existing.size != size:
+                raise Conflict(f"Upload {id} already exists with different content.")
+            return existing
+    photo = Photo(id=id or uuid.uuid4(), sha256=sha256, size=size, content_type=content_type,
+                  status=PhotoStatus.uploading, uploaded_by_id=uploaded_by_id, device_id=device_id,
+                  captured_at=captured_at, latitude=latitude, longitude=longitude, school_id=target.school_id,
+                  visit_id=target.visit.id if target.visit else None,
+                  response_id=target.response.id if target.response else None,
+                  finding_id=target.finding.id if target.finding else None,
+                  ticket_event_id=target.ticket_event.id if target.ticket_event else None,
+                  item_code=target.item_code, received_bytes=0, chunks=[], evidence={},
+                  expires_at=utcnow() + expires_in)
+    session.add(photo)
+    session.flush()
+    return photo
+
+
+def append_chunk(session: Session, storage: BlobStorage, photo: Photo, *, offset: int, data: bytes,
+                 expires_in: timedelta) -> int:
+    """Store one chunk at `offset`; returns the new offset. Safe against two instances racing."""
+    if photo.status != PhotoStatus.uploading:
+        raise Conflict(f"The upload is {photo.status}; it takes no more bytes.")
+    if offset != photo.received_bytes:
+        raise OffsetMismatch(photo.received_bytes,
+                             f"The upload stands at offset {photo.received_bytes}, not {offset}; resume from there.")
+    if not data:
+        return photo.received_bytes
+    if offset + len(data) > photo.size:
+        raise ValidationFailed("Too many bytes.", {"body": [
+            f"the chunk ends at {offset + len(data)}, past the declared size {photo.size}"]})
+    # A fresh key per attempt: a losing racer can never overwrite the winner's chunk.
+    key = f"{upload_prefix(photo.id)}{offset:015d}-{secrets.token_hex(4)}"
+    storage.put(key, data, content_type="application/octet-stream")
+    new_offset = offset + len(data)
+    chunks = [*photo.chunks, [offset, len(data), key]]
+    done = session.execute(update(Photo).where(Photo.id == photo.id, Photo.received_bytes == offset,
+                                               Photo.status == PhotoStatus.uploading)
+                           .values(received_bytes=new_offset, chunks=chunks, expires_at=utcnow() + expires_in)
+                           .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        storage.delete(key)
+        session.rollback()
+        current = session.get(Photo, photo.id)
+        at = current.received_bytes if current else 0
+        raise OffsetMismatch(at, f"Another request moved the upload to offset {at}; resume from there.")
+    session.refresh(photo)
+    return new_offset
+
+
+def _stream_chunks(storage: BlobStorage, photo: Photo, digest):
+    for _offset, _length, key in sorted(photo.chunks):
+        for block in storage.open(key):
+            digest.update(block)
+            yield block
+
+
+def discard_chunks(storage: BlobStorage, photo: Photo) -> None:
+    """Delete every stored chunk of an upload (and anything else under its staging prefix)."""
+    storage.delete_prefix(upload_prefix(photo.id))
+
+
+def finalize(session: Session, storage: BlobStorage, photo: Photo) -> bool:
+    """Check size and sha256 and store the original by its hash; True when it was already stored.
+
+    On a mismatch the received bytes are discarded and the upload restarts from offset 0.
+    """
+    if photo.status != PhotoStatus.uploading:
+        if photo.status in (PhotoStatus.received, PhotoStatus.processed, PhotoStatus.rejected):
+            return bool(photo.evidence.get("deduplicated"))  # a retried finalize: same answer
+        raise Conflict(f"The upload is {photo.status}.")
+    if photo.received_bytes != photo.size:
+        raise ValidationFailed("Upload incomplete.", {"size": [
+            f"received {photo.received_bytes} of the declared {photo.size} bytes; send the rest first"]})
+    key, digest = original_key(photo.sha256), hashlib.sha256()
+    deduplicated = storage.exists(key)
+    staging = f"{upload_prefix(photo.id)}assembled"
+    if deduplicated:
+        for _ in _stream_chunks(storage, photo, digest):
+            pass
+    else:
+        storage.put_stream(staging, _stream_chunks(storage, photo, digest), content_type=photo.content_type)
+    if digest.hexdigest() != photo.sha256:
+        discard_chunks(storage, photo)
+        photo.received_bytes, photo.chunks = 0, []
+        raise ValidationFailed("Checksum mismatch.", {"sha256": [
+            f"the received bytes hash to {digest.hexdigest()}, not the declared value; they were discarded"]})
+    if not deduplicated:
+        # Only verified bytes ever sit at a content address.
+        storage.move(staging, key)
+    discard_chunks(storage, photo)
+    photo.blob_key, photo.status, photo.chunks, photo.expires_at = key, PhotoStatus.received, [], None
+    photo.received_at = utcnow()
+    photo.evidence = {**(photo.evidence or {}), "deduplicated": deduplicated}
+    session.flush()
+    return deduplicated
+
+
+def withdraw(session: Session, storage: BlobStorage, photo: Photo) -> None:
+    """The device no longer means to send this photo: forget it (only while it is not evidence)."""
+    if photo.status in (PhotoStatus.received, PhotoStatus.processed):
+        raise Conflict(f"The photo is {photo.status}: it is evidence now and cannot be withdrawn.")
+    discard_chunks(storage, photo)
+    session.delete(photo)
+    session.flush()
+
+
+def expire_uploads(session: Session, storage: BlobStorage, *, now: datetime | None = None, limit: int = 500) -> int:
+    """Mark abandoned partial uploads expired and delete their chunks; returns how many."""
+    now = now or utcnow()
+    stale = session.scalars(select(Photo).where(Photo.status == PhotoStatus.uploading, Photo.expires_at < now)
+                            .order_by(Photo.expires_at).limit(limit)).all()
+    for photo in stale:
+        discard_chunks(storage, photo)
+        photo.status, photo.status_reason = PhotoStatus.expired, "upload abandoned before it finished"
+        photo.received_bytes, photo.chunks = 0, []
+    session.flush()
+    return len(stale)
+
+
+# --- integrity flags ------------------------------------------------------------------------------
+
+def haversine_m(lat1, lon1, lat2, lon2) -> float:
+    """Great-circle distance in metres."""
+    r = 6_371_000.0
+    p1, p2 = math.radians(float(lat1)), math.radians(float(lat2))
+    dp, dl = p2 - p1, math.radians(float(lon2) - float(lon1))
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(min(1.0, math.sqrt(a)))
+
+
+def visit_window(visit: Visit) -> tuple[datetime, datetime] | None:
+    """When the visit happened: started..submitted (or the planned day when it never started)."""
+    start = visit.started_at
+    if start is None and visit.planned_for is not None:
+        start = datetime.combine(visit.planned_for, datetime.min.time(), tzinfo=timezone.utc)
+    if start is None:
+        return None
+    if visit.started_at is None:
+        end = start + timedelta(days=1)
+    else:
+        end = visit.submitted_at or max(start, utcnow())
+    return start, end
+
+
+def integrity_flags(photo: Photo, *, exif: dict, visit: Visit | None, school: School | None,
+                    max_distance_m: float, time_tolerance: timedelta, reused_on: list[str]) -> list[str]:
+    """Reasons an office should look twice at a photo (never a rejection)."""
+    flags: list[str] = []
+    taken = datetime.fromisoformat(exif["captured_at"]) if exif.get("captured_at") else photo.captured_at
+    source = "EXIF" if exif.get("captured_at") else "device"
+    window = visit_window(visit) if visit else None
+    if taken is not None and window is not None:
+        start, end = window
+        if taken < start - time_tolerance:
+            flags.append(f"taken {taken.isoformat()} ({source}), {_span(start - taken)} before the visit started")
+        elif taken > end + time_tolerance:
+            flags.append(f"taken {taken.isoformat()} ({source}), {_span(taken - end)} after the visit ended")
+    lat, lon, where = exif.get("latitude"), exif.get("longitude"), "EXIF"
+    if lat is None and photo.latitude is not None:
+        lat, lon, where = photo.latitude, photo.longitude, "device"
+    if lat is not None and school is not None and school.latitude is not None and school.longitude is not None:
+        dist = haversine_m(lat, lon, school.latitude, school.longitude)
+        if dist > max_distance_m:
+            flags.append(f"taken {dist / 1000:.1f} km from the school ({where} GPS)")
+    if reused_on:
+        flags.append(f"the same file is evidence on other visits: {', '.join(reused_on)}")
+    return flags
+
+
+def _span(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+
+
+def reused_on(session: Session, photo: Photo) -> list[str]:
+    """Other visits with the same bytes as evidence (the same photo shown as two places)."""
+    if photo.visit_id is None:
+        return []
+    rows = session.scalars(select(Photo.visit_id).where(Photo.sha256 == photo.sha256, Photo.id != photo.id,
+                                                        Photo.visit_id.is_not(None), Photo.visit_id != photo.visit_id,
+                                                        Photo.status.in_([PhotoStatus.received,
+                                                                          PhotoStatus.processed])).distinct())
+    return sorted(str(v) for v in rows)
+
+
+# --- completeness -----------------------------------------------------------------------------------
+
+def required_items(visit: Visit) -> list[str]:
+    """Codes of the visit's enabled checklist items that need photo evidence."""
+    items = visit.template_version.definition.get("items", [])
+    kind = str(visit.school.kind) if visit.school is not None else ""
+    levels = {"primary": {"primary"}, "junior": {"junior"}}.get(kind, {"primary", "junior"})
+    return sorted(i["code"] for i in items if i.get("enabled", True) and i.get("photo_required")
+                  and (not i.get("levels") or levels & set(i["levels"])))
+
+
+def visit_evidence(session: Session, visit: Visit) -> dict:
+    """What evidence a visit has and lacks: complete only when every expected photo arrived and passed."""
+    photos = session.scalars(select(Photo).where(Photo.visit_id == visit.id).order_by(Photo.received_at)).all()
+    by_item: dict[str | None, list[Photo]] = {}
+    for ph in photos:
+        by_item.setdefault(ph.item_code, []).append(ph)
+    missing: list[dict] = []
+    items = []
+    for code in required_items(visit):
+        group = by_item.get(code, [])
+        count = lambda s: sum(1 for ph in group if ph.status == s)  # noqa: E731
+        items.append({"item_code": code, "processed": count(PhotoStatus.processed),
+                      "pending": count(PhotoStatus.uploading) + count(PhotoStatus.received),
+                      "rejected": count(PhotoStatus.rejected) + count(PhotoStatus.expired)})
+        if not group:
+            missing.append({"item_code": code, "photo_id": None, "reason": "a photo is required and none was declared"})
+    reasons = {PhotoStatus.uploading: "upload not finished", PhotoStatus.received: "awaiting processing"}
+    for code, group in by_item.items():
+        has_good = any(ph.status == PhotoStatus.processed for ph in group)
+        for ph in group:
+            if ph.status in reasons:
+                missing.append({"item_code": code, "photo_id": ph.id,
+                                "reason": f"{reasons[ph.status]} ({ph.received_bytes} of {ph.size} bytes arrived)"
+                                if ph.status == PhotoStatus.uploading else reasons[ph.status]})
+            elif ph.status in (PhotoStatus.rejected, PhotoStatus.expired) and not has_good:
+                # A failed photo is still missing evidence until a good one replaces it.
+                missing.append({"item_code": code, "photo_id": ph.id,
+                                "reason": f"{ph.status}: {ph.status_reason or ''}".strip()})
+    return {"visit_id": visit.id, "complete": not missing, "required_items": items, "missing": missing,
+            "photos": len(photos), "flagged": [ph.id for ph in photos if ph.flagged]}

@@ -1,0 +1,208 @@
+"""Rectification tickets (整改单): findings roll in, an explicit state machine moves them to closure (销号).
+
+Every change is an immutable TicketEvent (who, when, from, to, note, photos). Overdue and escalation
+are events too, so a ticket's whole history reads from one table.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inspections.accounts.enums import Role
+from inspections.accounts.scope import Principal
+from inspections.db import utcnow
+from inspections.errors import Conflict, Forbidden, ValidationFailed
+from inspections.tickets.enums import FindingSource, Severity, TicketStatus
+from inspections.tickets.models import Finding, Ticket, TicketEvent
+
+T = TicketStatus
+OPEN_STATES = (T.open, T.acknowledged, T.in_progress, T.awaiting_verification)
+# Days to rectify by severity (限期整改); an office policy can override through `due_days`.
+DEFAULT_DUE_DAYS = {Severity.veto: 30, Severity.high: 30, Severity.medium: 60, Severity.low: 90}
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: tuple[Role, ...]
+    needs_note: bool = False
+    needs_evidence: bool = False
+    needs_plan: bool = False
+
+
+# Who may move a ticket from one state to another; anything not listed is illegal (409).
+TRANSITIONS: dict[tuple[TicketStatus, TicketStatus], Rule] = {
+    (T.open, T.acknowledged): Rule((Role.school,)),
+    (T.acknowledged, T.in_progress): Rule((Role.school,), needs_plan=True),
+    (T.open, T.in_progress): Rule((Role.school,), needs_plan=True),
+    (T.in_progress, T.awaiting_verification): Rule((Role.school,), needs_evidence=True),
+    (T.awaiting_verification, T.closed): Rule((Role.inspector, Role.office)),
+    (T.awaiting_verification, T.in_progress): Rule((Role.inspector, Role.office), needs_note=True),
+    (T.closed, T.open): Rule((Role.inspector, Role.office), needs_note=True),
+    **{(s, T.cancelled): Rule((Role.office, Role.admin), needs_note=True) for s in OPEN_STATES},
+}
+
+
+def allowed_next(ticket: Ticket, role: Role) -> list[str]:
+    """States this role may move the ticket to now."""
+    return [to.value for (frm, to), rule in TRANSITIONS.items() if frm == ticket.status and role in rule.roles]
+
+
+def is_overdue(ticket: Ticket, today: date | None = None) -> bool:
+    """Past its due date and not yet done."""
+    today = today or utcnow().date()
+    return ticket.status in OPEN_STATES and ticket.due_date is not None and ticket.due_date < today
+
+
+def _event(session: Session, ticket: Ticket, *, actor_id, frm, to, note=None, data=None, at=None) -> TicketEvent:
+    ev = TicketEvent(ticket_id=ticket.id, actor_id=actor_id, from_status=frm, to_status=to, note=note,
+                     data=data or {}, at=at or utcnow())
+    session.add(ev)
+    return ev
+
+
+def transition(session: Session, ticket: Ticket, *, to: TicketStatus, actor: Principal, note: str | None = None,
+               plan: list[dict] | None = None, photo_ids: list[uuid.UUID] | None = None) -> TicketEvent:
+    """Move a ticket, or raise Conflict (illegal move) / ValidationFailed (missing note, plan, evidence)."""
+    rule = TRANSITIONS.get((ticket.status, to))
+    if rule is None:
+        nxt = ", ".join(allowed_next(ticket, actor.role)) or "nothing"
+        raise Conflict(f"a ticket that is {ticket.status.value} cannot become {to.value}; you may move it to: {nxt}")
+    if actor.role not in rule.roles:
+        raise Forbidden(f"moving a ticket from {ticket.status.value} to {to.value} is for "
+                       f"{' or '.join(r.value for r in rule.roles)}, not {actor.role.value}")
+    errors: dict[str, list[str]] = {}
+    if rule.needs_note and not (note and note.strip()):
+        errors["note"] = ["a reason is required for this step"]
+    if rule.needs_plan and not plan:
+        errors["plan"] = ["a rectification plan with at least one milestone is required"]
+    photos = []
+    if rule.needs_evidence:
+        photos = _evidence_photos(session, ticket, photo_ids or [], actor)
+        if not photos and not (note and len(note.strip()) >= 20):
+            errors["photo_ids"] = ["at least one evidence photo (or a written account of 20+ characters) is required"]
+    if errors:
+        raise ValidationFailed("The step is missing information", errors)
+    frm = ticket.status
+    data = {}
+    if plan:
+        data["plan"] = plan
+    if photos:
+        data["photo_ids"] = [str(p.id) for p in photos]
+    ev = _event(session, ticket, actor_id=actor.user_id, frm=frm.value, to=to.value, note=note, data=data)
+    session.flush()
+    for p in photos:
+        p.ticket_event_id = ev.id
+    ticket.status = to
+    ticket.version += 1
+    if to == T.closed:
+        ticket.closed_at = ev.at
+    elif to == T.open:
+        ticket.closed_at = None
+    session.flush()
+    return ev
+
+
+def _evidence_photos(session: Session, ticket: Ticket, photo_ids: list[uuid.UUID], actor: Principal):
+    from inspections.photos.models import Photo
+    if not photo_ids:
+        return []
+    photos = list(session.scalars(select(Photo).where(Photo.id.in_(photo_ids))))
+    found = {p.id for p in photos}
+    bad = [str(i) for i in photo_ids if i not in found]
+    mine = [p for p in photos if p.uploaded_by_id == actor.user_id and p.status not in ("rejected",)]
+    if bad or len(mine) != len(photos):
+        raise ValidationFailed("Invalid evidence", {"photo_ids": ["only your own uploaded photos can be evidence"]})
+    return mine
+
+
+def due_date_for(severity: Severity, opened: datetime, due_days: dict | None = None) -> date:
+    """Deadline from the office's policy (default 30/60/90 days by severity)."""
+    days = (due_days or DEFAULT_DUE_DAYS).get(severity, 60)
+    return (opened + timedelta(days=days)).date()
+
+
+def open_ticket_for(session: Session, school_id, item_code: str, section: str) -> Ticket | None:
+    """The one open ticket of a school for an item (and section), if any."""
+    return session.scalar(select(Ticket).where(Ticket.school_id == school_id, Ticket.item_code == item_code,
+                                               Ticket.section == section, Ticket.status.in_(OPEN_STATES)))
+
+
+def record_finding(session: Session, *, visit, item_code: str, section: str, source: FindingSource,
+                   severity: Severity, title: str, measured=None, required=None, shortfall=None, unit=None,
+                   note=None, inspector_id=None, due_days: dict | None = None) -> Finding:
+    """Add a finding; attach it to the open ticket for that item, reopen a closed one, or open a new one."""
+    finding = Finding(visit_id=visit.id, school_id=visit.school_id, item_code=item_code, section=section,
+                      source=source, measured=measured, required=required, shortfall=shortfall, unit=unit,
+                      severity=severity, note=note)
+    session.add(finding)
+    ticket = open_ticket_for(session, visit.school_id, item_code, section)
+    if ticket is None:
+        closed = session.scalar(select(Ticket).where(Ticket.school_id == visit.school_id,
+                                                     Ticket.item_code == item_code, Ticket.section == section,
+                                                     Ticket.status == T.closed)
+                                .order_by(Ticket.closed_at.desc()).limit(1))
+        now = utcnow()
+        if closed is not None:
+            ticket = closed
+            _event(session, ticket, actor_id=inspector_id, frm=T.closed.value, to=T.open.value,
+                   note="reopened: a later visit found the same failure", data={"visit_id": str(visit.id)})
+            ticket.status, ticket.closed_at = T.open, None
+            ticket.due_date = due_date_for(severity, now, due_days)
+        else:
+            ticket = Ticket(school_id=visit.school_id, item_code=item_code, section=section, title=title,
+                            status=T.open, severity=severity, due_date=due_date_for(severity, now, due_days),
+                            inspector_id=inspector_id, opened_at=now)
+            session.add(ticket)
+            session.flush()
+            _event(session, ticket, actor_id=inspector_id, frm=None, to=T.open.value, note=title,
+                   data={"visit_id": str(visit.id)})
+    # The ticket always carries the latest measurement.
+    ticket.measured, ticket.required, ticket.shortfall, ticket.unit = measured, required, shortfall, unit
+    if _rank(severity) > _rank(ticket.severity):
+        ticket.severity = severity
+    ticket.version += 1
+    session.flush()
+    finding.ticket_id = ticket.id
+    return finding
+
+
+def _rank(s: Severity) -> int:
+    return [Severity.low, Severity.medium, Severity.high, Severity.veto].index(Severity(s))
+
+
+def propose_closure(session: Session, ticket: Ticket, *, visit, note: str) -> TicketEvent | None:
+    """A later visit found the item met: note it on the ticket for an inspector to confirm (once per visit)."""
+    if ticket.status not in OPEN_STATES:
+        return None
+    already = session.scalar(select(TicketEvent.id).where(TicketEvent.ticket_id == ticket.id,
+                                                          TicketEvent.data["closure_proposed_by_visit"].as_string()
+                                                          == str(visit.id)))
+    if already:
+        return None
+    return _event(session, ticket, actor_id=None, frm=None, to=None, note=note,
+                  data={"closure_proposed_by_visit": str(visit.id)})
+
+
+def escalate_overdue(session: Session, *, today: date | None = None) -> int:
+    """Mark overdue tickets and escalate each to its office once per overdue period (督办); returns how many."""
+    today = today or utcnow().date()
+    n = 0
+    for ticket in session.scalars(select(Ticket).where(Ticket.status.in_(OPEN_STATES), Ticket.due_date < today)):
+        last = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                                        TicketEvent.data["escalation"].as_string().isnot(None))
+                              .order_by(TicketEvent.at.desc()).limit(1))
+        level = int(last.data["escalation"]) if last else 0
+        # Escalate again every 30 days a ticket stays overdue.
+        last_on = date.fromisoformat(last.data.get("on", last.at.date().isoformat())) if last else None
+        if last_on is None or (today - last_on).days >= 30:
+            _event(session, ticket, actor_id=None, frm=None, to=None,
+                   note=f"overdue since {ticket.due_date.isoformat()}: escalated to the supervisory office (督办)",
+                   data={"escalation": level + 1, "on": today.isoformat(),
+                         "days_overdue": (today - ticket.due_date).days})
+            n += 1
+    session.flush()
+    return n

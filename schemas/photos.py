@@ -1,0 +1,99 @@
+"""Photo uploads and evidence (the mobile contract)."""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from inspections.photos.enums import PhotoStatus
+from inspections.photos.imaging import ACCEPTED_TYPES
+
+def _between(lo: int, hi: int):
+    # A plain function, not validate.Range: apispec would render Decimal bounds as strings.
+    def check(v):
+        if v is not None and not lo <= v <= hi:
+            raise ValidationError(f"must be between {lo} and {hi}")
+    return check
+
+
+ITEM = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="an item code")
+SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="64 lowercase hex digits (SHA-256 of the whole file)")
+
+
+class UploadIn(Schema):
+    id = fields.UUID(load_default=None, metadata={"description": "Client-generated id: a retried create returns the same upload."})
+    sha256 = fields.String(required=True, validate=SHA256)
+    size = fields.Integer(required=True, validate=validate.Range(min=1), metadata={"description": "Bytes in the whole file."})
+    content_type = fields.String(required=True, validate=validate.OneOf(ACCEPTED_TYPES))
+    response_id = fields.UUID(load_default=None)
+    visit_id = fields.UUID(load_default=None, metadata={"description": "With item_code: evidence for an item not yet answered."})
+    item_code = fields.String(load_default=None, validate=ITEM)
+    finding_id = fields.UUID(load_default=None)
+    ticket_event_id = fields.UUID(load_default=None)
+    captured_at = fields.AwareDateTime(load_default=None, metadata={"description": "When the device took it."})
+    latitude = fields.Decimal(load_default=None, places=6, validate=_between(-90, 90))
+    longitude = fields.Decimal(load_default=None, places=6, validate=_between(-180, 180))
+    device_id = fields.UUID(load_default=None, metadata={"description": "Defaults to the token's device."})
+
+    @validates_schema
+    def _one_target(self, data, **kwargs):
+        targets = [k for k in ("response_id", "visit_id", "finding_id", "ticket_event_id") if data.get(k)]
+        if len(targets) != 1:
+            raise ValidationError("exactly one of response_id, visit_id, finding_id, ticket_event_id", "_schema")
+        if data.get("item_code") and not data.get("visit_id"):
+            raise ValidationError("only with visit_id (other targets know their item)", "item_code")
+        if (data.get("latitude") is None) != (data.get("longitude") is None):
+            raise ValidationError("give latitude and longitude together", "latitude")
+
+
+class UploadOut(Schema):
+    id = fields.UUID()
+    status = fields.String(metadata={"enum": [s.value for s in PhotoStatus]})
+    offset = fields.Integer(attribute="received_bytes", metadata={"description": "Bytes received so far: send the next chunk from here."})
+    size = fields.Integer()
+    sha256 = fields.String()
+    expires_at = fields.AwareDateTime(allow_none=True)
+    max_chunk_bytes = fields.Integer()
+    chunk_url = fields.String()
+
+
+class PhotoOut(Schema):
+    id = fields.UUID()
+    status = fields.String(metadata={"enum": [s.value for s in PhotoStatus]})
+    status_reason = fields.String(allow_none=True)
+    sha256 = fields.String()
+    size = fields.Integer()
+    content_type = fields.String()
+    visit_id = fields.UUID(allow_none=True)
+    response_id = fields.UUID(allow_none=True)
+    finding_id = fields.UUID(allow_none=True)
+    ticket_event_id = fields.UUID(allow_none=True)
+    school_id = fields.UUID(allow_none=True)
+    item_code = fields.String(allow_none=True)
+    uploaded_by_id = fields.UUID(allow_none=True)
+    device_id = fields.UUID(allow_none=True)
+    captured_at = fields.AwareDateTime(allow_none=True, metadata={"description": "As declared by the device."})
+    latitude = fields.Decimal(allow_none=True, as_string=True)
+    longitude = fields.Decimal(allow_none=True, as_string=True)
+    received_at = fields.AwareDateTime(metadata={"description": "When the server had every byte."})
+    processed_at = fields.AwareDateTime(allow_none=True)
+    flagged = fields.Boolean()
+    evidence = fields.Dict(metadata={"description": "EXIF facts (time, GPS, camera), flags and derivative sizes."})
+
+
+class RequiredItemOut(Schema):
+    item_code = fields.String()
+    processed = fields.Integer()
+    pending = fields.Integer()
+    rejected = fields.Integer()
+
+
+class MissingOut(Schema):
+    item_code = fields.String(allow_none=True)
+    photo_id = fields.UUID(allow_none=True)
+    reason = fields.String()
+
+
+class EvidenceOut(Schema):
+    visit_id = fields.UUID()
+    complete = fields.Boolean(metadata={"description": "Every required item has a processed photo and no declared photo is outstanding."})
+    required_items = fields.List(fields.Nested(RequiredItemOut))
+    missing = fields.List(fields.Nested(MissingOut))
+    photos = fields.Integer()
+    flagged = fields.List(fields.UUID())

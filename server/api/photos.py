@@ -1,0 +1,230 @@
+"""Photo evidence: resumable uploads (tus-style offsets), downloads in scope, visit completeness."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Response, current_app, redirect, request, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from sqlalchemy import select
+
+from inspections.accounts.enums import Role
+from inspections.accounts.models import Device
+from inspections.accounts.scope import visit_filter
+from inspections.audit import service as audit
+from inspections.errors import ValidationFailed
+from inspections.photos import service as photos
+from inspections.photos import tasks
+from inspections.photos.enums import PhotoStatus
+from inspections.photos.models import Photo
+from inspections.storage import S3Storage
+from inspections.visits.models import Visit
+from schemas.photos import EvidenceOut, PhotoOut, UploadIn, UploadOut
+from server.api.common import get_in_scope
+from server.auth import BEARER, EVERYONE, current_principal, current_user, require
+from server.errors import problem
+from server.extensions import queue, session, storage
+
+PREFIX = ""
+blp = Blueprint("photos", __name__, description="Photo evidence: resumable uploads, downloads, completeness.")
+CHUNK_TYPES = ("application/offset+octet-stream", "application/octet-stream")
+VARIANTS = {"original": photos.original_key, "display": photos.display_key, "thumb": photos.thumb_key}
+
+
+def _expiry() -> timedelta:
+    return timedelta(hours=current_app.config["UPLOAD_EXPIRY_HOURS"])
+
+
+def _upload_out(photo: Photo) -> dict:
+    return {"id": photo.id, "status": photo.status, "received_bytes": photo.received_bytes, "size": photo.size,
+            "sha256": photo.sha256, "expires_at": photo.expires_at,
+            "max_chunk_bytes": current_app.config["MAX_CHUNK_BYTES"],
+            "chunk_url": f"/api/v1/photos/uploads/{photo.id}"}
+
+
+def _offset_headers(photo: Photo) -> dict:
+    return {"Upload-Offset": str(photo.received_bytes), "Upload-Length": str(photo.size), "Cache-Control": "no-store"}
+
+
+def processing_settings(app=None) -> dict:
+    """The plain settings a processing job needs (jobs never read Flask config themselves)."""
+    cfg = (app or current_app).config
+    return {"storage_url": cfg["STORAGE_URL"], "endpoint_url": cfg.get("S3_ENDPOINT_URL"),
+            "region": cfg.get("S3_REGION"), "max_pixels": cfg["PHOTO_MAX_PIXELS"],
+            "max_distance_m": cfg["PHOTO_MAX_DISTANCE_M"], "time_tolerance_hours": cfg["PHOTO_TIME_TOLERANCE_HOURS"]}
+
+
+def enqueue_processing(photo: Photo) -> None:
+    """After the finalize is committed: verify and derive in the photos queue (one job per photo)."""
+    queue("photos").enqueue_call(tasks.process_photo, args=(str(photo.id),), kwargs=processing_settings(),
+                                 job_id=tasks.job_id(photo.id), result_ttl=86400, failure_ttl=7 * 86400)
+
+
+@blp.route("/photos/uploads")
+class Uploads(MethodView):
+    @blp.arguments(UploadIn)
+    @blp.response(201, UploadOut)
+    @blp.doc(security=[BEARER])
+    @require(Role.inspector, Role.office, Role.admin, Role.school)
+    def post(self, body):
+        """Declare a photo (hash, size, type, what it is evidence for); the visit now expects it."""
+        db, p, user = session(), current_principal(), current_user()
+        if body["size"] > current_app.config["UPLOAD_MAX_BYTES"]:
+            abort(422, errors={"size": [f"must be at most {current_app.config['UPLOAD_MAX_BYTES']} bytes"]})
+        device_id = body["device_id"]
+        if device_id is not None:
+            if db.scalar(select(Device.id).where(Device.id == device_id, Device.user_id == user.id)) is None:
+                abort(422, errors={"device_id": ["is not one of your devices"]})
+        else:
+            from flask import g
+            device_id = getattr(g.get("token"), "device_id", None)
+        target = photos.resolve_target(db, p, response_id=body["response_id"], visit_id=body["visit_id"],
+                                       item_code=body["item_code"], finding_id=body["finding_id"],
+                                       ticket_event_id=body["ticket_event_id"])
+        photo = photos.create_upload(db, target=target, uploaded_by_id=user.id, sha256=body["sha256"],
+                                     size=body["size"], content_type=body["content_type"].lower(),
+                                     expires_in=_expiry(), id=body["id"], device_id=device_id,
+                                     captured_at=body["captured_at"], latitude=body["latitude"],
+                                     longitude=body["longitude"])
+        audit.record(db, actor_id=user.id, action="declare", entity="photo", entity_id=photo.id,
+                     data={"sha256": photo.sha256, "size": photo.size, "visit_id": str(photo.visit_id)})
+        db.commit()
+        return _upload_out(photo), 201, {"Location": f"/api/v1/photos/uploads/{photo.id}", **_offset_headers(photo)}
+
+
+@blp.route("/photos/uploads/<uuid:upload_id>")
+class UploadById(MethodView):
+    @blp.response(200, UploadOut)
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def get(self, upload_id):
+        """Where the upload stands (HEAD gives the same Upload-Offset header without a body)."""
+        photo = photos.get_upload(session(), current_principal(), upload_id)
+        return _upload_out(photo), 200, _offset_headers(photo)
+
+    @blp.response(204)
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def delete(self, upload_id):
+        """Withdraw an unfinished, rejected or expired upload, so the visit stops expecting it."""
+        db, p = session(), current_principal()
+        photo = photos.get_upload(db, p, upload_id)
+        audit.record(db, actor_id=p.user_id, action="withdraw", entity="photo", entity_id=photo.id,
+                     data={"status": photo.status, "visit_id": str(photo.visit_id)})
+        photos.withdraw(db, storage(), photo)
+        db.commit()
+
+    @blp.doc(security=[BEARER], parameters=[
+        {"in": "header", "name": "Upload-Offset", "required": True, "schema": {"type": "integer", "minimum": 0},
+         "description": "Where this chunk starts; must equal the upload's current offset."}],
+        requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                   for t in CHUNK_TYPES}},
+        responses={"204": {"description": "Stored; Upload-Offset gives the new offset."},
+                   "409": {"description": "Wrong offset: the body's `offset` and Upload-Offset say where to resume."}})
+    @require(*EVERYONE)
+    def patch(self, upload_id):
+        """Send the next chunk (raw bytes) at Upload-Offset; safe to retry after a dropped connection."""
+        db, p = session(), current_principal()
+        photo = photos.get_upload(db, p, upload_id)
+        raw = request.headers.get("Upload-Offset", "")
+        if not raw.isdigit():
+            abort(422, errors={"headers.Upload-Offset": ["required: a non-negative integer"]})
+        if (request.mimetype or "") not in CHUNK_TYPES:
+            abort(415, message=f"Send the chunk as {CHUNK_TYPES[0]}.")
+        # Chunks have their own body limit (the app-wide one is for JSON); set before reading the body.
+        request.max_content_length = current_app.config["MAX_CHUNK_BYTES"]
+        data = request.get_data(cache=False)
+        try:
+            offset = photos.append_chunk(db, storage(), photo, offset=int(raw), data=data, expires_in=_expiry())
+        except photos.OffsetMismatch as exc:
+            return problem(409, exc.message, offset=exc.offset, headers={"Upload-Offset": str(exc.offset)})
+        db.commit()
+        return Response(status=204, headers={"Upload-Offset": str(offset), "Cache-Control": "no-store"})
+
+
+@blp.route("/photos/uploads/<uuid:upload_id>/finalize")
+class UploadFinalize(MethodView):
+    @blp.response(200, PhotoOut)
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def post(self, upload_id):
+        """Check size and sha256, store the original by its hash (once), queue processing."""
+        db, p = session(), current_principal()
+        photo = photos.get_upload(db, p, upload_id)
+        already = photo.status != PhotoStatus.uploading
+        try:
+            dedup = photos.finalize(db, storage(), photo)
+        except ValidationFailed:
+            db.commit()  # the discarded bytes: the upload restarts at offset 0
+            raise
+        if not already:
+            audit.record(db, actor_id=p.user_id, action="upload", entity="photo", entity_id=photo.id,
+                         data={"sha256": photo.sha256, "deduplicated": dedup})
+        db.commit()
+        if photo.status == PhotoStatus.received:
+            enqueue_processing(photo)
+            db.refresh(photo)
+        return photo
+
+
+def _photo(photo_id) -> Photo:
+    return get_in_scope(Photo, photo_id, photos.photo_filter(current_principal()))
+
+
+@blp.route("/photos/<uuid:photo_id>")
+class PhotoById(MethodView):
+    @blp.response(200, PhotoOut)
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def get(self, photo_id):
+        """One photo's evidence record (status, hash, EXIF facts, flags)."""
+        return _photo(photo_id)
+
+
+@blp.route("/photos/<uuid:photo_id>/<string:variant>")
+class PhotoFile(MethodView):
+    @blp.doc(security=[BEARER], responses={"200": {"description": "The bytes (local storage)."},
+                                           "302": {"description": "A short-lived presigned URL (S3)."}})
+    @require(*EVERYONE)
+    def get(self, photo_id, variant):
+        """Download `original` (byte for byte), `display` (~1600 px) or `thumb` (~320 px), both EXIF-free."""
+        if variant not in VARIANTS:
+            abort(404, message=f"No {variant!r} file: use original, display or thumb.")
+        photo = _photo(photo_id)
+        if photo.status != PhotoStatus.processed and not (variant == "original" and photo.status == PhotoStatus.received):
+            abort(404, message=f"Photo {photo_id} has no {variant} ({photo.status}).")
+        key = VARIANTS[variant](photo.sha256)
+        st = storage()
+        if isinstance(st, S3Storage):
+            return redirect(st.presigned_url(key, expires=current_app.config["PHOTO_URL_EXPIRY_SECONDS"]), 302)
+        if not st.exists(key):
+            abort(404, message=f"Photo {photo_id} has no {variant}.")
+        mimetype = photo.content_type if variant == "original" else "image/jpeg"
+        resp = Response(stream_with_context(st.open(key)), mimetype=mimetype)
+        resp.headers["Cache-Control"] = "private, max-age=300"
+        resp.headers["ETag"] = f'"{photo.sha256}-{variant}"'
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        return resp
+
+
+@blp.route("/visits/<uuid:visit_id>/photos")
+class VisitPhotos(MethodView):
+    @blp.response(200, PhotoOut(many=True))
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def get(self, visit_id):
+        """Every photo declared for a visit, oldest first."""
+        visit = get_in_scope(Visit, visit_id, visit_filter(current_principal()))
+        return session().scalars(select(Photo).where(Photo.visit_id == visit.id)
+                                 .order_by(Photo.received_at, Photo.id)).all()
+
+
+@blp.route("/visits/<uuid:visit_id>/evidence")
+class VisitEvidence(MethodView):
+    @blp.response(200, EvidenceOut)
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def get(self, visit_id):
+        """Which required photos and declared photos a visit still lacks."""
+        visit = get_in_scope(Visit, visit_id, visit_filter(current_principal()))
+        return photos.visit_evidence(session(), visit)

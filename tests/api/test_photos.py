@@ -1,0 +1,479 @@
+"""Photo evidence through the API: resumable uploads, dedupe, processing, scope, completeness, flags."""
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from inspections.photos.models import Photo
+from server.extensions import storage
+from tests.factories import make_world, token_for
+from tests.inspections.photos.images import noisy_jpeg, photo
+
+API = "/api/v1"
+CHUNK = "application/offset+octet-stream"
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def empty_blobs(app):
+    """Blob storage is per run; start each test with none, so assertions about what is kept hold."""
+    import shutil
+    shutil.rmtree(storage(app).root, ignore_errors=True)
+    yield
+
+
+@pytest.fixture
+def world(session):
+    w = make_world(session)
+    # The school sits in Guiyang; photos taken there are "on site".
+    w.school_a1.latitude, w.school_a1.longitude = Decimal("26.647000"), Decimal("106.630000")
+    session.commit()
+    return w
+
+
+@pytest.fixture
+def insp(session, world):
+    return token_for(session, world.inspector_a1)
+
+
+@pytest.fixture
+def visit(client, insp, world):
+    v = client.post(f"{API}/visits", json={"school_id": str(world.school_a1.id)}, headers=insp)
+    assert v.status_code == 201, v.json
+    started = client.patch(f"{API}/visits/{v.json['id']}", json={"status": "in_progress"}, headers=insp)
+    assert started.status_code == 200, started.json
+    return started.json
+
+
+def declare(client, headers, visit_id, data, *, item="sports_area_m2", ctype="image/jpeg", **extra):
+    body = {"sha256": sha(data), "size": len(data), "content_type": ctype, "visit_id": visit_id, "item_code": item,
+            **extra}
+    return client.post(f"{API}/photos/uploads", json=body, headers=headers)
+
+
+def send(client, headers, upload_id, data, offset):
+    return client.patch(f"{API}/photos/uploads/{upload_id}", data=data,
+                        headers={**headers, "Upload-Offset": str(offset), "Content-Type": CHUNK})
+
+
+def process(app, photo_id) -> str:
+    """Run the processing job as a worker would (called directly: the test Redis may be shared)."""
+    from inspections.photos.tasks import process_photo
+    from server.api.photos import processing_settings
+    return process_photo(str(photo_id), **processing_settings(app))
+
+
+def upload(client, app, headers, visit_id, data, *, chunk=40_000, **kw):
+    """Declare, send in chunks, finalize and process; returns the finalize response."""
+    r = declare(client, headers, visit_id, data, **kw)
+    assert r.status_code == 201, r.json
+    uid = r.json["id"]
+    for off in range(0, len(data), chunk):
+        assert send(client, headers, uid, data[off:off + chunk], off).status_code == 204
+    done = client.post(f"{API}/photos/uploads/{uid}/finalize", headers=headers)
+    if done.status_code == 200:
+        process(app, uid)
+    return done
+
+
+def blob_keys(app) -> list[str]:
+    root = storage(app).root
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def test_resumable_upload_processing_and_downloads(client, app, insp, visit, session):
+    data = noisy_jpeg(2400, 1800)  # realistic detail and size
+    r = declare(client, insp, visit["id"], data, latitude="26.647100", longitude="106.630100")
+    assert r.status_code == 201 and r.json["offset"] == 0 and r.json["status"] == "uploading"
+    assert r.headers["Upload-Offset"] == "0"
+    uid = r.json["id"]
+    half = len(data) // 2
+    assert send(client, insp, uid, data[:half], 0).headers["Upload-Offset"] == str(half)
+    # The connection dropped before the device saw the answer: it asks where the upload stands.
+    head = client.head(f"{API}/photos/uploads/{uid}", headers=insp)
+    assert head.status_code == 200 and head.headers["Upload-Offset"] == str(half) and head.data == b""
+    # A blind retry of the first chunk is refused with the offset to resume from.
+    again = send(client, insp, uid, data[:half], 0)
+    assert again.status_code == 409 and again.mimetype == "application/problem+json"
+    assert again.json["offset"] == half and again.headers["Upload-Offset"] == str(half)
+    assert send(client, insp, uid, data[half:], half).headers["Upload-Offset"] == str(len(data))
+    assert client.get(f"{API}/photos/uploads/{uid}", headers=insp).json["offset"] == len(data)
+    done = client.post(f"{API}/photos/uploads/{uid}/finalize", headers=insp)
+    assert done.status_code == 200, done.json
+    process(app, uid)
+    got = client.get(f"{API}/photos/{uid}", headers=insp).json
+    assert got["status"] == "processed" and got["sha256"] == sha(data) and got["item_code"] == "sports_area_m2"
+    assert got["evidence"]["exif"]["width"] == 2400 and got["evidence"]["display"] == {"width": 1600, "height": 1200}
+    assert got["flagged"] is False and got["evidence"]["flags"] == []
+    assert got["latitude"] == "26.647100"
+    original = client.get(f"{API}/photos/{uid}/original", headers=insp)
+    assert original.status_code == 200 and original.data == data and original.mimetype == "image/jpeg"
+    display = Image.open(io.BytesIO(client.get(f"{API}/photos/{uid}/display", headers=insp).data))
+    thumb = Image.open(io.BytesIO(client.get(f"{API}/photos/{uid}/thumb", headers=insp).data))
+    assert display.size == (1600, 1200) and thumb.size == (320, 240)
+    keys = blob_keys(app)
+    assert f"originals/{sha(data)[:2]}/{sha(data)}" in keys
+    assert not [k for k in keys if k.startswith(f"uploads/{uid}")], "chunks are deleted after finalize"
+    assert client.get(f"{API}/photos/{uid}/exif", headers=insp).status_code == 404
+    # Retried finalize is harmless.
+    assert client.post(f"{API}/photos/uploads/{uid}/finalize", headers=insp).status_code == 200
+
+
+def test_exif_stripped_from_derivatives_but_original_kept_byte_for_byte(client, app, insp, visit):
+    data = photo(800, 600, model="Secret Serial 123", gps=(26.6471, 106.6301))
+    uid = upload(client, app, insp, visit["id"], data).json["id"]
+    assert client.get(f"{API}/photos/{uid}/original", headers=insp).data == data
+    for v in ("display", "thumb"):
+        body = client.get(f"{API}/photos/{uid}/{v}", headers=insp).data
+        assert b"Secret Serial" not in body and len(Image.open(io.BytesIO(body)).getexif()) == 0
+    ev = client.get(f"{API}/photos/{uid}", headers=insp).json["evidence"]["exif"]
+    assert ev["camera_model"] == "Secret Serial 123"
+
+
+def test_wrong_sha256_is_refused_and_bytes_discarded(client, app, insp, visit, session):
+    data = photo(300, 200)
+    r = declare(client, insp, visit["id"], data, sha256=sha(b"something else"))
+    uid = r.json["id"]
+    assert send(client, insp, uid, data, 0).status_code == 204
+    bad = client.post(f"{API}/photos/uploads/{uid}/finalize", headers=insp)
+    assert bad.status_code == 422 and "sha256" in bad.json["errors"]
+    assert not [k for k in blob_keys(app) if k.startswith(("uploads/", "originals/"))]
+    st = client.get(f"{API}/photos/uploads/{uid}", headers=insp).json
+    assert st["offset"] == 0 and st["status"] == "uploading"  # the device may send again
+
+
+def test_finalize_before_all_bytes_is_refused(client, app, insp, visit):
+    data = photo(300, 200)
+    uid = declare(client, insp, visit["id"], data).json["id"]
+    send(client, insp, uid, data[:100], 0)
+    r = client.post(f"{API}/photos/uploads/{uid}/finalize", headers=insp)
+    assert r.status_code == 422 and "received 100 of" in r.json["errors"]["size"][0]
+
+
+def test_same_photo_from_two_devices_is_stored_once(client, app, session, world, insp, visit):
+    office = token_for(session, world.office_a1)
+    data = photo(640, 480)
+    a = upload(client, app, insp, visit["id"], data)
+    b = upload(client, app, office, visit["id"], data, item="multimedia_classrooms")
+    assert a.status_code == b.status_code == 200
+    assert b.json["evidence"]["deduplicated"] is True and a.json["evidence"]["deduplicated"] is False
+    assert [k for k in blob_keys(app) if k.startswith("originals/")] == [f"originals/{sha(data)[:2]}/{sha(data)}"]
+    rows = session.scalars(select(Photo).where(Photo.sha256 == sha(data))).all()
+    assert len(rows) == 2 and {r.status for r in rows} == {"processed"}
+    assert {r.item_code for r in rows} == {"sports_area_m2", "multimedia_classrooms"}
+    assert client.get(f"{API}/photos/{b.json['id']}/original", headers=office).data == data
+
+
+@pytest.mark.parametrize("data,ctype,reason", [
+    (b"%PDF-1.7 not a photo at all" * 50, "image/jpeg", "not an image"),
+    (photo(200, 100, fmt="PNG"), "image/jpeg", "declared content type image/jpeg but the file is PNG"),
+    (noisy_jpeg(600, 400)[:5000], "image/jpeg", "truncated"),
+])
+def test_bad_files_are_rejected_with_a_reason_and_not_kept(client, app, insp, visit, data, ctype, reason):
+    r = upload(client, app, insp, visit["id"], data, ctype=ctype)
+    got = client.get(f"{API}/photos/{r.json['id']}", headers=insp).json
+    assert got["status"] == "rejected" and reason in got["status_reason"]
+    assert not [k for k in blob_keys(app) if k.startswith(("originals/", "display/", "thumbs/", "uploads/"))]
+    assert client.get(f"{API}/photos/{r.json['id']}/original", headers=insp).status_code == 404
+
+
+def test_decompression_bomb_rejected(client, app, insp, visit):
+    buf = io.BytesIO()
+    Image.new("1", (12000, 12000)).save(buf, "PNG")  # 144 MP in ~20 KB
+    app.config["PHOTO_MAX_PIXELS"], old = 50_000_000, app.config["PHOTO_MAX_PIXELS"]
+    try:
+        r = upload(client, app, insp, visit["id"], buf.getvalue(), ctype="image/png")
+    finally:
+        app.config["PHOTO_MAX_PIXELS"] = old
+    got = client.get(f"{API}/photos/{r.json['id']}", headers=insp).json
+    assert got["status"] == "rejected" and "decompression bomb" in got["status_reason"]
+
+
+def test_processing_job_is_idempotent(client, app, insp, visit, session):
+    from inspections.photos.tasks import process_photo
+    data = photo(500, 400)
+    uid = upload(client, app, insp, visit["id"], data).json["id"]
+    before = session.get(Photo, uuid.UUID(uid)).processed_at
+    assert process_photo(uid, storage_url=app.config["STORAGE_URL"]) == "processed"
+    session.expire_all()
+    assert session.get(Photo, uuid.UUID(uid)).processed_at == before
+
+
+def _count(session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(Photo))
+
+
+@pytest.mark.parametrize("body,field", [
+    ({}, "sha256"),
+    ({"sha256": "ab" * 32, "size": 10, "content_type": "image/jpeg"}, "_schema"),
+    ({"sha256": "AB" * 32, "size": 10, "content_type": "image/jpeg", "visit_id": "V"}, "sha256"),
+    ({"sha256": "ab" * 32, "size": 0, "content_type": "image/jpeg", "visit_id": "V"}, "size"),
+    ({"sha256": "ab" * 32, "size": 10, "content_type": "application/pdf", "visit_id": "V"}, "content_type"),
+    ({"sha256": "ab" * 32, "size": 10 ** 12, "content_type": "image/jpeg", "visit_id": "V"}, "size"),
+    ({"sha256": "ab" * 32, "size": 10, "content_type": "image/jpeg", "visit_id": "V", "item_code": "nope"},
+     "item_code"),
+    ({"sha256": "ab" * 32, "size": 10, "content_type": "image/jpeg", "visit_id": "V", "latitude": "95",
+      "longitude": "1"}, "latitude"),
+    ({"sha256": "ab" * 32, "size": 10, "content_type": "image/jpeg", "visit_id": "V", "extra": 1}, "extra"),
+    ({"sha256": "ab" * 32, "size": 10, "content_type": "image/jpeg", "visit_id": "V", "device_id": str(uuid.uuid4())},
+     "device_id"),
+])
+def test_bad_declarations_are_422_and_write_nothing(client, insp, visit, session, body, field):
+    body = {k: (visit["id"] if v == "V" else v) for k, v in body.items()}
+    r = client.post(f"{API}/photos/uploads", json=body, headers=insp)
+    assert r.status_code == 422 and r.mimetype == "application/problem+json", r.json
+    assert field in r.json["errors"], r.json
+    assert _count(session) == 0
+
+
+def test_bad_chunks(client, app, insp, visit):
+    data = photo(300, 200)
+    uid = declare(client, insp, visit["id"], data).json["id"]
+    url = f"{API}/photos/uploads/{uid}"
+    assert client.patch(url, data=data, headers={**insp, "Content-Type": CHUNK}).status_code == 422  # no offset
+    assert client.patch(url, data=data, headers={**insp, "Upload-Offset": "-1", "Content-Type": CHUNK}).status_code == 422
+    assert client.patch(url, data=data, headers={**insp, "Upload-Offset": "0",
+                                                 "Content-Type": "application/json"}).status_code == 415
+    assert send(client, insp, uid, data + b"x", 0).status_code == 422  # past the declared size
+    old = app.config["MAX_CHUNK_BYTES"]
+    app.config["MAX_CHUNK_BYTES"] = 100
+    try:
+        assert send(client, insp, uid, data, 0).status_code == 413
+    finally:
+        app.config["MAX_CHUNK_BYTES"] = old
+    assert client.get(url, headers=insp).json["offset"] == 0
+    assert not [k for k in blob_keys(app) if k.startswith("uploads/")]
+
+
+def test_chunks_larger_than_the_json_limit_are_accepted(client, app, insp, visit):
+    data = noisy_jpeg(3000, 2000, quality=97)
+    assert len(data) > app.config["MAX_CONTENT_LENGTH"]
+    r = upload(client, app, insp, visit["id"], data, chunk=len(data))
+    assert r.status_code == 200 and client.get(f"{API}/photos/{r.json['id']}", headers=insp).json["status"] == "processed"
+
+
+def test_scope(client, app, session, world, insp, visit):
+    data = photo(300, 200)
+    outsider = token_for(session, world.inspector_assigned)  # assigned to school_a2 only
+    other_office = token_for(session, world.office_a1)
+    far_office = token_for(session, make_far_office(session, world))
+    school = token_for(session, world.school_user_a1)
+    assert declare(client, outsider, visit["id"], data).status_code == 404
+    assert declare(client, school, visit["id"], data).status_code == 404  # a planned visit is hidden from it
+    uid = upload(client, app, insp, visit["id"], data).json["id"]
+    # Nobody else may add bytes to someone's upload, even in scope.
+    assert client.get(f"{API}/photos/uploads/{uid}", headers=other_office).status_code == 404
+    assert client.get(f"{API}/photos/{uid}", headers=other_office).status_code == 200
+    assert client.get(f"{API}/photos/{uid}/original", headers=other_office).status_code == 200
+    for h in (outsider, far_office, school):
+        assert client.get(f"{API}/photos/{uid}", headers=h).status_code == 404
+        assert client.get(f"{API}/photos/{uid}/thumb", headers=h).status_code == 404
+        assert client.get(f"{API}/visits/{visit['id']}/evidence", headers=h).status_code == 404
+    assert client.get(f"{API}/photos/{uid}").status_code == 401
+    # An inspector in scope but not on the visit may not add evidence to it.
+    colleague = token_for(session, make_colleague(session, world))
+    assert declare(client, colleague, visit["id"], data).status_code == 403
+
+
+def make_far_office(session, world):
+    from inspections.accounts.enums import Role
+    from tests.factories import make_user
+    u = make_user(session, Role.office, jurisdiction=world.county_b1)
+    session.commit()
+    return u
+
+
+def make_colleague(session, world):
+    from inspections.accounts.enums import Role
+    from tests.factories import make_user
+    u = make_user(session, Role.inspector, jurisdiction=world.county_a1)
+    session.commit()
+    return u
+
+
+def test_response_target_and_visit_photo_list(client, app, insp, visit):
+    r = client.put(f"{API}/visits/{visit['id']}/responses", json={"answers": [
+        {"item_code": "has_charter", "value": True}]}, headers=insp)
+    resp_id = r.json[0]["id"]
+    data = photo(300, 200)
+    body = {"sha256": sha(data), "size": len(data), "content_type": "image/jpeg", "response_id": resp_id}
+    made = client.post(f"{API}/photos/uploads", json=body, headers=insp)
+    assert made.status_code == 201
+    listed = client.get(f"{API}/visits/{visit['id']}/photos", headers=insp).json
+    assert [p["id"] for p in listed] == [made.json["id"]]
+    assert listed[0]["response_id"] == resp_id and listed[0]["item_code"] == "has_charter"
+    assert listed[0]["status"] == "uploading"
+
+
+def test_evidence_completeness(client, app, insp, visit):
+    url = f"{API}/visits/{visit['id']}/evidence"
+    ev = client.get(url, headers=insp).json
+    required = {"sports_area_m2", "multimedia_classrooms", "music_rooms_m2", "art_rooms_m2", "has_charter"}
+    assert ev["complete"] is False and {m["item_code"] for m in ev["missing"]} == required
+    data = {code: photo(200 + i, 100) for i, code in enumerate(sorted(required))}
+    for code, d in data.items():
+        upload(client, app, insp, visit["id"], d, item=code)
+    assert client.get(url, headers=insp).json["complete"] is True
+    # A photo the device declared but has not finished sending makes the visit incomplete again.
+    extra = photo(999, 100)
+    uid = declare(client, insp, visit["id"], extra, item="has_charter").json["id"]
+    send(client, insp, uid, extra[:50], 0)
+    ev = client.get(url, headers=insp).json
+    assert ev["complete"] is False
+    assert ev["missing"] == [{"item_code": "has_charter", "photo_id": uid,
+                              "reason": f"upload not finished (50 of {len(extra)} bytes arrived)"}]
+    counts = {i["item_code"]: i for i in ev["required_items"]}
+    assert counts["has_charter"] == {"item_code": "has_charter", "processed": 1, "pending": 1, "rejected": 0}
+
+
+def test_rejected_photo_counts_as_missing_until_replaced(client, app, insp, visit):
+    url = f"{API}/visits/{visit['id']}/evidence"
+    bad = upload(client, app, insp, visit["id"], b"not an image" * 20, item="has_charter").json["id"]
+    missing = [m for m in client.get(url, headers=insp).json["missing"] if m["item_code"] == "has_charter"]
+    assert missing[0]["photo_id"] == bad and missing[0]["reason"].startswith("rejected: not an image")
+    upload(client, app, insp, visit["id"], photo(123, 45), item="has_charter")
+    assert not [m for m in client.get(url, headers=insp).json["missing"] if m["item_code"] == "has_charter"]
+
+
+def test_photos_far_in_time_or_place_are_flagged_not_rejected(client, app, insp, visit, session):
+    long_ago = datetime.now(timezone.utc) - timedelta(days=30)
+    far = photo(300, 200, when=long_ago.replace(tzinfo=None), offset="+00:00", gps=(39.9042, 116.4074))  # Beijing
+    r = upload(client, app, insp, visit["id"], far)
+    got = client.get(f"{API}/photos/{r.json['id']}", headers=insp).json
+    assert got["status"] == "processed" and got["flagged"] is True
+    flags = got["evidence"]["flags"]
+    assert any("before the visit started" in f and "EXIF" in f for f in flags), flags
+    assert any("km from the school (EXIF GPS)" in f for f in flags), flags
+    assert client.get(f"{API}/visits/{visit['id']}/evidence", headers=insp).json["flagged"] == [r.json["id"]]
+    # The device's own GPS is used when the file has none.
+    r2 = upload(client, app, insp, visit["id"], photo(301, 200), latitude="26.900000", longitude="106.630000")
+    flags2 = client.get(f"{API}/photos/{r2.json['id']}", headers=insp).json["evidence"]["flags"]
+    assert flags2 == ["taken 28.1 km from the school (device GPS)"]
+    # On site and on time: no flag.
+    now = datetime.now(timezone.utc)
+    ok = photo(302, 200, when=now.replace(tzinfo=None), offset="+00:00", gps=(26.6475, 106.6305))
+    r3 = upload(client, app, insp, visit["id"], ok)
+    assert client.get(f"{API}/photos/{r3.json['id']}", headers=insp).json["flagged"] is False
+
+
+def test_same_file_on_two_visits_is_flagged(client, app, session, world, insp, visit):
+    other = client.post(f"{API}/visits", json={"school_id": str(world.school_a1b.id)}, headers=insp).json
+    data = photo(333, 222)
+    upload(client, app, insp, visit["id"], data)
+    r = upload(client, app, insp, other["id"], data)
+    flags = client.get(f"{API}/photos/{r.json['id']}", headers=insp).json["evidence"]["flags"]
+    assert flags == [f"the same file is evidence on other visits: {visit['id']}"]
+
+
+def test_expired_partial_uploads_are_cleaned(client, app, insp, visit, session):
+    from server.photos_cli import photos_cleanup
+    data = photo(300, 200)
+    uid = declare(client, insp, visit["id"], data).json["id"]
+    send(client, insp, uid, data[:100], 0)
+    fresh = declare(client, insp, visit["id"], photo(301, 200)).json["id"]
+    assert [k for k in blob_keys(app) if k.startswith(f"uploads/{uid}/")]
+    row = session.get(Photo, uuid.UUID(uid))
+    row.expires_at = datetime.now(timezone.utc) - timedelta(minutes=1)
+    session.commit()
+    result = app.test_cli_runner().invoke(photos_cleanup)
+    assert result.exit_code == 0 and "1 expired upload" in result.output, result.output
+    assert not [k for k in blob_keys(app) if k.startswith("uploads/")]
+    st = client.get(f"{API}/photos/uploads/{uid}", headers=insp).json
+    assert st["status"] == "expired"
+    assert send(client, insp, uid, data[100:], 100).status_code == 409
+    assert client.get(f"{API}/photos/uploads/{fresh}", headers=insp).json["status"] == "uploading"
+    missing = client.get(f"{API}/visits/{visit['id']}/evidence", headers=insp).json["missing"]
+    assert any(m["photo_id"] == uid and m["reason"].startswith("expired") for m in missing)
+
+
+def test_retried_create_returns_the_same_upload(client, insp, visit, session):
+    data = photo(300, 200)
+    pid = str(uuid.uuid4())
+    a = declare(client, insp, visit["id"], data, id=pid)
+    b = declare(client, insp, visit["id"], data, id=pid)
+    assert a.status_code == b.status_code == 201 and a.json["id"] == b.json["id"] == pid
+    assert _count(session) == 1
+    c = declare(client, insp, visit["id"], photo(301, 200), id=pid)
+    assert c.status_code == 409
+
+
+from tests.test_storage_s3 import s3_endpoint  # noqa: E402,F401 - fixture
+
+
+@pytest.fixture
+def s3_app(base_app, s3_endpoint, tmp_path):  # noqa: F811
+    """The same database, blobs on S3 (moto's HTTP server through boto3), jobs in-process (embedded queue)."""
+    from inspections import db as domain_db
+    from server import create_app
+    cfg = {k: base_app.config[k] for k in ("DATABASE_URL", "SECRET_KEY", "ARGON2_TIME_COST", "ARGON2_MEMORY_KIB")}
+    app = create_app({**cfg, "REDIS_URL": None, "VAR_DIR": str(tmp_path), "TESTING": True,
+                      "STORAGE_URL": "s3://evidence-api/inspections", "S3_ENDPOINT_URL": s3_endpoint})
+    st = storage(app)
+    st.client.create_bucket(Bucket="evidence-api")
+    try:
+        yield app
+    finally:
+        for obj in st.client.list_objects_v2(Bucket="evidence-api").get("Contents", []):
+            st.client.delete_object(Bucket="evidence-api", Key=obj["Key"])
+        st.client.delete_bucket(Bucket="evidence-api")
+        app.extensions["db_engine"].dispose()
+        domain_db.configure(base_app.extensions["db_engine"])
+
+
+def test_whole_path_on_s3(s3_app, world, session):
+    import urllib.request
+    client = s3_app.test_client()
+    insp = token_for(session, world.inspector_a1)
+    v = client.post(f"{API}/visits", json={"school_id": str(world.school_a1.id)}, headers=insp).json
+    data = noisy_jpeg(1200, 900)
+    uid = declare(client, insp, v["id"], data).json["id"]
+    third = len(data) // 3 + 1
+    for off in range(0, len(data), third):
+        assert send(client, insp, uid, data[off:off + third], off).status_code == 204
+    st = storage(s3_app)
+    chunks = st.client.list_objects_v2(Bucket="evidence-api", Prefix=f"inspections/uploads/{uid}/")["KeyCount"]
+    assert chunks == 3, "each chunk is its own object: any app instance can take the next one"
+    assert client.head(f"{API}/photos/uploads/{uid}", headers=insp).headers["Upload-Offset"] == str(len(data))
+    done = client.post(f"{API}/photos/uploads/{uid}/finalize", headers=insp)
+    # Embedded queue: the job ran in-process at enqueue, through the same RQ call.
+    assert done.status_code == 200 and done.json["status"] == "processed", done.json
+    keys = {o["Key"] for o in st.client.list_objects_v2(Bucket="evidence-api").get("Contents", [])}
+    h = sha(data)
+    assert keys == {f"inspections/originals/{h[:2]}/{h}", f"inspections/display/{h[:2]}/{h}.jpg",
+                    f"inspections/thumbs/{h[:2]}/{h}.jpg"}
+    for variant, check in (("original", lambda b: b == data),
+                           ("thumb", lambda b: Image.open(io.BytesIO(b)).size == (320, 240))):
+        r = client.get(f"{API}/photos/{uid}/{variant}", headers=insp)
+        assert r.status_code == 302 and "Signature=" in r.headers["Location"]
+        with urllib.request.urlopen(r.headers["Location"]) as resp:
+            assert check(resp.read())
+    far = token_for(session, make_far_office(session, world))
+    assert client.get(f"{API}/photos/{uid}/original", headers=far).status_code == 404
+
+
+def test_withdrawn_upload_is_no_longer_expected(client, app, insp, visit, session):
+    url = f"{API}/visits/{visit['id']}/evidence"
+    data = photo(300, 200)
+    uid = declare(client, insp, visit["id"], data, item="has_charter").json["id"]
+    send(client, insp, uid, data[:100], 0)
+    assert any(m["photo_id"] == uid for m in client.get(url, headers=insp).json["missing"])
+    r = client.delete(f"{API}/photos/uploads/{uid}", headers=insp)
+    assert r.status_code == 204
+    assert not any(m["photo_id"] == uid for m in client.get(url, headers=insp).json["missing"])
+    assert not [k for k in blob_keys(app) if k.startswith("uploads/")]
+    assert _count(session) == 0
+    # Evidence that arrived stays: it cannot be withdrawn.
+    done = upload(client, app, insp, visit["id"], data).json["id"]
+    assert client.delete(f"{API}/photos/uploads/{done}", headers=insp).status_code == 409
+    assert client.get(f"{API}/photos/{done}", headers=insp).json["status"] == "processed"

@@ -1,0 +1,127 @@
+"""Upload service rules that the API tests cannot reach easily: racing instances, flags, geometry."""
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+
+from inspections.accounts.scope import principal_for
+from inspections.errors import NotFound
+from inspections.photos import service as photos
+from inspections.photos.models import Photo
+from inspections.storage import LocalStorage
+from inspections.tickets.enums import Severity
+from inspections.tickets.models import Ticket, TicketEvent
+from inspections.visits import service as visits
+from tests.factories import make_world
+
+
+def test_haversine_known_distance():
+    # Beijing - Shanghai: about 1067 km.
+    assert photos.haversine_m(39.9042, 116.4074, 31.2304, 121.4737) == pytest.approx(1_067_000, rel=0.01)
+    assert photos.haversine_m(26.6, 106.6, 26.6, 106.6) == 0
+
+
+def test_two_instances_racing_for_the_same_offset(app, session, tmp_path):
+    """Two app instances take the same chunk: one wins, the other gets the offset and leaves no blob."""
+    from inspections.db import new_session
+    w = make_world(session)
+    visit = visits.create(session, school=w.school_a1, created_by=w.office_a1, inspector_ids=[w.inspector_a1.id])
+    session.commit()
+    p = principal_for(session, w.inspector_a1)
+    target = photos.resolve_target(session, p, visit_id=visit.id, item_code="has_charter")
+    data = b"x" * 1000
+    photo = photos.create_upload(session, target=target, uploaded_by_id=w.inspector_a1.id,
+                                 sha256=hashlib.sha256(data).hexdigest(), size=1000, content_type="image/jpeg",
+                                 expires_in=timedelta(hours=1))
+    session.commit()
+    st = LocalStorage(tmp_path)
+    other = new_session()
+    stale = other.get(Photo, photo.id)  # instance B read the row at offset 0 too
+    assert photos.append_chunk(session, st, photo, offset=0, data=data[:400], expires_in=timedelta(hours=1)) == 400
+    session.commit()
+    with pytest.raises(photos.OffsetMismatch) as exc:
+        photos.append_chunk(other, st, stale, offset=0, data=data[:300], expires_in=timedelta(hours=1))
+    other.close()
+    assert exc.value.offset == 400
+    stored = sorted(p.name for p in (tmp_path / "uploads" / str(photo.id)).iterdir())
+    assert len(stored) == 1 and stored[0].startswith("000000000000000-")
+    session.refresh(photo)
+    assert photo.received_bytes == 400 and len(photo.chunks) == 1
+
+
+def test_ticket_event_evidence_from_its_school_only(app, session):
+    w = make_world(session)
+    ticket = Ticket(school_id=w.school_a1.id, item_code="sports_area_m2", title="Sports ground too small",
+                    severity=Severity.medium)
+    session.add(ticket)
+    session.flush()
+    event = TicketEvent(ticket_id=ticket.id, actor_id=w.school_user_a1.id, note="fixed", data={})
+    session.add(event)
+    session.commit()
+    own = photos.resolve_target(session, principal_for(session, w.school_user_a1), ticket_event_id=event.id)
+    assert own.school_id == w.school_a1.id and own.visit is None and own.item_code == "sports_area_m2"
+    from inspections.accounts.enums import Role
+    from tests.factories import make_user
+    stranger = make_user(session, Role.school, school=w.school_a1b)
+    session.commit()
+    with pytest.raises(NotFound):
+        photos.resolve_target(session, principal_for(session, stranger), ticket_event_id=event.id)
+    # The office above the school may see it; a school-scoped photo is then found through school scope.
+    assert photos.resolve_target(session, principal_for(session, w.office_a1), ticket_event_id=event.id)
+
+
+def _visit(**kw):
+    from inspections.visits.models import Visit
+    return Visit(**kw)
+
+
+def test_flags_use_exif_first_then_device_values():
+    now = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+    visit = _visit(started_at=now, submitted_at=now + timedelta(hours=3))
+    from inspections.org.models import School
+    school = School(latitude=Decimal("26.647000"), longitude=Decimal("106.630000"))
+    photo = Photo(captured_at=now + timedelta(hours=1), latitude=Decimal("26.647100"), longitude=Decimal("106.630100"),
+                  sha256="a" * 64)
+    kw = {"visit": visit, "school": school, "max_distance_m": 2000, "time_tolerance": timedelta(hours=12),
+          "reused_on": []}
+    assert photos.integrity_flags(photo, exif={}, **kw) == []
+    late = {"captured_at": (now + timedelta(days=5)).isoformat()}
+    assert photos.integrity_flags(photo, exif=late, **kw) == [
+        "taken 2026-06-06T09:00:00+00:00 (EXIF), 4.9 days after the visit ended"]
+    photo.captured_at = now - timedelta(hours=20)
+    assert photos.integrity_flags(photo, exif={}, **kw) == [
+        "taken 2026-05-31T13:00:00+00:00 (device), 20.0 hours before the visit started"]
+    photo.captured_at = None
+    assert photos.integrity_flags(photo, exif={"latitude": "26.700000", "longitude": "106.630000"}, **kw) == [
+        "taken 5.9 km from the school (EXIF GPS)"]
+
+
+def test_visit_window_for_a_visit_never_started():
+    v = _visit(planned_for=date(2026, 6, 1))
+    assert photos.visit_window(v) == (datetime(2026, 6, 1, tzinfo=timezone.utc), datetime(2026, 6, 2, tzinfo=timezone.utc))
+    assert photos.visit_window(_visit()) is None
+
+
+def test_tracked_periodic_cleanup(app, session, tmp_path):
+    from inspections.jobs.models import JobRecord
+    from inspections.photos.tasks import expire_partial_uploads
+    w = make_world(session)
+    visit = visits.create(session, school=w.school_a1, created_by=w.office_a1, inspector_ids=[w.inspector_a1.id])
+    session.commit()
+    target = photos.resolve_target(session, principal_for(session, w.inspector_a1), visit_id=visit.id)
+    st = LocalStorage(tmp_path)
+    old = photos.create_upload(session, target=target, uploaded_by_id=w.inspector_a1.id, sha256="a" * 64, size=10,
+                               content_type="image/jpeg", expires_in=timedelta(hours=-1))
+    photos.append_chunk(session, st, old, offset=0, data=b"12345", expires_in=timedelta(hours=-1))
+    keep = photos.create_upload(session, target=target, uploaded_by_id=w.inspector_a1.id, sha256="b" * 64, size=10,
+                                content_type="image/jpeg", expires_in=timedelta(hours=1))
+    session.commit()
+    expire_partial_uploads("photos-cleanup-test", storage_url=str(tmp_path))
+    session.expire_all()
+    assert session.get(Photo, old.id).status == "expired" and session.get(Photo, keep.id).status == "uploading"
+    assert not (tmp_path / "uploads" / str(old.id)).exists()
+    rec = session.get(JobRecord, "photos-cleanup-test")
+    assert rec.status == "finished" and rec.result == {"expired": 1}
