@@ -27,6 +27,8 @@ def create_app(config: dict | None = None) -> Flask:
     from inspections.accounts.service import configure_hasher
     configure_hasher(time_cost=int(app.config["ARGON2_TIME_COST"]), memory_kib=int(app.config["ARGON2_MEMORY_KIB"]))
     extensions.init_app(app)
+    from sync.changelog import install as install_change_log
+    install_change_log()  # explicit: the change log is written in the data's own transaction
     api = errors.ProblemApi(app, spec_kwargs={
         "info": {"description": "Field inspections for high-quality balanced compulsory education (教育督导)."},
     })

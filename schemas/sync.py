@@ -1,0 +1,85 @@
+"""Sync wire formats: pull pages, push batches and their results, conflicts."""
+from marshmallow import Schema, fields, validate
+
+OPS = ("create", "update", "delete")
+
+
+class PullArgs(Schema):
+    cursor = fields.String(load_default=None, validate=validate.Length(max=500),
+                           metadata={"description": "Opaque cursor from the previous page; omit for a full snapshot."})
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+
+
+class ChangeOut(Schema):
+    entity = fields.String(metadata={"description": "school, template_version, visit, response, ticket, "
+                                                    "ticket_event or photo"})
+    id = fields.String()
+    op = fields.String(metadata={"description": "upsert or delete (a tombstone: data is null)"})
+    version = fields.Integer(allow_none=True)
+    data = fields.Dict(allow_none=True)
+    changed_at = fields.String()
+
+
+class PullOut(Schema):
+    changes = fields.List(fields.Nested(ChangeOut))
+    has_more = fields.Boolean()
+    cursor = fields.String(metadata={"description": "Store it; pass it as ?cursor= next time (410 means resync)."})
+    snapshot = fields.Boolean(metadata={"description": "This page started a full snapshot (no cursor given)."})
+
+
+class MutationIn(Schema):
+    mutation_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                                metadata={"description": "Client-generated, unique per device; retries reuse it."})
+    entity = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    id = fields.UUID(required=True)
+    op = fields.String(required=True, validate=validate.OneOf(OPS))
+    base_version = fields.Integer(load_default=None, allow_none=True,
+                                  metadata={"description": "The server version the change was made on."})
+    fields_ = fields.Dict(keys=fields.String(), data_key="fields", attribute="fields", load_default=dict)
+
+
+class PushIn(Schema):
+    device_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    mutations = fields.List(fields.Nested(MutationIn), required=True, validate=validate.Length(min=1))
+
+
+class PushOut(Schema):
+    results = fields.List(fields.Dict(), metadata={
+        "description": "One per mutation, in order: status applied | merged | conflict | duplicate | rejected."})
+
+
+class ConflictOut(Schema):
+    id = fields.UUID()
+    entity = fields.String()
+    entity_id = fields.UUID()
+    school_id = fields.UUID()
+    visit_id = fields.UUID(allow_none=True)
+    base_version = fields.Integer(allow_none=True)
+    server_version = fields.Integer()
+    fields_ = fields.Dict(data_key="fields", attribute="fields")
+    status = fields.String()
+    device_id = fields.String(allow_none=True)
+    created_by_id = fields.UUID(allow_none=True)
+    created_at = fields.AwareDateTime()
+    resolved_by_id = fields.UUID(allow_none=True)
+    resolved_at = fields.AwareDateTime(allow_none=True)
+    resolution = fields.Dict(allow_none=True)
+
+
+class ConflictQuery(Schema):
+    status = fields.String(load_default="open", validate=validate.OneOf(["open", "resolved", "all"]))
+    visit_id = fields.UUID(load_default=None)
+    id = fields.UUID(load_default=None, metadata={"description": "Only this conflict."})
+
+
+class FieldChoice(Schema):
+    take = fields.String(required=True, validate=validate.OneOf(["server", "client", "custom"]))
+    value = fields.Raw(allow_none=True)
+
+
+class ResolveIn(Schema):
+    conflict_id = fields.UUID(required=True)
+    take = fields.String(load_default=None, validate=validate.OneOf(["server", "client"]),
+                         metadata={"description": "Default choice for every contested field."})
+    fields_ = fields.Dict(keys=fields.String(), values=fields.Nested(FieldChoice), data_key="fields",
+                          attribute="fields", load_default=dict)

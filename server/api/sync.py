@@ -1,0 +1,108 @@
+"""Offline sync for field devices: pull changes, push mutations, settle conflicts."""
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from sqlalchemy import select
+
+from inspections.accounts.enums import Role
+from inspections.pagination import paginate
+from schemas.common import PageArgs, page_of
+from schemas.sync import ConflictOut, ConflictQuery, PullArgs, PullOut, PushIn, PushOut, ResolveIn
+from server.api.common import get_in_scope, page_response
+from server.auth import BEARER, EVERYONE, STAFF, current_principal, current_user, require
+from server.extensions import session
+from sync import conflicts as conflict_service
+from sync.models import Conflict
+from sync.pull import CursorGone, pull
+from sync.push import push
+
+PREFIX = "/sync"
+blp = Blueprint("sync", __name__, description="Offline sync: pull changes, push mutations, resolve conflicts.")
+ConflictPage = page_of(ConflictOut, "ConflictPage")
+
+
+@blp.before_request
+def _push_body_limit():
+    # A full batch (SYNC_MAX_BATCH mutations) is bigger than the 1 MiB JSON default (Flask 3.1).
+    if request.method == "POST" and request.path.endswith("/sync/push"):
+        request.max_content_length = current_app.config["SYNC_MAX_PUSH_BYTES"]
+
+
+@blp.route("/pull")
+class Pull(MethodView):
+    @blp.arguments(PullArgs, location="query")
+    @blp.response(200, PullOut)
+    @blp.alt_response(410, description="The cursor is unknown or expired: drop it and pull a full snapshot.")
+    @blp.doc(security=[BEARER])
+    @require(*EVERYONE)
+    def get(self, args):
+        """Changes I may see since the cursor, oldest commit first (no cursor: a full snapshot in pages)."""
+        cfg = current_app.config
+        try:
+            return pull(session(), current_principal(), cursor=args["cursor"], limit=args["limit"],
+                        secret=cfg["SECRET_KEY"], max_age_days=float(cfg["SYNC_CURSOR_RETENTION_DAYS"]))
+        except CursorGone as e:
+            abort(410, message=f"{e}. Drop the cursor and pull again without one.")
+
+
+@blp.route("/push")
+class Push(MethodView):
+    @blp.arguments(PushIn)
+    @blp.response(200, PushOut)
+    @blp.doc(security=[BEARER])
+    @require(*STAFF)
+    def post(self, body):
+        """Apply a batch of offline mutations in order; one result per mutation, retries are safe."""
+        limit = int(current_app.config["SYNC_MAX_BATCH"])
+        if len(body["mutations"]) > limit:
+            abort(422, message="Too many mutations.", errors={"mutations": [f"at most {limit} per batch"]})
+        token_device = getattr(g.token, "device_id", None)
+        if token_device is not None and body["device_id"] != str(token_device):
+            abort(422, message="Wrong device.",
+                  errors={"device_id": ["does not match the device this token was issued for"]})
+        db = session()
+        outcome = push(db, user=current_user(), principal=current_principal(), device_id=body["device_id"],
+                       mutations=body["mutations"])
+        db.commit()
+        if outcome.submitted_visits:
+            from server.jobs import on_visit_submitted
+            for visit in outcome.submitted_visits:
+                on_visit_submitted(visit)
+        return {"results": outcome.results}
+
+
+@blp.route("/conflicts")
+class Conflicts(MethodView):
+    @blp.arguments(ConflictQuery, location="query")
+    @blp.arguments(PageArgs, location="query", as_kwargs=True)
+    @blp.response(200, ConflictPage)
+    @blp.doc(security=[BEARER])
+    @require(*STAFF)
+    def get(self, query, limit, cursor):
+        """Conflicts on records in my scope, newest first."""
+        stmt = select(Conflict).where(conflict_service.scope_criterion(current_principal()))
+        if query["status"] != "all":
+            stmt = stmt.where(Conflict.status == query["status"])
+        if query["visit_id"]:
+            stmt = stmt.where(Conflict.visit_id == query["visit_id"])
+        if query["id"]:
+            stmt = stmt.where(Conflict.id == query["id"])
+        return page_response(paginate(session(), stmt, [Conflict.created_at, Conflict.id], cursor=cursor, limit=limit))
+
+
+@blp.route("/conflicts/resolve")
+class ResolveConflict(MethodView):
+    @blp.arguments(ResolveIn)
+    @blp.response(200, ConflictOut)
+    @blp.doc(security=[BEARER])
+    @require(Role.admin, Role.office, Role.inspector)
+    def post(self, body):
+        """Settle a conflict: server, client or a custom value per field; writes a new version."""
+        db = session()
+        conflict = get_in_scope(Conflict, body["conflict_id"], conflict_service.scope_criterion(current_principal()))
+        conflict_service.resolve(db, conflict, user=current_user(), principal=current_principal(),
+                                 take=body["take"], fields=body["fields"])
+        db.commit()
+        return conflict

@@ -1,0 +1,229 @@
+"""The change log: every synced record's changes, written in the same transaction as the data.
+
+Ordering on PostgreSQL: a sequence number taken during a transaction says nothing about when
+that transaction commits, so a reader paging by it could pass a lower number whose transaction
+commits later and never see it. Instead each transaction that wrote changes takes a *commit
+sequence* just before COMMIT while holding an EXCLUSIVE lock on `sync_commits` (readers are not
+blocked; other committing writers wait). The lock is held until COMMIT, so commit sequence k+1
+cannot be handed out before transaction k is visible: a reader that sees k+1 also sees every
+lower commit sequence, and paging by (commit_seq, seq) never skips a late commit.
+SQLite serialises writers for the whole transaction, so the same code is trivially ordered there.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+
+from sqlalchemy import delete, event, func, inspect, insert, select, text
+from sqlalchemy.orm import Session
+
+from inspections.db import utcnow
+from inspections.org.models import School
+from inspections.photos.models import Photo
+from inspections.templates.enums import VersionStatus
+from inspections.templates.models import TemplateVersion
+from inspections.tickets.models import Ticket, TicketEvent
+from inspections.visits.enums import VisitStatus
+from inspections.visits.models import Response, Visit, VisitInspector
+from sync.models import ChangeLog, RecordRevision, SyncCommit
+
+ENTITY = {School: "school", TemplateVersion: "template_version", Visit: "visit", Response: "response",
+          Ticket: "ticket", TicketEvent: "ticket_event", Photo: "photo"}
+# Records a device may edit: their every version is kept for the three-way merge.
+MERGEABLE = {"visit", "response"}
+# Internal upload bookkeeping never leaves the server.
+PHOTO_PRIVATE = {"blob_key", "chunks", "received_bytes", "expires_at", "upload_id", "storage_key"}
+_INFO_TXN = "sync_txn_id"
+
+
+def jsonable(value):
+    """A column value as JSON (ids and decimals as text, times as ISO 8601)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def snapshot(obj, extra: dict | None = None) -> dict:
+    """The record's column values as the wire shows them."""
+    cols = inspect(obj).mapper.column_attrs
+    private = PHOTO_PRIVATE if isinstance(obj, Photo) else ()
+    data = {c.key: jsonable(getattr(obj, c.key)) for c in cols if c.key not in private}
+    return data | (extra or {})
+
+
+def _txn_id(session: Session) -> uuid.UUID:
+    txn = session.info.get(_INFO_TXN)
+    if txn is None:
+        txn = session.info[_INFO_TXN] = uuid.uuid4()
+    return txn
+
+
+def _changed(obj) -> bool:
+    # Upload bookkeeping (a photo's chunks) changes often and is never synced: no change row for it.
+    state = inspect(obj)
+    private = PHOTO_PRIVATE if isinstance(obj, Photo) else ()
+    return any(state.attrs[a.key].history.has_changes() for a in state.mapper.column_attrs if a.key not in private)
+
+
+def _visit_school(session: Session, conn, visit_id, cache: dict):
+    if visit_id not in cache:
+        visit = session.identity_map.get(inspect(Visit).identity_key_from_primary_key((visit_id,)))
+        if visit is not None and "school_id" in inspect(visit).dict:
+            cache[visit_id] = visit.school_id
+        else:
+            cache[visit_id] = conn.scalar(select(Visit.school_id).where(Visit.id == visit_id))
+    return cache[visit_id]
+
+
+def _inspector_ids(conn, visit_id) -> list[str]:
+    rows = conn.execute(select(VisitInspector.inspector_id).where(VisitInspector.visit_id == visit_id)
+                        .order_by(VisitInspector.inspector_id))
+    return [str(r[0]) for r in rows]
+
+
+def _rows_for_flush(session: Session) -> tuple[list[dict], list[dict]]:
+    conn = session.connection()
+    visits_cache: dict = {}
+    changes: list[dict] = []
+    revisions: list[dict] = []
+    now = utcnow()
+    touched_visits: dict[uuid.UUID, Visit] = {}
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if isinstance(obj, VisitInspector):
+            v = session.identity_map.get(inspect(Visit).identity_key_from_primary_key((obj.visit_id,)))
+            if v is not None and v not in session.deleted:
+                touched_visits[v.id] = v
+    seen: set = set()
+
+    def emit(obj, op: str):
+        entity = ENTITY[type(obj)]
+        key = (entity, obj.id)
+        if key in seen:
+            return
+        seen.add(key)
+        school_id = visit_id = None
+        if isinstance(obj, School):
+            school_id = obj.id
+        elif isinstance(obj, Visit):
+            school_id, visit_id = obj.school_id, obj.id
+        elif isinstance(obj, Response):
+            visit_id = obj.visit_id
+            school_id = _visit_school(session, conn, visit_id, visits_cache)
+        elif isinstance(obj, Ticket):
+            school_id = obj.school_id
+        elif isinstance(obj, TicketEvent):
+            school_id = conn.scalar(select(Ticket.school_id).where(Ticket.id == obj.ticket_id))
+        elif isinstance(obj, Photo):
+            school_id, visit_id = getattr(obj, "school_id", None), getattr(obj, "visit_id", None)
+        data = None
+        if op == "upsert":
+            extra = {"inspector_ids": _inspector_ids(conn, obj.id)} if isinstance(obj, Visit) else None
+            data = snapshot(obj, extra)
+        version = getattr(obj, "version", None)
+        changes.append(dict(txn_id=_txn_id(session), entity=entity, entity_id=obj.id, op=op, version=version,
+                            school_id=school_id, visit_id=visit_id, data=data, changed_at=now))
+        if op == "upsert" and entity in MERGEABLE:
+            revisions.append(dict(entity=entity, entity_id=obj.id, version=version, data=data, created_at=now))
+
+    for obj in session.new:
+        if type(obj) in ENTITY and _visible(obj):
+            emit(obj, "upsert")
+    for obj in session.dirty:
+        if type(obj) in ENTITY and _visible(obj) and (_changed(obj) or obj in touched_visits.values()):
+            emit(obj, "upsert")
+            if isinstance(obj, Visit) and _became_submitted(obj):
+                # A school sees a visit's answers only once it is submitted: send them again now.
+                _reemit_responses(session, conn, obj, changes, now)
+    for v in touched_visits.values():
+        emit(v, "upsert")
+    for obj in session.deleted:
+        if type(obj) in ENTITY:
+            emit(obj, "delete")
+    return changes, revisions
+
+
+def _visible(obj) -> bool:
+    # Draft template versions are private to their authors; only published ones are synced.
+    return not isinstance(obj, TemplateVersion) or obj.status == VersionStatus.published
+
+
+def _became_submitted(visit: Visit) -> bool:
+    hist = inspect(visit).attrs.status.history
+    return bool(hist.added) and visit.status == VisitStatus.submitted
+
+
+def _reemit_responses(session, conn, visit: Visit, changes: list, now) -> None:
+    table = Response.__table__
+    done = {ch["entity_id"] for ch in changes if ch["entity"] == "response"}
+    for row in conn.execute(select(table).where(table.c.visit_id == visit.id)):
+        data = {k: jsonable(v) for k, v in row._mapping.items()}
+        if row.id in done:
+            continue
+        changes.append(dict(txn_id=_txn_id(session), entity="response", entity_id=row.id, op="upsert",
+                            version=row.version, school_id=visit.school_id, visit_id=visit.id,
+                            data=data, changed_at=now))
+
+
+def _upsert_revisions(conn, revisions: list[dict]) -> None:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(RecordRevision)
+    stmt = stmt.on_conflict_do_update(index_elements=["entity", "entity_id", "version"],
+                                      set_={"data": stmt.excluded.data})
+    conn.execute(stmt, revisions)
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    changes, revisions = _rows_for_flush(session)
+    conn = session.connection()
+    if changes:
+        conn.execute(insert(ChangeLog), changes)
+    if revisions:
+        _upsert_revisions(conn, revisions)
+
+
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    session.flush()  # commit() flushes after this hook; flush first so no change escapes the clock
+    txn = session.info.get(_INFO_TXN)
+    if txn is None:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # Held until COMMIT: commit sequences become visible strictly in order (see module doc).
+        conn.execute(text("LOCK TABLE sync_commits IN EXCLUSIVE MODE"))
+    nxt = (conn.scalar(select(func.max(SyncCommit.commit_seq))) or 0) + 1
+    conn.execute(insert(SyncCommit).values(txn_id=txn, commit_seq=nxt, committed_at=utcnow()))
+
+
+def _after_transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_INFO_TXN, None)
+
+
+def install(target=Session) -> None:
+    """Hook the change log into a Session class or sessionmaker (called once from create_app)."""
+    for name, fn in (("after_flush", _after_flush), ("before_commit", _before_commit),
+                     ("after_transaction_end", _after_transaction_end)):
+        if not event.contains(target, name, fn):
+            event.listen(target, name, fn)
+
+
+def prune(session: Session, *, older_than_days: float) -> int:
+    """Drop superseded changes (a newer one exists for the record) and old tombstones."""
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    # Row locks serialise writers of one record, so its latest change also has its highest seq.
+    latest = select(func.max(ChangeLog.seq)).group_by(ChangeLog.entity, ChangeLog.entity_id).scalar_subquery()
+    superseded = delete(ChangeLog).where(ChangeLog.changed_at < cutoff, ChangeLog.seq.not_in(latest))
+    n = session.execute(superseded).rowcount or 0
+    n += session.execute(delete(ChangeLog).where(ChangeLog.changed_at < cutoff, ChangeLog.op == "delete")).rowcount or 0
+    return n

@@ -1,0 +1,346 @@
+"""Reference sync client: a local SQLite cache and outbox that works offline and syncs when it can.
+
+The protocol a mobile app must follow (this module is the executable version of it):
+
+1. **Ids and mutation ids are made on the device.** Every new record gets a UUID when it is
+   created offline. Every change is queued in a durable outbox with its own `mutation_id`
+   (a UUID), the `base_version` it was made on (the server version the device had, or null for a
+   create) and only the fields the user changed. Edits of one record made before it is sent are
+   folded into its queued mutation. Never drop an outbox entry before the server has answered it.
+2. **Push** `POST /api/v1/sync/push` `{device_id, mutations: [...]}` in outbox order, at most 500
+   per batch (a visit before its answers). Each mutation gets one result:
+   `applied` / `merged` (take `record` and `version` as the new server copy; an answer may come
+   back under the server's `id` when another inspector answered the same item first: re-key it),
+   `conflict` (the server value stayed; the conflict id and base/server/client values are shown to
+   the user and settled with `POST /api/v1/sync/conflicts/resolve`), `rejected` (`reason` and field
+   `errors` are shown; nothing was written), `duplicate` (the server had already processed this
+   mutation id: handle `original` as if it were the answer).
+3. **Retry safely.** On a network error, timeout, 429 or 5xx, send the *same* batch again with the
+   same mutation ids after an exponential backoff with jitter: the server applies nothing twice.
+4. **Pull** `GET /api/v1/sync/pull?cursor=` until `has_more` is false, applying changes in order
+   (upsert = replace the record with `data` unless a newer `version` is cached; delete = drop it),
+   then store the returned cursor. Without a cursor the server sends a full snapshot in pages.
+   A 410 means the cursor is unknown or expired: drop the cursor and the synced cache (keep the
+   outbox) and pull again from scratch. Local pending edits stay on top of pulled data.
+5. **Show sync state** per record: pending (queued), syncing (sent, no answer yet), synced,
+   conflict or rejected, each with a readable reason, so the user knows what has not reached the
+   server.
+"""
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import time
+import urllib.error
+import urllib.request
+import uuid
+from urllib.parse import urlencode
+
+PENDING, SYNCING, SYNCED, CONFLICT, REJECTED = "pending", "syncing", "synced", "conflict", "rejected"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    entity TEXT NOT NULL, id TEXT NOT NULL, version INTEGER, server TEXT, local TEXT,
+    state TEXT NOT NULL, reason TEXT, deleted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (entity, id));
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, mutation_id TEXT NOT NULL UNIQUE, entity TEXT NOT NULL,
+    id TEXT NOT NULL, op TEXT NOT NULL, base_version INTEGER, fields TEXT NOT NULL,
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, result TEXT);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+class TransportError(Exception):
+    """The server could not be reached or did not answer (retry later)."""
+
+
+class SyncUnavailable(Exception):
+    """Retries exhausted: everything stays queued for the next sync."""
+
+
+class HttpTransport:
+    """JSON over HTTP with a bearer token (standard library only)."""
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30):
+        self.base_url, self.token, self.timeout = base_url.rstrip("/"), token, timeout
+
+    def request(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None):
+        url = self.base_url + path + ("?" + urlencode({k: v for k, v in (params or {}).items() if v is not None})
+                                      if params else "")
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            try:
+                payload = json.loads(e.read() or b"{}")
+            except ValueError:
+                payload = {}
+            return e.code, payload
+        except (urllib.error.URLError, OSError, TimeoutError) as e:
+            raise TransportError(str(e)) from e
+
+
+class FlaskTransport:
+    """The same calls through a Flask test client (tests)."""
+
+    def __init__(self, client, headers: dict):
+        self.client, self.headers = client, headers
+
+    def request(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None):
+        r = self.client.open(path, method=method, query_string={k: v for k, v in (params or {}).items() if v is not None},
+                             json=body, headers=self.headers)
+        return r.status_code, r.get_json(silent=True) or {}
+
+
+class SyncClient:
+    """A device's local store: read and edit offline, then `sync()` when there is a network."""
+
+    def __init__(self, path: str, transport, *, device_id: str | None = None, batch_size: int = 500,
+                 max_attempts: int = 5, backoff: float = 0.5, sleep=time.sleep, page_size: int = 500):
+        self.db = sqlite3.connect(path, check_same_thread=False)
+        self.db.executescript(_SCHEMA)
+        self.transport, self.batch_size, self.page_size = transport, batch_size, page_size
+        self.max_attempts, self.backoff, self.sleep = max_attempts, backoff, sleep
+        self.device_id = device_id or self._meta("device_id") or str(uuid.uuid4())
+        self._set_meta("device_id", self.device_id)
+        self.db.commit()
+
+    # --- local reads and edits ------------------------------------------------------------------
+
+    def get(self, entity: str, id: str) -> dict | None:
+        """The record as the user sees it (server copy plus local edits), or None."""
+        row = self.db.execute("SELECT local, deleted FROM records WHERE entity=? AND id=?", (entity, str(id))).fetchone()
+        return None if row is None or row[1] else json.loads(row[0])
+
+    def all(self, entity: str) -> list[dict]:
+        """Every visible record of an entity."""
+        rows = self.db.execute("SELECT local FROM records WHERE entity=? AND deleted=0", (entity,))
+        return [json.loads(r[0]) for r in rows]
+
+    def status(self, entity: str, id: str) -> tuple[str, str | None]:
+        """(state, reason) of a local record: pending, syncing, synced, conflict or rejected."""
+        row = self.db.execute("SELECT state, reason FROM records WHERE entity=? AND id=?", (entity, str(id))).fetchone()
+        return (row[0], row[1]) if row else ("unknown", "not on this device")
+
+    def unsynced(self) -> list[dict]:
+        """Records whose latest state has not been accepted by the server, with the reason."""
+        rows = self.db.execute("SELECT entity, id, state, reason FROM records WHERE state != ? ORDER BY entity, id",
+                               (SYNCED,))
+        return [{"entity": e, "id": i, "state": s, "reason": r} for e, i, s, r in rows]
+
+    def create(self, entity: str, fields: dict, id: str | None = None) -> str:
+        """Create a record offline; returns its (device-made) id."""
+        rid = str(id or uuid.uuid4())
+        self.db.execute("INSERT INTO records (entity, id, version, server, local, state, reason) VALUES (?,?,?,?,?,?,?)",
+                        (entity, rid, None, None, json.dumps({"id": rid} | fields), PENDING, "created on this device"))
+        self._queue(entity, rid, "create", None, fields)
+        self.db.commit()
+        return rid
+
+    def update(self, entity: str, id: str, fields: dict) -> None:
+        """Change fields of a record offline."""
+        rid = str(id)
+        row = self.db.execute("SELECT version, local FROM records WHERE entity=? AND id=?", (entity, rid)).fetchone()
+        if row is None:
+            raise KeyError(f"{entity} {rid} is not on this device")
+        self.db.execute("UPDATE records SET local=?, state=?, reason=? WHERE entity=? AND id=?",
+                        (json.dumps(json.loads(row[1]) | fields), PENDING, "edited on this device", entity, rid))
+        self._queue(entity, rid, "update", row[0], fields)
+        self.db.commit()
+
+    def delete(self, entity: str, id: str) -> None:
+        """Delete a record offline (a create never sent is simply dropped)."""
+        rid = str(id)
+        row = self.db.execute("SELECT version FROM records WHERE entity=? AND id=?", (entity, rid)).fetchone()
+        if row is None:
+            return
+        queued = self.db.execute("SELECT seq, op FROM outbox WHERE entity=? AND id=? AND state=? ORDER BY seq",
+                                 (entity, rid, PENDING)).fetchall()
+        if queued and queued[0][1] == "create":
+            self.db.execute("DELETE FROM outbox WHERE entity=? AND id=? AND state=?", (entity, rid, PENDING))
+            self.db.execute("DELETE FROM records WHERE entity=? AND id=?", (entity, rid))
+        else:
+            self.db.execute("DELETE FROM outbox WHERE entity=? AND id=? AND state=? AND op='update'", (entity, rid, PENDING))
+            self.db.execute("UPDATE records SET deleted=1, state=?, reason=? WHERE entity=? AND id=?",
+                            (PENDING, "deleted on this device", entity, rid))
+            self._queue(entity, rid, "delete", row[0], {})
+        self.db.commit()
+
+    def _queue(self, entity, rid, op, base_version, fields) -> None:
+        if op == "update":
+            # Fold into a queued, unsent mutation of the same record: one base, no false conflict.
+            prev = self.db.execute("SELECT seq, fields FROM outbox WHERE entity=? AND id=? AND state=? AND op IN "
+                                   "('create','update') ORDER BY seq DESC LIMIT 1", (entity, rid, PENDING)).fetchone()
+            if prev is not None:
+                self.db.execute("UPDATE outbox SET fields=? WHERE seq=?", (json.dumps(json.loads(prev[1]) | fields), prev[0]))
+                return
+        self.db.execute("INSERT INTO outbox (mutation_id, entity, id, op, base_version, fields, state) VALUES (?,?,?,?,?,?,?)",
+                        (str(uuid.uuid4()), entity, rid, op, base_version, json.dumps(fields), PENDING))
+
+    # --- sync -----------------------------------------------------------------------------------
+
+    def sync(self) -> dict:
+        """Push the outbox, then pull the server's changes. Safe to call at any time, any number of times."""
+        pushed = self.push()
+        pulled = self.pull()
+        return {"pushed": pushed, "pulled": pulled}
+
+    def push(self) -> dict:
+        """Send queued mutations in batches; returns counts per result status."""
+        counts: dict[str, int] = {}
+        # Anything left `syncing` by a crash or lost answer is sent again with the same mutation id.
+        self.db.execute("UPDATE outbox SET state=? WHERE state=?", (PENDING, SYNCING))
+        while True:
+            rows = self.db.execute("SELECT seq, mutation_id, entity, id, op, base_version, fields FROM outbox "
+                                   "WHERE state=? ORDER BY seq LIMIT ?", (PENDING, self.batch_size)).fetchall()
+            if not rows:
+                break
+            self.db.executemany("UPDATE outbox SET state=?, attempts=attempts+1 WHERE seq=?", [(SYNCING, r[0]) for r in rows])
+            self.db.executemany("UPDATE records SET state=?, reason=? WHERE entity=? AND id=?",
+                                [(SYNCING, "sent, waiting for the server", r[2], r[3]) for r in rows])
+            self.db.commit()
+            batch = [{"mutation_id": r[1], "entity": r[2], "id": r[3], "op": r[4], "base_version": r[5],
+                      "fields": json.loads(r[6])} for r in rows]
+            try:
+                status, payload = self._call("POST", "/api/v1/sync/push",
+                                             body={"device_id": self.device_id, "mutations": batch})
+            except SyncUnavailable:
+                self.db.execute("UPDATE outbox SET state=? WHERE state=?", (PENDING, SYNCING))
+                self.db.execute("UPDATE records SET state=?, reason=? WHERE state=?",
+                                (PENDING, "server unreachable; will retry", SYNCING))
+                self.db.commit()
+                raise
+            if status != 200:
+                # The whole batch was refused (bad request, auth): keep it queued, say why.
+                reason = f"server refused the batch ({status}): {payload.get('detail') or payload.get('title')}"
+                self.db.execute("UPDATE outbox SET state=? WHERE state=?", (PENDING, SYNCING))
+                self.db.execute("UPDATE records SET state=?, reason=? WHERE state=?", (PENDING, reason, SYNCING))
+                self.db.commit()
+                raise SyncUnavailable(reason)
+            for row, result in zip(rows, payload["results"]):
+                counts[result["status"]] = counts.get(result["status"], 0) + 1
+                self._apply_result(row, result)
+            self.db.commit()
+        return counts
+
+    def _apply_result(self, row, result: dict) -> None:
+        seq, _mid, entity, rid = row[0], row[1], row[2], row[3]
+        self.db.execute("UPDATE outbox SET state='done', result=? WHERE seq=?", (json.dumps(result), seq))
+        if result["status"] == "duplicate":
+            result = result["original"]
+        status = result["status"]
+        if status == "rejected":
+            errors = "; ".join(f"{k}: {', '.join(v)}" for k, v in (result.get("errors") or {}).items())
+            self.db.execute("UPDATE records SET state=?, reason=? WHERE entity=? AND id=?",
+                            (REJECTED, result["reason"] + (f" ({errors})" if errors else ""), entity, rid))
+            return
+        if result.get("deleted"):
+            self.db.execute("DELETE FROM records WHERE entity=? AND id=?", (entity, rid))
+            return
+        server_id = result.get("id") or rid
+        if server_id != rid:
+            # Another device created the same answer first: this record now lives under the server's id.
+            self.db.execute("DELETE FROM records WHERE entity=? AND id=?", (entity, rid))
+            self.db.execute("UPDATE outbox SET id=? WHERE entity=? AND id=? AND state=?", (server_id, entity, rid, PENDING))
+            rid = server_id
+        record = result.get("record")
+        state, reason = SYNCED, None
+        if status == "conflict":
+            c = result["conflict"]
+            parts = [f"{f}: server has {v['server']!r}, you had {v['client']!r}" for f, v in c["fields"].items()]
+            state, reason = CONFLICT, f"conflict {c['id']} - " + "; ".join(parts)
+        elif status == "merged":
+            reason = "merged with changes made elsewhere"
+        self._store(entity, rid, result.get("version"), record, state, reason)
+
+    def _store(self, entity, rid, version, record, state, reason) -> None:
+        pending = self.db.execute("SELECT fields FROM outbox WHERE entity=? AND id=? AND state=? ORDER BY seq",
+                                  (entity, rid, PENDING)).fetchall()
+        local = dict(record or {})
+        for (f,) in pending:
+            local |= json.loads(f)
+        if pending and state == SYNCED:
+            state, reason = PENDING, "edited on this device"
+        self.db.execute("INSERT INTO records (entity, id, version, server, local, state, reason) VALUES (?,?,?,?,?,?,?) "
+                        "ON CONFLICT (entity, id) DO UPDATE SET version=excluded.version, server=excluded.server, "
+                        "local=excluded.local, state=excluded.state, reason=excluded.reason, deleted=0",
+                        (entity, rid, version, json.dumps(record), json.dumps(local), state, reason))
+
+    def pull(self) -> int:
+        """Fetch every change since the stored cursor; returns how many were applied."""
+        applied = 0
+        while True:
+            cursor = self._meta("cursor")
+            status, page = self._call("GET", "/api/v1/sync/pull", params={"cursor": cursor, "limit": self.page_size})
+            if status == 410:
+                # Unknown or expired cursor: forget the synced cache (never the outbox) and start over.
+                self.db.execute("DELETE FROM meta WHERE key='cursor'")
+                self.db.execute("DELETE FROM records WHERE state=?", (SYNCED,))
+                self.db.commit()
+                continue
+            if status != 200:
+                raise SyncUnavailable(f"pull refused ({status}): {page.get('detail') or page.get('title')}")
+            for ch in page["changes"]:
+                applied += self._apply_change(ch)
+            self._set_meta("cursor", page["cursor"])
+            self.db.commit()
+            if not page["has_more"]:
+                return applied
+
+    def _apply_change(self, ch: dict) -> int:
+        entity, rid = ch["entity"], ch["id"]
+        row = self.db.execute("SELECT version, state FROM records WHERE entity=? AND id=?", (entity, rid)).fetchone()
+        queued = self.db.execute("SELECT 1 FROM outbox WHERE entity=? AND id=? AND state IN (?,?) LIMIT 1",
+                                 (entity, rid, PENDING, SYNCING)).fetchone()
+        if ch["op"] == "delete":
+            if row is None:
+                return 0
+            if queued:
+                self.db.execute("UPDATE records SET state=?, reason=? WHERE entity=? AND id=?",
+                                (CONFLICT, "deleted on the server while you edited it", entity, rid))
+            else:
+                self.db.execute("DELETE FROM records WHERE entity=? AND id=?", (entity, rid))
+            return 1
+        if row is not None and row[0] is not None and ch["version"] is not None and ch["version"] < row[0]:
+            return 0  # an older copy than the one we hold
+        state, reason = SYNCED, None
+        if row is not None and row[1] == REJECTED:
+            state, reason = REJECTED, self.status(entity, rid)[1]
+        if row is not None and row[1] == CONFLICT and row[0] is not None and (ch["version"] or 0) <= row[0]:
+            state, reason = CONFLICT, self.status(entity, rid)[1]
+        self._store(entity, rid, ch["version"], ch["data"], state, reason)
+        return 1
+
+    def acknowledge(self, entity: str, id: str) -> None:
+        """The user has seen a rejection: show the server copy again."""
+        self.db.execute("UPDATE records SET state=?, reason=NULL, local=COALESCE(server, local) WHERE entity=? AND id=?",
+                        (SYNCED, entity, str(id)))
+        self.db.commit()
+
+    def _call(self, method: str, path: str, *, params=None, body=None):
+        """One request with retries: exponential backoff with jitter on network errors, 429 and 5xx."""
+        for attempt in range(self.max_attempts):
+            try:
+                status, payload = self.transport.request(method, path, params=params, body=body)
+                if status < 500 and status != 429:
+                    return status, payload
+            except TransportError:
+                pass
+            if attempt + 1 < self.max_attempts:
+                self.sleep(self.backoff * (2 ** attempt) * (0.5 + random.random()))
+        raise SyncUnavailable(f"{method} {path}: no answer after {self.max_attempts} attempts")
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value=excluded.value",
+                        (key, value))
+
+    def close(self) -> None:
+        self.db.close()

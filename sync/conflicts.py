@@ -1,0 +1,89 @@
+"""Listing and resolving stored conflicts; a resolution writes a new version and an audit record."""
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from inspections.accounts.enums import Role
+from inspections.accounts.models import User
+from inspections.accounts.scope import Principal, school_filter, visit_filter
+from inspections.audit import service as audit
+from inspections.db import utcnow
+from inspections.errors import Conflict as ConflictError
+from inspections.errors import Forbidden, ValidationFailed
+from inspections.org.models import School
+from inspections.visits import service as visits
+from inspections.visits.models import Response, Visit
+from sync import fields as wire
+from sync.models import Conflict
+
+TAKES = ("server", "client", "custom")
+
+
+def scope_criterion(p: Principal):
+    """SQL criterion on Conflict: conflicts on records the principal may see."""
+    in_schools = Conflict.school_id.in_(select(School.id).where(school_filter(p)))
+    in_visits = Conflict.visit_id.in_(select(Visit.id).where(visit_filter(p)))
+    return or_(in_visits, (Conflict.visit_id.is_(None) & in_schools), in_schools & (Conflict.status == "resolved"))
+
+
+def resolve(session: Session, conflict: Conflict, *, user: User, principal: Principal, take: str | None,
+            fields: dict) -> Conflict:
+    """Settle every contested field (server, client or a custom value) and write a new version."""
+    if conflict.status != "open":
+        raise ConflictError("this conflict is already resolved")
+    choices: dict[str, dict] = {}
+    errors: dict[str, list[str]] = {}
+    for name in conflict.fields:
+        choice = fields.get(name) or ({"take": take} if take else None)
+        if choice is None:
+            errors[f"fields.{name}"] = ["choose server, client or custom for this field"]
+        elif choice.get("take") == "custom" and (name == "_deleted" or "value" not in choice):
+            errors[f"fields.{name}"] = ["a custom choice needs a value (not allowed for a delete)"]
+        else:
+            choices[name] = choice
+    for name in fields:
+        if name not in conflict.fields:
+            errors[f"fields.{name}"] = ["is not a contested field of this conflict"]
+    if errors:
+        raise ValidationFailed("Invalid resolution", errors)
+
+    model = {"visit": Visit, "response": Response}[conflict.entity]
+    record = session.get(model, conflict.entity_id, with_for_update=True)
+    visit = session.get(Visit, conflict.visit_id, with_for_update=True) if conflict.visit_id else None
+    if record is None or visit is None:
+        raise ConflictError("the record no longer exists; nothing to resolve")
+    if principal.role == Role.inspector and principal.user_id not in visit.inspector_ids:
+        raise Forbidden("Only the inspectors on this visit may resolve its conflicts.")
+    if visit.status.value not in ("planned", "in_progress"):
+        raise ConflictError(f"the visit is {visit.status.value} and frozen; its conflicts cannot change it")
+
+    values = {}
+    for name, choice in choices.items():
+        if choice["take"] == "client":
+            values[name] = conflict.fields[name]["client"]
+        elif choice["take"] == "custom":
+            values[name] = choice["value"]
+    if values.pop("_deleted", False):
+        session.delete(record)
+        applied = {"_deleted": True}
+    else:
+        data, errs = wire.load(conflict.entity, "update", values)
+        if errs:
+            raise ValidationFailed("Invalid resolution", errs)
+        applied = {k: values[k] for k in data}
+        if conflict.entity == "visit":
+            visits.update(session, record, **data)  # always a new version, even when the server won
+        else:
+            for k, v in data.items():
+                setattr(record, k, v)
+            record.answered_by_id = user.id
+            record.version += 1
+    session.flush()
+    conflict.status, conflict.resolved_by_id, conflict.resolved_at = "resolved", user.id, utcnow()
+    conflict.resolution = {"choices": {k: v["take"] for k, v in choices.items()}, "applied": applied,
+                           "version": getattr(record, "version", None)}
+    audit.record(session, actor_id=user.id, action="sync.resolve", entity=conflict.entity,
+                 entity_id=conflict.entity_id, data={"conflict_id": str(conflict.id)} | conflict.resolution)
+    session.flush()
+    return conflict

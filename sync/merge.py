@@ -1,0 +1,22 @@
+"""Three-way, field-level merge of a device's changes into the server's copy of a record."""
+from __future__ import annotations
+
+
+def three_way(base: dict | None, server: dict, client: dict) -> tuple[dict, dict]:
+    """Split a client's changed fields into those to apply and those contested.
+
+    A field is applied when the server has not changed it since the client's base (or both sides
+    reached the same value); it is contested when both changed it to different values, or when the
+    base is unknown and the values differ. Contested: {field: {"base", "server", "client"}}.
+    """
+    apply: dict = {}
+    contested: dict = {}
+    for field, theirs in client.items():
+        ours = server.get(field)
+        if theirs == ours:
+            continue
+        if base is not None and field in base and base[field] == ours:
+            apply[field] = theirs
+        else:
+            contested[field] = {"base": None if base is None else base.get(field), "server": ours, "client": theirs}
+    return apply, contested

@@ -1,0 +1,98 @@
+"""Change log, commit clock, revision history, idempotent mutations and stored conflicts."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from inspections.db import Base, IdMixin, JSONType, UTCDateTime, utcnow
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid); PostgreSQL gets a bigint identity.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ChangeLog(Base):
+    """One change to a synced record, written by the session hook in the data's own transaction.
+
+    `seq` orders changes inside one transaction only; readers order by the commit sequence of
+    the transaction (`SyncCommit.commit_seq`), which is handed out in commit order.
+    """
+
+    __tablename__ = "sync_changes"
+    __table_args__ = (Index("ix_sync_changes_txn_seq", "txn_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    txn_id: Mapped[uuid.UUID]
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    op: Mapped[str] = mapped_column(String(8))  # upsert | delete
+    version: Mapped[int | None]
+    school_id: Mapped[uuid.UUID | None]
+    visit_id: Mapped[uuid.UUID | None]
+    data: Mapped[dict | None] = mapped_column(JSONType)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SyncCommit(Base):
+    """A committed transaction that wrote changes, numbered in commit order (the pull watermark)."""
+
+    __tablename__ = "sync_commits"
+
+    txn_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    commit_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    committed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RecordRevision(Base):
+    """Field values of each version of a mergeable record: the base of a three-way merge."""
+
+    __tablename__ = "sync_revisions"
+    __table_args__ = (UniqueConstraint("entity", "entity_id", "version"),)
+
+    id: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[uuid.UUID]
+    version: Mapped[int]
+    data: Mapped[dict] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Mutation(Base):
+    """A pushed mutation and the result it got: a retry returns this result as `duplicate`."""
+
+    __tablename__ = "sync_mutations"
+    __table_args__ = (UniqueConstraint("device_id", "mutation_id"),)
+
+    id: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    mutation_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    result: Mapped[dict] = mapped_column(JSONType)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Conflict(IdMixin, Base):
+    """Contested fields of one record: the server value stayed, the client value is kept here."""
+
+    __tablename__ = "sync_conflicts"
+    __table_args__ = (Index("ix_sync_conflicts_school_status", "school_id", "status"),)
+
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schools.id"))
+    visit_id: Mapped[uuid.UUID | None]
+    base_version: Mapped[int | None]
+    server_version: Mapped[int]
+    # {field: {"base": ..., "server": ..., "client": ...}}
+    fields: Mapped[dict] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    mutation_id: Mapped[str | None] = mapped_column(String(64))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resolved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution: Mapped[dict | None] = mapped_column(JSONType)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,437 @@
+"""Applying a device's batch of mutations: idempotent, one savepoint each, merged field by field.
+
+Each mutation ends in exactly one result, stored with its (device_id, mutation_id) so that a
+retry is answered `duplicate` with the original result and nothing is applied twice:
+applied | merged | conflict | duplicate | rejected.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from inspections.accounts.enums import Role
+from inspections.accounts.models import User
+from inspections.accounts.scope import Principal, school_filter, visit_filter
+from inspections.audit import service as audit
+from inspections.db import utcnow
+from inspections.errors import DomainError
+from inspections.org.models import School
+from inspections.templates import service as templates
+from inspections.visits import service as visits
+from inspections.visits.enums import VisitStatus
+from inspections.visits.models import Response, Visit
+from sync import fields as wire
+from sync.changelog import jsonable, snapshot
+from sync.merge import three_way
+from sync.models import ChangeLog, Conflict, Mutation, RecordRevision
+
+OPEN = (VisitStatus.planned, VisitStatus.in_progress)
+VISIT_FIELDS = ("planned_for", "notes", "inspector_ids", "status")
+RESPONSE_FIELDS = ("value", "note", "flagged")
+# Both sides of a double create started from an unanswered item.
+EMPTY_ANSWER = {"value": None, "note": None, "flagged": False}
+
+
+class Rejected(Exception):
+    """A mutation refused with a readable reason and/or field errors; nothing of it is written."""
+
+    def __init__(self, reason: str, errors: dict | None = None):
+        super().__init__(reason)
+        self.reason, self.errors = reason, errors or {}
+
+
+@dataclass
+class PushOutcome:
+    results: list[dict]
+    submitted_visits: list[Visit] = field(default_factory=list)
+    # Visits locked FOR UPDATE by a committed savepoint stay locked until the batch commits,
+    # so later mutations of the batch need not lock (and reload) them again.
+    locked_visits: dict = field(default_factory=dict)
+    pending_locks: dict = field(default_factory=dict)
+    seen: dict = field(default_factory=dict)  # mutation_id -> stored Mutation
+
+
+class _SlowPath(Exception):
+    """A mutation of the optimistic pass was refused: redo the batch one savepoint at a time."""
+
+
+def push(session: Session, *, user: User, principal: Principal, device_id: str, mutations: list[dict]) -> PushOutcome:
+    """Apply mutations in order; the caller commits. One bad mutation never sinks the batch.
+
+    First an optimistic pass applies the whole batch inside one savepoint with no per-mutation
+    savepoints (so the ORM writes it in a few multi-row flushes). If any mutation would be
+    refused, or the database refuses the batch, that savepoint is rolled back and the batch is
+    applied again with a savepoint per mutation, which isolates the bad ones.
+    """
+    if len(mutations) > 1:
+        sp = session.begin_nested()
+        try:
+            out = _run(session, user, principal, device_id, mutations, fast=True)
+            session.flush()
+            sp.commit()
+            return out
+        except (_SlowPath, Rejected, DomainError, IntegrityError):
+            sp.rollback()  # also releases the row locks taken inside it
+    return _run(session, user, principal, device_id, mutations, fast=False)
+
+
+def _run(session, user, principal, device_id, mutations, *, fast: bool) -> PushOutcome:
+    out = PushOutcome(results=[])
+    # One query for the retries of the whole batch; a concurrent retry is still caught by the unique key.
+    ids = [m["mutation_id"] for m in mutations]
+    out.seen = {r.mutation_id: r for r in session.scalars(
+        select(Mutation).where(Mutation.device_id == device_id, Mutation.mutation_id.in_(ids)))}
+    for m in mutations:
+        out.results.append(_fast_one(session, user, principal, device_id, m, out) if fast
+                           else _one(session, user, principal, device_id, m, out))
+    return out
+
+
+def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dict, out: PushOutcome) -> dict:
+    mid = m["mutation_id"]
+    prior = out.seen.get(mid)
+    if prior is not None:
+        return _duplicate(user, m, prior)
+    try:
+        result = {"mutation_id": mid} | _apply(session, user, p, device_id, m, out)
+    except (Rejected, DomainError) as e:
+        raise _SlowPath() from e
+    rec = Mutation(device_id=device_id, mutation_id=mid, user_id=user.id, result=result)
+    session.add(rec)
+    out.seen[mid] = rec
+    # Locks taken now are held until the enclosing savepoint ends; the slow path starts afresh.
+    out.locked_visits.update(out.pending_locks)
+    out.pending_locks.clear()
+    return result
+
+
+def _stored(session: Session, device_id: str, mutation_id: str) -> Mutation | None:
+    return session.scalar(select(Mutation).where(Mutation.device_id == device_id, Mutation.mutation_id == mutation_id))
+
+
+def _duplicate(user: User, m: dict, rec: Mutation) -> dict:
+    if rec.user_id != user.id:
+        return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]),
+                "reason": "this mutation id was already used by another account on this device", "errors": {}}
+    return {"mutation_id": m["mutation_id"], "status": "duplicate", "id": rec.result.get("id"), "original": rec.result}
+
+
+def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, out: PushOutcome) -> dict:
+    mid = m["mutation_id"]
+    prior = out.seen.get(mid)
+    if prior is not None:
+        return _duplicate(user, m, prior)
+    submitted_before = len(out.submitted_visits)
+    sp = session.begin_nested()
+    try:
+        result = {"mutation_id": mid} | _apply(session, user, p, device_id, m, out)
+        # Stored in the same savepoint as the change: a concurrent retry of this mutation blocks on
+        # the unique key until we commit, then fails it and answers `duplicate`; never applied twice.
+        rec = Mutation(device_id=device_id, mutation_id=mid, user_id=user.id, result=result)
+        session.add(rec)
+        session.flush()
+        sp.commit()
+        out.seen[mid] = rec
+        out.locked_visits.update(out.pending_locks)
+        out.pending_locks.clear()
+        return result
+    except IntegrityError:
+        sp.rollback()
+        out.pending_locks.clear()
+        del out.submitted_visits[submitted_before:]
+        prior = _stored(session, device_id, mid)
+        if prior is not None:
+            return _duplicate(user, m, prior)
+        result = _rejected(m, "the change breaks a database rule (e.g. a duplicate answer)")
+    except Rejected as r:
+        sp.rollback()
+        out.pending_locks.clear()
+        del out.submitted_visits[submitted_before:]
+        result = _rejected(m, r.reason, r.errors)
+    except DomainError as e:
+        sp.rollback()
+        out.pending_locks.clear()
+        del out.submitted_visits[submitted_before:]
+        result = _rejected(m, e.message, {f"fields.{k}": v for k, v in e.fields.items()})
+    # Store the refusal too, so a retry gets the same answer.
+    sp = session.begin_nested()
+    try:
+        rec = Mutation(device_id=device_id, mutation_id=mid, user_id=user.id, result=result)
+        session.add(rec)
+        session.flush()
+        sp.commit()
+        out.seen[mid] = rec
+    except IntegrityError:
+        sp.rollback()
+        prior = _stored(session, device_id, mid)
+        if prior is not None:
+            return _duplicate(user, m, prior)
+    return result
+
+
+def _rejected(m: dict, reason: str, errors: dict | None = None) -> dict:
+    return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]), "reason": reason,
+            "errors": errors or {}}
+
+
+def _apply(session, user, p, device_id, m, out) -> dict:
+    entity, op = m["entity"], m["op"]
+    if entity not in wire.WRITABLE:
+        raise Rejected(f"{entity!r} records cannot be changed through sync", {"entity": ["is not writable"]})
+    if p.role not in (Role.admin, Role.office, Role.inspector):
+        raise Rejected("this role cannot change visits or answers")
+    data, errors = wire.load(entity, op, m.get("fields") or {})
+    if errors:
+        raise Rejected("invalid fields", errors)
+    ctx = _Ctx(session, user, p, device_id, m, out)
+    return {"visit": _visit, "response": _response}[entity](ctx, op, data)
+
+
+@dataclass
+class _Ctx:
+    session: Session
+    user: User
+    p: Principal
+    device_id: str
+    m: dict
+    out: PushOutcome
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.m["id"]
+
+
+def _was_deleted(session, entity: str, entity_id) -> bool:
+    return session.scalar(select(ChangeLog.seq).where(ChangeLog.entity == entity, ChangeLog.entity_id == entity_id,
+                                                      ChangeLog.op == "delete").limit(1)) is not None
+
+
+def _missing(ctx: _Ctx, entity: str):
+    if _was_deleted(ctx.session, entity, ctx.id):
+        raise Rejected(f"this {entity} was deleted on the server; your copy is kept on the device")
+    raise Rejected(f"no {entity} {ctx.id} here", {"id": ["not found"]})
+
+
+def _base(session, entity: str, entity_id, version: int | None) -> dict | None:
+    if version is None:
+        return None
+    return session.scalar(select(RecordRevision.data).where(RecordRevision.entity == entity,
+                                                            RecordRevision.entity_id == entity_id,
+                                                            RecordRevision.version == version))
+
+
+def _visit_wire(visit: Visit) -> dict:
+    return snapshot(visit, {"inspector_ids": sorted(str(i) for i in visit.inspector_ids)})
+
+
+def _client_values(data: dict) -> dict:
+    vals = {k: jsonable(v) for k, v in data.items()}
+    if "inspector_ids" in vals:
+        vals["inspector_ids"] = sorted({str(i) for i in data["inspector_ids"]})
+    return vals
+
+
+def _lock_visit(ctx: _Ctx, visit_id) -> Visit | None:
+    # FOR UPDATE: concurrent pushes to one visit (or its answers) merge one after another, no lost update.
+    visit = ctx.out.locked_visits.get(visit_id)
+    if visit is None:
+        visit = ctx.session.scalar(select(Visit).where(Visit.id == visit_id, visit_filter(ctx.p))
+                                   .with_for_update(of=Visit).execution_options(populate_existing=True))
+        if visit is not None:
+            ctx.out.pending_locks[visit_id] = visit
+    return visit
+
+
+def _may_change(ctx: _Ctx, visit: Visit) -> None:
+    if ctx.p.role == Role.inspector and ctx.p.user_id not in visit.inspector_ids:
+        raise Rejected("only the inspectors on this visit may change it")
+
+
+def _frozen(visit: Visit) -> None:
+    if visit.status not in OPEN:
+        raise Rejected(f"the visit is {visit.status.value} and frozen; late edits are not accepted "
+                       f"(ask the office to reopen it or record an amendment)")
+
+
+def _conflict(ctx: _Ctx, entity: str, entity_id, school_id, visit_id, version: int, contested: dict) -> Conflict:
+    c = Conflict(entity=entity, entity_id=entity_id, school_id=school_id, visit_id=visit_id,
+                 base_version=ctx.m.get("base_version"), server_version=version, fields=contested,
+                 device_id=ctx.device_id, mutation_id=ctx.m["mutation_id"], created_by_id=ctx.user.id)
+    ctx.session.add(c)
+    ctx.session.flush()
+    return c
+
+
+def _outcome(ctx: _Ctx, *, record: dict, version: int, base_version, contested: dict, conflict: Conflict | None,
+             merged: bool) -> dict:
+    res = {"id": record["id"], "version": version, "record": record}
+    if conflict is not None:
+        return res | {"status": "conflict", "conflict": {"id": str(conflict.id), "fields": contested}}
+    return res | {"status": "merged" if merged else "applied"}
+
+
+# --- visits -------------------------------------------------------------------------------------
+
+def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
+    s = ctx.session
+    if op == "create":
+        if s.get(Visit, ctx.id) is not None or _was_deleted(s, "visit", ctx.id):
+            raise Rejected("this visit id is already used", {"id": ["is already used"]})
+        school = s.scalar(select(School).where(School.id == data["school_id"], school_filter(ctx.p)))
+        if school is None:
+            raise Rejected("the school is not in your scope", {"fields.school_id": ["is not a school in your scope"]})
+        inspector_ids = list(data.get("inspector_ids") or [])
+        if ctx.p.role == Role.inspector and ctx.p.user_id not in inspector_ids:
+            inspector_ids.insert(0, ctx.p.user_id)
+        visit = visits.create(s, school=school, created_by=ctx.user, inspector_ids=inspector_ids,
+                              planned_for=data.get("planned_for"), template_version_id=data.get("template_version_id"),
+                              notes=data.get("notes"), id=ctx.id)
+        ctx.out.pending_locks[visit.id] = visit  # created (hence row-locked) by this transaction
+        status = data.get("status")
+        if status is not None and status != visit.status:
+            visits.update(s, visit, status=status)
+            if visit.status == VisitStatus.submitted:
+                ctx.out.submitted_visits.append(visit)
+        audit.record(s, actor_id=ctx.user.id, action="sync.create", entity="visit", entity_id=visit.id)
+        return _outcome(ctx, record=_visit_wire(visit), version=visit.version, base_version=None, contested={},
+                        conflict=None, merged=False)
+
+    visit = _lock_visit(ctx, ctx.id)
+    if visit is None:
+        _missing(ctx, "visit")
+    _may_change(ctx, visit)
+    _frozen(visit)
+    base_version = ctx.m.get("base_version")
+    server = _visit_wire(visit)
+    if op == "delete":
+        if base_version != visit.version:
+            c = _conflict(ctx, "visit", visit.id, visit.school_id, visit.id, visit.version,
+                          {"_deleted": {"base": False, "server": False, "client": True}})
+            return _outcome(ctx, record=server, version=visit.version, base_version=base_version,
+                            contested=c.fields, conflict=c, merged=False)
+        if visit.status != VisitStatus.planned or visit.responses:
+            raise Rejected("only a planned visit with no answers can be deleted; cancel it instead")
+        s.delete(visit)
+        s.flush()
+        ctx.out.locked_visits.pop(visit.id, None)
+        audit.record(s, actor_id=ctx.user.id, action="sync.delete", entity="visit", entity_id=visit.id)
+        return {"status": "applied", "id": str(visit.id), "version": None, "deleted": True}
+
+    client = _client_values(data)
+    if base_version == visit.version:
+        apply, contested = {k: v for k, v in client.items() if server.get(k) != v}, {}
+    else:
+        apply, contested = three_way(_base(s, "visit", visit.id, base_version), server, client)
+    if apply:
+        kwargs = {k: data[k] for k in apply}
+        visits.update(s, visit, **kwargs)
+        if visit.status == VisitStatus.submitted and "status" in apply:
+            ctx.out.submitted_visits.append(visit)
+        audit.record(s, actor_id=ctx.user.id, action="sync.update", entity="visit", entity_id=visit.id,
+                     data={"fields": sorted(apply), "device_id": ctx.device_id})
+    conflict = None
+    if contested:
+        conflict = _conflict(ctx, "visit", visit.id, visit.school_id, visit.id, visit.version, contested)
+    return _outcome(ctx, record=_visit_wire(visit), version=visit.version, base_version=base_version,
+                    contested=contested, conflict=conflict, merged=base_version != server["version"])
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+def _open_visit_for_answers(ctx: _Ctx, visit_id, field_name: str | None) -> Visit:
+    visit = _lock_visit(ctx, visit_id)
+    if visit is None:
+        if field_name:
+            raise Rejected("the visit is not in your scope", {f"fields.{field_name}": ["is not a visit in your scope"]})
+        _missing(ctx, "response")
+    if ctx.p.role != Role.inspector:
+        raise Rejected("only inspectors answer checklists")
+    _may_change(ctx, visit)
+    _frozen(visit)
+    return visit
+
+
+def _answer_rules(ctx: _Ctx, visit: Visit) -> tuple[set[str], set[str]]:
+    """Item codes of the visit's template and the school's sections (cached for the batch)."""
+    key = ("rules", visit.id)
+    if key not in ctx.out.locked_visits:
+        ctx.out.locked_visits[key] = (templates.item_codes(visit.template_version), visits._sections_for(visit.school))
+    return ctx.out.locked_visits[key]
+
+
+def _response(ctx: _Ctx, op: str, data: dict) -> dict:
+    s = ctx.session
+    base_version = ctx.m.get("base_version")
+    if op == "create":
+        visit = _open_visit_for_answers(ctx, data["visit_id"], "visit_id")
+        errors = {}
+        codes, sections = _answer_rules(ctx, visit)
+        if data["item_code"] not in codes:
+            errors["fields.item_code"] = [f"{data['item_code']!r} is not an item of this visit's template"]
+        if data.get("section", "") not in sections:
+            errors["fields.section"] = [f"must be one of {sorted(sections)} for this school"]
+        if errors:
+            raise Rejected("invalid answer", errors)
+        # The visit is locked, so its loaded answers are complete (read once per batch).
+        existing = next((x for x in visit.responses
+                         if x.item_code == data["item_code"] and x.section == data.get("section", "")), None)
+        if existing is not None:
+            # Someone else answered this item first (two inspectors on one checklist): merge into
+            # their record with no common base; the result names the server's id for the device.
+            return _update_response(ctx, visit, existing, None, data, base=EMPTY_ANSWER)
+        r = Response(id=ctx.id, visit_id=visit.id, item_code=data["item_code"], section=data.get("section", ""),
+                     value=data.get("value"), note=data.get("note"), flagged=data.get("flagged", False),
+                     answered_by_id=ctx.user.id, version=1, created_at=(now := utcnow()), updated_at=now)
+        visit.responses.append(r)
+        if visit.status == VisitStatus.planned:
+            visits.transition(s, visit, VisitStatus.in_progress)
+            visit.version += 1
+        # No flush here: the batch's new answers are written together (multi-row INSERTs).
+        audit.record(s, actor_id=ctx.user.id, action="sync.answer", entity="visit", entity_id=visit.id,
+                     data={"items": [r.item_code], "device_id": ctx.device_id})
+        return _outcome(ctx, record=snapshot(r), version=r.version, base_version=None, contested={}, conflict=None,
+                        merged=False)
+
+    r = s.get(Response, ctx.id)
+    if r is None:
+        _missing(ctx, "response")
+    visit = _open_visit_for_answers(ctx, r.visit_id, None)
+    if op == "delete":
+        if base_version != r.version:
+            c = _conflict(ctx, "response", r.id, visit.school_id, visit.id, r.version,
+                          {"_deleted": {"base": False, "server": False, "client": True}})
+            return _outcome(ctx, record=snapshot(r), version=r.version, base_version=base_version,
+                            contested=c.fields, conflict=c, merged=False)
+        s.delete(r)
+        s.flush()
+        audit.record(s, actor_id=ctx.user.id, action="sync.delete", entity="response", entity_id=r.id)
+        return {"status": "applied", "id": str(r.id), "version": None, "deleted": True}
+    return _update_response(ctx, visit, r, base_version, data)
+
+
+def _update_response(ctx: _Ctx, visit: Visit, r: Response, base_version, data: dict, base: dict | None = None) -> dict:
+    s = ctx.session
+    s.refresh(r)  # read again now that the visit is locked: another push may just have committed
+    server = snapshot(r)
+    client = _client_values({k: v for k, v in data.items() if k in RESPONSE_FIELDS})
+    if base_version is not None and base_version == r.version:
+        apply, contested = {k: v for k, v in client.items() if server.get(k) != v}, {}
+    else:
+        apply, contested = three_way(base or _base(s, "response", r.id, base_version), server, client)
+    if apply:
+        for k in apply:
+            setattr(r, k, data[k])
+        r.answered_by_id = ctx.user.id
+        r.version += 1
+        s.flush()
+        audit.record(s, actor_id=ctx.user.id, action="sync.answer", entity="visit", entity_id=visit.id,
+                     data={"items": [r.item_code], "device_id": ctx.device_id})
+    conflict = None
+    if contested:
+        conflict = _conflict(ctx, "response", r.id, visit.school_id, visit.id, r.version, contested)
+    return _outcome(ctx, record=snapshot(r), version=r.version, base_version=base_version, contested=contested,
+                    conflict=conflict, merged=base_version != server["version"])
