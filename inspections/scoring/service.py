@@ -76,6 +76,17 @@ def score_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
 
 
 COMPARATOR_TEXT = {"ge": "≥", "le": "≤", "eq": "="}
+# How a shortfall reads on a ticket: people and rooms are whole, money and area to the cent.
+UNIT_TEXT = {"teachers": "名教师", "rooms": "间", "classes": "个班", "students": "名学生", "m2": "平方米",
+             "yuan": "元"}
+
+
+def shortfall_text(amount, unit: str | None) -> str:
+    """E.g. '2 名教师', '850.00 平方米', '120,000.00 元'."""
+    from decimal import Decimal
+    d = Decimal(str(amount))
+    shown = f"{d:,.2f}" if unit in ("m2", "yuan") else f"{d:,.0f}"
+    return f"{shown} {UNIT_TEXT.get(unit or '', unit or '')}".strip()
 
 
 def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> int:
@@ -94,8 +105,8 @@ def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> in
         for f in row.result.get("failed_items", []):
             name = f["name"].get("zh") if isinstance(f["name"], dict) else str(f["name"])
             title = (f"{name}：实测 {f['value']}，要求 {COMPARATOR_TEXT.get(f['comparator'], '')} {f['threshold']}"
-                     + (f"，差 {f['shortfall']} {f.get('shortfall_unit') or ''}" if f.get("shortfall") is not None
-                        else ""))
+                     + (f"，还差 {shortfall_text(f['shortfall'], f.get('shortfall_unit'))}"
+                        if f.get("shortfall") is not None else ""))
             tickets.record_finding(session, visit=visit, item_code=f["code"], section=row.section,
                                    source=FindingSource.scoring, severity=Severity(f.get("severity") or "medium"),
                                    title=title[:300], measured=f["value"], required=f["threshold"],

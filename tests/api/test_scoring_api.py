@@ -159,3 +159,10 @@ def test_asking_twice_for_the_same_job_enqueues_it_once(app, session, world):
             assert queue("scoring").count == 1
     run_jobs(app)
     assert session.get(JobRecord, "score-county-twice").status == "finished"
+
+
+@pytest.mark.parametrize("amount,unit,text", [(2, "teachers", "2 名教师"), ("850.5", "m2", "850.50 平方米"),
+                                              (120000, "yuan", "120,000.00 元"), (3, "rooms", "3 间")])
+def test_shortfall_reads_in_real_units(amount, unit, text):
+    from inspections.scoring.service import shortfall_text
+    assert shortfall_text(amount, unit) == text
