@@ -1,6 +1,9 @@
 """Finding sources and rectification ticket states."""
 from enum import StrEnum
 
+# One severity scale: the template's indicators set it and tickets carry it on.
+from inspections.scoring.enums import Severity  # noqa: F401 - re-exported
+
 
 class FindingSource(StrEnum):
     scoring = "scoring"
@@ -14,10 +17,3 @@ class TicketStatus(StrEnum):
     awaiting_verification = "awaiting_verification"
     closed = "closed"
     cancelled = "cancelled"
-
-
-class Severity(StrEnum):
-    low = "low"
-    medium = "medium"
-    high = "high"
-    veto = "veto"

@@ -408,11 +408,10 @@ def test_retried_create_returns_the_same_upload(client, insp, visit, session):
     assert c.status_code == 409
 
 
-from tests.test_storage_s3 import s3_endpoint  # noqa: E402,F401 - fixture
 
 
 @pytest.fixture
-def s3_app(base_app, s3_endpoint, tmp_path):  # noqa: F811
+def s3_app(base_app, s3_endpoint, tmp_path):
     """The same database, blobs on S3 (moto's HTTP server through boto3), jobs in-process (embedded queue)."""
     from inspections import db as domain_db
     from server import create_app

@@ -6,11 +6,10 @@ import os
 import pytest
 
 from inspections.storage import LocalStorage, S3Storage, from_url
-from tests.test_storage_s3 import s3_endpoint  # noqa: F401 - fixture
 
 
 @pytest.fixture
-def s3(s3_endpoint):  # noqa: F811
+def s3(s3_endpoint):
     st = from_url("s3://uploads-test/pfx", endpoint_url=s3_endpoint)
     st.client.create_bucket(Bucket="uploads-test")
     yield st
