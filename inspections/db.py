@@ -157,4 +157,3 @@ def import_models() -> None:
     from inspections.templates import models as _t  # noqa: F401
     from inspections.tickets import models as _ti  # noqa: F401
     from inspections.visits import models as _v  # noqa: F401
-    from sync import models as _sync  # noqa: F401

@@ -4,6 +4,7 @@ from alembic import context
 from inspections.db import Base, import_models
 
 import_models()
+import sync.models  # noqa: E402,F401 - the sync tables live outside the domain package
 target_metadata = Base.metadata
 config = context.config
 

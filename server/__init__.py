@@ -24,6 +24,7 @@ def create_app(config: dict | None = None) -> Flask:
     from server.api import register as register_api
 
     import_models()
+    import sync.models  # noqa: F401 - sync's tables belong to the same schema
     from inspections.accounts.service import configure_hasher
     configure_hasher(time_cost=int(app.config["ARGON2_TIME_COST"]), memory_kib=int(app.config["ARGON2_MEMORY_KIB"]))
     extensions.init_app(app)
