@@ -34,6 +34,10 @@ DEMO_LOGINS: list[tuple[str, str, str, str]] = [
     ("school-mdx-j01", PASSWORD, "school", "明德县第一中学"),
 ]
 
+# What the county reports for the veto items (一票否决): none triggered, 88% satisfied.
+DEMO_COUNTY_FACTS = {"admission_by_exam": False, "illegal_school_choice": False, "key_schools_or_classes": False,
+                     "social_recognition_percent": 88}
+
 TOWNS = ["城关", "东关", "西城", "南湖", "北山", "青石", "柳河", "白马", "红旗", "新安", "桃源", "龙泉", "石门",
          "清水", "杨柳", "黄庄"]
 # County seat coordinates; schools are scattered within ~25 km.
@@ -216,7 +220,7 @@ def load(session: Session, progress: Callable[[str], None] = lambda _m: None) ->
     _advance_tickets(session, rng, office_user=session.scalar(select(User).where(User.username == "office")),
                      progress=progress)
     for level in ("primary", "junior"):
-        row = scoring.score_county(session, county.id, level)
+        row = scoring.score_county(session, county.id, level, DEMO_COUNTY_FACTS)
         progress(f"明德县 {level}: {row.verdict} ({row.result['schools_passing']}/{row.result['schools_total']} "
                  f"schools pass)")
     session.flush()

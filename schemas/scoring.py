@@ -51,6 +51,12 @@ class LevelArgs(Schema):
     level = fields.String(required=True, validate=LEVEL)
 
 
+class CountyRunIn(Schema):
+    county_facts = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "Veto items the county reports: admission_by_exam, illegal_school_choice, "
+                       "key_schools_or_classes (booleans), social_recognition_percent (0-100)."})
+
+
 class CountyReportOut(Schema):
     county_id = fields.UUID()
     county = fields.String()

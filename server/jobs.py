@@ -41,11 +41,15 @@ def on_visit_submitted(visit: Visit) -> JobRecord:
     return enqueue(score_visit, queue_name="scoring", job_id=score_visit_job_id(visit), visit_id=str(visit.id))
 
 
-def enqueue_county(county_id, level: str, stamp: str) -> JobRecord:
-    """Score a county at a level; `stamp` (e.g. the newest input's time) makes re-runs idempotent."""
+def enqueue_county(county_id, level: str, stamp: str, county_facts: dict | None = None) -> JobRecord:
+    """Score a county at a level; `stamp` (the newest input's time and the veto facts) makes re-runs idempotent."""
+    import hashlib
+    import json
+
     from inspections.scoring.tasks import score_county
-    return enqueue(score_county, queue_name="scoring", job_id=f"score-county-{county_id}-{level}-{stamp}",
-                   county_id=str(county_id), level=level)
+    facts_tag = hashlib.sha256(json.dumps(county_facts or {}, sort_keys=True).encode()).hexdigest()[:10]
+    return enqueue(score_county, queue_name="scoring", job_id=f"score-county-{county_id}-{level}-{stamp}-{facts_tag}",
+                   county_id=str(county_id), level=level, county_facts=county_facts or {})
 
 
 def periodic_jobs() -> list[tuple[str, object, dict]]:

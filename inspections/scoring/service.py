@@ -151,7 +151,56 @@ def latest_school_scores(session: Session, county: Jurisdiction, level: str) -> 
     return list(latest.values())
 
 
-def score_county(session: Session, county_id: uuid.UUID, level: str) -> CountyScore:
+# County-level veto items (一票否决, 教督〔2017〕6号): any one fails the county outright.
+VETO_FLAGS = {
+    "admission_by_exam": "以考试方式招生 (admission by exam)",
+    "illegal_school_choice": "违规择校 (illegal school choice)",
+    "key_schools_or_classes": "设置重点校或重点班 (key schools or key classes)",
+}
+SOCIAL_RECOGNITION_MIN = 85
+
+
+def validate_county_facts(facts: dict) -> dict[str, list[str]]:
+    """Field errors in county-reported veto facts (flags are booleans; recognition a 0-100 percent)."""
+    errors: dict[str, list[str]] = {}
+    for key, value in facts.items():
+        if key in VETO_FLAGS:
+            if not isinstance(value, bool):
+                errors[key] = ["must be true or false"]
+        elif key == "social_recognition_percent":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+                errors[key] = ["must be a number from 0 to 100"]
+        else:
+            errors[key] = ["is not a county veto item"]
+    return errors
+
+
+def apply_veto(result: dict, county_facts: dict | None) -> dict:
+    """Fold the veto items into a county result: any one fails it; unreported ones keep it open."""
+    county_facts = county_facts or {}
+    vetoes, missing = [], []
+    for key, label in VETO_FLAGS.items():
+        if key not in county_facts:
+            missing.append(key)
+        elif county_facts[key]:
+            vetoes.append(f"一票否决: {label}")
+    rec = county_facts.get("social_recognition_percent")
+    if rec is None:
+        missing.append("social_recognition_percent")
+    elif rec < SOCIAL_RECOGNITION_MIN:
+        vetoes.append(f"一票否决: 社会认可度 {rec}% < {SOCIAL_RECOGNITION_MIN}% (social recognition)")
+    result["veto"] = {"facts": county_facts, "vetoed": vetoes, "not_reported": missing}
+    if vetoes:
+        result["verdict"] = "fail"
+        result["reasons"] = vetoes + result["reasons"]
+    elif missing and result["verdict"] == "pass":
+        result["verdict"] = "incomplete"
+        result["reasons"] = result["reasons"] + [f"veto items not reported: {', '.join(missing)}"]
+    return result
+
+
+def score_county(session: Session, county_id: uuid.UUID, level: str,
+                 county_facts: dict | None = None) -> CountyScore:
     """Judge a county at a level from each school's latest visit score, with the county's template."""
     county = session.get(Jurisdiction, county_id)
     if county is None:
@@ -162,7 +211,7 @@ def score_county(session: Session, county_id: uuid.UUID, level: str) -> CountySc
     pairs = latest_school_scores(session, county, level)
     schools = [{"school": f"{s.code} {s.name}", "facts": score.facts} for s, score in pairs]
     county_result = engine.score_county(version.definition, level, schools)
-    result = county_result.to_json_dict()
+    result = apply_veto(county_result.to_json_dict(), county_facts)
     result["items"] = item_summary(county_result)
     row = CountyScore(jurisdiction_id=county.id, level=level, template_version_id=version.id,
                       verdict=result["verdict"], inputs={str(s.id): str(score.id) for s, score in pairs},

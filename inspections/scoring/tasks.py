@@ -15,7 +15,7 @@ def score_visit(session, *, visit_id: str) -> dict:
 
 
 @tracked("score_county")
-def score_county(session, *, county_id: str, level: str) -> dict:
+def score_county(session, *, county_id: str, level: str, county_facts: dict | None = None) -> dict:
     """Judge a county at a level; returns the verdict and the stored score id."""
-    row = service.score_county(session, uuid.UUID(county_id), level)
+    row = service.score_county(session, uuid.UUID(county_id), level, county_facts)
     return {"county_score_id": str(row.id), "verdict": row.verdict}

@@ -19,7 +19,7 @@ from inspections.scoring import service as scoring
 from inspections.scoring.models import VisitScore
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit
-from schemas.scoring import CountyReportOut, JobOut, LevelArgs, PreviewIn, ReportArgs, VisitScoreOut
+from schemas.scoring import CountyReportOut, CountyRunIn, JobOut, LevelArgs, PreviewIn, ReportArgs, VisitScoreOut
 from server.api.common import get_in_scope
 from server.auth import BEARER, EVERYONE, MANAGERS, STAFF, current_principal, require
 from server.extensions import session
@@ -74,18 +74,22 @@ def _county(county_id) -> Jurisdiction:
 @blp.route("/counties/<uuid:county_id>/scoring-runs")
 class CountyRuns(MethodView):
     @blp.arguments(LevelArgs, location="query")
+    @blp.arguments(CountyRunIn, required=False)
     @blp.response(202, JobOut)
     @blp.doc(security=[BEARER])
     @require(*MANAGERS)
-    def post(self, args, county_id):
-        """Judge the county at a level from each school's latest visit score (an RQ job)."""
+    def post(self, args, body, county_id):
+        """Judge the county at a level from each school's latest visit score and its veto items (an RQ job)."""
         db = session()
         county = _county(county_id)
+        errors = scoring.validate_county_facts(body.get("county_facts") or {})
+        if errors:
+            abort(422, errors={f"county_facts.{k}": v for k, v in errors.items()})
         newest = db.scalar(select(VisitScore.computed_at).where(VisitScore.school_id.in_(
             select(Visit.school_id).join(Visit.school).where(Visit.school.has(jurisdiction_id=county.id))))
             .order_by(VisitScore.computed_at.desc()).limit(1))
         stamp = str(int(newest.timestamp() * 1000)) if newest else "0"
-        return enqueue_county(county.id, args["level"], stamp)
+        return enqueue_county(county.id, args["level"], stamp, body.get("county_facts") or {})
 
 
 def _report_csv(county: Jurisdiction, row) -> Response:

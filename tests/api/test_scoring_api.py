@@ -166,3 +166,44 @@ def test_asking_twice_for_the_same_job_enqueues_it_once(app, session, world):
 def test_shortfall_reads_in_real_units(amount, unit, text):
     from inspections.scoring.service import shortfall_text
     assert shortfall_text(amount, unit) == text
+
+
+def _all_pass_county(app, client, session, world):
+    for school in (world.school_a1,):
+        submit_visit(client, world.h_insp, school.id, {**GOOD_PRIMARY, "class_sizes": [40] * 14,
+                                                        "music_rooms_m2": [100, 100], "art_rooms_m2": [95, 95]})
+    run_jobs(app)
+
+
+@pytest.mark.parametrize("county_facts,verdict,reason", [
+    ({"admission_by_exam": False, "illegal_school_choice": False, "key_schools_or_classes": False,
+      "social_recognition_percent": 90}, None, None),
+    ({"admission_by_exam": False, "illegal_school_choice": False, "key_schools_or_classes": True,
+      "social_recognition_percent": 90}, "fail", "key schools"),
+    ({"admission_by_exam": False, "illegal_school_choice": False, "key_schools_or_classes": False,
+      "social_recognition_percent": 84.9}, "fail", "social recognition"),
+    ({}, "not-pass", "veto items not reported"),
+])
+def test_veto_items_decide_the_county(app, client, session, world, county_facts, verdict, reason):
+    _all_pass_county(app, client, session, world)
+    url = f"/api/v1/counties/{world.county_a1.id}"
+    r = client.post(f"{url}/scoring-runs?level=primary", json={"county_facts": county_facts}, headers=world.h_office)
+    assert r.status_code == 202, r.json
+    run_jobs(app)
+    report = client.get(f"{url}/report?level=primary", headers=world.h_office).json
+    assert report["result"]["veto"]["facts"] == county_facts
+    if verdict == "fail":
+        assert report["verdict"] == "fail" and reason in report["result"]["reasons"][0]
+    elif verdict == "not-pass":
+        assert report["verdict"] != "pass" and any(reason in x for x in report["result"]["reasons"])
+    else:
+        assert report["result"]["veto"]["vetoed"] == [] and report["result"]["veto"]["not_reported"] == []
+
+
+def test_bad_veto_facts_are_rejected(client, world):
+    r = client.post(f"/api/v1/counties/{world.county_a1.id}/scoring-runs?level=primary",
+                    json={"county_facts": {"admission_by_exam": "no", "social_recognition_percent": 120, "x": 1}},
+                    headers=world.h_office)
+    assert r.status_code == 422
+    assert {"county_facts.admission_by_exam", "county_facts.social_recognition_percent", "county_facts.x"} <= set(
+        r.json["errors"])
