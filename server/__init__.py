@@ -36,6 +36,8 @@ def create_app(config: dict | None = None) -> Flask:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     app.extensions["api"] = api
     register_api(api)
+    from server.web import bp as web_bp
+    app.register_blueprint(web_bp)  # server-rendered pages at /web (session login, CSRF)
     errors.register(app)
     from server.auth import authenticate_api_request
     app.before_request(authenticate_api_request)

@@ -1,0 +1,142 @@
+"""Server-rendered pages (school portal: tickets) over the same services and scope rules as the API."""
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+
+from flask import Blueprint, abort, g, redirect, render_template, request, session as web_session, url_for
+from sqlalchemy import select
+
+from inspections.accounts import service as accounts
+from inspections.accounts.enums import Role
+from inspections.accounts.models import User
+from inspections.accounts.scope import principal_for, school_filter
+from inspections.errors import DomainError
+from inspections.org.models import School
+from inspections.tickets import service as tickets
+from inspections.tickets.enums import TicketStatus
+from inspections.tickets.models import Ticket
+from server.extensions import session
+from server.web.i18n import translate
+
+bp = Blueprint("web", __name__, url_prefix="/web", template_folder="templates")
+
+
+@bp.before_app_request
+def _lang():
+    if request.args.get("lang") in ("zh-CN", "en"):
+        web_session["lang"] = request.args["lang"]
+
+
+@bp.before_request
+def _csrf_and_user():
+    """Load the signed-in user; reject a POST whose CSRF token does not match the session's."""
+    if request.method == "POST":
+        sent, expected = request.form.get("csrf_token", ""), web_session.get("csrf", "")
+        if not expected or not hmac.compare_digest(sent, expected):
+            abort(400, "CSRF token missing or wrong")
+    g.web_user = None
+    uid = web_session.get("uid")
+    if uid:
+        user = session().get(User, uuid.UUID(uid))
+        if user is not None and user.active:
+            g.web_user = user
+
+
+@bp.app_context_processor
+def _helpers():
+    if "csrf" not in web_session:
+        web_session["csrf"] = secrets.token_urlsafe(32)
+    lang = web_session.get("lang", "zh-CN")
+    return {"csrf_token": web_session["csrf"], "t": lambda key: translate(key, lang), "lang": lang,
+            "web_user": g.get("web_user")}
+
+
+def _principal(*roles: Role):
+    """The signed-in principal, redirecting to login when signed out; 403 for the wrong role."""
+    if g.web_user is None:
+        abort(redirect(url_for("web.login", next=request.path)))
+    if roles and g.web_user.role not in roles:
+        abort(403)
+    return principal_for(session(), g.web_user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with username and password; a new session (and CSRF token) on success."""
+    error = None
+    if request.method == "POST":
+        user = accounts.get_by_username(session(), request.form.get("username", ""))
+        if accounts.check_password(user, request.form.get("password", "")) and user.active:
+            lang = web_session.get("lang", "zh-CN")
+            web_session.clear()
+            web_session.update(uid=str(user.id), lang=lang, csrf=secrets.token_urlsafe(32))
+            nxt = request.args.get("next", "")
+            return redirect(nxt if nxt.startswith("/web/") else url_for("web.ticket_list"))
+        error = "login_failed"
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out (POST with the CSRF token)."""
+    web_session.clear()
+    return redirect(url_for("web.login"))
+
+
+def _tickets_in_scope(p):
+    return Ticket.school_id.in_(select(School.id).where(school_filter(p)))
+
+
+@bp.get("/tickets")
+def ticket_list():
+    """Tickets of the schools in my scope, with status, due date and overdue."""
+    p = _principal()
+    rows = session().scalars(select(Ticket).where(_tickets_in_scope(p)).order_by(Ticket.opened_at, Ticket.id)
+                             .limit(500)).all()
+    return render_template("tickets.html", tickets=rows, is_overdue=tickets.is_overdue)
+
+
+def _ticket_or_404(p, ticket_id: str) -> Ticket:
+    try:
+        tid = uuid.UUID(ticket_id)
+    except ValueError:
+        abort(404)
+    t = session().scalar(select(Ticket).where(Ticket.id == tid, _tickets_in_scope(p)))
+    if t is None:
+        abort(404)
+    return t
+
+
+@bp.route("/tickets/<ticket_id>", methods=["GET", "POST"])
+def ticket_detail(ticket_id):
+    """One ticket with its history and the forms for the moves open to me."""
+    p = _principal()
+    t = _ticket_or_404(p, ticket_id)
+    error = None
+    if request.method == "POST":
+        try:
+            to = TicketStatus(request.form.get("to", ""))
+        except ValueError:
+            abort(400)
+        plan = [{"milestone": m.strip(), "due": d}
+                for m, d in zip(request.form.getlist("milestone"), request.form.getlist("due")) if m.strip()]
+        try:
+            tickets.transition(session(), t, to=to, actor=p, note=request.form.get("note") or None, plan=plan or None)
+            session().commit()
+            return redirect(url_for("web.ticket_detail", ticket_id=t.id))
+        except DomainError as e:
+            session().rollback()
+            t = _ticket_or_404(p, ticket_id)
+            error = e.message
+    return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error,
+                           overdue=tickets.is_overdue(t)), (422 if error else 200)
+
+
+@bp.record_once
+def _cookie_policy(state):
+    # The session cookie carries the login: never readable by scripts, not sent on cross-site POSTs.
+    state.app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if not state.app.config.get("SESSION_COOKIE_SAMESITE"):
+        state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
