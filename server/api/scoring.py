@@ -85,9 +85,9 @@ class CountyRuns(MethodView):
         errors = scoring.validate_county_facts(body.get("county_facts") or {})
         if errors:
             abort(422, errors={f"county_facts.{k}": v for k, v in errors.items()})
-        newest = db.scalar(select(VisitScore.computed_at).where(VisitScore.school_id.in_(
-            select(Visit.school_id).join(Visit.school).where(Visit.school.has(jurisdiction_id=county.id))))
-            .order_by(VisitScore.computed_at.desc()).limit(1))
+        newest = db.scalar(select(VisitScore.computed_at)
+                           .where(VisitScore.school_id.in_(select(School.id).where(School.jurisdiction_id == county.id)))
+                           .order_by(VisitScore.computed_at.desc()).limit(1))
         stamp = str(int(newest.timestamp() * 1000)) if newest else "0"
         return enqueue_county(county.id, args["level"], stamp, body.get("county_facts") or {})
 

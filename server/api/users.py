@@ -23,11 +23,13 @@ blp = Blueprint("users", __name__, description="User accounts (offices and admin
 UserPage = page_of(UserOut, "UserPage")
 
 
-def dump(user: User) -> dict:
-    db = session()
+def dump(user: User, assigned: dict | None = None) -> dict:
+    """A user as the API returns it; `assigned` is a preloaded {user id: school ids} for a page."""
+    if assigned is None:
+        assigned = accounts.assigned_school_ids_by_user(session(), [user.id])
     out = {c: getattr(user, c) for c in ("id", "username", "display_name", "role", "jurisdiction_id", "school_id",
                                          "active", "created_at")}
-    out["assigned_school_ids"] = accounts.assigned_school_ids(db, user.id) if user.role == Role.inspector else []
+    out["assigned_school_ids"] = assigned.get(user.id, []) if user.role == Role.inspector else []
     return out
 
 
@@ -64,7 +66,9 @@ class Users(MethodView):
         stmt = select(User).where(user_filter(current_principal()))
         if query["role"]:
             stmt = stmt.where(User.role == query["role"])
-        return page_response(paginate(session(), stmt, [User.username], cursor=cursor, limit=limit), dump)
+        page = paginate(session(), stmt, [User.username], cursor=cursor, limit=limit)
+        assigned = accounts.assigned_school_ids_by_user(session(), [u.id for u in page.items])
+        return page_response(page, lambda u: dump(u, assigned))
 
     @blp.arguments(UserIn)
     @blp.response(201, UserOut)
