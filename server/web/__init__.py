@@ -1,4 +1,8 @@
-"""Server-rendered pages (school portal: tickets) over the same services and scope rules as the API."""
+"""Server-rendered pages over the same services and scope rules as the API.
+
+This module holds the blueprint, sign-in, CSRF and the role check; each area (tickets, dashboard,
+visit planning) lives in its own module that adds routes to `bp` and strings through `i18n.add`.
+"""
 from __future__ import annotations
 
 import hmac
@@ -6,21 +10,22 @@ import secrets
 import uuid
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session as web_session, url_for
-from sqlalchemy import select
 
 from inspections.accounts import service as accounts
 from inspections.accounts.enums import Role
 from inspections.accounts.models import User
-from inspections.accounts.scope import principal_for, school_filter
-from inspections.errors import DomainError
-from inspections.org.models import School
-from inspections.tickets import service as tickets
-from inspections.tickets.enums import TicketStatus
-from inspections.tickets.models import Ticket
+from inspections.accounts.scope import principal_for
 from server.extensions import session
 from server.web.i18n import translate
 
 bp = Blueprint("web", __name__, url_prefix="/web", template_folder="templates")
+
+# The header's links: (endpoint, string key, roles that see it). Areas append theirs with `nav_link`.
+NAV_LINKS: list[tuple[str, str, tuple[str, ...]]] = []
+
+
+def nav_link(endpoint: str, label: str, *roles: Role) -> None:
+    NAV_LINKS.append((endpoint, label, tuple(r.value for r in roles)))
 
 
 @bp.before_app_request
@@ -50,7 +55,7 @@ def _helpers():
         web_session["csrf"] = secrets.token_urlsafe(32)
     lang = web_session.get("lang", "zh-CN")
     return {"csrf_token": web_session["csrf"], "t": lambda key: translate(key, lang), "lang": lang,
-            "web_user": g.get("web_user")}
+            "web_user": g.get("web_user"), "nav_links": NAV_LINKS}
 
 
 def _principal(*roles: Role):
@@ -85,58 +90,13 @@ def logout():
     return redirect(url_for("web.login"))
 
 
-def _tickets_in_scope(p):
-    return Ticket.school_id.in_(select(School.id).where(school_filter(p)))
-
-
-@bp.get("/tickets")
-def ticket_list():
-    """Tickets of the schools in my scope, with status, due date and overdue."""
-    p = _principal()
-    rows = session().scalars(select(Ticket).where(_tickets_in_scope(p)).order_by(Ticket.opened_at, Ticket.id)
-                             .limit(500)).all()
-    return render_template("tickets.html", tickets=rows, is_overdue=tickets.is_overdue)
-
-
-def _ticket_or_404(p, ticket_id: str) -> Ticket:
-    try:
-        tid = uuid.UUID(ticket_id)
-    except ValueError:
-        abort(404)
-    t = session().scalar(select(Ticket).where(Ticket.id == tid, _tickets_in_scope(p)))
-    if t is None:
-        abort(404)
-    return t
-
-
-@bp.route("/tickets/<ticket_id>", methods=["GET", "POST"])
-def ticket_detail(ticket_id):
-    """One ticket with its history and the forms for the moves open to me."""
-    p = _principal()
-    t = _ticket_or_404(p, ticket_id)
-    error = None
-    if request.method == "POST":
-        try:
-            to = TicketStatus(request.form.get("to", ""))
-        except ValueError:
-            abort(400)
-        plan = [{"milestone": m.strip(), "due": d}
-                for m, d in zip(request.form.getlist("milestone"), request.form.getlist("due")) if m.strip()]
-        try:
-            tickets.transition(session(), t, to=to, actor=p, note=request.form.get("note") or None, plan=plan or None)
-            session().commit()
-            return redirect(url_for("web.ticket_detail", ticket_id=t.id))
-        except DomainError as e:
-            session().rollback()
-            t = _ticket_or_404(p, ticket_id)
-            error = e.message
-    return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error,
-                           overdue=tickets.is_overdue(t)), (422 if error else 200)
-
-
 @bp.record_once
 def _cookie_policy(state):
     # The session cookie carries the login: never readable by scripts, not sent on cross-site POSTs.
     state.app.config["SESSION_COOKIE_HTTPONLY"] = True
     if not state.app.config.get("SESSION_COOKIE_SAMESITE"):
         state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+
+
+# Each area of the site is its own module adding routes to this blueprint.
+from server.web import tickets as _tickets  # noqa: E402,F401

@@ -16,6 +16,15 @@ STRINGS = {
 }
 
 
+def add(strings: dict[str, dict[str, str]]) -> None:
+    """Add an area's strings ({"zh-CN": {...}, "en": {...}}); a key defined twice is a mistake."""
+    for lang, table in strings.items():
+        clash = set(table) & set(STRINGS.setdefault(lang, {}))
+        if clash:
+            raise ValueError(f"page strings defined twice: {sorted(clash)}")
+        STRINGS[lang].update(table)
+
+
 def translate(key: str, lang: str) -> str:
     """The string for `key` in `lang`, falling back to zh-CN, then the key itself."""
     return STRINGS.get(lang, {}).get(key) or STRINGS["zh-CN"].get(key, key)
