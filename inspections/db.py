@@ -123,6 +123,10 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
+            # SQLite's advice for WAL: no fsync per commit, only at checkpoints. The database stays
+            # consistent after any crash; a power cut may lose the last commits (the embedded default
+            # is one machine; production runs PostgreSQL).
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
@@ -153,6 +157,7 @@ def import_models() -> None:
     from inspections.jobs import models as _j  # noqa: F401
     from inspections.org import models as _o  # noqa: F401
     from inspections.photos import models as _p  # noqa: F401
+    from inspections.planning import models as _pl  # noqa: F401
     from inspections.scoring import models as _s  # noqa: F401
     from inspections.templates import models as _t  # noqa: F401
     from inspections.tickets import models as _ti  # noqa: F401

@@ -187,7 +187,8 @@ def append_chunk(session: Session, storage: BlobStorage, photo: Photo, *, offset
             f"the chunk ends at {offset + len(data)}, past the declared size {photo.size}"]})
     # A fresh key per attempt: a losing racer can never overwrite the winner's chunk.
     key = f"{upload_prefix(photo.id)}{offset:015d}-{secrets.token_hex(4)}"
-    storage.put(key, data, content_type="application/octet-stream")
+    # Typed as the photo: a single-chunk upload becomes the original itself at finalize.
+    storage.put(key, data, content_type=photo.content_type)
     new_offset = offset + len(data)
     chunks = [*photo.chunks, [offset, len(data), key]]
     done = session.execute(update(Photo).where(Photo.id == photo.id, Photo.received_bytes == offset,
@@ -231,9 +232,12 @@ def finalize(session: Session, storage: BlobStorage, photo: Photo) -> bool:
     key, digest = original_key(photo.sha256), hashlib.sha256()
     deduplicated = storage.exists(key)
     staging = f"{upload_prefix(photo.id)}assembled"
-    if deduplicated:
+    if deduplicated or len(photo.chunks) == 1:
+        # Nothing to assemble: hash the stored bytes in place (a single chunk is promoted below as it is).
         for _ in _stream_chunks(storage, photo, digest):
             pass
+        if not deduplicated:
+            staging = photo.chunks[0][2]
     else:
         storage.put_stream(staging, _stream_chunks(storage, photo, digest), content_type=photo.content_type)
     if digest.hexdigest() != photo.sha256:

@@ -116,10 +116,14 @@ class UploadById(MethodView):
 
     @blp.doc(security=[BEARER], parameters=[
         {"in": "header", "name": "Upload-Offset", "required": True, "schema": {"type": "integer", "minimum": 0},
-         "description": "Where this chunk starts; must equal the upload's current offset."}],
+         "description": "Where this chunk starts; must equal the upload's current offset."},
+        {"in": "header", "name": "Upload-Complete", "required": False, "schema": {"type": "string", "enum": ["?1", "?0"]},
+         "description": "`?1` on the last chunk: finalize in the same request (as POST .../finalize does)."}],
         requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
                                                    for t in CHUNK_TYPES}},
         responses={"204": {"description": "Stored; Upload-Offset gives the new offset."},
+                   "200": {"description": "Last chunk with `Upload-Complete: ?1`: stored and finalized.",
+                           "content": {"application/json": {"schema": PhotoOut}}},
                    "409": {"description": "Wrong offset: the body's `offset` and Upload-Offset say where to resume."}})
     @require(*EVERYONE)
     def patch(self, upload_id):
@@ -134,12 +138,30 @@ class UploadById(MethodView):
         # Chunks have their own body limit (the app-wide one is for JSON); set before reading the body.
         request.max_content_length = current_app.config["MAX_CHUNK_BYTES"]
         data = request.get_data(cache=False)
+        complete = request.headers.get("Upload-Complete", "").strip() == "?1"
+        if complete and photo.status != PhotoStatus.uploading and int(raw) + len(data) == photo.size:
+            # A retried last chunk (the answer was lost): the same answer as a retried finalize.
+            return _completed(db, p, photo, photo.size)
+        if complete and photo.status == PhotoStatus.uploading and int(raw) == photo.received_bytes \
+                and int(raw) + len(data) != photo.size:
+            abort(422, errors={"headers.Upload-Complete": [
+                f"this chunk ends at {int(raw) + len(data)}, not at the declared size {photo.size}"]})
         try:
             offset = photos.append_chunk(db, storage(), photo, offset=int(raw), data=data, expires_in=_expiry())
         except photos.OffsetMismatch as exc:
             return problem(409, exc.message, offset=exc.offset, headers={"Upload-Offset": str(exc.offset)})
         db.commit()
+        if complete:
+            # The last chunk says it is the last: finalize in the same request (one round trip fewer).
+            return _completed(db, p, photo, offset)
         return Response(status=204, headers={"Upload-Offset": str(offset), "Cache-Control": "no-store"})
+
+
+def _completed(db, p, photo: Photo, offset: int):
+    photo = _finalize(db, p, photo)
+    resp = current_app.json.response(PhotoOut().dump(photo))
+    resp.headers.update({"Upload-Offset": str(offset), "Cache-Control": "no-store"})
+    return resp
 
 
 @blp.route("/photos/uploads/<uuid:upload_id>/finalize")
@@ -150,21 +172,25 @@ class UploadFinalize(MethodView):
     def post(self, upload_id):
         """Check size and sha256, store the original by its hash (once), queue processing."""
         db, p = session(), current_principal()
-        photo = photos.get_upload(db, p, upload_id)
-        already = photo.status != PhotoStatus.uploading
-        try:
-            dedup = photos.finalize(db, storage(), photo)
-        except ValidationFailed:
-            db.commit()  # the discarded bytes: the upload restarts at offset 0
-            raise
-        if not already:
-            audit.record(db, actor_id=p.user_id, action="upload", entity="photo", entity_id=photo.id,
-                         data={"sha256": photo.sha256, "deduplicated": dedup})
-        db.commit()
-        if photo.status == PhotoStatus.received:
-            enqueue_processing(photo)
-            db.refresh(photo)
-        return photo
+        return _finalize(db, p, photos.get_upload(db, p, upload_id))
+
+
+def _finalize(db, p, photo: Photo) -> Photo:
+    """Check size and sha256, store the original, commit, then queue processing."""
+    already = photo.status != PhotoStatus.uploading
+    try:
+        dedup = photos.finalize(db, storage(), photo)
+    except ValidationFailed:
+        db.commit()  # the discarded bytes: the upload restarts at offset 0
+        raise
+    if not already:
+        audit.record(db, actor_id=p.user_id, action="upload", entity="photo", entity_id=photo.id,
+                     data={"sha256": photo.sha256, "deduplicated": dedup})
+    db.commit()
+    if photo.status == PhotoStatus.received:
+        enqueue_processing(photo)
+        db.refresh(photo)
+    return photo
 
 
 def _photo(photo_id) -> Photo:

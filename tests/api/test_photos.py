@@ -476,3 +476,41 @@ def test_withdrawn_upload_is_no_longer_expected(client, app, insp, visit, sessio
     done = upload(client, app, insp, visit["id"], data).json["id"]
     assert client.delete(f"{API}/photos/uploads/{done}", headers=insp).status_code == 409
     assert client.get(f"{API}/photos/{done}", headers=insp).json["status"] == "processed"
+
+
+def test_last_chunk_with_upload_complete_finalizes_in_the_same_request(client, app, insp, visit, session):
+    data = photo(640, 480)
+    uid = declare(client, insp, visit["id"], data).json["id"]
+    half = len(data) // 2
+    assert send(client, insp, uid, data[:half], 0).status_code == 204
+    # Declaring completion on a chunk that does not end the file: refused before anything is stored.
+    early = client.patch(f"{API}/photos/uploads/{uid}", data=data[half:-1],
+                         headers={**insp, "Upload-Offset": str(half), "Content-Type": CHUNK, "Upload-Complete": "?1"})
+    assert early.status_code == 422 and "headers.Upload-Complete" in early.json["errors"]
+    assert session.get(Photo, uuid.UUID(uid)).received_bytes == half
+    last = client.patch(f"{API}/photos/uploads/{uid}", data=data[half:],
+                        headers={**insp, "Upload-Offset": str(half), "Content-Type": CHUNK, "Upload-Complete": "?1"})
+    assert last.status_code == 200, last.json
+    assert last.json["status"] in ("received", "processed") and last.json["sha256"] == sha(data)
+    assert last.headers["Upload-Offset"] == str(len(data))
+    # The original sits at its content address, byte for byte; no staging chunks are left behind.
+    from inspections.photos.service import original_key
+    assert b"".join(storage(app).open(original_key(sha(data)))) == data
+    assert not [k for k in blob_keys(app) if k.startswith("uploads/")]
+    # The answer was lost and the device resends the last chunk: the same answer, nothing stored twice.
+    again = client.patch(f"{API}/photos/uploads/{uid}", data=data[half:],
+                         headers={**insp, "Upload-Offset": str(half), "Content-Type": CHUNK, "Upload-Complete": "?1"})
+    assert again.status_code == 200 and again.json["id"] == uid
+    assert session.scalar(select(func.count()).select_from(Photo).where(Photo.sha256 == sha(data))) == 1
+
+
+def test_upload_complete_with_a_wrong_hash_discards_the_bytes(client, app, insp, visit, session):
+    data = photo(320, 240)
+    uid = declare(client, insp, visit["id"], data).json["id"]
+    tampered = data[:-3] + bytes([data[-3] ^ 0xFF]) + data[-2:]
+    r = client.patch(f"{API}/photos/uploads/{uid}", data=tampered,
+                     headers={**insp, "Upload-Offset": "0", "Content-Type": CHUNK, "Upload-Complete": "?1"})
+    assert r.status_code == 422 and "sha256" in r.json["errors"]
+    session.expire_all()
+    assert session.get(Photo, uuid.UUID(uid)).received_bytes == 0
+    assert not [k for k in blob_keys(app) if not k.startswith(".")]
