@@ -26,6 +26,8 @@ class UploadIn(Schema):
     item_code = fields.String(load_default=None, validate=ITEM)
     finding_id = fields.UUID(load_default=None)
     ticket_event_id = fields.UUID(load_default=None)
+    ticket_id = fields.UUID(load_default=None, metadata={
+        "description": "Evidence for a ticket's next step (a school proving its rectification)."})
     captured_at = fields.AwareDateTime(load_default=None, metadata={"description": "When the device took it."})
     latitude = fields.Decimal(load_default=None, places=6, validate=_between(-90, 90))
     longitude = fields.Decimal(load_default=None, places=6, validate=_between(-180, 180))
@@ -33,9 +35,10 @@ class UploadIn(Schema):
 
     @validates_schema
     def _one_target(self, data, **kwargs):
-        targets = [k for k in ("response_id", "visit_id", "finding_id", "ticket_event_id") if data.get(k)]
+        targets = [k for k in ("response_id", "visit_id", "finding_id", "ticket_event_id", "ticket_id") if data.get(k)]
         if len(targets) != 1:
-            raise ValidationError("exactly one of response_id, visit_id, finding_id, ticket_event_id", "_schema")
+            raise ValidationError("exactly one of response_id, visit_id, finding_id, ticket_event_id, ticket_id",
+                                  "_schema")
         if data.get("item_code") and not data.get("visit_id"):
             raise ValidationError("only with visit_id (other targets know their item)", "item_code")
         if (data.get("latitude") is None) != (data.get("longitude") is None):
@@ -64,6 +67,7 @@ class PhotoOut(Schema):
     response_id = fields.UUID(allow_none=True)
     finding_id = fields.UUID(allow_none=True)
     ticket_event_id = fields.UUID(allow_none=True)
+    ticket_id = fields.UUID(allow_none=True)
     school_id = fields.UUID(allow_none=True)
     item_code = fields.String(allow_none=True)
     uploaded_by_id = fields.UUID(allow_none=True)

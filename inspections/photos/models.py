@@ -21,6 +21,8 @@ class Photo(IdMixin, Base):
     response_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("responses.id"), index=True)
     finding_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("findings.id"), index=True)
     ticket_event_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("ticket_events.id"), index=True)
+    # Evidence a school sends for its ticket before the step that uses it (the event sets ticket_event_id).
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tickets.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(60))

@@ -26,6 +26,7 @@ from inspections.org.models import School
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.models import Photo
 from inspections.storage import BlobStorage
+from inspections.tickets.enums import TicketStatus
 from inspections.tickets.models import Finding, Ticket, TicketEvent
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Response, Visit
@@ -73,6 +74,7 @@ class Target:
     response: Response | None = None
     finding: Finding | None = None
     ticket_event: TicketEvent | None = None
+    ticket: Ticket | None = None
     item_code: str | None = None
 
 
@@ -86,13 +88,13 @@ def _may_change_visit(p: Principal, visit: Visit) -> None:
 
 
 def resolve_target(session: Session, p: Principal, *, response_id=None, visit_id=None, item_code=None,
-                   finding_id=None, ticket_event_id=None) -> Target:
+                   finding_id=None, ticket_event_id=None, ticket_id=None) -> Target:
     """Find and authorize the thing a photo is evidence for (404 outside the uploader's scope)."""
     given = [k for k, v in (("response_id", response_id), ("visit_id", visit_id), ("finding_id", finding_id),
-                            ("ticket_event_id", ticket_event_id)) if v is not None]
+                            ("ticket_event_id", ticket_event_id), ("ticket_id", ticket_id)) if v is not None]
     if len(given) != 1:
         raise ValidationFailed("Give exactly one target.", {"_schema": [
-            "exactly one of response_id, visit_id (with item_code), finding_id, ticket_event_id"]})
+            "exactly one of response_id, visit_id (with item_code), finding_id, ticket_event_id, ticket_id"]})
     visible_visit = lambda vid: session.scalar(select(Visit).where(Visit.id == vid, visit_filter(p)))  # noqa: E731
     if response_id is not None:
         resp = session.get(Response, response_id)
@@ -121,6 +123,15 @@ def resolve_target(session: Session, p: Principal, *, response_id=None, visit_id
             raise NotFound(f"No finding {finding_id} here.")
         _may_change_visit(p, visit)
         return Target(school_id=finding.school_id, visit=visit, finding=finding, item_code=finding.item_code)
+    if ticket_id is not None:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None or not session.scalar(select(School.id).where(School.id == ticket.school_id,
+                                                                        school_filter(p))) \
+                or (p.role == Role.school and ticket.school_id != p.school_id):
+            raise NotFound(f"No ticket {ticket_id} here.")
+        if ticket.status in (TicketStatus.closed, TicketStatus.cancelled):
+            raise Conflict(f"The ticket is {ticket.status.value}; it takes no more evidence.")
+        return Target(school_id=ticket.school_id, ticket=ticket, item_code=ticket.item_code)
     event = session.get(TicketEvent, ticket_event_id)
     ticket = session.get(Ticket, event.ticket_id) if event else None
     if ticket is None or not session.scalar(select(School.id).where(School.id == ticket.school_id, school_filter(p))):
@@ -165,6 +176,7 @@ def create_upload(session: Session, *, target: Target, uploaded_by_id, sha256: s
                   response_id=target.response.id if target.response else None,
                   finding_id=target.finding.id if target.finding else None,
                   ticket_event_id=target.ticket_event.id if target.ticket_event else None,
+                  ticket_id=target.ticket.id if target.ticket else None,
                   item_code=target.item_code, received_bytes=0, chunks=[], evidence={},
                   expires_at=utcnow() + expires_in)
     session.add(photo)

@@ -113,9 +113,14 @@ def _evidence_photos(session: Session, ticket: Ticket, photo_ids: list[uuid.UUID
     photos = list(session.scalars(select(Photo).where(Photo.id.in_(photo_ids))))
     found = {p.id for p in photos}
     bad = [str(i) for i in photo_ids if i not in found]
-    mine = [p for p in photos if p.uploaded_by_id == actor.user_id and p.status not in ("rejected",)]
+    mine = [p for p in photos if p.uploaded_by_id == actor.user_id and p.status in ("received", "processed")]
     if bad or len(mine) != len(photos):
-        raise ValidationFailed("Invalid evidence", {"photo_ids": ["only your own uploaded photos can be evidence"]})
+        raise ValidationFailed("Invalid evidence", {"photo_ids": ["only your own photos that have fully arrived can be evidence"]})
+    # Evidence is uploaded for this ticket (target ticket_id) and used by one step only.
+    elsewhere = [str(p.id) for p in mine if p.ticket_id != ticket.id or p.ticket_event_id is not None]
+    if elsewhere:
+        raise ValidationFailed("Invalid evidence", {"photo_ids": [
+            f"not uploaded as evidence for this ticket, or already used by an earlier step: {', '.join(elsewhere)}"]})
     return mine
 
 

@@ -80,7 +80,7 @@ class Uploads(MethodView):
             device_id = getattr(g.get("token"), "device_id", None)
         target = photos.resolve_target(db, p, response_id=body["response_id"], visit_id=body["visit_id"],
                                        item_code=body["item_code"], finding_id=body["finding_id"],
-                                       ticket_event_id=body["ticket_event_id"])
+                                       ticket_event_id=body["ticket_event_id"], ticket_id=body["ticket_id"])
         photo = photos.create_upload(db, target=target, uploaded_by_id=user.id, sha256=body["sha256"],
                                      size=body["size"], content_type=body["content_type"].lower(),
                                      expires_in=_expiry(), id=body["id"], device_id=device_id,

@@ -1,0 +1,111 @@
+"""Evidence photos for a ticket: uploaded through the upload API with target ticket_id, used by one step."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from inspections.photos.models import Photo
+from inspections.tickets.models import TicketEvent
+from tests.factories import GOOD_PRIMARY, make_user, make_world, run_jobs, submit_visit, token_for
+from tests.inspections.photos.images import photo
+
+SHORT_PE = {**GOOD_PRIMARY, "pe_art_teachers": 4}
+CHUNK = "application/offset+octet-stream"
+
+
+@pytest.fixture
+def world(app, client, session):
+    w = make_world(session)
+    w.h_insp = token_for(session, w.inspector_a1)
+    w.h_school = token_for(session, w.school_user_a1)
+    submit_visit(client, w.h_insp, w.school_a1.id, SHORT_PE)
+    run_jobs(app)
+    w.ticket = client.get("/api/v1/tickets", query_string={"item_code": "R3"}, headers=w.h_school).json["items"][0]
+    url = f"/api/v1/tickets/{w.ticket['id']}/transitions"
+    plan = [{"milestone": "招聘两名体育教师", "due": (date.today() + timedelta(days=40)).isoformat()}]
+    assert client.post(url, json={"to": "acknowledged"}, headers=w.h_school).status_code == 201
+    assert client.post(url, json={"to": "in_progress", "plan": plan}, headers=w.h_school).status_code == 201
+    return w
+
+
+def _upload(client, headers, data, **target):
+    body = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "content_type": "image/jpeg", **target}
+    r = client.post("/api/v1/photos/uploads", json=body, headers=headers)
+    if r.status_code != 201:
+        return r
+    return client.patch(f"/api/v1/photos/uploads/{r.json['id']}", data=data,
+                        headers={**headers, "Upload-Offset": "0", "Content-Type": CHUNK, "Upload-Complete": "?1"})
+
+
+def test_school_answers_its_ticket_with_a_photo(app, client, session, world):
+    up = _upload(client, world.h_school, photo(800, 600), ticket_id=world.ticket["id"])
+    assert up.status_code == 200, up.json
+    assert up.json["ticket_id"] == world.ticket["id"] and up.json["school_id"] == str(world.school_a1.id)
+    run_jobs(app)
+    r = client.post(f"/api/v1/tickets/{world.ticket['id']}/transitions",
+                    json={"to": "awaiting_verification", "note": "已补齐", "photo_ids": [up.json["id"]]},
+                    headers=world.h_school)
+    assert r.status_code == 201, r.json
+    ev = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == uuid.UUID(world.ticket["id"]),
+                                                  TicketEvent.to_status == "awaiting_verification"))
+    assert ev.data["photo_ids"] == [up.json["id"]]
+    assert session.get(Photo, uuid.UUID(up.json["id"])).ticket_event_id == ev.id
+    # The inspector in scope sees the evidence and its thumbnail.
+    assert client.get(f"/api/v1/photos/{up.json['id']}", headers=world.h_insp).status_code == 200
+    assert client.get(f"/api/v1/photos/{up.json['id']}/thumb", headers=world.h_insp).status_code == 200
+
+
+def test_another_schools_ticket_is_not_found_and_nothing_is_written(client, session, world):
+    from inspections.accounts.enums import Role
+    # A school next door in the same county, and an office of another city: neither may add evidence.
+    for user in (make_user(session, Role.school, school=world.school_a1b),
+                 make_user(session, Role.office, jurisdiction=world.county_b1)):
+        session.commit()
+        before = session.scalar(select(func.count()).select_from(Photo))
+        r = _upload(client, token_for(session, user), photo(200, 150), ticket_id=world.ticket["id"])
+        assert r.status_code == 404, r.json
+        assert session.scalar(select(func.count()).select_from(Photo)) == before
+    r = _upload(client, world.h_school, photo(200, 150), ticket_id=str(uuid.uuid4()))
+    assert r.status_code == 404
+
+
+def test_closed_ticket_takes_no_evidence(client, session, world):
+    from inspections.tickets.enums import TicketStatus
+    from inspections.tickets.models import Ticket
+    t = session.get(Ticket, uuid.UUID(world.ticket["id"]))
+    t.status = TicketStatus.closed
+    session.commit()
+    r = _upload(client, world.h_school, photo(200, 150), ticket_id=world.ticket["id"])
+    assert r.status_code == 409
+
+
+def test_evidence_must_be_for_this_ticket_and_fully_arrived(app, client, session, world):
+    # Declared but never sent: not evidence yet.
+    data = photo(300, 200)
+    body = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "content_type": "image/jpeg",
+            "ticket_id": world.ticket["id"]}
+    pending = client.post("/api/v1/photos/uploads", json=body, headers=world.h_school).json["id"]
+    url = f"/api/v1/tickets/{world.ticket['id']}/transitions"
+    r = client.post(url, json={"to": "awaiting_verification", "photo_ids": [pending]}, headers=world.h_school)
+    assert r.status_code == 422 and "photo_ids" in r.json["errors"]
+    # A photo sent for something else (here: an earlier event of the ticket) is not evidence for this step.
+    ev = session.scalar(select(TicketEvent).where(TicketEvent.to_status == "in_progress"))
+    other = _upload(client, world.h_school, photo(300, 201), ticket_event_id=str(ev.id)).json["id"]
+    r = client.post(url, json={"to": "awaiting_verification", "photo_ids": [other]}, headers=world.h_school)
+    assert r.status_code == 422 and "photo_ids" in r.json["errors"]
+    assert session.scalar(select(func.count()).select_from(TicketEvent)
+                          .where(TicketEvent.to_status == "awaiting_verification")) == 0
+
+
+def test_upload_to_a_ticket_event(app, client, session, world):
+    ev = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == uuid.UUID(world.ticket["id"]),
+                                                  TicketEvent.to_status == "in_progress"))
+    up = _upload(client, world.h_school, photo(400, 300), ticket_event_id=str(ev.id))
+    assert up.status_code == 200, up.json
+    assert up.json["ticket_event_id"] == str(ev.id)
+    unknown = _upload(client, world.h_school, photo(401, 300), ticket_event_id=str(uuid.uuid4()))
+    assert unknown.status_code == 404
