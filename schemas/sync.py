@@ -20,11 +20,27 @@ class ChangeOut(Schema):
     changed_at = fields.String()
 
 
+class MissingEvidenceOut(Schema):
+    item_code = fields.String(allow_none=True)
+    photo_id = fields.String(allow_none=True)
+    reason = fields.String()
+
+
+class PullEvidenceOut(Schema):
+    complete = fields.Boolean()
+    photos = fields.Integer()
+    missing = fields.List(fields.Nested(MissingEvidenceOut))
+    flagged = fields.List(fields.String())
+
+
 class PullOut(Schema):
     changes = fields.List(fields.Nested(ChangeOut))
     has_more = fields.Boolean()
     cursor = fields.String(metadata={"description": "Store it; pass it as ?cursor= next time (410 means resync)."})
     snapshot = fields.Boolean(metadata={"description": "This page started a full snapshot (no cursor given)."})
+    evidence = fields.Dict(keys=fields.String(), values=fields.Nested(PullEvidenceOut), metadata={
+        "description": "For each visit whose visit or photo records are in this page: is its photo evidence "
+                       "complete, and what is still missing (photo not sent, not processed, rejected)."})
 
 
 class MutationIn(Schema):

@@ -133,4 +133,19 @@ def pull(session: Session, principal: Principal, *, cursor: str | None, limit: i
         has_more = len(window) == limit
         pos = Position(last, END_OF_COMMIT)
     return {"changes": [change_out(r) for r in rows], "has_more": has_more,
-            "cursor": encode_cursor(pos, secret=secret), "snapshot": cursor is None}
+            "cursor": encode_cursor(pos, secret=secret), "snapshot": cursor is None,
+            "evidence": page_evidence(session, rows)}
+
+
+def page_evidence(session: Session, rows) -> dict:
+    """Photo evidence of the visits this page touches: what each still lacks (an answer never silently
+    loses its photo). Keyed by visit id; only visits whose visit or photo records changed here."""
+    from inspections.photos.service import evidence_for_visits
+    ids = {r.visit_id for r in rows if r.op == "upsert" and r.entity in ("visit", "photo") and r.visit_id}
+    out = {}
+    for vid, ev in evidence_for_visits(session, ids).items():
+        out[str(vid)] = {"complete": ev["complete"], "photos": ev["photos"],
+                         "missing": [{**m, "photo_id": str(m["photo_id"]) if m["photo_id"] else None}
+                                     for m in ev["missing"]],
+                         "flagged": [str(f) for f in ev["flagged"]]}
+    return out
