@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from inspections.accounts.enums import Role
 from inspections.accounts.models import ApiToken, Device, InspectorAssignment, User
@@ -153,7 +153,10 @@ def issue_token(session: Session, *, user: User, device: Device | None = None,
 def authenticate_token(session: Session, secret: str, *, now: datetime | None = None) -> ApiToken | None:
     """The live token for a presented secret, or None when unknown, expired or revoked."""
     now = now or utcnow()
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    # One query for the token, its user and what the user's scope is anchored on (every request does this).
+    user = joinedload(ApiToken.user)
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))
+                           .options(user.joinedload(User.jurisdiction), user.joinedload(User.school)))
     if token is None or token.revoked_at is not None or token.expires_at <= now or not token.user.active:
         return None
     # Touch at most once a minute so reads do not turn into a write per request.

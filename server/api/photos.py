@@ -1,11 +1,15 @@
 """Photo evidence: resumable uploads (tus-style offsets), downloads in scope, visit completeness."""
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 from datetime import timedelta
 
 from flask import Response, current_app, redirect, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from inspections.accounts.enums import Role
@@ -68,28 +72,85 @@ class Uploads(MethodView):
     @require(Role.inspector, Role.office, Role.admin, Role.school)
     def post(self, body):
         """Declare a photo (hash, size, type, what it is evidence for); the visit now expects it."""
-        db, p, user = session(), current_principal(), current_user()
-        if body["size"] > current_app.config["UPLOAD_MAX_BYTES"]:
-            abort(422, errors={"size": [f"must be at most {current_app.config['UPLOAD_MAX_BYTES']} bytes"]})
-        device_id = body["device_id"]
-        if device_id is not None:
-            if db.scalar(select(Device.id).where(Device.id == device_id, Device.user_id == user.id)) is None:
-                abort(422, errors={"device_id": ["is not one of your devices"]})
-        else:
-            from flask import g
-            device_id = getattr(g.get("token"), "device_id", None)
-        target = photos.resolve_target(db, p, response_id=body["response_id"], visit_id=body["visit_id"],
-                                       item_code=body["item_code"], finding_id=body["finding_id"],
-                                       ticket_event_id=body["ticket_event_id"], ticket_id=body["ticket_id"])
-        photo = photos.create_upload(db, target=target, uploaded_by_id=user.id, sha256=body["sha256"],
-                                     size=body["size"], content_type=body["content_type"].lower(),
-                                     expires_in=_expiry(), id=body["id"], device_id=device_id,
-                                     captured_at=body["captured_at"], latitude=body["latitude"],
-                                     longitude=body["longitude"])
-        audit.record(db, actor_id=user.id, action="declare", entity="photo", entity_id=photo.id,
-                     data={"sha256": photo.sha256, "size": photo.size, "visit_id": str(photo.visit_id)})
+        db = session()
+        photo = _declare(db, body)
         db.commit()
         return _upload_out(photo), 201, {"Location": f"/api/v1/photos/uploads/{photo.id}", **_offset_headers(photo)}
+
+
+def _declare(db, body: dict) -> Photo:
+    """Validate and record a declared upload (not committed)."""
+    p, user = current_principal(), current_user()
+    if body["size"] > current_app.config["UPLOAD_MAX_BYTES"]:
+        abort(422, errors={"size": [f"must be at most {current_app.config['UPLOAD_MAX_BYTES']} bytes"]})
+    device_id = body["device_id"]
+    if device_id is not None:
+        if db.scalar(select(Device.id).where(Device.id == device_id, Device.user_id == user.id)) is None:
+            abort(422, errors={"device_id": ["is not one of your devices"]})
+    else:
+        from flask import g
+        device_id = getattr(g.get("token"), "device_id", None)
+    target = photos.resolve_target(db, p, response_id=body["response_id"], visit_id=body["visit_id"],
+                                   item_code=body["item_code"], finding_id=body["finding_id"],
+                                   ticket_event_id=body["ticket_event_id"], ticket_id=body["ticket_id"])
+    photo = photos.create_upload(db, target=target, uploaded_by_id=user.id, sha256=body["sha256"],
+                                 size=body["size"], content_type=body["content_type"].lower(),
+                                 expires_in=_expiry(), id=body["id"], device_id=device_id,
+                                 captured_at=body["captured_at"], latitude=body["latitude"],
+                                 longitude=body["longitude"])
+    audit.record(db, actor_id=user.id, action="declare", entity="photo", entity_id=photo.id,
+                 data={"sha256": photo.sha256, "size": photo.size, "visit_id": str(photo.visit_id)})
+    return photo
+
+
+def parse_upload_metadata(header: str) -> dict[str, str]:
+    """tus `Upload-Metadata`: comma-separated `key base64(value)` pairs; 422 when malformed."""
+    out: dict[str, str] = {}
+    for pair in filter(None, (x.strip() for x in header.split(","))):
+        key, _, value = pair.partition(" ")
+        try:
+            out[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8") if value.strip() else ""
+        except (binascii.Error, UnicodeDecodeError):
+            abort(422, errors={f"headers.Upload-Metadata.{key}": ["is not base64 of UTF-8 text"]})
+    return out
+
+
+@blp.route("/photos/uploads/whole")
+class WholeUpload(MethodView):
+    @blp.doc(security=[BEARER], parameters=[
+        {"in": "header", "name": "Upload-Metadata", "required": True, "schema": {"type": "string"},
+         "description": "The declaration as tus metadata: `key base64(value)` pairs separated by commas, with the "
+                        "keys of the JSON declaration (sha256, size, content_type, one target, captured_at, ...)."}],
+        requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                   for t in CHUNK_TYPES}},
+        responses={"200": {"description": "Declared, stored, size and sha256 checked, processing queued.",
+                           "content": {"application/json": {"schema": PhotoOut}}},
+                   "413": {"description": "Larger than one chunk: use the resumable upload."},
+                   "422": {"description": "Bad declaration, or the bytes do not match it (nothing kept)."}})
+    @require(Role.inspector, Role.office, Role.admin, Role.school)
+    def post(self):
+        """A small photo in one request (declare + bytes + finalize); retried with the same id, the same answer."""
+        db = session()
+        if (request.mimetype or "") not in CHUNK_TYPES:
+            abort(415, message=f"Send the photo as {CHUNK_TYPES[0]} with its declaration in Upload-Metadata.")
+        raw = parse_upload_metadata(request.headers.get("Upload-Metadata", ""))
+        try:
+            body = UploadIn().load(raw)
+        except ValidationError as exc:
+            abort(422, errors={f"headers.Upload-Metadata.{k}": v for k, v in exc.normalized_messages().items()})
+        request.max_content_length = current_app.config["MAX_CHUNK_BYTES"]
+        data = request.get_data(cache=False)
+        if len(data) != body["size"]:
+            abort(422, errors={"body": [f"{len(data)} bytes sent, {body['size']} declared"]})
+        if hashlib.sha256(data).hexdigest() != body["sha256"]:
+            # Checked before anything is written: a one-request upload either lands whole or not at all.
+            abort(422, errors={"sha256": ["the bytes sent do not hash to the declared value; nothing was kept"]})
+        photo = _declare(db, body)
+        if photo.status == PhotoStatus.uploading and photo.received_bytes == 0:
+            photos.append_chunk(db, storage(), photo, offset=0, data=data, expires_in=_expiry())
+        resp = _completed(db, current_principal(), photo, photo.size)
+        resp.headers["Location"] = f"/api/v1/photos/{photo.id}"
+        return resp
 
 
 @blp.route("/photos/uploads/<uuid:upload_id>")

@@ -514,3 +514,63 @@ def test_upload_complete_with_a_wrong_hash_discards_the_bytes(client, app, insp,
     session.expire_all()
     assert session.get(Photo, uuid.UUID(uid)).received_bytes == 0
     assert not [k for k in blob_keys(app) if not k.startswith(".")]
+
+
+def _meta(**fields) -> str:
+    import base64
+    return ",".join(f"{k} {base64.b64encode(str(v).encode()).decode()}" for k, v in fields.items())
+
+
+def test_whole_photo_in_one_request(client, app, insp, visit, session):
+    data = photo(640, 480)
+    meta = _meta(sha256=sha(data), size=len(data), content_type="image/jpeg", visit_id=visit["id"],
+                 item_code="sports_area_m2", id=str(uuid.uuid4()))
+    headers = {**insp, "Content-Type": CHUNK, "Upload-Metadata": meta}
+    r = client.post(f"{API}/photos/uploads/whole", data=data, headers=headers)
+    assert r.status_code == 200, r.json
+    assert r.json["status"] in ("received", "processed") and r.json["visit_id"] == visit["id"]
+    from inspections.photos.service import original_key
+    assert b"".join(storage(app).open(original_key(sha(data)))) == data
+    # Sent again (the answer was lost): the same photo, nothing stored twice.
+    again = client.post(f"{API}/photos/uploads/whole", data=data, headers=headers)
+    assert again.status_code == 200 and again.json["id"] == r.json["id"]
+    assert session.scalar(select(func.count()).select_from(Photo)) == 1
+
+
+@pytest.mark.parametrize("case", ["wrong-hash", "short-body", "bad-base64", "unknown-key", "no-target", "json"])
+def test_whole_photo_bad_input_writes_nothing(client, app, insp, visit, session, case):
+    data = photo(320, 240)
+    fields = dict(sha256=sha(data), size=len(data), content_type="image/jpeg", visit_id=visit["id"])
+    body, ctype = data, CHUNK
+    if case == "wrong-hash":
+        fields["sha256"] = sha(b"other")
+    elif case == "short-body":
+        body = data[:-10]
+    elif case == "unknown-key":
+        fields["colour"] = "red"
+    elif case == "no-target":
+        del fields["visit_id"]
+    elif case == "json":
+        ctype = "application/json"
+    meta = _meta(**fields) + (",size !!!" if case == "bad-base64" else "")
+    r = client.post(f"{API}/photos/uploads/whole", data=body, headers={**insp, "Content-Type": ctype,
+                                                                      "Upload-Metadata": meta})
+    assert r.status_code in (415, 422), r.json
+    assert r.content_type == "application/problem+json"
+    assert session.scalar(select(func.count()).select_from(Photo)) == 0
+    assert blob_keys(app) == []
+
+
+def test_whole_photo_out_of_scope_is_404(client, session, world):
+    from inspections.accounts.enums import Role
+    from tests.factories import make_user
+    other = make_user(session, Role.inspector, jurisdiction=world.county_b1)
+    session.commit()
+    v = client.post(f"{API}/visits", json={"school_id": str(world.school_a1.id)},
+                    headers=token_for(session, world.inspector_a1)).json
+    data = photo(100, 80)
+    r = client.post(f"{API}/photos/uploads/whole", data=data, headers={
+        **token_for(session, other), "Content-Type": CHUNK,
+        "Upload-Metadata": _meta(sha256=sha(data), size=len(data), content_type="image/jpeg", visit_id=v["id"])})
+    assert r.status_code == 404
+    assert session.scalar(select(func.count()).select_from(Photo)) == 0
