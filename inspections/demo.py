@@ -155,6 +155,33 @@ def _advance_tickets(session: Session, rng: random.Random, *, office_user, progr
     progress("tickets: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"; {escalated} escalated")
 
 
+def _plan_visits(session: Session, schools, *, office_user, insp1, insp2, progress) -> None:
+    """Visit planning: monthly schedules by the responsibility inspector (begun weeks ago, so some visits
+    are already late or missed), a quarterly county-wide one, and a one-off visit still to assign."""
+    from inspections.planning import service as planning
+    from inspections.planning.enums import PlanState, Recurrence
+    from inspections.visits.models import Visit
+    from sqlalchemy import func, select
+
+    today = utcnow().date()
+    for i, s in enumerate(schools[5:13]):
+        sched = planning.create_schedule(session, school=s, created_by=office_user, recurrence=Recurrence.monthly,
+                                         start_date=today - timedelta(days=68 - 4 * i), inspector_ids=[insp2.id],
+                                         notes="责任督学每月例行督导")
+        sched.created_at = utcnow() - timedelta(days=45)
+    for s in [x for x in schools if x.code in ("MDX-J02", "MDX-J03")]:
+        planning.create_schedule(session, school=s, created_by=office_user, recurrence=Recurrence.quarterly,
+                                 start_date=today + timedelta(days=12), inspector_ids=[insp1.id],
+                                 notes="季度专项督导：课后服务与作业管理")
+    planning.create_schedule(session, school=schools[0], created_by=office_user, recurrence=Recurrence.once,
+                             start_date=today + timedelta(days=9), notes="开学工作专项检查（待指派督学）")
+    out = planning.generate(session, today=today)
+    states = {st.value: session.scalar(select(func.count()).select_from(Visit)
+                                       .where(planning.state_criterion(st, today))) for st in PlanState}
+    progress(f"visit planning: 11 schedules, {out['created']} planned visits; "
+             + ", ".join(f"{n} {st}" for st, n in states.items()))
+
+
 def load(session: Session, progress: Callable[[str], None] = lambda _m: None) -> list[tuple[str, str, str, str]]:
     """Create the demo county and return the logins to print."""
     rng = random.Random(2017)
@@ -223,6 +250,8 @@ def load(session: Session, progress: Callable[[str], None] = lambda _m: None) ->
         row = scoring.score_county(session, county.id, level, DEMO_COUNTY_FACTS)
         progress(f"明德县 {level}: {row.verdict} ({row.result['schools_passing']}/{row.result['schools_total']} "
                  f"schools pass)")
+    _plan_visits(session, schools, office_user=session.scalar(select(User).where(User.username == "office")),
+                 insp1=insp1, insp2=insp2, progress=progress)
     session.flush()
     return DEMO_LOGINS
 

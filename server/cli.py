@@ -147,6 +147,23 @@ def periodic():
             click.echo(f"{rec.id}: {rec.status}")
 
 
+@click.command("plan-visits")
+@with_appcontext
+@click.option("--horizon", "horizon_days", type=click.IntRange(1, 730), default=60, show_default=True,
+              help="Days ahead to plan.")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Plan as of this date (UTC).")
+def plan_visits(horizon_days, today):
+    """Make the planned visits of every active schedule (idempotent; the daily job does the same)."""
+    from inspections.db import new_session, utcnow
+    from inspections.planning import service as planning
+    day = today.date() if today else utcnow().date()
+    with new_session() as s:
+        out = planning.generate(s, today=day, horizon_days=horizon_days, progress=lambda m: click.echo(f"plan: {m}"))
+        s.commit()
+    click.echo(f"{out['schedules']} schedules: {out['created']} visits planned, {out['existing']} already there, "
+               f"{out['skipped']} skipped (through {day.isoformat()} + {horizon_days} days)")
+
+
 def _load_json(path: str):
     import json
     try:
@@ -217,5 +234,6 @@ def register(app: Flask) -> None:
     """Attach the commands to the app."""
     app.cli.add_command(db_cli)
     from server.photos_cli import photos_cleanup
-    for cmd in (create_user, load_demo, worker, score_preview, county_preview, periodic, photos_cleanup):
+    for cmd in (create_user, load_demo, worker, score_preview, county_preview, periodic, photos_cleanup,
+                plan_visits):
         app.cli.add_command(cmd)

@@ -55,10 +55,12 @@ def enqueue_county(county_id, level: str, stamp: str, county_facts: dict | None 
 def periodic_jobs() -> list[tuple[str, object, dict]]:
     """Every periodic job, named once here (not registered by import): (name, tracked function, args)."""
     from inspections.photos.tasks import expire_partial_uploads
+    from inspections.planning.tasks import plan_visits
     from inspections.tickets.tasks import escalate_overdue
     cfg = current_app.config
     return [
         ("escalate-overdue", escalate_overdue, {}),
+        ("plan-visits", plan_visits, {"horizon_days": cfg.get("PLAN_HORIZON_DAYS", 60)}),
         ("photos-cleanup", expire_partial_uploads, {"storage_url": cfg["STORAGE_URL"],
                                                     "endpoint_url": cfg.get("S3_ENDPOINT_URL"),
                                                     "region": cfg.get("S3_REGION")}),

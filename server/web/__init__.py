@@ -9,16 +9,21 @@ import hmac
 import secrets
 import uuid
 
-from flask import Blueprint, abort, g, redirect, render_template, request, session as web_session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session as web_session, url_for
 
 from inspections.accounts import service as accounts
 from inspections.accounts.enums import Role
 from inspections.accounts.models import User
 from inspections.accounts.scope import principal_for
 from server.extensions import session
+from server.web import i18n  # noqa: F401 - areas add their strings through it
 from server.web.i18n import translate
 
-bp = Blueprint("web", __name__, url_prefix="/web", template_folder="templates")
+bp = Blueprint("web", __name__, url_prefix="/web", template_folder="templates", static_folder="static")
+
+# Endpoints whose forms may carry photos (multipart), and how many a form may carry.
+FILE_FORMS = {"web.ticket_detail"}
+FORM_FILES = 4
 
 # The header's links: (endpoint, string key, roles that see it). Areas append theirs with `nav_link`.
 NAV_LINKS: list[tuple[str, str, tuple[str, ...]]] = []
@@ -38,6 +43,9 @@ def _lang():
 def _csrf_and_user():
     """Load the signed-in user; reject a POST whose CSRF token does not match the session's."""
     if request.method == "POST":
+        if request.endpoint in FILE_FORMS:
+            # Pages that take photos in a plain form: room for a few, each within one upload chunk.
+            request.max_content_length = FORM_FILES * current_app.config["MAX_CHUNK_BYTES"] + (1 << 20)
         sent, expected = request.form.get("csrf_token", ""), web_session.get("csrf", "")
         if not expected or not hmac.compare_digest(sent, expected):
             abort(400, "CSRF token missing or wrong")
@@ -100,3 +108,4 @@ def _cookie_policy(state):
 
 # Each area of the site is its own module adding routes to this blueprint.
 from server.web import tickets as _tickets  # noqa: E402,F401
+from server.web import planning as _planning  # noqa: E402,F401

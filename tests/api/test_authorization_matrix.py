@@ -38,7 +38,8 @@ def test_every_api_endpoint_needs_credentials(client, world, app):
            "visit_id": world.visit_a1.id, "template_id": world.visit_a1.template_version.template_id,
            "version_id": world.visit_a1.template_version_id, "device_id": world.admin.id,
            "county_id": world.county_a1.id, "job_id": "score-visit-x", "upload_id": world.admin.id,
-           "photo_id": world.admin.id, "variant": "thumb", "ticket_id": world.admin.id, "conflict_id": world.admin.id}
+           "photo_id": world.admin.id, "variant": "thumb", "ticket_id": world.admin.id, "conflict_id": world.admin.id,
+           "schedule_id": world.admin.id}
     for rule in rules:
         url = rule.rule
         for arg in rule.arguments:
@@ -204,3 +205,44 @@ def test_county_inspector_not_on_a_visit_may_read_but_not_change_it(client, worl
 def test_every_role_reads_the_national_template(client, world, role):
     r = client.get("/api/v1/templates", headers=world.h[role])
     assert r.status_code == 200 and "national-2017" in {t["code"] for t in r.json["items"]}
+
+
+# Visit planning: schedules of school_a1 (inspector_a1 on it) and of school_b1.
+SCHEDULE_READ = {
+    "school_a1": {"admin", "office_a", "office_a1", "inspector_a1"},
+    "school_b1": {"admin"},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("school", sorted(SCHEDULE_READ))
+def test_schedule_read_change_and_planned_visits(client, world, session, role, school):
+    from datetime import date
+
+    from inspections.planning import service as planning
+    from inspections.planning.enums import Recurrence
+    target = getattr(world, school)
+    inspectors = [world.inspector_a1.id] if school == "school_a1" else []
+    sched = planning.create_schedule(session, school=target, created_by=world.admin, recurrence=Recurrence.monthly,
+                                     start_date=date(2030, 1, 1), inspector_ids=inspectors)
+    session.commit()
+    h, url = world.h[role], f"/api/v1/planning/schedules/{sched.id}"
+    read = client.get(url, headers=h).status_code
+    assert read == (403 if role == "school_user_a1" else 200 if role in SCHEDULE_READ[school] else 404)
+    listed = {s["id"] for s in client.get("/api/v1/planning/schedules", headers=h).json.get("items", [])}
+    assert (str(sched.id) in listed) == (role in SCHEDULE_READ[school] and role != "school_user_a1")
+    change = client.patch(url, json={"notes": "x"}, headers=h).status_code
+    may_manage = role in ("admin", "office_a", "office_a1")
+    assert change == (403 if not may_manage else 200 if role in SCHEDULE_READ[school] else 404)
+    # Assigning inspectors on a planned visit: managers in scope only.
+    visit = world.visit_a1 if school == "school_a1" else world.visit_b1
+    r = client.put(f"/api/v1/planning/visits/{visit.id}/inspectors",
+                   json={"inspector_ids": [str(world.inspector_a1.id)]}, headers=h)
+    if not may_manage:
+        assert r.status_code == 403
+    elif school == "school_a1":
+        assert r.status_code == 200
+    else:
+        assert r.status_code == (404 if role != "admin" else 422)  # A1's inspector does not cover B1
+    planned = client.get("/api/v1/planning/visits?limit=500", headers=h)
+    assert planned.status_code == (403 if role == "school_user_a1" else 200)

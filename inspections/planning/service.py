@@ -1,0 +1,267 @@
+"""Visit planning: schedules, generating their planned visits, the upcoming/late/missed views.
+
+Generated visits are ordinary planned `Visit` rows with their inspectors linked, so they reach
+the inspectors' devices through sync like any other visit.
+"""
+from __future__ import annotations
+
+import calendar
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from inspections.accounts.enums import Role
+from inspections.accounts.models import InspectorAssignment, User
+from inspections.audit import service as audit
+from inspections.errors import Conflict, ValidationFailed
+from inspections.org.models import School
+from inspections.planning.enums import MONTHS, PlanState, Recurrence
+from inspections.planning.models import ScheduleInspector, ScheduleOccurrence, VisitSchedule
+from inspections.visits import service as visits
+from inspections.visits.enums import VisitStatus
+from inspections.visits.models import Visit, VisitInspector
+
+GRACE_DAYS = 7          # a planned visit is late for this many days after its date, then missed
+HORIZON_DAYS = 60       # how far ahead the generator materialises visits
+MAX_OCCURRENCES = 400   # safety bound on one schedule's dates in one window
+
+
+def add_months(d: date, months: int, day: int) -> date:
+    """`d` moved by `months`, on `day` or the month's last day if shorter (Jan 31 -> Feb 28/29)."""
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+
+def occurrences(schedule: VisitSchedule, start: date, end: date) -> Iterator[date]:
+    """The schedule's dates within [start, end] (and within its own start and end dates).
+
+    Each date is computed from the start date, never from the previous one, so a schedule starting
+    on the 31st visits on the 31st again in months that have one.
+    """
+    last = min(end, schedule.end_date) if schedule.end_date else end
+    first = schedule.start_date
+    if schedule.recurrence == Recurrence.once:
+        if start <= first <= last:
+            yield first
+        return
+    step = MONTHS[schedule.recurrence] * schedule.every
+    # Skip whole steps before the window without walking them.
+    k = 0
+    if start > first:
+        k = max(0, ((start.year - first.year) * 12 + start.month - first.month) // step - 1)
+    for _ in range(MAX_OCCURRENCES):
+        d = add_months(first, k * step, first.day)
+        if d > last:
+            return
+        if d >= start:
+            yield d
+        k += 1
+
+
+def covers(session: Session, inspector: User, school: School) -> bool:
+    """Whether the inspector's jurisdiction holds the school, or it is assigned to the school."""
+    if inspector.jurisdiction is not None and school.jurisdiction_path.startswith(inspector.jurisdiction.path):
+        return True
+    return bool(session.scalar(select(exists().where(InspectorAssignment.inspector_id == inspector.id,
+                                                     InspectorAssignment.school_id == school.id))))
+
+
+def check_inspectors(session: Session, school: School, inspector_ids: list[uuid.UUID],
+                     field: str = "inspector_ids") -> dict[str, list[str]]:
+    """Field errors for inspectors who are not active inspectors covering the school."""
+    if not inspector_ids:
+        return {}
+    found = {u.id: u for u in session.scalars(select(User).where(User.id.in_(inspector_ids)))}
+    bad = [str(i) for i in inspector_ids if i not in found or found[i].role != Role.inspector
+           or not found[i].active or not covers(session, found[i], school)]
+    if bad:
+        return {field: [f"not an active inspector whose jurisdiction covers this school: {', '.join(bad)}"]}
+    return {}
+
+
+def _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids) -> None:
+    errors = check_inspectors(session, school, inspector_ids)
+    if not 1 <= every <= 24:
+        errors["every"] = ["must be between 1 and 24"]
+    if end_date is not None and end_date < start_date:
+        errors["end_date"] = ["must not be before start_date"]
+    if recurrence == Recurrence.once and every != 1:
+        errors["every"] = ["must be 1 for a one-off visit"]
+    if not school.active:
+        errors["school_id"] = ["the school is not active"]
+    if errors:
+        raise ValidationFailed("Invalid visit schedule", errors)
+
+
+def create_schedule(session: Session, *, school: School, created_by: User, recurrence: Recurrence,
+                    start_date: date, every: int = 1, end_date: date | None = None,
+                    inspector_ids: list[uuid.UUID] = (), notes: str | None = None) -> VisitSchedule:
+    """Plan recurring visits to a school; the inspectors must cover the school."""
+    inspector_ids = list(dict.fromkeys(inspector_ids))
+    _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids)
+    s = VisitSchedule(school_id=school.id, recurrence=recurrence, every=every, start_date=start_date,
+                      end_date=end_date, created_by_id=created_by.id, notes=notes)
+    s.school = school
+    s.inspector_links = [ScheduleInspector(inspector_id=i) for i in inspector_ids]
+    session.add(s)
+    session.flush()
+    audit.record(session, actor_id=created_by.id, action="create", entity="visit_schedule", entity_id=s.id,
+                 data={"school_id": str(school.id), "recurrence": recurrence.value, "every": every,
+                       "start_date": start_date.isoformat(), "end_date": end_date and end_date.isoformat(),
+                       "inspector_ids": [str(i) for i in inspector_ids]})
+    return s
+
+
+def update_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid.UUID, **changes) -> VisitSchedule:
+    """Change a schedule's rule, inspectors, notes or active flag (visits already made stay)."""
+    new = {k: changes.get(k, getattr(schedule, k)) for k in ("recurrence", "every", "start_date", "end_date")}
+    inspector_ids = list(dict.fromkeys(changes["inspector_ids"])) if "inspector_ids" in changes \
+        else schedule.inspector_ids
+    _check_schedule(session, schedule.school, new["recurrence"], new["every"], new["start_date"], new["end_date"],
+                    inspector_ids if "inspector_ids" in changes else [])
+    for k, v in new.items():
+        setattr(schedule, k, v)
+    if "inspector_ids" in changes:
+        schedule.inspector_links = [ScheduleInspector(inspector_id=i) for i in inspector_ids]
+    for k in ("active", "notes"):
+        if k in changes:
+            setattr(schedule, k, changes[k])
+    schedule.version += 1
+    session.flush()
+    audit.record(session, actor_id=actor_id, action="update", entity="visit_schedule", entity_id=schedule.id,
+                 data={k: (v.isoformat() if isinstance(v, date) else [str(x) for x in v] if isinstance(v, list)
+                           else str(v) if isinstance(v, uuid.UUID) else v) for k, v in changes.items()})
+    return schedule
+
+
+def delete_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid.UUID, today: date) -> int:
+    """Delete a schedule; its visits still planned for today or later are cancelled. Returns how many."""
+    future = session.scalars(select(Visit).join(ScheduleOccurrence, ScheduleOccurrence.visit_id == Visit.id)
+                             .where(ScheduleOccurrence.schedule_id == schedule.id,
+                                    Visit.status == VisitStatus.planned, Visit.planned_for >= today)).all()
+    for v in future:
+        visits.transition(session, v, VisitStatus.cancelled)
+        v.version += 1
+        audit.record(session, actor_id=actor_id, action="cancel", entity="visit", entity_id=v.id,
+                     data={"reason": "schedule deleted", "schedule_id": str(schedule.id)})
+    audit.record(session, actor_id=actor_id, action="delete", entity="visit_schedule", entity_id=schedule.id,
+                 data={"school_id": str(schedule.school_id), "cancelled_visits": len(future)})
+    session.delete(schedule)
+    session.flush()
+    return len(future)
+
+
+def generate(session: Session, *, today: date, horizon_days: int = HORIZON_DAYS,
+             schedule_ids: list[uuid.UUID] | None = None,
+             progress: Callable[[str], None] | None = None) -> dict[str, int]:
+    """Materialise planned visits for every active schedule up to `today + horizon_days`.
+
+    Idempotent: a (schedule, date) pair gets one visit ever (the occurrence's primary key; a
+    concurrent run losing the race skips the date). Dates from the schedule's creation onwards
+    are made, so a run after downtime catches up (those visits then show as late or missed).
+    The caller commits.
+    """
+    until = today + timedelta(days=horizon_days)
+    stmt = (select(VisitSchedule).join(School, School.id == VisitSchedule.school_id)
+            .where(VisitSchedule.active.is_(True), School.active.is_(True), VisitSchedule.start_date <= until,
+                   or_(VisitSchedule.end_date.is_(None), VisitSchedule.end_date >= today - timedelta(days=GRACE_DAYS)))
+            .order_by(VisitSchedule.created_at, VisitSchedule.id))
+    if schedule_ids is not None:
+        stmt = stmt.where(VisitSchedule.id.in_(schedule_ids))
+    totals = {"schedules": 0, "created": 0, "existing": 0, "skipped": 0}
+    for schedule in session.scalars(stmt).all():
+        totals["schedules"] += 1
+        since = max(schedule.start_date, schedule.created_at.date())
+        dates = list(occurrences(schedule, since, until))
+        done = set(session.scalars(select(ScheduleOccurrence.due_on).where(
+            ScheduleOccurrence.schedule_id == schedule.id, ScheduleOccurrence.due_on.in_(dates)))) if dates else set()
+        active_inspectors = [u.id for u in session.scalars(
+            select(User).where(User.id.in_(schedule.inspector_ids), User.active.is_(True)))] \
+            if schedule.inspector_ids else []
+        created, creator = 0, session.get(User, schedule.created_by_id)
+        for d in dates:
+            if d in done:
+                totals["existing"] += 1
+                continue
+            try:
+                with session.begin_nested():
+                    visit = visits.create(session, school=schedule.school, created_by=creator,
+                                          inspector_ids=active_inspectors, planned_for=d,
+                                          notes=schedule.notes)
+                    session.add(ScheduleOccurrence(schedule_id=schedule.id, due_on=d, visit_id=visit.id))
+                    session.flush()
+            except IntegrityError:  # another run made this date meanwhile
+                totals["existing"] += 1
+                continue
+            except ValidationFailed as exc:  # e.g. no template applies to the school on that date
+                totals["skipped"] += 1
+                if progress:
+                    progress(f"schedule {schedule.id} {d}: skipped ({exc.message}: {exc.fields})")
+                continue
+            audit.record(session, actor_id=None, action="generate", entity="visit", entity_id=visit.id,
+                         data={"schedule_id": str(schedule.id), "planned_for": d.isoformat()})
+            created += 1
+        totals["created"] += created
+        if progress:
+            progress(f"{schedule.school.name}: {created} new, {len(dates) - created} already planned or skipped")
+    return totals
+
+
+def state_criterion(state: PlanState, today: date, grace_days: int = GRACE_DAYS):
+    """SQL criterion on Visit for a planning state (uses ix_visits_status_planned_for)."""
+    cutoff = today - timedelta(days=grace_days)
+    if state == PlanState.upcoming:
+        return and_(Visit.status == VisitStatus.planned, Visit.planned_for >= today)
+    if state == PlanState.late:
+        return and_(Visit.status == VisitStatus.planned, Visit.planned_for < today, Visit.planned_for >= cutoff)
+    return and_(Visit.status.in_([VisitStatus.planned, VisitStatus.in_progress]), Visit.planned_for < cutoff)
+
+
+def state_of(visit: Visit, today: date, grace_days: int = GRACE_DAYS) -> PlanState | None:
+    """The planning state of one loaded visit (the same rule as `state_criterion`)."""
+    if visit.planned_for is None or visit.status not in (VisitStatus.planned, VisitStatus.in_progress):
+        return None
+    if visit.planned_for < today - timedelta(days=grace_days):
+        return PlanState.missed
+    if visit.status != VisitStatus.planned:
+        return None
+    return PlanState.upcoming if visit.planned_for >= today else PlanState.late
+
+
+def any_state(today: date, grace_days: int = GRACE_DAYS):
+    """Visits in one of the three planning states."""
+    return or_(*(state_criterion(s, today, grace_days) for s in PlanState))
+
+
+def assign(session: Session, visit: Visit, *, inspector_ids: list[uuid.UUID], actor_id: uuid.UUID) -> Visit:
+    """Put inspectors on a planned visit (replacing the current ones); they must cover the school."""
+    if visit.status != VisitStatus.planned:
+        raise Conflict(f"visit is {visit.status.value}; only a planned visit can be reassigned")
+    inspector_ids = list(dict.fromkeys(inspector_ids))
+    errors = check_inspectors(session, visit.school, inspector_ids)
+    if errors:
+        raise ValidationFailed("Invalid inspectors", errors)
+    before = [str(i) for i in visit.inspector_ids]
+    visits.update(session, visit, inspector_ids=inspector_ids)
+    audit.record(session, actor_id=actor_id, action="assign", entity="visit", entity_id=visit.id,
+                 data={"from": before, "to": [str(i) for i in inspector_ids]})
+    return visit
+
+
+def schedule_of(session: Session, visit_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """visit id -> the schedule it was generated from."""
+    if not visit_ids:
+        return {}
+    rows = session.execute(select(ScheduleOccurrence.visit_id, ScheduleOccurrence.schedule_id)
+                           .where(ScheduleOccurrence.visit_id.in_(visit_ids)))
+    return {v: s for v, s in rows}
+
+
+def on_visit_by(inspector_id: uuid.UUID):
+    """SQL criterion: the inspector is on the visit."""
+    return exists().where(VisitInspector.visit_id == Visit.id, VisitInspector.inspector_id == inspector_id)

@@ -1,0 +1,197 @@
+"""Visit planning pages: the office's schedules and planned visits, and the inspector's own page."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from inspections.accounts.enums import Role
+from inspections.accounts.models import InspectorAssignment, User
+from inspections.accounts.scope import school_filter, user_filter, visit_filter
+from inspections.db import utcnow
+from inspections.errors import DomainError
+from inspections.org.models import School
+from inspections.planning import service as planning
+from inspections.planning.enums import PlanState, Recurrence
+from inspections.planning.models import VisitSchedule
+from inspections.tickets.enums import TicketStatus
+from inspections.tickets.models import Ticket
+from inspections.visits.models import Visit
+from server.extensions import session
+from server.web import _principal, bp, nav_link
+from server.web.i18n import add
+
+nav_link("web.planning_page", "plan_title", Role.office, Role.admin)
+nav_link("web.my_visits", "my_visits", Role.inspector)
+
+add({
+    "zh-CN": {"plan_title": "访视计划", "plan_schedules": "周期性访视安排", "plan_upcoming": "即将进行",
+              "plan_late": "已延误", "plan_missed": "已错过", "plan_school": "学校", "plan_recurrence": "周期",
+              "plan_every": "间隔", "plan_start": "开始日期", "plan_end": "结束日期", "plan_inspectors": "督学",
+              "plan_active": "启用", "plan_inactive": "停用", "plan_create": "新建访视安排", "plan_assign": "指派督学",
+              "plan_date": "计划日期", "plan_none": "暂无", "plan_saved": "已保存", "plan_notes": "备注",
+              "rec_once": "一次", "rec_monthly": "每月", "rec_quarterly": "每季度", "rec_termly": "每学期",
+              "my_visits": "我的访视", "my_awaiting": "待核验的整改单"},
+    "en": {"plan_title": "Visit planning", "plan_schedules": "Recurring schedules", "plan_upcoming": "Upcoming",
+           "plan_late": "Late", "plan_missed": "Missed", "plan_school": "School", "plan_recurrence": "Recurrence",
+           "plan_every": "Every", "plan_start": "Start date", "plan_end": "End date", "plan_inspectors": "Inspectors",
+           "plan_active": "Active", "plan_inactive": "Inactive", "plan_create": "New schedule",
+           "plan_assign": "Assign inspector", "plan_date": "Planned for", "plan_none": "None",
+           "plan_saved": "Saved", "plan_notes": "Notes", "rec_once": "Once", "rec_monthly": "Monthly",
+           "rec_quarterly": "Quarterly", "rec_termly": "Each term", "my_visits": "My visits",
+           "my_awaiting": "Tickets awaiting verification"},
+})
+
+LIST_LIMIT = 200
+
+
+def _grace() -> int:
+    return int(current_app.config.get("VISIT_GRACE_DAYS", planning.GRACE_DAYS))
+
+
+def _visits_by_state(criterion) -> dict[str, list[Visit]]:
+    today, db = utcnow().date(), session()
+    out = {}
+    for state in PlanState:
+        out[state.value] = db.scalars(
+            select(Visit).where(criterion, planning.state_criterion(state, today, _grace()))
+            .options(selectinload(Visit.inspector_links), selectinload(Visit.school))
+            .order_by(Visit.planned_for, Visit.id).limit(LIST_LIMIT)).all()
+    return out
+
+
+def _names(ids) -> dict[uuid.UUID, str]:
+    ids = set(ids)
+    if not ids:
+        return {}
+    return {u.id: u.display_name for u in session().scalars(select(User).where(User.id.in_(ids)))}
+
+
+def _render_planning(p, *, error=None, fields=None, form=None, status=200):
+    db = session()
+    schedules = db.scalars(select(VisitSchedule).where(VisitSchedule.school_id.in_(
+        select(School.id).where(school_filter(p)))).options(selectinload(VisitSchedule.inspector_links),
+                                                            selectinload(VisitSchedule.school))
+        .order_by(VisitSchedule.created_at.desc(), VisitSchedule.id).limit(LIST_LIMIT)).all()
+    by_state = _visits_by_state(visit_filter(p))
+    schools = db.scalars(select(School).where(school_filter(p), School.active.is_(True))
+                         .order_by(School.code).limit(1000)).all()
+    inspectors = db.scalars(select(User).where(user_filter(p), User.role == Role.inspector, User.active.is_(True))
+                            .options(selectinload(User.jurisdiction)).order_by(User.username).limit(1000)).all()
+    assigned = set(db.execute(select(InspectorAssignment.inspector_id, InspectorAssignment.school_id).where(
+        InspectorAssignment.inspector_id.in_([u.id for u in inspectors])))) if inspectors else set()
+
+    def covering(school: School) -> list[User]:
+        """The inspectors a visit to this school may be assigned to (the same rule the service enforces)."""
+        return [u for u in inspectors if (u.id, school.id) in assigned
+                or (u.jurisdiction is not None and school.jurisdiction_path.startswith(u.jurisdiction.path))]
+    ids = [i for s in schedules for i in s.inspector_ids] + [i for vs in by_state.values() for v in vs
+                                                              for i in v.inspector_ids]
+    return render_template("planning.html", schedules=schedules, by_state=by_state, schools=schools,
+                           inspectors=inspectors, covering=covering, names=_names(ids), recurrences=list(Recurrence), error=error,
+                           fields=fields or {}, form=form or {}), status
+
+
+@bp.get("/planning")
+def planning_page():
+    """The office's schedules and its upcoming, late and missed visits, with forms to plan and assign."""
+    return _render_planning(_principal(Role.office, Role.admin))
+
+
+def _parse_date(value: str, field: str, errors: dict) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        errors[field] = ["is not a date (YYYY-MM-DD)"]
+        return None
+
+
+@bp.post("/planning/schedules")
+def planning_create_schedule():
+    """Create a schedule from the form; its visits for the horizon are planned at once."""
+    p = _principal(Role.office, Role.admin)
+    db, f, errors = session(), request.form, {}
+    school = None
+    try:
+        school = db.scalar(select(School).where(School.id == uuid.UUID(f.get("school_id", "")), school_filter(p)))
+    except ValueError:
+        pass
+    if school is None:
+        errors["school_id"] = ["is not a school in your scope"]
+    try:
+        recurrence = Recurrence(f.get("recurrence", ""))
+    except ValueError:
+        errors["recurrence"] = [f"must be one of {', '.join(r.value for r in Recurrence)}"]
+    try:
+        every = int(f.get("every") or 1)
+    except ValueError:
+        errors["every"] = ["is not a whole number"]
+    start = _parse_date(f.get("start_date", ""), "start_date", errors)
+    if start is None and "start_date" not in errors:
+        errors["start_date"] = ["is required"]
+    end = _parse_date(f.get("end_date", ""), "end_date", errors)
+    inspector_ids = []
+    for raw in f.getlist("inspector_id"):
+        if raw:
+            try:
+                inspector_ids.append(uuid.UUID(raw))
+            except ValueError:
+                errors["inspector_ids"] = ["is not an inspector"]
+    if errors:
+        return _render_planning(p, error="Invalid visit schedule", fields=errors, form=f, status=422)
+    try:
+        s = planning.create_schedule(db, school=school, created_by=db.get(User, p.user_id), recurrence=recurrence,
+                                     every=every, start_date=start, end_date=end, inspector_ids=inspector_ids,
+                                     notes=(f.get("notes") or "").strip()[:2000] or None)
+        planning.generate(db, today=utcnow().date(), horizon_days=int(current_app.config.get("PLAN_HORIZON_DAYS", 60)),
+                          schedule_ids=[s.id])
+        db.commit()
+    except DomainError as e:
+        db.rollback()
+        return _render_planning(p, error=e.message, fields=e.fields, form=f, status=422)
+    return redirect(url_for("web.planning_page"))
+
+
+@bp.post("/planning/visits/<visit_id>/assign")
+def planning_assign(visit_id):
+    """Assign an inspector to a planned visit in my scope (replacing those on it)."""
+    p = _principal(Role.office, Role.admin)
+    db = session()
+    try:
+        vid = uuid.UUID(visit_id)
+    except ValueError:
+        abort(404)
+    visit = db.scalar(select(Visit).where(Visit.id == vid, visit_filter(p)))
+    if visit is None:
+        abort(404)
+    try:
+        inspector_id = uuid.UUID(request.form.get("inspector_id", ""))
+    except ValueError:
+        return _render_planning(p, error="Invalid inspectors", fields={"inspector_ids": ["choose an inspector"]},
+                                status=422)
+    try:
+        planning.assign(db, visit, inspector_ids=[inspector_id], actor_id=p.user_id)
+        db.commit()
+    except DomainError as e:
+        db.rollback()
+        return _render_planning(p, error=e.message, fields=e.fields, status=e.status)
+    return redirect(url_for("web.planning_page"))
+
+
+@bp.get("/my-visits")
+def my_visits():
+    """The inspector's planned visits (upcoming, late, missed) and the tickets awaiting its verification."""
+    p = _principal(Role.inspector)
+    by_state = _visits_by_state(planning.on_visit_by(p.user_id))
+    awaiting = session().scalars(
+        select(Ticket).where(Ticket.status == TicketStatus.awaiting_verification,
+                             Ticket.school_id.in_(select(School.id).where(school_filter(p))))
+        .order_by(Ticket.opened_at, Ticket.id).limit(LIST_LIMIT)).all()
+    schools = {s.id: s.name for s in session().scalars(
+        select(School).where(School.id.in_({t.school_id for t in awaiting})))} if awaiting else {}
+    return render_template("inspector_visits.html", by_state=by_state, awaiting=awaiting, school_names=schools)

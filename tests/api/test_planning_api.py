@@ -1,0 +1,166 @@
+"""Planning API: schedules CRUD in scope, planned visits by state, assigning inspectors."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from inspections.audit.models import AuditRecord
+from inspections.db import utcnow
+from inspections.planning.models import VisitSchedule
+from inspections.visits import service as visits
+from inspections.visits.enums import VisitStatus
+from inspections.visits.models import Visit
+from tests.factories import make_user, make_world, token_for
+from inspections.accounts.enums import Role
+
+SCHEDULES = "/api/v1/planning/schedules"
+PLANNED = "/api/v1/planning/visits"
+
+
+@pytest.fixture
+def world(session):
+    w = make_world(session)
+    w.h = {r: token_for(session, getattr(w, r)) for r in
+           ("admin", "office_a", "office_a1", "inspector_a1", "inspector_assigned", "school_user_a1")}
+    return w
+
+
+def _body(w, **kw):
+    today = utcnow().date()
+    return {"school_id": str(w.school_a1.id), "recurrence": "monthly", "start_date": (today + timedelta(days=3)).isoformat(),
+            "inspector_ids": [str(w.inspector_a1.id)]} | kw
+
+
+def test_create_schedule_plans_visits_for_the_horizon(client, session, world):
+    r = client.post(SCHEDULES, json=_body(world), headers=world.h["office_a1"])
+    assert r.status_code == 201, r.json
+    sid = r.json["id"]
+    assert r.json["inspector_ids"] == [str(world.inspector_a1.id)] and r.json["recurrence"] == "monthly"
+    planned = client.get(PLANNED, headers=world.h["office_a1"]).json["items"]
+    assert len(planned) == 2  # +3 days and about a month later, within 60 days
+    assert {p["schedule_id"] for p in planned} == {sid} and {p["state"] for p in planned} == {"upcoming"}
+    assert session.scalar(select(func.count()).select_from(AuditRecord).where(
+        AuditRecord.entity == "visit_schedule", AuditRecord.action == "create")) == 1
+    # The inspector reads its own schedules; another inspector sees none; a school may not look.
+    assert [s["id"] for s in client.get(SCHEDULES, headers=world.h["inspector_a1"]).json["items"]] == [sid]
+    assert client.get(SCHEDULES, headers=world.h["inspector_assigned"]).json["items"] == []
+    assert client.get(f"{SCHEDULES}/{sid}", headers=world.h["inspector_assigned"]).status_code == 404
+    assert client.get(SCHEDULES, headers=world.h["school_user_a1"]).status_code == 403
+    assert client.get(PLANNED, headers=world.h["school_user_a1"]).status_code == 403
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"recurrence": "weekly"}, "recurrence"),
+    ({"every": 0}, "every"),
+    ({"start_date": "2027-02-30"}, "start_date"),
+    ({"end_date": "2020-01-01"}, "end_date"),
+    ({"colour": "red"}, "colour"),
+])
+def test_bad_schedule_is_422_and_writes_nothing(client, session, world, body, field):
+    r = client.post(SCHEDULES, json=_body(world, **body), headers=world.h["office_a1"])
+    assert r.status_code == 422 and r.content_type == "application/problem+json"
+    assert field in r.json["errors"], r.json
+    assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 0
+    assert session.scalar(select(func.count()).select_from(Visit)) == 0
+
+
+def test_scope_of_schedules(client, session, world):
+    # county A1's office may not plan for a school of county A2 (422, like visits), nor see B1's schedules.
+    r = client.post(SCHEDULES, json=_body(world, school_id=str(world.school_a2.id), inspector_ids=[]),
+                    headers=world.h["office_a1"])
+    assert r.status_code == 422 and "school_id" in r.json["errors"]
+    r = client.post(SCHEDULES, json=_body(world, school_id=str(world.school_b1.id), inspector_ids=[]),
+                    headers=world.h["admin"])
+    sid = r.json["id"]
+    for role in ("office_a", "office_a1"):
+        assert client.get(f"{SCHEDULES}/{sid}", headers=world.h[role]).status_code == 404
+        assert client.patch(f"{SCHEDULES}/{sid}", json={"active": False}, headers=world.h[role]).status_code == 404
+        assert client.delete(f"{SCHEDULES}/{sid}", headers=world.h[role]).status_code == 404
+    assert client.patch(f"{SCHEDULES}/{sid}", json={"active": False}, headers=world.h["inspector_a1"]).status_code == 403
+    assert client.patch(f"{SCHEDULES}/{sid}", json={"active": False, "version": 1},
+                        headers=world.h["admin"]).json["active"] is False
+    assert client.patch(f"{SCHEDULES}/{sid}", json={"notes": "x", "version": 1},
+                        headers=world.h["admin"]).status_code == 409
+
+
+def test_patch_rejects_out_of_jurisdiction_inspector_and_delete_cancels_future(client, session, world):
+    sid = client.post(SCHEDULES, json=_body(world), headers=world.h["office_a1"]).json["id"]
+    r = client.patch(f"{SCHEDULES}/{sid}", json={"inspector_ids": [str(world.inspector_assigned.id)]},
+                     headers=world.h["office_a1"])
+    assert r.status_code == 422 and "inspector_ids" in r.json["errors"]
+    r = client.delete(f"{SCHEDULES}/{sid}", headers=world.h["office_a1"])
+    assert r.status_code == 200 and r.json == {"cancelled_visits": 2}
+    session.expire_all()
+    assert set(session.scalars(select(Visit.status))) == {VisitStatus.cancelled}
+    assert client.get(PLANNED, headers=world.h["office_a1"]).json["items"] == []
+
+
+def _visit(session, w, school, days_from_today, inspectors=()):
+    v = visits.create(session, school=school, created_by=w.office_a, inspector_ids=[i.id for i in inspectors],
+                      planned_for=utcnow().date() + timedelta(days=days_from_today))
+    session.commit()
+    return v
+
+
+def test_planned_visits_by_state_filters_and_pages(client, session, world):
+    up = _visit(session, world, world.school_a1, 5, [world.inspector_a1])
+    late = _visit(session, world, world.school_a1, -2)
+    missed = _visit(session, world, world.school_a2, -30, [world.inspector_assigned])
+    _visit(session, world, world.school_b1, -30)  # out of city A's scope
+    h = world.h["office_a"]
+
+    def ids(**q):
+        return [i["id"] for i in client.get(PLANNED, query_string=q, headers=h).json["items"]]
+    assert ids() == [str(missed.id), str(late.id), str(up.id)]  # by planned date
+    assert ids(state="upcoming") == [str(up.id)]
+    assert ids(state="late") == [str(late.id)]
+    assert ids(state="missed") == [str(missed.id)]
+    assert ids(county_id=str(world.county_a2.id)) == [str(missed.id)]
+    assert ids(county_id=str(world.county_b1.id)) == []  # another city's county: nothing, not an error
+    assert ids(school_id=str(world.school_a1.id), state="late") == [str(late.id)]
+    assert ids(inspector_id=str(world.inspector_a1.id)) == [str(up.id)]
+    page1 = client.get(PLANNED, query_string={"limit": 2}, headers=h).json
+    page2 = client.get(PLANNED, query_string={"limit": 2, "cursor": page1["next_cursor"]}, headers=h).json
+    assert [i["id"] for i in page1["items"] + page2["items"]] == ids() and page2["next_cursor"] is None
+    # County A1's office sees only A1; the assigned inspector its own school's visit.
+    assert {i["id"] for i in client.get(PLANNED, headers=world.h["office_a1"]).json["items"]} == {str(up.id), str(late.id)}
+    assert [i["id"] for i in client.get(PLANNED, headers=world.h["inspector_assigned"]).json["items"]] == [str(missed.id)]
+    r = client.get(PLANNED, query_string={"state": "soon"}, headers=h)
+    assert r.status_code == 422 and "query.state" in r.json["errors"]
+
+
+def test_assign_inspectors(client, session, world):
+    v = _visit(session, world, world.school_a1, 5)
+    url = f"{PLANNED}/{v.id}/inspectors"
+    # Out-of-jurisdiction inspector: 422, nothing changes.
+    r = client.put(url, json={"inspector_ids": [str(world.inspector_assigned.id)]}, headers=world.h["office_a1"])
+    assert r.status_code == 422 and "inspector_ids" in r.json["errors"]
+    other_county = make_user(session, Role.inspector, jurisdiction=world.county_a2)
+    session.commit()
+    r = client.put(url, json={"inspector_ids": [str(other_county.id)]}, headers=world.h["office_a"])
+    assert r.status_code == 422
+    # Not an inspector at all.
+    r = client.put(url, json={"inspector_ids": [str(world.office_a1.id)]}, headers=world.h["office_a1"])
+    assert r.status_code == 422
+    session.expire_all()
+    assert session.get(Visit, v.id).inspector_ids == [] and session.get(Visit, v.id).version == 1
+    r = client.put(url, json={"inspector_ids": [str(world.inspector_a1.id)], "version": 1}, headers=world.h["office_a1"])
+    assert r.status_code == 200 and r.json["inspector_ids"] == [str(world.inspector_a1.id)] and r.json["version"] == 2
+    assert session.scalar(select(func.count()).select_from(AuditRecord).where(AuditRecord.action == "assign")) == 1
+    # Scope: county A2's inspector's office... office of another county gets 404; roles below office 403.
+    office_b = make_user(session, Role.office, jurisdiction=world.county_b1)
+    session.commit()
+    assert client.put(url, json={"inspector_ids": [str(world.inspector_a1.id)]},
+                      headers=token_for(session, office_b)).status_code == 404
+    assert client.put(url, json={"inspector_ids": [str(world.inspector_a1.id)]},
+                      headers=world.h["inspector_a1"]).status_code == 403
+    assert client.put(url, json={"inspector_ids": [str(world.inspector_a1.id)]},
+                      headers=world.h["school_user_a1"]).status_code == 403
+    # A visit already started cannot be reassigned.
+    visits.put_responses(session, session.get(Visit, v.id), answers=[{"item_code": "enrolment", "value": 600}],
+                         user=world.inspector_a1)
+    session.commit()
+    assert client.put(url, json={"inspector_ids": [str(world.inspector_a1.id)]},
+                      headers=world.h["office_a1"]).status_code == 409
