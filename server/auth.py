@@ -15,8 +15,40 @@ from server.extensions import session
 BEARER = {"bearerAuth": []}
 
 
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _authenticate_web_session() -> bool:
+    """A page's own script calling the API with the signed-in session's cookie (no bearer token).
+
+    Unsafe methods must carry the session's CSRF token in X-CSRF-Token: another site can make the
+    browser send the cookie, but cannot read the token to put in a header.
+    """
+    import hmac
+    import uuid
+
+    from flask import session as web_session
+    uid = web_session.get("uid")
+    if not uid:
+        return False
+    if request.method in UNSAFE:
+        sent, expected = request.headers.get("X-CSRF-Token", ""), web_session.get("csrf", "")
+        if not expected or not hmac.compare_digest(sent, expected):
+            abort(403, message="A signed-in page must send its CSRF token in the X-CSRF-Token header.")
+    db = session()
+    user = db.get(User, uuid.UUID(uid))
+    if user is None or not user.active:
+        return False
+    g.token = None
+    g.user = user
+    g.principal = principal_for(db, user)
+    return True
+
+
 def _authenticate() -> None:
     header = request.headers.get("Authorization", "")
+    if not header and _authenticate_web_session():
+        return
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         abort(401, message="Send a bearer token: Authorization: Bearer <token> (from POST /api/v1/auth/token).")

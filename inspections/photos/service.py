@@ -268,6 +268,17 @@ def finalize(session: Session, storage: BlobStorage, photo: Photo) -> bool:
     return deduplicated
 
 
+def store_whole(session: Session, storage: BlobStorage, *, target: Target, uploaded_by_id, data: bytes,
+                content_type: str, expires_in: timedelta, device_id=None) -> Photo:
+    """A whole file received in one piece (a page's plain form): declare, store and finalize it."""
+    photo = create_upload(session, target=target, uploaded_by_id=uploaded_by_id,
+                          sha256=hashlib.sha256(data).hexdigest(), size=len(data), content_type=content_type,
+                          expires_in=expires_in, device_id=device_id)
+    append_chunk(session, storage, photo, offset=0, data=data, expires_in=expires_in)
+    finalize(session, storage, photo)
+    return photo
+
+
 def withdraw(session: Session, storage: BlobStorage, photo: Photo) -> None:
     """The device no longer means to send this photo: forget it (only while it is not evidence)."""
     if photo.status in (PhotoStatus.received, PhotoStatus.processed):

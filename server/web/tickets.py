@@ -2,21 +2,35 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, g, redirect, render_template, request, stream_with_context, url_for
 from sqlalchemy import select
 
+from inspections.accounts.enums import Role
 from inspections.accounts.scope import school_filter
-from inspections.errors import DomainError
+from inspections.errors import DomainError, ValidationFailed
 from inspections.org.models import School
+from inspections.photos import service as photos_service
+from inspections.photos.enums import PhotoStatus
+from inspections.photos.models import Photo
+from inspections.storage import S3Storage
 from inspections.tickets import service as tickets
 from inspections.tickets.enums import TicketStatus
 from inspections.tickets.models import Ticket
-from server.extensions import session
-from inspections.accounts.enums import Role
-from server.web import _principal, bp, nav_link
+from server.api.photos import VARIANTS, enqueue_processing
+from server.extensions import session, storage
+from server.web import FORM_FILES, _principal, bp, i18n, nav_link
 
 nav_link("web.ticket_list", "tickets", *Role)
+i18n.add({
+    "zh-CN": {"evidence_photos": "整改照片", "photos_hint": "可选多张照片（每张不超过 {mb} MB）",
+              "processing": "处理中", "photo_rejected": "照片未通过校验", "verify_close": "核验通过并销号",
+              "reject_back": "退回整改", "reason": "理由", "plan_due": "完成日期"},
+    "en": {"evidence_photos": "Evidence photos", "photos_hint": "Choose one or more photos (up to {mb} MB each)",
+           "processing": "Processing", "photo_rejected": "Photo failed the checks", "verify_close": "Verify and close",
+           "reject_back": "Reject: back to in progress", "reason": "Reason", "plan_due": "Due"},
+})
 
 
 def _tickets_in_scope(p):
@@ -57,12 +71,104 @@ def ticket_detail(ticket_id):
         plan = [{"milestone": m.strip(), "due": d}
                 for m, d in zip(request.form.getlist("milestone"), request.form.getlist("due")) if m.strip()]
         try:
-            tickets.transition(session(), t, to=to, actor=p, note=request.form.get("note") or None, plan=plan or None)
+            # Photos come either already uploaded by the page's script (ids) or in this plain form (files).
+            photo_ids = []
+            if to == TicketStatus.awaiting_verification:
+                photo_ids = _photo_ids(request.form.getlist("photo_ids"))
+                photo_ids += [ph.id for ph in _store_form_files(p, t)]
+            tickets.transition(session(), t, to=to, actor=p, note=request.form.get("note") or None, plan=plan or None,
+                               photo_ids=photo_ids or None)
             session().commit()
-            return redirect(url_for("web.ticket_detail", ticket_id=t.id))
         except DomainError as e:
             session().rollback()
+            _forget_stored_blobs()
             t = _ticket_or_404(p, ticket_id)
             error = e.message
+        else:
+            for ph in _stored_now():
+                enqueue_processing(ph)
+            return redirect(url_for("web.ticket_detail", ticket_id=t.id))
     return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error,
-                           overdue=tickets.is_overdue(t)), (422 if error else 200)
+                           overdue=tickets.is_overdue(t), photos=_event_photos(t), form_files=FORM_FILES,
+                           max_file_mb=current_app.config["MAX_CHUNK_BYTES"] >> 20), (422 if error else 200)
+
+
+def _photo_ids(raw: list[str]) -> list[uuid.UUID]:
+    try:
+        return [uuid.UUID(x) for x in raw if x.strip()]
+    except ValueError:
+        raise ValidationFailed("Invalid evidence", {"photo_ids": ["not photo ids"]}) from None
+
+
+def _forget_stored_blobs() -> None:
+    """The step failed and its photo rows were rolled back: delete bytes no other photo holds."""
+    for ph in _stored_now():
+        if ph.blob_key and not session().scalar(select(Photo.id).where(Photo.blob_key == ph.blob_key).limit(1)):
+            storage().delete(ph.blob_key)
+    _stored_now().clear()
+
+
+def _stored_now() -> list[Photo]:
+    return g.setdefault("web_stored_photos", [])
+
+
+def _store_form_files(p, ticket: Ticket) -> list[Photo]:
+    """Photos sent in the plain form (no script): stored through the same service as the upload API."""
+    files = [f for f in request.files.getlist("photos") if f and f.filename]
+    if not files:
+        return []
+    if len(files) > FORM_FILES:
+        raise ValidationFailed("Too many photos", {"photos": [f"at most {FORM_FILES} photos in one form"]})
+    limit = current_app.config["MAX_CHUNK_BYTES"]
+    target = photos_service.resolve_target(session(), p, ticket_id=ticket.id)
+    stored = []
+    for f in files:
+        data = f.read(limit + 1)
+        if len(data) > limit:
+            raise ValidationFailed("Photo too large", {"photos": [f"{f.filename}: larger than {limit >> 20} MiB"]})
+        if not data:
+            continue
+        ctype = (f.mimetype or "").lower()
+        if not ctype.startswith("image/"):
+            raise ValidationFailed("Not a photo", {"photos": [f"{f.filename}: {ctype or 'unknown type'} is not an image"]})
+        ph = photos_service.store_whole(session(), storage(), target=target, uploaded_by_id=p.user_id, data=data,
+                                        content_type=ctype, expires_in=timedelta(hours=24))
+        stored.append(ph)
+    _stored_now().extend(stored)
+    return stored
+
+
+def _event_photos(ticket: Ticket) -> dict:
+    """Photos of the ticket's events: {event id: [photo]} (evidence shown in the history)."""
+    rows = session().scalars(select(Photo).where(Photo.ticket_event_id.in_([ev.id for ev in ticket.events]))
+                             .order_by(Photo.received_at)).all() if ticket.events else []
+    out: dict = {}
+    for ph in rows:
+        out.setdefault(ph.ticket_event_id, []).append(ph)
+    return out
+
+
+@bp.get("/photos/<photo_id>/<variant>")
+def photo_file(photo_id, variant):
+    """A photo's thumbnail, display image or original for a signed-in user in scope (404 otherwise)."""
+    p = _principal()
+    if variant not in VARIANTS:
+        abort(404)
+    try:
+        pid = uuid.UUID(photo_id)
+    except ValueError:
+        abort(404)
+    ph = session().scalar(select(Photo).where(Photo.id == pid, photos_service.photo_filter(p)))
+    ready = ph is not None and (ph.status == PhotoStatus.processed
+                                or (variant == "original" and ph.status == PhotoStatus.received))
+    if not ready:
+        abort(404)
+    key, st = VARIANTS[variant](ph.sha256), storage()
+    if isinstance(st, S3Storage):
+        return redirect(st.presigned_url(key, expires=current_app.config["PHOTO_URL_EXPIRY_SECONDS"]))
+    if not st.exists(key):
+        abort(404)
+    resp = Response(stream_with_context(st.open(key)),
+                    mimetype=ph.content_type if variant == "original" else "image/jpeg")
+    resp.headers.update({"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"})
+    return resp
