@@ -109,3 +109,4 @@ def _cookie_policy(state):
 # Each area of the site is its own module adding routes to this blueprint.
 from server.web import tickets as _tickets  # noqa: E402,F401
 from server.web import planning as _planning  # noqa: E402,F401
+from server.web import dashboard as _dashboard  # noqa: E402,F401

@@ -1,0 +1,204 @@
+"""Office dashboard (督办): counts, aging, closure, trend, drill-down, exports, county 差异系数 reports."""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import uuid
+from datetime import date, datetime
+
+from flask import Response, abort, render_template, request, stream_with_context, url_for
+from sqlalchemy import select
+
+from inspections.accounts.enums import Role
+from inspections.accounts.scope import jurisdiction_filter
+from inspections.db import utcnow
+from inspections.org.enums import JurisdictionLevel
+from inspections.org.models import Jurisdiction
+from inspections.scoring import service as scoring
+from inspections.tickets import dashboard as dash
+from inspections.tickets.enums import Severity, TicketStatus
+from server.extensions import session
+from server.web import _principal, bp, i18n, nav_link
+
+VIEWERS = (Role.office, Role.admin)
+nav_link("web.dashboard", "dashboard", *VIEWERS)
+nav_link("web.county_reports", "county_reports", *VIEWERS)
+i18n.add({
+    "zh-CN": {"dashboard": "督办看板", "county_reports": "差异系数报告", "open_count": "未销号", "overdue_count": "已逾期",
+              "closed_count": "已销号", "cancelled_count": "已撤销", "closure_rate": "销号率",
+              "median_days": "平均整改天数（中位数）", "aging": "未销号账龄（天）", "trend": "近 12 个月趋势",
+              "opened": "新开", "by_county": "按县区", "by_school": "按学校（前 50）", "by_indicator": "按指标",
+              "county": "县区", "school": "学校", "indicator": "指标", "export_csv": "导出 CSV", "export_xlsx": "导出 Excel",
+              "filter": "筛选", "all": "全部", "severity": "严重程度", "next_page": "下一页", "none_found": "没有符合条件的整改单",
+              "ticket_list": "整改单清单", "verdict": "结论", "computed_at": "计算时间", "cv": "差异系数", "limit": "限值",
+              "no_score": "尚无评估结果", "level": "学段", "primary": "小学", "junior": "初中", "days": "天",
+              "opened_from": "开单起", "opened_to": "开单止"},
+    "en": {"dashboard": "Dashboard", "county_reports": "County CV reports", "open_count": "Open", "overdue_count": "Overdue",
+           "closed_count": "Closed", "cancelled_count": "Cancelled", "closure_rate": "Closure rate",
+           "median_days": "Median days to close", "aging": "Open tickets by age (days)", "trend": "Last 12 months",
+           "opened": "Opened", "by_county": "By county", "by_school": "By school (top 50)", "by_indicator": "By indicator",
+           "county": "County", "school": "School", "indicator": "Indicator", "export_csv": "Export CSV",
+           "export_xlsx": "Export Excel", "filter": "Filter", "all": "All", "severity": "Severity", "next_page": "Next page",
+           "none_found": "No tickets match", "ticket_list": "Tickets", "verdict": "Verdict", "computed_at": "Computed",
+           "cv": "CV", "limit": "Limit", "no_score": "No judgement yet", "level": "Level", "primary": "Primary",
+           "junior": "Junior secondary", "days": "days", "opened_from": "Opened from", "opened_to": "Opened to"},
+})
+
+
+def _filters() -> dash.Filters:
+    """Filters from the query string; a malformed one is a 400 naming it (nothing is guessed)."""
+    a = request.args
+
+    def parse(name, conv):
+        raw = a.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return conv(raw)
+        except ValueError:
+            abort(400, f"bad filter {name}={raw!r}")
+
+    state = parse("state", str)
+    if state and state not in dash.STATES and state not in {s.value for s in TicketStatus}:
+        abort(400, f"bad filter state={state!r}")
+    return dash.Filters(county_id=parse("county_id", uuid.UUID), school_id=parse("school_id", uuid.UUID),
+                        item_code=parse("item_code", str), severity=parse("severity", Severity), state=state,
+                        opened_from=parse("opened_from", date.fromisoformat),
+                        opened_to=parse("opened_to", date.fromisoformat))
+
+
+def _counties(p) -> list[Jurisdiction]:
+    return session().scalars(select(Jurisdiction).where(jurisdiction_filter(p),
+                                                        Jurisdiction.level == JurisdictionLevel.county)
+                             .order_by(Jurisdiction.code)).all()
+
+
+def _linker(f: dash.Filters):
+    """link(endpoint, [key, value], **more): a URL keeping the page's filters, with some replaced."""
+    base = f.query_args()
+
+    def link(endpoint, key=None, value=None, **more):
+        args = {**base, **more}
+        if key:
+            args[key] = value
+        return url_for(endpoint, **args)
+    return link
+
+
+def chart(trend: list[tuple[str, int, int]], width: int = 640, height: int = 200) -> dict:
+    """Bar geometry for the trend chart (opened and closed per month), drawn as inline SVG."""
+    top = max([1] + [max(o, c) for _, o, c in trend])
+    slot = width / max(1, len(trend))
+    bar = max(2.0, slot / 2 - 3)
+    plot = height - 30
+    bars = []
+    for i, (month, opened, closed) in enumerate(trend):
+        x = i * slot + 2
+        for j, (value, kind) in enumerate(((opened, "opened"), (closed, "closed"))):
+            h = round(plot * value / top, 1)
+            bars.append({"x": round(x + j * (bar + 1), 1), "y": round(plot - h + 10, 1), "w": round(bar, 1), "h": h,
+                         "kind": kind, "value": value, "month": month})
+    labels = [{"x": round(i * slot + slot / 2, 1), "text": m[2:]} for i, (m, _, _) in enumerate(trend)]
+    return {"width": width, "height": height, "bars": bars, "labels": labels, "top": top}
+
+
+@bp.get("/dashboard")
+def dashboard():
+    """Counts by county, school and indicator; aging; closure; trend; links to drill down and export."""
+    p = _principal(*VIEWERS)
+    f = _filters()
+    s = dash.summary(session(), p, f)
+    return render_template("dashboard.html", s=s, f=f, link=_linker(f), chart=chart(s.trend),
+                           counties=_counties(p), severities=list(Severity), states=dash.STATES)
+
+
+def _cursor(row) -> str:
+    raw = f"{row.Ticket.opened_at.isoformat()}|{row.Ticket.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _after(raw: str | None):
+    if not raw:
+        return None
+    try:
+        at, tid = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
+        return datetime.fromisoformat(at), uuid.UUID(tid)
+    except (ValueError, UnicodeDecodeError):
+        abort(400, "bad page cursor")
+
+
+@bp.get("/dashboard/tickets")
+def dashboard_tickets():
+    """The tickets behind a number: filtered, 100 a page, each linking to its page and evidence."""
+    p = _principal(*VIEWERS)
+    f = _filters()
+    rows = dash.tickets(session(), p, f, after=_after(request.args.get("after")), limit=101)
+    more = len(rows) > 100
+    rows = rows[:100]
+    nxt = url_for("web.dashboard_tickets", **f.query_args(), after=_cursor(rows[-1])) if more else None
+    return render_template("dashboard_tickets.html", rows=rows, f=f, link=_linker(f), next_url=nxt,
+                           today=utcnow().date(), open_states=dash.OPEN_STATES)
+
+
+def _export_name(ext: str) -> str:
+    return f"tickets-{utcnow():%Y%m%d-%H%M}.{ext}"
+
+
+@bp.get("/dashboard/export.csv")
+def export_csv():
+    """Every ticket matching the filters as CSV (UTF-8 with BOM so Excel reads the Chinese), streamed."""
+    p = _principal(*VIEWERS)
+    f = _filters()
+    today = utcnow().date()
+    db = session()
+
+    def generate():
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(dash.EXPORT_COLUMNS)
+        yield "\ufeff" + buf.getvalue()
+        for row in dash.tickets(db, p, f, limit=None, today=today):
+            buf.seek(0)
+            buf.truncate()
+            w.writerow(dash.export_row(row, today))
+            yield buf.getvalue()
+
+    return Response(stream_with_context(generate()), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={_export_name('csv')}"})
+
+
+@bp.get("/dashboard/export.xlsx")
+def export_xlsx():
+    """Every ticket matching the filters as an Excel workbook (XlsxWriter, constant memory)."""
+    import tempfile
+
+    import xlsxwriter
+    p = _principal(*VIEWERS)
+    f = _filters()
+    today = utcnow().date()
+    tmp = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+    book = xlsxwriter.Workbook(tmp, {"constant_memory": True, "in_memory": False, "tmpdir": tempfile.gettempdir()})
+    sheet = book.add_worksheet("tickets")
+    bold = book.add_format({"bold": True})
+    sheet.write_row(0, 0, dash.EXPORT_COLUMNS, bold)
+    for i, row in enumerate(dash.tickets(session(), p, f, limit=None, today=today), start=1):
+        sheet.write_row(i, 0, dash.export_row(row, today))
+    book.close()
+    tmp.seek(0)
+    return Response(stream_with_context(iter(lambda: tmp.read(1 << 16), b"")),
+                    mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename={_export_name('xlsx')}"})
+
+
+@bp.get("/dashboard/counties")
+def county_reports():
+    """Each county's latest 差异系数 judgement per level, with the CV of each indicator against its limit."""
+    p = _principal(*VIEWERS)
+    reports = []
+    for county in _counties(p):
+        for level in ("primary", "junior"):
+            row = scoring.latest_county_score(session(), county.id, level)
+            reports.append({"county": county, "level": level, "score": row,
+                            "indicators": (row.result.get("indicators", {}) if row else {})})
+    return render_template("county_reports.html", reports=reports)

@@ -1,0 +1,105 @@
+"""Office dashboard pages: who may see them, numbers that match the exports, filters, both languages."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from inspections.accounts.enums import Role
+from tests.factories import GOOD_PRIMARY, make_user, make_world, run_jobs, submit_visit, token_for
+
+SHORT_PE = {**GOOD_PRIMARY, "pe_art_teachers": 4}
+
+
+def _csrf(resp) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', resp.get_data(as_text=True)).group(1)
+
+
+def _login(client, username):
+    token = _csrf(client.get("/web/login"))
+    assert client.post("/web/login", data={"username": username, "password": "password-123",
+                                           "csrf_token": token}).status_code == 302
+
+
+def _count(page: str, name: str) -> int:
+    return int(re.search(rf'data-testid="count-{name}">(\d+)<', page).group(1))
+
+
+@pytest.fixture
+def world(app, client, session):
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    submit_visit(client, h, w.school_a1.id, SHORT_PE)
+    insp_a2 = make_user(session, Role.inspector, jurisdiction=w.county_a2)
+    session.commit()
+    submit_visit(client, token_for(session, insp_a2), w.school_a2.id, SHORT_PE)
+    run_jobs(app)
+    return w
+
+
+def test_office_sees_its_scope_and_the_csv_matches(client, world):
+    _login(client, world.office_a1.username)
+    page = client.get("/web/dashboard").get_data(as_text=True)
+    open_a1 = _count(page, "open")
+    assert open_a1 > 0 and _count(page, "closed") == 0
+    assert world.county_a2.name not in page  # county A2's tickets are another office's
+    assert "<svg" in page and 'data-testid="aging"' in page
+    r = client.get("/web/dashboard/export.csv")
+    assert r.status_code == 200 and r.data.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len([x for x in rows if x["status"] not in ("closed", "cancelled")]) == open_a1
+    assert {x["county"] for x in rows} == {world.county_a1.name}
+    # The city office sees both counties.
+    client.post("/web/logout", data={"csrf_token": _csrf(client.get("/web/dashboard"))})
+    _login(client, world.office_a.username)
+    page = client.get("/web/dashboard").get_data(as_text=True)
+    assert _count(page, "open") > open_a1 and world.county_a2.name in page
+    filtered = client.get(f"/web/dashboard?county_id={world.county_a1.id}").get_data(as_text=True)
+    assert _count(filtered, "open") == open_a1
+
+
+def test_xlsx_export_reads_back(client, world):
+    openpyxl = pytest.importorskip("openpyxl")
+    _login(client, world.office_a1.username)
+    r = client.get("/web/dashboard/export.xlsx?state=open")
+    assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
+    sheet = openpyxl.load_workbook(io.BytesIO(r.data), read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("ticket_id", "school_code", "school")
+    page = client.get("/web/dashboard").get_data(as_text=True)
+    assert len(rows) - 1 == _count(page, "open")
+
+
+def test_drill_down_links_to_ticket_pages(client, world):
+    _login(client, world.office_a1.username)
+    page = client.get("/web/dashboard/tickets?state=open").get_data(as_text=True)
+    link = re.search(r'href="(/web/tickets/[0-9a-f-]+)"', page).group(1)
+    assert client.get(link).status_code == 200
+    assert "Tickets" in client.get("/web/dashboard/tickets?state=open&lang=en").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", ["county_id=nope", "state=whatever", "opened_from=2026-13-01", "after=%%%"])
+def test_bad_filters_are_400(client, world, query):
+    _login(client, world.office_a1.username)
+    assert client.get(f"/web/dashboard/tickets?{query}").status_code == 400
+
+
+@pytest.mark.parametrize("who", ["school_user_a1", "inspector_a1"])
+def test_schools_and_inspectors_do_not_get_the_office_dashboard(client, world, who):
+    _login(client, getattr(world, who).username)
+    for url in ("/web/dashboard", "/web/dashboard/export.csv", "/web/dashboard/export.xlsx", "/web/dashboard/counties"):
+        assert client.get(url).status_code == 403
+
+
+def test_signed_out_is_sent_to_login(client, world):
+    r = client.get("/web/dashboard/export.csv")
+    assert r.status_code == 302 and "/web/login" in r.headers["Location"]
+
+
+def test_county_reports_page(app, client, session, world):
+    _login(client, world.office_a1.username)
+    page = client.get("/web/dashboard/counties").get_data(as_text=True)
+    assert world.county_a1.name in page and world.county_a2.name not in page
+    assert "差异系数" in page
