@@ -20,9 +20,18 @@ def pytest_configure(config):
 
 
 def pytest_report_header(config):
-    if BACKEND.get("real"):
-        return "services: PostgreSQL and Redis (real), throwaway database per run"
-    return "services: PostgreSQL/Redis not answering -> SQLite file and in-process queue"
+    from tests.browser import chromium_status
+    lines = ["services: PostgreSQL and Redis (real), throwaway database per run" if BACKEND.get("real")
+             else "services: PostgreSQL/Redis not answering -> SQLite file and in-process queue"]
+    lines.append(f"browser tests: {chromium_status()}")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.browser import CHROMIUM, chromium_missing
+    if chromium_missing():
+        terminalreporter.write_line(f"browser tests SKIPPED: {CHROMIUM} not found "
+                                    "(apt-get install chromium chromium-driver; CI=true requires it)", yellow=True)
 
 
 @pytest.fixture(scope="session")

@@ -212,19 +212,32 @@ def trend(session: Session, where: list, today: date, months: int) -> list[tuple
 
 
 def tickets(session: Session, p: Principal, f: Filters, *, after: tuple[datetime, uuid.UUID] | None = None,
-            limit: int | None = 100, today: date | None = None):
+            limit: int = 100, today: date | None = None):
     """The tickets behind a number (drill-down), oldest first, with school and county names.
 
-    Keyset pages: pass the last row's (opened_at, id) as `after`. limit=None streams them all (exports).
+    Keyset pages: pass the last row's (opened_at, id) as `after`.
     """
     q = (select(Ticket, School.code, School.name, Jurisdiction.name.label("county"))
          .join(School, School.id == Ticket.school_id).join(Jurisdiction, Jurisdiction.id == School.jurisdiction_id)
          .where(*criteria(p, f, today=today)).order_by(Ticket.opened_at, Ticket.id))
     if after is not None:
         q = q.where((Ticket.opened_at > after[0]) | and_(Ticket.opened_at == after[0], Ticket.id > after[1]))
-    if limit is not None:
-        return session.execute(q.limit(limit)).all()
-    return session.execute(q.execution_options(yield_per=2000))
+    return session.execute(q.limit(limit)).all()
+
+
+def export_pages(session: Session, p: Principal, f: Filters, today: date, size: int = 2000):
+    """Export rows (plain lists) a page at a time. The session's transaction ends after each page, so a
+    slow or vanished download never holds a transaction (or its locks) open between pages."""
+    after = None
+    while True:
+        rows = tickets(session, p, f, after=after, limit=size, today=today)
+        out = [export_row(r, today) for r in rows]
+        if rows:
+            after = (rows[-1].Ticket.opened_at, rows[-1].Ticket.id)
+        session.rollback()
+        yield out
+        if len(rows) < size:
+            return
 
 
 EXPORT_COLUMNS = ("ticket_id", "school_code", "school", "county", "item_code", "title", "severity", "status",

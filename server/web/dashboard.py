@@ -158,10 +158,10 @@ def export_csv():
         w = csv.writer(buf)
         w.writerow(dash.EXPORT_COLUMNS)
         yield "\ufeff" + buf.getvalue()
-        for row in dash.tickets(db, p, f, limit=None, today=today):
+        for page in dash.export_pages(db, p, f, today):
             buf.seek(0)
             buf.truncate()
-            w.writerow(dash.export_row(row, today))
+            w.writerows(page)
             yield buf.getvalue()
 
     return Response(stream_with_context(generate()), mimetype="text/csv",
@@ -182,8 +182,11 @@ def export_xlsx():
     sheet = book.add_worksheet("tickets")
     bold = book.add_format({"bold": True})
     sheet.write_row(0, 0, dash.EXPORT_COLUMNS, bold)
-    for i, row in enumerate(dash.tickets(session(), p, f, limit=None, today=today), start=1):
-        sheet.write_row(i, 0, dash.export_row(row, today))
+    i = 0
+    for page in dash.export_pages(session(), p, f, today):
+        for values in page:
+            i += 1
+            sheet.write_row(i, 0, values)
     book.close()
     tmp.seek(0)
     return Response(stream_with_context(iter(lambda: tmp.read(1 << 16), b"")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from flask import Response, abort, current_app, g, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from inspections.accounts.enums import Role
@@ -168,7 +168,9 @@ def photo_file(photo_id, variant):
         return redirect(st.presigned_url(key, expires=current_app.config["PHOTO_URL_EXPIRY_SECONDS"]))
     if not st.exists(key):
         abort(404)
-    resp = Response(stream_with_context(st.open(key)),
-                    mimetype=ph.content_type if variant == "original" else "image/jpeg")
+    mimetype = ph.content_type if variant == "original" else "image/jpeg"
+    # The bytes need no database: end the transaction now rather than hold it while the file streams.
+    session().rollback()
+    resp = Response(st.open(key), mimetype=mimetype)
     resp.headers.update({"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"})
     return resp
