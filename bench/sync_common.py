@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import platform
 import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +55,56 @@ def pct(values: list[float], p: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+@dataclass
+class BenchWorld:
+    """One province, cities A and B; counties A1, A2 (city A) and B1 (city B); an inspector of A1."""
+
+    county_a1: object
+    school_a1: object
+    school_a1b: object
+    school_a2: object
+    school_b1: object
+    inspector_a1: object
+
+
+def make_world(session) -> BenchWorld:
+    """The benchmarks' data, made through the domain services (built-in templates included)."""
+    from inspections.accounts import service as accounts
+    from inspections.accounts.enums import Role
+    from inspections.org import service as org
+    from inspections.org.enums import JurisdictionLevel, Locale, SchoolKind
+    from inspections.templates.service import ensure_builtin
+    ensure_builtin(session)
+    n = itertools.count(1)
+
+    def node(level, parent=None):
+        i = next(n)
+        return org.create_jurisdiction(session, code=f"B{i:05d}", name=f"Bench jurisdiction {i}", level=level,
+                                       parent=parent)
+
+    def school(county, kind=SchoolKind.primary):
+        i = next(n)
+        enrolment = {"enrolment_primary": 600} if kind == SchoolKind.primary else {"enrolment_junior": 600}
+        return org.create_school(session, county=county, code=f"BS{i:05d}", name=f"Bench school {i}", kind=kind,
+                                 locale=Locale.urban, **enrolment)
+
+    p = node(JurisdictionLevel.province)
+    ca, cb = node(JurisdictionLevel.city, p), node(JurisdictionLevel.city, p)
+    county = JurisdictionLevel.county
+    a1, a2, b1 = node(county, ca), node(county, ca), node(county, cb)
+    inspector = accounts.create_user(session, username="bench-inspector", password="password-123",
+                                     role=Role.inspector, jurisdiction_id=a1.id, school_id=None, assigned_school_ids=[])
+    w = BenchWorld(county_a1=a1, school_a1=school(a1), school_a1b=school(a1, SchoolKind.junior), school_a2=school(a2),
+                   school_b1=school(b1), inspector_a1=inspector)
+    session.commit()
+    return w
+
+
+def token_for(session, user) -> dict:
+    """An Authorization header for a user (a token issued directly)."""
+    from inspections.accounts import service as accounts
+    secret, _ = accounts.issue_token(session, user=user)
+    session.commit()
+    return {"Authorization": f"Bearer {secret}"}

@@ -48,7 +48,7 @@ def main() -> None:
     from inspections.accounts.enums import Role
     from inspections.db import new_session
     from sync.client import HttpTransport, SyncClient, SyncUnavailable
-    from tests.factories import make_world
+    from bench.sync_common import make_world
     from tests.sync.server import gunicorn
 
     with scratch_app() as app:

@@ -41,7 +41,7 @@ def main() -> None:
     from inspections.db import new_session
     from sync.models import SyncCommit
     from sync.pull import Position, encode_cursor
-    from tests.factories import make_world, token_for
+    from bench.sync_common import make_world, token_for
     rnd = random.Random(7)
     with scratch_app() as app:
         with new_session() as s:

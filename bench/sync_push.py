@@ -7,6 +7,8 @@ endpoint in-process (Flask test client: JSON, auth, scope checks, a savepoint an
 row per mutation, audit, change log and revision rows in the same transaction). The baseline
 inserts the same visit, visit-inspector and answer rows with one Core executemany per table in one
 transaction, into the same PostgreSQL database, in the same run. Ratio = baseline time / push time.
+A batch of creates is written by the push with COPY (`sync.bulk`), so the same rows are also
+inserted raw with COPY, and that ratio is printed too.
 """
 from __future__ import annotations
 
@@ -60,7 +62,8 @@ def main() -> None:
 
     from inspections.db import new_session
     from inspections.visits.models import Response, Visit, VisitInspector
-    from tests.factories import make_world, token_for
+    from sync.bulk import insert_rows
+    from bench.sync_common import make_world, token_for
     with scratch_app() as app:
         with new_session() as s:
             w = make_world(s)
@@ -74,7 +77,7 @@ def main() -> None:
         with new_session() as s:
             tv = s.get(Visit, uuid.UUID(r.get_json()["results"][0]["id"])).template_version_id
         engine = app.extensions["db_engine"]
-        push_times, raw_times = [], []
+        push_times, raw_times, copy_times = [], [], []
         for _ in range(args.batches):
             body = {"device_id": "bench", "mutations": batch(school_id)}
             t = time.perf_counter()
@@ -89,12 +92,21 @@ def main() -> None:
                 conn.execute(insert(VisitInspector), links)
                 conn.execute(insert(Response), answers)
             raw_times.append(time.perf_counter() - t)
+            visits, links, answers = raw_rows(school_id, tv, user_id)
+            t = time.perf_counter()
+            with engine.begin() as conn:
+                for model, rows in ((Visit, visits), (VisitInspector, links), (Response, answers)):
+                    insert_rows(conn, model.__table__, rows)
+            copy_times.append(time.perf_counter() - t)
         push_med, raw_med = median(push_times), median(raw_times)
         print(f"machine: {machine()}")
         print(f"batches: {args.batches} x 500 mutations (25 visits + 475 answers)")
         print(f"push:  median {push_med * 1000:.0f} ms/batch = {500 / push_med:,.0f} mutations/s")
         print(f"raw:   median {raw_med * 1000:.0f} ms/batch = {500 / raw_med:,.0f} rows/s")
+        copy_med = median(copy_times)
+        print(f"raw COPY: median {copy_med * 1000:.0f} ms/batch = {500 / copy_med:,.0f} rows/s")
         print(f"ratio (raw time / push time): {raw_med / push_med:.2f}  (target >= 0.3)")
+        print(f"ratio (raw COPY time / push time): {copy_med / push_med:.2f}")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ class PullOut(Schema):
 class MutationIn(Schema):
     mutation_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
                                 metadata={"description": "Client-generated, unique per device; retries reuse it."})
-    entity = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    entity = fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={
+        "description": "visit | response (staff) | ticket_event (create only: a step on a ticket, e.g. a school "
+                       "answering it; the ticket's state machine applies, a refusal is `rejected` with its reason)."})
     id = fields.UUID(required=True)
     op = fields.String(required=True, validate=validate.OneOf(OPS))
     base_version = fields.Integer(load_default=None, allow_none=True,

@@ -57,6 +57,7 @@ def periodic_jobs() -> list[tuple[str, object, dict]]:
     from inspections.photos.tasks import expire_partial_uploads
     from inspections.planning.tasks import plan_visits
     from inspections.tickets.tasks import escalate_overdue
+    from sync.tasks import prune_changes
     cfg = current_app.config
     return [
         ("escalate-overdue", escalate_overdue, {}),
@@ -64,6 +65,7 @@ def periodic_jobs() -> list[tuple[str, object, dict]]:
         ("photos-cleanup", expire_partial_uploads, {"storage_url": cfg["STORAGE_URL"],
                                                     "endpoint_url": cfg.get("S3_ENDPOINT_URL"),
                                                     "region": cfg.get("S3_REGION")}),
+        ("sync-prune", prune_changes, {"older_than_days": float(cfg["SYNC_CURSOR_RETENTION_DAYS"])}),
     ]
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from inspections.tickets.enums import TicketStatus
 from inspections.visits.enums import VisitStatus
 
 
@@ -48,15 +49,33 @@ class ResponseCreate(ResponseUpdate):
     section = fields.String(load_default="", validate=validate.OneOf(["", "primary", "junior"]))
 
 
+class Milestone(Schema):
+    milestone = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    due = fields.Date(required=True)
+
+
+class TicketEventCreate(Schema):
+    """A step on a rectification ticket (append-only: never merged, never a conflict)."""
+
+    ticket_id = fields.UUID(required=True)
+    to = fields.Enum(TicketStatus, required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
+    plan = fields.List(fields.Nested(Milestone), load_default=None, allow_none=True, validate=validate.Length(max=50))
+    photo_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=50))
+
+
 SCHEMAS = {("visit", "create"): VisitCreate(), ("visit", "update"): VisitUpdate(),
-           ("response", "create"): ResponseCreate(), ("response", "update"): ResponseUpdate()}
-WRITABLE = {"visit", "response"}
+           ("response", "create"): ResponseCreate(), ("response", "update"): ResponseUpdate(),
+           ("ticket_event", "create"): TicketEventCreate()}
+WRITABLE = {"visit", "response", "ticket_event"}
 
 
 def load(entity: str, op: str, data: dict) -> tuple[dict, dict]:
     """(fields, errors): validated fields of a mutation, or field-path -> messages."""
-    if op == "delete":
+    if op == "delete" and (entity, "update") in SCHEMAS:
         return {}, {}
+    if (entity, op) not in SCHEMAS:
+        return {}, {"op": [f"{entity} records can only be {' or '.join(o for e, o in SCHEMAS if e == entity)}d"]}
     try:
         return SCHEMAS[(entity, op)].load(data or {}), {}
     except ValidationError as e:

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import Principal, school_filter, visit_filter
 from inspections.org.models import School
+from inspections.templates import service as templates
+from inspections.templates.models import ChecklistTemplate, TemplateVersion
 from inspections.visits.models import Visit
 from sync.models import ChangeLog, SyncCommit
 
@@ -60,14 +62,18 @@ def decode_cursor(cursor: str, *, secret: str, max_age_days: float) -> Position:
     return Position(commit_seq, seq)
 
 
-def scope_criterion(p: Principal):
+def scope_criterion(session: Session, p: Principal):
     """SQL criterion on ChangeLog rows the principal may see (evaluated against current data)."""
     if p.role == Role.admin:
         return true()
+    # Template versions as the templates API shows them: national ones, and the overlays of the
+    # jurisdictions above the caller (what its schools inherit) and below it (what it oversees).
+    templates_in_scope = ChangeLog.entity_id.in_(
+        select(TemplateVersion.id).join(ChecklistTemplate).where(templates.visible_filter(session, p)))
     in_schools = ChangeLog.school_id.in_(select(School.id).where(school_filter(p)))
     in_visits = ChangeLog.visit_id.in_(select(Visit.id).where(visit_filter(p)))
     clauses = [
-        ChangeLog.entity == "template_version",
+        and_(ChangeLog.entity == "template_version", templates_in_scope),
         and_(ChangeLog.entity.in_(SCHOOL_BOUND), in_schools),
         and_(ChangeLog.entity.in_(VISIT_BOUND), ChangeLog.op == "upsert", in_visits),
         and_(ChangeLog.entity == "photo", ChangeLog.visit_id.is_(None), in_schools),
@@ -91,14 +97,14 @@ def _page_query(session: Session, principal: Principal, pos: Position, last: int
         return (select(ChangeLog.__table__, SyncCommit.commit_seq)
                 .join(SyncCommit, SyncCommit.txn_id == ChangeLog.txn_id)
                 .where(in_window, or_(SyncCommit.commit_seq > pos.commit_seq, ChangeLog.seq > pos.seq),
-                       scope_criterion(principal))
+                       scope_criterion(session, principal))
                 .order_by(SyncCommit.commit_seq, ChangeLog.seq).limit(limit + 1))
     # LATERAL: walk the window's commits in order and fetch each one's changes by (txn_id, seq);
     # a plain join lets the planner hash-join the whole log, which grows with its size.
     k = select(SyncCommit.txn_id, SyncCommit.commit_seq).where(in_window).subquery("k")
     # (ORDER BY + LIMIT inside also keeps the planner from flattening the LATERAL back into a join.)
     c = (select(ChangeLog.__table__)
-         .where(ChangeLog.txn_id == k.c.txn_id, scope_criterion(principal))
+         .where(ChangeLog.txn_id == k.c.txn_id, scope_criterion(session, principal))
          .order_by(ChangeLog.seq).limit(limit + 1).lateral("c"))
     return (select(c, k.c.commit_seq).select_from(k).join(c, true())
             .where(or_(k.c.commit_seq > pos.commit_seq, c.c.seq > pos.seq))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from inspections.accounts.enums import Role
 from inspections.accounts.models import User
@@ -21,9 +21,12 @@ from inspections.db import utcnow
 from inspections.errors import DomainError
 from inspections.org.models import School
 from inspections.templates import service as templates
+from inspections.tickets import service as tickets
+from inspections.tickets.models import Ticket
 from inspections.visits import service as visits
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Response, Visit
+from sync import bulk
 from sync import fields as wire
 from sync.changelog import jsonable, snapshot
 from sync.merge import three_way
@@ -62,11 +65,22 @@ class _SlowPath(Exception):
 def push(session: Session, *, user: User, principal: Principal, device_id: str, mutations: list[dict]) -> PushOutcome:
     """Apply mutations in order; the caller commits. One bad mutation never sinks the batch.
 
-    First an optimistic pass applies the whole batch inside one savepoint with no per-mutation
-    savepoints (so the ORM writes it in a few multi-row flushes). If any mutation would be
+    A batch of creates only (new visits and their answers) is first checked as a whole and
+    written in bulk (`sync.bulk`). Otherwise, or if any of it would not simply be applied, an
+    optimistic pass applies the whole batch inside one savepoint with no per-mutation savepoints
+    (so the ORM writes it in a few multi-row flushes). If any mutation would be
     refused, or the database refuses the batch, that savepoint is rolled back and the batch is
     applied again with a savepoint per mutation, which isolates the bad ones.
     """
+    sp = session.begin_nested()
+    try:
+        out = bulk.apply(session, user=user, principal=principal, device_id=device_id, mutations=mutations)
+    except (Rejected, DomainError, IntegrityError):
+        out = None
+    if out is not None:
+        sp.commit()
+        return out
+    sp.rollback()
     if len(mutations) > 1:
         sp = session.begin_nested()
         try:
@@ -182,13 +196,13 @@ def _apply(session, user, p, device_id, m, out) -> dict:
     entity, op = m["entity"], m["op"]
     if entity not in wire.WRITABLE:
         raise Rejected(f"{entity!r} records cannot be changed through sync", {"entity": ["is not writable"]})
-    if p.role not in (Role.admin, Role.office, Role.inspector):
+    if entity != "ticket_event" and p.role not in (Role.admin, Role.office, Role.inspector):
         raise Rejected("this role cannot change visits or answers")
     data, errors = wire.load(entity, op, m.get("fields") or {})
     if errors:
         raise Rejected("invalid fields", errors)
     ctx = _Ctx(session, user, p, device_id, m, out)
-    return {"visit": _visit, "response": _response}[entity](ctx, op, data)
+    return {"visit": _visit, "response": _response, "ticket_event": _ticket_event}[entity](ctx, op, data)
 
 
 @dataclass
@@ -435,3 +449,25 @@ def _update_response(ctx: _Ctx, visit: Visit, r: Response, base_version, data: d
         conflict = _conflict(ctx, "response", r.id, visit.school_id, visit.id, r.version, contested)
     return _outcome(ctx, record=snapshot(r), version=r.version, base_version=base_version, contested=contested,
                     conflict=conflict, merged=base_version != server["version"])
+
+
+# --- ticket events ------------------------------------------------------------------------------
+
+def _ticket_event(ctx: _Ctx, op: str, data: dict) -> dict:
+    """A step on a ticket taken offline (e.g. a school answering it): append-only, so never merged
+    and never a conflict; the ticket's state machine decides, and its refusal is the reason.
+    The event gets a server id, which the result names."""
+    s = ctx.session
+    ticket = s.scalar(select(Ticket).where(Ticket.id == data["ticket_id"],
+                                           Ticket.school_id.in_(select(School.id).where(school_filter(ctx.p))))
+                      .options(selectinload(Ticket.events)).with_for_update(of=Ticket))
+    if ticket is None:
+        raise Rejected("the ticket is not in your scope", {"fields.ticket_id": ["is not a ticket in your scope"]})
+    plan = [{"milestone": x["milestone"], "due": x["due"].isoformat()} for x in data["plan"]] if data["plan"] else None
+    ev = tickets.transition(s, ticket, to=data["to"], actor=ctx.p, note=data["note"], plan=plan,
+                            photo_ids=data["photo_ids"])
+    audit.record(s, actor_id=ctx.user.id, action="transition", entity="ticket", entity_id=ticket.id,
+                 data={"from": ev.from_status, "to": ev.to_status, "device_id": ctx.device_id})
+    s.flush()
+    return {"status": "applied", "id": str(ev.id), "version": None, "record": snapshot(ev),
+            "ticket": {"id": str(ticket.id), "status": ticket.status.value, "version": ticket.version}}

@@ -32,19 +32,8 @@ def create(session: Session, *, school: School, created_by: User, inspector_ids:
            planned_for: date | None = None, template_version_id: uuid.UUID | None = None,
            notes: str | None = None, id: uuid.UUID | None = None) -> Visit:
     """Plan a visit; the template version is pinned now (the effective one unless given)."""
-    errors = _check_inspectors(session, inspector_ids)
-    if id is not None and session.get(Visit, id) is not None:
-        errors["id"] = ["is already used"]
-    version = None
-    if template_version_id is not None:
-        version = session.get(TemplateVersion, template_version_id)
-        if version is None or version.status != VersionStatus.published:
-            errors["template_version_id"] = ["is not a published template version"]
-    else:
-        version = templates.effective_version(session, jurisdiction_path=school.jurisdiction_path,
-                                              on=planned_for or utcnow().date())
-        if version is None:
-            errors["template_version_id"] = ["no published template applies to this school"]
+    [(version, errors)] = check_new(session, [dict(school=school, inspector_ids=inspector_ids, planned_for=planned_for,
+                                                   template_version_id=template_version_id, id=id)])
     if errors:
         raise ValidationFailed("Invalid visit", errors)
     visit = Visit(id=id or uuid.uuid4(), school_id=school.id, template_version_id=version.id,
@@ -53,6 +42,43 @@ def create(session: Session, *, school: School, created_by: User, inspector_ids:
     session.add(visit)
     session.flush()
     return visit
+
+
+def check_new(session: Session, specs: list[dict]) -> list[tuple[TemplateVersion | None, dict[str, list[str]]]]:
+    """Validate visits to be planned, in a few queries for all of them: (pinned version, errors) each.
+
+    A spec has school, inspector_ids, planned_for, template_version_id and id (both may be None).
+    """
+    wanted = {i for sp in specs for i in sp["inspector_ids"]}
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))} if wanted else {}
+    ids = [sp["id"] for sp in specs if sp.get("id") is not None]
+    taken = set(session.scalars(select(Visit.id).where(Visit.id.in_(ids)))) if ids else set()
+    pinned = {sp["template_version_id"] for sp in specs if sp.get("template_version_id") is not None}
+    given = {v.id: v for v in session.scalars(select(TemplateVersion).where(TemplateVersion.id.in_(pinned)))} \
+        if pinned else {}
+    effective: dict = {}
+    out = []
+    for sp in specs:
+        errors: dict[str, list[str]] = {}
+        bad = [str(i) for i in sp["inspector_ids"]
+               if i not in users or users[i].role != Role.inspector or not users[i].active]
+        if bad:
+            errors["inspector_ids"] = [f"not an active inspector: {', '.join(bad)}"]
+        if sp.get("id") is not None and sp["id"] in taken:
+            errors["id"] = ["is already used"]
+        if sp.get("template_version_id") is not None:
+            version = given.get(sp["template_version_id"])
+            if version is None or version.status != VersionStatus.published:
+                errors["template_version_id"] = ["is not a published template version"]
+        else:
+            key = (sp["school"].jurisdiction_path, sp.get("planned_for") or utcnow().date())
+            if key not in effective:
+                effective[key] = templates.effective_version(session, jurisdiction_path=key[0], on=key[1])
+            version = effective[key]
+            if version is None:
+                errors["template_version_id"] = ["no published template applies to this school"]
+        out.append((version, errors))
+    return out
 
 
 def update(session: Session, visit: Visit, *, planned_for: date | None = None, notes: str | None = None,

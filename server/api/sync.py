@@ -52,7 +52,7 @@ class Push(MethodView):
     @blp.arguments(PushIn)
     @blp.response(200, PushOut)
     @blp.doc(security=[BEARER])
-    @require(*STAFF)
+    @require(*EVERYONE)
     def post(self, body):
         """Apply a batch of offline mutations in order; one result per mutation, retries are safe."""
         limit = int(current_app.config["SYNC_MAX_BATCH"])

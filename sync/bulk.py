@@ -1,0 +1,254 @@
+"""The bulk path of a push: a batch of creates checked up front and written with multi-row INSERTs.
+
+A device's typical batch plans visits and answers their checklists: only `create` mutations of
+visits and answers. Such a batch is checked as a whole with a handful of `IN (...)` queries (the
+domain rules come from `inspections.visits.service`: inspectors, id reuse, template pinning,
+item codes and school sections), then its visits, inspector links, answers, change-log rows,
+revisions, idempotency rows and audit records are written with one executemany per table.
+
+`apply` returns None when the batch is not such a batch, or when any mutation of it would not be
+`applied` (a retry, a refusal, an answer that merges into another one, ...): nothing has been
+written then, and the caller applies the batch one mutation at a time, which gives every
+mutation its own result. A database refusal (IntegrityError, e.g. a concurrent retry of the same
+batch) propagates for the caller to roll back its savepoint and do the same.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime
+from enum import Enum
+
+import psycopg
+from sqlalchemy import ARRAY, JSON, any_, bindparam, inspect, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from inspections.accounts.enums import Role
+from inspections.accounts.models import User
+from inspections.accounts.scope import Principal, school_filter, visit_filter
+from inspections.audit.models import AuditRecord
+from inspections.db import utcnow
+from inspections.org.models import School
+from inspections.templates import service as templates
+from inspections.visits import service as visits
+from inspections.visits.enums import VisitStatus
+from inspections.visits.models import Response, Visit, VisitInspector
+from sync import fields as wire
+from sync.changelog import _txn_id, jsonable
+from sync.models import ChangeLog, Mutation, RecordRevision
+
+_VISIT_KEYS = [a.key for a in inspect(Visit).column_attrs]
+_RESPONSE_KEYS = [a.key for a in inspect(Response).column_attrs]
+_STAFF = (Role.admin, Role.office, Role.inspector)
+
+
+def _wire(row: dict, keys: list[str], extra: dict | None = None) -> dict:
+    return {k: jsonable(row.get(k)) for k in keys} | (extra or {})
+
+
+_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value, is_json: bool) -> str:
+    """A value in COPY's text format (JSON columns get JSON text, as SQLAlchemy's JSON type writes)."""
+    if is_json:
+        text = json.dumps(value)
+    elif value is None:
+        return "\\N"
+    elif isinstance(value, bool):
+        return "t" if value else "f"
+    elif isinstance(value, Enum):
+        text = value.value
+    elif isinstance(value, (datetime, date)):
+        return value.isoformat()
+    else:
+        text = str(value)
+    return text.translate(_ESCAPE)
+
+
+def insert_rows(conn, table, rows: list[dict]) -> None:
+    """Insert rows (all with the same keys): streamed with COPY on PostgreSQL, executemany elsewhere.
+
+    COPY sends the whole batch in one round trip and skips per-row statement handling; an
+    IntegrityError (a concurrent retry, an id used meanwhile) is raised as SQLAlchemy's.
+    """
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    cols = list(rows[0])
+    is_json = [isinstance(table.c[c].type, JSON) for c in cols]
+    buf = "".join("\t".join(_copy_text(row[c], j) for c, j in zip(cols, is_json)) + "\n" for row in rows)
+    try:
+        with conn.connection.driver_connection.cursor() as cursor, \
+                cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+            copy.write(buf)
+    except psycopg.IntegrityError as e:
+        raise IntegrityError(f"COPY {table.name}", None, e) from e
+
+
+def _among(session: Session, column, values: list):
+    """column IN values; on PostgreSQL as `= ANY(array)`: one parameter instead of one per value."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("values", values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def apply(session: Session, *, user: User, principal: Principal, device_id: str, mutations: list[dict]):
+    """Write an all-create batch in bulk and return its PushOutcome, or None (nothing written)."""
+    from sync.push import PushOutcome
+    p = principal
+    if p.role not in _STAFF:
+        return None
+    mids = [m["mutation_id"] for m in mutations]
+    ids = [m["id"] for m in mutations]
+    if len(set(mids)) != len(mids) or len(set(ids)) != len(ids):
+        return None
+    if any(m["op"] != "create" or m["entity"] not in ("visit", "response") for m in mutations):
+        return None
+    if p.role != Role.inspector and any(m["entity"] == "response" for m in mutations):
+        return None  # only inspectors answer checklists: refused one by one
+    loaded = []
+    for m in mutations:
+        data, errors = wire.load(m["entity"], "create", m.get("fields") or {})
+        if errors:
+            return None
+        loaded.append(data)
+
+    # Retries of this batch, and ids used before (even by records deleted since).
+    # (A response id already used fails its INSERT: the caller then goes one by one.)
+    if session.scalar(select(Mutation.id).where(Mutation.device_id == device_id, _among(session, Mutation.mutation_id,
+                                                                                      mids)).limit(1)) is not None:
+        return None
+    visit_ids = [m["id"] for m in mutations if m["entity"] == "visit"]
+    deleted = select(ChangeLog.seq).where(ChangeLog.entity == "visit", ChangeLog.entity_id.in_(visit_ids),
+                                          ChangeLog.op == "delete").limit(1)
+    if visit_ids and session.scalar(deleted) is not None:
+        return None
+
+    # New visits: schools in scope (one query), then the domain's checks for all of them at once.
+    new_visits: dict[uuid.UUID, dict] = {}
+    specs = []
+    school_ids = {d["school_id"] for m, d in zip(mutations, loaded) if m["entity"] == "visit"}
+    schools = {s.id: s for s in session.scalars(select(School).where(School.id.in_(school_ids), school_filter(p)))} \
+        if school_ids else {}
+    for m, d in zip(mutations, loaded):
+        if m["entity"] != "visit":
+            continue
+        if d["school_id"] not in schools or d.get("status", VisitStatus.planned) != VisitStatus.planned:
+            return None
+        inspector_ids = list(d.get("inspector_ids") or [])
+        if p.role == Role.inspector and p.user_id not in inspector_ids:
+            inspector_ids.insert(0, p.user_id)
+        specs.append(dict(school=schools[d["school_id"]], inspector_ids=inspector_ids, planned_for=d.get("planned_for"),
+                          template_version_id=d.get("template_version_id"), id=m["id"]))
+    for sp, (version, errors) in zip(specs, visits.check_new(session, specs) if specs else []):
+        if errors:
+            return None
+        new_visits[sp["id"]] = dict(spec=sp, version=version, answered=False)
+
+    # Answers: to a visit created earlier in this batch, or to an existing open visit (locked).
+    targets = {d["visit_id"] for m, d in zip(mutations, loaded) if m["entity"] == "response"}
+    old_ids = targets - new_visits.keys()
+    old_visits = {v.id: v for v in session.scalars(
+        select(Visit).where(Visit.id.in_(old_ids), visit_filter(p)).with_for_update(of=Visit)
+        .execution_options(populate_existing=True))} if old_ids else {}
+    if len(old_visits) != len(old_ids):
+        return None
+    for v in old_visits.values():
+        if p.user_id not in v.inspector_ids or v.status not in (VisitStatus.planned, VisitStatus.in_progress):
+            return None
+    answered = {(r.visit_id, r.item_code, r.section) for r in session.scalars(
+        select(Response).where(Response.visit_id.in_(old_ids)))} if old_ids else set()
+    rules: dict = {}
+    seen_visits: set = set()
+    for m, d in zip(mutations, loaded):
+        if m["entity"] == "visit":
+            seen_visits.add(m["id"])
+            continue
+        vid = d["visit_id"]
+        if vid in new_visits:
+            if vid not in seen_visits:
+                return None  # answered before it is created: refused one by one
+            version, school = new_visits[vid]["version"], new_visits[vid]["spec"]["school"]
+        else:
+            version, school = old_visits[vid].template_version, old_visits[vid].school
+        if vid not in rules:
+            rules[vid] = (templates.item_codes(version), visits._sections_for(school))
+        codes, sections = rules[vid]
+        key = (vid, d["item_code"], d.get("section", ""))
+        if d["item_code"] not in codes or key[2] not in sections or key in answered:
+            return None  # invalid, or merges into another answer: one by one
+        answered.add(key)
+
+    # Everything is checked: write it.
+    now = utcnow()
+    txn = _txn_id(session)
+    visit_rows, link_rows, response_rows, changes, revisions, mutation_rows, audits, results = ([] for _ in range(8))
+    wire_visits: dict = {}
+    answer_audits: dict = {}
+    for m, d in zip(mutations, loaded):
+        if m["entity"] == "visit":
+            nv = new_visits[m["id"]]
+            sp = nv["spec"]
+            row = dict(id=m["id"], school_id=sp["school"].id, template_version_id=nv["version"].id,
+                       status=VisitStatus.planned, planned_for=sp["planned_for"], started_at=None, submitted_at=None,
+                       created_by_id=user.id, notes=d.get("notes"), version=1, created_at=now, updated_at=now)
+            visit_rows.append(row)
+            insp = list(dict.fromkeys(sp["inspector_ids"]))
+            link_rows.extend(dict(visit_id=m["id"], inspector_id=i) for i in insp)
+            record = _wire(row, _VISIT_KEYS, {"inspector_ids": sorted(str(i) for i in insp)})
+            wire_visits[m["id"]] = (row, record)
+            revisions.append(dict(entity="visit", entity_id=m["id"], version=1, data=record, created_at=now))
+            result = {"mutation_id": m["mutation_id"], "id": record["id"], "version": 1, "record": record,
+                      "status": "applied"}
+            audits.append(dict(id=uuid.uuid4(), at=now, actor_id=user.id, action="sync.create", entity="visit",
+                               entity_id=str(m["id"]), data={}))
+        else:
+            vid = d["visit_id"]
+            row = dict(id=m["id"], visit_id=vid, item_code=d["item_code"], section=d.get("section", ""),
+                       value=d.get("value"), note=d.get("note"), flagged=d.get("flagged", False),
+                       answered_by_id=user.id, version=1, created_at=now, updated_at=now)
+            response_rows.append(row)
+            record = _wire(row, _RESPONSE_KEYS)
+            school_id = new_visits[vid]["spec"]["school"].id if vid in new_visits else old_visits[vid].school_id
+            changes.append(dict(txn_id=txn, entity="response", entity_id=m["id"], op="upsert", version=1,
+                                school_id=school_id, visit_id=vid, data=record, changed_at=now))
+            revisions.append(dict(entity="response", entity_id=m["id"], version=1, data=record, created_at=now))
+            result = {"mutation_id": m["mutation_id"], "id": record["id"], "version": 1, "record": record,
+                      "status": "applied"}
+            # One audit record per visit for the batch's answers to it, as PUT .../responses writes.
+            if vid not in answer_audits:
+                answer_audits[vid] = dict(id=uuid.uuid4(), at=now, actor_id=user.id, action="sync.answer",
+                                          entity="visit", entity_id=str(vid),
+                                          data={"items": [], "device_id": device_id})
+                audits.append(answer_audits[vid])
+            answer_audits[vid]["data"]["items"].append(d["item_code"])
+            if vid in new_visits and not new_visits[vid]["answered"]:
+                # The first answer starts the visit (planned -> in progress), as one by one.
+                new_visits[vid]["answered"] = True
+                row_v = wire_visits[vid][0]
+                row_v.update(status=VisitStatus.in_progress, started_at=now, version=2)
+            elif vid in old_visits and old_visits[vid].status == VisitStatus.planned:
+                visits.transition(session, old_visits[vid], VisitStatus.in_progress)
+                old_visits[vid].version += 1
+        results.append(result)
+        mutation_rows.append(dict(device_id=device_id, mutation_id=m["mutation_id"], user_id=user.id, result=result,
+                                  received_at=now))
+    visit_changes = []
+    for vid, (row, record) in wire_visits.items():
+        final = _wire(row, _VISIT_KEYS, {"inspector_ids": record["inspector_ids"]})
+        if row["version"] > 1:
+            revisions.append(dict(entity="visit", entity_id=vid, version=row["version"], data=final, created_at=now))
+        visit_changes.append(dict(txn_id=txn, entity="visit", entity_id=vid, op="upsert", version=row["version"],
+                               school_id=row["school_id"], visit_id=vid, data=final, changed_at=now))
+    changes = visit_changes + changes
+
+    conn = session.connection()
+    for model, rows in ((Visit, visit_rows), (VisitInspector, link_rows), (Response, response_rows),
+                        (ChangeLog, changes), (RecordRevision, revisions), (Mutation, mutation_rows),
+                        (AuditRecord, audits)):
+        if rows:
+            insert_rows(conn, model.__table__, rows)
+    session.flush()  # started existing visits: the session hook logs their new version
+    return PushOutcome(results=results)

@@ -1,0 +1,42 @@
+"""The change log is pruned by a periodic job (`flask periodic`), past the cursor retention only."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from inspections.db import utcnow
+from inspections.jobs.models import JobRecord
+from sync.models import ChangeLog
+from tests.factories import make_world, run_jobs, token_for
+from tests.sync.helpers import mutation, new_visit, push
+
+
+def _visit_changes(session, vid):
+    session.expire_all()
+    return sorted(session.scalars(select(ChangeLog.version).where(ChangeLog.entity_id == vid)))
+
+
+def test_periodic_prune_drops_superseded_changes_older_than_the_retention(app, runner, client, session):
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    old = new_visit(client, h, w.school_a1.id)
+    push(client, h, mutation("visit", "update", id=old["id"], base_version=1, notes="later"))
+    recent = new_visit(client, h, w.school_a1.id)
+    push(client, h, mutation("visit", "update", id=recent["id"], base_version=1, notes="later"))
+    old_id, recent_id = uuid.UUID(old["id"]), uuid.UUID(recent["id"])
+    days = app.config["SYNC_CURSOR_RETENTION_DAYS"]
+    session.execute(update(ChangeLog).where(ChangeLog.entity_id == old_id)
+                    .values(changed_at=utcnow() - timedelta(days=days + 1)))
+    session.commit()
+    assert _visit_changes(session, old_id) == [1, 2] and _visit_changes(session, recent_id) == [1, 2]
+
+    r = runner.invoke(args=["periodic"])
+    assert r.exit_code == 0 and "sync-prune-" in r.output, r.output
+    run_jobs(app)
+    # Older than the retention and superseded: gone; the latest change and recent ones stay.
+    assert _visit_changes(session, old_id) == [2]
+    assert _visit_changes(session, recent_id) == [1, 2]
+    rec = session.scalar(select(JobRecord).where(JobRecord.id.like("sync-prune-%")))
+    assert rec.status == "finished" and rec.result == {"pruned": 1}
