@@ -22,6 +22,8 @@ class Ticket(IdMixin, TimestampMixin, VersionedMixin, Base):
             sqlite_where=text("status NOT IN ('closed', 'cancelled')"),
         ),
         Index("ix_tickets_status_due", "status", "due_date"),
+        # The dashboard's drill-down lists walk tickets in (opened_at, id) keyset order.
+        Index("ix_tickets_opened_id", "opened_at", "id"),
     )
 
     school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schools.id"), index=True)

@@ -1,0 +1,149 @@
+"""Office dashboard over 1,000,000 tickets on PostgreSQL: p50/p95 of the summary and drill-down queries.
+
+    .venv/bin/python -m bench.dashboard [--tickets 1000000] [--schools 10000] [--counties 100] [--reps 20]
+
+A scratch PostgreSQL database (migrated like production) gets 1 province, 10 cities, `counties` counties,
+`schools` schools and `tickets` tickets made by INSERT ... SELECT generate_series (opened over the last
+two years; ~55 % closed after 1-90 days, ~5 % cancelled, the rest open in its four states, due 60 days
+after opening). Then the very functions the dashboard page calls are timed, for an admin (everything)
+and for one county's office: `dashboard.summary` (counts by county/school/indicator, aging, median days
+to close, 12-month trend) and `dashboard.tickets` (the first drill-down page of overdue tickets, and a
+page deep into the keyset order).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+
+from bench.sync_common import machine, median, pct, scratch_app
+
+
+def populate(session, *, counties: int, schools: int, tickets: int) -> uuid.UUID:
+    """Build the jurisdictions, schools and tickets; returns one county's id."""
+    from sqlalchemy import insert, text
+
+    from inspections.db import utcnow
+    from inspections.org import service as org
+    from inspections.org.enums import JurisdictionLevel, Locale, SchoolKind
+    from inspections.org.models import School
+    province = org.create_jurisdiction(session, code="BP", name="Bench province", level=JurisdictionLevel.province,
+                                       parent=None)
+    county_rows = []
+    for c in range(10):
+        city = org.create_jurisdiction(session, code=f"BC{c:02d}", name=f"City {c}", level=JurisdictionLevel.city,
+                                       parent=province)
+        for k in range(counties // 10):
+            county_rows.append(org.create_jurisdiction(session, code=f"BK{c:02d}{k:03d}", name=f"County {c}-{k}",
+                                                       level=JurisdictionLevel.county, parent=city))
+    session.flush()
+    now = utcnow()
+    rows = []
+    for i in range(schools):
+        county = county_rows[i % len(county_rows)]
+        rows.append(dict(id=uuid.uuid4(), code=f"BS{i:06d}", name=f"School {i}", jurisdiction_id=county.id,
+                         jurisdiction_path=county.path, kind=SchoolKind.primary, locale=Locale.urban,
+                         enrolment_primary=600, enrolment_junior=0, active=True, created_at=now, updated_at=now,
+                         version=1))
+    session.execute(insert(School), rows)
+    session.commit()
+    # Section is the row number: every open ticket is its own (school, item, section), as the partial
+    # unique index on open tickets requires.
+    session.execute(text("""
+        WITH s AS (SELECT array_agg(id ORDER BY code) AS ids, count(*) AS n FROM schools),
+        g AS (SELECT g, random() AS r, now() - random() * interval '730 days' AS opened
+              FROM generate_series(1, :n) AS g)
+        INSERT INTO tickets (id, school_id, item_code, section, title, status, severity, due_date,
+                             opened_at, closed_at, created_at, updated_at, version, unit, shortfall)
+        SELECT gen_random_uuid(), s.ids[1 + (g.g % s.n)], 'R' || (1 + g.g % 7), g.g::text,
+               'bench ticket ' || g.g,
+               CASE WHEN g.r < 0.55 THEN 'closed' WHEN g.r < 0.60 THEN 'cancelled'
+                    WHEN g.r < 0.70 THEN 'open' WHEN g.r < 0.80 THEN 'acknowledged'
+                    WHEN g.r < 0.92 THEN 'in_progress' ELSE 'awaiting_verification' END,
+               CASE WHEN g.g % 10 = 0 THEN 'high' WHEN g.g % 3 = 0 THEN 'low' ELSE 'medium' END,
+               (g.opened + interval '60 days')::date, g.opened,
+               CASE WHEN g.r < 0.55 THEN g.opened + (1 + random() * 89) * interval '1 day' END,
+               g.opened, g.opened, 1, 'teachers', 2.00
+        FROM g, s
+    """), {"n": tickets})
+    session.commit()
+    session.execute(text("ANALYZE tickets"))
+    session.execute(text("ANALYZE schools"))
+    session.commit()
+    return county_rows[0].id
+
+
+def timed(fn, reps: int) -> dict:
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return {"p50_ms": round(median(times), 1), "p95_ms": round(pct(times, 95), 1), "min_ms": round(min(times), 1)}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tickets", type=int, default=1_000_000)
+    ap.add_argument("--schools", type=int, default=10_000)
+    ap.add_argument("--counties", type=int, default=100)
+    ap.add_argument("--reps", type=int, default=20)
+    args = ap.parse_args(argv)
+    from sqlalchemy import func, select
+
+    from inspections.accounts.enums import Role
+    from inspections.accounts.scope import Principal
+    from inspections.db import new_session
+    from inspections.org.models import Jurisdiction
+    from inspections.tickets import dashboard as dash
+    from inspections.tickets.models import Ticket
+    out: dict = {"machine": machine(), "tickets": args.tickets, "schools": args.schools, "counties": args.counties}
+    with scratch_app() as app:
+        t = time.perf_counter()
+        with new_session() as s:
+            county_id = populate(s, counties=args.counties, schools=args.schools, tickets=args.tickets)
+            out["populate_s"] = round(time.perf_counter() - t, 1)
+            print(f"populated {s.scalar(select(func.count()).select_from(Ticket))} tickets in {out['populate_s']} s",
+                  flush=True)
+            county = s.get(Jurisdiction, county_id)
+            admin = Principal(user_id=uuid.uuid4(), role=Role.admin, jurisdiction_id=None, jurisdiction_path=None)
+            office = Principal(user_id=uuid.uuid4(), role=Role.office, jurisdiction_id=county.id,
+                               jurisdiction_path=county.path)
+            none = dash.Filters()
+            for who, p in (("admin (all 1M)", admin), ("county office", office)):
+                s.rollback()
+                results = {
+                    "summary": timed(lambda: (dash.summary(s, p, none), s.rollback()), args.reps),
+                    "summary, one indicator": timed(lambda: (dash.summary(s, p, dash.Filters(item_code="R3")),
+                                                             s.rollback()), args.reps),
+                    "drill-down: overdue, first page": timed(
+                        lambda: (dash.tickets(s, p, dash.Filters(state="overdue"), limit=101), s.rollback()),
+                        args.reps),
+                    "drill-down: a page deep in the list": timed(
+                        lambda: (dash.tickets(s, p, none, limit=101, after=_deep(s)), s.rollback()), args.reps),
+                }
+                out[who] = results
+                print(who, json.dumps(results), flush=True)
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return out
+
+
+_DEEP: dict = {}
+
+
+def _deep(s):
+    """A keyset position in the middle of the list (computed once)."""
+    from sqlalchemy import func, select
+
+    from inspections.tickets.models import Ticket
+    if "at" not in _DEEP:
+        n = s.scalar(select(func.count()).select_from(Ticket))
+        row = s.execute(select(Ticket.opened_at, Ticket.id).order_by(Ticket.opened_at, Ticket.id)
+                        .offset(n // 2).limit(1)).one()
+        _DEEP["at"] = (row.opened_at, row.id)
+    return _DEEP["at"]
+
+
+if __name__ == "__main__":
+    main()
