@@ -201,7 +201,9 @@ def _fit(im: Image.Image, box: int) -> Image.Image:
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     # Integer box reduction first (cheap, exact averaging), then an area-averaging (box) filter for the
     # last < 2x step: for downscaling by at most 2 it is as sharp as bilinear and a third cheaper.
-    return im.resize(size, Image.Resampling.BOX, reducing_gap=2.0)
+    # reducing_gap=1: the whole integer factor goes to reduce() (a box average itself, so nothing is lost;
+    # 1600 -> 320 px is one exact 5 x 5 average, half the time of reduce(2) + resize).
+    return im.resize(size, Image.Resampling.BOX, reducing_gap=1.0)
 
 
 def process(data: bytes, *, declared_type: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,

@@ -268,6 +268,38 @@ def finalize(session: Session, storage: BlobStorage, photo: Photo) -> bool:
     return deduplicated
 
 
+def store_verified(session: Session, storage: BlobStorage, photo: Photo, data: bytes, *, sha256: str) -> bool:
+    """A declared upload whose whole content arrived at once and was hashed on arrival (`sha256`, hex).
+
+    Checked against the declaration, then written once, straight to its content address (no staging
+    chunk, no second read); returns True when those bytes were already stored. Nothing is written on a
+    mismatch.
+    """
+    if photo.status != PhotoStatus.uploading or photo.received_bytes != 0:
+        raise Conflict(f"The upload is {photo.status} at offset {photo.received_bytes}; finalize it instead.")
+    if len(data) != photo.size:
+        raise ValidationFailed("Size mismatch.", {"body": [f"{len(data)} bytes sent, {photo.size} declared"]})
+    if sha256 != photo.sha256:
+        raise ValidationFailed("Checksum mismatch.", {"sha256": [
+            "the bytes sent do not hash to the declared value; nothing was kept"]})
+    key = original_key(photo.sha256)
+    deduplicated = storage.exists(key)
+    if not deduplicated:
+        # Verified bytes: a racing twin can only write the very same content at this address.
+        storage.put(key, data, content_type=photo.content_type)
+    done = session.execute(update(Photo).where(Photo.id == photo.id, Photo.received_bytes == 0,
+                                               Photo.status == PhotoStatus.uploading)
+                           .values(blob_key=key, status=PhotoStatus.received, chunks=[], expires_at=None,
+                                   received_bytes=photo.size, received_at=utcnow(),
+                                   evidence={**(photo.evidence or {}), "deduplicated": deduplicated})
+                           .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        session.rollback()
+        raise Conflict("Another request stored this upload meanwhile; ask for its state.")
+    session.refresh(photo)
+    return deduplicated
+
+
 def store_whole(session: Session, storage: BlobStorage, *, target: Target, uploaded_by_id, data: bytes,
                 content_type: str, expires_in: timedelta, device_id=None) -> Photo:
     """A whole file received in one piece (a page's plain form): declare, store and finalize it."""

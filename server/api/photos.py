@@ -142,13 +142,14 @@ class WholeUpload(MethodView):
         data = request.get_data(cache=False)
         if len(data) != body["size"]:
             abort(422, errors={"body": [f"{len(data)} bytes sent, {body['size']} declared"]})
-        if hashlib.sha256(data).hexdigest() != body["sha256"]:
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != body["sha256"]:
             # Checked before anything is written: a one-request upload either lands whole or not at all.
             abort(422, errors={"sha256": ["the bytes sent do not hash to the declared value; nothing was kept"]})
         photo = _declare(db, body)
-        if photo.status == PhotoStatus.uploading and photo.received_bytes == 0:
-            photos.append_chunk(db, storage(), photo, offset=0, data=data, expires_in=_expiry())
-        resp = _completed(db, current_principal(), photo, photo.size)
+        fresh = photo.status == PhotoStatus.uploading and photo.received_bytes == 0
+        # A fresh upload is written once, straight to its content address; a retried one gets the same answer.
+        resp = _completed(db, current_principal(), photo, photo.size, whole=(data, digest) if fresh else None)
         resp.headers["Location"] = f"/api/v1/photos/{photo.id}"
         return resp
 
@@ -207,6 +208,10 @@ class UploadById(MethodView):
                 and int(raw) + len(data) != photo.size:
             abort(422, errors={"headers.Upload-Complete": [
                 f"this chunk ends at {int(raw) + len(data)}, not at the declared size {photo.size}"]})
+        if complete and photo.status == PhotoStatus.uploading and int(raw) == photo.received_bytes == 0 \
+                and len(data) == photo.size:
+            # The whole file in this one chunk: hashed as it arrived and written once, to its content address.
+            return _completed(db, p, photo, photo.size, whole=(data, hashlib.sha256(data).hexdigest()))
         try:
             offset = photos.append_chunk(db, storage(), photo, offset=int(raw), data=data, expires_in=_expiry())
         except photos.OffsetMismatch as exc:
@@ -218,8 +223,8 @@ class UploadById(MethodView):
         return Response(status=204, headers={"Upload-Offset": str(offset), "Cache-Control": "no-store"})
 
 
-def _completed(db, p, photo: Photo, offset: int):
-    photo = _finalize(db, p, photo)
+def _completed(db, p, photo: Photo, offset: int, whole: tuple[bytes, str] | None = None):
+    photo = _finalize(db, p, photo, whole)
     resp = current_app.json.response(PhotoOut().dump(photo))
     resp.headers.update({"Upload-Offset": str(offset), "Cache-Control": "no-store"})
     return resp
@@ -236,11 +241,17 @@ class UploadFinalize(MethodView):
         return _finalize(db, p, photos.get_upload(db, p, upload_id))
 
 
-def _finalize(db, p, photo: Photo) -> Photo:
-    """Check size and sha256, store the original, commit, then queue processing."""
+def _finalize(db, p, photo: Photo, whole: tuple[bytes, str] | None = None) -> Photo:
+    """Check size and sha256, store the original, commit, then queue processing.
+
+    `whole`: the entire content and its sha256 taken on arrival (one-request upload), stored directly.
+    """
     already = photo.status != PhotoStatus.uploading
     try:
-        dedup = photos.finalize(db, storage(), photo)
+        if whole is not None and not already:
+            dedup = photos.store_verified(db, storage(), photo, whole[0], sha256=whole[1])
+        else:
+            dedup = photos.finalize(db, storage(), photo)
     except ValidationFailed:
         db.commit()  # the discarded bytes: the upload restarts at offset 0
         raise

@@ -504,6 +504,23 @@ def test_last_chunk_with_upload_complete_finalizes_in_the_same_request(client, a
     assert session.scalar(select(func.count()).select_from(Photo).where(Photo.sha256 == sha(data))) == 1
 
 
+def test_whole_file_in_one_complete_chunk_is_stored_once_without_staging(client, app, insp, visit, session):
+    data = photo(480, 360)
+    uid = declare(client, insp, visit["id"], data).json["id"]
+    headers = {**insp, "Upload-Offset": "0", "Content-Type": CHUNK, "Upload-Complete": "?1"}
+    r = client.patch(f"{API}/photos/uploads/{uid}", data=data, headers=headers)
+    assert r.status_code == 200, r.json
+    assert r.json["status"] in ("received", "processed") and r.headers["Upload-Offset"] == str(len(data))
+    from inspections.photos.service import original_key
+    assert original_key(sha(data)) in blob_keys(app)
+    assert b"".join(storage(app).open(original_key(sha(data)))) == data
+    assert not [k for k in blob_keys(app) if k.startswith("uploads/")]
+    # Resent (the answer was lost): the same answer, one row, one original.
+    again = client.patch(f"{API}/photos/uploads/{uid}", data=data, headers=headers)
+    assert again.status_code == 200 and again.json["id"] == uid and again.json["sha256"] == sha(data)
+    assert session.scalar(select(func.count()).select_from(Photo)) == 1
+
+
 def test_upload_complete_with_a_wrong_hash_discards_the_bytes(client, app, insp, visit, session):
     data = photo(320, 240)
     uid = declare(client, insp, visit["id"], data).json["id"]
@@ -531,6 +548,10 @@ def test_whole_photo_in_one_request(client, app, insp, visit, session):
     assert r.json["status"] in ("received", "processed") and r.json["visit_id"] == visit["id"]
     from inspections.photos.service import original_key
     assert b"".join(storage(app).open(original_key(sha(data)))) == data
+    # Written once, straight to its content address: no staging chunk was left behind (or ever listed).
+    assert not [k for k in blob_keys(app) if k.startswith("uploads/")]
+    row = session.get(Photo, uuid.UUID(r.json["id"]))
+    assert row.received_bytes == len(data) and row.chunks == [] and row.blob_key == original_key(sha(data))
     # Sent again (the answer was lost): the same photo, nothing stored twice.
     again = client.post(f"{API}/photos/uploads/whole", data=data, headers=headers)
     assert again.status_code == 200 and again.json["id"] == r.json["id"]

@@ -125,3 +125,36 @@ def test_tracked_periodic_cleanup(app, session, tmp_path):
     assert not (tmp_path / "uploads" / str(old.id)).exists()
     rec = session.get(JobRecord, "photos-cleanup-test")
     assert rec.status == "finished" and rec.result == {"expired": 1}
+
+
+def test_store_verified_checks_the_declaration_and_writes_nothing_on_a_mismatch(app, session, tmp_path):
+    from inspections.errors import Conflict, ValidationFailed
+    from inspections.photos.enums import PhotoStatus
+    w = make_world(session)
+    visit = visits.create(session, school=w.school_a1, created_by=w.office_a1, inspector_ids=[w.inspector_a1.id])
+    session.commit()
+    target = photos.resolve_target(session, principal_for(session, w.inspector_a1), visit_id=visit.id,
+                                   item_code="has_charter")
+    data = b"y" * 500
+
+    def declared():
+        return photos.create_upload(session, target=target, uploaded_by_id=w.inspector_a1.id,
+                                    sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                                    content_type="image/jpeg", expires_in=timedelta(hours=1))
+
+    st = LocalStorage(tmp_path)
+    photo = declared()
+    with pytest.raises(ValidationFailed):
+        photos.store_verified(session, st, photo, data, sha256=hashlib.sha256(b"other").hexdigest())
+    with pytest.raises(ValidationFailed):
+        photos.store_verified(session, st, photo, data[:-1], sha256=hashlib.sha256(data[:-1]).hexdigest())
+    assert not list(tmp_path.rglob("*")) and photo.status == PhotoStatus.uploading
+    assert photos.store_verified(session, st, photo, data, sha256=hashlib.sha256(data).hexdigest()) is False
+    assert photo.status == PhotoStatus.received and photo.received_bytes == len(data)
+    assert (tmp_path / photos.original_key(photo.sha256)).read_bytes() == data
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [tmp_path / photos.original_key(photo.sha256)]
+    with pytest.raises(Conflict):  # already stored: a second call is a finalize's business
+        photos.store_verified(session, st, photo, data, sha256=hashlib.sha256(data).hexdigest())
+    twin = declared()  # the same bytes again: deduplicated, not written twice
+    assert photos.store_verified(session, st, twin, data, sha256=hashlib.sha256(data).hexdigest()) is True
+    assert twin.blob_key == photo.blob_key
