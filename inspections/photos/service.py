@@ -303,11 +303,10 @@ def store_verified(session: Session, storage: BlobStorage, photo: Photo, data: b
 def store_whole(session: Session, storage: BlobStorage, *, target: Target, uploaded_by_id, data: bytes,
                 content_type: str, expires_in: timedelta, device_id=None) -> Photo:
     """A whole file received in one piece (a page's plain form): declare, store and finalize it."""
-    photo = create_upload(session, target=target, uploaded_by_id=uploaded_by_id,
-                          sha256=hashlib.sha256(data).hexdigest(), size=len(data), content_type=content_type,
-                          expires_in=expires_in, device_id=device_id)
-    append_chunk(session, storage, photo, offset=0, data=data, expires_in=expires_in)
-    finalize(session, storage, photo)
+    digest = hashlib.sha256(data).hexdigest()
+    photo = create_upload(session, target=target, uploaded_by_id=uploaded_by_id, sha256=digest, size=len(data),
+                          content_type=content_type, expires_in=expires_in, device_id=device_id)
+    store_verified(session, storage, photo, data, sha256=digest)
     return photo
 
 
