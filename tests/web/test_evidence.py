@@ -15,18 +15,9 @@ from inspections.photos.models import Photo
 from inspections.tickets.models import Ticket, TicketEvent
 from tests.factories import GOOD_PRIMARY, make_user, make_world, run_jobs, submit_visit, token_for
 from tests.inspections.photos.images import photo
+from tests.web.helpers import csrf as _csrf, login as _login
 
 SHORT_PE = {**GOOD_PRIMARY, "pe_art_teachers": 4}
-
-
-def _csrf(resp) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', resp.get_data(as_text=True)).group(1)
-
-
-def _login(client, username):
-    token = _csrf(client.get("/web/login"))
-    assert client.post("/web/login", data={"username": username, "password": "password-123",
-                                           "csrf_token": token}).status_code == 302
 
 
 @pytest.fixture

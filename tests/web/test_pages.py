@@ -7,17 +7,9 @@ import pytest
 
 from tests.factories import GOOD_PRIMARY, make_user, make_world, run_jobs, submit_visit, token_for
 from inspections.accounts.enums import Role
+from tests.web.helpers import csrf as _csrf, sign_in as _login
 
 SHORT_PE = {**GOOD_PRIMARY, "pe_art_teachers": 4}
-
-
-def _csrf(resp) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', resp.get_data(as_text=True)).group(1)
-
-
-def _login(client, username, password="password-123"):
-    token = _csrf(client.get("/web/login"))
-    return client.post("/web/login", data={"username": username, "password": password, "csrf_token": token})
 
 
 @pytest.fixture

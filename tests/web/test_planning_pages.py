@@ -17,16 +17,11 @@ from inspections.tickets.models import Ticket
 from inspections.visits import service as visits
 from inspections.visits.models import Visit
 from tests.factories import GOOD_PRIMARY, make_user, make_world, run_jobs, submit_visit, token_for
-
-
-def _csrf(resp) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', resp.get_data(as_text=True)).group(1)
+from tests.web.helpers import csrf as _csrf, login
 
 
 def _login(client, username, password="password-123"):
-    token = _csrf(client.get("/web/login"))
-    r = client.post("/web/login", data={"username": username, "password": password, "csrf_token": token})
-    assert r.status_code == 302
+    login(client, username, password)
     return _csrf(client.get("/web/tickets"))  # signing in starts a new session with a new token
 
 
