@@ -5,10 +5,13 @@
 A scratch PostgreSQL database (migrated like production) gets 1 province, 10 cities, `counties` counties,
 `schools` schools and `tickets` tickets made by INSERT ... SELECT generate_series (opened over the last
 two years; ~55 % closed after 1-90 days, ~5 % cancelled, the rest open in its four states, due 60 days
-after opening). Then the very functions the dashboard page calls are timed, for an admin (everything)
-and for one county's office: `dashboard.summary` (counts by county/school/indicator, aging, median days
-to close, 12-month trend) and `dashboard.tickets` (the first drill-down page of overdue tickets, and a
-page deep into the keyset order).
+after opening), and the dashboard's kept counts are rebuilt from them (`tickets.stats.rebuild`, timed).
+Then the very functions the dashboard page calls are timed, for an admin (everything) and for one
+county's office: `dashboard.summary` (counts by county/school/indicator, aging, median days to close,
+12-month trend; from the kept counts), the same summary counted from the tickets (`live_summary`, the
+path narrower filters take, as a baseline), and `dashboard.tickets` (the first drill-down page of overdue
+tickets, and a page deep into the keyset order). Last, the cost the counts add to a write: one ticket's
+status change and commit, with the counts kept and with the hook removed, in alternating rounds.
 """
 from __future__ import annotations
 
@@ -106,6 +109,17 @@ def main(argv=None) -> dict:
             out["populate_s"] = round(time.perf_counter() - t, 1)
             print(f"populated {s.scalar(select(func.count()).select_from(Ticket))} tickets in {out['populate_s']} s",
                   flush=True)
+            from sqlalchemy import text
+
+            from inspections.tickets import stats
+            t = time.perf_counter()
+            out["count_rows"] = stats.rebuild(s.connection())
+            s.commit()
+            out["rebuild_s"] = round(time.perf_counter() - t, 1)
+            for table in ("ticket_school_stats", "ticket_item_stats", "ticket_day_stats", "ticket_close_stats"):
+                s.execute(text(f"ANALYZE {table}"))
+            s.commit()
+            print(f"kept counts rebuilt: {out['count_rows']} rows in {out['rebuild_s']} s", flush=True)
             county = s.get(Jurisdiction, county_id)
             admin = Principal(user_id=uuid.uuid4(), role=Role.admin, jurisdiction_id=None, jurisdiction_path=None)
             office = Principal(user_id=uuid.uuid4(), role=Role.office, jurisdiction_id=county.id,
@@ -113,8 +127,11 @@ def main(argv=None) -> dict:
             none = dash.Filters()
             for who, p in (("admin (all 1M)", admin), ("county office", office)):
                 s.rollback()
+                assert dash.uses_counts(p, none)
                 results = {
                     "summary": timed(lambda: (dash.summary(s, p, none), s.rollback()), args.reps),
+                    "summary counted from the tickets (baseline)": timed(
+                        lambda: (dash.live_summary(s, p, none), s.rollback()), max(3, args.reps // 4)),
                     "summary, one indicator": timed(lambda: (dash.summary(s, p, dash.Filters(item_code="R3")),
                                                              s.rollback()), args.reps),
                     "drill-down: overdue, first page": timed(
@@ -125,8 +142,38 @@ def main(argv=None) -> dict:
                 }
                 out[who] = results
                 print(who, json.dumps(results), flush=True)
+            out["write"] = write_cost(s, args.reps * 5)
+            print("write", json.dumps(out["write"]), flush=True)
     print(json.dumps(out, indent=2, ensure_ascii=False))
     return out
+
+
+def write_cost(s, reps: int) -> dict:
+    """One ticket closed + commit, with the counts kept and without (hook removed), alternating."""
+    from sqlalchemy import event, select
+    from sqlalchemy.orm import Session
+
+    from inspections.db import utcnow
+    from inspections.tickets import stats
+    from inspections.tickets.enums import TicketStatus
+    from inspections.tickets.models import Ticket
+    ids = list(s.scalars(select(Ticket.id).where(Ticket.status == TicketStatus.open).limit(reps * 2)))
+    kept, plain = [], []
+    for i in range(reps):
+        for hooked, into in ((True, kept), (False, plain)):
+            if not hooked:
+                event.remove(Session, "after_flush", stats._after_flush)
+            try:
+                t0 = time.perf_counter()
+                ticket = s.get(Ticket, ids[2 * i + (0 if hooked else 1)])
+                ticket.status, ticket.closed_at = TicketStatus.closed, utcnow()
+                s.commit()
+                into.append((time.perf_counter() - t0) * 1000)
+            finally:
+                stats.install()
+    return {"kept_p50_ms": round(median(kept), 2), "plain_p50_ms": round(median(plain), 2),
+            "ratio": round(median(kept) / median(plain), 2),
+            "note": "the 'plain' writes leave the counts stale; the bench ends after this"}
 
 
 _DEEP: dict = {}

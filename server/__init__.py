@@ -30,6 +30,8 @@ def create_app(config: dict | None = None) -> Flask:
     extensions.init_app(app)
     from sync.changelog import install as install_change_log
     install_change_log()  # explicit: the change log is written in the data's own transaction
+    from inspections.tickets.stats import install as install_ticket_stats
+    install_ticket_stats()  # the dashboard's counts, kept in each ticket change's own transaction
     api = errors.ProblemApi(app, spec_kwargs={
         "info": {"description": "Field inspections for high-quality balanced compulsory education (教育督导)."},
     })

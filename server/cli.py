@@ -164,6 +164,35 @@ def plan_visits(horizon_days, today):
                f"{out['skipped']} skipped (through {day.isoformat()} + {horizon_days} days)")
 
 
+ticket_stats_cli = AppGroup("ticket-stats", help="The dashboard's kept ticket counts.")
+
+
+@ticket_stats_cli.command("rebuild")
+def ticket_stats_rebuild():
+    """Recount everything from the tickets (after a bulk load, or to repair); ticket writes wait meanwhile."""
+    from inspections.db import new_session
+    from inspections.tickets import stats
+    with new_session() as s:
+        rows = stats.rebuild(s.connection(), progress=lambda n: click.echo(f"counted {n} tickets"))
+        s.commit()
+    click.echo(f"ticket counts rebuilt: {rows} rows")
+
+
+@ticket_stats_cli.command("check")
+def ticket_stats_check():
+    """Compare the kept counts with the tickets; exit 1 and list the differences if they disagree."""
+    from inspections.db import new_session
+    from inspections.tickets import stats
+    with new_session() as s:
+        problems = stats.check(s.connection())
+    for line in problems[:50]:
+        click.echo(line)
+    if problems:
+        click.echo(f"{len(problems)} differences; `flask ticket-stats rebuild` recounts", err=True)
+        raise SystemExit(1)
+    click.echo("ticket counts agree with the tickets")
+
+
 def _load_json(path: str):
     import json
     try:
@@ -233,6 +262,7 @@ def county_preview(level, facts_path, template_code):
 def register(app: Flask) -> None:
     """Attach the commands to the app."""
     app.cli.add_command(db_cli)
+    app.cli.add_command(ticket_stats_cli)
     from server.photos_cli import photos_cleanup
     for cmd in (create_user, load_demo, worker, score_preview, county_preview, periodic, photos_cleanup,
                 plan_visits):

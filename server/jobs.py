@@ -56,11 +56,12 @@ def periodic_jobs() -> list[tuple[str, object, dict]]:
     """Every periodic job, named once here (not registered by import): (name, tracked function, args)."""
     from inspections.photos.tasks import expire_partial_uploads
     from inspections.planning.tasks import plan_visits
-    from inspections.tickets.tasks import escalate_overdue
+    from inspections.tickets.tasks import advance_ticket_stats, escalate_overdue
     from sync.tasks import prune_changes
     cfg = current_app.config
     return [
         ("escalate-overdue", escalate_overdue, {}),
+        ("ticket-stats-advance", advance_ticket_stats, {}),
         ("plan-visits", plan_visits, {"horizon_days": cfg.get("PLAN_HORIZON_DAYS", 60)}),
         ("photos-cleanup", expire_partial_uploads, {"storage_url": cfg["STORAGE_URL"],
                                                     "endpoint_url": cfg.get("S3_ENDPOINT_URL"),

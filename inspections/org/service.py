@@ -85,10 +85,14 @@ def update_school(session: Session, school: School, *, county: Jurisdiction | No
         raise ValidationFailed("Invalid school", errors)
     for k, v in fields.items():
         setattr(school, k, v)
+    moved_from = school.jurisdiction_id if county is not None and county.id != school.jurisdiction_id else None
     if county is not None:
         school.jurisdiction_id, school.jurisdiction_path = county.id, county.path
     school.version += 1
     session.flush()
+    if moved_from is not None:
+        from inspections.tickets.stats import school_moved
+        school_moved(session, school.id, moved_from)
     return school
 
 

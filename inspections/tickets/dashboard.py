@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import statistics
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Uuid, and_, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from inspections.accounts.scope import Principal, school_filter
-from inspections.db import utcnow
+from inspections.accounts.enums import Role
+from inspections.accounts.scope import Principal, jurisdiction_filter, school_filter
+from inspections.db import UTCDateTime, utcnow
 from inspections.org.models import Jurisdiction, School
 from inspections.tickets.enums import Severity, TicketStatus
 from inspections.tickets.models import Ticket
@@ -81,10 +83,12 @@ def _today() -> date:
 def criteria(p: Principal, f: Filters, *, today: date | None = None) -> list:
     """SQL criteria on Ticket: in the principal's scope and matching the filters."""
     today = today or _today()
-    schools = select(School.id).where(school_filter(p))
-    if f.county_id is not None:
-        schools = schools.where(School.jurisdiction_id == f.county_id)
-    out = [Ticket.school_id.in_(schools)]
+    out = []
+    if p.role != Role.admin or f.county_id is not None:  # an admin sees every school: no semi-join
+        schools = select(School.id).where(school_filter(p))
+        if f.county_id is not None:
+            schools = schools.where(School.jurisdiction_id == f.county_id)
+        out.append(Ticket.school_id.in_(schools))
     if f.school_id is not None:
         out.append(Ticket.school_id == f.school_id)
     if f.item_code:
@@ -131,7 +135,35 @@ class Summary:
 
 def summary(session: Session, p: Principal, f: Filters, *, today: date | None = None, months: int = 12,
             top_schools: int = 50) -> Summary:
-    """Everything the dashboard shows, for the principal's scope and the filters."""
+    """Everything the dashboard shows, for the principal's scope and the filters.
+
+    An office or admin looking at its whole area or one county reads the kept counts
+    (`tickets.stats`); narrower filters (a school, an item, a severity, a state, opening dates) count
+    the matching tickets themselves. Both give the same answer (tested).
+    """
+    today = today or _today()
+    if uses_counts(p, f):
+        out = counted_summary(session, p, f, today=today, months=months, top_schools=top_schools)
+        if out is not None:
+            return out
+    return live_summary(session, p, f, today=today, months=months, top_schools=top_schools)
+
+
+def uses_counts(p: Principal, f: Filters) -> bool:
+    return (p.role in (Role.admin, Role.office) and (p.role == Role.admin or bool(p.jurisdiction_path))
+            and all(getattr(f, k) is None for k in ("school_id", "item_code", "severity", "state", "opened_from",
+                                                     "opened_to")))
+
+
+def _sorted(by_county: dict, schools: list, by_indicator: list, top_schools: int):
+    order = lambda row: (-row.counts.open, -row.counts.overdue, row.label)  # noqa: E731
+    return (sorted(by_county.values(), key=order), sorted(schools, key=order)[:top_schools],
+            sorted(by_indicator, key=order))
+
+
+def live_summary(session: Session, p: Principal, f: Filters, *, today: date | None = None, months: int = 12,
+                 top_schools: int = 50) -> Summary:
+    """The summary counted from the tickets (any filters)."""
     today = today or _today()
     where = criteria(p, f, today=today)
     per_school = session.execute(select(Ticket.school_id, *_count_columns(today)).where(*where)
@@ -152,11 +184,103 @@ def summary(session: Session, p: Principal, f: Filters, *, today: date | None = 
     by_indicator = [Row(r.item_code, r.item_code, _counts(r)) for r in session.execute(
         select(Ticket.item_code, *_count_columns(today)).where(*where).group_by(Ticket.item_code)
         .order_by(Ticket.item_code)).all()]
-    order = lambda row: (-row.counts.open, -row.counts.overdue, row.label)  # noqa: E731
-    return Summary(totals=totals, by_county=sorted(counties.values(), key=order),
-                   by_school=sorted(schools, key=order)[:top_schools], by_indicator=sorted(by_indicator, key=order),
+    by_county, by_school, by_indicator = _sorted(counties, schools, by_indicator, top_schools)
+    return Summary(totals=totals, by_county=by_county, by_school=by_school, by_indicator=by_indicator,
                    aging=aging(session, where, today), median_days_to_close=median_days_to_close(session, where),
                    trend=trend(session, where, today, months))
+
+
+def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, months: int = 12,
+                    top_schools: int = 50) -> Summary | None:
+    """The summary from the kept counts (None if they were never built). A few thousand rows for a
+    whole province, however many tickets there are."""
+    from inspections.tickets import stats as st
+    as_of = st.as_of(session.connection())
+    if as_of is None:
+        return None
+    S, I, D, C = st.TicketSchoolStat, st.TicketItemStat, st.TicketDayStat, st.TicketCloseStat
+    in_schools = [school_filter(p)] + ([School.jurisdiction_id == f.county_id] if f.county_id else [])
+    in_areas = [jurisdiction_filter(p)] + ([Jurisdiction.id == f.county_id] if f.county_id else [])
+
+    def by_class(model, key):
+        return [func.sum(case((model.status_class == key, model.n), else_=0))]
+
+    # Open tickets that fell due between as_of and today are overdue now (or, before as_of, not yet).
+    lo, hi, sign = (as_of, today, 1) if today >= as_of else (today, as_of, -1)
+    late_school, late_item = defaultdict(int), defaultdict(int)
+    if lo != hi:
+        for r in session.execute(select(Ticket.school_id, Ticket.item_code, func.count().label("n"))
+                                 .join(School, School.id == Ticket.school_id)
+                                 .where(*in_schools, Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo,
+                                        Ticket.due_date < hi).group_by(Ticket.school_id, Ticket.item_code)):
+            late_school[r.school_id] += sign * r.n
+            late_item[r.item_code] += sign * r.n
+
+    totals, counties, schools = Counts(), {}, []
+    for r in session.execute(
+            select(S.school_id, School.code, School.name, Jurisdiction.id.label("county_id"),
+                   Jurisdiction.name.label("county"), *by_class(S, st.OPEN), func.sum(S.overdue),
+                   *by_class(S, st.CLOSED), *by_class(S, st.CANCELLED))
+            .join(School, School.id == S.school_id).join(Jurisdiction, Jurisdiction.id == School.jurisdiction_id)
+            .where(*in_schools).group_by(S.school_id, School.code, School.name, Jurisdiction.id, Jurisdiction.name)):
+        c = Counts(int(r[5] or 0), int(r[6] or 0) + late_school.get(r.school_id, 0), int(r[7] or 0), int(r[8] or 0))
+        if not (c.open or c.closed or c.cancelled):
+            continue
+        totals.add(c)
+        schools.append(Row(str(r.school_id), f"{r.code} {r.name}", c, r.county))
+        counties.setdefault(r.county_id, Row(str(r.county_id), r.county)).counts.add(c)
+    by_indicator = []
+    for r in session.execute(
+            select(I.item_code, *by_class(I, st.OPEN), func.sum(I.overdue), *by_class(I, st.CLOSED),
+                   *by_class(I, st.CANCELLED))
+            .join(Jurisdiction, Jurisdiction.id == I.jurisdiction_id).where(*in_areas).group_by(I.item_code)):
+        c = Counts(int(r[1] or 0), int(r[2] or 0) + late_item.get(r.item_code, 0), int(r[3] or 0), int(r[4] or 0))
+        if c.open or c.closed or c.cancelled:
+            by_indicator.append(Row(r.item_code, r.item_code, c))
+    by_county, by_school, by_indicator = _sorted(counties, schools, by_indicator, top_schools)
+
+    # Aging: open tickets by whole days between their opening day and today.
+    ages = []
+    for low, high, _label in AGING_BUCKETS:
+        cond = [D.day <= today - timedelta(days=low)]
+        if high is not None:
+            cond.append(D.day >= today - timedelta(days=high))
+        ages.append(func.sum(case((and_(*cond), D.still_open), else_=0)))
+    row = session.execute(select(*ages).join(Jurisdiction, Jurisdiction.id == D.jurisdiction_id)
+                          .where(*in_areas, D.still_open != 0)).one()
+    aging_rows = [(label, int(v or 0)) for (_, _, label), v in zip(AGING_BUCKETS, row)]
+
+    hist = session.execute(select(C.tenths, func.sum(C.n)).join(Jurisdiction, Jurisdiction.id == C.jurisdiction_id)
+                           .where(*in_areas).group_by(C.tenths).order_by(C.tenths)).all()
+    median = st.tenths_median_days(_histogram_median([(int(t), int(n)) for t, n in hist]))
+
+    keys, start = _months(today, months)
+    opened, closed = defaultdict(int), defaultdict(int)
+    for day, o, c in session.execute(
+            select(D.day, func.sum(D.opened), func.sum(D.closed))
+            .join(Jurisdiction, Jurisdiction.id == D.jurisdiction_id)
+            .where(*in_areas, D.day >= start.date()).group_by(D.day)):
+        opened[f"{day:%Y-%m}"] += int(o or 0)
+        closed[f"{day:%Y-%m}"] += int(c or 0)
+    return Summary(totals=totals, by_county=by_county, by_school=by_school, by_indicator=by_indicator,
+                   aging=aging_rows, median_days_to_close=median,
+                   trend=[(k, opened.get(k, 0), closed.get(k, 0)) for k in keys])
+
+
+def _histogram_median(hist: list[tuple[int, int]]) -> float | None:
+    """Median of the values in a sorted (value, count) histogram; the mean of the middle two if even."""
+    total = sum(n for _, n in hist)
+    if total == 0:
+        return None
+    wanted = [(total - 1) // 2, total // 2]
+    found, seen = [], 0
+    for value, n in hist:
+        while len(found) < 2 and wanted[len(found)] < seen + n:
+            found.append(value)
+        seen += n
+        if len(found) == 2:
+            break
+    return (found[0] + found[1]) / 2
 
 
 def aging(session: Session, where: list, today: date) -> list[tuple[str, int]]:
@@ -175,15 +299,18 @@ def aging(session: Session, where: list, today: date) -> list[tuple[str, int]]:
 
 
 def median_days_to_close(session: Session, where: list) -> float | None:
-    """Median of (closed_at - opened_at) in days over closed tickets, to 0.1 day."""
+    """Median days to close over closed tickets. Each ticket's time to close is counted in tenths of a
+    day, rounded down; the median of those (the mean of the middle two when even) is shown to 0.1 day,
+    half up. The kept counts use the same definition, so both paths agree to the digit."""
+    from inspections.tickets.stats import close_tenths, tenths_median_days
     closed = [*where, Ticket.status == T.closed, Ticket.closed_at.is_not(None)]
     if session.get_bind().dialect.name == "postgresql":
-        days = func.extract("epoch", Ticket.closed_at - Ticket.opened_at) / 86400.0
-        value = session.scalar(select(func.percentile_cont(0.5).within_group(days)).where(*closed))
-        return None if value is None else round(float(value), 1)
-    days = func.julianday(Ticket.closed_at) - func.julianday(Ticket.opened_at)
-    values = session.scalars(select(days).where(*closed)).all()
-    return round(statistics.median(values), 1) if values else None
+        tenths = func.greatest(0, func.floor(func.extract("epoch", Ticket.closed_at - Ticket.opened_at) / 8640))
+        value = session.scalar(select(func.percentile_cont(0.5).within_group(tenths)).where(*closed))
+        return tenths_median_days(None if value is None else float(value))
+    values = [close_tenths(o, c) for o, c in session.execute(select(Ticket.opened_at, Ticket.closed_at)
+                                                              .where(*closed))]
+    return tenths_median_days(statistics.median(values)) if values else None
 
 
 def _month(session: Session, col):
@@ -192,16 +319,21 @@ def _month(session: Session, col):
     return func.strftime("%Y-%m", col)
 
 
-def trend(session: Session, where: list, today: date, months: int) -> list[tuple[str, int, int]]:
-    """Tickets opened and closed per month over the last `months` months (oldest first)."""
+def _months(today: date, months: int) -> tuple[list[str], datetime]:
+    """The YYYY-MM keys of the last `months` months (oldest first) and the first one's start."""
     first = date(today.year, today.month, 1)
     for _ in range(months - 1):
         first = (first - timedelta(days=1)).replace(day=1)
-    start = _midnight(first)
     keys, d = [], first
     while d <= today:
         keys.append(f"{d:%Y-%m}")
         d = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return keys, _midnight(first)
+
+
+def trend(session: Session, where: list, today: date, months: int) -> list[tuple[str, int, int]]:
+    """Tickets opened and closed per month over the last `months` months (oldest first)."""
+    keys, start = _months(today, months)
     opened_m, closed_m = _month(session, Ticket.opened_at), _month(session, Ticket.closed_at)
     opened = dict(session.execute(select(opened_m, func.count()).where(*where, Ticket.opened_at >= start)
                                   .group_by(opened_m)).all())
@@ -221,7 +353,9 @@ def tickets(session: Session, p: Principal, f: Filters, *, after: tuple[datetime
          .join(School, School.id == Ticket.school_id).join(Jurisdiction, Jurisdiction.id == School.jurisdiction_id)
          .where(*criteria(p, f, today=today)).order_by(Ticket.opened_at, Ticket.id))
     if after is not None:
-        q = q.where((Ticket.opened_at > after[0]) | and_(Ticket.opened_at == after[0], Ticket.id > after[1]))
+        # A row-value comparison: PostgreSQL starts the (opened_at, id) index scan right at the key.
+        q = q.where(tuple_(Ticket.opened_at, Ticket.id) > tuple_(literal(after[0], UTCDateTime()),
+                                                                 literal(after[1], Uuid())))
     return session.execute(q.limit(limit)).all()
 
 

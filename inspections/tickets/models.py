@@ -5,7 +5,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, text
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inspections.db import Base, ExactDecimal, IdMixin, JSONType, TimestampMixin, UTCDateTime, VersionedMixin, utcnow
@@ -30,16 +30,18 @@ class Ticket(IdMixin, TimestampMixin, VersionedMixin, Base):
     item_code: Mapped[str] = mapped_column(String(64))
     section: Mapped[str] = mapped_column(String(16), default="")
     title: Mapped[str] = mapped_column(String(300))
-    status: Mapped[TicketStatus] = mapped_column(Enum(TicketStatus, native_enum=False, length=24), default=TicketStatus.open)
+    # active_history: the dashboard's counts (tickets.stats) need a changed field's old value at flush.
+    status: Mapped[TicketStatus] = mapped_column(Enum(TicketStatus, native_enum=False, length=24),
+                                                 default=TicketStatus.open, active_history=True)
     severity: Mapped[Severity] = mapped_column(Enum(Severity, native_enum=False, length=16))
     measured: Mapped[object | None] = mapped_column(JSONType)
     required: Mapped[object | None] = mapped_column(JSONType)
     shortfall: Mapped[Decimal | None] = mapped_column(ExactDecimal(18, 2))
     unit: Mapped[str | None] = mapped_column(String(32))
-    due_date: Mapped[date | None]
+    due_date: Mapped[date | None] = mapped_column(active_history=True)
     inspector_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, active_history=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), active_history=True)
 
     events: Mapped[list[TicketEvent]] = relationship(order_by="TicketEvent.at")
 
@@ -74,3 +76,63 @@ class TicketEvent(IdMixin, Base):
     to_status: Mapped[str | None] = mapped_column(String(24))
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSONType, default=dict)
+
+
+# The dashboard's counts, kept in the same transaction as every ticket change (inspections.tickets.stats).
+# Each is a sum over tickets; `flask ticket-stats check` compares them with the tickets themselves.
+
+class TicketSchoolStat(Base):
+    """Tickets of a school by status class (open / closed / cancelled); `overdue` counts open tickets
+    due before TicketStatsState.as_of."""
+
+    __tablename__ = "ticket_school_stats"
+
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+    status_class: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketItemStat(Base):
+    """Tickets of a jurisdiction's schools by indicator/item and status class."""
+
+    __tablename__ = "ticket_item_stats"
+
+    jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"), primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status_class: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketDayStat(Base):
+    """Per jurisdiction and UTC day: tickets opened that day, closed that day, and opened that day and
+    still open (for aging)."""
+
+    __tablename__ = "ticket_day_stats"
+
+    jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    still_open: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketCloseStat(Base):
+    """Closed tickets per jurisdiction by time to close in tenths of a day (rounded down)."""
+
+    __tablename__ = "ticket_close_stats"
+
+    jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"), primary_key=True)
+    tenths: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketStatsState(Base):
+    """One row: the day the `overdue` columns are counted against, and when the counts were last rebuilt."""
+
+    __tablename__ = "ticket_stats_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[date]
+    rebuilt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
