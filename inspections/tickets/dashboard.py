@@ -193,7 +193,7 @@ def live_summary(session: Session, p: Principal, f: Filters, *, today: date | No
 def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, months: int = 12,
                     top_schools: int = 50) -> Summary | None:
     """The summary from the kept counts (None if they were never built). A few thousand rows for a
-    whole province, however many tickets there are."""
+    whole province, however many tickets there are, and only the top schools leave the database."""
     from inspections.tickets import stats as st
     as_of = st.as_of(session.connection())
     if as_of is None:
@@ -202,66 +202,74 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
     in_schools = [school_filter(p)] + ([School.jurisdiction_id == f.county_id] if f.county_id else [])
     in_areas = [jurisdiction_filter(p)] + ([Jurisdiction.id == f.county_id] if f.county_id else [])
 
-    def by_class(model, key):
-        return [func.sum(case((model.status_class == key, model.n), else_=0))]
-
     # Open tickets that fell due between as_of and today are overdue now (or, before as_of, not yet).
     lo, hi, sign = (as_of, today, 1) if today >= as_of else (today, as_of, -1)
-    late_school, late_item = defaultdict(int), defaultdict(int)
-    if lo != hi:
-        for r in session.execute(select(Ticket.school_id, Ticket.item_code, func.count().label("n"))
-                                 .join(School, School.id == Ticket.school_id)
-                                 .where(*in_schools, Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo,
-                                        Ticket.due_date < hi).group_by(Ticket.school_id, Ticket.item_code)):
-            late_school[r.school_id] += sign * r.n
-            late_item[r.item_code] += sign * r.n
+    late = (select(Ticket.school_id, Ticket.item_code, (sign * func.count()).label("n"))
+            .where(Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo, Ticket.due_date < hi)
+            .group_by(Ticket.school_id, Ticket.item_code).subquery()) if lo != hi else None
 
-    totals, counties, schools = Counts(), {}, []
-    for r in session.execute(
-            select(S.school_id, School.code, School.name, Jurisdiction.id.label("county_id"),
-                   Jurisdiction.name.label("county"), *by_class(S, st.OPEN), func.sum(S.overdue),
-                   *by_class(S, st.CLOSED), *by_class(S, st.CANCELLED))
-            .join(School, School.id == S.school_id).join(Jurisdiction, Jurisdiction.id == School.jurisdiction_id)
-            .where(*in_schools).group_by(S.school_id, School.code, School.name, Jurisdiction.id, Jurisdiction.name)):
-        c = Counts(int(r[5] or 0), int(r[6] or 0) + late_school.get(r.school_id, 0), int(r[7] or 0), int(r[8] or 0))
-        if not (c.open or c.closed or c.cancelled):
-            continue
+    # Schools: the top ones by open, then overdue, then label; counties and totals summed in SQL.
+    school_overdue, school_from = S.overdue, S.__table__
+    if late is not None:
+        per_late = select(late.c.school_id, func.sum(late.c.n).label("n")).group_by(late.c.school_id).subquery()
+        school_overdue = S.overdue + func.coalesce(per_late.c.n, 0)
+        school_from = S.__table__.outerjoin(per_late, per_late.c.school_id == S.school_id)
+    label = (School.code + " " + School.name)
+    if session.get_bind().dialect.name == "postgresql":
+        label = label.collate("C")  # code point order, as Python sorts the labels
+    base = (select(S.school_id, School.code, School.name, School.jurisdiction_id, Jurisdiction.name.label("county"),
+                   S.open, school_overdue.label("overdue"), S.closed, S.cancelled)
+            .select_from(school_from).join(School, School.id == S.school_id)
+            .join(Jurisdiction, Jurisdiction.id == School.jurisdiction_id)
+            .where(*in_schools, (S.open + S.closed + S.cancelled) > 0))
+    top = session.execute(base.order_by(S.open.desc(), school_overdue.desc(), label).limit(top_schools)).all()
+    by_school = [Row(str(r.school_id), f"{r.code} {r.name}", Counts(r.open, r.overdue, r.closed, r.cancelled),
+                     r.county) for r in top]
+    per = base.subquery()
+    totals, by_county = Counts(), []
+    for r in session.execute(select(per.c.jurisdiction_id, per.c.county, func.sum(per.c.open),
+                                    func.sum(per.c.overdue), func.sum(per.c.closed), func.sum(per.c.cancelled))
+                             .group_by(per.c.jurisdiction_id, per.c.county)):
+        c = Counts(*(int(v or 0) for v in r[2:]))
         totals.add(c)
-        schools.append(Row(str(r.school_id), f"{r.code} {r.name}", c, r.county))
-        counties.setdefault(r.county_id, Row(str(r.county_id), r.county)).counts.add(c)
+        by_county.append(Row(str(r.jurisdiction_id), r.county, c))
+
+    # Indicators, summed over the jurisdictions in scope (their late tickets come from the scoped schools).
+    extra = {}
+    if late is not None:
+        extra = dict(session.execute(select(late.c.item_code, func.sum(late.c.n))
+                                     .join(School, School.id == late.c.school_id).where(*in_schools)
+                                     .group_by(late.c.item_code)).all())
+    q = (select(I.item_code, func.sum(I.open), func.sum(I.overdue), func.sum(I.closed), func.sum(I.cancelled))
+         .join(Jurisdiction, Jurisdiction.id == I.jurisdiction_id).where(*in_areas).group_by(I.item_code))
     by_indicator = []
-    for r in session.execute(
-            select(I.item_code, *by_class(I, st.OPEN), func.sum(I.overdue), *by_class(I, st.CLOSED),
-                   *by_class(I, st.CANCELLED))
-            .join(Jurisdiction, Jurisdiction.id == I.jurisdiction_id).where(*in_areas).group_by(I.item_code)):
-        c = Counts(int(r[1] or 0), int(r[2] or 0) + late_item.get(r.item_code, 0), int(r[3] or 0), int(r[4] or 0))
+    for r in session.execute(q):
+        c = Counts(int(r[1] or 0), int(r[2] or 0) + int(extra.get(r.item_code, 0)), int(r[3] or 0), int(r[4] or 0))
         if c.open or c.closed or c.cancelled:
             by_indicator.append(Row(r.item_code, r.item_code, c))
-    by_county, by_school, by_indicator = _sorted(counties, schools, by_indicator, top_schools)
+    order = lambda row: (-row.counts.open, -row.counts.overdue, row.label)  # noqa: E731
+    by_county.sort(key=order)
+    by_indicator.sort(key=order)
 
-    # Aging: open tickets by whole days between their opening day and today.
-    ages = []
-    for low, high, _label in AGING_BUCKETS:
-        cond = [D.day <= today - timedelta(days=low)]
-        if high is not None:
-            cond.append(D.day >= today - timedelta(days=high))
-        ages.append(func.sum(case((and_(*cond), D.still_open), else_=0)))
-    row = session.execute(select(*ages).join(Jurisdiction, Jurisdiction.id == D.jurisdiction_id)
-                          .where(*in_areas, D.still_open != 0)).one()
-    aging_rows = [(label, int(v or 0)) for (_, _, label), v in zip(AGING_BUCKETS, row)]
+    # Days: aging of open tickets by whole days since their opening day, and the monthly trend.
+    keys, start = _months(today, months)
+    opened, closed = defaultdict(int), defaultdict(int)
+    ages = [0] * len(AGING_BUCKETS)
+    for day, o, c, still in session.execute(
+            select(D.day, func.sum(D.opened), func.sum(D.closed), func.sum(D.still_open))
+            .join(Jurisdiction, Jurisdiction.id == D.jurisdiction_id).where(*in_areas).group_by(D.day)):
+        if day >= start.date():
+            opened[f"{day:%Y-%m}"] += int(o or 0)
+            closed[f"{day:%Y-%m}"] += int(c or 0)
+        age = (today - day).days
+        for i, (low, high, _label) in enumerate(AGING_BUCKETS):
+            if age >= low and (high is None or age <= high):
+                ages[i] += int(still or 0)
+    aging_rows = [(label, n) for (_, _, label), n in zip(AGING_BUCKETS, ages)]
 
     hist = session.execute(select(C.tenths, func.sum(C.n)).join(Jurisdiction, Jurisdiction.id == C.jurisdiction_id)
                            .where(*in_areas).group_by(C.tenths).order_by(C.tenths)).all()
     median = st.tenths_median_days(_histogram_median([(int(t), int(n)) for t, n in hist]))
-
-    keys, start = _months(today, months)
-    opened, closed = defaultdict(int), defaultdict(int)
-    for day, o, c in session.execute(
-            select(D.day, func.sum(D.opened), func.sum(D.closed))
-            .join(Jurisdiction, Jurisdiction.id == D.jurisdiction_id)
-            .where(*in_areas, D.day >= start.date()).group_by(D.day)):
-        opened[f"{day:%Y-%m}"] += int(o or 0)
-        closed[f"{day:%Y-%m}"] += int(c or 0)
     return Summary(totals=totals, by_county=by_county, by_school=by_school, by_indicator=by_indicator,
                    aging=aging_rows, median_days_to_close=median,
                    trend=[(k, opened.get(k, 0), closed.get(k, 0)) for k in keys])

@@ -82,15 +82,15 @@ class TicketEvent(IdMixin, Base):
 # Each is a sum over tickets; `flask ticket-stats check` compares them with the tickets themselves.
 
 class TicketSchoolStat(Base):
-    """Tickets of a school by status class (open / closed / cancelled); `overdue` counts open tickets
-    due before TicketStatsState.as_of."""
+    """A school's tickets by status class; `overdue` counts open tickets due before TicketStatsState.as_of."""
 
     __tablename__ = "ticket_school_stats"
 
     school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schools.id"), primary_key=True)
-    status_class: Mapped[str] = mapped_column(String(16), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer, default=0)
+    open: Mapped[int] = mapped_column(Integer, default=0)
     overdue: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TicketItemStat(Base):
@@ -100,9 +100,10 @@ class TicketItemStat(Base):
 
     jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"), primary_key=True)
     item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
-    status_class: Mapped[str] = mapped_column(String(16), primary_key=True)
-    n: Mapped[int] = mapped_column(Integer, default=0)
+    open: Mapped[int] = mapped_column(Integer, default=0)
     overdue: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TicketDayStat(Base):

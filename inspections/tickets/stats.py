@@ -1,8 +1,8 @@
 """The dashboard's counts, kept as tickets change (so a province-wide summary reads thousands of rows,
 not millions of tickets).
 
-Each ticket contributes fixed amounts to four small tables (see `contributions`): its school's count
-for its status class, its jurisdiction's count for its item, its opening (and closing) day, and its
+Each ticket contributes fixed amounts to four small tables (see `contributions`): its school's row
+(a count per status class), its jurisdiction's row for its item, its opening (and closing) day, and its
 time to close. The contributions are a pure function of the ticket's school, jurisdiction, item,
 status, dates and one day, `as_of`, against which the `overdue` columns are counted. A flush that
 inserts, changes or deletes tickets removes the old contributions and adds the new ones in the same
@@ -88,8 +88,8 @@ def contributions(f: Facts, as_of: date, sign: int, out: Delta) -> None:
         for c, v in cols.items():
             row[c] += sign * v
 
-    add(TicketSchoolStat, (f.school_id, cls), n=1, overdue=overdue)
-    add(TicketItemStat, (f.jurisdiction_id, f.item_code, cls), n=1, overdue=overdue)
+    add(TicketSchoolStat, (f.school_id,), **{cls: 1}, overdue=overdue)
+    add(TicketItemStat, (f.jurisdiction_id, f.item_code), **{cls: 1}, overdue=overdue)
     add(TicketDayStat, (f.jurisdiction_id, utc_day(f.opened_at)), opened=1, still_open=int(cls == OPEN))
     if f.status == T.closed and f.closed_at is not None:
         add(TicketDayStat, (f.jurisdiction_id, utc_day(f.closed_at)), closed=1)
@@ -221,9 +221,8 @@ def advance(session: Session, today: date | None = None) -> int:
     moved = 0
     for r in _falling_due(conn, lo, hi):
         moved += r.n
-        delta.setdefault((TicketSchoolStat, (r.school_id, OPEN)), defaultdict(int))["overdue"] += sign * r.n
-        delta.setdefault((TicketItemStat, (r.jurisdiction_id, r.item_code, OPEN)),
-                         defaultdict(int))["overdue"] += sign * r.n
+        delta.setdefault((TicketSchoolStat, (r.school_id,)), defaultdict(int))["overdue"] += sign * r.n
+        delta.setdefault((TicketItemStat, (r.jurisdiction_id, r.item_code)), defaultdict(int))["overdue"] += sign * r.n
     apply(conn, delta)
     conn.execute(update(TicketStatsState).where(TicketStatsState.id == 1).values(as_of=today))
     return moved

@@ -17,20 +17,22 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('ticket_school_stats',
     sa.Column('school_id', sa.Uuid(), nullable=False),
-    sa.Column('status_class', sa.String(length=16), nullable=False),
-    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('open', sa.Integer(), nullable=False),
     sa.Column('overdue', sa.Integer(), nullable=False),
+    sa.Column('closed', sa.Integer(), nullable=False),
+    sa.Column('cancelled', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_ticket_school_stats_school_id_schools')),
-    sa.PrimaryKeyConstraint('school_id', 'status_class', name=op.f('pk_ticket_school_stats'))
+    sa.PrimaryKeyConstraint('school_id', name=op.f('pk_ticket_school_stats'))
     )
     op.create_table('ticket_item_stats',
     sa.Column('jurisdiction_id', sa.Uuid(), nullable=False),
     sa.Column('item_code', sa.String(length=64), nullable=False),
-    sa.Column('status_class', sa.String(length=16), nullable=False),
-    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('open', sa.Integer(), nullable=False),
     sa.Column('overdue', sa.Integer(), nullable=False),
+    sa.Column('closed', sa.Integer(), nullable=False),
+    sa.Column('cancelled', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['jurisdiction_id'], ['jurisdictions.id'], name=op.f('fk_ticket_item_stats_jurisdiction_id_jurisdictions')),
-    sa.PrimaryKeyConstraint('jurisdiction_id', 'item_code', 'status_class', name=op.f('pk_ticket_item_stats'))
+    sa.PrimaryKeyConstraint('jurisdiction_id', 'item_code', name=op.f('pk_ticket_item_stats'))
     )
     op.create_table('ticket_day_stats',
     sa.Column('jurisdiction_id', sa.Uuid(), nullable=False),

@@ -122,7 +122,7 @@ def test_check_finds_drift_and_rebuild_repairs_it(session):
     session.add_all([_random_ticket(rng, world.school_a1, now, n) for n in range(10)])
     session.commit()
     conn = session.connection()
-    conn.execute(TicketSchoolStat.__table__.update().values(n=TicketSchoolStat.n + 1))
+    conn.execute(TicketSchoolStat.__table__.update().values(closed=TicketSchoolStat.closed + 1))
     problems = stats.check(conn)
     assert problems and "ticket_school_stats" in problems[0]
     stats.rebuild(conn)
@@ -183,5 +183,5 @@ def test_daily_job_moves_as_of_once(app, runner, session):
     rec = session.query(JobRecord).filter(JobRecord.id.like("ticket-stats-advance-%")).one()
     assert rec.status == "finished" and rec.result == {"newly_overdue": 1}
     session.expire_all()
-    assert session.get(TicketSchoolStat, (world.school_a1.id, "open")).overdue == 1
+    assert session.get(TicketSchoolStat, world.school_a1.id).overdue == 1
     assert stats.check(session.connection()) == []
