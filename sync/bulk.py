@@ -4,7 +4,9 @@ A device's typical batch plans visits and answers their checklists: only `create
 visits and answers. Such a batch is checked as a whole with a handful of `IN (...)` queries (the
 domain rules come from `inspections.visits.service`: inspectors, id reuse, template pinning,
 item codes and school sections), then its visits, inspector links, answers, change-log rows,
-revisions, idempotency rows and audit records are written with one executemany per table.
+the first versions of visits that the batch then started, idempotency rows (results without their
+records, which are the versions' merge bases anyway) and audit records are written with one COPY
+per table. A version whose fields are in its change row gets no revision row (`push.base_record`).
 
 `apply` returns None when the batch is not such a batch, or when any mutation of it would not be
 `applied` (a retry, a refusal, an answer that merges into another one, ...): nothing has been
@@ -14,12 +16,11 @@ batch) propagates for the caller to roll back its savepoint and do the same.
 """
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import date, datetime
 from enum import Enum
 
 import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import ARRAY, JSON, any_, bindparam, inspect, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -47,42 +48,32 @@ def _wire(row: dict, keys: list[str], extra: dict | None = None) -> dict:
     return {k: jsonable(row.get(k)) for k in keys} | (extra or {})
 
 
-_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value, is_json: bool) -> str:
-    """A value in COPY's text format (JSON columns get JSON text, as SQLAlchemy's JSON type writes)."""
+def _copy_value(value, is_json: bool):
+    """A value as psycopg's COPY adapts it (in C): JSON columns as Jsonb, enums by their value."""
     if is_json:
-        text = json.dumps(value)
-    elif value is None:
-        return "\\N"
-    elif isinstance(value, bool):
-        return "t" if value else "f"
-    elif isinstance(value, Enum):
-        text = value.value
-    elif isinstance(value, (datetime, date)):
-        return value.isoformat()
-    else:
-        text = str(value)
-    return text.translate(_ESCAPE)
+        return Jsonb(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
 
 
 def insert_rows(conn, table, rows: list[dict]) -> None:
     """Insert rows (all with the same keys): streamed with COPY on PostgreSQL, executemany elsewhere.
 
-    COPY sends the whole batch in one round trip and skips per-row statement handling; an
-    IntegrityError (a concurrent retry, an id used meanwhile) is raised as SQLAlchemy's.
+    COPY sends the whole batch in one round trip and skips per-row statement handling; psycopg
+    formats the rows (`write_row`, its C implementation). An IntegrityError (a concurrent retry, an
+    id used meanwhile) is raised as SQLAlchemy's.
     """
     if conn.dialect.name != "postgresql":
         conn.execute(insert(table), rows)
         return
     cols = list(rows[0])
     is_json = [isinstance(table.c[c].type, JSON) for c in cols]
-    buf = "".join("\t".join(_copy_text(row[c], j) for c, j in zip(cols, is_json)) + "\n" for row in rows)
     try:
         with conn.connection.driver_connection.cursor() as cursor, \
                 cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
-            copy.write(buf)
+            for row in rows:
+                copy.write_row([_copy_value(row[c], j) for c, j in zip(cols, is_json)])
     except psycopg.IntegrityError as e:
         raise IntegrityError(f"COPY {table.name}", None, e) from e
 
@@ -199,7 +190,6 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
             link_rows.extend(dict(visit_id=m["id"], inspector_id=i) for i in insp)
             record = _wire(row, _VISIT_KEYS, {"inspector_ids": sorted(str(i) for i in insp)})
             wire_visits[m["id"]] = (row, record)
-            revisions.append(dict(entity="visit", entity_id=m["id"], version=1, data=record, created_at=now))
             result = {"mutation_id": m["mutation_id"], "id": record["id"], "version": 1, "record": record,
                       "status": "applied"}
             audits.append(dict(id=uuid.uuid4(), at=now, actor_id=user.id, action="sync.create", entity="visit",
@@ -212,9 +202,9 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
             response_rows.append(row)
             record = _wire(row, _RESPONSE_KEYS)
             school_id = new_visits[vid]["spec"]["school"].id if vid in new_visits else old_visits[vid].school_id
+            # Its version 1 is this change row (no separate revision row: see base_record).
             changes.append(dict(txn_id=txn, entity="response", entity_id=m["id"], op="upsert", version=1,
                                 school_id=school_id, visit_id=vid, data=record, changed_at=now))
-            revisions.append(dict(entity="response", entity_id=m["id"], version=1, data=record, created_at=now))
             result = {"mutation_id": m["mutation_id"], "id": record["id"], "version": 1, "record": record,
                       "status": "applied"}
             # One audit record per visit for the batch's answers to it, as PUT .../responses writes.
@@ -233,13 +223,17 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
                 visits.transition(session, old_visits[vid], VisitStatus.in_progress)
                 old_visits[vid].version += 1
         results.append(result)
-        mutation_rows.append(dict(device_id=device_id, mutation_id=m["mutation_id"], user_id=user.id, result=result,
+        # Stored without the record, which stays available as that version's merge base.
+        lean = {k: v for k, v in result.items() if k != "record"} | {"record_entity": m["entity"]}
+        mutation_rows.append(dict(device_id=device_id, mutation_id=m["mutation_id"], user_id=user.id, result=lean,
                                   received_at=now))
     visit_changes = []
     for vid, (row, record) in wire_visits.items():
         final = _wire(row, _VISIT_KEYS, {"inspector_ids": record["inspector_ids"]})
         if row["version"] > 1:
-            revisions.append(dict(entity="visit", entity_id=vid, version=row["version"], data=final, created_at=now))
+            # Version 1 (planned) has no change row of its own: keep it as a revision. The final
+            # version is the change row below.
+            revisions.append(dict(entity="visit", entity_id=vid, version=1, data=record, created_at=now))
         visit_changes.append(dict(txn_id=txn, entity="visit", entity_id=vid, op="upsert", version=row["version"],
                                school_id=row["school_id"], visit_id=vid, data=final, changed_at=now))
     changes = visit_changes + changes

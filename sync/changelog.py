@@ -223,7 +223,20 @@ def prune(session: Session, *, older_than_days: float) -> int:
     cutoff = utcnow() - timedelta(days=older_than_days)
     # Row locks serialise writers of one record, so its latest change also has its highest seq.
     latest = select(func.max(ChangeLog.seq)).group_by(ChangeLog.entity, ChangeLog.entity_id).scalar_subquery()
-    superseded = delete(ChangeLog).where(ChangeLog.changed_at < cutoff, ChangeLog.seq.not_in(latest))
+    doomed = [ChangeLog.changed_at < cutoff, ChangeLog.seq.not_in(latest)]
+    # A version written in bulk has its fields only in its change row: keep them as a revision first,
+    # so it can still be a merge base (push.base_record).
+    has_revision = select(RecordRevision.id).where(RecordRevision.entity == ChangeLog.entity,
+                                                   RecordRevision.entity_id == ChangeLog.entity_id,
+                                                   RecordRevision.version == ChangeLog.version).exists()
+    newest = select(func.max(ChangeLog.seq)).where(*doomed, ChangeLog.op == "upsert", ChangeLog.entity.in_(MERGEABLE),
+                                                   ~has_revision) \
+        .group_by(ChangeLog.entity, ChangeLog.entity_id, ChangeLog.version)
+    keep = select(ChangeLog.entity, ChangeLog.entity_id, ChangeLog.version, ChangeLog.data,
+                  ChangeLog.changed_at).where(ChangeLog.seq.in_(newest))
+    session.execute(insert(RecordRevision).from_select(["entity", "entity_id", "version", "data", "created_at"],
+                                                       keep))
+    superseded = delete(ChangeLog).where(*doomed)
     n = session.execute(superseded).rowcount or 0
     n += session.execute(delete(ChangeLog).where(ChangeLog.changed_at < cutoff, ChangeLog.op == "delete")).rowcount or 0
     return n

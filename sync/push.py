@@ -109,7 +109,7 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
     mid = m["mutation_id"]
     prior = out.seen.get(mid)
     if prior is not None:
-        return _duplicate(user, m, prior)
+        return _duplicate(session, user, m, prior)
     try:
         result = {"mutation_id": mid} | _apply(session, user, p, device_id, m, out)
     except (Rejected, DomainError) as e:
@@ -127,18 +127,29 @@ def _stored(session: Session, device_id: str, mutation_id: str) -> Mutation | No
     return session.scalar(select(Mutation).where(Mutation.device_id == device_id, Mutation.mutation_id == mutation_id))
 
 
-def _duplicate(user: User, m: dict, rec: Mutation) -> dict:
+def _duplicate(session: Session, user: User, m: dict, rec: Mutation) -> dict:
     if rec.user_id != user.id:
         return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]),
                 "reason": "this mutation id was already used by another account on this device", "errors": {}}
-    return {"mutation_id": m["mutation_id"], "status": "duplicate", "id": rec.result.get("id"), "original": rec.result}
+    return {"mutation_id": m["mutation_id"], "status": "duplicate", "id": rec.result.get("id"),
+            "original": original_result(session, rec.result)}
+
+
+def original_result(session: Session, stored: dict) -> dict:
+    """A stored result as it was answered. The bulk path stores an applied create without its record
+    (`record_entity` instead): the record is that version's merge base, kept anyway."""
+    if "record_entity" not in stored:
+        return stored
+    out = {k: v for k, v in stored.items() if k != "record_entity"}
+    out["record"] = base_record(session, stored["record_entity"], uuid.UUID(stored["id"]), stored["version"])
+    return out
 
 
 def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, out: PushOutcome) -> dict:
     mid = m["mutation_id"]
     prior = out.seen.get(mid)
     if prior is not None:
-        return _duplicate(user, m, prior)
+        return _duplicate(session, user, m, prior)
     submitted_before = len(out.submitted_visits)
     sp = session.begin_nested()
     try:
@@ -159,7 +170,7 @@ def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, ou
         del out.submitted_visits[submitted_before:]
         prior = _stored(session, device_id, mid)
         if prior is not None:
-            return _duplicate(user, m, prior)
+            return _duplicate(session, user, m, prior)
         result = _rejected(m, "the change breaks a database rule (e.g. a duplicate answer)")
     except Rejected as r:
         sp.rollback()
@@ -183,7 +194,7 @@ def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, ou
         sp.rollback()
         prior = _stored(session, device_id, mid)
         if prior is not None:
-            return _duplicate(user, m, prior)
+            return _duplicate(session, user, m, prior)
     return result
 
 
@@ -231,11 +242,21 @@ def _missing(ctx: _Ctx, entity: str):
 
 
 def _base(session, entity: str, entity_id, version: int | None) -> dict | None:
-    if version is None:
-        return None
-    return session.scalar(select(RecordRevision.data).where(RecordRevision.entity == entity,
+    return None if version is None else base_record(session, entity, entity_id, version)
+
+
+def base_record(session, entity: str, entity_id, version: int) -> dict | None:
+    """A mergeable record's fields at a version: from its revision, or, for a version written in bulk
+    and not yet pruned from the change log, from that version's change row (the same fields; the
+    prune job copies such rows into revisions before it drops them)."""
+    data = session.scalar(select(RecordRevision.data).where(RecordRevision.entity == entity,
                                                             RecordRevision.entity_id == entity_id,
                                                             RecordRevision.version == version))
+    if data is not None:
+        return data
+    return session.scalar(select(ChangeLog.data).where(ChangeLog.entity_id == entity_id, ChangeLog.entity == entity,
+                                                       ChangeLog.version == version, ChangeLog.op == "upsert")
+                          .order_by(ChangeLog.seq.desc()).limit(1))
 
 
 def _visit_wire(visit: Visit) -> dict:

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from inspections.audit.models import AuditRecord
 from inspections.visits.models import Response, Visit
 from sync.models import ChangeLog, Mutation, RecordRevision
+from sync.push import base_record
 from tests.factories import make_world, token_for
 from tests.sync.helpers import mutation, new_visit, pull_all, push
 
@@ -28,9 +29,17 @@ def _plain(result: dict) -> dict:
 
 
 def _history(session, vid) -> dict:
+    """Every version's fields as a merge base would see them, and each record's latest change."""
     ids = [vid, *session.scalars(select(Response.id).where(Response.visit_id == vid))]
-    revs = sorted((r.entity, r.version) for r in session.scalars(
-        select(RecordRevision).where(RecordRevision.entity_id.in_(ids))))
+    bases = {}
+    for entity, eid in [("visit", vid)] + [("response", i) for i in ids[1:]]:
+        for version in range(1, 4):
+            data = base_record(session, entity, eid, version)
+            if data is not None:
+                bases[(entity, version, str(eid) == str(vid))] = bases.get((entity, version, str(eid) == str(vid)), [])
+                bases[(entity, version, str(eid) == str(vid))].append(
+                    {k: v for k, v in data.items() if k not in VOLATILE})
+    revs = sorted((k[0], k[1], repr(sorted(v, key=repr))) for k, v in bases.items())
     latest = {}
     for ch in session.scalars(select(ChangeLog).where(ChangeLog.entity_id.in_(ids)).order_by(ChangeLog.seq)):
         latest[ch.entity_id] = (ch.entity, ch.version, {k: v for k, v in ch.data.items() if k not in VOLATILE})
@@ -116,3 +125,33 @@ def test_a_database_refusal_in_bulk_falls_back_and_rejects_only_that_mutation(cl
     # The refusal is stored too: a retry of the batch gets the same answers.
     again = push(client, h, *batch)
     assert [r["status"] for r in again] == ["duplicate"] * 4 and again[2]["original"]["status"] == "rejected"
+
+
+def test_bulk_versions_stay_merge_bases_after_the_change_log_is_pruned(client, session):
+    """A bulk-written answer's version 1 lives in its change row; pruning copies it to a revision first,
+    so a device still editing from version 1 merges, and a retry still gets the original record."""
+    from sync.changelog import prune
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    vid, batch = _batch(w.school_a1.id)
+    first = push(client, h, *batch, device_id="bulk")
+    answer = first[1]
+    assert answer["status"] == "applied" and answer["version"] == 1
+    rid = uuid.UUID(answer["id"])
+    assert session.scalar(select(func.count()).select_from(RecordRevision)
+                          .where(RecordRevision.entity_id == rid)) == 0  # only the change row holds v1
+    # Another device changes the note (v2); the change log's v1 row is then superseded and pruned.
+    r = push(client, h, mutation("response", "update", id=rid, base_version=1, note="server side"),
+             device_id="other")[0]
+    assert r["status"] == "applied" and r["version"] == 2
+    assert prune(session, older_than_days=-1) > 0
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(ChangeLog)
+                          .where(ChangeLog.entity_id == rid, ChangeLog.version == 1)) == 0
+    assert base_record(session, "response", rid, 1)["note"] == "note 0"
+    # The first device, still on version 1, changes the value: merged with the other note.
+    m = push(client, h, mutation("response", "update", id=rid, base_version=1, value=42), device_id="bulk")[0]
+    assert m["status"] == "merged" and m["record"]["value"] == 42 and m["record"]["note"] == "server side"
+    # A retry of the original batch still answers with the original records.
+    again = push(client, h, *batch, device_id="bulk")
+    assert [r["original"] for r in again] == first
