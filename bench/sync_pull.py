@@ -47,6 +47,8 @@ def main() -> None:
         with new_session() as s:
             w = make_world(s)
             headers = token_for(s, w.inspector_a1)
+            from inspections.accounts.scope import principal_for
+            scope = principal_for(s, w.inspector_a1).scope_tag()  # cursors are issued to one scope
             schools = [str(x.id) for x in (w.school_a1, w.school_a1b, w.school_a2, w.school_b1)]
             base = s.scalar(select(func.max(SyncCommit.commit_seq))) or 0
         engine = app.extensions["db_engine"]
@@ -73,7 +75,7 @@ def main() -> None:
             samples, counts = [], []
             for _ in range(args.pages):
                 # a position that leaves at least one full page of in-scope changes after it
-                cursor = encode_cursor(Position(rnd.randint(base, max(base, top - 300)), 0), secret="bench")
+                cursor = encode_cursor(Position(rnd.randint(base, max(base, top - 300)), 0), secret="bench", scope=scope)
                 t = time.perf_counter()
                 r = client.get("/api/v1/sync/pull", query_string={"limit": 1000, "cursor": cursor}, headers=headers)
                 samples.append(time.perf_counter() - t)

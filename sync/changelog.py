@@ -16,9 +16,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
-from sqlalchemy import delete, event, func, inspect, insert, select, text
+from sqlalchemy import delete, event, func, inspect, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from inspections.accounts.models import User
 from inspections.db import utcnow
 from inspections.org.models import School
 from inspections.photos.models import Photo
@@ -210,9 +211,26 @@ def _after_transaction_end(session: Session, transaction) -> None:
         session.info.pop(_INFO_TXN, None)
 
 
+def _scope_shrinks(session: Session, flush_context) -> None:
+    """Inspectors taken off a visit may no longer see it, and the change log (filtered by what they see
+    now) would never tell their devices: raise their sync_epoch, so their cursors are refused and the
+    devices resync (dropping the visit if it is out of their scope)."""
+    removed = {o.inspector_id for o in session.deleted if isinstance(o, VisitInspector)}
+    for obj in session.dirty:
+        if isinstance(obj, Visit):
+            removed |= {link.inspector_id for link in inspect(obj).attrs.inspector_links.history.deleted}
+    if removed:
+        bump_sync_epochs(session.connection(), User.id.in_(removed))
+
+
+def bump_sync_epochs(conn, criterion) -> None:
+    """Refuse the sync cursors of the users matching `criterion` (their scope shrank)."""
+    conn.execute(update(User).where(criterion).values(sync_epoch=User.sync_epoch + 1))
+
+
 def install(target=Session) -> None:
     """Hook the change log into a Session class or sessionmaker (called once from create_app)."""
-    for name, fn in (("after_flush", _after_flush), ("before_commit", _before_commit),
+    for name, fn in (("after_flush", _after_flush), ("after_flush", _scope_shrinks), ("before_commit", _before_commit),
                      ("after_transaction_end", _after_transaction_end)):
         if not event.contains(target, name, fn):
             event.listen(target, name, fn)

@@ -20,8 +20,10 @@ The protocol a mobile app must follow (this module is the executable version of 
 4. **Pull** `GET /api/v1/sync/pull?cursor=` until `has_more` is false, applying changes in order
    (upsert = replace the record with `data` unless a newer `version` is cached; delete = drop it),
    then store the returned cursor. Without a cursor the server sends a full snapshot in pages.
-   A 410 means the cursor is unknown or expired: drop the cursor and the synced cache (keep the
-   outbox) and pull again from scratch. Local pending edits stay on top of pulled data.
+   A 410 means the cursor is unknown, expired, or was issued before what the account may see
+   shrank (an assignment removed, taken off a visit, a school moved away): drop the cursor and the
+   synced cache (keep the outbox) and pull again from scratch, which leaves out what is no longer
+   visible. Local pending edits stay on top of pulled data.
 5. **Show sync state** per record: pending (queued), syncing (sent, no answer yet), synced,
    conflict or rejected, each with a readable reason, so the user knows what has not reached the
    server.

@@ -34,23 +34,29 @@ class Position:
     seq: int = 0
 
 
-def encode_cursor(pos: Position, *, secret: str, now: float | None = None) -> str:
-    """An opaque, signed cursor for a position in the log (with the time it was issued)."""
-    body = json.dumps([pos.commit_seq, pos.seq, int(now if now is not None else time.time())]).encode()
+def encode_cursor(pos: Position, *, secret: str, now: float | None = None, scope: str = "") -> str:
+    """An opaque, signed cursor for a position in the log, with the time it was issued and the scope
+    fingerprint of the caller it was issued to (`Principal.scope_tag`)."""
+    body = json.dumps([pos.commit_seq, pos.seq, int(now if now is not None else time.time()), scope]).encode()
     sig = hmac.new(secret.encode(), body, hashlib.sha256).digest()[:12]
     return base64.urlsafe_b64encode(body + b"." + sig).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, *, secret: str, max_age_days: float) -> Position:
-    """The position a cursor stands for, or CursorGone."""
+def decode_cursor(cursor: str, *, secret: str, max_age_days: float, scope: str = "") -> Position:
+    """The position a cursor stands for, or CursorGone.
+
+    A cursor issued under another scope is gone too: the change log is filtered by what the caller
+    may see now, so records that left the caller's scope would never reach it as deletes. A full
+    resync makes the device drop them.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         body, sig = raw[:-13], raw[-12:]
         if raw[-13:-12] != b"." or not hmac.compare_digest(
                 sig, hmac.new(secret.encode(), body, hashlib.sha256).digest()[:12]):
             raise CursorGone("this cursor was not issued by this server")
-        commit_seq, seq, issued = json.loads(body)
-        if not all(isinstance(x, int) for x in (commit_seq, seq, issued)):
+        commit_seq, seq, issued, issued_scope = json.loads(body)
+        if not all(isinstance(x, int) for x in (commit_seq, seq, issued)) or not isinstance(issued_scope, str):
             raise ValueError
     except CursorGone:
         raise
@@ -59,6 +65,9 @@ def decode_cursor(cursor: str, *, secret: str, max_age_days: float) -> Position:
     if time.time() - issued > max_age_days * 86400:
         # Tombstones older than the retention may have been pruned: the device could miss a delete.
         raise CursorGone(f"this cursor is older than {max_age_days:g} days; resync from scratch")
+    if issued_scope != scope:
+        raise CursorGone("what this account may see has changed since this cursor was issued (schools, "
+                         "jurisdiction or visits); resync from scratch")
     return Position(commit_seq, seq)
 
 
@@ -114,7 +123,8 @@ def _page_query(session: Session, principal: Principal, pos: Position, last: int
 def pull(session: Session, principal: Principal, *, cursor: str | None, limit: int, secret: str,
          max_age_days: float) -> dict:
     """One page of changes after the cursor (from the start when None), oldest commit first."""
-    pos = decode_cursor(cursor, secret=secret, max_age_days=max_age_days) if cursor else Position()
+    scope = principal.scope_tag()
+    pos = decode_cursor(cursor, secret=secret, max_age_days=max_age_days, scope=scope) if cursor else Position()
     if pos.commit_seq > (session.scalar(select(func.max(SyncCommit.commit_seq))) or 0):
         raise CursorGone("this cursor points past the end of this server's log")
     # Work per page is bounded by a window of commits (not by how many changes are out of scope):
@@ -122,7 +132,7 @@ def pull(session: Session, principal: Principal, *, cursor: str | None, limit: i
     window = session.scalars(select(SyncCommit.commit_seq).where(SyncCommit.commit_seq >= pos.commit_seq)
                              .order_by(SyncCommit.commit_seq).limit(limit)).all()
     if not window:
-        return {"changes": [], "has_more": False, "cursor": encode_cursor(pos, secret=secret),
+        return {"changes": [], "has_more": False, "cursor": encode_cursor(pos, secret=secret, scope=scope),
                 "snapshot": cursor is None}
     last = window[-1]
     if session.get_bind().dialect.name == "postgresql":
@@ -139,7 +149,7 @@ def pull(session: Session, principal: Principal, *, cursor: str | None, limit: i
         has_more = len(window) == limit
         pos = Position(last, END_OF_COMMIT)
     return {"changes": [change_out(r) for r in rows], "has_more": has_more,
-            "cursor": encode_cursor(pos, secret=secret), "snapshot": cursor is None,
+            "cursor": encode_cursor(pos, secret=secret, scope=scope), "snapshot": cursor is None,
             "evidence": page_evidence(session, rows)}
 
 

@@ -30,6 +30,9 @@ class User(IdMixin, TimestampMixin, Base):
     school_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("schools.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str] = mapped_column(String(10), default="zh-CN")
+    # Raised when what this user may see shrinks in a way its role and anchors do not show (taken off
+    # a visit, a school moved away): sync cursors issued before then are refused, and the device resyncs.
+    sync_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     jurisdiction: Mapped[Jurisdiction | None] = relationship()
     school: Mapped[School | None] = relationship()

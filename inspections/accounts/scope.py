@@ -29,6 +29,16 @@ class Principal:
     school_id: uuid.UUID | None = None
     school_path: str | None = None
     assigned_school_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    sync_epoch: int = 0
+
+    def scope_tag(self) -> str:
+        """A short fingerprint of what this principal may see: it changes when the scope does (role,
+        anchors, assigned schools, or the user's sync_epoch). Sync cursors carry it."""
+        import hashlib
+        parts = [str(self.user_id), self.role.value, self.jurisdiction_path or "", str(self.school_id or ""),
+                 self.school_path or "", ",".join(sorted(str(i) for i in self.assigned_school_ids)),
+                 str(self.sync_epoch)]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     @property
     def anchor_paths(self) -> list[str]:
@@ -43,7 +53,8 @@ def principal_for(session: Session, user: User) -> Principal:
     assigned = frozenset(session.scalars(select(InspectorAssignment.school_id)
                                          .where(InspectorAssignment.inspector_id == user.id)))
     return Principal(user_id=user.id, role=user.role, jurisdiction_id=user.jurisdiction_id, jurisdiction_path=jpath,
-                     school_id=user.school_id, school_path=spath, assigned_school_ids=assigned)
+                     school_id=user.school_id, school_path=spath, assigned_school_ids=assigned,
+                     sync_epoch=user.sync_epoch or 0)
 
 
 def school_filter(p: Principal):

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import func, select
 
+from inspections.accounts.scope import principal_for
 from inspections.visits.models import Response, Visit
 from sync.client import FlaskTransport, SyncClient, SyncUnavailable, TransportError
 from sync.pull import Position, decode_cursor, encode_cursor
@@ -122,8 +123,9 @@ def test_device_offline_for_a_week_then_syncs(app, client, session, tmp_path):
     dev.sync()
     # The stored cursor was issued a week ago.
     secret = app.config["SECRET_KEY"]
-    pos = decode_cursor(dev._meta("cursor"), secret=secret, max_age_days=30)
-    dev._set_meta("cursor", encode_cursor(pos, secret=secret, now=time.time() - 7 * 86400))
+    scope = principal_for(session, w.inspector_a1).scope_tag()
+    pos = decode_cursor(dev._meta("cursor"), secret=secret, max_age_days=30, scope=scope)
+    dev._set_meta("cursor", encode_cursor(pos, secret=secret, now=time.time() - 7 * 86400, scope=scope))
     # Meanwhile the office re-plans the visit; the device edits other fields offline.
     client.patch(f"/api/v1/visits/{vid}", json={"planned_for": "2027-05-01"}, headers=office)
     dev.create("response", {"visit_id": vid, "item_code": "enrolment", "value": 600})
