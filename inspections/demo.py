@@ -144,12 +144,21 @@ def _advance_tickets(session: Session, rng: random.Random, *, office_user, progr
             tickets.transition(session, ticket, to=step, actor=principal_for(session, who),
                                note=account if step != T.cancelled else "学校已撤并，本项不再整改",
                                plan=plan if step == T.in_progress else None)
-        # Spread opening dates over the last five months so aging and trends have a shape.
-        days_ago = rng.randint(5, 150)
-        ticket.opened_at = datetime.now(timezone.utc) - timedelta(days=days_ago)
-        ticket.due_date = (ticket.opened_at + timedelta(days=60)).date()
+        # Spread opening dates over the last eleven months so aging and the 12-month trend have a
+        # shape, and date each step of the history between opening and closing (or yesterday).
+        now = datetime.now(timezone.utc)
+        # Closed and cancelled ones reach further back; still-open ones are mostly recent, some overdue.
+        done = ticket.status in (T.closed, T.cancelled)
+        days_ago = rng.randint(20, 330) if done else int(5 + 115 * rng.random() ** 1.5)
+        ticket.opened_at = now - timedelta(days=days_ago, hours=rng.randint(0, 8))
+        ticket.due_date = tickets.due_date_for(ticket.severity, ticket.opened_at)
         if ticket.status == T.closed:
-            ticket.closed_at = ticket.opened_at + timedelta(days=rng.randint(10, min(days_ago, 80)))
+            ticket.closed_at = ticket.opened_at + timedelta(days=rng.randint(10, min(days_ago, 80)),
+                                                            hours=rng.randint(0, 20))
+        events = sorted(ticket.events, key=lambda e: (e.at, e.from_status is not None))
+        end = ticket.closed_at or max(ticket.opened_at, now - timedelta(days=1))
+        for k, ev in enumerate(events):
+            ev.at = ticket.opened_at + (end - ticket.opened_at) * k / max(1, len(events) - 1)
         counts[ticket.status.value] = counts.get(ticket.status.value, 0) + 1
     escalated = tickets.escalate_overdue(session)
     progress("tickets: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"; {escalated} escalated")

@@ -21,6 +21,20 @@ def _secret_key(var_dir: Path) -> str:
         return secrets.token_urlsafe(48)
 
 
+def _days(env, name: str, default: int) -> int:
+    """A whole number of days from the environment (1-730), or a clear error at start-up."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of days, not {raw!r}") from None
+    if not 1 <= value <= 730:
+        raise ValueError(f"{name} must be between 1 and 730 days, not {value}")
+    return value
+
+
 def from_env(overrides: dict | None = None) -> dict:
     """Build the settings mapping: environment, then embedded defaults, then overrides."""
     env = os.environ
@@ -51,6 +65,10 @@ def from_env(overrides: dict | None = None) -> dict:
         "SYNC_MAX_BATCH": int(env.get("SYNC_MAX_BATCH", 500)),
         "SYNC_MAX_PUSH_BYTES": int(env.get("SYNC_MAX_PUSH_BYTES", 8 << 20)),
         "SYNC_CURSOR_RETENTION_DAYS": float(env.get("SYNC_CURSOR_RETENTION_DAYS", 30)),
+        # Visit planning: days a planned visit counts as late before it is missed; days ahead the
+        # daily job turns schedules into planned visits.
+        "VISIT_GRACE_DAYS": _days(env, "VISIT_GRACE_DAYS", 7),
+        "PLAN_HORIZON_DAYS": _days(env, "PLAN_HORIZON_DAYS", 60),
         "JSON_AS_ASCII": False,
         "API_TITLE": "Education supervision inspections API",
         "API_VERSION": "v1",

@@ -62,7 +62,7 @@ def periodic_jobs() -> list[tuple[str, object, dict]]:
     return [
         ("escalate-overdue", escalate_overdue, {}),
         ("ticket-stats-advance", advance_ticket_stats, {}),
-        ("plan-visits", plan_visits, {"horizon_days": cfg.get("PLAN_HORIZON_DAYS", 60)}),
+        ("plan-visits", plan_visits, {"horizon_days": int(cfg["PLAN_HORIZON_DAYS"])}),
         ("photos-cleanup", expire_partial_uploads, {"storage_url": cfg["STORAGE_URL"],
                                                     "endpoint_url": cfg.get("S3_ENDPOINT_URL"),
                                                     "region": cfg.get("S3_REGION")}),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -43,3 +44,24 @@ def test_load_demo_prints_logins_that_work(runner, client, session):
     r = runner.invoke(args=["load-demo", "--if-empty"])
     assert r.exit_code == 0 and "already has data" in r.output
     assert session.scalar(select(func.count()).select_from(School)) == before
+
+
+def test_demo_dashboard_shows_a_living_county(runner, session):
+    """The office's first look: tickets in every state, some overdue and some not, opened over most of
+    the year, histories dated between opening and closing, and the kept counts agreeing."""
+    from inspections.accounts.scope import principal_for
+    from inspections.tickets import dashboard as dash
+    from inspections.tickets import stats
+    from inspections.tickets.enums import TicketStatus
+    from inspections.tickets.models import Ticket
+    assert runner.invoke(args=["load-demo"]).exit_code == 0
+    office = session.scalar(select(User).where(User.username == "office"))
+    s = dash.summary(session, principal_for(session, office), dash.Filters())
+    assert {t.status for t in session.scalars(select(Ticket))} == set(TicketStatus)
+    assert 0 < s.totals.overdue < s.totals.open and s.totals.closed > 0 and s.median_days_to_close
+    assert sum(1 for _m, opened, _c in s.trend if opened) >= 6
+    assert sum(1 for _label, n in s.aging if n) >= 3
+    for t in session.scalars(select(Ticket).where(Ticket.status == TicketStatus.closed)):
+        ats = [e.at for e in t.events]
+        assert min(ats) >= t.opened_at - timedelta(seconds=1) and max(ats) <= t.closed_at + timedelta(seconds=1)
+    assert stats.check(session.connection()) == []

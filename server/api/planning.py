@@ -124,7 +124,7 @@ def schedule_filter(p: Principal):
 
 
 def grace_days() -> int:
-    return int(current_app.config.get("VISIT_GRACE_DAYS", planning.GRACE_DAYS))
+    return int(current_app.config["VISIT_GRACE_DAYS"])
 
 
 def dump_planned(visits: list[Visit]) -> list[dict]:
@@ -175,7 +175,7 @@ class Schedules(MethodView):
         if school is None:
             abort(422, errors={"school_id": ["is not a school in your scope"]})
         s = planning.create_schedule(db, school=school, created_by=current_user(), **body)
-        planning.generate(db, today=utcnow().date(), horizon_days=int(current_app.config.get("PLAN_HORIZON_DAYS", 60)),
+        planning.generate(db, today=utcnow().date(), horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
                           schedule_ids=[s.id])
         db.commit()
         return s

@@ -49,7 +49,7 @@ LIST_LIMIT = 200
 
 
 def _grace() -> int:
-    return int(current_app.config.get("VISIT_GRACE_DAYS", planning.GRACE_DAYS))
+    return int(current_app.config["VISIT_GRACE_DAYS"])
 
 
 def _visits_by_state(criterion) -> dict[str, list[Visit]]:
@@ -148,7 +148,7 @@ def planning_create_schedule():
         s = planning.create_schedule(db, school=school, created_by=db.get(User, p.user_id), recurrence=recurrence,
                                      every=every, start_date=start, end_date=end, inspector_ids=inspector_ids,
                                      notes=(f.get("notes") or "").strip()[:2000] or None)
-        planning.generate(db, today=utcnow().date(), horizon_days=int(current_app.config.get("PLAN_HORIZON_DAYS", 60)),
+        planning.generate(db, today=utcnow().date(), horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
                           schedule_ids=[s.id])
         db.commit()
     except DomainError as e:

@@ -164,3 +164,17 @@ def test_assign_inspectors(client, session, world):
     session.commit()
     assert client.put(url, json={"inspector_ids": [str(world.inspector_a1.id)]},
                       headers=world.h["office_a1"]).status_code == 409
+
+
+def test_grace_days_setting_moves_late_to_missed(app, client, session, world):
+    v = _visit(session, world, world.school_a1, -3)
+    h = world.h["office_a"]
+
+    def state_ids(state):
+        return [i["id"] for i in client.get(PLANNED, query_string={"state": state}, headers=h).json["items"]]
+    assert state_ids("late") == [str(v.id)]  # 3 days past, within the default 7
+    app.config["VISIT_GRACE_DAYS"] = 2
+    try:
+        assert state_ids("late") == [] and state_ids("missed") == [str(v.id)]
+    finally:
+        app.config["VISIT_GRACE_DAYS"] = 7
