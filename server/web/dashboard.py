@@ -27,7 +27,7 @@ nav_link("web.county_reports", "county_reports", *VIEWERS)
 i18n.add({
     "zh-CN": {"dashboard": "督办看板", "county_reports": "差异系数报告", "open_count": "未销号", "overdue_count": "已逾期",
               "closed_count": "已销号", "cancelled_count": "已撤销", "closure_rate": "销号率",
-              "median_days": "平均整改天数（中位数）", "aging": "未销号账龄（天）", "trend": "近 12 个月趋势",
+              "median_days": "销号用时中位数", "aging": "未销号账龄（天）", "trend": "近 12 个月趋势",
               "opened": "新开", "by_county": "按县区", "by_school": "按学校（前 50）", "by_indicator": "按指标",
               "county": "县区", "school": "学校", "indicator": "指标", "export_csv": "导出 CSV", "export_xlsx": "导出 Excel",
               "filter": "筛选", "all": "全部", "severity": "严重程度", "next_page": "下一页", "none_found": "没有符合条件的整改单",
