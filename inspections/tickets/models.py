@@ -24,6 +24,9 @@ class Ticket(IdMixin, TimestampMixin, VersionedMixin, Base):
         Index("ix_tickets_status_due", "status", "due_date"),
         # The dashboard's drill-down lists walk tickets in (opened_at, id) keyset order.
         Index("ix_tickets_opened_id", "opened_at", "id"),
+        # A summary narrowed to one indicator reads its tickets from this index alone (PostgreSQL).
+        Index("ix_tickets_item_school", "item_code", "school_id",
+              postgresql_include=["status", "due_date", "opened_at", "closed_at"]),
     )
 
     school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schools.id"), index=True)

@@ -56,12 +56,15 @@ def upgrade() -> None:
     sa.Column('rebuilt_at', inspections.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_stats_state'))
     )
+    op.create_index('ix_tickets_item_school', 'tickets', ['item_code', 'school_id'], unique=False,
+                    postgresql_include=['status', 'due_date', 'opened_at', 'closed_at'])
     # Count the tickets already there (the same code as `flask ticket-stats rebuild`).
     from inspections.tickets.stats import rebuild
     rebuild(op.get_bind())
 
 
 def downgrade() -> None:
+    op.drop_index('ix_tickets_item_school', table_name='tickets')
     op.drop_table('ticket_stats_state')
     op.drop_table('ticket_close_stats')
     op.drop_table('ticket_day_stats')
