@@ -7,6 +7,8 @@ The protocol a mobile app must follow (this module is the executable version of 
    (a UUID), the `base_version` it was made on (the server version the device had, or null for a
    create) and only the fields the user changed. Edits of one record made before it is sent are
    folded into its queued mutation. Never drop an outbox entry before the server has answered it.
+   A step on a ticket (`entity: ticket_event`, create only; `ticket_step` here) is append-only:
+   it keeps the device's id, goes through the ticket's state machine and is never merged.
 2. **Push** `POST /api/v1/sync/push` `{device_id, mutations: [...]}` in outbox order, at most 500
    per batch (a visit before its answers). Each mutation gets one result:
    `applied` / `merged` (take `record` and `version` as the new server copy; an answer may come
@@ -142,6 +144,20 @@ class SyncClient:
         self._queue(entity, rid, "create", None, fields)
         self.db.commit()
         return rid
+
+    def ticket_step(self, ticket_id: str, to: str, *, note: str | None = None, plan: list[dict] | None = None,
+                    photo_ids: list[str] | None = None) -> str:
+        """Queue a step on a rectification ticket (a school acknowledging it, sending its plan or
+        evidence; an inspector verifying). Steps are append-only: the server runs them through the
+        ticket's state machine, and an illegal one comes back `rejected` with the reason."""
+        fields: dict = {"ticket_id": str(ticket_id), "to": to}
+        if note is not None:
+            fields["note"] = note
+        if plan is not None:
+            fields["plan"] = plan
+        if photo_ids:
+            fields["photo_ids"] = [str(p) for p in photo_ids]
+        return self.create("ticket_event", fields)
 
     def update(self, entity: str, id: str, fields: dict) -> None:
         """Change fields of a record offline."""

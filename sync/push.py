@@ -22,7 +22,7 @@ from inspections.errors import DomainError
 from inspections.org.models import School
 from inspections.templates import service as templates
 from inspections.tickets import service as tickets
-from inspections.tickets.models import Ticket
+from inspections.tickets.models import Ticket, TicketEvent
 from inspections.visits import service as visits
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Response, Visit
@@ -477,7 +477,7 @@ def _update_response(ctx: _Ctx, visit: Visit, r: Response, base_version, data: d
 def _ticket_event(ctx: _Ctx, op: str, data: dict) -> dict:
     """A step on a ticket taken offline (e.g. a school answering it): append-only, so never merged
     and never a conflict; the ticket's state machine decides, and its refusal is the reason.
-    The event gets a server id, which the result names."""
+    The event keeps the id the device gave it; an id used before is refused."""
     s = ctx.session
     ticket = s.scalar(select(Ticket).where(Ticket.id == data["ticket_id"],
                                            Ticket.school_id.in_(select(School.id).where(school_filter(ctx.p))))
@@ -485,8 +485,10 @@ def _ticket_event(ctx: _Ctx, op: str, data: dict) -> dict:
     if ticket is None:
         raise Rejected("the ticket is not in your scope", {"fields.ticket_id": ["is not a ticket in your scope"]})
     plan = [{"milestone": x["milestone"], "due": x["due"].isoformat()} for x in data["plan"]] if data["plan"] else None
+    if s.get(TicketEvent, ctx.id) is not None:
+        raise Rejected("this step id was already used", {"id": ["is already used by another ticket step"]})
     ev = tickets.transition(s, ticket, to=data["to"], actor=ctx.p, note=data["note"], plan=plan,
-                            photo_ids=data["photo_ids"])
+                            photo_ids=data["photo_ids"], event_id=ctx.id)
     audit.record(s, actor_id=ctx.user.id, action="transition", entity="ticket", entity_id=ticket.id,
                  data={"from": ev.from_status, "to": ev.to_status, "device_id": ctx.device_id})
     s.flush()

@@ -57,16 +57,20 @@ def is_overdue(ticket: Ticket, today: date | None = None) -> bool:
     return ticket.status in OPEN_STATES and ticket.due_date is not None and ticket.due_date < today
 
 
-def _event(session: Session, ticket: Ticket, *, actor_id, frm, to, note=None, data=None, at=None) -> TicketEvent:
+def _event(session: Session, ticket: Ticket, *, actor_id, frm, to, note=None, data=None, at=None,
+           id: uuid.UUID | None = None) -> TicketEvent:
     ev = TicketEvent(ticket_id=ticket.id, actor_id=actor_id, from_status=frm, to_status=to, note=note,
-                     data=data or {}, at=at or utcnow())
+                     data=data or {}, at=at or utcnow(), **({"id": id} if id is not None else {}))
     session.add(ev)
     return ev
 
 
 def transition(session: Session, ticket: Ticket, *, to: TicketStatus, actor: Principal, note: str | None = None,
-               plan: list[dict] | None = None, photo_ids: list[uuid.UUID] | None = None) -> TicketEvent:
-    """Move a ticket, or raise Conflict (illegal move) / ValidationFailed (missing note, plan, evidence)."""
+               plan: list[dict] | None = None, photo_ids: list[uuid.UUID] | None = None,
+               event_id: uuid.UUID | None = None) -> TicketEvent:
+    """Move a ticket, or raise Conflict (illegal move) / ValidationFailed (missing note, plan, evidence).
+
+    `event_id`: the step's id when a device made it offline (ids are made on the device)."""
     rule = TRANSITIONS.get((ticket.status, to))
     if rule is None:
         nxt = ", ".join(allowed_next(ticket, actor.role)) or "nothing"
@@ -92,7 +96,8 @@ def transition(session: Session, ticket: Ticket, *, to: TicketStatus, actor: Pri
         data["plan"] = plan
     if photos:
         data["photo_ids"] = [str(p.id) for p in photos]
-    ev = _event(session, ticket, actor_id=actor.user_id, frm=frm.value, to=to.value, note=note, data=data)
+    ev = _event(session, ticket, actor_id=actor.user_id, frm=frm.value, to=to.value, note=note, data=data,
+                id=event_id)
     session.flush()
     for p in photos:
         p.ticket_event_id = ev.id

@@ -148,3 +148,30 @@ def test_unknown_cursor_resyncs_from_scratch_keeping_the_outbox(app, client, ses
     assert str(w.school_a1.id) in {s["id"] for s in dev.all("school")}
     dev.sync()
     assert dev.status("visit", vid) == ("synced", None)
+
+
+def test_school_device_answers_its_ticket_offline(app, client, session, tmp_path):
+    from inspections.tickets.models import Ticket
+    from tests.factories import GOOD_PRIMARY, run_jobs, submit_visit
+    w = make_world(session)
+    submit_visit(client, token_for(session, w.inspector_a1), w.school_a1.id, {**GOOD_PRIMARY, "pe_art_teachers": 4})
+    run_jobs(app)
+    ticket = session.scalar(select(Ticket).where(Ticket.school_id == w.school_a1.id, Ticket.item_code == "R3"))
+    dev, transport = _device(tmp_path, client, token_for(session, w.school_user_a1), "school-tablet")
+    dev.sync()
+    assert dev.get("ticket", str(ticket.id))["status"] == "open"
+    # Offline: acknowledge, then an illegal jump, then the plan.
+    transport.fail_before = 10
+    ok = dev.ticket_step(ticket.id, "acknowledged", note="收到")
+    bad = dev.ticket_step(ticket.id, "closed")
+    plan = dev.ticket_step(ticket.id, "in_progress", plan=[{"milestone": "招聘体育教师", "due": "2027-03-01"}])
+    assert [dev.status("ticket_event", i)[0] for i in (ok, bad, plan)] == ["pending"] * 3
+    transport.fail_before = 0
+    dev.sync()
+    assert dev.status("ticket_event", ok) == ("synced", None)
+    assert dev.status("ticket_event", plan) == ("synced", None)
+    state, reason = dev.status("ticket_event", bad)
+    assert state == "rejected" and "cannot become closed" in reason
+    assert dev.get("ticket", str(ticket.id))["status"] == "in_progress"  # pulled back after the push
+    session.expire_all()
+    assert session.get(Ticket, ticket.id).status.value == "in_progress"

@@ -44,6 +44,12 @@ def test_school_pushes_ticket_steps_refusals_carry_the_state_machines_reason(app
     (again,) = push(client, h, first)
     assert again["status"] == "duplicate" and again["original"] == results[0]
     assert session.scalar(select(func.count()).select_from(TicketEvent)) == before + 2
+    # The step keeps the device's id; that id cannot be used for another step.
+    assert results[0]["id"] == first["id"]
+    (reuse,) = push(client, h, mutation("ticket_event", "create", id=first["id"], ticket_id=str(ticket.id),
+                                        to="awaiting_verification", note="x" * 30))
+    assert reuse["status"] == "rejected" and "already used" in reuse["reason"]
+    assert session.scalar(select(func.count()).select_from(TicketEvent)) == before + 2
     # The school's devices see the new events in pull.
     changes, _ = pull_all(client, h)
     assert {results[0]["id"], results[3]["id"]} <= {c["id"] for c in changes if c["entity"] == "ticket_event"}
