@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from inspections.accounts.enums import Role
 from inspections.accounts.models import InspectorAssignment, User
 from inspections.audit import service as audit
+from inspections.db import utcnow
 from inspections.errors import Conflict, ValidationFailed
 from inspections.org.models import School
 from inspections.planning.enums import MONTHS, PlanState, Recurrence
@@ -117,13 +118,22 @@ def create_schedule(session: Session, *, school: School, created_by: User, recur
     return s
 
 
-def update_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid.UUID, **changes) -> VisitSchedule:
-    """Change a schedule's rule, inspectors, notes or active flag (visits already made stay)."""
+def update_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid.UUID, today: date | None = None,
+                    **changes) -> VisitSchedule:
+    """Change a schedule's rule, inspectors, notes or active flag, and re-plan its future visits.
+
+    Visits still planned for today or later follow the change: those on dates the new rule (or a
+    paused schedule) no longer has are cancelled, and the rest get the new inspectors. Visits
+    already started, done or in the past stay as they are. The caller then runs `generate` for the
+    schedule to add the new rule's dates.
+    """
+    today = today or utcnow().date()
     new = {k: changes.get(k, getattr(schedule, k)) for k in ("recurrence", "every", "start_date", "end_date")}
     inspector_ids = list(dict.fromkeys(changes["inspector_ids"])) if "inspector_ids" in changes \
         else schedule.inspector_ids
     _check_schedule(session, schedule.school, new["recurrence"], new["every"], new["start_date"], new["end_date"],
                     inspector_ids if "inspector_ids" in changes else [])
+    rule_changed = any(getattr(schedule, k) != v for k, v in new.items())
     for k, v in new.items():
         setattr(schedule, k, v)
     if "inspector_ids" in changes:
@@ -133,10 +143,46 @@ def update_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid
             setattr(schedule, k, changes[k])
     schedule.version += 1
     session.flush()
+    replanned = _replan(session, schedule, actor_id=actor_id, today=today, rule_changed=rule_changed,
+                        inspectors_changed="inspector_ids" in changes)
     audit.record(session, actor_id=actor_id, action="update", entity="visit_schedule", entity_id=schedule.id,
                  data={k: (v.isoformat() if isinstance(v, date) else [str(x) for x in v] if isinstance(v, list)
-                           else str(v) if isinstance(v, uuid.UUID) else v) for k, v in changes.items()})
+                           else str(v) if isinstance(v, uuid.UUID) else v) for k, v in changes.items()} | replanned)
     return schedule
+
+
+def _replan(session: Session, schedule: VisitSchedule, *, actor_id, today: date, rule_changed: bool,
+            inspectors_changed: bool) -> dict[str, int]:
+    """Bring the schedule's visits still planned for today or later in line with it."""
+    out = {"cancelled_visits": 0, "reassigned_visits": 0}
+    if not (rule_changed or inspectors_changed or not schedule.active):
+        return out
+    rows = session.execute(select(Visit, ScheduleOccurrence).join(ScheduleOccurrence,
+                                                                  ScheduleOccurrence.visit_id == Visit.id)
+                           .where(ScheduleOccurrence.schedule_id == schedule.id, Visit.status == VisitStatus.planned,
+                                  Visit.planned_for >= today)).all()
+    if not rows:
+        return out
+    last = max(v.planned_for for v, _occ in rows)
+    wanted = set(occurrences(schedule, today, last)) if schedule.active else set()
+    inspectors = [u.id for u in session.scalars(select(User).where(User.id.in_(schedule.inspector_ids),
+                                                                   User.active.is_(True)))] \
+        if schedule.inspector_ids else []
+    for v, occ in rows:
+        if v.planned_for not in wanted:
+            visits.transition(session, v, VisitStatus.cancelled)
+            v.version += 1
+            # The date may come back under a later rule: let `generate` plan it afresh then.
+            session.delete(occ)
+            audit.record(session, actor_id=actor_id, action="cancel", entity="visit", entity_id=v.id,
+                         data={"reason": "schedule changed" if schedule.active else "schedule paused",
+                               "schedule_id": str(schedule.id)})
+            out["cancelled_visits"] += 1
+        elif inspectors_changed and sorted(v.inspector_ids) != sorted(inspectors):
+            assign(session, v, inspector_ids=inspectors, actor_id=actor_id)
+            out["reassigned_visits"] += 1
+    session.flush()
+    return out
 
 
 def delete_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid.UUID, today: date) -> int:
@@ -157,14 +203,14 @@ def delete_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid
 
 
 def generate(session: Session, *, today: date, horizon_days: int = HORIZON_DAYS,
-             schedule_ids: list[uuid.UUID] | None = None,
+             schedule_ids: list[uuid.UUID] | None = None, not_before: date | None = None,
              progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Materialise planned visits for every active schedule up to `today + horizon_days`.
 
     Idempotent: a (schedule, date) pair gets one visit ever (the occurrence's primary key; a
     concurrent run losing the race skips the date). Dates from the schedule's creation onwards
-    are made, so a run after downtime catches up (those visits then show as late or missed).
-    The caller commits.
+    are made, so a run after downtime catches up (those visits then show as late or missed);
+    `not_before` stops that (a schedule just edited plans from today on). The caller commits.
     """
     until = today + timedelta(days=horizon_days)
     stmt = (select(VisitSchedule).join(School, School.id == VisitSchedule.school_id)
@@ -176,7 +222,7 @@ def generate(session: Session, *, today: date, horizon_days: int = HORIZON_DAYS,
     totals = {"schedules": 0, "created": 0, "existing": 0, "skipped": 0}
     for schedule in session.scalars(stmt).all():
         totals["schedules"] += 1
-        since = max(schedule.start_date, schedule.created_at.date())
+        since = max(schedule.start_date, schedule.created_at.date(), not_before or date.min)
         dates = list(occurrences(schedule, since, until))
         done = set(session.scalars(select(ScheduleOccurrence.due_on).where(
             ScheduleOccurrence.schedule_id == schedule.id, ScheduleOccurrence.due_on.in_(dates)))) if dates else set()

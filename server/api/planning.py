@@ -201,11 +201,19 @@ class ScheduleById(MethodView):
     @blp.doc(security=[BEARER])
     @require(*MANAGERS)
     def patch(self, body, schedule_id):
-        """Change the rule, inspectors, notes or active flag; visits already planned stay as they are."""
+        """Change the rule, inspectors, notes or active flag.
+
+        Visits still planned for today or later follow: dates the new rule no longer has are
+        cancelled, the rest get the new inspectors, and the new rule's dates are planned at once.
+        Visits started, done or in the past stay as they are."""
         db = session()
         s = _schedule(schedule_id)
         _check_version(body, s)
-        planning.update_schedule(db, s, actor_id=current_principal().user_id, **body)
+        today = utcnow().date()
+        planning.update_schedule(db, s, actor_id=current_principal().user_id, today=today, **body)
+        if s.active:
+            planning.generate(db, today=today, horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
+                              schedule_ids=[s.id], not_before=today)
         db.commit()
         return s
 

@@ -178,3 +178,60 @@ def test_grace_days_setting_moves_late_to_missed(app, client, session, world):
         assert state_ids("late") == [] and state_ids("missed") == [str(v.id)]
     finally:
         app.config["VISIT_GRACE_DAYS"] = 7
+
+
+def test_editing_a_schedule_replans_its_future_visits(client, session, world):
+    """Monthly from tomorrow -> monthly from day 10: future dates the new rule drops are cancelled, new
+    dates are planned with the new inspector; a visit already started is left alone."""
+    from inspections.planning.models import ScheduleOccurrence
+    h = world.h["office_a1"]
+    today = utcnow().date()
+    sid = client.post(SCHEDULES, json=_body(world, start_date=(today + timedelta(days=1)).isoformat()),
+                      headers=h).json["id"]
+    client.patch(f"{SCHEDULES}/{sid}", json={"active": True}, headers=h)  # no change: nothing re-planned
+
+    def mine():
+        session.expire_all()
+        return {v.planned_for: v for v in session.scalars(
+            select(Visit).join(ScheduleOccurrence, ScheduleOccurrence.visit_id == Visit.id)
+            .where(ScheduleOccurrence.schedule_id == sid))}
+    before = mine()
+    assert len(before) == 2 and {v.status for v in before.values()} == {VisitStatus.planned}
+    first, second = sorted(before)
+    # The first visit has started on site: it must not move.
+    started = before[first]
+    visits.transition(session, started, VisitStatus.in_progress)
+    session.commit()
+    other = make_user(session, Role.inspector, jurisdiction=world.county_a1)
+    session.commit()
+    r = client.patch(f"{SCHEDULES}/{sid}", json={"start_date": (today + timedelta(days=10)).isoformat(),
+                                                 "inspector_ids": [str(other.id)]}, headers=h)
+    assert r.status_code == 200, r.json
+    session.expire_all()
+    after = {v.id: v for v in session.scalars(select(Visit))}
+    assert after[started.id].status == VisitStatus.in_progress and after[started.id].inspector_ids == [
+        world.inspector_a1.id]
+    assert after[before[second].id].status == VisitStatus.cancelled  # not a date of the new rule
+    planned = sorted(v.planned_for for v in mine().values() if v.status == VisitStatus.planned)
+    assert len(planned) == 2 and planned[0] == today + timedelta(days=10)  # and a month after
+    assert all(v.inspector_ids == [other.id] for v in mine().values() if v.status == VisitStatus.planned)
+    audit = session.scalars(select(AuditRecord).where(AuditRecord.entity == "visit_schedule",
+                                                      AuditRecord.action == "update")
+                            .order_by(AuditRecord.at.desc())).first()
+    assert audit.data["cancelled_visits"] == 1
+    # Pausing cancels what is still planned ahead.
+    r = client.patch(f"{SCHEDULES}/{sid}", json={"active": False}, headers=h)
+    assert r.status_code == 200
+    assert not [v for v in mine().values() if v.status == VisitStatus.planned]
+
+
+def test_new_inspectors_on_a_schedule_take_over_its_planned_visits(client, session, world):
+    h = world.h["office_a1"]
+    sid = client.post(SCHEDULES, json=_body(world), headers=h).json["id"]
+    other = make_user(session, Role.inspector, jurisdiction=world.county_a1)
+    session.commit()
+    r = client.patch(f"{SCHEDULES}/{sid}", json={"inspector_ids": [str(other.id)]}, headers=h)
+    assert r.status_code == 200, r.json
+    items = client.get(PLANNED, headers=h).json["items"]
+    assert len(items) == 2 and all(i["inspector_ids"] == [str(other.id)] for i in items)
+    assert session.scalar(select(func.count()).select_from(AuditRecord).where(AuditRecord.action == "assign")) == 2
