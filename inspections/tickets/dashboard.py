@@ -137,9 +137,9 @@ def summary(session: Session, p: Principal, f: Filters, *, today: date | None = 
             top_schools: int = 50) -> Summary:
     """Everything the dashboard shows, for the principal's scope and the filters.
 
-    An office or admin looking at its whole area or one county reads the kept counts
-    (`tickets.stats`); narrower filters (a school, an item, a severity, a state, opening dates) count
-    the matching tickets themselves. Both give the same answer (tested).
+    An office or admin looking at its whole area or one county, for every indicator or one, reads the
+    kept counts (`tickets.stats`); narrower filters (a school, a severity, a state, opening dates)
+    count the matching tickets themselves. Both give the same answer (tested).
     """
     today = today or _today()
     if uses_counts(p, f):
@@ -151,8 +151,7 @@ def summary(session: Session, p: Principal, f: Filters, *, today: date | None = 
 
 def uses_counts(p: Principal, f: Filters) -> bool:
     return (p.role in (Role.admin, Role.office) and (p.role == Role.admin or bool(p.jurisdiction_path))
-            and all(getattr(f, k) is None for k in ("school_id", "item_code", "severity", "state", "opened_from",
-                                                     "opened_to")))
+            and all(getattr(f, k) is None for k in ("school_id", "severity", "state", "opened_from", "opened_to")))
 
 
 def _sorted(by_county: dict, schools: list, by_indicator: list, top_schools: int):
@@ -201,13 +200,18 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
     if as_of is None:
         return None
     S, I, D, C = st.TicketSchoolStat, st.TicketItemStat, st.TicketDayStat, st.TicketCloseStat
+    only = {S: [], I: [], D: [], C: []}
+    if f.item_code:  # the same figures from the per-item tables, for that item
+        S, D, C = st.TicketSchoolItemStat, st.TicketItemDayStat, st.TicketItemCloseStat
+        only = {m: [m.item_code == f.item_code] for m in (S, I, D, C)}
     in_schools = [school_filter(p)] + ([School.jurisdiction_id == f.county_id] if f.county_id else [])
     in_areas = [jurisdiction_filter(p)] + ([Jurisdiction.id == f.county_id] if f.county_id else [])
 
     # Open tickets that fell due between as_of and today are overdue now (or, before as_of, not yet).
     lo, hi, sign = (as_of, today, 1) if today >= as_of else (today, as_of, -1)
     late = (select(Ticket.school_id, Ticket.item_code, (sign * func.count()).label("n"))
-            .where(Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo, Ticket.due_date < hi)
+            .where(Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo, Ticket.due_date < hi,
+                   *([Ticket.item_code == f.item_code] if f.item_code else []))
             .group_by(Ticket.school_id, Ticket.item_code).subquery()) if lo != hi else None
 
     # Schools: the top ones by open, then overdue, then label; counties and totals summed in SQL.
@@ -223,7 +227,7 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
                    S.open, school_overdue.label("overdue"), S.closed, S.cancelled)
             .select_from(school_from).join(School, School.id == S.school_id)
             .join(Jurisdiction, Jurisdiction.id == School.jurisdiction_id)
-            .where(*in_schools, (S.open + S.closed + S.cancelled) > 0))
+            .where(*in_schools, *only[S], (S.open + S.closed + S.cancelled) > 0))
     top = session.execute(base.order_by(S.open.desc(), school_overdue.desc(), label).limit(top_schools)).all()
     by_school = [Row(str(r.school_id), f"{r.code} {r.name}", Counts(r.open, r.overdue, r.closed, r.cancelled),
                      r.county) for r in top]
@@ -243,7 +247,7 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
                                      .join(School, School.id == late.c.school_id).where(*in_schools)
                                      .group_by(late.c.item_code)).all())
     q = (select(I.item_code, func.sum(I.open), func.sum(I.overdue), func.sum(I.closed), func.sum(I.cancelled))
-         .join(Jurisdiction, Jurisdiction.id == I.jurisdiction_id).where(*in_areas).group_by(I.item_code))
+         .join(Jurisdiction, Jurisdiction.id == I.jurisdiction_id).where(*in_areas, *only[I]).group_by(I.item_code))
     by_indicator = []
     for r in session.execute(q):
         c = Counts(int(r[1] or 0), int(r[2] or 0) + int(extra.get(r.item_code, 0)), int(r[3] or 0), int(r[4] or 0))
@@ -259,7 +263,7 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
     ages = [0] * len(AGING_BUCKETS)
     for day, o, c, still in session.execute(
             select(D.day, func.sum(D.opened), func.sum(D.closed), func.sum(D.still_open))
-            .join(Jurisdiction, Jurisdiction.id == D.jurisdiction_id).where(*in_areas).group_by(D.day)):
+            .join(Jurisdiction, Jurisdiction.id == D.jurisdiction_id).where(*in_areas, *only[D]).group_by(D.day)):
         if day >= start.date():
             opened[f"{day:%Y-%m}"] += int(o or 0)
             closed[f"{day:%Y-%m}"] += int(c or 0)
@@ -270,7 +274,7 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
     aging_rows = [(label, n) for (_, _, label), n in zip(AGING_BUCKETS, ages)]
 
     hist = session.execute(select(C.tenths, func.sum(C.n)).join(Jurisdiction, Jurisdiction.id == C.jurisdiction_id)
-                           .where(*in_areas).group_by(C.tenths).order_by(C.tenths)).all()
+                           .where(*in_areas, *only[C]).group_by(C.tenths).order_by(C.tenths)).all()
     median = st.tenths_median_days(_histogram_median([(int(t), int(n)) for t, n in hist]))
     return Summary(totals=totals, by_county=by_county, by_school=by_school, by_indicator=by_indicator,
                    aging=aging_rows, median_days_to_close=median,

@@ -132,6 +132,43 @@ class TicketCloseStat(Base):
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class TicketSchoolItemStat(Base):
+    """A school's tickets for one indicator/item (the summary narrowed to that item)."""
+
+    __tablename__ = "ticket_school_item_stats"
+
+    item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+    open: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketItemDayStat(Base):
+    """TicketDayStat for one indicator/item."""
+
+    __tablename__ = "ticket_item_day_stats"
+
+    item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    opened: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    still_open: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketItemCloseStat(Base):
+    """TicketCloseStat for one indicator/item."""
+
+    __tablename__ = "ticket_item_close_stats"
+
+    item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"), primary_key=True)
+    tenths: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class TicketStatsState(Base):
     """One row: the day the `overdue` columns are counted against, and when the counts were last rebuilt."""
 

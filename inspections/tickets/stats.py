@@ -1,9 +1,10 @@
 """The dashboard's counts, kept as tickets change (so a province-wide summary reads thousands of rows,
 not millions of tickets).
 
-Each ticket contributes fixed amounts to four small tables (see `contributions`): its school's row
-(a count per status class), its jurisdiction's row for its item, its opening (and closing) day, and its
-time to close. The contributions are a pure function of the ticket's school, jurisdiction, item,
+Each ticket contributes fixed amounts to small tables (see `contributions`): its school's row (a count
+per status class), its jurisdiction's row for its item, its opening (and closing) day, and its time to
+close; and, for a summary narrowed to one indicator, the same per school, day and time to close for
+its item. The contributions are a pure function of the ticket's school, jurisdiction, item,
 status, dates and one day, `as_of`, against which the `overdue` columns are counted. A flush that
 inserts, changes or deletes tickets removes the old contributions and adds the new ones in the same
 transaction (`install` hooks `after_flush`), so the counts are never ahead of or behind the tickets
@@ -31,13 +32,15 @@ from sqlalchemy.orm import Session
 from inspections.db import utcnow
 from inspections.org.models import School
 from inspections.tickets.enums import TicketStatus
-from inspections.tickets.models import (Ticket, TicketCloseStat, TicketDayStat, TicketItemStat, TicketSchoolStat,
+from inspections.tickets.models import (Ticket, TicketCloseStat, TicketDayStat, TicketItemCloseStat,
+                                        TicketItemDayStat, TicketItemStat, TicketSchoolItemStat, TicketSchoolStat,
                                         TicketStatsState)
 
 T = TicketStatus
 OPEN, CLOSED, CANCELLED = "open", "closed", "cancelled"
 OPEN_STATES = (T.open, T.acknowledged, T.in_progress, T.awaiting_verification)
-TABLES = (TicketSchoolStat, TicketItemStat, TicketDayStat, TicketCloseStat)
+TABLES = (TicketSchoolStat, TicketItemStat, TicketDayStat, TicketCloseStat,
+          TicketSchoolItemStat, TicketItemDayStat, TicketItemCloseStat)
 _FACT_ATTRS = ("school_id", "item_code", "status", "due_date", "opened_at", "closed_at")
 
 
@@ -90,10 +93,16 @@ def contributions(f: Facts, as_of: date, sign: int, out: Delta) -> None:
 
     add(TicketSchoolStat, (f.school_id,), **{cls: 1}, overdue=overdue)
     add(TicketItemStat, (f.jurisdiction_id, f.item_code), **{cls: 1}, overdue=overdue)
-    add(TicketDayStat, (f.jurisdiction_id, utc_day(f.opened_at)), opened=1, still_open=int(cls == OPEN))
+    add(TicketSchoolItemStat, (f.item_code, f.school_id), **{cls: 1}, overdue=overdue)
+    opened = utc_day(f.opened_at)
+    add(TicketDayStat, (f.jurisdiction_id, opened), opened=1, still_open=int(cls == OPEN))
+    add(TicketItemDayStat, (f.item_code, f.jurisdiction_id, opened), opened=1, still_open=int(cls == OPEN))
     if f.status == T.closed and f.closed_at is not None:
-        add(TicketDayStat, (f.jurisdiction_id, utc_day(f.closed_at)), closed=1)
-        add(TicketCloseStat, (f.jurisdiction_id, close_tenths(f.opened_at, f.closed_at)), n=1)
+        closed, tenths = utc_day(f.closed_at), close_tenths(f.opened_at, f.closed_at)
+        add(TicketDayStat, (f.jurisdiction_id, closed), closed=1)
+        add(TicketItemDayStat, (f.item_code, f.jurisdiction_id, closed), closed=1)
+        add(TicketCloseStat, (f.jurisdiction_id, tenths), n=1)
+        add(TicketItemCloseStat, (f.item_code, f.jurisdiction_id, tenths), n=1)
 
 
 def _keys(model) -> list[str]:
@@ -223,6 +232,7 @@ def advance(session: Session, today: date | None = None) -> int:
         moved += r.n
         delta.setdefault((TicketSchoolStat, (r.school_id,)), defaultdict(int))["overdue"] += sign * r.n
         delta.setdefault((TicketItemStat, (r.jurisdiction_id, r.item_code)), defaultdict(int))["overdue"] += sign * r.n
+        delta.setdefault((TicketSchoolItemStat, (r.item_code, r.school_id)), defaultdict(int))["overdue"] += sign * r.n
     apply(conn, delta)
     conn.execute(update(TicketStatsState).where(TicketStatsState.id == 1).values(as_of=today))
     return moved

@@ -15,7 +15,8 @@ from inspections.org import service as org
 from inspections.tickets import dashboard as dash
 from inspections.tickets import stats
 from inspections.tickets.enums import Severity, TicketStatus as T
-from inspections.tickets.models import Ticket, TicketItemStat, TicketSchoolStat, TicketStatsState
+from inspections.tickets.models import (Ticket, TicketItemStat, TicketSchoolItemStat, TicketSchoolStat,
+                                        TicketStatsState)
 from tests.factories import make_world
 
 STATUSES = list(T)
@@ -35,7 +36,10 @@ def _assert_same(session, world, today):
     views = [(admin, dash.Filters()), (admin, dash.Filters(county_id=world.county_a1.id)),
              (principal_for(session, world.office_a), dash.Filters()),
              (principal_for(session, world.office_a1), dash.Filters()),
-             (principal_for(session, world.office_a), dash.Filters(county_id=world.county_b1.id))]
+             (principal_for(session, world.office_a), dash.Filters(county_id=world.county_b1.id)),
+             (admin, dash.Filters(item_code="R2")), (admin, dash.Filters(item_code="R9")),
+             (principal_for(session, world.office_a1), dash.Filters(item_code="R1")),
+             (principal_for(session, world.office_a), dash.Filters(county_id=world.county_a1.id, item_code="R3"))]
     for p, f in views:
         assert dash.uses_counts(p, f)
         counted = dash.counted_summary(session, p, f, today=today)
@@ -133,7 +137,8 @@ def test_check_finds_drift_and_rebuild_repairs_it(session):
 def test_filters_the_counts_cannot_answer_count_the_tickets(session):
     admin = Principal(user_id=uuid.uuid4(), role=Role.admin)
     assert dash.uses_counts(admin, dash.Filters())
-    assert not dash.uses_counts(admin, dash.Filters(item_code="R1"))
+    assert dash.uses_counts(admin, dash.Filters(item_code="R1"))
+    assert not dash.uses_counts(admin, dash.Filters(severity="high"))
     assert not dash.uses_counts(admin, dash.Filters(state="open"))
     school = Principal(user_id=uuid.uuid4(), role=Role.school, school_id=uuid.uuid4())
     assert not dash.uses_counts(school, dash.Filters())
@@ -177,6 +182,7 @@ def test_daily_job_moves_as_of_once(app, runner, session):
     session.execute(TicketStatsState.__table__.update().values(as_of=yesterday - timedelta(days=1)))
     session.execute(TicketSchoolStat.__table__.update().values(overdue=0))
     session.execute(TicketItemStat.__table__.update().values(overdue=0))
+    session.execute(TicketSchoolItemStat.__table__.update().values(overdue=0))
     session.commit()
     runner.invoke(args=["periodic"])
     run_jobs(app)
