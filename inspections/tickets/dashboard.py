@@ -154,9 +154,10 @@ def summary(session: Session, p: Principal, f: Filters, *, today: date | None = 
             top_schools: int = 50) -> Summary:
     """Everything the dashboard shows, for the principal's scope and the filters.
 
-    An office or admin looking at its whole area or one county, for every indicator or one, reads the
-    kept counts (`tickets.stats`); narrower filters (a school, a severity, a state, opening dates)
-    count the matching tickets themselves. Both give the same answer (tested).
+    An office or admin looking at its whole area or one county, for every indicator or one, every
+    severity or one, reads the kept counts (`tickets.stats`); other filters (a school, a state,
+    opening dates, an indicator and a severity together) count the matching tickets themselves.
+    Both give the same answer (tested).
     """
     today = today or _today()
     if uses_counts(p, f):
@@ -168,7 +169,8 @@ def summary(session: Session, p: Principal, f: Filters, *, today: date | None = 
 
 def uses_counts(p: Principal, f: Filters) -> bool:
     return (p.role in (Role.admin, Role.office) and (p.role == Role.admin or bool(p.jurisdiction_path))
-            and all(getattr(f, k) is None for k in ("school_id", "severity", "state", "opened_from", "opened_to")))
+            and all(getattr(f, k) is None for k in ("school_id", "state", "opened_from", "opened_to"))
+            and not (f.item_code and f.severity is not None))  # one facet at a time
 
 
 def _sorted(by_county: dict, schools: list, by_indicator: list, top_schools: int):
@@ -218,17 +220,20 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
         return None
     S, I, D, C = st.TicketSchoolStat, st.TicketItemStat, st.TicketDayStat, st.TicketCloseStat
     only = {S: [], I: [], D: [], C: []}
-    if f.item_code:  # the same figures from the per-item tables, for that item
-        S, D, C = st.TicketSchoolItemStat, st.TicketItemDayStat, st.TicketItemCloseStat
-        only = {m: [m.item_code == f.item_code] for m in (S, I, D, C)}
+    narrow = []  # the same condition on Ticket, for the tickets that fell due since as_of
+    facet = ("item", f.item_code) if f.item_code else ("severity", f.severity.value) if f.severity else None
+    if facet is not None:  # the same figures from the facet tables, for that item or severity
+        S, D, C = st.TicketSchoolFacetStat, st.TicketFacetDayStat, st.TicketFacetCloseStat
+        only = {m: [m.facet == facet[0], m.value == facet[1]] for m in (S, D, C)}
+        only[I] = [I.item_code == f.item_code] if f.item_code else [I.severity == f.severity.value]
+        narrow = [Ticket.item_code == f.item_code] if f.item_code else [Ticket.severity == f.severity]
     in_schools = [school_filter(p)] + ([School.jurisdiction_id == f.county_id] if f.county_id else [])
     in_areas = [jurisdiction_filter(p)] + ([Jurisdiction.id == f.county_id] if f.county_id else [])
 
     # Open tickets that fell due between as_of and today are overdue now (or, before as_of, not yet).
     lo, hi, sign = (as_of, today, 1) if today >= as_of else (today, as_of, -1)
     late = (select(Ticket.school_id, Ticket.item_code, (sign * func.count()).label("n"))
-            .where(Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo, Ticket.due_date < hi,
-                   *([Ticket.item_code == f.item_code] if f.item_code else []))
+            .where(Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo, Ticket.due_date < hi, *narrow)
             .group_by(Ticket.school_id, Ticket.item_code).subquery()) if lo != hi else None
 
     # Schools: the top ones by open, then overdue, then label; counties and totals summed in SQL.

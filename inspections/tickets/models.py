@@ -36,7 +36,7 @@ class Ticket(IdMixin, TimestampMixin, VersionedMixin, Base):
     # active_history: the dashboard's counts (tickets.stats) need a changed field's old value at flush.
     status: Mapped[TicketStatus] = mapped_column(Enum(TicketStatus, native_enum=False, length=24),
                                                  default=TicketStatus.open, active_history=True)
-    severity: Mapped[Severity] = mapped_column(Enum(Severity, native_enum=False, length=16))
+    severity: Mapped[Severity] = mapped_column(Enum(Severity, native_enum=False, length=16), active_history=True)
     measured: Mapped[object | None] = mapped_column(JSONType)
     required: Mapped[object | None] = mapped_column(JSONType)
     shortfall: Mapped[Decimal | None] = mapped_column(ExactDecimal(18, 2))
@@ -97,12 +97,13 @@ class TicketSchoolStat(Base):
 
 
 class TicketItemStat(Base):
-    """Tickets of a jurisdiction's schools by indicator/item and status class."""
+    """Tickets of a jurisdiction's schools by indicator/item, severity and status class."""
 
     __tablename__ = "ticket_item_stats"
 
     jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"), primary_key=True)
     item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
     open: Mapped[int] = mapped_column(Integer, default=0)
     overdue: Mapped[int] = mapped_column(Integer, default=0)
     closed: Mapped[int] = mapped_column(Integer, default=0)
@@ -132,12 +133,16 @@ class TicketCloseStat(Base):
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class TicketSchoolItemStat(Base):
-    """A school's tickets for one indicator/item (the summary narrowed to that item)."""
+# The same counts for the tickets of one facet value: an indicator/item ("item", "R3") or a severity
+# ("severity", "high"), for a summary narrowed to it.
 
-    __tablename__ = "ticket_school_item_stats"
+class TicketSchoolFacetStat(Base):
+    """A school's tickets of one item or one severity."""
 
-    item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    __tablename__ = "ticket_school_facet_stats"
+
+    facet: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
     school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schools.id"), primary_key=True)
     open: Mapped[int] = mapped_column(Integer, default=0)
     overdue: Mapped[int] = mapped_column(Integer, default=0)
@@ -145,12 +150,13 @@ class TicketSchoolItemStat(Base):
     cancelled: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class TicketItemDayStat(Base):
-    """TicketDayStat for one indicator/item."""
+class TicketFacetDayStat(Base):
+    """TicketDayStat for one item or one severity."""
 
-    __tablename__ = "ticket_item_day_stats"
+    __tablename__ = "ticket_facet_day_stats"
 
-    item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    facet: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
     jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
     opened: Mapped[int] = mapped_column(Integer, default=0)
@@ -158,12 +164,13 @@ class TicketItemDayStat(Base):
     still_open: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class TicketItemCloseStat(Base):
-    """TicketCloseStat for one indicator/item."""
+class TicketFacetCloseStat(Base):
+    """TicketCloseStat for one item or one severity."""
 
-    __tablename__ = "ticket_item_close_stats"
+    __tablename__ = "ticket_facet_close_stats"
 
-    item_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    facet: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
     jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"), primary_key=True)
     tenths: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)

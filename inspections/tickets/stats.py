@@ -2,9 +2,9 @@
 not millions of tickets).
 
 Each ticket contributes fixed amounts to small tables (see `contributions`): its school's row (a count
-per status class), its jurisdiction's row for its item, its opening (and closing) day, and its time to
-close; and, for a summary narrowed to one indicator, the same per school, day and time to close for
-its item. The contributions are a pure function of the ticket's school, jurisdiction, item,
+per status class), its jurisdiction's row for its item and severity, its opening (and closing) day,
+and its time to close; and, for a summary narrowed to one indicator or one severity (a "facet"), the
+same per school, day and time to close for its item and for its severity. The contributions are a pure function of the ticket's school, jurisdiction, item,
 status, dates and one day, `as_of`, against which the `overdue` columns are counted. A flush that
 inserts, changes or deletes tickets removes the old contributions and adds the new ones in the same
 transaction (`install` hooks `after_flush`), so the counts are never ahead of or behind the tickets
@@ -32,16 +32,17 @@ from sqlalchemy.orm import Session
 from inspections.db import utcnow
 from inspections.org.models import School
 from inspections.tickets.enums import TicketStatus
-from inspections.tickets.models import (Ticket, TicketCloseStat, TicketDayStat, TicketItemCloseStat,
-                                        TicketItemDayStat, TicketItemStat, TicketSchoolItemStat, TicketSchoolStat,
+from inspections.tickets.models import (Ticket, TicketCloseStat, TicketDayStat, TicketFacetCloseStat,
+                                        TicketFacetDayStat, TicketItemStat, TicketSchoolFacetStat, TicketSchoolStat,
                                         TicketStatsState)
 
 T = TicketStatus
 OPEN, CLOSED, CANCELLED = "open", "closed", "cancelled"
 OPEN_STATES = (T.open, T.acknowledged, T.in_progress, T.awaiting_verification)
 TABLES = (TicketSchoolStat, TicketItemStat, TicketDayStat, TicketCloseStat,
-          TicketSchoolItemStat, TicketItemDayStat, TicketItemCloseStat)
-_FACT_ATTRS = ("school_id", "item_code", "status", "due_date", "opened_at", "closed_at")
+          TicketSchoolFacetStat, TicketFacetDayStat, TicketFacetCloseStat)
+FACETS = ("item", "severity")  # a summary narrowed to one item or one severity reads the facet tables
+_FACT_ATTRS = ("school_id", "item_code", "severity", "status", "due_date", "opened_at", "closed_at")
 
 
 def status_class(status) -> str:
@@ -51,6 +52,10 @@ def status_class(status) -> str:
 
 def utc_day(at: datetime) -> date:
     return at.astimezone(timezone.utc).date()
+
+
+def _severity(value) -> str:
+    return value.value if hasattr(value, "value") else str(value)
 
 
 def close_tenths(opened_at: datetime, closed_at: datetime) -> int:
@@ -72,6 +77,7 @@ class Facts:
     school_id: uuid.UUID
     jurisdiction_id: uuid.UUID
     item_code: str
+    severity: str
     status: TicketStatus
     due_date: date | None
     opened_at: datetime
@@ -92,17 +98,20 @@ def contributions(f: Facts, as_of: date, sign: int, out: Delta) -> None:
             row[c] += sign * v
 
     add(TicketSchoolStat, (f.school_id,), **{cls: 1}, overdue=overdue)
-    add(TicketItemStat, (f.jurisdiction_id, f.item_code), **{cls: 1}, overdue=overdue)
-    add(TicketSchoolItemStat, (f.item_code, f.school_id), **{cls: 1}, overdue=overdue)
+    add(TicketItemStat, (f.jurisdiction_id, f.item_code, f.severity), **{cls: 1}, overdue=overdue)
     opened = utc_day(f.opened_at)
     add(TicketDayStat, (f.jurisdiction_id, opened), opened=1, still_open=int(cls == OPEN))
-    add(TicketItemDayStat, (f.item_code, f.jurisdiction_id, opened), opened=1, still_open=int(cls == OPEN))
+    closed = tenths = None
     if f.status == T.closed and f.closed_at is not None:
         closed, tenths = utc_day(f.closed_at), close_tenths(f.opened_at, f.closed_at)
         add(TicketDayStat, (f.jurisdiction_id, closed), closed=1)
-        add(TicketItemDayStat, (f.item_code, f.jurisdiction_id, closed), closed=1)
         add(TicketCloseStat, (f.jurisdiction_id, tenths), n=1)
-        add(TicketItemCloseStat, (f.item_code, f.jurisdiction_id, tenths), n=1)
+    for facet, value in (("item", f.item_code), ("severity", f.severity)):
+        add(TicketSchoolFacetStat, (facet, value, f.school_id), **{cls: 1}, overdue=overdue)
+        add(TicketFacetDayStat, (facet, value, f.jurisdiction_id, opened), opened=1, still_open=int(cls == OPEN))
+        if closed is not None:
+            add(TicketFacetDayStat, (facet, value, f.jurisdiction_id, closed), closed=1)
+            add(TicketFacetCloseStat, (facet, value, f.jurisdiction_id, tenths), n=1)
 
 
 def _keys(model) -> list[str]:
@@ -173,7 +182,8 @@ def _after_flush(session: Session, flush_context) -> None:
 
     def facts(values: dict) -> Facts:
         return Facts(values["school_id"], juris[values["school_id"]], values["item_code"],
-                     TicketStatus(values["status"]), values["due_date"], values["opened_at"], values["closed_at"])
+                     _severity(values["severity"]), TicketStatus(values["status"]), values["due_date"],
+                     values["opened_at"], values["closed_at"])
 
     for o in new + dirty:
         contributions(facts({a: getattr(o, a) for a in _FACT_ATTRS}), day, +1, delta)
@@ -199,20 +209,21 @@ def school_moved(session: Session, school_id: uuid.UUID, old_jurisdiction_id: uu
     for t in conn.execute(select(*[getattr(Ticket, a) for a in _FACT_ATTRS]).where(Ticket.school_id == school_id)):
         values = dict(t._mapping)
         for j, sign in ((old_jurisdiction_id, -1), (new_j, +1)):
-            contributions(Facts(school_id, j, values["item_code"], TicketStatus(values["status"]),
-                                values["due_date"], values["opened_at"], values["closed_at"]), day, sign, delta)
+            contributions(Facts(school_id, j, values["item_code"], _severity(values["severity"]),
+                                TicketStatus(values["status"]), values["due_date"], values["opened_at"],
+                                values["closed_at"]), day, sign, delta)
     apply(conn, delta)
 
 
 # -- the daily step and the rebuild ---------------------------------------------------------------------------
 
 def _falling_due(conn, lo: date, hi: date):
-    """Open tickets due in [lo, hi), by school, jurisdiction and item."""
+    """Open tickets due in [lo, hi), by school, jurisdiction, item and severity."""
     return conn.execute(
-        select(Ticket.school_id, School.jurisdiction_id, Ticket.item_code, func.count().label("n"))
+        select(Ticket.school_id, School.jurisdiction_id, Ticket.item_code, Ticket.severity, func.count().label("n"))
         .join(School, School.id == Ticket.school_id)
         .where(Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo, Ticket.due_date < hi)
-        .group_by(Ticket.school_id, School.jurisdiction_id, Ticket.item_code)).all()
+        .group_by(Ticket.school_id, School.jurisdiction_id, Ticket.item_code, Ticket.severity)).all()
 
 
 def advance(session: Session, today: date | None = None) -> int:
@@ -230,9 +241,11 @@ def advance(session: Session, today: date | None = None) -> int:
     moved = 0
     for r in _falling_due(conn, lo, hi):
         moved += r.n
-        delta.setdefault((TicketSchoolStat, (r.school_id,)), defaultdict(int))["overdue"] += sign * r.n
-        delta.setdefault((TicketItemStat, (r.jurisdiction_id, r.item_code)), defaultdict(int))["overdue"] += sign * r.n
-        delta.setdefault((TicketSchoolItemStat, (r.item_code, r.school_id)), defaultdict(int))["overdue"] += sign * r.n
+        severity = _severity(r.severity)
+        for key in ((TicketSchoolStat, (r.school_id,)), (TicketItemStat, (r.jurisdiction_id, r.item_code, severity)),
+                    (TicketSchoolFacetStat, ("item", r.item_code, r.school_id)),
+                    (TicketSchoolFacetStat, ("severity", severity, r.school_id))):
+            delta.setdefault(key, defaultdict(int))["overdue"] += sign * r.n
     apply(conn, delta)
     conn.execute(update(TicketStatsState).where(TicketStatsState.id == 1).values(as_of=today))
     return moved
@@ -246,8 +259,8 @@ def compute(conn, day: date, *, progress=None) -> Delta:
     n = 0
     for part in conn.execute(q).partitions():
         for r in part:
-            contributions(Facts(r.school_id, juris[r.school_id], r.item_code, TicketStatus(r.status), r.due_date,
-                                r.opened_at, r.closed_at), day, +1, delta)
+            contributions(Facts(r.school_id, juris[r.school_id], r.item_code, _severity(r.severity),
+                                TicketStatus(r.status), r.due_date, r.opened_at, r.closed_at), day, +1, delta)
         n += len(part)
         if progress:
             progress(n)

@@ -15,7 +15,7 @@ from inspections.org import service as org
 from inspections.tickets import dashboard as dash
 from inspections.tickets import stats
 from inspections.tickets.enums import Severity, TicketStatus as T
-from inspections.tickets.models import (Ticket, TicketItemStat, TicketSchoolItemStat, TicketSchoolStat,
+from inspections.tickets.models import (Ticket, TicketItemStat, TicketSchoolFacetStat, TicketSchoolStat,
                                         TicketStatsState)
 from tests.factories import make_world
 
@@ -27,7 +27,7 @@ def _random_ticket(rng, school, now, n):
     status = rng.choice(STATUSES)
     closed = opened + timedelta(days=rng.randint(0, 60), seconds=rng.randint(0, 86399)) if status == T.closed else None
     return Ticket(id=uuid.uuid4(), school_id=school.id, item_code=f"R{rng.randint(1, 4)}", section=str(n),
-                  title="t", status=status, severity=Severity.medium, opened_at=opened, closed_at=closed,
+                  title="t", status=status, severity=rng.choice(list(Severity)), opened_at=opened, closed_at=closed,
                   due_date=None if rng.random() < 0.1 else (opened + timedelta(days=rng.randint(0, 120))).date())
 
 
@@ -39,7 +39,9 @@ def _assert_same(session, world, today):
              (principal_for(session, world.office_a), dash.Filters(county_id=world.county_b1.id)),
              (admin, dash.Filters(item_code="R2")), (admin, dash.Filters(item_code="R9")),
              (principal_for(session, world.office_a1), dash.Filters(item_code="R1")),
-             (principal_for(session, world.office_a), dash.Filters(county_id=world.county_a1.id, item_code="R3"))]
+             (principal_for(session, world.office_a), dash.Filters(county_id=world.county_a1.id, item_code="R3")),
+             (admin, dash.Filters(severity=Severity.high)), (admin, dash.Filters(severity=Severity.medium)),
+             (principal_for(session, world.office_a1), dash.Filters(severity=Severity.low))]
     for p, f in views:
         assert dash.uses_counts(p, f)
         counted = dash.counted_summary(session, p, f, today=today)
@@ -95,6 +97,8 @@ def _changes(session, seed):
             t.closed_at = t.opened_at + timedelta(hours=rng.randint(0, 900)) if t.status == T.closed else None
             if rng.random() < 0.3:
                 t.due_date = (now + timedelta(days=rng.randint(-60, 60))).date()
+            if rng.random() < 0.2:
+                t.severity = rng.choice(list(Severity))
         session.add(_random_ticket(rng, rng.choice(schools), now, 1000 + _))
         session.commit()
     gone = tickets.pop()
@@ -138,7 +142,8 @@ def test_filters_the_counts_cannot_answer_count_the_tickets(session):
     admin = Principal(user_id=uuid.uuid4(), role=Role.admin)
     assert dash.uses_counts(admin, dash.Filters())
     assert dash.uses_counts(admin, dash.Filters(item_code="R1"))
-    assert not dash.uses_counts(admin, dash.Filters(severity="high"))
+    assert dash.uses_counts(admin, dash.Filters(severity=Severity.high))
+    assert not dash.uses_counts(admin, dash.Filters(item_code="R1", severity=Severity.high))
     assert not dash.uses_counts(admin, dash.Filters(state="open"))
     school = Principal(user_id=uuid.uuid4(), role=Role.school, school_id=uuid.uuid4())
     assert not dash.uses_counts(school, dash.Filters())
@@ -182,7 +187,7 @@ def test_daily_job_moves_as_of_once(app, runner, session):
     session.execute(TicketStatsState.__table__.update().values(as_of=yesterday - timedelta(days=1)))
     session.execute(TicketSchoolStat.__table__.update().values(overdue=0))
     session.execute(TicketItemStat.__table__.update().values(overdue=0))
-    session.execute(TicketSchoolItemStat.__table__.update().values(overdue=0))
+    session.execute(TicketSchoolFacetStat.__table__.update().values(overdue=0))
     session.commit()
     runner.invoke(args=["periodic"])
     run_jobs(app)
