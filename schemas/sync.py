@@ -1,6 +1,8 @@
 """Sync wire formats: pull pages, push batches and their results, conflicts."""
 from marshmallow import Schema, fields, validate
 
+from schemas.fastload import FastSchema
+
 OPS = ("create", "update", "delete")
 
 
@@ -43,7 +45,7 @@ class PullOut(Schema):
                        "complete, and what is still missing (photo not sent, not processed, rejected)."})
 
 
-class MutationIn(Schema):
+class MutationIn(FastSchema):
     mutation_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
                                 metadata={"description": "Client-generated, unique per device; retries reuse it."})
     entity = fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={
@@ -57,7 +59,7 @@ class MutationIn(Schema):
     fields_ = fields.Dict(data_key="fields", attribute="fields", load_default=dict)
 
 
-class PushIn(Schema):
+class PushIn(FastSchema):
     device_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     mutations = fields.List(fields.Nested(MutationIn), required=True, validate=validate.Length(min=1))
 

@@ -1,4 +1,6 @@
 """Visits and their answers."""
+import math
+
 from marshmallow import Schema, fields, validate
 
 from inspections.visits.enums import VisitStatus
@@ -6,25 +8,29 @@ from inspections.visits.enums import VisitStatus
 ITEM = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="an item code")
 
 
-class AnyValue(fields.Raw):
-    """A checklist answer: number, boolean, string, or a list of numbers (class sizes, room areas)."""
+def _finite_number(v) -> bool:
+    # NaN and infinities parse from JSON text ("NaN") but are no measurement, and jsonb refuses them.
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and (isinstance(v, int) or math.isfinite(v))
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        ok_scalar = lambda v: isinstance(v, (int, float, str, bool)) and (not isinstance(v, str) or len(v) <= 2000)
-        if value is None or ok_scalar(value):
-            return value
-        if isinstance(value, list) and len(value) <= 500 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            return value
-        raise self.make_error("invalid")
+
+class AnswerValue(fields.Raw):
+    """A checklist answer: number, boolean, text (<= 2000 chars), or a list of <= 500 numbers (class sizes)."""
 
     default_error_messages = {"invalid": "must be a number, boolean, text (<= 2000 chars) or a list of <= 500 numbers"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is None or isinstance(value, bool) or _finite_number(value) or (
+                isinstance(value, str) and len(value) <= 2000):
+            return value
+        if isinstance(value, list) and len(value) <= 500 and all(_finite_number(v) for v in value):
+            return value
+        raise self.make_error("invalid")
 
 
 class ResponseIn(Schema):
     item_code = fields.String(required=True, validate=ITEM)
     section = fields.String(load_default="", validate=validate.OneOf(["", "primary", "junior"]))
-    value = AnyValue(load_default=None, allow_none=True)
+    value = AnswerValue(load_default=None, allow_none=True)
     note = fields.String(load_default=None, validate=validate.Length(max=4000))
     flagged = fields.Boolean(load_default=False)
 

@@ -11,6 +11,8 @@ def create_app(config: dict | None = None) -> Flask:
     from server import config as config_module
 
     app = Flask(__name__)
+    from server.jsonio import OrjsonProvider
+    app.json = OrjsonProvider(app)
     app.config.update(config_module.from_env(config))
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),

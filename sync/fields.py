@@ -1,27 +1,15 @@
 """Wire validation of the `fields` of a pushed mutation, per entity and operation."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from inspections.tickets.enums import TicketStatus
 from inspections.visits.enums import VisitStatus
+from schemas.fastload import FastSchema
+from schemas.visits import AnswerValue
 
 
-class AnswerValue(fields.Raw):
-    """A checklist answer: number, boolean, text (<= 2000 chars) or a list of <= 500 numbers."""
-
-    default_error_messages = {"invalid": "must be a number, boolean, text (<= 2000 chars) or a list of <= 500 numbers"}
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if value is None or isinstance(value, (bool, int, float)) or (isinstance(value, str) and len(value) <= 2000):
-            return value
-        if isinstance(value, list) and len(value) <= 500 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            return value
-        raise self.make_error("invalid")
-
-
-class VisitCreate(Schema):
+class VisitCreate(FastSchema):
     school_id = fields.UUID(required=True)
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
     planned_for = fields.Date(allow_none=True)
@@ -30,14 +18,14 @@ class VisitCreate(Schema):
     status = fields.Enum(VisitStatus)
 
 
-class VisitUpdate(Schema):
+class VisitUpdate(FastSchema):
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
     planned_for = fields.Date()
     notes = fields.String(allow_none=True, validate=validate.Length(max=4000))
     status = fields.Enum(VisitStatus)
 
 
-class ResponseUpdate(Schema):
+class ResponseUpdate(FastSchema):
     value = AnswerValue(allow_none=True)
     note = fields.String(allow_none=True, validate=validate.Length(max=4000))
     flagged = fields.Boolean()
@@ -49,12 +37,12 @@ class ResponseCreate(ResponseUpdate):
     section = fields.String(load_default="", validate=validate.OneOf(["", "primary", "junior"]))
 
 
-class Milestone(Schema):
+class Milestone(FastSchema):
     milestone = fields.String(required=True, validate=validate.Length(min=1, max=500))
     due = fields.Date(required=True)
 
 
-class TicketEventCreate(Schema):
+class TicketEventCreate(FastSchema):
     """A step on a rectification ticket (append-only: never merged, never a conflict)."""
 
     ticket_id = fields.UUID(required=True)

@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, literal, or_, select
 from sqlalchemy.orm import Session
 
 from inspections.accounts.enums import Role
@@ -82,16 +82,16 @@ def effective_version(session: Session, *, jurisdiction_path: str, on: date) -> 
     latest version already effective.
     """
     ids = [uuid.UUID(x) for x in jurisdiction_path.strip("/").split("/") if x]
-    for jid in [*reversed(ids), None]:
-        cond = ChecklistTemplate.jurisdiction_id.is_(None) if jid is None else ChecklistTemplate.jurisdiction_id == jid
-        v = session.scalar(
-            select(TemplateVersion).join(ChecklistTemplate)
-            .where(cond, TemplateVersion.status == VersionStatus.published,
-                   or_(TemplateVersion.effective_from.is_(None), TemplateVersion.effective_from <= on))
-            .order_by(TemplateVersion.effective_from.desc().nulls_last(), TemplateVersion.number.desc()).limit(1))
-        if v is not None:
-            return v
-    return None
+    # One query: rank 0 is the school's own county, then upwards; the national template last.
+    nearest = case({jid: rank for rank, jid in enumerate(reversed(ids))}, value=ChecklistTemplate.jurisdiction_id,
+                   else_=len(ids)) if ids else literal(0)
+    return session.scalar(
+        select(TemplateVersion).join(ChecklistTemplate)
+        .where(or_(ChecklistTemplate.jurisdiction_id.is_(None), ChecklistTemplate.jurisdiction_id.in_(ids)),
+               TemplateVersion.status == VersionStatus.published,
+               or_(TemplateVersion.effective_from.is_(None), TemplateVersion.effective_from <= on))
+        .order_by(nearest, TemplateVersion.effective_from.desc().nulls_last(), TemplateVersion.number.desc())
+        .limit(1))
 
 
 def create_template(session: Session, *, code: str, name: str, jurisdiction: Jurisdiction,

@@ -102,6 +102,27 @@ def test_one_bad_answer_rejects_the_whole_batch(client, session, world):
     assert _counts(session) == before
 
 
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "[1, NaN]"])
+def test_non_finite_numbers_are_no_answer(client, session, world, literal):
+    """JSON text may spell NaN and Infinity (Python's parser takes them); they are refused, never stored."""
+    r = client.post("/api/v1/visits", json={"school_id": str(world.school_a1.id)}, headers=world.h_insp)
+    visit_id = r.json["id"]
+    before = _counts(session)
+    body = '{"answers": [{"item_code": "enrolment", "value": %s}]}' % literal
+    r = client.put(f"/api/v1/visits/{visit_id}/responses", data=body, content_type="application/json",
+                   headers=world.h_insp)
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
+    assert "answers.0.value" in r.json["errors"]
+    mutation = ('{"device_id": "d1", "mutations": [{"mutation_id": "m1", "entity": "response", "op": "create", '
+                '"id": "%s", "fields": {"visit_id": "%s", "item_code": "enrolment", "value": %s}}]}'
+                % ("7d4c1f0e-8c53-4a7e-9a55-0d6f5f0b8d11", visit_id, literal))
+    r = client.post("/api/v1/sync/push", data=mutation, content_type="application/json", headers=world.h_insp)
+    assert r.status_code == 200
+    [res] = r.json["results"]
+    assert res["status"] == "rejected" and "fields.value" in res["errors"]
+    assert _counts(session)[:4] == before[:4]  # no visit, answer, school or jurisdiction written
+
+
 def test_unknown_route_and_method_are_problems(client, world):
     r = client.get("/api/v1/nothing-here", headers=world.h_office)
     assert r.status_code == 404 and r.content_type == "application/problem+json"

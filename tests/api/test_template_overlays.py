@@ -90,3 +90,30 @@ def test_published_versions_cannot_be_republished_and_others_cannot_edit(client,
     r = client.post(f"/api/v1/templates/{draft['template_id']}/versions", headers=world.h_city,
                     json={"overlay": {"disable": ["C8"]}, "effective_from": "2027-01-01"})
     assert r.status_code == 201, r.json
+
+
+def test_the_nearest_jurisdictions_version_in_force_applies(client, world):
+    """County over city over national; a level with nothing in force yet falls through to the next."""
+    h_city, h = world.h_city, world.h_office
+    r = client.post("/api/v1/templates", headers=h_city, json={
+        "code": "city-a", "name": "A 市标准", "jurisdiction_id": str(world.city_a.id),
+        "parent_id": _national_id(client, h_city)})
+    assert r.status_code == 201, r.json
+    city = client.post(f"/api/v1/templates/{r.json['id']}/versions", headers=h_city,
+                       json={"overlay": {"set_thresholds": {"R1": {"primary": "4.3"}}},
+                             "effective_from": utcnow().date().isoformat()}).json
+    assert client.post(f"/api/v1/templates/versions/{city['id']}/publish", headers=h_city).status_code == 200
+    later = date.today() + timedelta(days=30)
+    county = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, later)
+    assert client.post(f"/api/v1/templates/versions/{county['id']}/publish", headers=h).status_code == 200
+
+    def pinned(school, on=None):
+        body = {"school_id": str(school.id)} | ({"planned_for": on.isoformat()} if on else {})
+        r = client.post("/api/v1/visits", json=body, headers=world.h_insp)
+        assert r.status_code == 201, r.json
+        return r.json["template_version_id"]
+
+    assert pinned(world.school_a1) == city["id"]  # the county's version is not in force yet
+    assert pinned(world.school_a1, later) == county["id"]
+    national = pinned(world.school_a1, date.today() - timedelta(days=400))  # before the city's too
+    assert national not in (city["id"], county["id"])
