@@ -26,6 +26,10 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, inspect, insert, select
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy import types as sqltypes
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +50,11 @@ from sync.models import ChangeLog, Mutation, RecordRevision
 _VISIT_KEYS = [a.key for a in inspect(Visit).column_attrs]
 _RESPONSE_KEYS = [a.key for a in inspect(Response).column_attrs]
 _STAFF = (Role.admin, Role.office, Role.inspector)
+# SQLAlchemy type -> PostgreSQL type name for binary COPY (first match wins: BigInteger before Integer).
+_PG_TYPES = ((sqltypes.Uuid, "uuid"), (postgresql.JSONB, "jsonb"), (sqltypes.JSON, "json"),
+             (sqltypes.DateTime, lambda t: "timestamptz" if t.timezone else "timestamp"), (sqltypes.Date, "date"),
+             (sqltypes.Boolean, "bool"), (sqltypes.BigInteger, "int8"), (sqltypes.SmallInteger, "int2"),
+             (sqltypes.Integer, "int4"), (sqltypes.Text, "text"), (sqltypes.String, "varchar"))
 
 
 _PLAIN = (str, int, bool, float, type(None))
@@ -60,40 +69,56 @@ def _wire(row: dict, keys: list[str], now, now_text: str, extra: dict | None = N
     return out | extra if extra else out
 
 
-def _dumps(value) -> bytes | str:
-    """JSON for a jsonb column: orjson (a tenth of the standard library's time), or json for what it refuses."""
+def _json_dumps(value) -> bytes | str:
+    """JSON for a jsonb column: orjson (a tenth of the standard library's time), or json for what it
+    refuses (an integer beyond 64 bits in an answer)."""
     try:
         return orjson.dumps(value)
-    except TypeError:  # e.g. an integer beyond 64 bits in an answer
+    except TypeError:
         return json.dumps(value)
 
 
-def _copy_value(value, is_json: bool):
-    """A value as psycopg's COPY adapts it (in C): JSON columns as Jsonb, enums by their value."""
-    if is_json:
-        return Jsonb(value, dumps=_dumps)
-    if isinstance(value, Enum):
-        return value.value
-    return value
+def _pg_type(column, dialect) -> str | None:
+    """The PostgreSQL type a binary COPY sends for a column, or None if not one of these."""
+    t = column.type.dialect_impl(dialect)
+    if isinstance(t, TypeDecorator):  # UTCDateTime, ...
+        t = t.impl_instance.dialect_impl(dialect)
+    for kind, name in _PG_TYPES:
+        if isinstance(t, kind):
+            return name(t) if callable(name) else name
+    return None
 
 
 def insert_rows(conn, table, rows: list[dict]) -> None:
-    """Insert rows (all with the same keys): streamed with COPY on PostgreSQL, executemany elsewhere.
+    """Insert rows (all with the same keys): streamed with binary COPY on PostgreSQL, executemany elsewhere.
 
-    COPY sends the whole batch in one round trip and skips per-row statement handling; psycopg
-    formats the rows (`write_row`, its C implementation). An IntegrityError (a concurrent retry, an
-    id used meanwhile) is raised as SQLAlchemy's.
+    COPY sends the whole batch in one round trip and skips per-row statement handling. In binary
+    format the server parses no text either (uuids, timestamps, numbers arrive as they are stored);
+    psycopg formats the rows in C. JSON columns go as jsonb (orjson), enums by their value. An
+    IntegrityError (a retry, an id used meanwhile) is raised as SQLAlchemy's.
     """
     if conn.dialect.name != "postgresql":
         conn.execute(insert(table), rows)
         return
     cols = list(rows[0])
-    is_json = [isinstance(table.c[c].type, JSON) for c in cols]
+    types = [_pg_type(table.c[c], conn.dialect) for c in cols]
+    json_at = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, JSON)]
+    enum_at = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, SAEnum)]
+    binary = None not in types
     try:
         with conn.connection.driver_connection.cursor() as cursor, \
-                cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+                cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN"
+                            + (" (FORMAT BINARY)" if binary else "")) as copy:
+            if binary:
+                copy.set_types(types)
             for row in rows:
-                copy.write_row([_copy_value(row[c], j) for c, j in zip(cols, is_json)])
+                values = [row[c] for c in cols]
+                for i in json_at:
+                    values[i] = Jsonb(values[i], dumps=_json_dumps)
+                for i in enum_at:
+                    if isinstance(values[i], Enum):
+                        values[i] = values[i].value
+                copy.write_row(values)
     except psycopg.IntegrityError as e:
         raise IntegrityError(f"COPY {table.name}", None, e) from e
 

@@ -60,15 +60,19 @@ class RecordRevision(Base):
 
 
 class Mutation(Base):
-    """A pushed mutation and the result it got: a retry returns this result as `duplicate`."""
+    """A pushed mutation and the result it got: a retry returns this result as `duplicate`.
+
+    Keyed by (device_id, mutation_id), which is what makes a retry fail to insert a second row.
+    `user_id` is the authenticated account that pushed it; it has no foreign key, since a check per
+    row (500 in a full batch) buys nothing for a value that is never anything else and accounts
+    are never deleted.
+    """
 
     __tablename__ = "sync_mutations"
-    __table_args__ = (UniqueConstraint("device_id", "mutation_id"),)
 
-    id: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
-    device_id: Mapped[str] = mapped_column(String(64))
-    mutation_id: Mapped[str] = mapped_column(String(64))
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mutation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID]
     result: Mapped[dict] = mapped_column(JSONType)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

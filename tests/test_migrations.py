@@ -38,3 +38,45 @@ def test_empty_to_head_and_back(backend, base_app, tmp_path):
         engine.dispose()
         if backend == "postgresql":
             services.drop_pg_database(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_idempotency_rows_survive_0010_both_ways(backend, base_app, tmp_path):
+    """Rows pushed before 0010 keep answering retries after it, and a downgrade numbers them again."""
+    if backend == "postgresql" and not BACKEND["real"]:
+        pytest.skip("PostgreSQL not running (make test says so at the top; CI=true requires it)")
+    from sqlalchemy import text
+    url = services.create_pg_database() if backend == "postgresql" else f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url)
+    user = "0b7d2c3e6f5a4c1e9d8b2a1f0e9c8d7b"  # as SQLAlchemy's Uuid stores it on SQLite; PostgreSQL reads it too
+    try:
+        cfg = alembic_config(base_app)
+        cfg.attributes["engine"] = engine
+        command.upgrade(cfg, "0009")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (id, username, display_name, password_hash, role, active, locale, "
+                              "created_at, updated_at, sync_epoch) VALUES (:u, 'i1', 'I', 'x', 'inspector', "
+                              "true, 'zh-CN', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0)"), {"u": user})
+            for mid in ("m1", "m2"):
+                conn.execute(text("INSERT INTO sync_mutations (device_id, mutation_id, user_id, result, received_at) "
+                                  "VALUES ('d1', :m, :u, '{\"status\": \"applied\"}', CURRENT_TIMESTAMP)"),
+                             {"m": mid, "u": user})
+        command.upgrade(cfg, "0010")
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT mutation_id FROM sync_mutations ORDER BY mutation_id")).scalars().all() \
+                == ["m1", "m2"]
+        with pytest.raises(Exception):  # the key refuses a second row for the same mutation
+            with engine.begin() as conn:
+                conn.execute(text("INSERT INTO sync_mutations (device_id, mutation_id, user_id, result, received_at) "
+                                  "VALUES ('d1', 'm1', :u, '{}', CURRENT_TIMESTAMP)"), {"u": user})
+        command.downgrade(cfg, "0009")
+        with engine.begin() as conn:
+            ids = conn.execute(text("SELECT id FROM sync_mutations ORDER BY mutation_id")).scalars().all()
+            assert len(set(ids)) == 2 and None not in ids
+            conn.execute(text("INSERT INTO sync_mutations (device_id, mutation_id, user_id, result, received_at) "
+                              "VALUES ('d1', 'm3', :u, '{}', CURRENT_TIMESTAMP)"), {"u": user})
+            assert conn.execute(text("SELECT count(DISTINCT id) FROM sync_mutations")).scalar() == 3
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            services.drop_pg_database(url)
