@@ -102,6 +102,7 @@ def main(argv=None) -> dict:
     from inspections.db import new_session
     from inspections.org.models import Jurisdiction
     from inspections.tickets import dashboard as dash
+    from inspections.tickets.enums import Severity
     from inspections.tickets.models import Ticket
     out: dict = {"machine": machine(), "tickets": args.tickets, "schools": args.schools, "counties": args.counties}
     with scratch_app() as app:
@@ -144,7 +145,7 @@ def main(argv=None) -> dict:
                     "summary, open tickets only (counted from the tickets)": timed(
                         lambda: (dash.summary(s, p, dash.Filters(state="open")), s.rollback()), args.reps),
                     "summary, one severity": timed(
-                        lambda: (dash.summary(s, p, dash.Filters(severity="high")), s.rollback()), args.reps),
+                        lambda: (dash.summary(s, p, dash.Filters(severity=Severity.high)), s.rollback()), args.reps),
                     "summary, one indicator": timed(lambda: (dash.summary(s, p, dash.Filters(item_code="R3")),
                                                              s.rollback()), args.reps),
                     "drill-down: overdue, first page": timed(

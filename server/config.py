@@ -65,6 +65,8 @@ def from_env(overrides: dict | None = None) -> dict:
         "SYNC_MAX_BATCH": int(env.get("SYNC_MAX_BATCH", 500)),
         "SYNC_MAX_PUSH_BYTES": int(env.get("SYNC_MAX_PUSH_BYTES", 8 << 20)),
         "SYNC_CURSOR_RETENTION_DAYS": float(env.get("SYNC_CURSOR_RETENTION_DAYS", 30)),
+        # How long a push's results are kept to answer its retries as `duplicate`.
+        "SYNC_MUTATION_RETENTION_DAYS": _days(env, "SYNC_MUTATION_RETENTION_DAYS", 90),
         # Visit planning: days a planned visit counts as late before it is missed; days ahead the
         # daily job turns schedules into planned visits.
         "VISIT_GRACE_DAYS": _days(env, "VISIT_GRACE_DAYS", 7),

@@ -66,7 +66,8 @@ def periodic_jobs() -> list[tuple[str, object, dict]]:
         ("photos-cleanup", expire_partial_uploads, {"storage_url": cfg["STORAGE_URL"],
                                                     "endpoint_url": cfg.get("S3_ENDPOINT_URL"),
                                                     "region": cfg.get("S3_REGION")}),
-        ("sync-prune", prune_changes, {"older_than_days": float(cfg["SYNC_CURSOR_RETENTION_DAYS"])}),
+        ("sync-prune", prune_changes, {"older_than_days": float(cfg["SYNC_CURSOR_RETENTION_DAYS"]),
+                                       "mutation_days": int(cfg["SYNC_MUTATION_RETENTION_DAYS"])}),
     ]
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -196,6 +197,14 @@ def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, ou
         if prior is not None:
             return _duplicate(session, user, m, prior)
     return result
+
+
+def prune_results(session: Session, *, older_than_days: float) -> int:
+    """Drop stored push results older than the retention. A device retries a push within minutes or
+    days; a retry older than this is still safe: its create finds its id taken (rejected, nothing
+    written twice) and its update merges against a server that already has its values."""
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    return session.execute(delete(Mutation).where(Mutation.received_at < cutoff)).rowcount or 0
 
 
 def _rejected(m: dict, reason: str, errors: dict | None = None) -> dict:

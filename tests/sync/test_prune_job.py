@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from inspections.db import utcnow
 from inspections.jobs.models import JobRecord
-from sync.models import ChangeLog
+from sync.models import ChangeLog, Mutation
 from tests.factories import make_world, run_jobs, token_for
 from tests.sync.helpers import mutation, new_visit, push
 
@@ -39,4 +39,29 @@ def test_periodic_prune_drops_superseded_changes_older_than_the_retention(app, r
     assert _visit_changes(session, old_id) == [2]
     assert _visit_changes(session, recent_id) == [1, 2]
     rec = session.scalar(select(JobRecord).where(JobRecord.id.like("sync-prune-%")))
-    assert rec.status == "finished" and rec.result == {"pruned": 1}
+    assert rec.status == "finished" and rec.result == {"pruned": 1, "results_pruned": 0}
+
+
+def test_push_results_are_kept_for_their_retention_then_pruned(app, runner, client, session):
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    old = mutation("visit", "create", school_id=str(w.school_a1.id))
+    recent = mutation("visit", "create", school_id=str(w.school_a1.id))
+    push(client, h, old)
+    push(client, h, recent)
+    days = app.config["SYNC_MUTATION_RETENTION_DAYS"]
+    session.execute(update(Mutation).where(Mutation.mutation_id == old["mutation_id"])
+                    .values(received_at=utcnow() - timedelta(days=days + 1)))
+    session.commit()
+    assert runner.invoke(args=["periodic"]).exit_code == 0
+    run_jobs(app)
+    session.expire_all()
+    assert set(session.scalars(select(Mutation.mutation_id))) == {recent["mutation_id"]}
+    rec = session.scalar(select(JobRecord).where(JobRecord.id.like("sync-prune-%")))
+    assert rec.result["results_pruned"] == 1
+    # A recent retry is still answered from its stored result; a retry past the retention writes
+    # nothing twice either: its visit id is taken.
+    (again,) = push(client, h, recent)
+    assert again["status"] == "duplicate"
+    (late,) = push(client, h, old)
+    assert late["status"] == "rejected" and "already used" in late["reason"]
