@@ -41,7 +41,10 @@ def _assert_same(session, world, today):
              (principal_for(session, world.office_a1), dash.Filters(item_code="R1")),
              (principal_for(session, world.office_a), dash.Filters(county_id=world.county_a1.id, item_code="R3")),
              (admin, dash.Filters(severity=Severity.high)), (admin, dash.Filters(severity=Severity.medium)),
-             (principal_for(session, world.office_a1), dash.Filters(severity=Severity.low))]
+             (principal_for(session, world.office_a1), dash.Filters(severity=Severity.low)),
+             (admin, dash.Filters(state="open")), (admin, dash.Filters(state="open", county_id=world.county_a1.id)),
+             (principal_for(session, world.office_a), dash.Filters(state="open", item_code="R2")),
+             (principal_for(session, world.office_a1), dash.Filters(state="open", severity=Severity.high))]
     for p, f in views:
         assert dash.uses_counts(p, f)
         counted = dash.counted_summary(session, p, f, today=today)
@@ -144,7 +147,10 @@ def test_filters_the_counts_cannot_answer_count_the_tickets(session):
     assert dash.uses_counts(admin, dash.Filters(item_code="R1"))
     assert dash.uses_counts(admin, dash.Filters(severity=Severity.high))
     assert not dash.uses_counts(admin, dash.Filters(item_code="R1", severity=Severity.high))
-    assert not dash.uses_counts(admin, dash.Filters(state="open"))
+    assert dash.uses_counts(admin, dash.Filters(state="open"))
+    for state in ("overdue", "closed", "cancelled", "acknowledged"):
+        assert not dash.uses_counts(admin, dash.Filters(state=state))
+    assert not dash.uses_counts(admin, dash.Filters(opened_from=datetime(2026, 1, 1).date()))
     school = Principal(user_id=uuid.uuid4(), role=Role.school, school_id=uuid.uuid4())
     assert not dash.uses_counts(school, dash.Filters())
 
