@@ -1,6 +1,8 @@
 """Migrations build the schema from empty, on PostgreSQL and SQLite, and match the models."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -14,8 +16,9 @@ from tests.conftest import BACKEND
 
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_empty_to_head_and_back(backend, base_app, tmp_path):
+@contextlib.contextmanager
+def _empty_database(backend, base_app, tmp_path):
+    """(engine, alembic config) on an empty scratch database of that backend, dropped afterwards."""
     if backend == "postgresql" and not BACKEND["real"]:
         pytest.skip("PostgreSQL not running (make test says so at the top; CI=true requires it)")
     url = services.create_pg_database() if backend == "postgresql" else f"sqlite:///{tmp_path / 'm.db'}"
@@ -23,6 +26,16 @@ def test_empty_to_head_and_back(backend, base_app, tmp_path):
     try:
         cfg = alembic_config(base_app)
         cfg.attributes["engine"] = engine
+        yield engine, cfg
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            services.drop_pg_database(url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_empty_to_head_and_back(backend, base_app, tmp_path):
+    with _empty_database(backend, base_app, tmp_path) as (engine, cfg):
         command.upgrade(cfg, "head")
         tables = set(inspect(engine).get_table_names())
         assert set(Base.metadata.tables) <= tables
@@ -34,24 +47,14 @@ def test_empty_to_head_and_back(backend, base_app, tmp_path):
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         command.upgrade(cfg, "head")
         assert "visits" in inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
-        if backend == "postgresql":
-            services.drop_pg_database(url)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_idempotency_rows_survive_0010_both_ways(backend, base_app, tmp_path):
     """Rows pushed before 0010 keep answering retries after it, and a downgrade numbers them again."""
-    if backend == "postgresql" and not BACKEND["real"]:
-        pytest.skip("PostgreSQL not running (make test says so at the top; CI=true requires it)")
     from sqlalchemy import text
-    url = services.create_pg_database() if backend == "postgresql" else f"sqlite:///{tmp_path / 'm.db'}"
-    engine = make_engine(url)
     user = "0b7d2c3e6f5a4c1e9d8b2a1f0e9c8d7b"  # as SQLAlchemy's Uuid stores it on SQLite; PostgreSQL reads it too
-    try:
-        cfg = alembic_config(base_app)
-        cfg.attributes["engine"] = engine
+    with _empty_database(backend, base_app, tmp_path) as (engine, cfg):
         command.upgrade(cfg, "0009")
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO users (id, username, display_name, password_hash, role, active, locale, "
@@ -76,7 +79,3 @@ def test_idempotency_rows_survive_0010_both_ways(backend, base_app, tmp_path):
             conn.execute(text("INSERT INTO sync_mutations (device_id, mutation_id, user_id, result, received_at) "
                               "VALUES ('d1', 'm3', :u, '{}', CURRENT_TIMESTAMP)"), {"u": user})
             assert conn.execute(text("SELECT count(DISTINCT id) FROM sync_mutations")).scalar() == 3
-    finally:
-        engine.dispose()
-        if backend == "postgresql":
-            services.drop_pg_database(url)
