@@ -155,9 +155,9 @@ def summary(session: Session, p: Principal, f: Filters, *, today: date | None = 
     """Everything the dashboard shows, for the principal's scope and the filters.
 
     An office or admin looking at its whole area or one county, for every indicator or one, every
-    severity or one, all tickets or the open ones, reads the kept counts (`tickets.stats`); other
-    filters (a school, another state, opening dates, an indicator and a severity together) count the
-    matching tickets themselves.
+    severity or one, all tickets, the open ones or the overdue ones, reads the kept counts
+    (`tickets.stats`); other filters (a school, another state, opening dates, an indicator and a
+    severity together) count the matching tickets themselves.
     Both give the same answer (tested).
     """
     today = today or _today()
@@ -171,7 +171,7 @@ def summary(session: Session, p: Principal, f: Filters, *, today: date | None = 
 def uses_counts(p: Principal, f: Filters) -> bool:
     return (p.role in (Role.admin, Role.office) and (p.role == Role.admin or bool(p.jurisdiction_path))
             and all(getattr(f, k) is None for k in ("school_id", "opened_from", "opened_to"))
-            and f.state in (None, "open")  # the open tickets are a column of every kept count
+            and f.state in (None, "open", "overdue")  # columns of every kept count
             and not (f.item_code and f.severity is not None))  # one facet at a time
 
 
@@ -247,15 +247,19 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
     label = (School.code + " " + School.name)
     if session.get_bind().dialect.name == "postgresql":
         label = label.collate("C")  # code point order, as Python sorts the labels
-    # Open tickets only: the other classes count nothing, and a school without open tickets is no row.
-    open_only = f.state == "open"
-    s_closed, s_cancelled = (literal(0), literal(0)) if open_only else (S.closed, S.cancelled)
+    # Open (or overdue) tickets only: the other classes count nothing, an overdue ticket is open, and a
+    # school with none of them is no row.
+    open_only, overdue_only = f.state == "open", f.state == "overdue"
+    narrowed = open_only or overdue_only
+    s_open = school_overdue if overdue_only else S.open
+    s_closed, s_cancelled = (literal(0), literal(0)) if narrowed else (S.closed, S.cancelled)
     base = (select(S.school_id, School.code, School.name, School.jurisdiction_id, Jurisdiction.name.label("county"),
-                   S.open, school_overdue.label("overdue"), s_closed.label("closed"), s_cancelled.label("cancelled"))
+                   s_open.label("open"), school_overdue.label("overdue"), s_closed.label("closed"),
+                   s_cancelled.label("cancelled"))
             .select_from(school_from).join(School, School.id == S.school_id)
             .join(Jurisdiction, Jurisdiction.id == School.jurisdiction_id)
-            .where(*in_schools, *only[S], (S.open if open_only else S.open + S.closed + S.cancelled) > 0))
-    top = session.execute(base.order_by(S.open.desc(), school_overdue.desc(), label).limit(top_schools)).all()
+            .where(*in_schools, *only[S], (s_open if narrowed else S.open + S.closed + S.cancelled) > 0))
+    top = session.execute(base.order_by(s_open.desc(), school_overdue.desc(), label).limit(top_schools)).all()
     by_school = [Row(str(r.school_id), f"{r.code} {r.name}", Counts(r.open, r.overdue, r.closed, r.cancelled),
                      r.county) for r in top]
     per = base.subquery()
@@ -277,8 +281,9 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
          .join(Jurisdiction, Jurisdiction.id == I.jurisdiction_id).where(*in_areas, *only[I]).group_by(I.item_code))
     by_indicator = []
     for r in session.execute(q):
-        c = Counts(int(r[1] or 0), int(r[2] or 0) + int(extra.get(r.item_code, 0)),
-                   0 if open_only else int(r[3] or 0), 0 if open_only else int(r[4] or 0))
+        overdue = int(r[2] or 0) + int(extra.get(r.item_code, 0))
+        c = Counts(overdue if overdue_only else int(r[1] or 0), overdue,
+                   0 if narrowed else int(r[3] or 0), 0 if narrowed else int(r[4] or 0))
         if c.open or c.closed or c.cancelled:
             by_indicator.append(Row(r.item_code, r.item_code, c))
     order = lambda row: (-row.counts.open, -row.counts.overdue, row.label)  # noqa: E731
@@ -286,25 +291,34 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
     by_indicator.sort(key=order)
 
     # Days: aging of open tickets by whole days since their opening day, and the monthly trend.
+    days = {day: [int(o or 0), int(c or 0), int(still or 0), int(over or 0)] for day, o, c, still, over in
+            session.execute(select(D.day, func.sum(D.opened), func.sum(D.closed), func.sum(D.still_open),
+                                   func.sum(D.still_overdue))
+                            .join(Jurisdiction, Jurisdiction.id == D.jurisdiction_id)
+                            .where(*in_areas, *only[D]).group_by(D.day))}
+    if overdue_only and lo != hi:  # the tickets that fell due since as_of, by their opening day
+        for (at,) in session.execute(select(Ticket.opened_at).join(School, School.id == Ticket.school_id)
+                                     .where(Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo,
+                                            Ticket.due_date < hi, *narrow, *in_schools)):
+            days.setdefault(st.utc_day(at), [0, 0, 0, 0])[3] += sign
     keys, start = _months(today, months)
     opened, closed = defaultdict(int), defaultdict(int)
     ages = [0] * len(AGING_BUCKETS)
-    for day, o, c, still in session.execute(
-            select(D.day, func.sum(D.opened), func.sum(D.closed), func.sum(D.still_open))
-            .join(Jurisdiction, Jurisdiction.id == D.jurisdiction_id).where(*in_areas, *only[D]).group_by(D.day)):
+    for day, (o, c, still, over) in days.items():
+        # Of the open (overdue) tickets: those opened that day and still open (overdue); none is closed.
+        still = over if overdue_only else still
         if day >= start.date():
-            # Of the open tickets: those opened that day and still open; none of them is closed.
-            opened[f"{day:%Y-%m}"] += int((still if open_only else o) or 0)
-            closed[f"{day:%Y-%m}"] += 0 if open_only else int(c or 0)
+            opened[f"{day:%Y-%m}"] += still if narrowed else o
+            closed[f"{day:%Y-%m}"] += 0 if narrowed else c
         age = (today - day).days
         for i, (low, high, _label) in enumerate(AGING_BUCKETS):
             if age >= low and (high is None or age <= high):
-                ages[i] += int(still or 0)
+                ages[i] += still
     aging_rows = [(label, n) for (_, _, label), n in zip(AGING_BUCKETS, ages)]
 
     hist = session.execute(select(C.tenths, func.sum(C.n)).join(Jurisdiction, Jurisdiction.id == C.jurisdiction_id)
                            .where(*in_areas, *only[C]).group_by(C.tenths).order_by(C.tenths)).all()
-    median = None if open_only else st.tenths_median_days(_histogram_median([(int(t), int(n)) for t, n in hist]))
+    median = None if narrowed else st.tenths_median_days(_histogram_median([(int(t), int(n)) for t, n in hist]))
     return Summary(totals=totals, by_county=by_county, by_school=by_school, by_indicator=by_indicator,
                    aging=aging_rows, median_days_to_close=median,
                    trend=[(k, opened.get(k, 0), closed.get(k, 0)) for k in keys])

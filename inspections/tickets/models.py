@@ -111,8 +111,8 @@ class TicketItemStat(Base):
 
 
 class TicketDayStat(Base):
-    """Per jurisdiction and UTC day: tickets opened that day, closed that day, and opened that day and
-    still open (for aging)."""
+    """Per jurisdiction and UTC day: tickets opened that day, closed that day, opened that day and still
+    open (for aging), and of those the overdue ones (due before TicketStatsState.as_of)."""
 
     __tablename__ = "ticket_day_stats"
 
@@ -121,6 +121,7 @@ class TicketDayStat(Base):
     opened: Mapped[int] = mapped_column(Integer, default=0)
     closed: Mapped[int] = mapped_column(Integer, default=0)
     still_open: Mapped[int] = mapped_column(Integer, default=0)
+    still_overdue: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TicketCloseStat(Base):
@@ -162,6 +163,7 @@ class TicketFacetDayStat(Base):
     opened: Mapped[int] = mapped_column(Integer, default=0)
     closed: Mapped[int] = mapped_column(Integer, default=0)
     still_open: Mapped[int] = mapped_column(Integer, default=0)
+    still_overdue: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TicketFacetCloseStat(Base):

@@ -2,10 +2,11 @@
 not millions of tickets).
 
 Each ticket contributes fixed amounts to small tables (see `contributions`): its school's row (a count
-per status class), its jurisdiction's row for its item and severity, its opening (and closing) day,
-and its time to close; and, for a summary narrowed to one indicator or one severity (a "facet"), the
-same per school, day and time to close for its item and for its severity. The contributions are a pure function of the ticket's school, jurisdiction, item,
-status, dates and one day, `as_of`, against which the `overdue` columns are counted. A flush that
+per status class), its jurisdiction's row for its item and severity, its opening day (opened, still
+open, still open and overdue), its closing day and its time to close; and, for a summary narrowed to
+one indicator or one severity (a "facet"), the same per school, day and time to close for its item and
+for its severity. The contributions are a pure function of the ticket's school, jurisdiction, item,
+status, dates and one day, `as_of`, against which the overdue columns are counted. A flush that
 inserts, changes or deletes tickets removes the old contributions and adds the new ones in the same
 transaction (`install` hooks `after_flush`), so the counts are never ahead of or behind the tickets
 that other transactions can see.
@@ -25,7 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from sqlalchemy import delete, event, func, inspect, select, update
+from sqlalchemy import delete, event, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -100,7 +101,7 @@ def contributions(f: Facts, as_of: date, sign: int, out: Delta) -> None:
     add(TicketSchoolStat, (f.school_id,), **{cls: 1}, overdue=overdue)
     add(TicketItemStat, (f.jurisdiction_id, f.item_code, f.severity), **{cls: 1}, overdue=overdue)
     opened = utc_day(f.opened_at)
-    add(TicketDayStat, (f.jurisdiction_id, opened), opened=1, still_open=int(cls == OPEN))
+    add(TicketDayStat, (f.jurisdiction_id, opened), opened=1, still_open=int(cls == OPEN), still_overdue=overdue)
     closed = tenths = None
     if f.status == T.closed and f.closed_at is not None:
         closed, tenths = utc_day(f.closed_at), close_tenths(f.opened_at, f.closed_at)
@@ -108,7 +109,8 @@ def contributions(f: Facts, as_of: date, sign: int, out: Delta) -> None:
         add(TicketCloseStat, (f.jurisdiction_id, tenths), n=1)
     for facet, value in (("item", f.item_code), ("severity", f.severity)):
         add(TicketSchoolFacetStat, (facet, value, f.school_id), **{cls: 1}, overdue=overdue)
-        add(TicketFacetDayStat, (facet, value, f.jurisdiction_id, opened), opened=1, still_open=int(cls == OPEN))
+        add(TicketFacetDayStat, (facet, value, f.jurisdiction_id, opened), opened=1, still_open=int(cls == OPEN),
+            still_overdue=overdue)
         if closed is not None:
             add(TicketFacetDayStat, (facet, value, f.jurisdiction_id, closed), closed=1)
             add(TicketFacetCloseStat, (facet, value, f.jurisdiction_id, tenths), n=1)
@@ -218,12 +220,11 @@ def school_moved(session: Session, school_id: uuid.UUID, old_jurisdiction_id: uu
 # -- the daily step and the rebuild ---------------------------------------------------------------------------
 
 def _falling_due(conn, lo: date, hi: date):
-    """Open tickets due in [lo, hi), by school, jurisdiction, item and severity."""
+    """Open tickets due in [lo, hi): school, jurisdiction, item, severity and opening time of each."""
     return conn.execute(
-        select(Ticket.school_id, School.jurisdiction_id, Ticket.item_code, Ticket.severity, func.count().label("n"))
+        select(Ticket.school_id, School.jurisdiction_id, Ticket.item_code, Ticket.severity, Ticket.opened_at)
         .join(School, School.id == Ticket.school_id)
-        .where(Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo, Ticket.due_date < hi)
-        .group_by(Ticket.school_id, School.jurisdiction_id, Ticket.item_code, Ticket.severity)).all()
+        .where(Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo, Ticket.due_date < hi)).all()
 
 
 def advance(session: Session, today: date | None = None) -> int:
@@ -240,12 +241,16 @@ def advance(session: Session, today: date | None = None) -> int:
     delta: Delta = {}
     moved = 0
     for r in _falling_due(conn, lo, hi):
-        moved += r.n
-        severity = _severity(r.severity)
-        for key in ((TicketSchoolStat, (r.school_id,)), (TicketItemStat, (r.jurisdiction_id, r.item_code, severity)),
-                    (TicketSchoolFacetStat, ("item", r.item_code, r.school_id)),
-                    (TicketSchoolFacetStat, ("severity", severity, r.school_id))):
-            delta.setdefault(key, defaultdict(int))["overdue"] += sign * r.n
+        moved += 1
+        severity, opened = _severity(r.severity), utc_day(r.opened_at)
+        for key, col in (((TicketSchoolStat, (r.school_id,)), "overdue"),
+                         ((TicketItemStat, (r.jurisdiction_id, r.item_code, severity)), "overdue"),
+                         ((TicketSchoolFacetStat, ("item", r.item_code, r.school_id)), "overdue"),
+                         ((TicketSchoolFacetStat, ("severity", severity, r.school_id)), "overdue"),
+                         ((TicketDayStat, (r.jurisdiction_id, opened)), "still_overdue"),
+                         ((TicketFacetDayStat, ("item", r.item_code, r.jurisdiction_id, opened)), "still_overdue"),
+                         ((TicketFacetDayStat, ("severity", severity, r.jurisdiction_id, opened)), "still_overdue")):
+            delta.setdefault(key, defaultdict(int))[col] += sign
     apply(conn, delta)
     conn.execute(update(TicketStatsState).where(TicketStatsState.id == 1).values(as_of=today))
     return moved

@@ -15,8 +15,8 @@ from inspections.org import service as org
 from inspections.tickets import dashboard as dash
 from inspections.tickets import stats
 from inspections.tickets.enums import Severity, TicketStatus as T
-from inspections.tickets.models import (Ticket, TicketItemStat, TicketSchoolFacetStat, TicketSchoolStat,
-                                        TicketStatsState)
+from inspections.tickets.models import (Ticket, TicketDayStat, TicketFacetDayStat, TicketItemStat,
+                                        TicketSchoolFacetStat, TicketSchoolStat, TicketStatsState)
 from tests.factories import make_world
 
 STATUSES = list(T)
@@ -44,7 +44,10 @@ def _assert_same(session, world, today):
              (principal_for(session, world.office_a1), dash.Filters(severity=Severity.low)),
              (admin, dash.Filters(state="open")), (admin, dash.Filters(state="open", county_id=world.county_a1.id)),
              (principal_for(session, world.office_a), dash.Filters(state="open", item_code="R2")),
-             (principal_for(session, world.office_a1), dash.Filters(state="open", severity=Severity.high))]
+             (principal_for(session, world.office_a1), dash.Filters(state="open", severity=Severity.high)),
+             (admin, dash.Filters(state="overdue")), (admin, dash.Filters(state="overdue", item_code="R1")),
+             (principal_for(session, world.office_a), dash.Filters(state="overdue", severity=Severity.medium)),
+             (principal_for(session, world.office_a1), dash.Filters(state="overdue"))]
     for p, f in views:
         assert dash.uses_counts(p, f)
         counted = dash.counted_summary(session, p, f, today=today)
@@ -148,7 +151,8 @@ def test_filters_the_counts_cannot_answer_count_the_tickets(session):
     assert dash.uses_counts(admin, dash.Filters(severity=Severity.high))
     assert not dash.uses_counts(admin, dash.Filters(item_code="R1", severity=Severity.high))
     assert dash.uses_counts(admin, dash.Filters(state="open"))
-    for state in ("overdue", "closed", "cancelled", "acknowledged"):
+    assert dash.uses_counts(admin, dash.Filters(state="overdue"))
+    for state in ("closed", "cancelled", "acknowledged"):
         assert not dash.uses_counts(admin, dash.Filters(state=state))
     assert not dash.uses_counts(admin, dash.Filters(opened_from=datetime(2026, 1, 1).date()))
     school = Principal(user_id=uuid.uuid4(), role=Role.school, school_id=uuid.uuid4())
@@ -194,6 +198,8 @@ def test_daily_job_moves_as_of_once(app, runner, session):
     session.execute(TicketSchoolStat.__table__.update().values(overdue=0))
     session.execute(TicketItemStat.__table__.update().values(overdue=0))
     session.execute(TicketSchoolFacetStat.__table__.update().values(overdue=0))
+    session.execute(TicketDayStat.__table__.update().values(still_overdue=0))
+    session.execute(TicketFacetDayStat.__table__.update().values(still_overdue=0))
     session.commit()
     runner.invoke(args=["periodic"])
     run_jobs(app)
