@@ -94,3 +94,20 @@ def test_county_reports_page(app, client, session, world):
     page = client.get("/web/dashboard/counties").get_data(as_text=True)
     assert world.county_a1.name in page and world.county_a2.name not in page
     assert "差异系数" in page
+
+
+def test_the_state_filter_is_offered_and_shown(client, world):
+    """The form offers open / overdue / closed / cancelled; the chosen one stays selected, the counts
+    follow it, and a closure rate (meaningless within one state) is not shown."""
+    _login(client, world.office_a1.username)
+    page = client.get("/web/dashboard?lang=en").get_data(as_text=True)
+    select = re.search(r'<select name="state" data-testid="state">(.*?)</select>', page).group(1)
+    assert re.findall(r'value="(\w*)"', select) == ["", "open", "overdue", "closed", "cancelled"]
+    assert ">Overdue<" in select and "selected" not in select
+    everything = _count(page, "open")
+    page = client.get("/web/dashboard?state=open").get_data(as_text=True)
+    assert '<option value="open" selected>' in page
+    assert _count(page, "open") == everything and _count(page, "closed") == 0
+    assert re.search(r'data-testid="closure-rate">–<', page)
+    page = client.get("/web/dashboard?state=closed").get_data(as_text=True)
+    assert _count(page, "open") == 0 and _count(page, "closed") == 0  # nothing closed yet
