@@ -29,9 +29,21 @@ The protocol a mobile app must follow (this module is the executable version of 
 5. **Show sync state** per record: pending (queued), syncing (sent, no answer yet), synced,
    conflict or rejected, each with a readable reason, so the user knows what has not reached the
    server.
+6. **Photos** are files, not mutations. Each gets its id on the device (so a ticket step may name
+   it in `photo_ids` at once) and its sha256 and size when it is taken. One up to a chunk (8 MiB)
+   goes in one request, `POST /api/v1/photos/uploads/whole`, with the declaration (id, sha256,
+   size, content_type, one target: `visit_id` + `item_code`, `response_id` or `ticket_id`,
+   captured_at, latitude, longitude) in the tus `Upload-Metadata` header. A larger one is declared
+   (`POST /api/v1/photos/uploads`, the same fields as JSON) and sent in chunks
+   (`PATCH /api/v1/photos/uploads/{id}` at `Upload-Offset`, the last with `Upload-Complete: ?1`);
+   a 409 names the offset to resume from. Every call is safe to repeat with the same id. Send the
+   photos of ticket steps before the push that takes the step, and a visit's photos after the push
+   that created the visit. A 4xx is final for that photo (show its reason); retry the rest.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import random
 import sqlite3
@@ -52,7 +64,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     id TEXT NOT NULL, op TEXT NOT NULL, base_version INTEGER, fields TEXT NOT NULL,
     state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, result TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS photos (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, path TEXT NOT NULL, size INTEGER NOT NULL,
+    declaration TEXT NOT NULL, state TEXT NOT NULL, reason TEXT, attempts INTEGER NOT NULL DEFAULT 0, result TEXT);
 """
+UPLOAD_TYPE = "application/offset+octet-stream"
 
 
 class TransportError(Exception):
@@ -87,6 +103,25 @@ class HttpTransport:
         except (urllib.error.URLError, OSError, TimeoutError) as e:
             raise TransportError(str(e)) from e
 
+    def send(self, method: str, path: str, *, data: bytes | None, headers: dict):
+        """Raw bytes with extra headers (photo uploads): (status, JSON payload or {}, response headers)."""
+        req = urllib.request.Request(self.base_url + path, data=data, method=method,
+                                     headers={"Authorization": f"Bearer {self.token}", **headers})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.status, _json(resp.read()), dict(resp.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, _json(e.read()), dict(e.headers)
+        except (urllib.error.URLError, OSError, TimeoutError) as e:
+            raise TransportError(str(e)) from e
+
+
+def _json(raw: bytes) -> dict:
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+
 
 class FlaskTransport:
     """The same calls through a Flask test client (tests)."""
@@ -99,16 +134,22 @@ class FlaskTransport:
                              json=body, headers=self.headers)
         return r.status_code, r.get_json(silent=True) or {}
 
+    def send(self, method: str, path: str, *, data: bytes | None, headers: dict):
+        r = self.client.open(path, method=method, data=data, headers={**self.headers, **headers})
+        return r.status_code, r.get_json(silent=True) or {}, dict(r.headers)
+
 
 class SyncClient:
     """A device's local store: read and edit offline, then `sync()` when there is a network."""
 
     def __init__(self, path: str, transport, *, device_id: str | None = None, batch_size: int = 500,
-                 max_attempts: int = 5, backoff: float = 0.5, sleep=time.sleep, page_size: int = 500):
+                 max_attempts: int = 5, backoff: float = 0.5, sleep=time.sleep, page_size: int = 500,
+                 whole_limit: int = 8 << 20, chunk_size: int = 8 << 20):
         self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.executescript(_SCHEMA)
         self.transport, self.batch_size, self.page_size = transport, batch_size, page_size
         self.max_attempts, self.backoff, self.sleep = max_attempts, backoff, sleep
+        self.whole_limit, self.chunk_size = whole_limit, chunk_size  # bytes: one request up to whole_limit
         self.device_id = device_id or self._meta("device_id") or str(uuid.uuid4())
         self._set_meta("device_id", self.device_id)
         self.db.commit()
@@ -126,14 +167,19 @@ class SyncClient:
         return [json.loads(r[0]) for r in rows]
 
     def status(self, entity: str, id: str) -> tuple[str, str | None]:
-        """(state, reason) of a local record: pending, syncing, synced, conflict or rejected."""
-        row = self.db.execute("SELECT state, reason FROM records WHERE entity=? AND id=?", (entity, str(id))).fetchone()
+        """(state, reason) of a local record or photo: pending, syncing, synced, conflict or rejected."""
+        if entity == "photo":
+            row = self.db.execute("SELECT state, reason FROM photos WHERE id=?", (str(id),)).fetchone()
+        else:
+            row = self.db.execute("SELECT state, reason FROM records WHERE entity=? AND id=?",
+                                  (entity, str(id))).fetchone()
         return (row[0], row[1]) if row else ("unknown", "not on this device")
 
     def unsynced(self) -> list[dict]:
-        """Records whose latest state has not been accepted by the server, with the reason."""
-        rows = self.db.execute("SELECT entity, id, state, reason FROM records WHERE state != ? ORDER BY entity, id",
-                               (SYNCED,))
+        """Records and photos whose latest state has not been accepted by the server, with the reason."""
+        rows = self.db.execute("SELECT entity, id, state, reason FROM records WHERE state != ? UNION ALL "
+                               "SELECT 'photo', id, state, reason FROM photos WHERE state != ? ORDER BY 1, 2",
+                               (SYNCED, SYNCED))
         return [{"entity": e, "id": i, "state": s, "reason": r} for e, i, s, r in rows]
 
     def create(self, entity: str, fields: dict, id: str | None = None) -> str:
@@ -158,6 +204,32 @@ class SyncClient:
         if photo_ids:
             fields["photo_ids"] = [str(p) for p in photo_ids]
         return self.create("ticket_event", fields)
+
+    def attach_photo(self, path: str, *, content_type: str = "image/jpeg", visit_id=None, item_code: str | None = None,
+                     response_id=None, ticket_id=None, captured_at=None, latitude=None, longitude=None,
+                     id=None) -> str:
+        """Queue a photo file as evidence: for a visit's item (visit_id + item_code), an answer
+        (response_id) or a ticket's next step (ticket_id). Returns its id, made here, which a ticket
+        step may name in `photo_ids` straight away. The file must stay at `path` until it is sent."""
+        targets = {k: str(v) for k, v in (("visit_id", visit_id), ("response_id", response_id),
+                                          ("ticket_id", ticket_id)) if v is not None}
+        if len(targets) != 1:
+            raise ValueError("a photo is evidence for exactly one of visit_id (with item_code), response_id, ticket_id")
+        digest, size = hashlib.sha256(), 0
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+                size += len(block)
+        pid = str(id or uuid.uuid4())
+        decl = {"id": pid, "sha256": digest.hexdigest(), "size": size, "content_type": content_type, **targets}
+        for key, value in (("item_code", item_code), ("latitude", latitude), ("longitude", longitude),
+                           ("captured_at", captured_at.isoformat() if hasattr(captured_at, "isoformat") else captured_at)):
+            if value is not None:
+                decl[key] = str(value)
+        self.db.execute("INSERT INTO photos (id, path, size, declaration, state, reason) VALUES (?,?,?,?,?,?)",
+                        (pid, str(path), size, json.dumps(decl), PENDING, "taken on this device"))
+        self.db.commit()
+        return pid
 
     def update(self, entity: str, id: str, fields: dict) -> None:
         """Change fields of a record offline."""
@@ -202,10 +274,115 @@ class SyncClient:
     # --- sync -----------------------------------------------------------------------------------
 
     def sync(self) -> dict:
-        """Push the outbox, then pull the server's changes. Safe to call at any time, any number of times."""
+        """Send photos and the outbox, then pull the server's changes. Safe to call at any time, any
+        number of times. Photos go first (a ticket step names them) and again after the push (a photo
+        of a visit created offline waits for that visit to reach the server)."""
+        photos = self.push_photos()
+        photos.pop("waiting", None)  # tried again below, once their records are on the server
         pushed = self.push()
+        for k, v in self.push_photos().items():
+            photos[k] = photos.get(k, 0) + v
         pulled = self.pull()
-        return {"pushed": pushed, "pulled": pulled}
+        return {"pushed": pushed, "photos": photos, "pulled": pulled}
+
+    # --- photos ---------------------------------------------------------------------------------
+
+    def push_photos(self) -> dict:
+        """Upload queued photos whose target the server has; returns counts per outcome."""
+        counts: dict[str, int] = {}
+        rows = self.db.execute("SELECT id, path, size, declaration FROM photos WHERE state IN (?,?) ORDER BY seq",
+                               (PENDING, SYNCING)).fetchall()
+        for pid, path, size, raw in rows:
+            decl = json.loads(raw)
+            waiting, refused = self._photo_target(decl)
+            if waiting or refused:
+                self.db.execute("UPDATE photos SET state=?, reason=? WHERE id=?",
+                                (REJECTED if refused else PENDING, refused or waiting, pid))
+                self.db.commit()
+                counts["rejected" if refused else "waiting"] = counts.get("rejected" if refused else "waiting", 0) + 1
+                continue
+            self.db.execute("UPDATE photos SET state=?, reason=?, attempts=attempts+1 WHERE id=?",
+                            (SYNCING, "sending", pid))
+            self.db.commit()
+            try:
+                status, payload = self._upload(pid, path, size, decl)
+            except (SyncUnavailable, OSError) as e:
+                unreachable = isinstance(e, SyncUnavailable)
+                self.db.execute("UPDATE photos SET state=?, reason=? WHERE id=?",
+                                (PENDING if unreachable else REJECTED,
+                                 "server unreachable; will retry" if unreachable else f"the file cannot be read: {e}",
+                                 pid))
+                self.db.commit()
+                if unreachable:
+                    raise
+                counts["rejected"] = counts.get("rejected", 0) + 1
+                continue
+            if status in (200, 201):
+                state, reason, outcome = SYNCED, None, "sent"
+            else:
+                errors = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in (payload.get("errors") or {}).items())
+                state, outcome = REJECTED, "rejected"
+                reason = f"refused ({status}): {payload.get('detail') or payload.get('title')}" + (
+                    f" ({errors})" if errors else "")
+            self.db.execute("UPDATE photos SET state=?, reason=?, result=? WHERE id=?",
+                            (state, reason, json.dumps(payload), pid))
+            self.db.commit()
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
+
+    def _photo_target(self, decl: dict) -> tuple[str | None, str | None]:
+        """(waiting, refused): a target record made on this device that the server does not have yet."""
+        for entity, key in (("visit", "visit_id"), ("response", "response_id")):
+            if key in decl:
+                row = self.db.execute("SELECT version, state FROM records WHERE entity=? AND id=?",
+                                      (entity, decl[key])).fetchone()
+                if row is not None and row[1] == REJECTED:
+                    return None, f"its {entity} was refused by the server"
+                if row is not None and row[0] is None:
+                    return f"waiting for its {entity} to reach the server", None
+        return None, None
+
+    def _upload(self, pid: str, path: str, size: int, decl: dict) -> tuple[int, dict]:
+        """One photo: in one request up to `whole_limit`, else declared and sent in chunks (resumable)."""
+        if size <= self.whole_limit:
+            with open(path, "rb") as f:
+                data = f.read()
+            meta = ",".join(f"{k} {base64.b64encode(str(v).encode()).decode()}" for k, v in decl.items())
+            status, payload, _h = self._send("POST", "/api/v1/photos/uploads/whole", data,
+                                             {"Content-Type": UPLOAD_TYPE, "Upload-Metadata": meta})
+            if status != 413:  # 413: larger than the server's chunk; go resumable
+                return status, payload
+        status, payload = self._call("POST", "/api/v1/photos/uploads", body=decl)
+        if status not in (200, 201) or payload.get("status") not in ("uploading", None):
+            return status, payload  # refused, or a retry of an upload that already arrived
+        offset = int(payload.get("offset") or 0)
+        step = min(self.chunk_size, int(payload.get("max_chunk_bytes") or self.chunk_size))
+        with open(path, "rb") as f:
+            while offset < size:
+                f.seek(offset)
+                piece = f.read(step)
+                headers = {"Content-Type": UPLOAD_TYPE, "Upload-Offset": str(offset)}
+                if offset + len(piece) >= size:
+                    headers["Upload-Complete"] = "?1"
+                status, payload, h = self._send("PATCH", f"/api/v1/photos/uploads/{pid}", piece, headers)
+                if status in (204, 409):  # stored, or already there: go on from where the server is
+                    offset = int(h.get("Upload-Offset") or payload.get("offset") or offset)
+                    continue
+                return status, payload  # 200: the last chunk finalized it; anything else: refused
+        return self._call("POST", f"/api/v1/photos/uploads/{pid}/finalize")
+
+    def _send(self, method: str, path: str, data: bytes, headers: dict):
+        """`_call` for raw bytes: the same retries on network errors, 429 and 5xx."""
+        for attempt in range(self.max_attempts):
+            try:
+                status, payload, h = self.transport.send(method, path, data=data, headers=headers)
+                if status < 500 and status != 429:
+                    return status, payload, h
+            except TransportError:
+                pass
+            if attempt + 1 < self.max_attempts:
+                self.sleep(self.backoff * (2 ** attempt) * (0.5 + random.random()))
+        raise SyncUnavailable(f"{method} {path}: no answer after {self.max_attempts} attempts")
 
     def push(self) -> dict:
         """Send queued mutations in batches; returns counts per result status."""

@@ -1,0 +1,175 @@
+"""The reference client sends photos: offline first, in one request or in chunks, resuming after a
+dropped answer, ticket evidence before the step that names it, refusals shown with their reason."""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from inspections.photos.models import Photo
+from inspections.tickets.models import Ticket, TicketEvent
+from sync.client import FlaskTransport, SyncClient, SyncUnavailable, TransportError
+from tests.factories import GOOD_PRIMARY, make_world, run_jobs, submit_visit, token_for
+from tests.inspections.photos.images import noisy_jpeg, photo
+
+
+class Radio(FlaskTransport):
+    """A Flask transport whose link can be down, or can drop the answer to the n-th PATCH."""
+
+    def __init__(self, client, headers):
+        super().__init__(client, headers)
+        self.down, self.drop_patch, self.patches = False, None, 0
+
+    def request(self, method, path, **kw):
+        if self.down:
+            raise TransportError("no signal")
+        return super().request(method, path, **kw)
+
+    def send(self, method, path, *, data, headers):
+        if self.down:
+            raise TransportError("no signal")
+        out = super().send(method, path, data=data, headers=headers)
+        if method == "PATCH":
+            self.patches += 1
+            if self.patches == self.drop_patch:
+                raise TransportError("connection dropped before the answer arrived")
+        return out
+
+
+def _device(tmp_path, client, headers, name, **kw):
+    radio = Radio(client, headers)
+    return SyncClient(str(tmp_path / f"{name}.db"), radio, device_id=name, sleep=lambda s: None, **kw), radio
+
+
+def _file(tmp_path, name, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_a_visit_photo_taken_offline_waits_for_its_visit_then_arrives(app, client, session, tmp_path):
+    w = make_world(session)
+    dev, radio = _device(tmp_path, client, token_for(session, w.inspector_a1), "tablet")
+    dev.sync()
+    radio.down = True
+    vid = dev.create("visit", {"school_id": str(w.school_a1.id)})
+    data = photo(320, 240)
+    pid = dev.attach_photo(_file(tmp_path, "gate.jpg", data), visit_id=vid, item_code="sports_area_m2",
+                           captured_at=datetime(2026, 11, 29, 2, 30, tzinfo=timezone.utc), latitude="30.123456",
+                           longitude="120.654321")
+    assert dev.status("photo", pid) == ("pending", "taken on this device")
+    assert dev.push_photos() == {"waiting": 1}  # its visit is not on the server yet: not even tried
+    assert dev.status("photo", pid) == ("pending", "waiting for its visit to reach the server")
+    assert {u["id"] for u in dev.unsynced()} == {vid, pid}
+    radio.down = False
+    out = dev.sync()
+    assert out["pushed"] == {"applied": 1} and out["photos"] == {"sent": 1}
+    assert dev.status("photo", pid) == ("synced", None) and dev.unsynced() == []
+    stored = session.get(Photo, uuid.UUID(pid))
+    assert stored.sha256 == hashlib.sha256(data).hexdigest() and str(stored.visit_id) == vid
+    assert stored.item_code == "sports_area_m2" and str(stored.latitude) == "30.123456"
+    run_jobs(app)
+    session.expire_all()
+    assert session.get(Photo, uuid.UUID(pid)).status == "processed"
+    dev.sync()  # again: nothing is sent twice
+    assert session.scalar(select(Photo.id).where(Photo.visit_id == uuid.UUID(vid)).offset(1)) is None
+
+
+def test_a_large_photo_goes_in_chunks_and_resumes_after_a_dropped_answer(app, client, session, tmp_path):
+    w = make_world(session)
+    dev, radio = _device(tmp_path, client, token_for(session, w.inspector_a1), "tablet",
+                         whole_limit=4096, chunk_size=16384)
+    dev.sync()
+    vid = dev.create("visit", {"school_id": str(w.school_a1.id)})
+    dev.sync()
+    data = noisy_jpeg(640, 480)
+    chunks = -(-len(data) // 16384)
+    assert chunks >= 3
+    radio.drop_patch = 2  # the second chunk lands, but its answer is lost
+    pid = dev.attach_photo(_file(tmp_path, "big.jpg", data), visit_id=vid, item_code="equipment_value_yuan")
+    assert dev.sync()["photos"] == {"sent": 1}
+    assert radio.patches == chunks + 1  # the lost one sent again, answered 409 with the offset to go on from
+    stored = session.get(Photo, uuid.UUID(pid))
+    assert stored.status in ("received", "processed") and stored.received_bytes == len(data)
+    assert stored.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_school_sends_its_evidence_then_the_step_that_names_it(app, client, session, tmp_path):
+    w = make_world(session)
+    submit_visit(client, token_for(session, w.inspector_a1), w.school_a1.id, {**GOOD_PRIMARY, "pe_art_teachers": 4})
+    run_jobs(app)
+    ticket = session.scalar(select(Ticket).where(Ticket.school_id == w.school_a1.id, Ticket.item_code == "R3"))
+    dev, radio = _device(tmp_path, client, token_for(session, w.school_user_a1), "school-tablet")
+    dev.sync()
+    radio.down = True  # all of it offline
+    dev.ticket_step(ticket.id, "acknowledged")
+    dev.ticket_step(ticket.id, "in_progress", plan=[{"milestone": "招聘体育教师", "due": "2027-03-01"}])
+    pid = dev.attach_photo(_file(tmp_path, "timetable.jpg", photo()), ticket_id=ticket.id)
+    step = dev.ticket_step(ticket.id, "awaiting_verification", note="两名体育教师已到岗", photo_ids=[pid])
+    try:
+        dev.sync()
+    except SyncUnavailable:
+        pass
+    assert dev.status("photo", pid)[0] == "pending" and dev.status("ticket_event", step)[0] == "pending"
+    radio.down = False
+    out = dev.sync()
+    assert out["photos"] == {"sent": 1} and out["pushed"] == {"applied": 3}
+    assert dev.status("ticket_event", step) == ("synced", None)
+    session.expire_all()
+    assert session.get(Ticket, ticket.id).status.value == "awaiting_verification"
+    event = session.get(TicketEvent, uuid.UUID(step))
+    assert event.data.get("photo_ids") == [pid]
+
+
+def test_refusals_are_final_with_their_reason_and_the_rest_still_go(app, client, session, tmp_path):
+    w = make_world(session)
+    submit_visit(client, token_for(session, w.inspector_a1), w.school_a1b.id, {**GOOD_PRIMARY, "pe_art_teachers": 4})
+    run_jobs(app)
+    others = session.scalar(select(Ticket.id).where(Ticket.school_id == w.school_a1b.id).limit(1))
+    dev, _radio = _device(tmp_path, client, token_for(session, w.school_user_a1), "school-tablet")
+    dev.sync()
+    theirs = dev.attach_photo(_file(tmp_path, "a.jpg", photo()), ticket_id=others)  # another school's ticket
+    gone = dev.attach_photo(_file(tmp_path, "b.jpg", photo(200, 100)), ticket_id=others)
+    (tmp_path / "b.jpg").unlink()  # the file went away before it was sent
+    bad_visit = dev.create("visit", {"school_id": str(w.school_a1.id)})  # schools cannot plan visits
+    orphan = dev.attach_photo(_file(tmp_path, "c.jpg", photo()), visit_id=bad_visit, item_code="enrolment")
+    out = dev.sync()
+    assert out["photos"] == {"rejected": 3} and out["pushed"] == {"rejected": 1}
+    state, reason = dev.status("photo", theirs)
+    assert state == "rejected" and reason.startswith("refused (404)")
+    state, reason = dev.status("photo", gone)
+    assert state == "rejected" and "cannot be read" in reason
+    assert dev.status("photo", orphan) == ("rejected", "its visit was refused by the server")
+    assert session.scalar(select(Photo.id).where(Photo.ticket_id == others)) is None
+    dev.sync()  # refusals are not sent again
+    assert {u["id"] for u in dev.unsynced() if u["state"] == "rejected"} >= {theirs, gone, orphan}
+
+
+def test_over_real_http_both_ways_of_sending(base_app, app, session, tmp_path):
+    """The standard-library transport against gunicorn: a photo in one request and one in chunks."""
+    import pytest
+
+    from inspections.accounts import service as accounts
+    from sync.client import HttpTransport
+    from tests.sync.server import gunicorn
+    if base_app.extensions["db_engine"].dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    w = make_world(session)
+    token, _ = accounts.issue_token(session, user=w.inspector_a1)
+    session.commit()
+    with gunicorn(base_app.config["DATABASE_URL"], secret=base_app.config["SECRET_KEY"], var_dir=str(tmp_path),
+                  workers=2, threads=2) as url:
+        dev = SyncClient(str(tmp_path / "d.db"), HttpTransport(url, token), device_id="phone", sleep=lambda s: None,
+                         whole_limit=20_000, chunk_size=16_384)
+        vid = dev.create("visit", {"school_id": str(w.school_a1.id)})
+        small, big = photo(), noisy_jpeg(640, 480)
+        assert len(small) <= 20_000 < len(big)
+        ids = [dev.attach_photo(_file(tmp_path, n, d), visit_id=vid, item_code="enrolment")
+               for n, d in (("s.jpg", small), ("b.jpg", big))]
+        assert dev.sync()["photos"] == {"sent": 2}
+    session.expire_all()
+    for pid, data in zip(ids, (small, big)):
+        stored = session.get(Photo, uuid.UUID(pid))
+        assert stored.received_bytes == len(data) and stored.sha256 == hashlib.sha256(data).hexdigest()
