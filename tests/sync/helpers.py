@@ -36,3 +36,14 @@ def new_visit(client, headers, school_id, device_id="device-1", **fields):
     (res,) = push(client, headers, mutation("visit", "create", school_id=str(school_id), **fields), device_id=device_id)
     assert res["status"] == "applied", res
     return res
+
+
+def r3_ticket(app, client, session, world, school):
+    """A school short of PE/art teachers after a submitted, scored visit: its open R3 ticket."""
+    from sqlalchemy import select
+
+    from inspections.tickets.models import Ticket
+    from tests.factories import GOOD_PRIMARY, run_jobs, submit_visit, token_for
+    submit_visit(client, token_for(session, world.inspector_a1), school.id, {**GOOD_PRIMARY, "pe_art_teachers": 4})
+    run_jobs(app)
+    return session.scalar(select(Ticket).where(Ticket.school_id == school.id, Ticket.item_code == "R3"))

@@ -152,11 +152,9 @@ def test_unknown_cursor_resyncs_from_scratch_keeping_the_outbox(app, client, ses
 
 def test_school_device_answers_its_ticket_offline(app, client, session, tmp_path):
     from inspections.tickets.models import Ticket
-    from tests.factories import GOOD_PRIMARY, run_jobs, submit_visit
+    from tests.sync.helpers import r3_ticket
     w = make_world(session)
-    submit_visit(client, token_for(session, w.inspector_a1), w.school_a1.id, {**GOOD_PRIMARY, "pe_art_teachers": 4})
-    run_jobs(app)
-    ticket = session.scalar(select(Ticket).where(Ticket.school_id == w.school_a1.id, Ticket.item_code == "R3"))
+    ticket = r3_ticket(app, client, session, w, w.school_a1)
     dev, transport = _device(tmp_path, client, token_for(session, w.school_user_a1), "school-tablet")
     dev.sync()
     assert dev.get("ticket", str(ticket.id))["status"] == "open"

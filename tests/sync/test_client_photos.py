@@ -11,8 +11,9 @@ from sqlalchemy import select
 from inspections.photos.models import Photo
 from inspections.tickets.models import Ticket, TicketEvent
 from sync.client import FlaskTransport, SyncClient, SyncUnavailable, TransportError
-from tests.factories import GOOD_PRIMARY, make_world, run_jobs, submit_visit, token_for
+from tests.factories import make_world, run_jobs, token_for
 from tests.inspections.photos.images import noisy_jpeg, photo
+from tests.sync.helpers import r3_ticket
 
 
 class Radio(FlaskTransport):
@@ -98,9 +99,7 @@ def test_a_large_photo_goes_in_chunks_and_resumes_after_a_dropped_answer(app, cl
 
 def test_a_school_sends_its_evidence_then_the_step_that_names_it(app, client, session, tmp_path):
     w = make_world(session)
-    submit_visit(client, token_for(session, w.inspector_a1), w.school_a1.id, {**GOOD_PRIMARY, "pe_art_teachers": 4})
-    run_jobs(app)
-    ticket = session.scalar(select(Ticket).where(Ticket.school_id == w.school_a1.id, Ticket.item_code == "R3"))
+    ticket = r3_ticket(app, client, session, w, w.school_a1)
     dev, radio = _device(tmp_path, client, token_for(session, w.school_user_a1), "school-tablet")
     dev.sync()
     radio.down = True  # all of it offline
@@ -125,9 +124,7 @@ def test_a_school_sends_its_evidence_then_the_step_that_names_it(app, client, se
 
 def test_refusals_are_final_with_their_reason_and_the_rest_still_go(app, client, session, tmp_path):
     w = make_world(session)
-    submit_visit(client, token_for(session, w.inspector_a1), w.school_a1b.id, {**GOOD_PRIMARY, "pe_art_teachers": 4})
-    run_jobs(app)
-    others = session.scalar(select(Ticket.id).where(Ticket.school_id == w.school_a1b.id).limit(1))
+    others = r3_ticket(app, client, session, w, w.school_a1b).id
     dev, _radio = _device(tmp_path, client, token_for(session, w.school_user_a1), "school-tablet")
     dev.sync()
     theirs = dev.attach_photo(_file(tmp_path, "a.jpg", photo()), ticket_id=others)  # another school's ticket
