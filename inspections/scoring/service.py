@@ -79,14 +79,17 @@ COMPARATOR_TEXT = {"ge": "≥", "le": "≤", "eq": "="}
 # How a shortfall reads on a ticket: people and rooms are whole, money and area to the cent.
 UNIT_TEXT = {"teachers": "名教师", "rooms": "间", "classes": "个班", "students": "名学生", "m2": "平方米",
              "yuan": "元"}
+UNIT_TEXT_EN = {"teachers": "teachers", "rooms": "rooms", "classes": "classes", "students": "students", "m2": "m²",
+                "yuan": "yuan"}
 
 
-def shortfall_text(amount, unit: str | None) -> str:
-    """E.g. '2 名教师', '850.00 平方米', '120,000.00 元'."""
+def shortfall_text(amount, unit: str | None, lang: str = "zh-CN") -> str:
+    """E.g. '2 名教师', '850.00 平方米', '120,000.00 元' (in English: '2 teachers', '850.00 m²')."""
     from decimal import Decimal
     d = Decimal(str(amount))
     shown = f"{d:,.2f}" if unit in ("m2", "yuan") else f"{d:,.0f}"
-    return f"{shown} {UNIT_TEXT.get(unit or '', unit or '')}".strip()
+    words = UNIT_TEXT_EN if lang == "en" else UNIT_TEXT
+    return f"{shown} {words.get(unit or '', unit or '')}".strip()
 
 
 def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> int:

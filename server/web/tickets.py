@@ -14,6 +14,7 @@ from inspections.org.models import School
 from inspections.photos import service as photos_service
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.models import Photo
+from inspections.scoring.service import shortfall_text
 from inspections.storage import S3Storage
 from inspections.tickets import service as tickets
 from inspections.tickets.enums import TicketStatus
@@ -26,10 +27,12 @@ nav_link("web.ticket_list", "tickets", *Role)
 i18n.add({
     "zh-CN": {"evidence_photos": "整改照片", "photos_hint": "可选多张照片（每张不超过 {mb} MB）",
               "processing": "处理中", "photo_rejected": "照片未通过校验", "verify_close": "核验通过并销号",
-              "reject_back": "退回整改", "reason": "理由", "plan_due": "完成日期"},
+              "reject_back": "退回整改", "reason": "理由", "plan_due": "完成日期", "measured": "实测",
+              "required": "要求", "short_by": "还差", "sep": "，"},
     "en": {"evidence_photos": "Evidence photos", "photos_hint": "Choose one or more photos (up to {mb} MB each)",
            "processing": "Processing", "photo_rejected": "Photo failed the checks", "verify_close": "Verify and close",
-           "reject_back": "Reject: back to in progress", "reason": "Reason", "plan_due": "Due"},
+           "reject_back": "Reject: back to in progress", "reason": "Reason", "plan_due": "Due", "measured": "Measured",
+           "required": "required", "short_by": "short by", "sep": ", "},
 })
 
 
@@ -89,6 +92,7 @@ def ticket_detail(ticket_id):
                 enqueue_processing(ph)
             return redirect(url_for("web.ticket_detail", ticket_id=t.id))
     return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error,
+                           shortfall_text=shortfall_text,
                            overdue=tickets.is_overdue(t), photos=_event_photos(t), form_files=FORM_FILES,
                            max_file_mb=current_app.config["MAX_CHUNK_BYTES"] >> 20), (422 if error else 200)
 

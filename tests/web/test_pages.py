@@ -91,3 +91,13 @@ def test_inspector_rejects_with_reason_then_closes(client, session, world):
     session.commit()
     assert client.post(url, data={"to": "closed", "csrf_token": token}).status_code == 302
     assert '<span id="status">已销号</span>' in client.get(url).get_data(as_text=True)
+
+
+def test_ticket_page_states_the_shortfall_in_the_pages_language(client, world):
+    _login(client, world.school_user_a1.username)
+    page = client.get("/web/tickets").get_data(as_text=True)
+    url = re.search(r'href="(/web/tickets/[0-9a-f-]+)"', page).group(1)
+    zh = re.search(r'data-testid="shortfall">([^<]*)<', client.get(url).get_data(as_text=True)).group(1)
+    assert re.fullmatch(r"实测 [\d.]+，要求 [\d.]+，还差 2 名教师", zh), zh  # whole people, Chinese units
+    en = re.search(r'data-testid="shortfall">([^<]*)<', client.get(url + "?lang=en").get_data(as_text=True)).group(1)
+    assert re.fullmatch(r"Measured [\d.]+, required [\d.]+, short by 2 teachers", en), en
