@@ -33,7 +33,8 @@ i18n.add({
               "filter": "筛选", "all": "全部", "severity": "严重程度", "next_page": "下一页", "none_found": "没有符合条件的整改单",
               "ticket_list": "整改单清单", "verdict": "结论", "computed_at": "计算时间", "cv": "差异系数", "limit": "限值",
               "no_score": "尚无评估结果", "level": "学段", "primary": "小学", "junior": "初中", "days": "天",
-              "opened_from": "开单起", "opened_to": "开单止", "state": "状态"},
+              "opened_from": "开单起", "opened_to": "开单止", "state": "状态",
+              "chart_top": "· 柱高上限"},
     "en": {"dashboard": "Dashboard", "county_reports": "County CV reports", "open_count": "Open", "overdue_count": "Overdue",
            "closed_count": "Closed", "cancelled_count": "Cancelled", "closure_rate": "Closure rate",
            "median_days": "Median days to close", "aging": "Open tickets by age (days)", "trend": "Last 12 months",
@@ -43,7 +44,7 @@ i18n.add({
            "none_found": "No tickets match", "ticket_list": "Tickets", "verdict": "Verdict", "computed_at": "Computed",
            "cv": "CV", "limit": "Limit", "no_score": "No judgement yet", "level": "Level", "primary": "Primary",
            "junior": "Junior secondary", "days": "days", "opened_from": "Opened from", "opened_to": "Opened to",
-           "state": "State"},
+           "state": "State", "chart_top": "· tallest bar"},
 })
 
 
