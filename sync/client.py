@@ -116,6 +116,16 @@ class HttpTransport:
             raise TransportError(str(e)) from e
 
 
+class _ShortFile(Exception):
+    """The photo's file no longer has the bytes it had when it was attached."""
+
+
+def _problem(payload: dict) -> str:
+    """A problem+json answer as one line: its detail (or title) and field errors."""
+    errors = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in (payload.get("errors") or {}).items())
+    return f"{payload.get('detail') or payload.get('title')}" + (f" ({errors})" if errors else "")
+
+
 def _json(raw: bytes) -> dict:
     try:
         return json.loads(raw or b"{}")
@@ -306,24 +316,40 @@ class SyncClient:
             self.db.commit()
             try:
                 status, payload = self._upload(pid, path, size, decl)
-            except (SyncUnavailable, OSError) as e:
-                unreachable = isinstance(e, SyncUnavailable)
-                self.db.execute("UPDATE photos SET state=?, reason=? WHERE id=?",
-                                (PENDING if unreachable else REJECTED,
-                                 "server unreachable; will retry" if unreachable else f"the file cannot be read: {e}",
-                                 pid))
+            except SyncUnavailable:
+                # The server (or its photo storage) does not answer: leave this and the rest queued
+                # and let the mutations go on (a step naming an unsent photo waits, see push()).
+                self.db.execute("UPDATE photos SET state=?, reason=? WHERE state=?",
+                                (PENDING, "server unreachable; will retry", SYNCING))
                 self.db.commit()
-                if unreachable:
-                    raise
+                counts["unavailable"] = counts.get("unavailable", 0) + 1
+                break
+            except (OSError, _ShortFile) as e:
+                self.db.execute("UPDATE photos SET state=?, reason=? WHERE id=?",
+                                (REJECTED, f"the file cannot be read as it was taken: {e}", pid))
+                self.db.commit()
                 counts["rejected"] = counts.get("rejected", 0) + 1
                 continue
-            if status in (200, 201):
+            if status in (401, 403):
+                # Not this photo's fault (a token expired, an account changed): keep it, say why, stop.
+                self.db.execute("UPDATE photos SET state=?, reason=? WHERE state=?",
+                                (PENDING, f"server refused the upload ({status}): {_problem(payload)}", SYNCING))
+                self.db.commit()
+                counts["unavailable"] = counts.get("unavailable", 0) + 1
+                break
+            arrived = payload.get("status")
+            if status in (200, 201) and arrived not in ("expired", "rejected"):
                 state, reason, outcome = SYNCED, None, "sent"
-            else:
-                errors = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in (payload.get("errors") or {}).items())
+            elif status in (200, 201):
+                # The server has it, but not as evidence: its partial upload expired before it was
+                # finished (attach the photo again), or the file is not an acceptable image.
                 state, outcome = REJECTED, "rejected"
-                reason = f"refused ({status}): {payload.get('detail') or payload.get('title')}" + (
-                    f" ({errors})" if errors else "")
+                reason = ("the server dropped the unfinished upload (it expired); attach the photo again"
+                          if arrived == "expired" else
+                          f"the server refused the image: {payload.get('status_reason') or 'not an acceptable image'}")
+            else:
+                state, outcome = REJECTED, "rejected"
+                reason = f"refused ({status}): {_problem(payload)}"
             self.db.execute("UPDATE photos SET state=?, reason=?, result=? WHERE id=?",
                             (state, reason, json.dumps(payload), pid))
             self.db.commit()
@@ -336,9 +362,9 @@ class SyncClient:
             if key in decl:
                 row = self.db.execute("SELECT version, state FROM records WHERE entity=? AND id=?",
                                       (entity, decl[key])).fetchone()
-                if row is not None and row[1] == REJECTED:
-                    return None, f"its {entity} was refused by the server"
-                if row is not None and row[0] is None:
+                if row is not None and row[0] is None:  # made on this device, not acknowledged yet
+                    if row[1] == REJECTED:
+                        return None, f"its {entity} was refused by the server"
                     return f"waiting for its {entity} to reach the server", None
         return None, None
 
@@ -360,13 +386,18 @@ class SyncClient:
         with open(path, "rb") as f:
             while offset < size:
                 f.seek(offset)
-                piece = f.read(step)
+                piece = f.read(min(step, size - offset))
+                if not piece:
+                    raise _ShortFile(f"{path} has {offset} of the {size} bytes it had when it was taken")
                 headers = {"Content-Type": UPLOAD_TYPE, "Upload-Offset": str(offset)}
                 if offset + len(piece) >= size:
                     headers["Upload-Complete"] = "?1"
                 status, payload, h = self._send("PATCH", f"/api/v1/photos/uploads/{pid}", piece, headers)
                 if status in (204, 409):  # stored, or already there: go on from where the server is
-                    offset = int(h.get("Upload-Offset") or payload.get("offset") or offset)
+                    server_at = h.get("Upload-Offset") or payload.get("offset")
+                    if server_at is None or int(server_at) == offset and status == 409:
+                        return status, payload  # a conflict that is not about the offset: refused
+                    offset = int(server_at)
                     continue
                 return status, payload  # 200: the last chunk finalized it; anything else: refused
         return self._call("POST", f"/api/v1/photos/uploads/{pid}/finalize")
@@ -392,6 +423,7 @@ class SyncClient:
         while True:
             rows = self.db.execute("SELECT seq, mutation_id, entity, id, op, base_version, fields FROM outbox "
                                    "WHERE state=? ORDER BY seq LIMIT ?", (PENDING, self.batch_size)).fetchall()
+            rows = self._until_photos_missing(rows)
             if not rows:
                 break
             self.db.executemany("UPDATE outbox SET state=?, attempts=attempts+1 WHERE seq=?", [(SYNCING, r[0]) for r in rows])
@@ -422,6 +454,20 @@ class SyncClient:
             self.db.commit()
         return counts
 
+    def _until_photos_missing(self, rows: list) -> list:
+        """The rows before the first ticket step that names a photo not sent yet: that step and all after
+        it wait (their order matters), saying why."""
+        unsent = {pid for (pid,) in self.db.execute("SELECT id FROM photos WHERE state IN (?,?)", (PENDING, SYNCING))}
+        if not unsent:
+            return rows
+        for i, r in enumerate(rows):
+            if r[2] == "ticket_event" and unsent & set(json.loads(r[6]).get("photo_ids") or []):
+                self.db.execute("UPDATE records SET state=?, reason=? WHERE entity=? AND id=?",
+                                (PENDING, "waiting for its photos to be sent", r[2], r[3]))
+                self.db.commit()
+                return rows[:i]
+        return rows
+
     def _apply_result(self, row, result: dict) -> None:
         seq, _mid, entity, rid = row[0], row[1], row[2], row[3]
         self.db.execute("UPDATE outbox SET state='done', result=? WHERE seq=?", (json.dumps(result), seq))
@@ -441,6 +487,12 @@ class SyncClient:
             # Another device created the same answer first: this record now lives under the server's id.
             self.db.execute("DELETE FROM records WHERE entity=? AND id=?", (entity, rid))
             self.db.execute("UPDATE outbox SET id=? WHERE entity=? AND id=? AND state=?", (server_id, entity, rid, PENDING))
+            key = f"{entity}_id"
+            for pid, raw in self.db.execute("SELECT id, declaration FROM photos WHERE state IN (?,?)",
+                                            (PENDING, SYNCING)).fetchall():
+                decl = json.loads(raw)
+                if decl.get(key) == rid:  # its photos follow it
+                    self.db.execute("UPDATE photos SET declaration=? WHERE id=?", (json.dumps(decl | {key: server_id}), pid))
             rid = server_id
         record = result.get("record")
         state, reason = SYNCED, None

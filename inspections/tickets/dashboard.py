@@ -217,7 +217,9 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
     """The summary from the kept counts (None if they were never built). A few thousand rows for a
     whole province, however many tickets there are, and only the top schools leave the database."""
     from inspections.tickets import stats as st
-    as_of = st.as_of(session.connection())
+    # Shared, like a ticket writer's: the daily advance cannot move as_of (and fold in the tickets
+    # fallen due) between this read and the count queries, which would count those tickets twice.
+    as_of = st.as_of(session.connection(), lock="share")
     if as_of is None:
         return None
     S, I, D, C = st.TicketSchoolStat, st.TicketItemStat, st.TicketDayStat, st.TicketCloseStat
@@ -260,8 +262,8 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
             .join(Jurisdiction, Jurisdiction.id == School.jurisdiction_id)
             .where(*in_schools, *only[S], (s_open if narrowed else S.open + S.closed + S.cancelled) > 0))
     top = session.execute(base.order_by(s_open.desc(), school_overdue.desc(), label).limit(top_schools)).all()
-    by_school = [Row(str(r.school_id), f"{r.code} {r.name}", Counts(r.open, r.overdue, r.closed, r.cancelled),
-                     r.county) for r in top]
+    by_school = [Row(str(r.school_id), f"{r.code} {r.name}",
+                     Counts(int(r.open), int(r.overdue), int(r.closed), int(r.cancelled)), r.county) for r in top]
     per = base.subquery()
     totals, by_county = Counts(), []
     for r in session.execute(select(per.c.jurisdiction_id, per.c.county, func.sum(per.c.open),

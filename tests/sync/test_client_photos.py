@@ -22,6 +22,7 @@ class Radio(FlaskTransport):
     def __init__(self, client, headers):
         super().__init__(client, headers)
         self.down, self.drop_patch, self.patches = False, None, 0
+        self.photo_answer = None  # e.g. 503: what photo uploads get instead of the server's answer
 
     def request(self, method, path, **kw):
         if self.down:
@@ -31,6 +32,8 @@ class Radio(FlaskTransport):
     def send(self, method, path, *, data, headers):
         if self.down:
             raise TransportError("no signal")
+        if self.photo_answer:
+            return self.photo_answer, {"title": "Service Unavailable" if self.photo_answer >= 500 else "Unauthorized"}, {}
         out = super().send(method, path, data=data, headers=headers)
         if method == "PATCH":
             self.patches += 1
@@ -170,3 +173,100 @@ def test_over_real_http_both_ways_of_sending(base_app, app, session, tmp_path):
     for pid, data in zip(ids, (small, big)):
         stored = session.get(Photo, uuid.UUID(pid))
         assert stored.received_bytes == len(data) and stored.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_an_unfinished_upload_the_server_dropped_is_shown_as_such(app, client, session, tmp_path):
+    w = make_world(session)
+    dev, radio = _device(tmp_path, client, token_for(session, w.inspector_a1), "tablet", whole_limit=4096,
+                         chunk_size=16384)
+    vid = dev.create("visit", {"school_id": str(w.school_a1.id)})
+    dev.sync()
+    pid = dev.attach_photo(_file(tmp_path, "big.jpg", noisy_jpeg(640, 480)), visit_id=vid, item_code="enrolment")
+    original = radio.send  # the first chunk lands, then the signal is gone for the rest
+
+    def flaky(method, path, *, data, headers):
+        if method == "PATCH" and radio.patches >= 1:
+            raise TransportError("no signal")
+        return original(method, path, data=data, headers=headers)
+    radio.send = flaky
+    assert dev.push_photos() == {"unavailable": 1}
+    assert dev.status("photo", pid) == ("pending", "server unreachable; will retry")
+    # Days later the server's cleanup expires the unfinished upload.
+    stored = session.get(Photo, uuid.UUID(pid))
+    assert 0 < stored.received_bytes < stored.size
+    stored.status, stored.status_reason = "expired", "upload abandoned before it finished"
+    session.commit()
+    radio.send = original
+    assert dev.sync()["photos"] == {"rejected": 1}
+    state, reason = dev.status("photo", pid)
+    assert state == "rejected" and reason == "the server dropped the unfinished upload (it expired); attach the photo again"
+
+
+def test_a_file_changed_after_it_was_attached_is_refused_not_sent_forever(app, client, session, tmp_path):
+    w = make_world(session)
+    dev, _radio = _device(tmp_path, client, token_for(session, w.inspector_a1), "tablet", whole_limit=4096,
+                          chunk_size=16384)
+    vid = dev.create("visit", {"school_id": str(w.school_a1.id)})
+    dev.sync()
+    path = _file(tmp_path, "big.jpg", noisy_jpeg(640, 480))
+    pid = dev.attach_photo(path, visit_id=vid, item_code="enrolment")
+    with open(path, "r+b") as f:
+        f.truncate(20000)  # an editing app shortened it meanwhile
+    assert dev.sync()["photos"] == {"rejected": 1}
+    state, reason = dev.status("photo", pid)
+    assert state == "rejected" and "has 20000 of the" in reason
+
+
+def test_photos_follow_an_answer_merged_into_another_devices(app, client, session, tmp_path):
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    a, _ = _device(tmp_path, client, h, "a")
+    b, _ = _device(tmp_path, client, h, "b")
+    vid = a.create("visit", {"school_id": str(w.school_a1.id)})
+    a.sync()
+    b.sync()
+    first = a.create("response", {"visit_id": vid, "item_code": "enrolment", "value": 600})
+    a.sync()
+    mine = b.create("response", {"visit_id": vid, "item_code": "enrolment", "note": "counted at the gate"})
+    pid = b.attach_photo(_file(tmp_path, "roll.jpg", photo()), response_id=mine)
+    out = b.sync()
+    assert out["pushed"] == {"merged": 1} and out["photos"] == {"sent": 1}
+    assert str(session.get(Photo, uuid.UUID(pid)).response_id) == first  # under the answer the server kept
+
+
+def test_a_rejected_edit_does_not_hold_back_the_records_photos(app, client, session, tmp_path):
+    w = make_world(session)
+    dev, _radio = _device(tmp_path, client, token_for(session, w.inspector_a1), "tablet")
+    vid = dev.create("visit", {"school_id": str(w.school_a1.id)})
+    rid = dev.create("response", {"visit_id": vid, "item_code": "enrolment", "value": 600})
+    dev.sync()
+    dev.update("response", rid, {"value": "x" * 3000})  # too long: refused, the answer stays on the server
+    pid = dev.attach_photo(_file(tmp_path, "roll.jpg", photo()), response_id=rid)
+    out = dev.sync()
+    assert out["pushed"] == {"rejected": 1} and out["photos"] == {"sent": 1}
+    assert dev.status("photo", pid) == ("synced", None)
+
+
+def test_failing_photo_uploads_hold_back_only_the_steps_that_name_them(app, client, session, tmp_path):
+    w = make_world(session)
+    ticket = r3_ticket(app, client, session, w, w.school_a1)
+    dev, radio = _device(tmp_path, client, token_for(session, w.school_user_a1), "school-tablet")
+    dev.sync()
+    ack = dev.ticket_step(ticket.id, "acknowledged")
+    plan = dev.ticket_step(ticket.id, "in_progress", plan=[{"milestone": "招聘体育教师", "due": "2027-03-01"}])
+    pid = dev.attach_photo(_file(tmp_path, "timetable.jpg", photo()), ticket_id=ticket.id)
+    step = dev.ticket_step(ticket.id, "awaiting_verification", photo_ids=[pid])
+    radio.photo_answer = 503  # photo storage is down; the rest of the server is fine
+    out = dev.sync()
+    assert out["photos"] == {"unavailable": 2} and out["pushed"] == {"applied": 2}
+    assert dev.status("ticket_event", ack) == ("synced", None) and dev.status("ticket_event", plan) == ("synced", None)
+    assert dev.status("ticket_event", step) == ("pending", "waiting for its photos to be sent")
+    assert dev.status("photo", pid) == ("pending", "server unreachable; will retry")
+    radio.photo_answer = 401  # a token problem is not the photo's fault either: kept, with the reason
+    dev.sync()
+    assert dev.status("photo", pid) == ("pending", "server refused the upload (401): Unauthorized")
+    radio.photo_answer = None
+    out = dev.sync()
+    assert out["photos"] == {"sent": 1} and out["pushed"] == {"applied": 1}
+    session.expire_all()
+    assert session.get(Ticket, ticket.id).status.value == "awaiting_verification"

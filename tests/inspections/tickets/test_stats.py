@@ -208,3 +208,27 @@ def test_daily_job_moves_as_of_once(app, runner, session):
     session.expire_all()
     assert session.get(TicketSchoolStat, world.school_a1.id).overdue == 1
     assert stats.check(session.connection()) == []
+
+
+def test_a_counted_summary_holds_off_the_daily_advance_until_it_ends(session):
+    """The advance moving as_of between the summary's read of it and its count queries would count the
+    tickets fallen due since twice: the summary holds a share lock on the state row until it ends."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL (SQLite serialises writers for the whole transaction)")
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from inspections.db import new_session
+    admin = Principal(user_id=uuid.uuid4(), role=Role.admin)
+    day = stats.as_of(session.connection())
+    dash.counted_summary(session, admin, dash.Filters(state="overdue"), today=day + timedelta(days=1))
+    with new_session() as other:
+        other.execute(text("SET lock_timeout = '300ms'"))
+        with pytest.raises(OperationalError, match="lock timeout"):
+            stats.advance(other, today=day + timedelta(days=1))
+        other.rollback()
+        session.rollback()  # the summary ends: now the advance goes through
+        stats.advance(other, today=day + timedelta(days=1))
+        other.commit()
+    assert stats.as_of(session.connection()) == day + timedelta(days=1)
+    session.rollback()
