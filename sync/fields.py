@@ -6,6 +6,7 @@ from marshmallow import ValidationError, fields, validate
 from inspections.tickets.enums import TicketStatus
 from inspections.visits.enums import VisitStatus
 from schemas.fastload import FastSchema
+from schemas.text import NUL_MESSAGE, has_nul, nul_paths
 from schemas.visits import AnswerValue
 
 
@@ -64,6 +65,8 @@ def load(entity: str, op: str, data: dict) -> tuple[dict, dict]:
         return {}, {}
     if (entity, op) not in SCHEMAS:
         return {}, {"op": [f"{entity} records can only be {' or '.join(o for e, o in SCHEMAS if e == entity)}d"]}
+    if has_nul(data):  # PostgreSQL cannot store it: this mutation is rejected, the rest of the batch goes on
+        return {}, {f"fields.{p}": [NUL_MESSAGE] for p in nul_paths(data)}
     try:
         return SCHEMAS[(entity, op)].load(data or {}), {}
     except ValidationError as e:

@@ -112,6 +112,8 @@ def parse_upload_metadata(header: str) -> dict[str, str]:
             out[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8") if value.strip() else ""
         except (binascii.Error, UnicodeDecodeError):
             abort(422, errors={f"headers.Upload-Metadata.{key}": ["is not base64 of UTF-8 text"]})
+        if "\x00" in out[key]:
+            abort(422, errors={f"headers.Upload-Metadata.{key}": ["may not contain a NUL character (U+0000)"]})
     return out
 
 

@@ -1,0 +1,66 @@
+"""Text PostgreSQL cannot store is refused at the door: a NUL character (U+0000) in any query
+argument, form field or JSON string (or key) is a 422 naming the fields, before anything runs.
+
+JSON may spell NUL as the escape \\u0000 and URLs as %00, but PostgreSQL's text and jsonb cannot hold
+it: left alone it fails the INSERT (or the bound query parameter) deep inside a view, a 500 after
+the request's work, on every retry. The JSON check is one regular-expression scan of the raw body
+for that escape (after a plain byte search for it), so a normal request pays next to nothing; only a body that has one is parsed again
+to name the fields. It runs when the body is first read (by the view's argument parser, after the
+blueprint has set its size limit), in `Request.get_data`.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Request as FlaskRequest
+from flask import request
+from flask_smorest import abort
+
+from schemas.text import NUL_MESSAGE, nul_paths
+
+# \u0000 preceded by an even number of backslashes (an odd one would make it the text "\u0000").
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+# Paths checked later, where a refusal is finer than a 422 for the whole request: a push's mutation
+# fields (one bad mutation is `rejected`, the batch goes on; `sync.fields.load`).
+_LATER = {"/api/v1/sync/push": re.compile(r"^mutations\.\d+\.fields(\.|$)")}
+
+
+def _refuse(paths: list[str]):
+    later = _LATER.get(request.path)
+    paths = [p for p in paths if later is None or not later.match(p)]
+    if paths:
+        abort(422, message="Text may not contain NUL characters.", errors={p: [NUL_MESSAGE] for p in paths})
+
+
+class Request(FlaskRequest):
+    """Flask's request, refusing NUL characters in JSON bodies and form fields as they are read."""
+
+    _nul_checked = False
+
+    def get_data(self, *args, **kwargs):
+        data = super().get_data(*args, **kwargs)
+        if not self._nul_checked and self.is_json:
+            self._nul_checked = True
+            raw = data.encode() if isinstance(data, str) else data
+            # `in` first: a byte search is ~50x faster than the regular expression over a big body.
+            if b"\\u0000" in raw and _ESCAPED_NUL.search(raw):
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    return data  # not JSON at all: the parser says so
+                _refuse(nul_paths(body))
+        return data
+
+    def _load_form_data(self):
+        super()._load_form_data()
+        bad = [k for k, v in self.form.items(multi=True) if "\x00" in k or "\x00" in v]
+        if bad:
+            _refuse(bad)
+
+
+def refuse_nul_query():
+    """before_request: a query argument with a NUL character is a 422."""
+    bad = [f"query.{k}" for k, v in request.args.items(multi=True) if "\x00" in k or "\x00" in v]
+    if bad:
+        _refuse(bad)

@@ -1,0 +1,73 @@
+"""NUL characters (which PostgreSQL cannot store) are refused with a 422 naming the field, anywhere."""
+from __future__ import annotations
+
+import base64
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from inspections.visits.models import Visit
+from schemas.text import has_nul, nul_paths
+from server.textguard import _ESCAPED_NUL
+from tests.factories import make_world, token_for
+
+TEXT = st.text(alphabet=st.sampled_from(["a", "\\", "u", "0", "\x00", '"', "中"]), max_size=12)
+JSON = st.recursive(st.none() | st.integers() | TEXT,
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=JSON, ascii_only=st.booleans())
+def test_the_raw_body_scan_finds_exactly_the_bodies_with_a_nul(value, ascii_only):
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode()
+    found = b"\\u0000" in raw and _ESCAPED_NUL.search(raw) is not None
+    assert found == bool(nul_paths(value)) == has_nul(value)
+
+
+def test_api_bodies_queries_and_headers(client, session):
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    before = session.scalar(select(func.count()).select_from(Visit))
+    r = client.post("/api/v1/visits", json={"school_id": str(w.school_a1.id), "notes": "门卫\x00处"}, headers=h)
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
+    assert r.json["errors"] == {"notes": ["may not contain a NUL character (U+0000)"]}
+    assert session.scalar(select(func.count()).select_from(Visit)) == before
+    # The six characters \u0000 as text (an escaped backslash) are fine.
+    r = client.post("/api/v1/visits", json={"school_id": str(w.school_a1.id), "notes": "\\u0000"}, headers=h)
+    assert r.status_code == 201 and r.json["notes"] == "\\u0000"
+    r = client.get("/api/v1/tickets?item_code=R%00", headers=h)
+    assert r.status_code == 422 and list(r.json["errors"]) == ["query.item_code"]
+    meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in
+                    {"sha256": "0" * 64, "size": "3", "content_type": "image/jpeg", "visit_id": str(w.school_a1.id),
+                     "item_code": "a\x00"}.items())
+    r = client.post("/api/v1/photos/uploads/whole", data=b"abc", headers={
+        **h, "Content-Type": "application/offset+octet-stream", "Upload-Metadata": meta})
+    assert r.status_code == 422 and "headers.Upload-Metadata.item_code" in r.json["errors"]
+
+
+def test_a_push_rejects_only_the_mutation_with_a_nul(client, session):
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    good = {"mutation_id": "m1", "entity": "visit", "op": "create", "id": "6f1c5e0a-3b2d-4c8e-9f7a-1d2e3f4a5b6c",
+            "fields": {"school_id": str(w.school_a1.id), "notes": "ok"}}
+    bad = {"mutation_id": "m2", "entity": "visit", "op": "create", "id": "7a2d6f1b-4c3e-4d9f-8a8b-2e3f4a5b6c7d",
+           "fields": {"school_id": str(w.school_a1.id), "notes": "bad\x00"}}
+    r = client.post("/api/v1/sync/push", json={"device_id": "d1", "mutations": [good, bad]}, headers=h)
+    assert r.status_code == 200
+    first, second = r.json["results"]
+    assert first["status"] == "applied"
+    assert second["status"] == "rejected" and second["errors"] == {
+        "fields.notes": ["may not contain a NUL character (U+0000)"]}
+    r = client.post("/api/v1/sync/push", json={"device_id": "d\x00", "mutations": [good]}, headers=h)
+    assert r.status_code == 422 and list(r.json["errors"]) == ["device_id"]
+
+
+def test_web_forms(client, session):
+    from tests.web.helpers import csrf, sign_in
+    w = make_world(session)
+    sign_in(client, w.school_user_a1.username)
+    token = csrf(client.get("/web/tickets"))
+    r = client.post("/web/logout", data={"csrf_token": token, "note": "x\x00"})
+    assert r.status_code == 422 and list(r.json["errors"]) == ["note"]
