@@ -1,6 +1,10 @@
 """Shared pieces: pagination, problems."""
 from marshmallow import Schema, fields, validate
 
+# A record version as stored (a PostgreSQL integer): a bigger one is no version of ours, and binding it
+# would fail the query.
+VERSION = validate.Range(min=0, max=2**31 - 1)
+
 
 class PageArgs(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),

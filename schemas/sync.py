@@ -1,6 +1,7 @@
 """Sync wire formats: pull pages, push batches and their results, conflicts."""
 from marshmallow import Schema, fields, validate
 
+from schemas.common import VERSION
 from schemas.fastload import FastSchema
 
 OPS = ("create", "update", "delete")
@@ -53,7 +54,7 @@ class MutationIn(FastSchema):
                        "answering it; the ticket's state machine applies, a refusal is `rejected` with its reason)."})
     id = fields.UUID(required=True)
     op = fields.String(required=True, validate=validate.OneOf(OPS))
-    base_version = fields.Integer(load_default=None, allow_none=True,
+    base_version = fields.Integer(load_default=None, allow_none=True, validate=VERSION,
                                   metadata={"description": "The server version the change was made on."})
     # Keys and values are checked per entity by sync.fields (a typed key field here would re-check each key).
     fields_ = fields.Dict(data_key="fields", attribute="fields", load_default=dict)

@@ -4,6 +4,7 @@ import math
 from marshmallow import Schema, fields, validate
 
 from inspections.visits.enums import VisitStatus
+from schemas.common import VERSION
 
 ITEM = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="an item code")
 
@@ -79,7 +80,8 @@ class VisitPatch(Schema):
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
     notes = fields.String(validate=validate.Length(max=4000))
     status = fields.Enum(VisitStatus, metadata={"description": "planned -> in_progress -> submitted; or cancelled."})
-    version = fields.Integer(metadata={"description": "If given, the change is refused (409) unless it matches."})
+    version = fields.Integer(validate=VERSION,
+                             metadata={"description": "If given, the change is refused (409) unless it matches."})
 
 
 class VisitQuery(Schema):

@@ -158,3 +158,16 @@ def test_stale_version_is_refused(client, world):
                         headers=h).status_code == 200
     r = client.patch(f"/api/v1/visits/{visit['id']}", json={"notes": "b", "version": visit["version"]}, headers=h)
     assert r.status_code == 409
+
+
+@pytest.mark.parametrize("version", [2**31, 2**40, 10**30, -1])
+def test_versions_beyond_what_is_stored_are_422_not_500(client, session, world, version):
+    vid = client.post("/api/v1/visits", json={"school_id": str(world.school_a1.id)}, headers=world.h_insp).json["id"]
+    before = _counts(session)
+    r = client.patch(f"/api/v1/visits/{vid}", json={"notes": "later", "version": version}, headers=world.h_insp)
+    assert r.status_code == 422 and "version" in r.json["errors"]
+    r = client.post("/api/v1/sync/push", headers=world.h_insp, json={"device_id": "d1", "mutations": [
+        {"mutation_id": "m1", "entity": "visit", "op": "update", "id": vid, "base_version": version,
+         "fields": {"notes": "later"}}]})
+    assert r.status_code == 422 and "mutations.0.base_version" in r.json["errors"]
+    assert _counts(session) == before
