@@ -5,7 +5,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
@@ -30,20 +30,30 @@ def _encode(values: tuple) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str, n: int) -> tuple:
+def _decode(cursor: str, order_cols: list) -> tuple:
+    """The keyset position in a cursor, each value of its column's type (else 422: a forged cursor
+    must not reach the database as a mistyped comparison)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         items = json.loads(raw)
-        if not isinstance(items, list) or len(items) != n:
+        if not isinstance(items, list) or len(items) != len(order_cols):
             raise ValueError
         out = []
-        for v in items:
+        for v, col in zip(items, order_cols):
             if isinstance(v, dict):
                 t, s = v["t"], v["v"]
                 v = {"UUID": uuid.UUID, "datetime": datetime.fromisoformat, "date": date.fromisoformat}[t](s)
+            want = col.type.python_type
+            if not isinstance(v, want) or isinstance(v, bool) != (want is bool) or (
+                    want is date and isinstance(v, datetime)):
+                raise ValueError
+            if isinstance(v, datetime):
+                if v.tzinfo is None:
+                    raise ValueError
+                v.astimezone(timezone.utc)  # OverflowError at the ends of the calendar
             out.append(v)
         return tuple(out)
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+    except (ValueError, KeyError, TypeError, OverflowError, NotImplementedError, json.JSONDecodeError):
         raise ValidationFailed("Invalid cursor", {"cursor": ["is not a cursor this API issued"]}) from None
 
 
@@ -51,7 +61,7 @@ def paginate(session: Session, stmt: Select, order_cols: list, *, cursor: str | 
     """Rows after `cursor` ordered by `order_cols` (the last must be unique), at most `limit`."""
     stmt = stmt.order_by(*order_cols)
     if cursor:
-        after = _decode(cursor, len(order_cols))
+        after = _decode(cursor, order_cols)
         stmt = stmt.where(tuple_(*order_cols) > tuple_(*after))
     rows = list(session.scalars(stmt.limit(limit + 1)))
     more = len(rows) > limit

@@ -1,5 +1,23 @@
 """Shared pieces: pagination, problems."""
-from marshmallow import Schema, fields, validate
+from datetime import date, datetime, timezone
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+# Dates and times a record may carry: the years around now (a date far outside them is a typing
+# slip, and at the calendar's ends converting it to UTC or adding a day overflows).
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+DATES = validate.Range(min=EARLIEST, max=LATEST, error="must be a date from 2000-01-01 to 2100-12-31")
+
+
+def times(value: datetime) -> None:
+    """Validator for an aware date-time: within DATES once in UTC (no OverflowError at the ends)."""
+    try:
+        day = value.astimezone(timezone.utc).date()
+    except (OverflowError, ValueError):
+        day = None
+    if day is None or not EARLIEST <= day <= LATEST:
+        raise ValidationError("must be a time from 2000-01-01 to 2100-12-31 (UTC)")
+
 
 # A record version as stored (a PostgreSQL integer): a bigger one is no version of ours, and binding it
 # would fail the query.

@@ -3,6 +3,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.imaging import ACCEPTED_TYPES
+from schemas.common import times
+
 
 def _between(lo: int, hi: int):
     # A plain function, not validate.Range: apispec would render Decimal bounds as strings.
@@ -28,7 +30,8 @@ class UploadIn(Schema):
     ticket_event_id = fields.UUID(load_default=None)
     ticket_id = fields.UUID(load_default=None, metadata={
         "description": "Evidence for a ticket's next step (a school proving its rectification)."})
-    captured_at = fields.AwareDateTime(load_default=None, metadata={"description": "When the device took it."})
+    captured_at = fields.AwareDateTime(load_default=None, validate=times,
+                                      metadata={"description": "When the device took it."})
     latitude = fields.Decimal(load_default=None, places=6, validate=_between(-90, 90))
     longitude = fields.Decimal(load_default=None, places=6, validate=_between(-180, 180))
     device_id = fields.UUID(load_default=None, metadata={"description": "Defaults to the token's device."})

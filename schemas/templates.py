@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from inspections.templates.enums import VersionStatus
+from schemas.common import DATES
 
 
 class TemplateVersionSummary(Schema):
@@ -38,7 +39,7 @@ class TemplateIn(Schema):
 class VersionIn(Schema):
     overlay = fields.Dict(required=True, metadata={
         "description": "set_thresholds, set_rules, add_items, add_indicators, disable (see docs)."})
-    effective_from = fields.Date(required=True)
+    effective_from = fields.Date(required=True, validate=DATES)
 
 
 class TemplateVersionDetail(TemplateVersionOut):

@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from inspections.tickets.enums import Severity, TicketStatus
+from schemas.common import DATES
 
 
 class TicketEventOut(Schema):
@@ -48,7 +49,7 @@ class TicketQuery(Schema):
 
 class Milestone(Schema):
     milestone = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    due = fields.Date(required=True)
+    due = fields.Date(required=True, validate=DATES)
 
 
 class TransitionIn(Schema):

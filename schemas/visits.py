@@ -4,7 +4,7 @@ import math
 from marshmallow import Schema, fields, validate
 
 from inspections.visits.enums import VisitStatus
-from schemas.common import VERSION
+from schemas.common import DATES, VERSION
 
 ITEM = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="an item code")
 
@@ -70,13 +70,13 @@ class VisitIn(Schema):
     id = fields.UUID(load_default=None, metadata={"description": "Client-generated id (offline devices)."})
     school_id = fields.UUID(required=True)
     inspector_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20))
-    planned_for = fields.Date(load_default=None)
+    planned_for = fields.Date(load_default=None, validate=DATES)
     template_version_id = fields.UUID(load_default=None, metadata={"description": "Defaults to the version in force."})
     notes = fields.String(load_default=None, validate=validate.Length(max=4000))
 
 
 class VisitPatch(Schema):
-    planned_for = fields.Date()
+    planned_for = fields.Date(validate=DATES)
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
     notes = fields.String(validate=validate.Length(max=4000))
     status = fields.Enum(VisitStatus, metadata={"description": "planned -> in_progress -> submitted; or cancelled."})

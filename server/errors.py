@@ -54,7 +54,12 @@ def problem(status: int, detail: str | None = None, *, errors: dict | None = Non
     if errors:
         body["errors"] = errors
     body.update(extra)
-    resp = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM)
+    text = json.dumps(body, ensure_ascii=False)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # an unpaired surrogate echoed from the request: escape everything instead
+        data = json.dumps(body, ensure_ascii=True).encode()
+    resp = Response(data, status=status, mimetype=PROBLEM)
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
@@ -109,5 +114,8 @@ def register(app: Flask) -> None:
     def _unexpected(err):
         if isinstance(err, HTTPException):
             return app.extensions["api"].handle_http_exception(err)
+        if isinstance(err, RecursionError) and request.is_json:
+            # The JSON parser recursed into arrays or objects nested hundreds deep: no request of ours is.
+            return problem(400, "The request body is nested too deeply.")
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "An unexpected error occurred; it has been logged.")

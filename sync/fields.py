@@ -5,15 +5,16 @@ from marshmallow import ValidationError, fields, validate
 
 from inspections.tickets.enums import TicketStatus
 from inspections.visits.enums import VisitStatus
+from schemas.common import DATES
 from schemas.fastload import FastSchema
-from schemas.text import NUL_MESSAGE, has_nul, nul_paths
+from schemas.text import TEXT_MESSAGE, bad_text_paths, has_bad_text
 from schemas.visits import AnswerValue
 
 
 class VisitCreate(FastSchema):
     school_id = fields.UUID(required=True)
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
-    planned_for = fields.Date(allow_none=True)
+    planned_for = fields.Date(allow_none=True, validate=DATES)
     template_version_id = fields.UUID(allow_none=True)
     notes = fields.String(allow_none=True, validate=validate.Length(max=4000))
     status = fields.Enum(VisitStatus)
@@ -21,7 +22,7 @@ class VisitCreate(FastSchema):
 
 class VisitUpdate(FastSchema):
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
-    planned_for = fields.Date()
+    planned_for = fields.Date(validate=DATES)
     notes = fields.String(allow_none=True, validate=validate.Length(max=4000))
     status = fields.Enum(VisitStatus)
 
@@ -40,7 +41,7 @@ class ResponseCreate(ResponseUpdate):
 
 class Milestone(FastSchema):
     milestone = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    due = fields.Date(required=True)
+    due = fields.Date(required=True, validate=DATES)
 
 
 class TicketEventCreate(FastSchema):
@@ -65,8 +66,8 @@ def load(entity: str, op: str, data: dict) -> tuple[dict, dict]:
         return {}, {}
     if (entity, op) not in SCHEMAS:
         return {}, {"op": [f"{entity} records can only be {' or '.join(o for e, o in SCHEMAS if e == entity)}d"]}
-    if has_nul(data):  # PostgreSQL cannot store it: this mutation is rejected, the rest of the batch goes on
-        return {}, {f"fields.{p}": [NUL_MESSAGE] for p in nul_paths(data)}
+    if has_bad_text(data):  # PostgreSQL cannot store it: this mutation is rejected, the rest of the batch goes on
+        return {}, {f"fields.{p}": [TEXT_MESSAGE] for p in bad_text_paths(data)}
     try:
         return SCHEMAS[(entity, op)].load(data or {}), {}
     except ValidationError as e:

@@ -47,6 +47,8 @@ def validate_facts(defn: dict, level: str, facts: Any) -> dict[str, list[str]]:
             msg = f"this item is not asked for {level} schools"
         elif value is None:
             continue
+        elif _beyond(value):
+            msg = f"is beyond any real value (at most {MAX_MAGNITUDE:,} in size)"
         elif code == ex.ENROLMENT:
             n = _number(value)
             msg = None if n is not None and n == n.to_integral_value() and n > 0 else \
@@ -58,6 +60,23 @@ def validate_facts(defn: dict, level: str, facts: Any) -> dict[str, list[str]]:
         if msg:
             errors.setdefault(code, []).append(msg)
     return errors
+
+
+# No school fact comes near this (a county's budget in yuan is ~1e10); far larger values would only
+# overflow the fixed-precision arithmetic (50 digits) and say nothing.
+MAX_MAGNITUDE = 10**13
+
+
+def _beyond(value: Any) -> bool:
+    """A number (or a list of them) that is not finite or larger than MAX_MAGNITUDE."""
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            continue
+        n = _number(v)
+        if n is not None and (not n.is_finite() or abs(n) > MAX_MAGNITUDE):
+            return True
+    return False
 
 
 def _number(value: Any) -> Decimal | None:

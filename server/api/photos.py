@@ -24,6 +24,7 @@ from inspections.photos.models import Photo
 from inspections.storage import S3Storage
 from inspections.visits.models import Visit
 from schemas.photos import EvidenceOut, PhotoOut, UploadIn, UploadOut
+from schemas.text import TEXT_MESSAGE, printable, unstorable
 from server.api.common import get_in_scope
 from server.auth import BEARER, EVERYONE, current_principal, current_user, require
 from server.errors import problem
@@ -112,8 +113,8 @@ def parse_upload_metadata(header: str) -> dict[str, str]:
             out[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8") if value.strip() else ""
         except (binascii.Error, UnicodeDecodeError):
             abort(422, errors={f"headers.Upload-Metadata.{key}": ["is not base64 of UTF-8 text"]})
-        if "\x00" in out[key]:
-            abort(422, errors={f"headers.Upload-Metadata.{key}": ["may not contain a NUL character (U+0000)"]})
+        if unstorable(out[key]) or unstorable(key):
+            abort(422, errors={f"headers.Upload-Metadata.{printable(key)}": [TEXT_MESSAGE]})
     return out
 
 
@@ -195,7 +196,7 @@ class UploadById(MethodView):
         db, p = session(), current_principal()
         photo = photos.get_upload(db, p, upload_id)
         raw = request.headers.get("Upload-Offset", "")
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):  # isdigit alone takes "²", which int() refuses
             abort(422, errors={"headers.Upload-Offset": ["required: a non-negative integer"]})
         if (request.mimetype or "") not in CHUNK_TYPES:
             abort(415, message=f"Send the chunk as {CHUNK_TYPES[0]}.")

@@ -18,7 +18,7 @@ from inspections.planning.enums import PlanState, Recurrence
 from inspections.planning.models import ScheduleInspector, VisitSchedule
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit, VisitInspector
-from schemas.common import PageArgs, page_of
+from schemas.common import DATES, PageArgs, page_of
 from server.api.common import get_in_scope, page_response
 from server.auth import BEARER, current_principal, current_user, require
 from server.extensions import session
@@ -37,9 +37,9 @@ class ScheduleIn(Schema):
     recurrence = fields.Enum(Recurrence, required=True, metadata={"description": "termly = every six months."})
     every = fields.Integer(load_default=1, validate=validate.Range(min=1, max=24),
                            metadata={"description": "Every N months, quarters or terms."})
-    start_date = fields.Date(required=True, metadata={"description": "The first visit's date; later dates keep "
+    start_date = fields.Date(required=True, validate=DATES, metadata={"description": "The first visit's date; later dates keep "
                                                                      "its day of month (or the month's last day)."})
-    end_date = fields.Date(load_default=None, metadata={"description": "No visit after this date."})
+    end_date = fields.Date(load_default=None, validate=DATES, metadata={"description": "No visit after this date."})
     inspector_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20),
                                 metadata=INSPECTORS_DOC)
     notes = fields.String(load_default=None, validate=validate.Length(max=2000))
@@ -48,8 +48,8 @@ class ScheduleIn(Schema):
 class SchedulePatch(Schema):
     recurrence = fields.Enum(Recurrence)
     every = fields.Integer(validate=validate.Range(min=1, max=24))
-    start_date = fields.Date()
-    end_date = fields.Date(allow_none=True)
+    start_date = fields.Date(validate=DATES)
+    end_date = fields.Date(allow_none=True, validate=DATES)
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20), metadata=INSPECTORS_DOC)
     active = fields.Boolean()
     notes = fields.String(allow_none=True, validate=validate.Length(max=2000))

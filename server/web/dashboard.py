@@ -5,7 +5,7 @@ import base64
 import csv
 import io
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from flask import Response, abort, render_template, request, stream_with_context, url_for
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from inspections.org.models import Jurisdiction
 from inspections.scoring import service as scoring
 from inspections.tickets import dashboard as dash
 from inspections.tickets.enums import Severity, TicketStatus
+from schemas.common import EARLIEST, LATEST
 from server.extensions import session
 from server.web import _principal, bp, i18n, nav_link
 
@@ -57,9 +58,12 @@ def _filters() -> dash.Filters:
         if not raw:
             return None
         try:
-            return conv(raw)
+            value = conv(raw)
         except ValueError:
             abort(400, f"bad filter {name}={raw!r}")
+        if isinstance(value, date) and not EARLIEST <= value <= LATEST:
+            abort(400, f"bad filter {name}={raw!r}: dates run from {EARLIEST} to {LATEST}")
+        return value
 
     state = parse("state", str)
     if state and state not in dash.STATES and state not in {s.value for s in TicketStatus}:
@@ -125,8 +129,12 @@ def _after(raw: str | None):
         return None
     try:
         at, tid = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
-        return datetime.fromisoformat(at), uuid.UUID(tid)
-    except (ValueError, UnicodeDecodeError):
+        when = datetime.fromisoformat(at)
+        when.astimezone(timezone.utc)  # naive, or past the calendar's ends: not a cursor of ours
+        if when.tzinfo is None:
+            raise ValueError
+        return when, uuid.UUID(tid)
+    except (ValueError, UnicodeDecodeError, OverflowError):
         abort(400, "bad page cursor")
 
 
