@@ -237,7 +237,8 @@ def install(target=Session) -> None:
 
 
 def prune(session: Session, *, older_than_days: float) -> int:
-    """Drop superseded changes (a newer one exists for the record) and old tombstones."""
+    """Drop superseded changes (a newer one exists for the record) and old tombstones of records a device
+    never creates (a visit's or an answer's tombstone is kept)."""
     cutoff = utcnow() - timedelta(days=older_than_days)
     # Row locks serialise writers of one record, so its latest change also has its highest seq.
     latest = select(func.max(ChangeLog.seq)).group_by(ChangeLog.entity, ChangeLog.entity_id).scalar_subquery()
@@ -256,5 +257,8 @@ def prune(session: Session, *, older_than_days: float) -> int:
                                                        keep))
     superseded = delete(ChangeLog).where(*doomed)
     n = session.execute(superseded).rowcount or 0
-    n += session.execute(delete(ChangeLog).where(ChangeLog.changed_at < cutoff, ChangeLog.op == "delete")).rowcount or 0
+    # Tombstones of visits and answers stay (one small row per delete, and deletes are rare): they are how a
+    # push knows an id was used before, so that a create arriving months later cannot bring it back.
+    n += session.execute(delete(ChangeLog).where(ChangeLog.changed_at < cutoff, ChangeLog.op == "delete",
+                                                 ChangeLog.entity.not_in(MERGEABLE))).rowcount or 0
     return n

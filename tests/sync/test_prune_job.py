@@ -65,3 +65,23 @@ def test_push_results_are_kept_for_their_retention_then_pruned(app, runner, clie
     assert again["status"] == "duplicate"
     (late,) = push(client, h, old)
     assert late["status"] == "rejected" and "already used" in late["reason"]
+
+
+def test_a_deleted_visits_tombstone_outlives_the_retention_so_its_id_is_never_reused(app, runner, client, session):
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    gone = new_visit(client, h, w.school_a1.id)
+    (res,) = push(client, h, mutation("visit", "delete", id=gone["id"], base_version=1))
+    assert res["status"] == "applied"
+    long_ago = utcnow() - timedelta(days=max(app.config["SYNC_CURSOR_RETENTION_DAYS"],
+                                             app.config["SYNC_MUTATION_RETENTION_DAYS"]) + 1)
+    session.execute(update(ChangeLog).where(ChangeLog.entity_id == uuid.UUID(gone["id"])).values(changed_at=long_ago))
+    session.execute(update(Mutation).values(received_at=long_ago))
+    session.commit()
+    assert runner.invoke(args=["periodic"]).exit_code == 0
+    run_jobs(app)
+    session.expire_all()
+    left = session.execute(select(ChangeLog.op).where(ChangeLog.entity_id == uuid.UUID(gone["id"]))).scalars().all()
+    assert left == ["delete"]  # the create is pruned, its tombstone is left
+    (again,) = push(client, h, mutation("visit", "create", id=gone["id"], school_id=str(w.school_a1.id)))
+    assert again["status"] == "rejected" and "already used" in again["reason"]
