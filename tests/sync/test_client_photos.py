@@ -47,6 +47,16 @@ def _device(tmp_path, client, headers, name, **kw):
     return SyncClient(str(tmp_path / f"{name}.db"), radio, device_id=name, sleep=lambda s: None, **kw), radio
 
 
+def _chunking_device_with_a_visit(tmp_path, client, session):
+    """An inspector's device that sends photos over 4 KiB in 16 KiB chunks, and a visit it has synced."""
+    w = make_world(session)
+    dev, radio = _device(tmp_path, client, token_for(session, w.inspector_a1), "tablet", whole_limit=4096,
+                         chunk_size=16384)
+    vid = dev.create("visit", {"school_id": str(w.school_a1.id)})
+    dev.sync()
+    return dev, radio, vid
+
+
 def _file(tmp_path, name, data: bytes) -> str:
     path = tmp_path / name
     path.write_bytes(data)
@@ -176,11 +186,7 @@ def test_over_real_http_both_ways_of_sending(base_app, app, session, tmp_path):
 
 
 def test_an_unfinished_upload_the_server_dropped_is_shown_as_such(app, client, session, tmp_path):
-    w = make_world(session)
-    dev, radio = _device(tmp_path, client, token_for(session, w.inspector_a1), "tablet", whole_limit=4096,
-                         chunk_size=16384)
-    vid = dev.create("visit", {"school_id": str(w.school_a1.id)})
-    dev.sync()
+    dev, radio, vid = _chunking_device_with_a_visit(tmp_path, client, session)
     pid = dev.attach_photo(_file(tmp_path, "big.jpg", noisy_jpeg(640, 480)), visit_id=vid, item_code="enrolment")
     original = radio.send  # the first chunk lands, then the signal is gone for the rest
 
@@ -203,11 +209,7 @@ def test_an_unfinished_upload_the_server_dropped_is_shown_as_such(app, client, s
 
 
 def test_a_file_changed_after_it_was_attached_is_refused_not_sent_forever(app, client, session, tmp_path):
-    w = make_world(session)
-    dev, _radio = _device(tmp_path, client, token_for(session, w.inspector_a1), "tablet", whole_limit=4096,
-                          chunk_size=16384)
-    vid = dev.create("visit", {"school_id": str(w.school_a1.id)})
-    dev.sync()
+    dev, _radio, vid = _chunking_device_with_a_visit(tmp_path, client, session)
     path = _file(tmp_path, "big.jpg", noisy_jpeg(640, 480))
     pid = dev.attach_photo(path, visit_id=vid, item_code="enrolment")
     with open(path, "r+b") as f:
