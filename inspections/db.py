@@ -28,6 +28,17 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(value: datetime) -> datetime:
+    """An aware datetime in UTC; ValueError for a naive one, or one past the calendar's ends in UTC
+    (what a forged or mistyped value from outside may be)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; use timezone-aware UTC")
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("the datetime is past the calendar's ends in UTC") from None
+
+
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on every backend (SQLite drops the offset)."""
 
@@ -37,9 +48,7 @@ class UTCDateTime(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use timezone-aware UTC")
-        value = value.astimezone(timezone.utc)
+        value = as_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):

@@ -5,11 +5,12 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
 
+from inspections.db import as_utc
 from inspections.errors import ValidationFailed
 
 MAX_LIMIT = 500
@@ -48,12 +49,10 @@ def _decode(cursor: str, order_cols: list) -> tuple:
                     want is date and isinstance(v, datetime)):
                 raise ValueError
             if isinstance(v, datetime):
-                if v.tzinfo is None:
-                    raise ValueError
-                v.astimezone(timezone.utc)  # OverflowError at the ends of the calendar
+                as_utc(v)  # naive, or past the calendar's ends: ValueError
             out.append(v)
         return tuple(out)
-    except (ValueError, KeyError, TypeError, OverflowError, NotImplementedError, json.JSONDecodeError):
+    except (ValueError, KeyError, TypeError, NotImplementedError, json.JSONDecodeError):
         raise ValidationFailed("Invalid cursor", {"cursor": ["is not a cursor this API issued"]}) from None
 
 

@@ -12,9 +12,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     app = Flask(__name__)
     from server.jsonio import OrjsonProvider
-    from server.textguard import Request, refuse_nul_query
+    from server.textguard import Request, refuse_bad_text_in_url
     app.json = OrjsonProvider(app)
-    app.request_class = Request  # NUL characters in bodies and forms are a 422 (PostgreSQL cannot store them)
+    app.request_class = Request  # text PostgreSQL cannot store, in bodies and forms, is a 422
     app.config.update(config_module.from_env(config))
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
@@ -47,7 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.register(app)
     from server.auth import authenticate_api_request
     app.before_request(authenticate_api_request)
-    app.before_request(refuse_nul_query)
+    app.before_request(refuse_bad_text_in_url)
     api.register_blueprint(health.blp)
     _register_docs_assets(app)
     cli.register(app)

@@ -2,12 +2,13 @@
 surrogate in any query argument, form field or JSON string (or key) is a 422 naming the fields,
 before anything runs (`schemas.text`); one in the path is a 404.
 
-JSON may spell NUL as the escape \\u0000 and URLs as %00, but PostgreSQL's text and jsonb cannot hold
-it: left alone it fails the INSERT (or the bound query parameter) deep inside a view, a 500 after
-the request's work, on every retry. The JSON check is one regular-expression scan of the raw body
-for that escape (after a plain byte search for it), so a normal request pays next to nothing; only a body that has one is parsed again
-to name the fields. It runs when the body is first read (by the view's argument parser, after the
-blueprint has set its size limit), in `Request.get_data`.
+JSON may spell NUL as the escape \\u0000 (and a lone surrogate as \\ud800), URLs NUL as %00, but
+PostgreSQL's text and jsonb cannot hold them: left alone they fail the INSERT (or the bound query
+parameter, or the encoding of the query) deep inside a view, a 500 after the request's work, on
+every retry. The JSON check is a byte search of the raw body for those escapes, so a normal request
+pays next to nothing; only a body that has one is parsed again to name the fields. It runs when the
+body is first read (by the view's argument parser, after the blueprint has set its size limit), in
+`Request.get_data`.
 """
 from __future__ import annotations
 
@@ -45,18 +46,19 @@ def _refuse(paths: list[str]):
     later = _LATER.get(request.path)
     paths = [p for p in paths if later is None or not later.match(p)]
     if paths:
-        abort(422, message="Text may not contain NUL characters or unpaired surrogates.", errors={p: [TEXT_MESSAGE] for p in paths})
+        abort(422, message="Text may not contain NUL characters or unpaired surrogates.",
+              errors={p: [TEXT_MESSAGE] for p in paths})
 
 
 class Request(FlaskRequest):
-    """Flask's request, refusing NUL characters in JSON bodies and form fields as they are read."""
+    """Flask's request, refusing unstorable text in JSON bodies and form fields as they are read."""
 
-    _nul_checked = False
+    _text_checked = False
 
     def get_data(self, *args, **kwargs):
         data = super().get_data(*args, **kwargs)
-        if not self._nul_checked and self.is_json:
-            self._nul_checked = True
+        if not self._text_checked and self.is_json:
+            self._text_checked = True
             raw = data.encode() if isinstance(data, str) else data
             bad = body_bad_text(raw)
             if bad:
@@ -70,7 +72,7 @@ class Request(FlaskRequest):
             _refuse(bad)
 
 
-def refuse_nul_query():
+def refuse_bad_text_in_url():
     """before_request: unstorable text in the path is a 404, in a query argument a 422."""
     if unstorable(request.path):
         abort(404)  # no resource is named with a NUL character

@@ -18,6 +18,7 @@ and go one by one, which answers `duplicate`. Retries are rare, so the common ba
 """
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from enum import Enum
@@ -89,6 +90,15 @@ def _pg_type(column, dialect) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _copy_plan(table, cols: tuple[str, ...], dialect) -> tuple[list, list[int], list[int]]:
+    """For these columns of a table: the binary COPY types, and which hold JSON and which enums (worked
+    out once per table and column list, not on every push)."""
+    return ([_pg_type(table.c[c], dialect) for c in cols],
+            [i for i, c in enumerate(cols) if isinstance(table.c[c].type, JSON)],
+            [i for i, c in enumerate(cols) if isinstance(table.c[c].type, SAEnum)])
+
+
 def insert_rows(conn, table, rows: list[dict]) -> None:
     """Insert rows (all with the same keys): streamed with binary COPY on PostgreSQL, executemany elsewhere.
 
@@ -100,10 +110,8 @@ def insert_rows(conn, table, rows: list[dict]) -> None:
     if conn.dialect.name != "postgresql":
         conn.execute(insert(table), rows)
         return
-    cols = list(rows[0])
-    types = [_pg_type(table.c[c], conn.dialect) for c in cols]
-    json_at = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, JSON)]
-    enum_at = [i for i, c in enumerate(cols) if isinstance(table.c[c].type, SAEnum)]
+    cols = tuple(rows[0])
+    types, json_at, enum_at = _copy_plan(table, cols, conn.dialect)
     binary = None not in types
     try:
         with conn.connection.driver_connection.cursor() as cursor, \

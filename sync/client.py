@@ -86,22 +86,11 @@ class HttpTransport:
         self.base_url, self.token, self.timeout = base_url.rstrip("/"), token, timeout
 
     def request(self, method: str, path: str, *, params: dict | None = None, body: dict | None = None):
-        url = self.base_url + path + ("?" + urlencode({k: v for k, v in (params or {}).items() if v is not None})
-                                      if params else "")
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method, headers={
-            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as e:
-            try:
-                payload = json.loads(e.read() or b"{}")
-            except ValueError:
-                payload = {}
-            return e.code, payload
-        except (urllib.error.URLError, OSError, TimeoutError) as e:
-            raise TransportError(str(e)) from e
+        query = ("?" + urlencode({k: v for k, v in (params or {}).items() if v is not None})) if params else ""
+        status, payload, _headers = self.send(method, path + query,
+                                              data=json.dumps(body).encode() if body is not None else None,
+                                              headers={"Content-Type": "application/json"})
+        return status, payload
 
     def send(self, method: str, path: str, *, data: bytes | None, headers: dict):
         """Raw bytes with extra headers (photo uploads): (status, JSON payload or {}, response headers)."""
@@ -403,17 +392,9 @@ class SyncClient:
         return self._call("POST", f"/api/v1/photos/uploads/{pid}/finalize")
 
     def _send(self, method: str, path: str, data: bytes, headers: dict):
-        """`_call` for raw bytes: the same retries on network errors, 429 and 5xx."""
-        for attempt in range(self.max_attempts):
-            try:
-                status, payload, h = self.transport.send(method, path, data=data, headers=headers)
-                if status < 500 and status != 429:
-                    return status, payload, h
-            except TransportError:
-                pass
-            if attempt + 1 < self.max_attempts:
-                self.sleep(self.backoff * (2 ** attempt) * (0.5 + random.random()))
-        raise SyncUnavailable(f"{method} {path}: no answer after {self.max_attempts} attempts")
+        """`_call` for raw bytes (photo uploads): (status, payload, response headers)."""
+        return self._retried(f"{method} {path}",
+                             lambda: self.transport.send(method, path, data=data, headers=headers))
 
     def push(self) -> dict:
         """Send queued mutations in batches; returns counts per result status."""
@@ -469,7 +450,7 @@ class SyncClient:
         return rows
 
     def _apply_result(self, row, result: dict) -> None:
-        seq, _mid, entity, rid = row[0], row[1], row[2], row[3]
+        seq, entity, rid = row[0], row[2], row[3]
         self.db.execute("UPDATE outbox SET state='done', result=? WHERE seq=?", (json.dumps(result), seq))
         if result["status"] == "duplicate":
             result = result["original"]
@@ -569,17 +550,23 @@ class SyncClient:
         self.db.commit()
 
     def _call(self, method: str, path: str, *, params=None, body=None):
-        """One request with retries: exponential backoff with jitter on network errors, 429 and 5xx."""
-        for attempt in range(self.max_attempts):
+        """One JSON request with retries: (status, payload)."""
+        return self._retried(f"{method} {path}",
+                             lambda: self.transport.request(method, path, params=params, body=body))
+
+    def _retried(self, what: str, attempt):
+        """attempt() until it answers below 500 and not 429: exponential backoff with jitter on network
+        errors, 429 and 5xx; SyncUnavailable when the attempts run out."""
+        for n in range(self.max_attempts):
             try:
-                status, payload = self.transport.request(method, path, params=params, body=body)
-                if status < 500 and status != 429:
-                    return status, payload
+                answer = attempt()
+                if answer[0] < 500 and answer[0] != 429:
+                    return answer
             except TransportError:
                 pass
-            if attempt + 1 < self.max_attempts:
-                self.sleep(self.backoff * (2 ** attempt) * (0.5 + random.random()))
-        raise SyncUnavailable(f"{method} {path}: no answer after {self.max_attempts} attempts")
+            if n + 1 < self.max_attempts:
+                self.sleep(self.backoff * (2 ** n) * (0.5 + random.random()))
+        raise SyncUnavailable(f"{what}: no answer after {self.max_attempts} attempts")
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

@@ -88,6 +88,12 @@ class Facts:
 Delta = dict  # {(model, key tuple): {column: int}}
 
 
+def _facts(values, jurisdiction_id) -> Facts:
+    """A ticket's facts from its `_FACT_ATTRS` values (a row's mapping or a dict) and its school's jurisdiction."""
+    return Facts(values["school_id"], jurisdiction_id, values["item_code"], _severity(values["severity"]),
+                 TicketStatus(values["status"]), values["due_date"], values["opened_at"], values["closed_at"])
+
+
 def contributions(f: Facts, as_of: date, sign: int, out: Delta) -> None:
     """Add (sign=+1) or remove (-1) one ticket's amounts."""
     cls = status_class(f.status)
@@ -181,16 +187,11 @@ def _after_flush(session: Session, flush_context) -> None:
     school_ids = {o.school_id for o in new + dirty} | {v["school_id"] for v in olds.values()}
     juris = dict(conn.execute(select(School.id, School.jurisdiction_id).where(School.id.in_(school_ids))).all())
     delta: Delta = {}
-
-    def facts(values: dict) -> Facts:
-        return Facts(values["school_id"], juris[values["school_id"]], values["item_code"],
-                     _severity(values["severity"]), TicketStatus(values["status"]), values["due_date"],
-                     values["opened_at"], values["closed_at"])
-
     for o in new + dirty:
-        contributions(facts({a: getattr(o, a) for a in _FACT_ATTRS}), day, +1, delta)
+        contributions(_facts({a: getattr(o, a) for a in _FACT_ATTRS}, juris[o.school_id]), day, +1, delta)
     for o in dirty + gone:
-        contributions(facts(olds[id(o)]), day, -1, delta)
+        old = olds[id(o)]
+        contributions(_facts(old, juris[old["school_id"]]), day, -1, delta)
     apply(conn, delta)
 
 
@@ -209,20 +210,17 @@ def school_moved(session: Session, school_id: uuid.UUID, old_jurisdiction_id: uu
         return
     delta: Delta = {}
     for t in conn.execute(select(*[getattr(Ticket, a) for a in _FACT_ATTRS]).where(Ticket.school_id == school_id)):
-        values = dict(t._mapping)
         for j, sign in ((old_jurisdiction_id, -1), (new_j, +1)):
-            contributions(Facts(school_id, j, values["item_code"], _severity(values["severity"]),
-                                TicketStatus(values["status"]), values["due_date"], values["opened_at"],
-                                values["closed_at"]), day, sign, delta)
+            contributions(_facts(t._mapping, j), day, sign, delta)
     apply(conn, delta)
 
 
 # -- the daily step and the rebuild ---------------------------------------------------------------------------
 
 def _falling_due(conn, lo: date, hi: date):
-    """Open tickets due in [lo, hi): school, jurisdiction, item, severity and opening time of each."""
+    """Open tickets due in [lo, hi): their facts and their school's jurisdiction."""
     return conn.execute(
-        select(Ticket.school_id, School.jurisdiction_id, Ticket.item_code, Ticket.severity, Ticket.opened_at)
+        select(*[getattr(Ticket, a) for a in _FACT_ATTRS], School.jurisdiction_id)
         .join(School, School.id == Ticket.school_id)
         .where(Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo, Ticket.due_date < hi)).all()
 
@@ -237,23 +235,18 @@ def advance(session: Session, today: date | None = None) -> int:
     day = as_of(conn, lock="update")
     if day is None or day == today:
         return 0
-    lo, hi, sign = (day, today, 1) if today > day else (today, day, -1)
+    lo, hi = (day, today) if today > day else (today, day)
     delta: Delta = {}
-    moved = 0
-    for r in _falling_due(conn, lo, hi):
-        moved += 1
-        severity, opened = _severity(r.severity), utc_day(r.opened_at)
-        for key, col in (((TicketSchoolStat, (r.school_id,)), "overdue"),
-                         ((TicketItemStat, (r.jurisdiction_id, r.item_code, severity)), "overdue"),
-                         ((TicketSchoolFacetStat, ("item", r.item_code, r.school_id)), "overdue"),
-                         ((TicketSchoolFacetStat, ("severity", severity, r.school_id)), "overdue"),
-                         ((TicketDayStat, (r.jurisdiction_id, opened)), "still_overdue"),
-                         ((TicketFacetDayStat, ("item", r.item_code, r.jurisdiction_id, opened)), "still_overdue"),
-                         ((TicketFacetDayStat, ("severity", severity, r.jurisdiction_id, opened)), "still_overdue")):
-            delta.setdefault(key, defaultdict(int))[col] += sign
+    moving = _falling_due(conn, lo, hi)
+    for r in moving:
+        # Each ticket's contributions against the new day replace those against the old one: only its
+        # overdue amounts differ (`apply` skips the rows that net to nothing).
+        f = _facts(r._mapping, r.jurisdiction_id)
+        contributions(f, today, +1, delta)
+        contributions(f, day, -1, delta)
     apply(conn, delta)
     conn.execute(update(TicketStatsState).where(TicketStatsState.id == 1).values(as_of=today))
-    return moved
+    return len(moving)
 
 
 def compute(conn, day: date, *, progress=None) -> Delta:
@@ -264,8 +257,7 @@ def compute(conn, day: date, *, progress=None) -> Delta:
     n = 0
     for part in conn.execute(q).partitions():
         for r in part:
-            contributions(Facts(r.school_id, juris[r.school_id], r.item_code, _severity(r.severity),
-                                TicketStatus(r.status), r.due_date, r.opened_at, r.closed_at), day, +1, delta)
+            contributions(_facts(r._mapping, juris[r.school_id]), day, +1, delta)
         n += len(part)
         if progress:
             progress(n)

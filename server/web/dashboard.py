@@ -5,14 +5,14 @@ import base64
 import csv
 import io
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from flask import Response, abort, render_template, request, stream_with_context, url_for
 from sqlalchemy import select
 
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import jurisdiction_filter
-from inspections.db import utcnow
+from inspections.db import as_utc, utcnow
 from inspections.org.enums import JurisdictionLevel
 from inspections.org.models import Jurisdiction
 from inspections.scoring import service as scoring
@@ -130,11 +130,9 @@ def _after(raw: str | None):
     try:
         at, tid = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
         when = datetime.fromisoformat(at)
-        when.astimezone(timezone.utc)  # naive, or past the calendar's ends: not a cursor of ours
-        if when.tzinfo is None:
-            raise ValueError
+        as_utc(when)  # naive, or past the calendar's ends: not a cursor of ours (ValueError)
         return when, uuid.UUID(tid)
-    except (ValueError, UnicodeDecodeError, OverflowError):
+    except (ValueError, UnicodeDecodeError):
         abort(400, "bad page cursor")
 
 
