@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from inspections.accounts import service as accounts
 from inspections.accounts.enums import Role
 from inspections.accounts.models import User
+from inspections.accounts.scope import principal_for
 from inspections.db import utcnow
 from inspections.org import service as org
 from inspections.org.enums import JurisdictionLevel, Locale, SchoolKind
@@ -117,7 +118,6 @@ def _advance_tickets(session: Session, rng: random.Random, *, office_user, progr
     """Move the demo's tickets through every state so the dashboard shows a living county."""
     from datetime import datetime, timezone
 
-    from inspections.accounts.scope import principal_for
     from inspections.tickets import service as tickets
     from inspections.tickets.enums import TicketStatus as T
     from inspections.tickets.models import Ticket
@@ -236,7 +236,7 @@ def load(session: Session, progress: Callable[[str], None] = lambda _m: None) ->
             enrol = s.enrolment_primary if level == "primary" else s.enrolment_junior
             facts = school_facts(rng, level, enrol, s.code in weak_codes)
             answers += [{"item_code": k, "section": section, "value": val} for k, val in facts.items() if k in codes]
-        visits.put_responses(session, v, answers=answers, user=inspector)
+        visits.put_responses(session, v, answers=answers, actor=principal_for(session, inspector), via="demo")
         visits.transition(session, v, VisitStatus.submitted)
         if i % 4 == 0:
             visits.create(session, school=s, created_by=admin, inspector_ids=[inspector.id],

@@ -29,11 +29,15 @@ class AnswerValue(fields.Raw):
 
 
 class ResponseIn(Schema):
+    """One answer to write: only the fields sent change (a new answer starts empty and unflagged)."""
+
     item_code = fields.String(required=True, validate=ITEM)
     section = fields.String(load_default="", validate=validate.OneOf(["", "primary", "junior"]))
-    value = AnswerValue(load_default=None, allow_none=True)
-    note = fields.String(load_default=None, validate=validate.Length(max=4000))
-    flagged = fields.Boolean(load_default=False)
+    value = AnswerValue(allow_none=True)
+    note = fields.String(allow_none=True, validate=validate.Length(max=4000))
+    flagged = fields.Boolean()
+    version = fields.Integer(validate=VERSION, metadata={
+        "description": "The answer's version this edit is based on; refused (409) if the answer moved on."})
 
 
 class ResponsesIn(Schema):

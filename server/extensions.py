@@ -53,9 +53,10 @@ class RateLimiter:
 
     def reset(self) -> None:
         """Forget every counter of this limiter (tests; an operator unlocking a user)."""
-        if self.prefix and hasattr(self.storage, "storage"):
-            # Shared Redis: delete only this limiter's keys, never another app's.
-            client = self.storage.storage
+        client = getattr(self.storage, "storage", None)
+        if self.prefix and hasattr(client, "scan_iter"):
+            # Shared Redis: delete only this limiter's keys, never another app's (memory storage
+            # keeps a plain Counter here, and is this app's alone).
             for key in client.scan_iter(match=f"*{self.prefix}*", count=500):
                 client.delete(key)
         else:

@@ -41,6 +41,14 @@ def on_visit_submitted(visit: Visit) -> JobRecord:
     return enqueue(score_visit, queue_name="scoring", job_id=score_visit_job_id(visit), visit_id=str(visit.id))
 
 
+def run_effects(db) -> None:
+    """After a commit: the effects its changes recorded (every visit it submitted is scored, whichever
+    way in it came: API, push, conflict resolution, web)."""
+    from inspections.visits import service as visits
+    for visit in visits.submitted_in(db):
+        on_visit_submitted(visit)
+
+
 def enqueue_county(county_id, level: str, stamp: str, county_facts: dict | None = None) -> JobRecord:
     """Score a county at a level; `stamp` (the newest input's time and the veto facts) makes re-runs idempotent."""
     import hashlib

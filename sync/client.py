@@ -5,12 +5,25 @@ The protocol a mobile app must follow (this module is the executable version of 
 1. **Ids and mutation ids are made on the device.** Every new record gets a UUID when it is
    created offline. Every change is queued in a durable outbox with its own `mutation_id`
    (a UUID), the `base_version` it was made on (the server version the device had, or null for a
-   create) and only the fields the user changed. Edits of one record made before it is sent are
-   folded into its queued mutation. Never drop an outbox entry before the server has answered it.
+   create) and only the fields the user changed. An edit may be folded into the record's queued
+   mutation only while that mutation has never been sent: once sent it is immutable (the server may
+   have applied it though the answer was lost, and its retry must be the very same request, which
+   the server answers `duplicate`); a later edit is a new mutation, whose `base_version` is the
+   version the server's answer to the earlier one gives (send it in a later batch than that one).
+   A status change is never folded into an earlier place in the outbox (a submit folded into the
+   visit's create would arrive before the answers). Never drop an outbox entry before the server
+   has answered it.
    A step on a ticket (`entity: ticket_event`, create only; `ticket_step` here) is append-only:
    it keeps the device's id, goes through the ticket's state machine and is never merged.
 2. **Push** `POST /api/v1/sync/push` `{device_id, mutations: [...]}` in outbox order, at most 500
    per batch (a visit before its answers). Each mutation gets one result:
+   A visit's `status` merges as a lifecycle, not as text: moves along planned -> in_progress ->
+   submitted compose whatever the base (the first answer starting a visit on the server and the
+   device's submit are one direction, so the submit applies); a status the server is already past
+   is kept (`merged`); only divergent moves (a cancellation over a visit that moved since the
+   device's base) are a conflict. A device re-sending the values a frozen visit already has (both
+   inspectors submitted) gets `merged`, not a refusal. Values compare as JSON: `true`, `1`, `1.0`
+   and `"1"` differ.
    `applied` / `merged` (take `record` and `version` as the new server copy; an answer may come
    back under the server's `id` when another inspector answered the same item first: re-key it),
    `conflict` (the server value stayed; the conflict id and base/server/client values are shown to
@@ -62,7 +75,8 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, mutation_id TEXT NOT NULL UNIQUE, entity TEXT NOT NULL,
     id TEXT NOT NULL, op TEXT NOT NULL, base_version INTEGER, fields TEXT NOT NULL,
-    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, result TEXT);
+    state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, result TEXT,
+    base_prior INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS photos (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, path TEXT NOT NULL, size INTEGER NOT NULL,
@@ -146,6 +160,9 @@ class SyncClient:
                  whole_limit: int = 8 << 20, chunk_size: int = 8 << 20):
         self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.executescript(_SCHEMA)
+        if "base_prior" not in {r[1] for r in self.db.execute("PRAGMA table_info(outbox)")}:
+            # A device store made before base_prior existed: every queued mutation has its base already.
+            self.db.execute("ALTER TABLE outbox ADD COLUMN base_prior INTEGER NOT NULL DEFAULT 0")
         self.transport, self.batch_size, self.page_size = transport, batch_size, page_size
         self.max_attempts, self.backoff, self.sleep = max_attempts, backoff, sleep
         self.whole_limit, self.chunk_size = whole_limit, chunk_size  # bytes: one request up to whole_limit
@@ -247,28 +264,47 @@ class SyncClient:
         row = self.db.execute("SELECT version FROM records WHERE entity=? AND id=?", (entity, rid)).fetchone()
         if row is None:
             return
-        queued = self.db.execute("SELECT seq, op FROM outbox WHERE entity=? AND id=? AND state=? ORDER BY seq",
+        queued = self.db.execute("SELECT seq, op, attempts FROM outbox WHERE entity=? AND id=? AND state=? ORDER BY seq",
                                  (entity, rid, PENDING)).fetchall()
-        if queued and queued[0][1] == "create":
+        if queued and queued[0][1] == "create" and not any(q[2] for q in queued):
+            # Never sent, so the server has never seen it.
             self.db.execute("DELETE FROM outbox WHERE entity=? AND id=? AND state=?", (entity, rid, PENDING))
             self.db.execute("DELETE FROM records WHERE entity=? AND id=?", (entity, rid))
         else:
-            self.db.execute("DELETE FROM outbox WHERE entity=? AND id=? AND state=? AND op='update'", (entity, rid, PENDING))
+            # Unsent edits go; one already sent stays (the server may have applied it: it must answer).
+            self.db.execute("DELETE FROM outbox WHERE entity=? AND id=? AND state=? AND op='update' AND attempts=0",
+                            (entity, rid, PENDING))
             self.db.execute("UPDATE records SET deleted=1, state=?, reason=? WHERE entity=? AND id=?",
                             (PENDING, "deleted on this device", entity, rid))
             self._queue(entity, rid, "delete", row[0], {})
         self.db.commit()
 
     def _queue(self, entity, rid, op, base_version, fields) -> None:
+        """Queue a change. An edit folds into the record's last queued mutation only while that one was
+        never sent (a sent mutation is immutable: the server may have applied it, and a retry must be
+        the same request). A status move is never folded into an earlier place in the outbox (a submit
+        folded into a visit's create would land before its answers): it is appended. A mutation queued
+        behind an unanswered one of the same record takes its base from that one's answer (base_prior)."""
         if op == "update":
-            # Fold into a queued, unsent mutation of the same record: one base, no false conflict.
-            prev = self.db.execute("SELECT seq, fields FROM outbox WHERE entity=? AND id=? AND state=? AND op IN "
-                                   "('create','update') ORDER BY seq DESC LIMIT 1", (entity, rid, PENDING)).fetchone()
-            if prev is not None:
-                self.db.execute("UPDATE outbox SET fields=? WHERE seq=?", (json.dumps(json.loads(prev[1]) | fields), prev[0]))
-                return
-        self.db.execute("INSERT INTO outbox (mutation_id, entity, id, op, base_version, fields, state) VALUES (?,?,?,?,?,?,?)",
-                        (str(uuid.uuid4()), entity, rid, op, base_version, json.dumps(fields), PENDING))
+            last = self.db.execute("SELECT seq, op, attempts, fields FROM outbox WHERE entity=? AND id=? AND state IN "
+                                   "(?,?) ORDER BY seq DESC LIMIT 1", (entity, rid, PENDING, SYNCING)).fetchone()
+            tail = self.db.execute("SELECT max(seq) FROM outbox").fetchone()[0]
+            if last is not None and last[2] == 0 and last[1] in ("create", "update"):
+                foldable = dict(fields)
+                if "status" in fields and (last[1] == "create" or last[0] != tail):
+                    foldable.pop("status")
+                if foldable:
+                    self.db.execute("UPDATE outbox SET fields=? WHERE seq=?",
+                                    (json.dumps(json.loads(last[3]) | foldable), last[0]))
+                fields = {k: v for k, v in fields.items() if k not in foldable}
+                if not fields:
+                    return
+        prior = self.db.execute("SELECT 1 FROM outbox WHERE entity=? AND id=? AND state IN (?,?) LIMIT 1",
+                                (entity, rid, PENDING, SYNCING)).fetchone() is not None
+        self.db.execute("INSERT INTO outbox (mutation_id, entity, id, op, base_version, fields, state, base_prior) "
+                        "VALUES (?,?,?,?,?,?,?,?)",
+                        (str(uuid.uuid4()), entity, rid, op, None if prior else base_version, json.dumps(fields),
+                         PENDING, int(prior and op != "create")))
 
     # --- sync -----------------------------------------------------------------------------------
 
@@ -404,7 +440,7 @@ class SyncClient:
         while True:
             rows = self.db.execute("SELECT seq, mutation_id, entity, id, op, base_version, fields FROM outbox "
                                    "WHERE state=? ORDER BY seq LIMIT ?", (PENDING, self.batch_size)).fetchall()
-            rows = self._until_photos_missing(rows)
+            rows = self._until_bases_known(self._until_photos_missing(rows))
             if not rows:
                 break
             self.db.executemany("UPDATE outbox SET state=?, attempts=attempts+1 WHERE seq=?", [(SYNCING, r[0]) for r in rows])
@@ -435,6 +471,19 @@ class SyncClient:
             self.db.commit()
         return counts
 
+    def _until_bases_known(self, rows: list) -> list:
+        """The rows before the first one whose base is the answer to an earlier mutation of the same
+        record in this batch: it goes in the next batch, once that answer gives it its base."""
+        waiting = {r[0] for r in self.db.execute("SELECT seq FROM outbox WHERE state=? AND base_prior=1", (PENDING,))}
+        if not waiting:
+            return rows
+        keys: set = set()
+        for i, r in enumerate(rows):
+            if r[0] in waiting and (r[2], r[3]) in keys:
+                return rows[:i]
+            keys.add((r[2], r[3]))
+        return rows
+
     def _until_photos_missing(self, rows: list) -> list:
         """The rows before the first ticket step that names a photo not sent yet: that step and all after
         it wait (their order matters), saying why."""
@@ -455,6 +504,15 @@ class SyncClient:
         if result["status"] == "duplicate":
             result = result["original"]
         status = result["status"]
+        # The next queued mutation of this record was made on top of this one: this answer is its base.
+        nxt = self.db.execute("SELECT seq FROM outbox WHERE entity=? AND id=? AND state=? AND base_prior=1 "
+                              "ORDER BY seq LIMIT 1", (entity, rid, PENDING)).fetchone()
+        if nxt is not None:
+            known = result.get("version")
+            if known is None and status == "rejected":
+                known = (self.db.execute("SELECT version FROM records WHERE entity=? AND id=?",
+                                         (entity, rid)).fetchone() or (None,))[0]
+            self.db.execute("UPDATE outbox SET base_version=?, base_prior=0 WHERE seq=?", (known, nxt[0]))
         if status == "rejected":
             errors = "; ".join(f"{k}: {', '.join(v)}" for k, v in (result.get("errors") or {}).items())
             self.db.execute("UPDATE records SET state=?, reason=? WHERE entity=? AND id=?",

@@ -4,13 +4,12 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from inspections.accounts.enums import Role
 from inspections.accounts.models import User
 from inspections.accounts.scope import Principal, school_filter, visit_filter
 from inspections.audit import service as audit
 from inspections.db import utcnow
 from inspections.errors import Conflict as ConflictError
-from inspections.errors import Forbidden, ValidationFailed
+from inspections.errors import ValidationFailed
 from inspections.org.models import School
 from inspections.visits import service as visits
 from inspections.visits.models import Response, Visit
@@ -49,14 +48,10 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
         raise ValidationFailed("Invalid resolution", errors)
 
     model = {"visit": Visit, "response": Response}[conflict.entity]
-    record = session.get(model, conflict.entity_id, with_for_update=True)
     visit = session.get(Visit, conflict.visit_id, with_for_update=True) if conflict.visit_id else None
+    record = session.get(model, conflict.entity_id, with_for_update=True)
     if record is None or visit is None:
         raise ConflictError("the record no longer exists; nothing to resolve")
-    if principal.role == Role.inspector and principal.user_id not in visit.inspector_ids:
-        raise Forbidden("Only the inspectors on this visit may resolve its conflicts.")
-    if visit.status.value not in ("planned", "in_progress"):
-        raise ConflictError(f"the visit is {visit.status.value} and frozen; its conflicts cannot change it")
 
     values = {}
     for name, choice in choices.items():
@@ -64,21 +59,25 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
             values[name] = conflict.fields[name]["client"]
         elif choice["take"] == "custom":
             values[name] = choice["value"]
+    # A resolution is the write it stands for, with the chosen values: the same service call, so the
+    # same rules (who may, the visit still open, only a planned visit with no answers is deleted, ...).
     if values.pop("_deleted", False):
-        session.delete(record)
+        if conflict.entity == "visit":
+            visits.delete(session, record, actor=principal, via="sync")
+        else:
+            visits.delete_answer(session, visit, record, actor=principal, via="sync")
         applied = {"_deleted": True}
     else:
         data, errs = wire.load(conflict.entity, "update", values)
         if errs:
             raise ValidationFailed("Invalid resolution", errs)
         applied = {k: values[k] for k in data}
+        # Always a new version, even when the server won: devices holding the conflict see it settled.
         if conflict.entity == "visit":
-            visits.update(session, record, **data)  # always a new version, even when the server won
+            visits.edit(session, record, actor=principal, changes=data, via="sync")
         else:
-            for k, v in data.items():
-                setattr(record, k, v)
-            record.answered_by_id = user.id
-            record.version += 1
+            visits.answer(session, visit, actor=principal, item_code=record.item_code, section=record.section,
+                          changes=data, via="sync")
     session.flush()
     conflict.status, conflict.resolved_by_id, conflict.resolved_at = "resolved", user.id, utcnow()
     conflict.resolution = {"choices": {k: v["take"] for k, v in choices.items()}, "applied": applied,

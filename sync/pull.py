@@ -112,11 +112,13 @@ def _page_query(session: Session, principal: Principal, pos: Position, last: int
     # a plain join lets the planner hash-join the whole log, which grows with its size.
     k = select(SyncCommit.txn_id, SyncCommit.commit_seq).where(in_window).subquery("k")
     # (ORDER BY + LIMIT inside also keeps the planner from flattening the LATERAL back into a join.)
+    # The cursor's place inside its own commit applies *inside* the LATERAL, before its LIMIT: a commit
+    # with more visible changes than a page is read on from where the last page stopped.
     c = (select(ChangeLog.__table__)
-         .where(ChangeLog.txn_id == k.c.txn_id, scope_criterion(session, principal))
+         .where(ChangeLog.txn_id == k.c.txn_id, or_(k.c.commit_seq > pos.commit_seq, ChangeLog.seq > pos.seq),
+                scope_criterion(session, principal))
          .order_by(ChangeLog.seq).limit(limit + 1).lateral("c"))
     return (select(c, k.c.commit_seq).select_from(k).join(c, true())
-            .where(or_(k.c.commit_seq > pos.commit_seq, c.c.seq > pos.seq))
             .order_by(k.c.commit_seq, c.c.seq).limit(limit + 1))
 
 

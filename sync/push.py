@@ -30,10 +30,9 @@ from inspections.visits.models import Response, Visit
 from sync import bulk
 from sync import fields as wire
 from sync.changelog import jsonable, snapshot
-from sync.merge import three_way
+from sync.merge import same, three_way
 from sync.models import ChangeLog, Conflict, Mutation, RecordRevision
 
-OPEN = (VisitStatus.planned, VisitStatus.in_progress)
 VISIT_FIELDS = ("planned_for", "notes", "inspector_ids", "status")
 RESPONSE_FIELDS = ("value", "note", "flagged")
 # Both sides of a double create started from an unanswered item.
@@ -290,17 +289,6 @@ def _lock_visit(ctx: _Ctx, visit_id) -> Visit | None:
     return visit
 
 
-def _may_change(ctx: _Ctx, visit: Visit) -> None:
-    if ctx.p.role == Role.inspector and ctx.p.user_id not in visit.inspector_ids:
-        raise Rejected("only the inspectors on this visit may change it")
-
-
-def _frozen(visit: Visit) -> None:
-    if visit.status not in OPEN:
-        raise Rejected(f"the visit is {visit.status.value} and frozen; late edits are not accepted "
-                       f"(ask the office to reopen it or record an amendment)")
-
-
 def _conflict(ctx: _Ctx, entity: str, entity_id, school_id, visit_id, version: int, contested: dict) -> Conflict:
     c = Conflict(entity=entity, entity_id=entity_id, school_id=school_id, visit_id=visit_id,
                  base_version=ctx.m.get("base_version"), server_version=version, fields=contested,
@@ -318,65 +306,83 @@ def _outcome(ctx: _Ctx, *, record: dict, version: int, base_version, contested: 
     return res | {"status": "merged" if merged else "applied"}
 
 
+def _device(ctx: _Ctx) -> dict:
+    return {"device_id": ctx.device_id}
+
+
+def _already_there(server: dict, client: dict) -> bool:
+    """Every value the device sends is the server's already (e.g. two inspectors both submitted)."""
+    return all(same(server.get(k), v) for k, v in client.items())
+
+
 # --- visits -------------------------------------------------------------------------------------
+# The rules of every change live in inspections.visits.service; this translates a mutation into
+# its calls: which fields to write after the three-way merge, and how the outcome reads on the wire.
 
 def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
     s = ctx.session
     if op == "create":
         if s.get(Visit, ctx.id) is not None or _was_deleted(s, "visit", ctx.id):
             raise Rejected("this visit id is already used", {"id": ["is already used"]})
-        school = s.scalar(select(School).where(School.id == data["school_id"], school_filter(ctx.p)))
-        if school is None:
-            raise Rejected("the school is not in your scope", {"fields.school_id": ["is not a school in your scope"]})
-        inspector_ids = list(data.get("inspector_ids") or [])
-        if ctx.p.role == Role.inspector and ctx.p.user_id not in inspector_ids:
-            inspector_ids.insert(0, ctx.p.user_id)
-        visit = visits.create(s, school=school, created_by=ctx.user, inspector_ids=inspector_ids,
-                              planned_for=data.get("planned_for"), template_version_id=data.get("template_version_id"),
-                              notes=data.get("notes"), id=ctx.id)
+        try:
+            visit = visits.create_in_scope(s, actor=ctx.p, school_id=data["school_id"],
+                                           inspector_ids=list(data.get("inspector_ids") or []),
+                                           planned_for=data.get("planned_for"),
+                                           template_version_id=data.get("template_version_id"),
+                                           notes=data.get("notes"), id=ctx.id, via="sync")
+        except DomainError as e:
+            raise Rejected("the school is not in your scope" if "school_id" in e.fields else e.message,
+                           {f"fields.{k}": v for k, v in e.fields.items()}) from None
         ctx.out.pending_locks[visit.id] = visit  # created (hence row-locked) by this transaction
         status = data.get("status")
         if status is not None and status != visit.status:
-            visits.update(s, visit, status=status)
+            visits.edit(s, visit, actor=ctx.p, changes={"status": status}, via="sync", context=_device(ctx))
             if visit.status == VisitStatus.submitted:
                 ctx.out.submitted_visits.append(visit)
-        audit.record(s, actor_id=ctx.user.id, action="sync.create", entity="visit", entity_id=visit.id)
         return _outcome(ctx, record=_visit_wire(visit), version=visit.version, base_version=None, contested={},
                         conflict=None, merged=False)
 
     visit = _lock_visit(ctx, ctx.id)
     if visit is None:
         _missing(ctx, "visit")
-    _may_change(ctx, visit)
-    _frozen(visit)
+    visits.require_on_visit(ctx.p, visit)
     base_version = ctx.m.get("base_version")
     server = _visit_wire(visit)
+    client = _client_values(data)
+    if visit.status not in visits.OPEN and op == "update" and _already_there(server, client):
+        return _outcome(ctx, record=server, version=visit.version, base_version=base_version, contested={},
+                        conflict=None, merged=base_version != visit.version)
+    visits.require_open(visit)
     if op == "delete":
         if base_version != visit.version:
             c = _conflict(ctx, "visit", visit.id, visit.school_id, visit.id, visit.version,
                           {"_deleted": {"base": False, "server": False, "client": True}})
             return _outcome(ctx, record=server, version=visit.version, base_version=base_version,
                             contested=c.fields, conflict=c, merged=False)
-        if visit.status != VisitStatus.planned or visit.responses:
-            raise Rejected("only a planned visit with no answers can be deleted; cancel it instead")
-        s.delete(visit)
-        s.flush()
+        visits.delete(s, visit, actor=ctx.p, expected_version=base_version, via="sync", context=_device(ctx))
         ctx.out.locked_visits.pop(visit.id, None)
-        audit.record(s, actor_id=ctx.user.id, action="sync.delete", entity="visit", entity_id=visit.id)
         return {"status": "applied", "id": str(visit.id), "version": None, "deleted": True}
 
-    client = _client_values(data)
+    wanted_status = client.pop("status", None)
+    base = None
     if base_version == visit.version:
-        apply, contested = {k: v for k, v in client.items() if server.get(k) != v}, {}
+        apply, contested = {k: v for k, v in client.items() if not same(server.get(k), v)}, {}
     else:
-        apply, contested = three_way(_base(s, "visit", visit.id, base_version), server, client)
+        base = _base(s, "visit", visit.id, base_version)
+        apply, contested = three_way(base, server, client)
+    if wanted_status is not None:
+        # A status is a lifecycle, not free text: moves along it compose (visits.merge_status).
+        base_status = server["status"] if base_version == visit.version else (base or {}).get("status")
+        verdict = visits.merge_status(VisitStatus(base_status) if base_status else None, visit.status,
+                                      VisitStatus(wanted_status))
+        if verdict == "apply":
+            apply["status"] = wanted_status
+        elif verdict == "conflict":
+            contested["status"] = {"base": base_status, "server": server["status"], "client": wanted_status}
     if apply:
-        kwargs = {k: data[k] for k in apply}
-        visits.update(s, visit, **kwargs)
+        visits.edit(s, visit, actor=ctx.p, changes={k: data[k] for k in apply}, via="sync", context=_device(ctx))
         if visit.status == VisitStatus.submitted and "status" in apply:
             ctx.out.submitted_visits.append(visit)
-        audit.record(s, actor_id=ctx.user.id, action="sync.update", entity="visit", entity_id=visit.id,
-                     data={"fields": sorted(apply), "device_id": ctx.device_id})
     conflict = None
     if contested:
         conflict = _conflict(ctx, "visit", visit.id, visit.school_id, visit.id, visit.version, contested)
@@ -386,73 +392,48 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
 
 # --- responses ----------------------------------------------------------------------------------
 
-def _open_visit_for_answers(ctx: _Ctx, visit_id, field_name: str | None) -> Visit:
+def _visit_for_answers(ctx: _Ctx, visit_id, field_name: str | None) -> Visit:
     visit = _lock_visit(ctx, visit_id)
     if visit is None:
         if field_name:
             raise Rejected("the visit is not in your scope", {f"fields.{field_name}": ["is not a visit in your scope"]})
         _missing(ctx, "response")
-    if ctx.p.role != Role.inspector:
-        raise Rejected("only inspectors answer checklists")
-    _may_change(ctx, visit)
-    _frozen(visit)
+    visits.require_may_answer(ctx.p, visit)
     return visit
-
-
-def _answer_rules(ctx: _Ctx, visit: Visit) -> tuple[set[str], set[str]]:
-    """Item codes of the visit's template and the school's sections (cached for the batch)."""
-    key = ("rules", visit.id)
-    if key not in ctx.out.locked_visits:
-        ctx.out.locked_visits[key] = (templates.item_codes(visit.template_version), visits._sections_for(visit.school))
-    return ctx.out.locked_visits[key]
 
 
 def _response(ctx: _Ctx, op: str, data: dict) -> dict:
     s = ctx.session
     base_version = ctx.m.get("base_version")
     if op == "create":
-        visit = _open_visit_for_answers(ctx, data["visit_id"], "visit_id")
-        errors = {}
-        codes, sections = _answer_rules(ctx, visit)
-        if data["item_code"] not in codes:
-            errors["fields.item_code"] = [f"{data['item_code']!r} is not an item of this visit's template"]
-        if data.get("section", "") not in sections:
-            errors["fields.section"] = [f"must be one of {sorted(sections)} for this school"]
+        visit = _visit_for_answers(ctx, data["visit_id"], "visit_id")
+        section = data.get("section", "")
+        errors = visits.check_answer_keys(s, visit, [(data["item_code"], section)])
         if errors:
-            raise Rejected("invalid answer", errors)
+            raise Rejected("invalid answer", {f"fields.{k}": v for k, v in errors.items()})
         # The visit is locked, so its loaded answers are complete (read once per batch).
-        existing = next((x for x in visit.responses
-                         if x.item_code == data["item_code"] and x.section == data.get("section", "")), None)
+        existing = next((x for x in visit.responses if x.item_code == data["item_code"] and x.section == section), None)
         if existing is not None:
             # Someone else answered this item first (two inspectors on one checklist): merge into
             # their record with no common base; the result names the server's id for the device.
             return _update_response(ctx, visit, existing, None, data, base=EMPTY_ANSWER)
-        r = Response(id=ctx.id, visit_id=visit.id, item_code=data["item_code"], section=data.get("section", ""),
-                     value=data.get("value"), note=data.get("note"), flagged=data.get("flagged", False),
-                     answered_by_id=ctx.user.id, version=1, created_at=(now := utcnow()), updated_at=now)
-        visit.responses.append(r)
-        if visit.status == VisitStatus.planned:
-            visits.transition(s, visit, VisitStatus.in_progress)
-            visit.version += 1
-        # No flush here: the batch's new answers are written together (multi-row INSERTs).
-        audit.record(s, actor_id=ctx.user.id, action="sync.answer", entity="visit", entity_id=visit.id,
-                     data={"items": [r.item_code], "device_id": ctx.device_id})
+        r, _ = visits.answer(s, visit, actor=ctx.p, item_code=data["item_code"], section=section,
+                             changes={k: data[k] for k in RESPONSE_FIELDS if k in data}, id=ctx.id, via="sync",
+                             context=_device(ctx))
         return _outcome(ctx, record=snapshot(r), version=r.version, base_version=None, contested={}, conflict=None,
                         merged=False)
 
     r = s.get(Response, ctx.id)
     if r is None:
         _missing(ctx, "response")
-    visit = _open_visit_for_answers(ctx, r.visit_id, None)
+    visit = _visit_for_answers(ctx, r.visit_id, None)
     if op == "delete":
         if base_version != r.version:
             c = _conflict(ctx, "response", r.id, visit.school_id, visit.id, r.version,
                           {"_deleted": {"base": False, "server": False, "client": True}})
             return _outcome(ctx, record=snapshot(r), version=r.version, base_version=base_version,
                             contested=c.fields, conflict=c, merged=False)
-        s.delete(r)
-        s.flush()
-        audit.record(s, actor_id=ctx.user.id, action="sync.delete", entity="response", entity_id=r.id)
+        visits.delete_answer(s, visit, r, actor=ctx.p, expected_version=base_version, via="sync")
         return {"status": "applied", "id": str(r.id), "version": None, "deleted": True}
     return _update_response(ctx, visit, r, base_version, data)
 
@@ -463,17 +444,13 @@ def _update_response(ctx: _Ctx, visit: Visit, r: Response, base_version, data: d
     server = snapshot(r)
     client = _client_values({k: v for k, v in data.items() if k in RESPONSE_FIELDS})
     if base_version is not None and base_version == r.version:
-        apply, contested = {k: v for k, v in client.items() if server.get(k) != v}, {}
+        apply, contested = {k: v for k, v in client.items() if not same(server.get(k), v)}, {}
     else:
         apply, contested = three_way(base or _base(s, "response", r.id, base_version), server, client)
     if apply:
-        for k in apply:
-            setattr(r, k, data[k])
-        r.answered_by_id = ctx.user.id
-        r.version += 1
+        visits.answer(s, visit, actor=ctx.p, item_code=r.item_code, section=r.section,
+                      changes={k: data[k] for k in apply}, via="sync", context=_device(ctx))
         s.flush()
-        audit.record(s, actor_id=ctx.user.id, action="sync.answer", entity="visit", entity_id=visit.id,
-                     data={"items": [r.item_code], "device_id": ctx.device_id})
     conflict = None
     if contested:
         conflict = _conflict(ctx, "response", r.id, visit.school_id, visit.id, r.version, contested)

@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 
 from inspections.accounts.enums import Role
 from inspections.accounts.models import User
+from inspections.accounts.scope import Principal
+from inspections.audit import service as audit
 from inspections.db import utcnow
-from inspections.errors import Conflict, ValidationFailed
+from inspections.errors import Conflict, Forbidden, ValidationFailed
 from inspections.org.enums import SECTIONS
 from inspections.org.models import School
 from inspections.templates import service as templates
@@ -81,29 +83,167 @@ def check_new(session: Session, specs: list[dict]) -> list[tuple[TemplateVersion
     return out
 
 
-def update(session: Session, visit: Visit, *, planned_for: date | None = None, notes: str | None = None,
-           inspector_ids: list[uuid.UUID] | None = None, status: VisitStatus | None = None) -> Visit:
-    """Change a visit that is not yet submitted; status changes follow VISIT_TRANSITIONS."""
-    if visit.status in (VisitStatus.submitted, VisitStatus.cancelled):
-        raise Conflict(f"visit is {visit.status.value} and can no longer change")
-    if inspector_ids is not None:
-        errors = _check_inspectors(session, inspector_ids)
-        if errors:
-            raise ValidationFailed("Invalid visit", errors)
-        visit.inspector_links = [VisitInspector(inspector_id=i) for i in dict.fromkeys(inspector_ids)]
-    if planned_for is not None:
-        visit.planned_for = planned_for
-    if notes is not None:
-        visit.notes = notes
-    if status is not None and status != visit.status:
-        transition(session, visit, status)
-    visit.version += 1
-    session.flush()
+# --- the rules of a change, named once ---------------------------------------------------------
+
+OPEN = (VisitStatus.planned, VisitStatus.in_progress)
+_SUBMITTED = "visits.submitted"  # session.info key: visits this transaction submitted (effects after commit)
+
+
+def require_on_visit(actor: Principal | None, visit: Visit) -> None:
+    """An inspector changes only a visit it is on (offices and admins in scope change any); Forbidden."""
+    if actor is not None and actor.role == Role.inspector and actor.user_id not in visit.inspector_ids:
+        raise Forbidden("Only the inspectors on this visit may change it.")
+
+
+def require_open(visit: Visit) -> None:
+    """A submitted or cancelled visit is frozen; Conflict saying so."""
+    if visit.status not in OPEN:
+        raise Conflict(f"the visit is {visit.status.value} and frozen; late edits are not accepted "
+                       f"(ask the office to reopen it or record an amendment)")
+
+
+def require_may_answer(actor: Principal, visit: Visit) -> None:
+    """Only an inspector on the visit answers its checklist, and only while the visit is open."""
+    if actor.role != Role.inspector:
+        raise Forbidden("only inspectors answer checklists")
+    require_on_visit(actor, visit)
+    require_open(visit)
+
+
+def require_version(record, expected: int | None, what: str) -> None:
+    """Compare-and-set: Stale (409, with the server's copy for the caller) unless `expected` is the
+    record's version (None: no check)."""
+    if expected is not None and expected != record.version:
+        raise Stale(f"The {what} changed since version {expected}; it is now version {record.version}.", record)
+
+
+class Stale(Conflict):
+    """A write based on an older version than the server's (HTTP 409); `record` is the server's copy."""
+
+    def __init__(self, message: str, record):
+        super().__init__(message, {"version": [f"is {record.version} on the server"]})
+        self.record = record
+
+
+def status_path(frm: VisitStatus, to: VisitStatus) -> list[VisitStatus] | None:
+    """The moves that take a visit from `frm` to `to` along its lifecycle (VISIT_TRANSITIONS), shortest
+    first; [] when equal; None when `to` cannot be reached from `frm`."""
+    paths = {frm: []}
+    todo = [frm]
+    while todo:
+        at = todo.pop(0)
+        if at == to:
+            return paths[at]
+        for nxt in sorted(VISIT_TRANSITIONS[at]):
+            if nxt not in paths:
+                paths[nxt] = paths[at] + [nxt]
+                todo.append(nxt)
+    return None
+
+
+def merge_status(base: VisitStatus | None, server: VisitStatus, client: VisitStatus) -> str:
+    """How a device's status move meets the server's, on the lifecycle and not as free text:
+    'keep' (equal, or the server is already past it: planned -> in_progress -> submitted compose),
+    'apply' (the server can move on to it), 'conflict' (truly divergent: a cancellation over a visit
+    that moved since the device saw it, or two ends that do not lie on one path)."""
+    if client == server or status_path(client, server):
+        return "keep"
+    if status_path(server, client) is None:
+        return "conflict"
+    if client == VisitStatus.cancelled and base is not None and base != server:
+        return "conflict"
+    return "apply"
+
+
+def _audit(session: Session, actor: Principal | None, via: str, verb: str, entity_id, data: dict | None = None):
+    action = verb if via == "api" else f"{via}.{verb}"
+    audit.record(session, actor_id=actor.user_id if actor else None, action=action, entity="visit",
+                 entity_id=entity_id, data=data or {})
+
+
+def _move(session: Session, visit: Visit, to: VisitStatus) -> None:
+    path = status_path(visit.status, to)
+    if path is None:
+        raise Conflict(f"a {visit.status.value} visit cannot become {to.value}")
+    for step in path:
+        transition(session, visit, step)
+
+
+# --- visits -------------------------------------------------------------------------------------
+
+def create_in_scope(session: Session, *, actor: Principal, school_id: uuid.UUID, inspector_ids: list[uuid.UUID],
+                    planned_for: date | None = None, template_version_id: uuid.UUID | None = None,
+                    notes: str | None = None, id: uuid.UUID | None = None, via: str = "api") -> Visit:
+    """Plan or start a visit at a school in the actor's scope (an inspector is put on the visits it
+    plans); audited. ValidationFailed names the field (school not in scope, inspectors, template)."""
+    from inspections.accounts.scope import school_filter
+    school = session.scalar(select(School).where(School.id == school_id, school_filter(actor)))
+    if school is None:
+        raise ValidationFailed("Invalid visit", {"school_id": ["is not a school in your scope"]})
+    inspector_ids = list(inspector_ids or [])
+    if actor.role == Role.inspector and actor.user_id not in inspector_ids:
+        inspector_ids.insert(0, actor.user_id)
+    created_by = session.get(User, actor.user_id)
+    visit = create(session, school=school, created_by=created_by, inspector_ids=inspector_ids,
+                   planned_for=planned_for, template_version_id=template_version_id, notes=notes, id=id)
+    _audit(session, actor, via, "create", visit.id)
     return visit
 
 
+def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: dict, expected_version: int | None = None,
+         via: str = "api", context: dict | None = None) -> Visit:
+    """The one way a visit's fields change: planned_for, notes, inspector_ids, status.
+
+    A status is moved along the lifecycle (planned -> in_progress -> submitted compose; cancelled from
+    either open state); submitting records the scoring effect. Bumps the version once; audited.
+    Raises Forbidden (not on the visit), Conflict (frozen, unreachable status, no answers to submit),
+    Stale (expected_version given and behind), ValidationFailed (inspectors).
+    """
+    require_on_visit(actor, visit)
+    require_open(visit)
+    require_version(visit, expected_version, "visit")
+    if changes.get("inspector_ids") is not None:
+        errors = _check_inspectors(session, changes["inspector_ids"])
+        if errors:
+            raise ValidationFailed("Invalid visit", errors)
+        visit.inspector_links = [VisitInspector(inspector_id=i) for i in dict.fromkeys(changes["inspector_ids"])]
+    if changes.get("planned_for") is not None:
+        visit.planned_for = changes["planned_for"]
+    if "notes" in changes:
+        visit.notes = changes["notes"]
+    if changes.get("status") is not None and changes["status"] != visit.status:
+        _move(session, visit, VisitStatus(changes["status"]))
+    visit.version += 1
+    session.flush()
+    _audit(session, actor, via, "update", visit.id, {"fields": sorted(changes)} | (context or {}))
+    return visit
+
+
+def update(session: Session, visit: Visit, *, planned_for: date | None = None, notes: str | None = None,
+           inspector_ids: list[uuid.UUID] | None = None, status: VisitStatus | None = None) -> Visit:
+    """A change made by the system (planning runs): `edit` with no acting user."""
+    changes = {k: v for k, v in (("planned_for", planned_for), ("notes", notes), ("inspector_ids", inspector_ids),
+                                 ("status", status)) if v is not None}
+    return edit(session, visit, actor=None, changes=changes, via="system")
+
+
+def delete(session: Session, visit: Visit, *, actor: Principal | None, expected_version: int | None = None,
+           via: str = "api", context: dict | None = None) -> None:
+    """Delete a visit: only a planned one with no answers (otherwise it is cancelled); audited.
+    Forbidden / Conflict / Stale as `edit`."""
+    require_on_visit(actor, visit)
+    require_open(visit)
+    require_version(visit, expected_version, "visit")
+    if visit.status != VisitStatus.planned or visit.responses:
+        raise Conflict("only a planned visit with no answers can be deleted; cancel it instead")
+    session.delete(visit)
+    session.flush()
+    _audit(session, actor, via, "delete", visit.id, context)
+
+
 def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
-    """Move a visit to another status, or raise Conflict saying why not."""
+    """Move a visit one step along VISIT_TRANSITIONS, or raise Conflict saying why not. Submitting
+    records the visit for scoring once this transaction commits (`submitted_in`)."""
     if to not in VISIT_TRANSITIONS[visit.status]:
         raise Conflict(f"a {visit.status.value} visit cannot become {to.value}")
     now = utcnow()
@@ -113,8 +253,23 @@ def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
         if not visit.responses:
             raise Conflict("a visit with no answers cannot be submitted")
         visit.submitted_at = now
+        session.info.setdefault(_SUBMITTED, {})[visit.id] = visit
     visit.status = to
     return visit
+
+
+def submitted_in(session: Session) -> list[Visit]:
+    """Visits submitted by the session's transaction(s) since the last call, still submitted now (a
+    savepoint rolled back takes its submission with it); the caller enqueues their scoring after commit."""
+    found = session.info.pop(_SUBMITTED, {})
+    out = []
+    for visit in found.values():
+        try:
+            if visit.status == VisitStatus.submitted:
+                out.append(visit)
+        except Exception:  # deleted or rolled back out of existence
+            continue
+    return out
 
 
 def _sections_for(school: School) -> set[str]:
@@ -122,38 +277,89 @@ def _sections_for(school: School) -> set[str]:
     return {""} | set(sections) if len(sections) > 1 else {""}
 
 
-def put_responses(session: Session, visit: Visit, *, answers: list[dict], user: User) -> list[Response]:
-    """Create or replace answers (item_code, section, value, note, flagged) on an open visit."""
-    if visit.status not in (VisitStatus.planned, VisitStatus.in_progress):
-        raise Conflict(f"visit is {visit.status.value}; answers can no longer change")
-    codes = templates.item_codes(visit.template_version)
-    sections = _sections_for(visit.school)
+def answer_rules(session: Session, visit: Visit) -> tuple[set[str], set[str]]:
+    """(item codes of the visit's pinned template, sections of its school), cached per session."""
+    cache = session.info.setdefault("visits.rules", {})
+    if visit.id not in cache:
+        cache[visit.id] = (templates.item_codes(visit.template_version), _sections_for(visit.school))
+    return cache[visit.id]
+
+
+def check_answer_keys(session: Session, visit: Visit, keys: list[tuple[str, str]], prefix: str = "") -> dict:
+    """Field errors for (item_code, section) pairs that are not items/sections of this visit."""
+    codes, sections = answer_rules(session, visit)
     errors: dict[str, list[str]] = {}
-    for i, a in enumerate(answers):
-        if a["item_code"] not in codes:
-            errors[f"answers.{i}.item_code"] = [f"{a['item_code']!r} is not an item of this visit's template"]
-        if a.get("section", "") not in sections:
-            errors[f"answers.{i}.section"] = [f"must be one of {sorted(sections)} for this school"]
+    for i, (code, section) in enumerate(keys):
+        at = prefix.format(i=i)
+        if code not in codes:
+            errors[f"{at}item_code"] = [f"{code!r} is not an item of this visit's template"]
+        if section not in sections:
+            errors[f"{at}section"] = [f"must be one of {sorted(sections)} for this school"]
+    return errors
+
+
+ANSWER_FIELDS = ("value", "note", "flagged")
+
+
+def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, section: str = "",
+           changes: dict, id: uuid.UUID | None = None, expected_version: int | None = None, via: str = "api",
+           audit_items: bool = True, context: dict | None = None) -> tuple[Response, bool]:
+    """The one way an answer is written: create it, or change only the fields given (value, note,
+    flagged). Only inspectors on an open visit answer; the first answer starts a planned visit.
+    Returns (answer, created). Raises Forbidden, Conflict (frozen), Stale (expected_version behind),
+    ValidationFailed (not an item or section of this visit)."""
+    require_may_answer(actor, visit)
+    errors = check_answer_keys(session, visit, [(item_code, section)])
+    if errors:
+        raise ValidationFailed("Invalid answer", errors)
+    r = next((x for x in visit.responses if x.item_code == item_code and x.section == section), None)
+    changes = {k: v for k, v in changes.items() if k in ANSWER_FIELDS}
+    created = r is None
+    if created:
+        now = utcnow()
+        r = Response(id=id or uuid.uuid4(), visit_id=visit.id, item_code=item_code, section=section,
+                     value=changes.get("value"), note=changes.get("note"), flagged=bool(changes.get("flagged", False)),
+                     answered_by_id=actor.user_id, version=1, created_at=now, updated_at=now)
+        visit.responses.append(r)  # no flush: a batch's new answers are written together
+    else:
+        require_version(r, expected_version, "answer")
+        for k, v in changes.items():
+            setattr(r, k, v if k != "flagged" else bool(v))
+        r.answered_by_id = actor.user_id
+        r.version += 1
+    if visit.status == VisitStatus.planned:
+        transition(session, visit, VisitStatus.in_progress)
+        visit.version += 1
+    if audit_items:
+        _audit(session, actor, via, "answer", visit.id, {"items": [item_code]} | (context or {}))
+    return r, created
+
+
+def delete_answer(session: Session, visit: Visit, r: Response, *, actor: Principal, expected_version: int | None = None,
+                  via: str = "api") -> None:
+    """Remove an answer from an open visit (inspectors on it only); audited. Forbidden / Conflict / Stale."""
+    require_may_answer(actor, visit)
+    require_version(r, expected_version, "answer")
+    session.delete(r)
+    session.flush()
+    audit.record(session, actor_id=actor.user_id, action="delete" if via == "api" else f"{via}.delete",
+                 entity="response", entity_id=r.id)
+
+
+def put_responses(session: Session, visit: Visit, *, answers: list[dict], actor: Principal, via: str = "api") -> list[Response]:
+    """Write several answers, all or nothing: each changes only the fields it carries, and one carrying
+    `version` is refused (Stale) when the answer moved on. Item and section errors name the answer."""
+    require_on_visit(actor, visit)
+    require_open(visit)
     keys = [(a["item_code"], a.get("section", "")) for a in answers]
+    errors = check_answer_keys(session, visit, keys, prefix="answers.{i}.")
     if len(set(keys)) != len(keys):
         errors["answers"] = ["an item is answered twice in one request"]
     if errors:
         raise ValidationFailed("Invalid answers", errors)
-    existing = {(r.item_code, r.section): r for r in visit.responses}
-    out = []
-    for a in answers:
-        key = (a["item_code"], a.get("section", ""))
-        r = existing.get(key)
-        if r is None:
-            r = Response(visit_id=visit.id, item_code=key[0], section=key[1])
-            visit.responses.append(r)
-        else:
-            r.version += 1
-        r.value, r.note, r.flagged, r.answered_by_id = a.get("value"), a.get("note"), a.get("flagged", False), user.id
-        out.append(r)
-    if visit.status == VisitStatus.planned:
-        transition(session, visit, VisitStatus.in_progress)
-    visit.version += 1
+    out = [answer(session, visit, actor=actor, item_code=a["item_code"], section=a.get("section", ""),
+                  changes=a, expected_version=a.get("version"), via=via, audit_items=False)[0] for a in answers]
+    _audit(session, actor, via, "answer", visit.id, {"items": [k[0] for k in keys]})
     session.flush()
     return out
 

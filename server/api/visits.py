@@ -1,6 +1,7 @@
 """Site visits: planning, answers, submission."""
 from __future__ import annotations
 
+from flask import json
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from sqlalchemy import exists, select
@@ -18,7 +19,9 @@ from schemas.common import PageArgs, page_of
 from schemas.visits import ResponseOut, ResponsesIn, VisitIn, VisitOut, VisitPatch, VisitQuery
 from server.api.common import get_in_scope, page_response
 from server.auth import BEARER, EVERYONE, current_principal, current_user, require
+from server.errors import problem
 from server.extensions import session
+from server.jobs import run_effects
 
 PREFIX = "/visits"
 blp = Blueprint("visits", __name__, description="Site visits and their checklist answers.")
@@ -26,15 +29,18 @@ VisitPage = page_of(VisitOut, "VisitPage")
 PLANNERS = (Role.admin, Role.office, Role.inspector)
 
 
-def _visit(visit_id) -> Visit:
-    return get_in_scope(Visit, visit_id, visit_filter(current_principal()))
+def _visit(visit_id, *, lock: bool = False) -> Visit:
+    visit = get_in_scope(Visit, visit_id, visit_filter(current_principal()))
+    if lock:
+        # Row lock, read afresh: a concurrent push or edit of this visit goes one after the other.
+        visit = session().scalar(select(Visit).where(Visit.id == visit.id).with_for_update(of=Visit)
+                                 .execution_options(populate_existing=True))
+    return visit
 
 
-def _may_change(visit: Visit) -> None:
-    """Offices (in scope) change any visit; an inspector only a visit it is on."""
-    p = current_principal()
-    if p.role == Role.inspector and p.user_id not in visit.inspector_ids:
-        abort(403, message="Only the inspectors on this visit may change it.")
+def _stale(e: visits.Stale, schema):
+    """409 with the server's copy, so the caller can redo its edit on it (as a push's conflict carries it)."""
+    return problem(409, e.message, errors=e.fields, current=json.loads(json.dumps(schema.dump(e.record))))
 
 
 @blp.route("")
@@ -62,17 +68,11 @@ class Visits(MethodView):
     @require(*PLANNERS)
     def post(self, body):
         """Plan a visit to a school in my scope (an inspector planning one is put on it)."""
-        db, p = session(), current_principal()
-        school = db.scalar(select(School).where(School.id == body["school_id"], school_filter(p)))
-        if school is None:
-            abort(422, errors={"school_id": ["is not a school in your scope"]})
-        inspector_ids = list(body["inspector_ids"])
-        if p.role == Role.inspector and p.user_id not in inspector_ids:
-            inspector_ids.insert(0, p.user_id)
-        visit = visits.create(db, school=school, created_by=current_user(), inspector_ids=inspector_ids,
-                              planned_for=body["planned_for"], template_version_id=body["template_version_id"],
-                              notes=body["notes"], id=body["id"])
-        audit.record(db, actor_id=p.user_id, action="create", entity="visit", entity_id=visit.id)
+        db = session()
+        visit = visits.create_in_scope(db, actor=current_principal(), school_id=body["school_id"],
+                                       inspector_ids=list(body["inspector_ids"]), planned_for=body["planned_for"],
+                                       template_version_id=body["template_version_id"], notes=body["notes"],
+                                       id=body["id"])
         db.commit()
         return visit
 
@@ -88,23 +88,22 @@ class VisitById(MethodView):
 
     @blp.arguments(VisitPatch)
     @blp.response(200, VisitOut)
+    @blp.alt_response(409, description="Frozen, an impossible status move, or `version` is behind: the "
+                                       "problem document's `current` is the server's copy.")
     @blp.doc(security=[BEARER])
     @require(*PLANNERS)
     def patch(self, body, visit_id):
-        """Re-plan, reassign, start, submit or cancel a visit (submitted visits are frozen)."""
+        """Re-plan, reassign, start, submit or cancel a visit (submitted visits are frozen). A status moves
+        along the lifecycle (planned -> in_progress -> submitted); `version`, if given, must be current."""
         db = session()
-        visit = _visit(visit_id)
-        _may_change(visit)
+        visit = _visit(visit_id, lock=True)
         expected = body.pop("version", None)
-        if expected is not None and expected != visit.version:
-            abort(409, message=f"The visit changed since version {expected}; it is now version {visit.version}.")
-        visits.update(db, visit, **body)
-        audit.record(db, actor_id=current_user().id, action="update", entity="visit", entity_id=visit.id,
-                     data={k: str(v) for k, v in body.items()})
+        try:
+            visits.edit(db, visit, actor=current_principal(), changes=body, expected_version=expected)
+        except visits.Stale as e:
+            return _stale(e, VisitOut())
         db.commit()
-        if visit.status == VisitStatus.submitted:
-            from server.jobs import on_visit_submitted
-            on_visit_submitted(visit)
+        run_effects(db)
         return visit
 
 
@@ -119,15 +118,18 @@ class VisitResponses(MethodView):
 
     @blp.arguments(ResponsesIn)
     @blp.response(200, ResponseOut(many=True))
+    @blp.alt_response(409, description="An answer's `version` is behind: `current` is the server's copy of it.")
     @blp.doc(security=[BEARER])
     @require(Role.inspector)
     def put(self, body, visit_id):
-        """Create or replace answers; all or nothing (one bad answer rejects the request)."""
+        """Write answers, all or nothing (one bad answer rejects the request). Partial: an answer changes only
+        the fields it carries (value, note, flagged); one carrying `version` is refused (409) if the answer
+        moved on since, as a push is."""
         db = session()
-        visit = _visit(visit_id)
-        _may_change(visit)
-        out = visits.put_responses(db, visit, answers=body["answers"], user=current_user())
-        audit.record(db, actor_id=current_user().id, action="answer", entity="visit", entity_id=visit.id,
-                     data={"items": [a["item_code"] for a in body["answers"]]})
+        visit = _visit(visit_id, lock=True)
+        try:
+            out = visits.put_responses(db, visit, answers=body["answers"], actor=current_principal())
+        except visits.Stale as e:
+            return _stale(e, ResponseOut())
         db.commit()
         return out

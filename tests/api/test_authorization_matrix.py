@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from inspections.accounts.scope import principal_for
 from inspections.visits import service as visits
 from inspections.visits.enums import VisitStatus
 from tests.factories import make_world, token_for
@@ -20,7 +21,7 @@ def world(session):
     w.visit_a1_done = visits.create(session, school=w.school_a1, created_by=w.office_a1,
                                     inspector_ids=[w.inspector_a1.id])
     visits.put_responses(session, w.visit_a1_done, answers=[{"item_code": "enrolment", "value": 600}],
-                         user=w.inspector_a1)
+                         actor=principal_for(session, w.inspector_a1))
     visits.transition(session, w.visit_a1_done, VisitStatus.submitted)
     w.visit_a2 = visits.create(session, school=w.school_a2, created_by=w.office_a,
                                inspector_ids=[w.inspector_assigned.id])

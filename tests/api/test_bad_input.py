@@ -1,6 +1,8 @@
 """Bad input anywhere: a problem+json 4xx with field messages, and nothing written."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import func, select
 
@@ -140,15 +142,19 @@ def test_submitted_visit_is_frozen(client, session, world):
                    headers=h)
     assert r.status_code == 409 and "submitted" in r.json["detail"]
     assert client.patch(f"/api/v1/visits/{visit_id}", json={"notes": "late"}, headers=h).status_code == 409
-    values = session.scalars(select(Response.value).where(Response.visit_id == visit_id)).all()
+    values = session.scalars(select(Response.value).where(Response.visit_id == uuid.UUID(str(visit_id)))).all()
     assert values == [600]
 
 
 def test_illegal_visit_transition_is_409_with_reason(client, world):
     h = world.h_insp
     visit_id = client.post("/api/v1/visits", json={"school_id": str(world.school_a1.id)}, headers=h).json["id"]
+    # planned -> submitted composes along the lifecycle, so the reason is the one that stops it.
     r = client.patch(f"/api/v1/visits/{visit_id}", json={"status": "submitted"}, headers=h)
-    assert r.status_code == 409 and "planned" in r.json["detail"]
+    assert r.status_code == 409 and "no answers" in r.json["detail"]
+    assert client.patch(f"/api/v1/visits/{visit_id}", json={"status": "cancelled"}, headers=h).status_code == 200
+    r = client.patch(f"/api/v1/visits/{visit_id}", json={"status": "in_progress"}, headers=h)
+    assert r.status_code == 409 and "cancelled" in r.json["detail"]
 
 
 def test_stale_version_is_refused(client, world):

@@ -1,10 +1,13 @@
 """Planning API: schedules CRUD in scope, planned visits by state, assigning inspectors."""
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+
+from inspections.accounts.scope import principal_for
 
 from inspections.audit.models import AuditRecord
 from inspections.db import utcnow
@@ -159,8 +162,9 @@ def test_assign_inspectors(client, session, world):
     assert client.put(url, json={"inspector_ids": [str(world.inspector_a1.id)]},
                       headers=world.h["school_user_a1"]).status_code == 403
     # A visit already started cannot be reassigned.
+    session.expire_all()  # the API put inspector_a1 on it
     visits.put_responses(session, session.get(Visit, v.id), answers=[{"item_code": "enrolment", "value": 600}],
-                         user=world.inspector_a1)
+                         actor=principal_for(session, world.inspector_a1))
     session.commit()
     assert client.put(url, json={"inspector_ids": [str(world.inspector_a1.id)]},
                       headers=world.h["office_a1"]).status_code == 409
@@ -194,7 +198,7 @@ def test_editing_a_schedule_replans_its_future_visits(client, session, world):
         session.expire_all()
         return {v.planned_for: v for v in session.scalars(
             select(Visit).join(ScheduleOccurrence, ScheduleOccurrence.visit_id == Visit.id)
-            .where(ScheduleOccurrence.schedule_id == sid))}
+            .where(ScheduleOccurrence.schedule_id == uuid.UUID(sid)))}
     before = mine()
     assert len(before) == 2 and {v.status for v in before.values()} == {VisitStatus.planned}
     first, second = sorted(before)

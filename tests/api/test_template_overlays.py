@@ -1,6 +1,8 @@
 """Local template overlays: versions, publishing, pinning, and reproducible re-scoring."""
 from __future__ import annotations
 
+import uuid
+
 from datetime import date, timedelta
 
 import pytest
@@ -53,7 +55,7 @@ def test_a_tightened_threshold_changes_only_visits_pinned_to_the_new_version(app
     assert v_old["verdict"] == "pass" and v_new["verdict"] == "fail"
     assert v_new["result"]["indicators"]["R1"]["threshold"] == 4.5
     # Re-scoring the old visit later reproduces its old result exactly.
-    [again] = scoring.score_visit(session, old["id"])
+    [again] = scoring.score_visit(session, uuid.UUID(old["id"]))
     session.commit()
     assert again.result == v_old["result"]
 

@@ -124,7 +124,8 @@ def test_without_javascript_the_form_posts_the_photo(app, session, world, live_s
     form.locator("button").click()
     expect(school.get_by_test_id("ticket-status")).to_have_attribute("data-status", "awaiting_verification")
     assert api_calls == []  # no script: the page itself stored the photo
-    assert school.get_by_test_id("evidence-processing").count() == 1
+    # With a worker the photo waits for it; embedded, jobs run in-process as they are queued.
+    assert school.get_by_test_id("evidence-processing").count() == (1 if app.config.get("REDIS_URL") else 0)
     shots(school, "no-js-evidence-processing")
     ph = session.scalar(select(Photo).where(Photo.ticket_id == world.ticket.id))
     assert ph is not None and ph.ticket_event_id is not None

@@ -4,9 +4,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync.merge import three_way
+from sync.merge import same, three_way
 
-values = st.one_of(st.none(), st.integers(-5, 5), st.text(max_size=2), st.booleans())
+values = st.one_of(st.none(), st.integers(-1, 2), st.sampled_from([0.0, 1.0, "1", "0"]), st.booleans(),
+                   st.lists(st.sampled_from([0, 1, 1.0, True]), max_size=2))
 records = st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), values)
 
 
@@ -25,9 +26,19 @@ def test_properties(base, server, client):
     apply, contested = three_way(base, server, client)
     assert not set(apply) & set(contested)
     for f, v in apply.items():
-        assert base.get(f) == server.get(f) and v == client[f]  # only fields the server left alone
+        assert same(base.get(f), server.get(f)) and same(v, client[f])  # only fields the server left alone
     for f, c in contested.items():
-        assert c["server"] == server.get(f) and c["client"] == client[f] and c["server"] != c["client"]
+        assert same(c["server"], server.get(f)) and same(c["client"], client[f]) and not same(c["server"], c["client"])
     # every client field is either applied, already equal on the server, or contested
     for f, v in client.items():
-        assert f in apply or f in contested or server.get(f) == v
+        assert f in apply or f in contested or same(server.get(f), v)
+
+
+def test_values_compare_as_json_not_as_python():
+    # true, 1, 1.0 and "1" are four JSON values (Python calls the first three equal).
+    for a, b in ((True, 1), (1, 1.0), (1, "1"), (False, 0), ([1], [True]), ({"a": 1}, {"a": 1.0})):
+        assert not same(a, b) and not same(b, a)
+    assert same({"a": [1, None]}, {"a": [1, None]}) and same(1.5, 1.5)
+    base = {"value": 1}
+    assert three_way(base, {"value": 1}, {"value": True}) == ({"value": True}, {})
+    assert three_way(None, {"value": 1}, {"value": 1.0})[1] == {"value": {"base": None, "server": 1, "client": 1.0}}
