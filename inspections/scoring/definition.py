@@ -11,6 +11,11 @@ from inspections.scoring.enums import Comparator, ItemKind, Level, Section, Seve
 LEVELS = tuple(level.value for level in Level)
 ROUNDINGS = ("whole", "cent")
 # Ops whose shortfall the engine can solve for (see engine._shortfall); anything else needs shortfall null.
+# Item flag: the template lets this item be answered "n/a" (never for a fact an R1-R7 indicator reads).
+NA_ALLOWED = "na_allowed"
+# Indicator flags: judged at the county for every school (B3-B5), and judged once per school, not per section.
+EVERY_SCHOOL = "every_school"
+PER_SCHOOL = "per_school"
 SOLVABLE = {"per_100", "per_student", "ratio", "percent", "rooms_per_12_classes", "fact", "sum", "count",
             "min_of", "max_of"}
 
@@ -139,6 +144,12 @@ def _item_problems(item: Any, index: int, seen: set[str]) -> list[tuple[str, str
         p.append((f"{path}.photo_required", "must be true or false"))
     if not isinstance(item.get("unit", ""), str):
         p.append((f"{path}.unit", "must be a string"))
+    if not isinstance(item.get(NA_ALLOWED, False), bool):
+        p.append((f"{path}.{NA_ALLOWED}", "must be true or false"))
+    elif item.get(NA_ALLOWED) and kind in (ItemKind.class_sizes, ItemKind.room_areas):
+        # Every school has classes, and "no rooms" is an empty list: n/a would only hide a failure.
+        p.append((f"{path}.{NA_ALLOWED}", f"a {kind} item always applies: every school has classes and rooms "
+                                          "are listed, [] when there are none"))
     return p
 
 
@@ -174,6 +185,12 @@ def _indicator_problems(ind: Any, index: int, seen: set[str], items: dict[str, d
     weight = ex.parse_decimal(ind.get("weight", 1))
     if weight is None or weight < 0:
         p.append((f"{path}.weight", "must be a number >= 0"))
+    for flag in (EVERY_SCHOOL, PER_SCHOOL):
+        if not isinstance(ind.get(flag, False), bool):
+            p.append((f"{path}.{flag}", "must be true or false"))
+    if ind.get("school_rule") is True and "applies_if" in ind:
+        p.append((f"{path}.applies_if", "a school-rule indicator applies to every assessed school (每所学校至少6项), "
+                                        "so it cannot have a condition"))
     if not isinstance(ind.get("school_rule", False), bool):
         p.append((f"{path}.school_rule", "must be true or false"))
     elif ind.get("school_rule") and kind is not None and \
@@ -186,6 +203,9 @@ def _indicator_problems(ind: Any, index: int, seen: set[str], items: dict[str, d
                 continue  # reported by the expression check
             if not item.get("enabled", True):
                 p.append((path, f"uses item {code!r}, which is switched off; switch this indicator off too"))
+            if ind.get("school_rule") is True and item.get(NA_ALLOWED) is True:
+                p.append((path, f"uses item {code!r}, which may be answered n/a; an R1-R7 style indicator "
+                                "counts for every school, so its facts may not be n/a"))
             missing = [lv for lv in levels if lv not in item.get("levels", ())]
             if missing:
                 p.append((path, f"uses item {code!r}, which is not asked for {', '.join(missing)}"))

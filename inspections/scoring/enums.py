@@ -28,6 +28,8 @@ class Verdict(StrEnum):
     passed = "pass"
     failed = "fail"
     incomplete = "incomplete"
+    # Not judged on R1-R7 (special-education school, teaching point under 50 pupils); other items still are.
+    exempt = "exempt"
 
 
 class IndicatorStatus(StrEnum):
@@ -48,3 +50,4 @@ class Severity(StrEnum):
     medium = "medium"
     high = "high"
     veto = "veto"
+

@@ -1,5 +1,9 @@
 """The built-in national template: 教督〔2017〕6号 indicators a school visit can check.
 
+No item may be answered "n/a" (no item sets `na_allowed`): every assessed school is judged on all
+seven R1-R7 and on B3-B5. Special-education schools and small teaching points are told apart by
+the school register, not by answers.
+
 Combined (nine/twelve-year) schools: B4.1 (≤ 2000 students, the section's own enrolment) applies
 unless the optional fact `combined_school` is true; then B4.2 checks `compulsory_enrolment` (the
 whole compulsory stage, answered once for the school) against 2500 instead.
@@ -44,6 +48,10 @@ CENT = "cent"
 def _combined() -> dict:
     return _fact("combined_school", default=False)
 
+
+# B3 rooms and B4 size: county items every school meets, judged once per school (a nine-year
+# school's rooms serve all its classes; its size is one figure), not once per section.
+SCHOOL_WIDE = {"every_school": True, "per_school": True}
 
 ITEMS = [
     _item("enrolment", "integer", "students", "A", "本学段在校学生数（九年/十二年一贯制学校按学段分别填写）",
@@ -113,26 +121,26 @@ INDICATORS = [
                "per_100_students", {"unit": "rooms", "round": WHOLE}, "high", school_rule=True),
     _indicator("B3.1", "B", "每12个班级配备音乐专用教室1间以上", "At least 1 music room per 12 classes",
                {"op": "rooms_per_12_classes", "fact": "music_rooms_m2"}, "ge", "1",
-               "rooms_per_12_classes", {"unit": "rooms", "round": WHOLE}, "high"),
+               "rooms_per_12_classes", {"unit": "rooms", "round": WHOLE}, "high", **SCHOOL_WIDE),
     _indicator("B3.2", "B", "每12个班级配备美术专用教室1间以上", "At least 1 art room per 12 classes",
                {"op": "rooms_per_12_classes", "fact": "art_rooms_m2"}, "ge", "1",
-               "rooms_per_12_classes", {"unit": "rooms", "round": WHOLE}, "high"),
+               "rooms_per_12_classes", {"unit": "rooms", "round": WHOLE}, "high", **SCHOOL_WIDE),
     _indicator("B3.3", "B", "每间音乐专用教室面积不小于96平方米", "Every music room at least 96 m²",
                {"op": "min_of", "fact": "music_rooms_m2"}, "ge", "96",
-               "m2", {"unit": "rooms", "round": WHOLE}, "high"),
+               "m2", {"unit": "rooms", "round": WHOLE}, "high", **SCHOOL_WIDE),
     _indicator("B3.4", "B", "每间美术专用教室面积不小于90平方米", "Every art room at least 90 m²",
                {"op": "min_of", "fact": "art_rooms_m2"}, "ge", "90",
-               "m2", {"unit": "rooms", "round": WHOLE}, "high"),
+               "m2", {"unit": "rooms", "round": WHOLE}, "high", **SCHOOL_WIDE),
     _indicator("B4.1", "B", "学校规模不超过2000人", "School size at most 2000 students",
                _fact("enrolment"), "le", "2000", "students", {"unit": "students", "round": WHOLE}, "high",
-               applies_if={"op": "not", "arg": _combined()}),
+               applies_if={"op": "not", "arg": _combined()}, every_school=True),
     _indicator("B4.2", "B", "九年一贯制、十二年一贯制学校义务教育阶段规模不超过2500人",
                "Nine/twelve-year school: compulsory stage at most 2500 students",
                _fact("compulsory_enrolment"), "le", "2500", "students", {"unit": "students", "round": WHOLE},
-               "high", applies_if=_combined()),
+               "high", applies_if=_combined(), **SCHOOL_WIDE),
     _indicator("B5", "B", "班额：小学不超过45人，初中不超过50人", "Class size: primary at most 45, junior at most 50",
                {"op": "max_of", "fact": "class_sizes"}, "le", _levels("45", "50"),
-               "students", {"unit": "classes", "round": WHOLE}, "high"),
+               "students", {"unit": "classes", "round": WHOLE}, "high", every_school=True),
     _indicator("C3.1", "C", "学校有章程", "The school has a charter",
                _fact("has_charter"), "eq", True, "", None, "medium"),
     _indicator("C3.2", "C", "学校在管理和教学中运用信息技术", "The school uses IT in management and teaching",

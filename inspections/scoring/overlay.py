@@ -1,11 +1,17 @@
-"""Local templates: a parent definition plus an overlay that may only tighten, add or switch off."""
+"""Local templates: a parent definition plus an overlay that may only tighten thresholds and add items.
+
+A local template never drops, switches off or loosens anything of its parent (item, indicator or
+rule): `weakening_problems` checks a resolved definition against its parent, at creation and again
+at publication.
+"""
 from __future__ import annotations
 
 import copy
 from typing import Any
 
 from inspections.scoring import expressions as ex
-from inspections.scoring.definition import LEVELS, DefinitionError, definition_problems, threshold_for
+from inspections.scoring.definition import (EVERY_SCHOOL, LEVELS, NA_ALLOWED, PER_SCHOOL, DefinitionError,
+                                             definition_problems, threshold_for)
 from inspections.scoring.enums import Comparator
 
 OVERLAY_KEYS = {"code", "name", "parent", "effective_from", "notes", "set_thresholds", "set_rules", "add_items",
@@ -47,6 +53,8 @@ def apply_overlay(parent: dict, overlay: dict) -> dict:
             target.append(copy.deepcopy(obj))
     # Overlay-level problems first; the resolved definition's own checks catch bad added items and indicators.
     p += [pr for pr in definition_problems(result) if pr not in p]
+    if not p:  # the safety net: whatever the overlay said, the result keeps every parent check at full strength
+        p += weakening_problems(parent, result)
     if p:
         raise DefinitionError(p, "Invalid template overlay")
     return result
@@ -82,7 +90,7 @@ def _set_thresholds(changes: Any, indicators: dict[str, dict]) -> list[tuple[str
 def _tightening_problem(ind: dict, level: str, value: Any) -> str | None:
     old, comparator = threshold_for(ind, level), ind["comparator"]
     if comparator == Comparator.eq:
-        return None if value == old else "a yes/no check cannot be changed, only switched off"
+        return None if value == old else "a yes/no check of the parent cannot be changed"
     new = None if isinstance(value, float) else ex.parse_decimal(value)
     if new is None:
         return "must be a decimal string such as '4.5'"
@@ -125,13 +133,95 @@ def _set_rules(changes: Any, rules: dict) -> list[tuple[str, str]]:
 
 
 def _disable(codes: Any, items: dict[str, dict], indicators: dict[str, dict]) -> list[tuple[str, str]]:
+    # Kept as a key only to refuse it by name: the standard lets a local template add, never drop.
     if not isinstance(codes, list):
         return [("disable", "must be a list of item or indicator codes")]
     p = []
     for i, code in enumerate(codes):
-        target = indicators.get(code) or items.get(code)
-        if target is None:
-            p.append((f"disable[{i}]", f"unknown item or indicator {code!r}"))
+        if code in indicators:
+            p.append((f"disable[{i}]", f"{code} is an indicator of the parent template; a local template may "
+                                       "tighten it but never switch it off"))
+        elif code in items:
+            p.append((f"disable[{i}]", f"{code} is an item of the parent template; a local template may "
+                                       "never switch it off"))
         else:
-            target["enabled"] = False
+            p.append((f"disable[{i}]", f"unknown item or indicator {code!r}"))
+    return p
+
+
+def weakening_problems(parent: dict, child: dict) -> list[tuple[str, str]]:
+    """Every way `child` drops, switches off or loosens an item, indicator or rule of `parent`, as (path, message)."""
+    p: list[tuple[str, str]] = []
+    child_items = {i.get("code"): i for i in child.get("items", []) if isinstance(i, dict)}
+    child_inds = {i.get("code"): i for i in child.get("indicators", []) if isinstance(i, dict)}
+    for item in parent.get("items", []):
+        code, path = item["code"], f"items[{item['code']}]"
+        mine = child_items.get(code)
+        if not item.get("enabled", True):
+            continue
+        if mine is None:
+            p.append((path, f"{code} is an item of the parent template and may not be dropped"))
+            continue
+        if not mine.get("enabled", True):
+            p.append((path, f"{code} is an item of the parent template and may not be switched off"))
+        if mine.get("kind") != item.get("kind"):
+            p.append((f"{path}.kind", f"{code} must stay a {item.get('kind')} item as in the parent"))
+        missing = [lv for lv in item.get("levels", ()) if lv not in mine.get("levels", ())]
+        if missing:
+            p.append((f"{path}.levels", f"{code} must still be asked for {', '.join(missing)}"))
+        if mine.get(NA_ALLOWED, False) and not item.get(NA_ALLOWED, False):
+            p.append((f"{path}.{NA_ALLOWED}", f"{code} may not be answered n/a in the parent; a local template "
+                                              "may not let it be"))
+    for ind in parent.get("indicators", []):
+        code, path = ind["code"], f"indicators[{ind['code']}]"
+        mine = child_inds.get(code)
+        if not ind.get("enabled", True):
+            continue
+        if mine is None:
+            p.append((path, f"{code} is an indicator of the parent template and may not be dropped"))
+            continue
+        if not mine.get("enabled", True):
+            p.append((path, f"{code} is an indicator of the parent template and may not be switched off"))
+        for key in ("expr", "applies_if", "comparator"):
+            if mine.get(key) != ind.get(key):
+                p.append((f"{path}.{key}", f"{code}'s {key} may not differ from the parent's"))
+        for flag in ("school_rule", EVERY_SCHOOL, PER_SCHOOL):
+            if bool(mine.get(flag)) != bool(ind.get(flag)):
+                p.append((f"{path}.{flag}", f"{code}'s {flag} may not differ from the parent's"))
+        levels = [lv for lv in ind.get("levels", ()) if lv in LEVELS]
+        missing = [lv for lv in levels if lv not in mine.get("levels", ())]
+        if missing:
+            p.append((f"{path}.levels", f"{code} must still be scored for {', '.join(missing)}"))
+        if ind.get("comparator") != mine.get("comparator"):
+            continue
+        for level in levels:
+            if level in missing:
+                continue
+            old, new = threshold_for(ind, level), threshold_for(mine, level)
+            comparator = ind.get("comparator")
+            looser = new is None or (new != old if comparator == Comparator.eq else
+                                     new < old if comparator == Comparator.ge else new > old)
+            if looser:
+                p.append((f"{path}.threshold.{level}", f"{code} at {new} would loosen the parent threshold {old}"))
+    p += _rules_weakening(parent.get("rules") or {}, child.get("rules") or {})
+    return p
+
+
+def _rules_weakening(parent: dict, child: dict) -> list[tuple[str, str]]:
+    p = []
+    ps, cs = parent.get("school") or {}, child.get("school") or {}
+    pc, cc = parent.get("county") or {}, child.get("county") or {}
+    n_old, n_new = ps.get("max_not_met"), cs.get("max_not_met")
+    if isinstance(n_old, int) and (not isinstance(n_new, int) or n_new > n_old):
+        p.append(("rules.school.max_not_met", f"may not be raised above the parent's {n_old}"))
+    r_old, r_new = ex.parse_decimal(ps.get("min_ratio_not_met")), ex.parse_decimal(cs.get("min_ratio_not_met"))
+    if r_old is not None and (r_new is None or r_new < r_old):
+        p.append(("rules.school.min_ratio_not_met", f"may not be lowered below the parent's {r_old}"))
+    for level in LEVELS:
+        old = ex.parse_decimal((pc.get("cv_limit") or {}).get(level))
+        new = ex.parse_decimal((cc.get("cv_limit") or {}).get(level))
+        if old is not None and (new is None or new > old):
+            p.append((f"rules.county.cv_limit.{level}", f"may not be raised above the parent's {old}"))
+    if pc.get("require_all_schools_pass") and not cc.get("require_all_schools_pass"):
+        p.append(("rules.county.require_all_schools_pass", "the parent requires every school to pass"))
     return p

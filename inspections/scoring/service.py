@@ -42,6 +42,41 @@ def facts_for_section(visit: Visit, section: str, level: str) -> dict:
     return facts
 
 
+def whole_school_facts(visit: Visit, sections: list[tuple[str, str]], definition: dict) -> dict | None:
+    """A combined school's facts for the per-school indicators (B3 rooms, B4 size): every section's
+    classes and rooms together, so rooms are counted once against all the school's classes.
+
+    Lists answered for the whole school (section "") are taken as they are; otherwise the sections'
+    lists are joined: classes only when every section answered them, rooms from the sections that did.
+    """
+    from inspections.scoring.definition import PER_SCHOOL, items_by_code
+    from inspections.scoring.expressions import facts_used
+    if not sections or not sections[0][0]:
+        return None
+    items = items_by_code(definition)
+    codes = {code for ind in definition.get("indicators", []) if ind.get(PER_SCHOOL) and ind.get("enabled", True)
+             for code, _ in facts_used(ind.get("expr")) + facts_used(ind.get("applies_if"))}
+    first_section, first_level = sections[0]
+    whole = facts_for_section(visit, first_section, first_level)
+    shared = visits.facts_for(visit, "")
+    for code in codes:
+        kind = items.get(code, {}).get("kind")
+        if kind not in ("class_sizes", "room_areas"):
+            continue
+        if code in shared:
+            whole[code] = shared[code]
+            continue
+        parts = [visits.facts_for(visit, section).get(code) for section, _ in sections]
+        answered = [x for x in parts if isinstance(x, list)]
+        if kind == "class_sizes" and len(answered) < len(parts):
+            whole.pop(code, None)  # the school's class count is not known until every section gives its classes
+        elif answered:
+            whole[code] = [v for part in answered for v in part]
+        else:
+            whole.pop(code, None)
+    return whole
+
+
 def score_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
     """Score a submitted visit with its pinned template version; re-running replaces, never duplicates."""
     visit = session.scalar(select(Visit).where(Visit.id == visit_id)
@@ -52,16 +87,26 @@ def score_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
         raise ValidationFailed(f"visit {visit_id} is {visit.status.value}; only submitted visits are scored")
     version = visit.template_version
     out = []
-    for section, level in sections_of(visit.school):
+    sections = sections_of(visit.school)
+    whole = whole_school_facts(visit, sections, version.definition)
+    for i, (section, level) in enumerate(sections):
         facts = facts_for_section(visit, section, level)
+        # How the engine reads this section: the school's type, and where per-school items are judged.
+        context = {"school_type": str(visit.school.school_type or "ordinary")}
+        if whole is not None:
+            context |= {"whole_school": whole} if i == 0 else {"judged_in": sections[0][1]}
         errors = engine.validate_facts(version.definition, level, facts)
         if errors:
             # Answers that cannot be scored are recorded as such, not retried forever.
             result = {"level": level, "verdict": "invalid", "errors": errors}
             verdict = "invalid"
         else:
-            result = engine.score_school(version.definition, level, facts).to_json_dict()
+            try:
+                result = engine.score_school(version.definition, level, facts, **context).to_json_dict()
+            except engine.InvalidFacts as exc:
+                result = {"level": level, "verdict": "invalid", "errors": exc.fields}
             verdict = result["verdict"]
+        result["context"] = context
         row = session.scalar(select(VisitScore).where(VisitScore.visit_id == visit.id, VisitScore.section == section))
         if row is None:
             row = VisitScore(visit_id=visit.id, school_id=visit.school_id, section=section)
@@ -85,11 +130,18 @@ UNIT_TEXT_EN = {"teachers": "teachers", "rooms": "rooms", "classes": "classes", 
 
 def shortfall_text(amount, unit: str | None, lang: str = "zh-CN") -> str:
     """E.g. '2 名教师', '850.00 平方米', '120,000.00 元' (in English: '2 teachers', '850.00 m²')."""
-    from decimal import Decimal
-    d = Decimal(str(amount))
+    d = exact(amount)
     shown = f"{d:,.2f}" if unit in ("m2", "yuan") else f"{d:,.0f}"
     words = UNIT_TEXT_EN if lang == "en" else UNIT_TEXT
     return f"{shown} {words.get(unit or '', unit or '')}".strip()
+
+
+def exact(amount):
+    """A stored JSON number as the exact decimal it was written as (149.9, never 149.90000000000000568...)."""
+    from decimal import Decimal
+    if amount is None or isinstance(amount, Decimal):
+        return amount
+    return Decimal(str(amount))
 
 
 def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> int:
@@ -113,7 +165,7 @@ def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> in
             tickets.record_finding(session, visit=visit, item_code=f["code"], section=row.section,
                                    source=FindingSource.scoring, severity=Severity(f.get("severity") or "medium"),
                                    title=title[:300], measured=f["value"], required=f["threshold"],
-                                   shortfall=f.get("shortfall"), unit=f.get("shortfall_unit") or f.get("unit"),
+                                   shortfall=exact(f.get("shortfall")), unit=f.get("shortfall_unit") or f.get("unit"),
                                    inspector_id=inspector_id)
             n += 1
         # An item now met closes nothing by itself: an inspector confirms the proposal.
@@ -212,9 +264,18 @@ def score_county(session: Session, county_id: uuid.UUID, level: str,
     if version is None:
         raise ValidationFailed("no published template applies to this county")
     pairs = latest_school_scores(session, county, level)
-    schools = [{"school": f"{s.code} {s.name}", "facts": score.facts} for s, score in pairs]
+    schools = [{"school": f"{s.code} {s.name}", "facts": score.facts, **_context(s, score)} for s, score in pairs]
     county_result = engine.score_county(version.definition, level, schools)
-    result = apply_veto(county_result.to_json_dict(), county_facts)
+    result = county_result.to_json_dict()
+    unscored = schools_without_score(session, county, level, {s.id for s, _ in pairs})
+    if unscored:
+        # A school of the county with no usable score is named, never silently left out of the CV.
+        result["schools_unscored"] = unscored
+        result["reasons"] = result["reasons"] + [f"no valid {level} score yet for {', '.join(unscored)}, "
+                                                 "so the county cannot be judged on every school"]
+        if result["verdict"] == "pass":
+            result["verdict"] = "incomplete"
+    result = apply_veto(result, county_facts)
     result["items"] = item_summary(county_result)
     row = CountyScore(jurisdiction_id=county.id, level=level, template_version_id=version.id,
                       verdict=result["verdict"], inputs={str(s.id): str(score.id) for s, score in pairs},
@@ -222,6 +283,20 @@ def score_county(session: Session, county_id: uuid.UUID, level: str,
     session.add(row)
     session.flush()
     return row
+
+
+def _context(school: School, score: VisitScore) -> dict:
+    """How a stored score was computed (school type, whole-school facts), for re-judging it in the county."""
+    context = dict((score.result or {}).get("context") or {})
+    context.setdefault("school_type", str(school.school_type or "ordinary"))
+    return {k: context[k] for k in ("school_type", "whole_school", "judged_in") if k in context}
+
+
+def schools_without_score(session: Session, county: Jurisdiction, level: str, scored: set[uuid.UUID]) -> list[str]:
+    """Active schools of a county with a section at `level` but no valid score for it, as 'code name'."""
+    rows = session.scalars(select(School).where(School.jurisdiction_id == county.id, School.active.is_(True))
+                           .order_by(School.code))
+    return [f"{s.code} {s.name}" for s in rows if level in SECTIONS[s.kind] and s.id not in scored]
 
 
 def item_summary(county_result) -> dict:

@@ -147,10 +147,17 @@ def create_version(session: Session, template: ChecklistTemplate, *, overlay: di
 
 def publish(session: Session, version: TemplateVersion) -> TemplateVersion:
     """Freeze a draft version so visits can pin it (its definition is checked once more first)."""
-    from inspections.scoring.definition import check_definition
+    from inspections.scoring.definition import DefinitionError, check_definition
+    from inspections.scoring.overlay import weakening_problems
     if version.status != VersionStatus.draft:
         raise Conflict(f"version {version.number} is {version.status.value}; only a draft can be published")
     check_definition(version.definition)
+    parent = session.get(TemplateVersion, version.parent_version_id) if version.parent_version_id else None
+    if parent is not None:
+        # A draft stored before a rule existed (or edited by hand) must not publish a weaker standard.
+        problems = weakening_problems(parent.definition, version.definition)
+        if problems:
+            raise DefinitionError(problems, "A local template may not drop or loosen its parent's items")
     version.status = VersionStatus.published
     version.published_at = utcnow()
     version.content_sha256 = content_hash(version.definition)
