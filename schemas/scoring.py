@@ -9,6 +9,10 @@ class PreviewIn(Schema):
     facts = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), required=True,
                         validate=validate.Length(max=200), metadata={"description": "Fact code -> value, e.g. enrolment."})
     template_version_id = fields.UUID(load_default=None, metadata={"description": "Defaults to the national standard."})
+    school_type = fields.String(load_default="ordinary", validate=validate.OneOf(
+        ["ordinary", "teaching_point", "special_education"]), metadata={
+        "description": "The register's school type: teaching points under 50 pupils and special-education schools "
+                       "are not judged on R1-R7 (verdict exempt)."})
 
 
 class JobOut(Schema):

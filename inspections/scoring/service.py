@@ -322,9 +322,9 @@ def latest_county_score(session: Session, county_id: uuid.UUID, level: str) -> C
                           .order_by(CountyScore.computed_at.desc()).limit(1))
 
 
-def preview(defn: dict, level: str, facts: dict) -> dict:
-    """Score facts without storing anything (self-assessment checks)."""
-    return engine.score_school(defn, level, facts).to_json_dict()
+def preview(defn: dict, level: str, facts: dict, *, school_type: str = "ordinary") -> dict:
+    """Score facts without storing anything (self-assessment checks); InvalidFacts (422) for bad facts."""
+    return engine.score_school(defn, level, facts, school_type=school_type).to_json_dict()
 
 
 def version_for_preview(session: Session, version_id: uuid.UUID | None) -> TemplateVersion:

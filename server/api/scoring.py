@@ -38,7 +38,7 @@ class Preview(MethodView):
     def post(self, body):
         """Score a level and facts without storing anything (e.g. a school's self-assessment)."""
         version = scoring.version_for_preview(session(), body["template_version_id"])
-        return scoring.preview(version.definition, body["level"], body["facts"])
+        return scoring.preview(version.definition, body["level"], body["facts"], school_type=body["school_type"])
 
 
 @blp.route("/visits/<uuid:visit_id>/score")

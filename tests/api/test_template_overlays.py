@@ -88,8 +88,32 @@ def test_published_versions_cannot_be_republished_and_others_cannot_edit(client,
     assert client.post(url, headers=world.h_office).status_code == 409
     # City office above the county may manage it; an office of a sibling county may not even see it.
     r = client.post(f"/api/v1/templates/{draft['template_id']}/versions", headers=world.h_city,
-                    json={"overlay": {"disable": ["C8"]}, "effective_from": "2027-01-01"})
+                    json={"overlay": {"set_thresholds": {"R2": {"primary": "1.1"}}}, "effective_from": "2027-01-01"})
     assert r.status_code == 201, r.json
+
+
+def test_an_overlay_switching_off_r5_is_refused_at_creation_naming_it(client, world):
+    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today())
+    r = client.post(f"/api/v1/templates/{draft['template_id']}/versions", headers=world.h_office,
+                    json={"overlay": {"disable": ["R5", "sports_area_m2"]}, "effective_from": "2027-01-01"})
+    assert r.status_code == 422
+    assert "R5" in r.json["errors"]["disable[0]"][0] and "sports_area_m2" in r.json["errors"]["disable[1]"][0]
+    versions = client.get(f"/api/v1/templates/{draft['template_id']}", headers=world.h_office).json["versions"]
+    assert [v["id"] for v in versions] == [draft["id"]]  # nothing written
+
+
+def test_a_weakened_draft_is_refused_at_publication_naming_it(client, session, world):
+    """A draft stored before the rule (or edited in the database) cannot publish a weaker standard."""
+    from inspections.templates.models import TemplateVersion
+    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today())
+    v = session.get(TemplateVersion, draft["id"])
+    weak = {**v.definition, "indicators": [dict(i, enabled=False) if i["code"] == "R5" else i
+                                           for i in v.definition["indicators"]]}
+    v.definition = weak
+    session.commit()
+    r = client.post(f"/api/v1/templates/versions/{draft['id']}/publish", headers=world.h_office)
+    assert r.status_code == 422 and "indicators[R5]" in r.json["errors"], r.json
+    assert client.get(f"/api/v1/templates/versions/{draft['id']}", headers=world.h_office).json["status"] == "draft"
 
 
 def test_the_nearest_jurisdictions_version_in_force_applies(client, world):
