@@ -60,6 +60,35 @@ def apply_overlay(parent: dict, overlay: dict) -> dict:
     return result
 
 
+def merge_overlays(previous: dict | None, new: dict) -> dict:
+    """The overlay a new version of a local template stands for: its previous version's overlay with
+    the new one on top (thresholds and rules per key, added items and indicators by code, new wins)."""
+    if not isinstance(previous, dict) or not isinstance(new, dict):
+        return copy.deepcopy(new)
+    out = copy.deepcopy(previous)
+    out.pop("disable", None)  # a version published before switching off was refused does not pass it on
+    for key, value in new.items():
+        if key == "set_thresholds" and isinstance(value, dict) and isinstance(out.get(key), dict):
+            for code, t in value.items():
+                old = out[key].get(code)
+                out[key][code] = {**old, **t} if isinstance(old, dict) and isinstance(t, dict) else copy.deepcopy(t)
+        elif key == "set_rules" and isinstance(value, dict) and isinstance(out.get(key), dict):
+            for group, changes in value.items():
+                old = out[key].get(group)
+                merged = {**old, **changes} if isinstance(old, dict) and isinstance(changes, dict) else changes
+                if group == "county" and isinstance(old, dict) and isinstance(changes, dict) and \
+                        isinstance(old.get("cv_limit"), dict) and isinstance(changes.get("cv_limit"), dict):
+                    merged["cv_limit"] = {**old["cv_limit"], **changes["cv_limit"]}
+                out[key][group] = copy.deepcopy(merged)
+        elif key in ("add_items", "add_indicators") and isinstance(value, list) and isinstance(out.get(key), list):
+            new_codes = {x.get("code") for x in value if isinstance(x, dict)}
+            out[key] = [x for x in out[key] if not (isinstance(x, dict) and x.get("code") in new_codes)] + \
+                copy.deepcopy(value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def _set_thresholds(changes: Any, indicators: dict[str, dict]) -> list[tuple[str, str]]:
     if not isinstance(changes, dict):
         return [("set_thresholds", "must be an object of indicator code -> {level: threshold}")]

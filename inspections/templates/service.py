@@ -125,14 +125,17 @@ def latest_published(session: Session, template_id: uuid.UUID, on: date | None =
 
 def create_version(session: Session, template: ChecklistTemplate, *, overlay: dict,
                    effective_from: date | None) -> TemplateVersion:
-    """A draft version: the overlay applied to the parent's version in force on `effective_from`."""
-    from inspections.scoring.overlay import apply_overlay
+    """A draft version: the template's latest published overlay with `overlay` on top (so a new version
+    starts from the previous one), applied to the parent's version in force on `effective_from`."""
+    from inspections.scoring.overlay import apply_overlay, merge_overlays
     if template.parent_id is None:
         raise Conflict("built-in templates change only with the code that ships them")
     parent_version = latest_published(session, template.parent_id, effective_from)
     if parent_version is None:
         raise ValidationFailed("Invalid version", {"effective_from": ["the parent template has no published version "
                                                                       "in force on that date"]})
+    previous = latest_published(session, template.id)
+    overlay = merge_overlays(previous.overlay if previous is not None else None, overlay)
     overlay = {**overlay, "code": template.code, "parent": parent_version.definition["code"]}
     definition = apply_overlay(parent_version.definition, overlay)
     number = (session.scalar(select(TemplateVersion.number).where(TemplateVersion.template_id == template.id)

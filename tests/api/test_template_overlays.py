@@ -141,3 +141,25 @@ def test_the_nearest_jurisdictions_version_in_force_applies(client, world):
     assert pinned(world.school_a1, later) == county["id"]
     national = pinned(world.school_a1, date.today() - timedelta(days=400))  # before the city's too
     assert national not in (city["id"], county["id"])
+
+
+def test_a_new_version_starts_from_the_previous_published_one(client, world):
+    h = world.h_office
+    homework = {"code": "homework_minutes_daily", "kind": "integer", "unit": "minutes", "section": "C",
+                "levels": ["primary", "junior"], "help": {"zh": "每日书面作业时间（分钟）", "en": "Daily homework (minutes)"}}
+    first = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today())
+    tpl = first["template_id"]
+    r = client.post(f"/api/v1/templates/{tpl}/versions", headers=h, json={
+        "overlay": {"set_thresholds": {"R2": {"junior": "1.2"}}, "add_items": [homework]},
+        "effective_from": date.today().isoformat()})
+    assert r.status_code == 201, r.json
+    assert client.post(f"/api/v1/templates/versions/{r.json['id']}/publish", headers=h).status_code == 200
+    r = client.post(f"/api/v1/templates/{tpl}/versions", headers=h, json={
+        "overlay": {"set_thresholds": {"R2": {"primary": "1.1"}}}, "effective_from": date.today().isoformat()})
+    assert r.status_code == 201, r.json
+    defn = r.json["definition"]
+    r2 = next(i for i in defn["indicators"] if i["code"] == "R2")
+    r1 = next(i for i in defn["indicators"] if i["code"] == "R1")
+    assert r2["threshold"] == {"primary": "1.1", "junior": "1.2"}  # the earlier junior change is kept
+    assert r1["threshold"] == {"primary": "4.2", "junior": "5.3"}  # an unpublished draft is no base
+    assert "homework_minutes_daily" in {i["code"] for i in defn["items"]}  # not repeated, still there
