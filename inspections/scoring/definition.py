@@ -91,6 +91,43 @@ def definition_problems(defn: Any) -> list[tuple[str, str]]:
     for i, ind in enumerate(indicators):
         p += _indicator_problems(ind, i, seen, catalogue)
     p += _rules_problems(defn.get("rules"))
+    if "county" in defn:
+        p += _county_problems(defn["county"])
+    return p
+
+
+def _county_problems(county: Any) -> list[tuple[str, str]]:
+    """The county section: items a county reports once a year, indicators over them, and the survey."""
+    if not isinstance(county, dict):
+        return [("county", "must be an object {'items': [...], 'indicators': [...], 'survey': {...}}")]
+    p: list[tuple[str, str]] = []
+    items, indicators = county.get("items"), county.get("indicators")
+    if not isinstance(items, list):
+        p.append(("county.items", "must be a list"))
+        items = []
+    if not isinstance(indicators, list):
+        p.append(("county.indicators", "must be a list"))
+        indicators = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        p += [(f"county.{path}", msg) for path, msg in _item_problems(item, i, seen)]
+    catalogue = items_by_code({"items": items})
+    for i, ind in enumerate(indicators):
+        p += [(f"county.{path}", msg) for path, msg in _indicator_problems(ind, i, seen, catalogue)]
+        if isinstance(ind, dict) and any(ind.get(flag) for flag in ("school_rule", EVERY_SCHOOL, PER_SCHOOL)):
+            p.append((f"county.{_path('indicators', ind, i)}", "a county indicator is judged once for the county; "
+                                                               "it has no school flags"))
+    survey = county.get("survey")
+    if not isinstance(survey, dict):
+        p.append(("county.survey", "required: {'groups': [...], 'min_percent': '85'}"))
+    else:
+        groups = survey.get("groups")
+        if not isinstance(groups, list) or not groups or not all(isinstance(g, str) and g for g in groups) \
+                or len(set(groups)) != len(groups):
+            p.append(("county.survey.groups", "must be a non-empty list of distinct respondent groups"))
+        m = ex.parse_decimal(survey.get("min_percent"))
+        if m is None or not 0 <= m <= 100:
+            p.append(("county.survey.min_percent", "must be a decimal string from 0 to 100"))
     return p
 
 

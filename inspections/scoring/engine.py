@@ -213,11 +213,12 @@ def _score_indicator(ind: dict, level: str, facts: dict, items: dict) -> Indicat
         r.met = value == threshold
         r.value = value
     else:
-        r.met = value >= threshold if comparator == Comparator.ge else value <= threshold
+        r.met = value >= threshold if comparator == Comparator.ge else value < threshold \
+            if comparator == Comparator.lt else value <= threshold
         r.value = _toward_failing(value, ROUND_FLOOR if comparator == Comparator.ge else ROUND_CEILING)
         if comparator == Comparator.ge and threshold:
             r.exact_ratio = value / threshold
-        elif comparator == Comparator.le and value:
+        elif comparator in (Comparator.le, Comparator.lt) and value:
             r.exact_ratio = threshold / value
         if r.exact_ratio is not None:
             r.ratio = _toward_failing(r.exact_ratio, ROUND_FLOOR)
@@ -496,6 +497,8 @@ class CountyResult:
     reasons: list[str]
     schools: list[tuple[str, SchoolResult]]
     indicators: dict[str, CountyIndicator]
+    # Reasons by area of the standard: {"A": {"failures": [...], "open": [...]}, "B": ..., "C": ..., "D": ...}.
+    by_area: dict = field(default_factory=dict)
 
     @property
     def passing_schools(self) -> list[str]:
@@ -550,8 +553,9 @@ def score_county(defn: dict, level: str, schools: list[dict]) -> CountyResult:
               for s in schools]
     judged = [(name, r) for name, r in scored if r.verdict != Verdict.exempt]
     limit = ex.parse_decimal(defn["rules"]["county"]["cv_limit"][level])
-    failures: list[str] = []
-    open_questions: list[str] = [] if scored else ["no schools to judge"]
+    # (area, reason): the resource indicators are area A; the items every school meets are B or C.
+    failures: list[tuple[str, str]] = []
+    open_questions: list[tuple[str, str]] = [] if scored else [("A", "no schools to judge")]
     indicators: dict[str, CountyIndicator] = {}
     for ind in indicators_for(defn, level):
         if not ind.get("school_rule"):
@@ -577,31 +581,35 @@ def score_county(defn: dict, level: str, schools: list[dict]) -> CountyResult:
                     ci.cv = ci.sd / ci.mean
                 ci.met = ci.cv <= limit
         if ci.met is False:
-            failures.append(f"{code}: CV {_toward_failing(ci.cv, ROUND_CEILING)} exceeds the limit {limit}")
+            failures.append(("A", f"{code}: CV {_toward_failing(ci.cv, ROUND_CEILING)} exceeds the limit {limit}"))
         elif ci.met is None:
-            open_questions.append(f"{code}: {ci.reason}")
+            open_questions.append(("A", f"{code}: {ci.reason}"))
         if left_out:
-            open_questions.append(f"{code}: {len(left_out)} school(s) not assessed and left out of the CV: "
-                                  f"{', '.join(left_out)}")
+            open_questions.append(("A", f"{code}: {len(left_out)} school(s) not assessed and left out of the CV: "
+                                        f"{', '.join(left_out)}"))
     if defn["rules"]["county"]["require_all_schools_pass"]:
         for name, r in judged:
             if r.verdict == Verdict.failed:
-                failures.append(f"{name} fails the school rule: {'; '.join(r.reasons)}")
+                failures.append(("A", f"{name} fails the school rule: {'; '.join(r.reasons)}"))
             elif r.verdict == Verdict.incomplete:
-                open_questions.append(f"{name} cannot be judged yet: {'; '.join(r.reasons)}")
+                open_questions.append(("A", f"{name} cannot be judged yet: {'; '.join(r.reasons)}"))
     # County items every school must meet (B3 rooms, B4 size, B5 class size): one failing school fails the county.
     for name, r in scored:
         for res in r.results:
             if not _every_school(defn, res.code):
                 continue
+            area = str(res.section)
             if res.status == IndicatorStatus.not_met:
-                failures.append(f"{name}: {res.code} {res.name.get('en', res.code)} not met "
-                                f"({_describe(res)})")
+                failures.append((area, f"{name}: {res.code} {res.name.get('en', res.code)} not met "
+                                       f"({_describe(res)})"))
             elif res.status == IndicatorStatus.not_assessed:
-                open_questions.append(f"{name}: {res.code} not assessed ({res.reason})")
+                open_questions.append((area, f"{name}: {res.code} not assessed ({res.reason})"))
     verdict = Verdict.failed if failures else Verdict.incomplete if open_questions else Verdict.passed
-    return CountyResult(template=defn["code"], level=level, verdict=verdict, reasons=failures + open_questions,
-                        schools=scored, indicators=indicators)
+    by_area = {area: {"failures": [t for a, t in failures if a == area],
+                      "open": [t for a, t in open_questions if a == area]} for area in ("A", "B", "C", "D")}
+    return CountyResult(template=defn["code"], level=level, verdict=verdict,
+                        reasons=[t for _, t in failures] + [t for _, t in open_questions],
+                        schools=scored, indicators=indicators, by_area=by_area)
 
 
 def _every_school(defn: dict, code: str) -> bool:
@@ -609,7 +617,7 @@ def _every_school(defn: dict, code: str) -> bool:
 
 
 def _describe(r: IndicatorResult) -> str:
-    sign = {"ge": ">=", "le": "<=", "eq": "="}[str(r.comparator)]
+    sign = {"ge": ">=", "le": "<=", "lt": "<", "eq": "="}[str(r.comparator)]
     text = f"measured {_show_fact(r.value)}, required {sign} {_show_fact(r.threshold)}"
     if r.shortfall:
         text += f", short by {r.shortfall} {r.shortfall_unit or ''}".rstrip()

@@ -42,6 +42,7 @@ class IndicatorStatus(StrEnum):
 class Comparator(StrEnum):
     ge = "ge"
     le = "le"
+    lt = "lt"  # strictly below (e.g. the quality-monitoring difference rate < 0.15)
     eq = "eq"
 
 

@@ -125,7 +125,7 @@ def _tightening_problem(ind: dict, level: str, value: Any) -> str | None:
         return "must be a decimal string such as '4.5'"
     if comparator == Comparator.ge and new < old:
         return f"{value} would loosen the parent threshold {old}: a local template may only raise it (>= {old})"
-    if comparator == Comparator.le and new > old:
+    if comparator in (Comparator.le, Comparator.lt) and new > old:
         return f"{value} would loosen the parent threshold {old}: a local template may only lower it (<= {old})"
     return None
 
@@ -229,7 +229,8 @@ def weakening_problems(parent: dict, child: dict) -> list[tuple[str, str]]:
             old, new = threshold_for(ind, level), threshold_for(mine, level)
             comparator = ind.get("comparator")
             looser = new is None or (new != old if comparator == Comparator.eq else
-                                     new < old if comparator == Comparator.ge else new > old)
+                                     new < old if comparator == Comparator.ge else new > old
+                                     if comparator in (Comparator.le, Comparator.lt) else new != old)
             if looser:
                 p.append((f"{path}.threshold.{level}", f"{code} at {new} would loosen the parent threshold {old}"))
     p += _rules_weakening(parent.get("rules") or {}, child.get("rules") or {})

@@ -11,7 +11,8 @@ from inspections.errors import NotFound, ValidationFailed
 from inspections.org.enums import SECTIONS, SchoolKind
 from inspections.org.models import Jurisdiction, School
 from inspections.scoring import engine
-from inspections.scoring.models import CountyScore, VisitScore
+from inspections.scoring import county as county_rules
+from inspections.scoring.models import CountyScore, CountySelfReport, VisitScore
 from inspections.templates import service as templates
 from inspections.templates.models import TemplateVersion
 from inspections.visits import service as visits
@@ -120,7 +121,7 @@ def score_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
     return out
 
 
-COMPARATOR_TEXT = {"ge": "≥", "le": "≤", "eq": "="}
+COMPARATOR_TEXT = {"ge": "≥", "le": "≤", "lt": "<", "eq": "="}
 # How a shortfall reads on a ticket: people and rooms are whole, money and area to the cent.
 UNIT_TEXT = {"teachers": "名教师", "rooms": "间", "classes": "个班", "students": "名学生", "m2": "平方米",
              "yuan": "元"}
@@ -206,20 +207,11 @@ def latest_school_scores(session: Session, county: Jurisdiction, level: str) -> 
     return list(latest.values())
 
 
-# County-level veto items (一票否决, 教督〔2017〕6号): any one fails the county outright.
-VETO_FLAGS = {
-    "admission_by_exam": "以考试方式招生 (admission by exam)",
-    "illegal_school_choice": "违规择校 (illegal school choice)",
-    "key_schools_or_classes": "设置重点校或重点班 (key schools or key classes)",
-}
-SOCIAL_RECOGNITION_MIN = 85
-
-
 def validate_county_facts(facts: dict) -> dict[str, list[str]]:
-    """Field errors in county-reported veto facts (flags are booleans; recognition a 0-100 percent)."""
+    """Field errors in veto facts given with a scoring run (flags are booleans; recognition a 0-100 percent)."""
     errors: dict[str, list[str]] = {}
     for key, value in facts.items():
-        if key in VETO_FLAGS:
+        if key in county_rules.VETO_FLAGS:
             if not isinstance(value, bool):
                 errors[key] = ["must be true or false"]
         elif key == "social_recognition_percent":
@@ -230,52 +222,60 @@ def validate_county_facts(facts: dict) -> dict[str, list[str]]:
     return errors
 
 
-def apply_veto(result: dict, county_facts: dict | None) -> dict:
-    """Fold the veto items into a county result: any one fails it; unreported ones keep it open."""
-    county_facts = county_facts or {}
-    vetoes, missing = [], []
-    for key, label in VETO_FLAGS.items():
-        if key not in county_facts:
-            missing.append(key)
-        elif county_facts[key]:
-            vetoes.append(f"一票否决: {label}")
-    rec = county_facts.get("social_recognition_percent")
-    if rec is None:
-        missing.append("social_recognition_percent")
-    elif rec < SOCIAL_RECOGNITION_MIN:
-        vetoes.append(f"一票否决: 社会认可度 {rec}% < {SOCIAL_RECOGNITION_MIN}% (social recognition)")
-    result["veto"] = {"facts": county_facts, "vetoed": vetoes, "not_reported": missing}
-    if vetoes:
-        result["verdict"] = "fail"
-        result["reasons"] = vetoes + result["reasons"]
-    elif missing and result["verdict"] == "pass":
-        result["verdict"] = "incomplete"
-        result["reasons"] = result["reasons"] + [f"veto items not reported: {', '.join(missing)}"]
-    return result
+def get_self_report(session: Session, county_id: uuid.UUID, year: int) -> CountySelfReport | None:
+    """A county's self-report for a year."""
+    return session.scalar(select(CountySelfReport).where(CountySelfReport.jurisdiction_id == county_id,
+                                                         CountySelfReport.year == year))
+
+
+def put_self_report(session: Session, county: Jurisdiction, year: int, *, facts: dict, survey: dict, vetoes: dict,
+                    documents: list, reported_by_id: uuid.UUID | None) -> CountySelfReport:
+    """Record (or replace) a county's self-report for a year, checked against the county's template;
+    ValidationFailed with field messages (nothing written) when any part is invalid."""
+    version = templates.effective_version(session, jurisdiction_path=county.path, on=utcnow().date())
+    if version is None:
+        raise ValidationFailed("no published template applies to this county")
+    body = {"facts": facts, "survey": survey, "vetoes": vetoes, "documents": documents}
+    errors = county_rules.validate_report(version.definition, body)
+    if errors:
+        raise ValidationFailed("Invalid county self-report", errors)
+    row = get_self_report(session, county.id, year)
+    if row is None:
+        row = CountySelfReport(jurisdiction_id=county.id, year=year, version=0)
+        session.add(row)
+    row.facts, row.survey, row.vetoes, row.documents = facts, survey, vetoes, documents
+    row.reported_by_id, row.version = reported_by_id, row.version + 1
+    session.flush()
+    return row
 
 
 def score_county(session: Session, county_id: uuid.UUID, level: str,
-                 county_facts: dict | None = None) -> CountyScore:
-    """Judge a county at a level from each school's latest visit score, with the county's template."""
+                 county_facts: dict | None = None, year: int | None = None) -> CountyScore:
+    """Judge a county at a level over the four areas: each school's latest visit score (A, and B3-B5),
+    the county's self-report for `year` (B, C, D; default this year) and the veto items."""
     county = session.get(Jurisdiction, county_id)
     if county is None:
         raise NotFound(f"jurisdiction {county_id} does not exist")
     version = templates.effective_version(session, jurisdiction_path=county.path, on=utcnow().date())
     if version is None:
         raise ValidationFailed("no published template applies to this county")
+    year = year or utcnow().year
     pairs = latest_school_scores(session, county, level)
     schools = [{"school": f"{s.code} {s.name}", "facts": score.facts, **_context(s, score)} for s, score in pairs]
     county_result = engine.score_county(version.definition, level, schools)
-    result = county_result.to_json_dict()
     unscored = schools_without_score(session, county, level, {s.id for s, _ in pairs})
     if unscored:
         # A school of the county with no usable score is named, never silently left out of the CV.
-        result["schools_unscored"] = unscored
-        result["reasons"] = result["reasons"] + [f"no valid {level} score yet for {', '.join(unscored)}, "
-                                                 "so the county cannot be judged on every school"]
-        if result["verdict"] == "pass":
-            result["verdict"] = "incomplete"
-    result = apply_veto(result, county_facts)
+        county_result.by_area["A"]["open"].append(
+            f"no valid {level} score yet for {', '.join(unscored)}, so the county cannot be judged on every school")
+    report = get_self_report(session, county.id, year)
+    report_body = None if report is None else {"facts": report.facts, "survey": report.survey,
+                                               "vetoes": report.vetoes}
+    result = county_result.to_json_dict()
+    result |= county_rules.judge(version.definition, level, county_result, report_body, county_facts)
+    result["schools_unscored"] = unscored
+    result["self_report"] = None if report is None else {"year": year, "id": str(report.id),
+                                                         "version": report.version}
     result["items"] = item_summary(county_result)
     row = CountyScore(jurisdiction_id=county.id, level=level, template_version_id=version.id,
                       verdict=result["verdict"], inputs={str(s.id): str(score.id) for s, score in pairs},

@@ -1,4 +1,4 @@
-"""Scoring: previews, a visit's stored score, county reports (JSON and CSV), scoring runs, jobs."""
+"""Scoring: previews, a visit's stored score, county self-reports, county reports (JSON and CSV), scoring runs, jobs."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +11,9 @@ from flask_smorest import Blueprint, abort
 from sqlalchemy import select
 
 from inspections.accounts.enums import Role
-from inspections.accounts.scope import jurisdiction_filter, visit_filter
+from inspections.accounts.scope import can_manage_jurisdiction, jurisdiction_filter, visit_filter
+from inspections.audit import service as audit
+from inspections.db import utcnow
 from inspections.jobs.models import JobRecord
 from inspections.org.enums import JurisdictionLevel
 from inspections.org.models import Jurisdiction, School
@@ -19,7 +21,8 @@ from inspections.scoring import service as scoring
 from inspections.scoring.models import VisitScore
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit
-from schemas.scoring import CountyReportOut, CountyRunIn, JobOut, LevelArgs, PreviewIn, ReportArgs, VisitScoreOut
+from schemas.scoring import (CountyReportOut, CountyRunIn, JobOut, LevelArgs, PreviewIn, ReportArgs, SelfReportIn,
+                             SelfReportOut, VisitScoreOut)
 from server.api.common import get_in_scope
 from server.auth import BEARER, EVERYONE, MANAGERS, STAFF, current_principal, require
 from server.extensions import session
@@ -89,7 +92,43 @@ class CountyRuns(MethodView):
                            .where(VisitScore.school_id.in_(select(School.id).where(School.jurisdiction_id == county.id)))
                            .order_by(VisitScore.computed_at.desc()).limit(1))
         stamp = str(int(newest.timestamp() * 1000)) if newest else "0"
+        report = scoring.get_self_report(db, county.id, utcnow().year)
+        # A changed self-report is a new input: it must not be answered by the previous run's job.
+        stamp += f"r{report.version}" if report is not None else ""
         return enqueue_county(county.id, args["level"], stamp, body.get("county_facts") or {})
+
+
+@blp.route("/counties/<uuid:county_id>/self-reports/<int:year>")
+class CountySelfReports(MethodView):
+    @blp.response(200, SelfReportOut)
+    @blp.doc(security=[BEARER])
+    @require(*STAFF)
+    def get(self, county_id, year):
+        """A county's self-report for a year (areas B, C and D); offices above the county see it too."""
+        county = _county(county_id)
+        row = scoring.get_self_report(session(), county.id, year)
+        if row is None:
+            abort(404, message=f"{county.name} has no self-report for {year}.")
+        return row
+
+    @blp.arguments(SelfReportIn)
+    @blp.response(200, SelfReportOut)
+    @blp.doc(security=[BEARER])
+    @require(*MANAGERS)
+    def put(self, body, county_id, year):
+        """Record or replace the county's self-report for a year: the figures of B1, B2, B6-B15, C1, C2 and C9,
+        the survey by respondent group, the veto items and where the evidence is kept."""
+        db, p = session(), current_principal()
+        county = _county(county_id)
+        if not can_manage_jurisdiction(p, county):
+            abort(403, message="Only the county's office (or one above it) reports for it.")
+        if not 2000 <= year <= utcnow().year + 1:
+            abort(422, errors={"year": [f"must be between 2000 and {utcnow().year + 1}"]})
+        row = scoring.put_self_report(db, county, year, reported_by_id=p.user_id, **body)
+        audit.record(db, actor_id=p.user_id, action="update", entity="county_self_report", entity_id=row.id,
+                     data={"county": county.code, "year": year, "version": row.version})
+        db.commit()
+        return row
 
 
 def _report_csv(county: Jurisdiction, row) -> Response:

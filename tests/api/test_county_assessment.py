@@ -12,6 +12,7 @@ from sqlalchemy import select
 from inspections.org.enums import SchoolKind
 from inspections.tickets.models import Ticket
 from tests.factories import GOOD_PRIMARY, make_school, make_world, run_jobs, submit_visit, token_for
+from tests.inspections.scoring.reports import good_report
 from tests.web.helpers import login
 
 # GOOD_PRIMARY (600 pupils) with the B items a county needs: 15 classes of 40, 2 music and 2 art rooms.
@@ -25,6 +26,14 @@ def world(session):
     w.h_office = token_for(session, w.office_a1)
     w.h_school = token_for(session, w.school_user_a1)
     return w
+
+
+def _self_report(client, world, report=None, year=None):
+    from inspections.db import utcnow
+    r = client.put(f"/api/v1/counties/{world.county_a1.id}/self-reports/{year or utcnow().year}",
+                   json=report or good_report(), headers=world.h_office)
+    assert r.status_code == 200, r.json
+    return r.json
 
 
 def _county_run(app, client, world):
@@ -90,6 +99,7 @@ def test_school_type_in_the_register_and_a_teaching_point_left_out(app, client, 
         "code": "TP-002", "name": "x", "jurisdiction_id": str(world.county_a1.id), "kind": "primary",
         "locale": "rural", "school_type": "hamlet"}).status_code == 422
     submit_visit(client, world.h_insp, world.school_a1.id, GOOD)
+    _self_report(client, world)
     poor = {**GOOD, "enrolment": 49, "class_sizes": [20, 29], "music_rooms_m2": [100], "art_rooms_m2": [95],
             "teachers_above_required_qualification": 1, "multimedia_classrooms": 0, "pe_art_teachers": 0}
     visit = submit_visit(client, world.h_insp, tp, poor)
@@ -155,3 +165,37 @@ def test_an_r4_shortfall_stays_149_90_from_answer_to_export(app, client, session
     rows = list(csv.DictReader(io.StringIO(client.get("/web/dashboard/export.csv").get_data(as_text=True)
                                            .lstrip("\ufeff"))))
     assert [r["shortfall"] for r in rows if r["item_code"] == "R4"] == ["149.90"]
+
+
+def test_self_report_recorded_by_the_county_seen_by_the_city_and_judged(app, client, session, world):
+    from inspections.db import utcnow
+    year = utcnow().year
+    url = f"/api/v1/counties/{world.county_a1.id}/self-reports/{year}"
+    assert client.get(url, headers=world.h_office).status_code == 404
+    bad = client.put(url, headers=world.h_office, json={"facts": {"b9_training_360h_percent": "n/a", "b99": 1},
+                                                         "survey": {"parents": {"respondents": 5, "satisfied": 6}}})
+    assert bad.status_code == 422
+    assert set(bad.json["errors"]) == {"facts.b9_training_360h_percent", "facts.b99", "survey.parents"}
+    assert client.get(url, headers=world.h_office).status_code == 404  # nothing written
+    report = good_report(b8_teacher_avg_pay_yuan=90000)
+    report["documents"] = [{"item": "B8", "title": "教师工资统计表", "reference": "档案 B8-01"}]
+    first = _self_report(client, world, report)
+    assert first["version"] == 1 and first["documents"][0]["item"] == "B8"
+    # The city office above sees it; the school and a sibling county's office do not; an inspector cannot write.
+    city = token_for(session, world.office_a)
+    assert client.get(url, headers=city).json["facts"]["b8_teacher_avg_pay_yuan"] == 90000
+    assert client.get(url, headers=world.h_school).status_code == 403
+    assert client.put(url, headers=world.h_insp, json=good_report()).status_code == 403
+    submit_visit(client, world.h_insp, world.school_a1.id, GOOD)
+    run_jobs(app)
+    out = _county_run(app, client, world)
+    assert out["verdict"] == "fail" and out["result"]["areas"]["B"]["verdict"] == "fail"
+    assert any(r.startswith("B B8 ") and "6000.00 yuan" in r for r in out["result"]["reasons"])
+    assert out["result"]["survey"]["groups"]["parents"]["percent"] == 90
+    # Correcting the report and running again judges the new figures (not the old run's job).
+    second = _self_report(client, world)
+    assert second["version"] == 2
+    out = _county_run(app, client, world)
+    assert out["verdict"] == "pass", out["result"]["reasons"]
+    assert {a: v["verdict"] for a, v in out["result"]["areas"].items()} == {"A": "pass", "B": "pass", "C": "pass",
+                                                                             "D": "pass"}
