@@ -71,6 +71,11 @@ class CountyReportOut(Schema):
     result = fields.Dict()
 
 
+class YearArgs(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100),
+                          metadata={"description": "The assessment year the self-report is for."})
+
+
 class SelfReportIn(Schema):
     facts = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), load_default=dict,
                         validate=validate.Length(max=100), metadata={

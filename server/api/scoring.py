@@ -22,7 +22,7 @@ from inspections.scoring.models import VisitScore
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit
 from schemas.scoring import (CountyReportOut, CountyRunIn, JobOut, LevelArgs, PreviewIn, ReportArgs, SelfReportIn,
-                             SelfReportOut, VisitScoreOut)
+                             SelfReportOut, VisitScoreOut, YearArgs)
 from server.api.common import get_in_scope
 from server.auth import BEARER, EVERYONE, MANAGERS, STAFF, current_principal, require
 from server.extensions import session
@@ -98,8 +98,9 @@ class CountyRuns(MethodView):
         return enqueue_county(county.id, args["level"], stamp, body.get("county_facts") or {})
 
 
-@blp.route("/counties/<uuid:county_id>/self-reports/<int:year>")
+@blp.route("/counties/<uuid:county_id>/self-report")
 class CountySelfReports(MethodView):
+    @blp.arguments(YearArgs, location="query", as_kwargs=True)
     @blp.response(200, SelfReportOut)
     @blp.doc(security=[BEARER])
     @require(*STAFF)
@@ -111,6 +112,7 @@ class CountySelfReports(MethodView):
             abort(404, message=f"{county.name} has no self-report for {year}.")
         return row
 
+    @blp.arguments(YearArgs, location="query", as_kwargs=True)
     @blp.arguments(SelfReportIn)
     @blp.response(200, SelfReportOut)
     @blp.doc(security=[BEARER])
@@ -122,8 +124,6 @@ class CountySelfReports(MethodView):
         county = _county(county_id)
         if not can_manage_jurisdiction(p, county):
             abort(403, message="Only the county's office (or one above it) reports for it.")
-        if not 2000 <= year <= utcnow().year + 1:
-            abort(422, errors={"year": [f"must be between 2000 and {utcnow().year + 1}"]})
         row = scoring.put_self_report(db, county, year, reported_by_id=p.user_id, **body)
         audit.record(db, actor_id=p.user_id, action="update", entity="county_self_report", entity_id=row.id,
                      data={"county": county.code, "year": year, "version": row.version})
