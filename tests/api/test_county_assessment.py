@@ -199,3 +199,7 @@ def test_self_report_recorded_by_the_county_seen_by_the_city_and_judged(app, cli
     assert out["verdict"] == "pass", out["result"]["reasons"]
     assert {a: v["verdict"] for a, v in out["result"]["areas"].items()} == {"A": "pass", "B": "pass", "C": "pass",
                                                                              "D": "pass"}
+    # The offices' county page shows the four areas with their reasons.
+    login(client, world.office_a.username)
+    page = client.get("/web/dashboard/counties").get_data(as_text=True)
+    assert 'data-testid="county-areas"' in page and "政府保障程度" in page and "社会认可度" in page
