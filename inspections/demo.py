@@ -129,6 +129,8 @@ def school_facts(rng: random.Random, level: str, enrolment: int, weak: bool) -> 
     facts["has_charter"] = True
     facts["it_in_management_and_teaching"] = not weak or rng.random() > 0.5
     facts["full_curriculum"] = True
+    facts["teachers_use_ict_well"] = True
+    facts["equipment_well_used"] = not weak  # weak schools' special rooms stand idle
     facts["no_excessive_homework"] = rng.random() > 0.15
     facts["moral_education_rating"] = rng.choice(["excellent", "good", "good"] if not weak else ["good", "fair"])
     return facts

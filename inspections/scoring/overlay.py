@@ -38,7 +38,10 @@ def apply_overlay(parent: dict, overlay: dict) -> dict:
             result[key] = copy.deepcopy(overlay[key])
     indicators = {i["code"]: i for i in result["indicators"]}
     items = {i["code"]: i for i in result["items"]}
-    p += _set_thresholds(overlay.get("set_thresholds", {}), indicators)
+    # County indicators (B1, C1, ...) are tightened the same way, e.g. Baoshan's retention >= 99.5%.
+    county = result.get("county") if isinstance(result.get("county"), dict) else {}
+    tightenable = {**{i["code"]: i for i in county.get("indicators", []) if isinstance(i, dict)}, **indicators}
+    p += _set_thresholds(overlay.get("set_thresholds", {}), tightenable)
     p += _set_rules(overlay.get("set_rules", {}), result["rules"])
     p += _disable(overlay.get("disable", []), items, indicators)
     for key, target in (("add_items", result["items"]), ("add_indicators", result["indicators"])):
@@ -234,6 +237,18 @@ def weakening_problems(parent: dict, child: dict) -> list[tuple[str, str]]:
             if looser:
                 p.append((f"{path}.threshold.{level}", f"{code} at {new} would loosen the parent threshold {old}"))
     p += _rules_weakening(parent.get("rules") or {}, child.get("rules") or {})
+    if isinstance(parent.get("county"), dict):
+        mine = child.get("county") if isinstance(child.get("county"), dict) else {}
+        sub_parent = {"items": parent["county"].get("items", []), "indicators": parent["county"].get("indicators", [])}
+        sub_child = {"items": mine.get("items", []), "indicators": mine.get("indicators", [])}
+        p += [(f"county.{path}", msg) for path, msg in weakening_problems(sub_parent, sub_child)]
+        old_s, new_s = parent["county"].get("survey") or {}, mine.get("survey") or {}
+        dropped = [g for g in old_s.get("groups", []) if g not in (new_s.get("groups") or [])]
+        if dropped:
+            p.append(("county.survey.groups", f"the parent surveys {', '.join(dropped)}; a local template may not drop them"))
+        old_m, new_m = ex.parse_decimal(old_s.get("min_percent")), ex.parse_decimal(new_s.get("min_percent"))
+        if old_m is not None and (new_m is None or new_m < old_m):
+            p.append(("county.survey.min_percent", f"may not be lowered below the parent's {old_m}"))
     return p
 
 

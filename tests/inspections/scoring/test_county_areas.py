@@ -121,3 +121,11 @@ def test_a_good_self_report_with_evidence_is_valid():
     report = {**good_report(), "documents": [{"item": "B8", "title": "2026年教师工资统计表",
                                               "reference": "县教育局档案室 2026-B8-01"}]}
     assert county.validate_report(NATIONAL_2017, report) == {}
+
+
+def test_c5_ict_use_and_equipment_use_is_a_school_item():
+    from inspections.scoring.engine import score_school
+    r = score_school(NATIONAL_2017, "primary", good_facts("primary", equipment_well_used=False))
+    assert r.section("C")["C5"].met is False and [f.code for f in r.failed_items] == ["C5"]
+    assert r.verdict.value == "pass"  # a quality item, not one of R1-R7
+    assert score_school(NATIONAL_2017, "primary", good_facts("primary")).section("C")["C5"].met is True

@@ -181,3 +181,16 @@ def test_tightening_rules():
     assert result_of(NATIONAL_2017, pe_art_teachers=8).verdict == Verdict.passed
     assert result_of(strict, pe_art_teachers=8).verdict == Verdict.failed
     assert strict["rules"]["county"]["cv_limit"] == {"primary": "0.40", "junior": "0.45"}
+
+
+def test_county_items_are_tightened_never_dropped_or_loosened():
+    baoshan = apply_overlay(NATIONAL_2017, overlay(set_thresholds={"C1": "99.5"}))
+    c1 = next(i for i in baoshan["county"]["indicators"] if i["code"] == "C1")
+    assert c1["threshold"] == {"junior": "99.5"}
+    err = rejected(set_thresholds={"C1": "90"})
+    assert "loosen" in err.fields["set_thresholds.C1.junior"][0]
+    weak = copy.deepcopy(NATIONAL_2017)
+    weak["county"]["indicators"] = [i for i in weak["county"]["indicators"] if i["code"] != "B8"]
+    weak["county"]["survey"] = {"groups": ["students"], "min_percent": "80"}
+    paths = {path for path, _ in weakening_problems(NATIONAL_2017, weak)}
+    assert paths == {"county.indicators[B8]", "county.survey.groups", "county.survey.min_percent"}

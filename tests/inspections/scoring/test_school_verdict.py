@@ -159,5 +159,5 @@ def test_json_shape():
                                                                                           "not_met")
     assert isinstance(r3["value"], float) and isinstance(out["met_count"], int)
     assert set(out["government"]) == {"B3.1", "B3.2", "B3.3", "B3.4", "B4.1", "B4.2", "B5"}
-    assert set(out["quality"]) == {"C3.1", "C3.2", "C4", "C6", "C7", "C8"}
+    assert set(out["quality"]) == {"C3.1", "C3.2", "C4", "C5", "C6", "C7", "C8"}
     assert [f["code"] for f in out["failed_items"]] == ["R3"]
