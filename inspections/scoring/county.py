@@ -85,7 +85,7 @@ def validate_report(defn: dict, report: Any) -> dict[str, list[str]]:
     known = {i.get("code") for i in county.get("indicators", [])} | set(items) | {"D"}
     for i, doc in enumerate(docs):
         ok = isinstance(doc, dict) and set(doc) <= {"item", "title", "reference"} and \
-            doc.get("item") in known and all(isinstance(doc.get(k), str) and 0 < len(doc[k]) <= 500
+            isinstance(doc.get("item"), str) and doc["item"] in known and all(isinstance(doc.get(k), str) and 0 < len(doc[k]) <= 500
                                               for k in ("title", "reference"))
         if not ok:
             errors[f"documents[{i}]"] = ["must be {'item': a county item or indicator code, 'title': text, "

@@ -112,6 +112,9 @@ def test_a_school_failing_b5_fails_area_b_not_a():
     ({"survey": {"pupils": {"respondents": 10, "satisfied": 1}}}, "survey.pupils"),
     ({"vetoes": {"admission_by_exam": "no"}}, "vetoes.admission_by_exam"),
     ({"documents": [{"item": "B8", "title": "工资统计表"}]}, "documents[0]"),
+    ({"documents": [{"item": ["B8"], "title": "t", "reference": "r"}]}, "documents[0]"),
+    ({"survey": {"parents": [1, 2]}}, "survey.parents"),
+    ({"facts": {"b8_teacher_avg_pay_yuan": {"yuan": 1}}}, "facts.b8_teacher_avg_pay_yuan"),
 ])
 def test_bad_self_reports_are_refused_by_field(report, field):
     assert field in county.validate_report(NATIONAL_2017, report)
