@@ -80,6 +80,7 @@ def whole_school_facts(visit: Visit, sections: list[tuple[str, str]], definition
 
 def score_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
     """Score a submitted visit with its pinned template version; re-running replaces, never duplicates."""
+    visit_id = uuid.UUID(str(visit_id))  # a str id from a job or a test works on every database
     visit = session.scalar(select(Visit).where(Visit.id == visit_id)
                            .options(selectinload(Visit.responses), selectinload(Visit.school)))
     if visit is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -94,7 +95,7 @@ def test_school_type_in_the_register_and_a_teaching_point_left_out(app, client, 
         "code": "TP-001", "name": "某教学点", "jurisdiction_id": str(world.county_a1.id), "kind": "primary",
         "locale": "rural", "enrolment_primary": 49, "school_type": "teaching_point"})
     assert r.status_code == 201 and r.json["school_type"] == "teaching_point", r.json
-    tp = r.json["id"]
+    tp = uuid.UUID(r.json["id"])
     assert client.post("/api/v1/schools", headers=world.h_office, json={
         "code": "TP-002", "name": "x", "jurisdiction_id": str(world.county_a1.id), "kind": "primary",
         "locale": "rural", "school_type": "hamlet"}).status_code == 422

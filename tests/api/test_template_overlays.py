@@ -1,6 +1,7 @@
 """Local template overlays: versions, publishing, pinning, and reproducible re-scoring."""
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -106,7 +107,7 @@ def test_a_weakened_draft_is_refused_at_publication_naming_it(client, session, w
     """A draft stored before the rule (or edited in the database) cannot publish a weaker standard."""
     from inspections.templates.models import TemplateVersion
     draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today())
-    v = session.get(TemplateVersion, draft["id"])
+    v = session.get(TemplateVersion, uuid.UUID(draft["id"]))
     weak = {**v.definition, "indicators": [dict(i, enabled=False) if i["code"] == "R5" else i
                                            for i in v.definition["indicators"]]}
     v.definition = weak
