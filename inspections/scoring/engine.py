@@ -11,10 +11,10 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal,
 from typing import Any, Iterable
 
 from inspections.errors import ValidationFailed
+from inspections.org.enums import TEACHING_POINT_MIN, SchoolType
 from inspections.scoring import expressions as ex
 from inspections.scoring.definition import (EVERY_SCHOOL, NA_ALLOWED, PER_SCHOOL, indicators_for, items_by_code,
                                              threshold_for)
-from inspections.org.enums import TEACHING_POINT_MIN, SchoolType
 from inspections.scoring.enums import Comparator, IndicatorStatus, ItemKind, Level, Section, Verdict
 
 # 50 digits: exact for any realistic count x 100 / enrolment, and ample for the CV's square root.
