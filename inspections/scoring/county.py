@@ -127,6 +127,27 @@ def judge_survey(defn: dict, survey: dict) -> dict:
             "groups_missing": missing}
 
 
+def judge_targets(defn: dict, county_result: engine.CountyResult) -> list[dict]:
+    """Aggregate targets over the county's schools (e.g. at least 70% meet the class-size standard):
+    each with the share met; unknown schools are tried both ways, so `met` is None only when they decide."""
+    out = []
+    for t in (defn.get("county") or {}).get("targets", []):
+        statuses = [r.status for _, school in county_result.schools for r in school.results if r.code == t["indicator"]]
+        statuses = [s for s in statuses if s != IndicatorStatus.not_applicable]
+        if not statuses:
+            continue  # the indicator is not scored at this level
+        met = sum(s == IndicatorStatus.met for s in statuses)
+        unknown = sum(s == IndicatorStatus.not_assessed for s in statuses)
+        minimum, n = ex.parse_decimal(t["min_share_met"]), len(statuses)
+        worst, best = Decimal(met) / n, Decimal(met + unknown) / n
+        verdict = True if worst >= minimum else False if best < minimum else None
+        out.append({"code": t["code"], "name": t["name"], "section": t["section"], "indicator": t["indicator"],
+                    "schools": n, "schools_met": met, "schools_unknown": unknown,
+                    "share_met": worst.quantize(Decimal("0.0001"), rounding=ROUND_FLOOR), "min_share_met": minimum,
+                    "met": verdict})
+    return out
+
+
 def _pct(k: int, n: int) -> Decimal:
     # Cut towards failing: a printed 85.00% is never really 84.999%.
     return (Decimal(k) * 100 / Decimal(n)).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
@@ -144,6 +165,7 @@ def judge(defn: dict, level: str, county_result: engine.CountyResult, report: di
     has_county = isinstance(defn.get("county"), dict)
     results = judge_items(defn, level, report.get("facts") or {}) if has_county else []
     survey = judge_survey(defn, report.get("survey") or {}) if has_county else None
+    targets = judge_targets(defn, county_result) if has_county else []
     # A run may still give social recognition as one figure (no groups); the survey by group wins.
     legacy = (county_facts or {}).get("social_recognition_percent")
     if survey is not None and legacy is not None and len(survey["groups_missing"]) == len(survey["groups"]):
@@ -154,6 +176,15 @@ def judge(defn: dict, level: str, county_result: engine.CountyResult, report: di
     for area in AREAS:
         failures = list(county_result.by_area.get(area, {}).get("failures", []))
         open_ = list(county_result.by_area.get(area, {}).get("open", []))
+        for t in targets:
+            if t["section"] != area:
+                continue
+            text = (f"{t['code']} {t['name'].get('zh', '')}: {t['schools_met']} of {t['schools']} schools meet "
+                    f"{t['indicator']} ({t['share_met'] * 100:.2f}%), target {t['min_share_met'] * 100:.2f}%")
+            if t["met"] is False:
+                failures.append(text)
+            elif t["met"] is None:
+                open_.append(f"{text}; {t['schools_unknown']} school(s) not assessed decide it")
         if not submitted and has_county and area in ("B", "C", "D"):
             open_.append("the county has not submitted its self-report for the year")
         for r in results:
@@ -193,4 +224,5 @@ def judge(defn: dict, level: str, county_result: engine.CountyResult, report: di
         reasons.append(f"veto items not reported: {', '.join(not_reported)}")
     return engine.to_json({"verdict": verdict.value, "reasons": reasons, "areas": areas,
                            "county_items": {r.code: r.to_dict() for r in results}, "survey": survey,
+                           "targets": targets,
                            "veto": {"facts": flags, "vetoed": vetoed, "not_reported": not_reported}})

@@ -92,12 +92,14 @@ def definition_problems(defn: Any) -> list[tuple[str, str]]:
         p += _indicator_problems(ind, i, seen, catalogue)
     p += _rules_problems(defn.get("rules"))
     if "county" in defn:
-        p += _county_problems(defn["county"])
+        school_codes = {i.get("code") for i in indicators if isinstance(i, dict) and i.get("enabled", True)}
+        p += _county_problems(defn["county"], school_codes)
     return p
 
 
-def _county_problems(county: Any) -> list[tuple[str, str]]:
-    """The county section: items a county reports once a year, indicators over them, and the survey."""
+def _county_problems(county: Any, school_codes: set | frozenset = frozenset()) -> list[tuple[str, str]]:
+    """The county section: items a county reports once a year, indicators over them, the survey and
+    aggregate targets over the schools (e.g. at least 70% of schools meet B5)."""
     if not isinstance(county, dict):
         return [("county", "must be an object {'items': [...], 'indicators': [...], 'survey': {...}}")]
     p: list[tuple[str, str]] = []
@@ -128,6 +130,32 @@ def _county_problems(county: Any) -> list[tuple[str, str]]:
         m = ex.parse_decimal(survey.get("min_percent"))
         if m is None or not 0 <= m <= 100:
             p.append(("county.survey.min_percent", "must be a decimal string from 0 to 100"))
+    targets = county.get("targets", [])
+    if not isinstance(targets, list):
+        return p + [("county.targets", "must be a list")]
+    for i, t in enumerate(targets):
+        path = _path("county.targets", t, i)
+        if not isinstance(t, dict):
+            p.append((path, "must be an object"))
+            continue
+        code = t.get("code")
+        if not isinstance(code, str) or not code or code in seen:
+            p.append((f"{path}.code", "required: a code unused by any county item or indicator"))
+        else:
+            seen.add(code)
+        name = t.get("name")
+        if not isinstance(name, dict) or not all(isinstance(name.get(k), str) for k in ("zh", "en")):
+            p.append((f"{path}.name", "required: {'zh': ..., 'en': ...}"))
+        if t.get("section") not in tuple(Section):
+            p.append((f"{path}.section", f"must be one of {', '.join(Section)}"))
+        if t.get("indicator") not in school_codes:
+            p.append((f"{path}.indicator", "must be the code of a school indicator of this template"))
+        share = ex.parse_decimal(t.get("min_share_met"))
+        if isinstance(t.get("min_share_met"), float) or share is None or not 0 < share <= 1:
+            p.append((f"{path}.min_share_met", "must be a decimal string above 0 and at most 1, e.g. '0.70'"))
+        if set(t) - {"code", "name", "section", "indicator", "min_share_met", "notes"}:
+            p.append((path, "unexpected keys: " + ", ".join(sorted(set(t) - {"code", "name", "section", "indicator",
+                                                                              "min_share_met", "notes"}))))
     return p
 
 

@@ -15,6 +15,7 @@ from inspections.scoring.definition import (EVERY_SCHOOL, LEVELS, NA_ALLOWED, PE
 from inspections.scoring.enums import Comparator
 
 OVERLAY_KEYS = {"code", "name", "parent", "effective_from", "notes", "set_thresholds", "set_rules", "add_items",
+                "add_county_targets",
                 "add_indicators", "disable"}
 
 
@@ -54,6 +55,18 @@ def apply_overlay(parent: dict, overlay: dict) -> dict:
             if code in items or code in indicators:
                 p.append((f"{key}[{i}].code", f"{code!r} already exists in {parent.get('code')!r}"))
             target.append(copy.deepcopy(obj))
+    targets = overlay.get("add_county_targets", [])
+    if not isinstance(targets, list):
+        p.append(("add_county_targets", "must be a list"))
+    elif targets:
+        if not county:
+            p.append(("add_county_targets", f"{parent.get('code')!r} has no county section to add targets to"))
+        else:
+            have = {t.get("code") for t in county.get("targets", []) if isinstance(t, dict)}
+            for i, t in enumerate(targets):
+                if isinstance(t, dict) and t.get("code") in have:
+                    p.append((f"add_county_targets[{i}].code", f"{t.get('code')!r} already exists in the parent"))
+            county["targets"] = list(county.get("targets", [])) + copy.deepcopy(targets)
     # Overlay-level problems first; the resolved definition's own checks catch bad added items and indicators.
     p += [pr for pr in definition_problems(result) if pr not in p]
     if not p:  # the safety net: whatever the overlay said, the result keeps every parent check at full strength
@@ -83,7 +96,8 @@ def merge_overlays(previous: dict | None, new: dict) -> dict:
                         isinstance(old.get("cv_limit"), dict) and isinstance(changes.get("cv_limit"), dict):
                     merged["cv_limit"] = {**old["cv_limit"], **changes["cv_limit"]}
                 out[key][group] = copy.deepcopy(merged)
-        elif key in ("add_items", "add_indicators") and isinstance(value, list) and isinstance(out.get(key), list):
+        elif key in ("add_items", "add_indicators", "add_county_targets") and isinstance(value, list) and \
+                isinstance(out.get(key), list):
             new_codes = {x.get("code") for x in value if isinstance(x, dict)}
             out[key] = [x for x in out[key] if not (isinstance(x, dict) and x.get("code") in new_codes)] + \
                 copy.deepcopy(value)
@@ -249,6 +263,14 @@ def weakening_problems(parent: dict, child: dict) -> list[tuple[str, str]]:
         old_m, new_m = ex.parse_decimal(old_s.get("min_percent")), ex.parse_decimal(new_s.get("min_percent"))
         if old_m is not None and (new_m is None or new_m < old_m):
             p.append(("county.survey.min_percent", f"may not be lowered below the parent's {old_m}"))
+        mine_t = {t.get("code"): t for t in mine.get("targets", []) if isinstance(t, dict)}
+        for t in parent["county"].get("targets", []):
+            got = mine_t.get(t["code"])
+            old_share = ex.parse_decimal(t.get("min_share_met"))
+            if got is None or got.get("indicator") != t.get("indicator") or \
+                    (ex.parse_decimal(got.get("min_share_met")) or 0) < old_share:
+                p.append((f"county.targets[{t['code']}]", f"{t['code']} is a target of the parent and may not be "
+                                                          "dropped, moved or lowered"))
     return p
 
 

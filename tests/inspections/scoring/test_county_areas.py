@@ -132,3 +132,51 @@ def test_c5_ict_use_and_equipment_use_is_a_school_item():
     assert r.section("C")["C5"].met is False and [f.code for f in r.failed_items] == ["C5"]
     assert r.verdict.value == "pass"  # a quality item, not one of R1-R7
     assert score_school(NATIONAL_2017, "primary", good_facts("primary")).section("C")["C5"].met is True
+
+
+CHANGSHA_B5_70 = {"code": "CS-B5-70", "name": {"zh": "到2022年班额达标学校比例不低于70%",
+                                              "en": "By 2022 at least 70% of schools meet the class-size standard"},
+                  "section": "B", "indicator": "B5", "min_share_met": "0.70"}
+
+
+def _changsha():
+    from inspections.scoring.overlay import apply_overlay
+    return apply_overlay(NATIONAL_2017, {"code": "changsha-2022", "add_county_targets": [CHANGSHA_B5_70]})
+
+
+@pytest.mark.parametrize("oversized,verdict", [(3, "pass"), (4, "fail")])
+def test_an_aggregate_class_size_target_over_the_schools(oversized, verdict):
+    # 10 schools, `oversized` of them with a 56-pupil class: 7 of 10 meet B5 = 70% (met), 6 of 10 is not.
+    defn = _changsha()
+    schools = [{"school": f"S{i}", "facts": good_facts("primary", 600, **(
+        {"class_sizes": [40] * 14 + [56]} if i < oversized else {}))} for i in range(10)]
+    result = score_county(defn, "primary", schools)
+    [target] = county.judge_targets(defn, result)
+    assert (target["schools"], target["schools_met"]) == (10, 10 - oversized)
+    assert target["met"] is (verdict == "pass")
+    out = county.judge(defn, "primary", result, good_report())
+    reasons = out["areas"]["B"]["reasons"]
+    assert any(r.startswith("CS-B5-70 ") for r in reasons) == (verdict == "fail")
+
+
+def test_a_target_an_unassessed_school_could_decide_is_open():
+    defn = _changsha()
+    no_classes = {k: v for k, v in good_facts("primary", 600).items() if k != "class_sizes"}
+    schools = [{"school": f"S{i}", "facts": good_facts("primary", 600, **(
+        {"class_sizes": [40] * 14 + [56]} if i < 3 else {}))} for i in range(9)] + [{"school": "X", "facts": no_classes}]
+    [target] = county.judge_targets(defn, score_county(defn, "primary", schools))
+    assert target["met"] is None and target["schools_unknown"] == 1
+
+
+def test_targets_are_checked_and_never_dropped_or_lowered():
+    from inspections.scoring.definition import DefinitionError
+    from inspections.scoring.overlay import apply_overlay, weakening_problems
+    with pytest.raises(DefinitionError) as info:
+        apply_overlay(NATIONAL_2017, {"code": "x", "add_county_targets": [{**CHANGSHA_B5_70, "indicator": "R99",
+                                                                             "min_share_met": 0.7}]})
+    assert {"county.targets[CS-B5-70].indicator", "county.targets[CS-B5-70].min_share_met"} <= set(info.value.fields)
+    city = _changsha()
+    with pytest.raises(DefinitionError):
+        apply_overlay(city, {"code": "county-y", "add_county_targets": [CHANGSHA_B5_70]})  # already there
+    lowered = {**city, "county": {**city["county"], "targets": [{**CHANGSHA_B5_70, "min_share_met": "0.60"}]}}
+    assert [p for p, _ in weakening_problems(city, lowered)] == ["county.targets[CS-B5-70]"]
