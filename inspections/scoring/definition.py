@@ -49,7 +49,7 @@ def threshold_for(indicator: dict, level: str) -> Decimal | bool | None:
     raw = indicator.get("threshold")
     if isinstance(raw, dict):
         raw = raw.get(level)
-    return raw if isinstance(raw, bool) or raw is None else ex.parse_decimal(raw)
+    return raw if isinstance(raw, bool) or raw is None else ex.parse_threshold(raw)
 
 
 def validate_definition(defn: Any) -> list[str]:
@@ -292,9 +292,9 @@ def _threshold_problems(ind: dict, level: str, kind: str | None, path: str) -> l
         return [] if isinstance(raw, bool) else [(tpath, "a yes/no check needs threshold true or false")]
     if isinstance(raw, float):
         return [(tpath, "use a decimal string such as '4.2' so every office computes the same result")]
-    value = ex.parse_decimal(raw)
+    value = ex.parse_threshold(raw)
     if value is None or value < 0:
-        return [(tpath, "must be a decimal string >= 0")]
+        return [(tpath, "must be a decimal string >= 0 (or a time of day \"HH:MM\")")]
     return []
 
 

@@ -109,6 +109,9 @@ def _kind_problem(item: dict, value: Any) -> str | None:
         sizes = [_number(v) for v in value] if isinstance(value, list) else None
         if not sizes or any(n is None or n < 1 or n != n.to_integral_value() for n in sizes):
             return "must be a non-empty list of class sizes, whole numbers >= 1"
+    elif kind == ItemKind.time_of_day:
+        if ex.parse_time(value) is None:
+            return "must be a time of day \"HH:MM\" (24-hour), e.g. \"17:30\""
     elif kind == ItemKind.room_areas:
         areas = [_number(v) for v in value] if isinstance(value, list) else None
         if areas is None or any(n is None or n <= 0 for n in areas):
@@ -128,6 +131,8 @@ def _normalise(facts: dict, items: dict[str, dict]) -> dict[str, Any]:
             out[code] = _number(value)
         elif kind in (ItemKind.class_sizes, ItemKind.room_areas):
             out[code] = [_number(v) for v in value]
+        elif kind == ItemKind.time_of_day:
+            out[code] = ex.parse_time(value)
         else:
             out[code] = value
     return out
@@ -618,6 +623,8 @@ def _every_school(defn: dict, code: str) -> bool:
 
 def _describe(r: IndicatorResult) -> str:
     sign = {"ge": ">=", "le": "<=", "lt": "<", "eq": "="}[str(r.comparator)]
+    if r.unit == "time_of_day" and r.value is not None:
+        return f"measured {ex.show_time(r.value)}, required {sign} {ex.show_time(r.threshold)}"
     text = f"measured {_show_fact(r.value)}, required {sign} {_show_fact(r.threshold)}"
     if r.shortfall:
         text += f", short by {r.shortfall} {r.shortfall_unit or ''}".rstrip()

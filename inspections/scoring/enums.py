@@ -15,6 +15,7 @@ class ItemKind(StrEnum):
     text = "text"
     class_sizes = "class_sizes"
     room_areas = "room_areas"
+    time_of_day = "time_of_day"  # "HH:MM" (24-hour, local time), compared as minutes after midnight
 
 
 class Section(StrEnum):

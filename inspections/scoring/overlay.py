@@ -137,7 +137,7 @@ def _tightening_problem(ind: dict, level: str, value: Any) -> str | None:
     old, comparator = threshold_for(ind, level), ind["comparator"]
     if comparator == Comparator.eq:
         return None if value == old else "a yes/no check of the parent cannot be changed"
-    new = None if isinstance(value, float) else ex.parse_decimal(value)
+    new = None if isinstance(value, float) else ex.parse_threshold(value)
     if new is None:
         return "must be a decimal string such as '4.5'"
     if comparator == Comparator.ge and new < old:

@@ -11,6 +11,7 @@ from inspections.errors import NotFound, ValidationFailed
 from inspections.org.enums import SECTIONS, SchoolKind
 from inspections.org.models import Jurisdiction, School
 from inspections.scoring import engine
+from inspections.scoring.expressions import show_time
 from inspections.scoring import county as county_rules
 from inspections.scoring.models import CountyScore, CountySelfReport, VisitScore
 from inspections.templates import service as templates
@@ -161,7 +162,9 @@ def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> in
         failed = {f["code"] for f in row.result.get("failed_items", [])}
         for f in row.result.get("failed_items", []):
             name = f["name"].get("zh") if isinstance(f["name"], dict) else str(f["name"])
-            title = (f"{name}：实测 {f['value']}，要求 {COMPARATOR_TEXT.get(f['comparator'], '')} {f['threshold']}"
+            shown = {k: show_time(exact(f[k])) if f.get("unit") == "time_of_day" and f.get(k) is not None else f[k]
+                     for k in ("value", "threshold")}
+            title = (f"{name}：实测 {shown['value']}，要求 {COMPARATOR_TEXT.get(f['comparator'], '')} {shown['threshold']}"
                      + (f"，还差 {shortfall_text(f['shortfall'], f.get('shortfall_unit'))}"
                         if f.get("shortfall") is not None else ""))
             tickets.record_finding(session, visit=visit, item_code=f["code"], section=row.section,

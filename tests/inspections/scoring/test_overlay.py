@@ -194,3 +194,37 @@ def test_county_items_are_tightened_never_dropped_or_loosened():
     weak["county"]["survey"] = {"groups": ["students"], "min_percent": "80"}
     paths = {path for path, _ in weakening_problems(NATIONAL_2017, weak)}
     assert paths == {"county.indicators[B8]", "county.survey.groups", "county.survey.min_percent"}
+
+
+AFTER_SCHOOL = {"code": "after_school_end", "kind": "time_of_day", "unit": "", "section": "C",
+                "levels": ["primary", "junior"],
+                "help": {"zh": "课后服务结束时间（24小时制，如17:30）", "en": "When after-school service ends (HH:MM)"}}
+
+
+def _after_school_indicator(code, comparator, threshold, zh, en):
+    return {"code": code, "name": {"zh": zh, "en": en}, "section": "C", "levels": ["primary", "junior"],
+            "expr": {"op": "fact", "fact": "after_school_end"}, "comparator": comparator, "threshold": threshold,
+            "unit": "time_of_day", "shortfall": None, "severity": "medium", "school_rule": False}
+
+
+def test_baoshan_after_school_service_ends_between_1730_and_1800():
+    baoshan = apply_overlay(NATIONAL_2017, overlay(code="baoshan-2019", add_items=[AFTER_SCHOOL], add_indicators=[
+        _after_school_indicator("BS-AS1", "ge", "17:30", "课后服务结束时间不早于17:30", "Ends no earlier than 17:30"),
+        _after_school_indicator("BS-AS2", "le", "18:00", "课后服务结束时间不晚于18:00", "Ends no later than 18:00")]))
+    assert validate_definition(baoshan) == []
+
+    def statuses(end):
+        c = result_of(baoshan, after_school_end=end).section("C")
+        return c["BS-AS1"].met, c["BS-AS2"].met
+
+    assert statuses("17:30") == (True, True) and statuses("18:00") == (True, True)
+    assert statuses("17:00") == (False, True) and statuses("18:15") == (True, False)
+    for bad in ("5:30pm", "24:00", "17:60", 1730):
+        assert list(validate_facts(baoshan, "primary", {"after_school_end": bad})) == ["after_school_end"]
+    err = rejected(add_items=[AFTER_SCHOOL], add_indicators=[
+        _after_school_indicator("BS-AS1", "ge", "half past five", "x", "x")])
+    assert "indicators[BS-AS1].threshold" in err.fields
+    # A county above Baoshan may tighten the window, never widen it.
+    with pytest.raises(DefinitionError):
+        apply_overlay(baoshan, {"code": "y", "set_thresholds": {"BS-AS1": "17:00"}})
+    assert apply_overlay(baoshan, {"code": "y", "set_thresholds": {"BS-AS1": "17:45"}})
