@@ -77,8 +77,10 @@ class ExactDecimal(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        value = Decimal(value)
-        return str(value) if dialect.name == "sqlite" else value
+        # A float goes through its shortest repr (149.9, not 149.900000000000005684...); SQLite keeps the
+        # column's scale as PostgreSQL's NUMERIC does, so both read back the same Decimal.
+        value = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        return str(value.quantize(Decimal(1).scaleb(-self.scale))) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         return None if value is None else Decimal(value)

@@ -39,6 +39,27 @@ DEMO_LOGINS: list[tuple[str, str, str, str]] = [
 DEMO_COUNTY_FACTS = {"admission_by_exam": False, "illegal_school_choice": False, "key_schools_or_classes": False,
                      "social_recognition_percent": 88}
 
+# 明德县's self-report for the year (areas B, C, D): all met except teacher rotation (8.6% < 10%).
+DEMO_SELF_REPORT = {
+    "facts": {"b1_layout_planned": True, "b2_same_construction_standard": True, "b2_same_staffing_standard": True,
+              "b2_same_funding_baseline": True, "b2_same_equipment_standard": True,
+              "b6_small_schools_funded_as_100": True, "b7_special_ed_funds_per_student_yuan": 6800,
+              "b8_teacher_avg_pay_yuan": 86400, "b8_civil_servant_avg_pay_yuan": 85900,
+              "b9_training_360h_percent": 100, "b10_staffing_within_quota": True, "b11_rotation_percent": "8.6",
+              "b11_key_teachers_of_rotated_percent": "23.5", "b12_certified_percent": 100,
+              "b13_nearby_admission_primary_percent": 100, "b13_nearby_admission_junior_percent": "96.4",
+              "b14_model_hs_quota_percent": 55, "b15_left_behind_cared": True,
+              "b15_migrant_in_public_percent": "91.3", "c1_junior_retention_percent": "97.8",
+              "c2_disabled_enrolment_percent": "96.5", "c9_subjects_at_level_iii": True, "c9_difference_rate": "0.11"},
+    "survey": {"students": {"respondents": 1200, "satisfied": 1081}, "parents": {"respondents": 1500, "satisfied": 1290},
+               "teachers": {"respondents": 600, "satisfied": 531}, "principals": {"respondents": 30, "satisfied": 28},
+               "deputies": {"respondents": 45, "satisfied": 39}},
+    "vetoes": {"admission_by_exam": False, "illegal_school_choice": False, "key_schools_or_classes": False},
+    "documents": [{"item": "B8", "title": "明德县教师与公务员工资收入对比表", "reference": "县教育局人事股档案 B8-2026"},
+                  {"item": "B11.1", "title": "教师交流轮岗名单", "reference": "县教育局人事股档案 B11-2026"},
+                  {"item": "D", "title": "社会认可度调查报告", "reference": "县督导室 D-2026"}],
+}
+
 TOWNS = ["城关", "东关", "西城", "南湖", "北山", "青石", "柳河", "白马", "红旗", "新安", "桃源", "龙泉", "石门",
          "清水", "杨柳", "黄庄"]
 # County seat coordinates; schools are scattered within ~25 km.
@@ -109,9 +130,27 @@ def school_facts(rng: random.Random, level: str, enrolment: int, weak: bool) -> 
     facts["has_charter"] = True
     facts["it_in_management_and_teaching"] = not weak or rng.random() > 0.5
     facts["full_curriculum"] = True
+    facts["teachers_use_ict_well"] = True
+    facts["equipment_well_used"] = not weak  # weak schools' special rooms stand idle
     facts["no_excessive_homework"] = rng.random() > 0.15
     facts["moral_education_rating"] = rng.choice(["excellent", "good", "good"] if not weak else ["good", "fair"])
     return facts
+
+
+def _teaching_point(session: Session, county, *, admin, inspector, codes, version) -> None:
+    """A village teaching point of 38 pupils: in the register as one, so R1-R7 and the CV leave it out."""
+    from inspections.org.enums import SchoolType
+    rng = random.Random(38)  # its own stream: the other schools' demo data stays as it was
+    s = org.create_school(session, county=county, code="MDX-T01", name="明德县黄庄村教学点", kind=SchoolKind.primary,
+                          locale=Locale.rural, enrolment_primary=38, school_type=SchoolType.teaching_point,
+                          latitude=CENTRE[0] - Decimal("0.1500"), longitude=CENTRE[1] + Decimal("0.2100"),
+                          address="明德县黄庄村")
+    facts = school_facts(rng, "primary", 38, weak=False) | {"class_sizes": [12, 13, 13], "pe_art_teachers": 0}
+    v = visits.create(session, school=s, created_by=admin, inspector_ids=[inspector.id],
+                      planned_for=utcnow().date() - timedelta(days=3), template_version_id=version.id)
+    visits.put_responses(session, v, answers=[{"item_code": k, "section": "", "value": val}
+                                              for k, val in facts.items() if k in codes], user=inspector)
+    visits.transition(session, v, VisitStatus.submitted)
 
 
 def _advance_tickets(session: Session, rng: random.Random, *, office_user, progress) -> None:
@@ -242,6 +281,7 @@ def load(session: Session, progress: Callable[[str], None] = lambda _m: None) ->
             visits.create(session, school=s, created_by=admin, inspector_ids=[inspector.id],
                           planned_for=today + timedelta(days=7 + i), template_version_id=version.id)
     progress(f"{len(schools)} submitted visits with answers")
+    _teaching_point(session, county, admin=admin, inspector=insp1, codes=codes, version=version)
     session.flush()
     # Score in-process (the CLI has no worker to wait for); the same service the RQ job calls.
     from inspections.scoring import service as scoring
@@ -255,6 +295,8 @@ def load(session: Session, progress: Callable[[str], None] = lambda _m: None) ->
     progress("visit scores: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
     _advance_tickets(session, rng, office_user=session.scalar(select(User).where(User.username == "office")),
                      progress=progress)
+    office = session.scalar(select(User).where(User.username == "office"))
+    scoring.put_self_report(session, county, utcnow().year, reported_by_id=office.id, **DEMO_SELF_REPORT)
     for level in ("primary", "junior"):
         row = scoring.score_county(session, county.id, level, DEMO_COUNTY_FACTS)
         progress(f"明德县 {level}: {row.verdict} ({row.result['schools_passing']}/{row.result['schools_total']} "

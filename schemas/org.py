@@ -1,7 +1,7 @@
 """Jurisdictions and schools."""
 from marshmallow import Schema, ValidationError, fields, validate
 
-from inspections.org.enums import JurisdictionLevel, Locale, SchoolKind
+from inspections.org.enums import JurisdictionLevel, Locale, SchoolKind, SchoolType
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$", error="letters, digits, '.', '_' or '-', at most 32")
 
@@ -54,6 +54,7 @@ class SchoolOut(Schema):
     jurisdiction_id = fields.UUID()
     kind = fields.Enum(SchoolKind)
     locale = fields.Enum(Locale)
+    school_type = fields.Enum(SchoolType)
     enrolment_primary = fields.Integer()
     enrolment_junior = fields.Integer()
     address = fields.String(allow_none=True)
@@ -72,6 +73,7 @@ class SchoolIn(Schema):
     jurisdiction_id = fields.UUID(required=True, metadata={"description": "The county the school belongs to."})
     kind = fields.Enum(SchoolKind, required=True)
     locale = fields.Enum(Locale, required=True)
+    school_type = fields.Enum(SchoolType, load_default=SchoolType.ordinary, metadata={"description": "ordinary, teaching_point (教学点) or special_education: teaching points under 50 pupils and special-education schools are not judged on R1-R7 or the CV."})
     enrolment_primary = fields.Integer(load_default=0, validate=ENROLMENT)
     enrolment_junior = fields.Integer(load_default=0, validate=ENROLMENT)
     address = fields.String(load_default=None, validate=validate.Length(max=300))
@@ -85,6 +87,7 @@ class SchoolPatch(Schema):
     jurisdiction_id = fields.UUID()
     kind = fields.Enum(SchoolKind)
     locale = fields.Enum(Locale)
+    school_type = fields.Enum(SchoolType, metadata={"description": "ordinary, teaching_point (教学点) or special_education: teaching points under 50 pupils and special-education schools are not judged on R1-R7 or the CV."})
     enrolment_primary = fields.Integer(validate=ENROLMENT)
     enrolment_junior = fields.Integer(validate=ENROLMENT)
     address = fields.String(allow_none=True, validate=validate.Length(max=300))

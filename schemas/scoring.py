@@ -9,6 +9,10 @@ class PreviewIn(Schema):
     facts = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), required=True,
                         validate=validate.Length(max=200), metadata={"description": "Fact code -> value, e.g. enrolment."})
     template_version_id = fields.UUID(load_default=None, metadata={"description": "Defaults to the national standard."})
+    school_type = fields.String(load_default="ordinary", validate=validate.OneOf(
+        ["ordinary", "teaching_point", "special_education"]), metadata={
+        "description": "The register's school type: teaching points under 50 pupils and special-education schools "
+                       "are not judged on R1-R7 (verdict exempt)."})
 
 
 class JobOut(Schema):
@@ -65,3 +69,38 @@ class CountyReportOut(Schema):
     computed_at = fields.AwareDateTime()
     template_version_id = fields.UUID()
     result = fields.Dict()
+
+
+class YearArgs(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100),
+                          metadata={"description": "The assessment year the self-report is for."})
+
+
+class SelfReportIn(Schema):
+    facts = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), load_default=dict,
+                        validate=validate.Length(max=100), metadata={
+                            "description": "County item code -> value: the figures areas B and C need "
+                                           "(e.g. b8_teacher_avg_pay_yuan, c1_junior_retention_percent)."})
+    survey = fields.Dict(keys=fields.String(validate=validate.Length(max=32)), load_default=dict,
+                         validate=validate.Length(max=20), metadata={
+                             "description": "Respondent group (students, parents, teachers, principals, deputies) "
+                                            "-> {respondents, satisfied}."})
+    vetoes = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), load_default=dict,
+                         validate=validate.Length(max=10), metadata={
+                             "description": "admission_by_exam, illegal_school_choice, key_schools_or_classes "
+                                            "-> true/false."})
+    documents = fields.List(fields.Dict(), load_default=list, validate=validate.Length(max=200), metadata={
+        "description": "Evidence: [{item: code, title, reference: where the document is kept}]."})
+
+
+class SelfReportOut(Schema):
+    id = fields.UUID()
+    jurisdiction_id = fields.UUID()
+    year = fields.Integer()
+    facts = fields.Dict()
+    survey = fields.Dict()
+    vetoes = fields.Dict()
+    documents = fields.List(fields.Dict())
+    version = fields.Integer()
+    reported_by_id = fields.UUID(allow_none=True)
+    updated_at = fields.AwareDateTime()

@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inspections.db import Base, ExactDecimal, IdMixin, TimestampMixin, VersionedMixin
-from inspections.org.enums import JurisdictionLevel, Locale, SchoolKind
+from inspections.org.enums import JurisdictionLevel, Locale, SchoolKind, SchoolType
 
 
 class Jurisdiction(IdMixin, TimestampMixin, VersionedMixin, Base):
@@ -41,6 +41,9 @@ class School(IdMixin, TimestampMixin, VersionedMixin, Base):
     jurisdiction_path: Mapped[str] = mapped_column(String(400))
     kind: Mapped[SchoolKind] = mapped_column(Enum(SchoolKind, native_enum=False, length=16))
     locale: Mapped[Locale] = mapped_column(Enum(Locale, native_enum=False, length=16))
+    # Ordinary school, teaching point (教学点) or special-education school: decides R1-R7 and the CV.
+    school_type: Mapped[SchoolType] = mapped_column(Enum(SchoolType, native_enum=False, length=24),
+                                                    default=SchoolType.ordinary, server_default="ordinary")
     enrolment_primary: Mapped[int] = mapped_column(default=0)
     enrolment_junior: Mapped[int] = mapped_column(default=0)
     address: Mapped[str | None] = mapped_column(String(300))

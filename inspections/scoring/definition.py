@@ -11,6 +11,11 @@ from inspections.scoring.enums import Comparator, ItemKind, Level, Section, Seve
 LEVELS = tuple(level.value for level in Level)
 ROUNDINGS = ("whole", "cent")
 # Ops whose shortfall the engine can solve for (see engine._shortfall); anything else needs shortfall null.
+# Item flag: the template lets this item be answered "n/a" (never for a fact an R1-R7 indicator reads).
+NA_ALLOWED = "na_allowed"
+# Indicator flags: judged at the county for every school (B3-B5), and judged once per school, not per section.
+EVERY_SCHOOL = "every_school"
+PER_SCHOOL = "per_school"
 SOLVABLE = {"per_100", "per_student", "ratio", "percent", "rooms_per_12_classes", "fact", "sum", "count",
             "min_of", "max_of"}
 
@@ -44,7 +49,7 @@ def threshold_for(indicator: dict, level: str) -> Decimal | bool | None:
     raw = indicator.get("threshold")
     if isinstance(raw, dict):
         raw = raw.get(level)
-    return raw if isinstance(raw, bool) or raw is None else ex.parse_decimal(raw)
+    return raw if isinstance(raw, bool) or raw is None else ex.parse_threshold(raw)
 
 
 def validate_definition(defn: Any) -> list[str]:
@@ -86,6 +91,71 @@ def definition_problems(defn: Any) -> list[tuple[str, str]]:
     for i, ind in enumerate(indicators):
         p += _indicator_problems(ind, i, seen, catalogue)
     p += _rules_problems(defn.get("rules"))
+    if "county" in defn:
+        school_codes = {i.get("code") for i in indicators if isinstance(i, dict) and i.get("enabled", True)}
+        p += _county_problems(defn["county"], school_codes)
+    return p
+
+
+def _county_problems(county: Any, school_codes: set | frozenset = frozenset()) -> list[tuple[str, str]]:
+    """The county section: items a county reports once a year, indicators over them, the survey and
+    aggregate targets over the schools (e.g. at least 70% of schools meet B5)."""
+    if not isinstance(county, dict):
+        return [("county", "must be an object {'items': [...], 'indicators': [...], 'survey': {...}}")]
+    p: list[tuple[str, str]] = []
+    items, indicators = county.get("items"), county.get("indicators")
+    if not isinstance(items, list):
+        p.append(("county.items", "must be a list"))
+        items = []
+    if not isinstance(indicators, list):
+        p.append(("county.indicators", "must be a list"))
+        indicators = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        p += [(f"county.{path}", msg) for path, msg in _item_problems(item, i, seen)]
+    catalogue = items_by_code({"items": items})
+    for i, ind in enumerate(indicators):
+        p += [(f"county.{path}", msg) for path, msg in _indicator_problems(ind, i, seen, catalogue)]
+        if isinstance(ind, dict) and any(ind.get(flag) for flag in ("school_rule", EVERY_SCHOOL, PER_SCHOOL)):
+            p.append((f"county.{_path('indicators', ind, i)}", "a county indicator is judged once for the county; "
+                                                               "it has no school flags"))
+    survey = county.get("survey")
+    if not isinstance(survey, dict):
+        p.append(("county.survey", "required: {'groups': [...], 'min_percent': '85'}"))
+    else:
+        groups = survey.get("groups")
+        if not isinstance(groups, list) or not groups or not all(isinstance(g, str) and g for g in groups) \
+                or len(set(groups)) != len(groups):
+            p.append(("county.survey.groups", "must be a non-empty list of distinct respondent groups"))
+        m = ex.parse_decimal(survey.get("min_percent"))
+        if m is None or not 0 <= m <= 100:
+            p.append(("county.survey.min_percent", "must be a decimal string from 0 to 100"))
+    targets = county.get("targets", [])
+    if not isinstance(targets, list):
+        return p + [("county.targets", "must be a list")]
+    for i, t in enumerate(targets):
+        path = _path("county.targets", t, i)
+        if not isinstance(t, dict):
+            p.append((path, "must be an object"))
+            continue
+        code = t.get("code")
+        if not isinstance(code, str) or not code or code in seen:
+            p.append((f"{path}.code", "required: a code unused by any county item or indicator"))
+        else:
+            seen.add(code)
+        name = t.get("name")
+        if not isinstance(name, dict) or not all(isinstance(name.get(k), str) for k in ("zh", "en")):
+            p.append((f"{path}.name", "required: {'zh': ..., 'en': ...}"))
+        if t.get("section") not in tuple(Section):
+            p.append((f"{path}.section", f"must be one of {', '.join(Section)}"))
+        if t.get("indicator") not in school_codes:
+            p.append((f"{path}.indicator", "must be the code of a school indicator of this template"))
+        share = ex.parse_decimal(t.get("min_share_met"))
+        if isinstance(t.get("min_share_met"), float) or share is None or not 0 < share <= 1:
+            p.append((f"{path}.min_share_met", "must be a decimal string above 0 and at most 1, e.g. '0.70'"))
+        if set(t) - {"code", "name", "section", "indicator", "min_share_met", "notes"}:
+            p.append((path, "unexpected keys: " + ", ".join(sorted(set(t) - {"code", "name", "section", "indicator",
+                                                                              "min_share_met", "notes"}))))
     return p
 
 
@@ -139,6 +209,12 @@ def _item_problems(item: Any, index: int, seen: set[str]) -> list[tuple[str, str
         p.append((f"{path}.photo_required", "must be true or false"))
     if not isinstance(item.get("unit", ""), str):
         p.append((f"{path}.unit", "must be a string"))
+    if not isinstance(item.get(NA_ALLOWED, False), bool):
+        p.append((f"{path}.{NA_ALLOWED}", "must be true or false"))
+    elif item.get(NA_ALLOWED) and kind in (ItemKind.class_sizes, ItemKind.room_areas):
+        # Every school has classes, and "no rooms" is an empty list: n/a would only hide a failure.
+        p.append((f"{path}.{NA_ALLOWED}", f"a {kind} item always applies: every school has classes and rooms "
+                                          "are listed, [] when there are none"))
     return p
 
 
@@ -174,6 +250,12 @@ def _indicator_problems(ind: Any, index: int, seen: set[str], items: dict[str, d
     weight = ex.parse_decimal(ind.get("weight", 1))
     if weight is None or weight < 0:
         p.append((f"{path}.weight", "must be a number >= 0"))
+    for flag in (EVERY_SCHOOL, PER_SCHOOL):
+        if not isinstance(ind.get(flag, False), bool):
+            p.append((f"{path}.{flag}", "must be true or false"))
+    if ind.get("school_rule") is True and "applies_if" in ind:
+        p.append((f"{path}.applies_if", "a school-rule indicator applies to every assessed school (每所学校至少6项), "
+                                        "so it cannot have a condition"))
     if not isinstance(ind.get("school_rule", False), bool):
         p.append((f"{path}.school_rule", "must be true or false"))
     elif ind.get("school_rule") and kind is not None and \
@@ -186,6 +268,9 @@ def _indicator_problems(ind: Any, index: int, seen: set[str], items: dict[str, d
                 continue  # reported by the expression check
             if not item.get("enabled", True):
                 p.append((path, f"uses item {code!r}, which is switched off; switch this indicator off too"))
+            if ind.get("school_rule") is True and item.get(NA_ALLOWED) is True:
+                p.append((path, f"uses item {code!r}, which may be answered n/a; an R1-R7 style indicator "
+                                "counts for every school, so its facts may not be n/a"))
             missing = [lv for lv in levels if lv not in item.get("levels", ())]
             if missing:
                 p.append((path, f"uses item {code!r}, which is not asked for {', '.join(missing)}"))
@@ -207,9 +292,9 @@ def _threshold_problems(ind: dict, level: str, kind: str | None, path: str) -> l
         return [] if isinstance(raw, bool) else [(tpath, "a yes/no check needs threshold true or false")]
     if isinstance(raw, float):
         return [(tpath, "use a decimal string such as '4.2' so every office computes the same result")]
-    value = ex.parse_decimal(raw)
+    value = ex.parse_threshold(raw)
     if value is None or value < 0:
-        return [(tpath, "must be a decimal string >= 0")]
+        return [(tpath, "must be a decimal string >= 0 (or a time of day \"HH:MM\")")]
     return []
 
 

@@ -11,8 +11,10 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal,
 from typing import Any, Iterable
 
 from inspections.errors import ValidationFailed
+from inspections.org.enums import TEACHING_POINT_MIN, SchoolType
 from inspections.scoring import expressions as ex
-from inspections.scoring.definition import indicators_for, items_by_code, threshold_for
+from inspections.scoring.definition import (EVERY_SCHOOL, NA_ALLOWED, PER_SCHOOL, indicators_for, items_by_code,
+                                             threshold_for)
 from inspections.scoring.enums import Comparator, IndicatorStatus, ItemKind, Level, Section, Verdict
 
 # 50 digits: exact for any realistic count x 100 / enrolment, and ample for the CV's square root.
@@ -54,7 +56,10 @@ def validate_facts(defn: dict, level: str, facts: Any) -> dict[str, list[str]]:
             msg = None if n is not None and n == n.to_integral_value() and n > 0 else \
                 "must be a positive whole number of students (never 0 or n/a)"
         elif value == ex.NA:
-            continue
+            if item.get(NA_ALLOWED) is True:
+                continue
+            msg = ("\"n/a\" is not allowed: template "
+                   f"{defn.get('code')!r} does not let this item not apply, so every assessed school answers it")
         else:
             msg = _kind_problem(item, value)
         if msg:
@@ -91,23 +96,26 @@ def _kind_problem(item: dict, value: Any) -> str | None:
     if kind in (ItemKind.integer, ItemKind.number):
         n = _number(value)
         if kind == ItemKind.integer and (n is None or n < 0 or n != n.to_integral_value()):
-            return "must be a whole number >= 0 (or \"n/a\")"
+            return "must be a whole number >= 0"
         if n is None or n < 0:
-            return "must be a number >= 0 (or \"n/a\")"
+            return "must be a number >= 0"
     elif kind == ItemKind.boolean and not isinstance(value, bool):
-        return "must be true or false (or \"n/a\")"
+        return "must be true or false"
     elif kind == ItemKind.rating and value not in item.get("choices", ()):
-        return f"must be one of {', '.join(item.get('choices', ()))} (or \"n/a\")"
+        return f"must be one of {', '.join(item.get('choices', ()))}"
     elif kind == ItemKind.text and not isinstance(value, str):
         return "must be text"
     elif kind == ItemKind.class_sizes:
         sizes = [_number(v) for v in value] if isinstance(value, list) else None
         if not sizes or any(n is None or n < 1 or n != n.to_integral_value() for n in sizes):
-            return "must be a non-empty list of class sizes, whole numbers >= 1 (or \"n/a\")"
+            return "must be a non-empty list of class sizes, whole numbers >= 1"
+    elif kind == ItemKind.time_of_day:
+        if ex.parse_time(value) is None:
+            return "must be a time of day \"HH:MM\" (24-hour), e.g. \"17:30\""
     elif kind == ItemKind.room_areas:
         areas = [_number(v) for v in value] if isinstance(value, list) else None
         if areas is None or any(n is None or n <= 0 for n in areas):
-            return "must be a list of room areas > 0, one per room; [] when there are none (or \"n/a\")"
+            return "must be a list of room areas > 0, one per room; [] when there are none"
     return None
 
 
@@ -123,6 +131,8 @@ def _normalise(facts: dict, items: dict[str, dict]) -> dict[str, Any]:
             out[code] = _number(value)
         elif kind in (ItemKind.class_sizes, ItemKind.room_areas):
             out[code] = [_number(v) for v in value]
+        elif kind == ItemKind.time_of_day:
+            out[code] = ex.parse_time(value)
         else:
             out[code] = value
     return out
@@ -208,11 +218,12 @@ def _score_indicator(ind: dict, level: str, facts: dict, items: dict) -> Indicat
         r.met = value == threshold
         r.value = value
     else:
-        r.met = value >= threshold if comparator == Comparator.ge else value <= threshold
+        r.met = value >= threshold if comparator == Comparator.ge else value < threshold \
+            if comparator == Comparator.lt else value <= threshold
         r.value = _toward_failing(value, ROUND_FLOOR if comparator == Comparator.ge else ROUND_CEILING)
         if comparator == Comparator.ge and threshold:
             r.exact_ratio = value / threshold
-        elif comparator == Comparator.le and value:
+        elif comparator in (Comparator.le, Comparator.lt) and value:
             r.exact_ratio = threshold / value
         if r.exact_ratio is not None:
             r.ratio = _toward_failing(r.exact_ratio, ROUND_FLOOR)
@@ -331,41 +342,86 @@ class SchoolResult:
         return to_json(self.to_dict())
 
 
-def score_school(defn: dict, level: str, facts: dict) -> SchoolResult:
-    """Score one school (or one section of a combined school) against a template at a level."""
+def score_school(defn: dict, level: str, facts: dict, *, school_type: str = SchoolType.ordinary,
+                 whole_school: dict | None = None, judged_in: str | None = None) -> SchoolResult:
+    """Score one school (or one section of a combined school) against a template at a level.
+
+    `school_type` (register): special-education schools and teaching points under 50 pupils are not
+    judged on the school rule (verdict "exempt"). For a combined school, per-school indicators (rooms,
+    size) are judged once: on `whole_school` facts (both sections' classes and rooms) in one section,
+    and marked as judged in section `judged_in` in the other.
+    """
     level = Level(level)
     errors = validate_facts(defn, level, facts)
+    if whole_school is not None:
+        errors |= {f"whole_school.{k}": v for k, v in validate_facts(defn, level, whole_school).items()}
     if errors:
         raise InvalidFacts(errors)
-    return _score_school(defn, level, facts)
+    return _score_school(defn, level, facts, school_type=school_type, whole_school=whole_school,
+                         judged_in=judged_in)
 
 
-def _score_school(defn: dict, level: Level, facts: dict) -> SchoolResult:
+def exemption(school_type: str, enrolment: Any) -> str | None:
+    """Why a school is left out of R1-R7 and the CV, or None when it is judged on them."""
+    if school_type == SchoolType.special_education:
+        return "special-education school: equipped as needed, not judged on R1-R7 (特殊教育学校根据实际配备)"
+    if school_type == SchoolType.teaching_point:
+        n = _number(enrolment) if enrolment not in (None, ex.NA) else None
+        if n is not None and n < TEACHING_POINT_MIN:
+            return (f"teaching point of {n} pupils (< {TEACHING_POINT_MIN}): equipped as needed, not judged on R1-R7 "
+                    "(不足50人的教学点根据实际配备)")
+    return None
+
+
+def _score_school(defn: dict, level: Level, facts: dict, *, school_type: str = SchoolType.ordinary,
+                  whole_school: dict | None = None, judged_in: str | None = None) -> SchoolResult:
     items = items_by_code(defn)
     normal = _normalise(facts, items)
+    whole = _normalise(whole_school, items) if whole_school is not None else normal
+    exempt = exemption(school_type, facts.get(ex.ENROLMENT))
     with localcontext(CONTEXT):
-        results = [_score_indicator(ind, level, normal, items) for ind in indicators_for(defn, level)]
-        verdict, reasons = _school_verdict([r for r in results if r.school_rule], defn["rules"]["school"])
+        results = []
+        for ind in indicators_for(defn, level):
+            if ind.get(PER_SCHOOL) and judged_in is not None:
+                results.append(_skipped(ind, level, IndicatorStatus.not_applicable,
+                                        f"judged once for the whole school, in the {judged_in} section"))
+            elif ind.get("school_rule") and exempt:
+                results.append(_skipped(ind, level, IndicatorStatus.not_applicable, exempt))
+            else:
+                results.append(_score_indicator(ind, level, whole if ind.get(PER_SCHOOL) else normal, items))
+        if exempt:
+            verdict, reasons = Verdict.exempt, [exempt]
+        else:
+            verdict, reasons = _school_verdict([r for r in results if r.school_rule], defn["rules"]["school"])
     enrolment = normal.get(ex.ENROLMENT)
     return SchoolResult(template=defn["code"], level=level, verdict=verdict, reasons=reasons, results=results,
                         enrolment=enrolment if isinstance(enrolment, Decimal) else None)
 
 
-def _school_verdict(rule: list[IndicatorResult], cfg: dict) -> tuple[Verdict, list[str]]:
-    """At most `max_not_met` counted indicators missed, each at >= `min_ratio_not_met` of its threshold.
+def _skipped(ind: dict, level: str, status: IndicatorStatus, reason: str) -> IndicatorResult:
+    spec = ind.get("shortfall") or {}
+    return IndicatorResult(code=ind["code"], section=ind["section"], name=ind["name"], status=status,
+                           comparator=Comparator(ind["comparator"]), threshold=threshold_for(ind, level),
+                           unit=ind.get("unit", ""), severity=ind["severity"],
+                           weight=ex.parse_decimal(ind.get("weight", 1)), school_rule=bool(ind.get("school_rule")),
+                           shortfall_unit=spec.get("unit"), reason=reason)
 
-    n/a indicators are left out of the count, so with one n/a the national rule becomes "5 of 6,
-    the sixth at >= 85%". A missing indicator could turn out met or at 0%, so both extremes are tried.
+
+def _school_verdict(rule: list[IndicatorResult], cfg: dict) -> tuple[Verdict, list[str]]:
+    """At most `max_not_met` of the school-rule indicators missed, each at >= `min_ratio_not_met` of its threshold.
+
+    The count is always all of them (每所学校至少6项指标达到上述要求): an indicator without a value
+    (missing, or n/a where a template allowed it) is unknown, never left out. An unknown one could
+    turn out met or at 0%, so both extremes are tried.
     """
     allowed, min_ratio = cfg["max_not_met"], ex.parse_decimal(cfg["min_ratio_not_met"])
-    counted = [r for r in rule if r.status != IndicatorStatus.not_applicable]
-    not_met = [r for r in counted if r.status == IndicatorStatus.not_met]
-    unknown = [r for r in counted if r.status == IndicatorStatus.not_assessed]
-    if not counted:
+    not_met = [r for r in rule if r.status == IndicatorStatus.not_met]
+    unknown = [r for r in rule if r.status in (IndicatorStatus.not_assessed, IndicatorStatus.not_applicable)]
+    if not rule:
         return Verdict.incomplete, ["no school-rule indicator applies to this school"]
     failures = []
     if len(not_met) > allowed:
-        failures.append(f"{len(not_met)} of {len(counted)} indicators not met "
+        failures.append(f"{len(not_met)} of {len(rule)} indicators not met "
                         f"({', '.join(r.code for r in not_met)}); at most {allowed} may be")
     for r in not_met:
         if r.exact_ratio is None or r.exact_ratio < min_ratio:
@@ -419,6 +475,7 @@ class CountyIndicator:
     limit: Decimal
     schools_counted: int
     schools_excluded: int
+    schools_left_out: list[str] = field(default_factory=list)
     mean: Decimal | None = None
     sd: Decimal | None = None
     cv: Decimal | None = None
@@ -431,7 +488,8 @@ class CountyIndicator:
         return {"mean": half_up(self.mean), "sd": half_up(self.sd),
                 "cv": None if self.cv is None else _toward_failing(self.cv, ROUND_CEILING),
                 "limit": self.limit, "met": self.met, "schools_counted": self.schools_counted,
-                "schools_excluded": self.schools_excluded, "reason": self.reason}
+                "schools_excluded": self.schools_excluded, "schools_left_out": self.schools_left_out,
+                "reason": self.reason}
 
 
 @dataclass
@@ -444,19 +502,27 @@ class CountyResult:
     reasons: list[str]
     schools: list[tuple[str, SchoolResult]]
     indicators: dict[str, CountyIndicator]
+    # Reasons by area of the standard: {"A": {"failures": [...], "open": [...]}, "B": ..., "C": ..., "D": ...}.
+    by_area: dict = field(default_factory=dict)
 
     @property
     def passing_schools(self) -> list[str]:
         """Names of the schools that pass the school rule."""
         return [name for name, r in self.schools if r.verdict == Verdict.passed]
 
+    @property
+    def exempt_schools(self) -> list[str]:
+        """Names of the schools left out of R1-R7 and the CV (special education, small teaching points)."""
+        return [name for name, r in self.schools if r.verdict == Verdict.exempt]
+
     def to_dict(self) -> dict:
         """The result with Decimal values (see to_json_dict for JSON numbers)."""
-        total, passing = len(self.schools), self.passing_schools
+        passing, exempt = self.passing_schools, self.exempt_schools
+        total = len(self.schools) - len(exempt)
         share = (Decimal(len(passing)) / total).quantize(Q4, rounding=ROUND_HALF_UP) if total else None
         return {"template": self.template, "level": self.level, "verdict": self.verdict, "reasons": self.reasons,
                 "schools_total": total, "schools_passing": len(passing), "passing_schools": passing,
-                "share_passing": share,
+                "share_passing": share, "exempt_schools": exempt,
                 "schools": [{"school": name, "verdict": r.verdict, "met_count": r.met_count}
                             for name, r in self.schools],
                 "indicators": {code: ind.to_dict() for code, ind in self.indicators.items()}}
@@ -467,33 +533,48 @@ class CountyResult:
 
 
 def score_county(defn: dict, level: str, schools: list[dict]) -> CountyResult:
-    """Judge a county's schools of one level: each school's rule, and the CV of every school-rule indicator."""
+    """Judge a county's schools of one level: each school's rule, the CV of every school-rule indicator,
+    and the items every school must meet (B3-B5).
+
+    `schools`: [{"school": name, "facts": {...}, optional "school_type", "whole_school", "judged_in"}]
+    (see score_school). Exempt schools (special education, teaching points under 50) are listed and left
+    out of the school rule and the CV; any other school without a value makes the county incomplete,
+    named, never silently dropped.
+    """
     level = Level(level)
     errors: dict[str, list[str]] = {}
     for i, s in enumerate(schools):
         for code, msgs in validate_facts(defn, level, s.get("facts")).items():
             errors[f"schools[{i}].facts.{code}"] = msgs
+        if s.get("school_type", SchoolType.ordinary) not in tuple(SchoolType):
+            errors[f"schools[{i}].school_type"] = [f"must be one of {', '.join(SchoolType)}"]
+        if s.get("whole_school") is not None:
+            for code, msgs in validate_facts(defn, level, s["whole_school"]).items():
+                errors[f"schools[{i}].whole_school.{code}"] = msgs
     if errors:
         raise InvalidFacts(errors)
-    scored = [(s["school"], _score_school(defn, level, s["facts"])) for s in schools]
+    scored = [(s["school"], _score_school(defn, level, s["facts"], school_type=s.get("school_type", "ordinary"),
+                                          whole_school=s.get("whole_school"), judged_in=s.get("judged_in")))
+              for s in schools]
+    judged = [(name, r) for name, r in scored if r.verdict != Verdict.exempt]
     limit = ex.parse_decimal(defn["rules"]["county"]["cv_limit"][level])
-    failures: list[str] = []
-    open_questions: list[str] = [] if scored else ["no schools to judge"]
+    # (area, reason): the resource indicators are area A; the items every school meets are B or C.
+    failures: list[tuple[str, str]] = []
+    open_questions: list[tuple[str, str]] = [] if scored else [("A", "no schools to judge")]
     indicators: dict[str, CountyIndicator] = {}
     for ind in indicators_for(defn, level):
         if not ind.get("school_rule"):
             continue
         code = ind["code"]
-        pairs, unassessed, excluded = [], 0, 0
-        for _, r in scored:
+        pairs, left_out = [], []
+        for name, r in judged:
             result = next(x for x in r.results if x.code == code)
             if result.status in (IndicatorStatus.met, IndicatorStatus.not_met) and r.enrolment:
                 pairs.append((result.exact_value, r.enrolment))
             else:
-                excluded += 1
-                unassessed += result.status == IndicatorStatus.not_assessed
+                left_out.append(name)
         ci = indicators[code] = CountyIndicator(code=code, limit=limit, schools_counted=len(pairs),
-                                                schools_excluded=excluded)
+                                                schools_excluded=len(left_out), schools_left_out=left_out)
         if not pairs:
             ci.reason = "no school has a value"
         else:
@@ -505,20 +586,49 @@ def score_county(defn: dict, level: str, schools: list[dict]) -> CountyResult:
                     ci.cv = ci.sd / ci.mean
                 ci.met = ci.cv <= limit
         if ci.met is False:
-            failures.append(f"{code}: CV {_toward_failing(ci.cv, ROUND_CEILING)} exceeds the limit {limit}")
+            failures.append(("A", f"{code}: CV {_toward_failing(ci.cv, ROUND_CEILING)} exceeds the limit {limit}"))
         elif ci.met is None:
-            open_questions.append(f"{code}: {ci.reason}")
-        if unassessed:
-            open_questions.append(f"{code}: {unassessed} school(s) not assessed and left out of the CV")
+            open_questions.append(("A", f"{code}: {ci.reason}"))
+        if left_out:
+            open_questions.append(("A", f"{code}: {len(left_out)} school(s) not assessed and left out of the CV: "
+                                        f"{', '.join(left_out)}"))
     if defn["rules"]["county"]["require_all_schools_pass"]:
-        for name, r in scored:
+        for name, r in judged:
             if r.verdict == Verdict.failed:
-                failures.append(f"{name} fails the school rule: {'; '.join(r.reasons)}")
+                failures.append(("A", f"{name} fails the school rule: {'; '.join(r.reasons)}"))
             elif r.verdict == Verdict.incomplete:
-                open_questions.append(f"{name} cannot be judged yet: {'; '.join(r.reasons)}")
+                open_questions.append(("A", f"{name} cannot be judged yet: {'; '.join(r.reasons)}"))
+    # County items every school must meet (B3 rooms, B4 size, B5 class size): one failing school fails the county.
+    for name, r in scored:
+        for res in r.results:
+            if not _every_school(defn, res.code):
+                continue
+            area = str(res.section)
+            if res.status == IndicatorStatus.not_met:
+                failures.append((area, f"{name}: {res.code} {res.name.get('en', res.code)} not met "
+                                       f"({_describe(res)})"))
+            elif res.status == IndicatorStatus.not_assessed:
+                open_questions.append((area, f"{name}: {res.code} not assessed ({res.reason})"))
     verdict = Verdict.failed if failures else Verdict.incomplete if open_questions else Verdict.passed
-    return CountyResult(template=defn["code"], level=level, verdict=verdict, reasons=failures + open_questions,
-                        schools=scored, indicators=indicators)
+    by_area = {area: {"failures": [t for a, t in failures if a == area],
+                      "open": [t for a, t in open_questions if a == area]} for area in ("A", "B", "C", "D")}
+    return CountyResult(template=defn["code"], level=level, verdict=verdict,
+                        reasons=[t for _, t in failures] + [t for _, t in open_questions],
+                        schools=scored, indicators=indicators, by_area=by_area)
+
+
+def _every_school(defn: dict, code: str) -> bool:
+    return any(i.get("code") == code and i.get(EVERY_SCHOOL) for i in defn.get("indicators", []))
+
+
+def _describe(r: IndicatorResult) -> str:
+    sign = {"ge": ">=", "le": "<=", "lt": "<", "eq": "="}[str(r.comparator)]
+    if r.unit == "time_of_day" and r.value is not None:
+        return f"measured {ex.show_time(r.value)}, required {sign} {ex.show_time(r.threshold)}"
+    text = f"measured {_show_fact(r.value)}, required {sign} {_show_fact(r.threshold)}"
+    if r.shortfall:
+        text += f", short by {r.shortfall} {r.shortfall_unit or ''}".rstrip()
+    return text
 
 
 # --- output ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ class ItemKind(StrEnum):
     text = "text"
     class_sizes = "class_sizes"
     room_areas = "room_areas"
+    time_of_day = "time_of_day"  # "HH:MM" (24-hour, local time), compared as minutes after midnight
 
 
 class Section(StrEnum):
@@ -28,6 +29,8 @@ class Verdict(StrEnum):
     passed = "pass"
     failed = "fail"
     incomplete = "incomplete"
+    # Not judged on R1-R7 (special-education school, teaching point under 50 pupils); other items still are.
+    exempt = "exempt"
 
 
 class IndicatorStatus(StrEnum):
@@ -40,6 +43,7 @@ class IndicatorStatus(StrEnum):
 class Comparator(StrEnum):
     ge = "ge"
     le = "le"
+    lt = "lt"  # strictly below (e.g. the quality-monitoring difference rate < 0.15)
     eq = "eq"
 
 
@@ -48,3 +52,4 @@ class Severity(StrEnum):
     medium = "medium"
     high = "high"
     veto = "veto"
+

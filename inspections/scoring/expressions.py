@@ -1,6 +1,7 @@
 """Indicator expressions: JSON trees over facts with a whitelisted set of operations, never eval."""
 from __future__ import annotations
 
+import re
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ CLASSES = "class_sizes"
 NUMBER, BOOLEAN, LIST, STRING = "number", "boolean", "list", "string"
 KIND_TYPE = {ItemKind.number: NUMBER, ItemKind.integer: NUMBER, ItemKind.boolean: BOOLEAN,
              ItemKind.rating: STRING, ItemKind.text: STRING, ItemKind.class_sizes: LIST,
-             ItemKind.room_areas: LIST}
+             ItemKind.room_areas: LIST, ItemKind.time_of_day: NUMBER}
 
 # op -> {argument: what it must be}; "?" marks an optional argument. The evaluator below knows
 # exactly these ops, so a stored definition can name nothing else.
@@ -155,6 +156,26 @@ def parse_decimal(value: Any) -> Decimal | None:
     except ArithmeticError:
         return None
     return d if d.is_finite() else None
+
+
+TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_time(value: Any) -> Decimal | None:
+    """Minutes after midnight of an "HH:MM" (24-hour) string, e.g. "17:30" -> 1050; None for anything else."""
+    m = TIME.match(value) if isinstance(value, str) else None
+    return Decimal(int(m.group(1)) * 60 + int(m.group(2))) if m else None
+
+
+def parse_threshold(value: Any) -> Decimal | None:
+    """A threshold: a decimal string, or a time of day "HH:MM" as minutes after midnight."""
+    return parse_time(value) if parse_time(value) is not None else parse_decimal(value)
+
+
+def show_time(minutes: Decimal) -> str:
+    """1050 -> "17:30"."""
+    whole = int(minutes)
+    return f"{whole // 60:02d}:{whole % 60:02d}"
 
 
 def evaluate(expr: dict, facts: dict[str, Any], items: dict[str, dict]) -> Any:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from inspections.db import Base, IdMixin, JSONType, UTCDateTime, utcnow
+from inspections.db import Base, IdMixin, JSONType, TimestampMixin, UTCDateTime, utcnow
 
 
 class VisitScore(IdMixin, Base):
@@ -44,3 +44,24 @@ class CountyScore(IdMixin, Base):
     inputs: Mapped[dict] = mapped_column(JSONType)
     result: Mapped[dict] = mapped_column(JSONType)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CountySelfReport(IdMixin, TimestampMixin, Base):
+    """What a county reports once a year for the items no visit checks (areas B, C and D of the standard):
+    the figures each item needs, the survey by respondent group, the veto items and its evidence."""
+
+    __tablename__ = "county_self_reports"
+    __table_args__ = (UniqueConstraint("jurisdiction_id", "year"),)
+
+    jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
+    year: Mapped[int]
+    # County item code -> value (checked against the template's county items).
+    facts: Mapped[dict] = mapped_column(JSONType)
+    # Respondent group -> {"respondents": n, "satisfied": k}.
+    survey: Mapped[dict] = mapped_column(JSONType)
+    # Veto item -> true/false.
+    vetoes: Mapped[dict] = mapped_column(JSONType)
+    # [{"item": code, "title": ..., "reference": ...}]: where each supporting document is kept.
+    documents: Mapped[list] = mapped_column(JSONType)
+    reported_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(default=1)

@@ -11,7 +11,9 @@ from inspections.errors import NotFound, ValidationFailed
 from inspections.org.enums import SECTIONS, SchoolKind
 from inspections.org.models import Jurisdiction, School
 from inspections.scoring import engine
-from inspections.scoring.models import CountyScore, VisitScore
+from inspections.scoring.expressions import show_time
+from inspections.scoring import county as county_rules
+from inspections.scoring.models import CountyScore, CountySelfReport, VisitScore
 from inspections.templates import service as templates
 from inspections.templates.models import TemplateVersion
 from inspections.visits import service as visits
@@ -42,8 +44,44 @@ def facts_for_section(visit: Visit, section: str, level: str) -> dict:
     return facts
 
 
+def whole_school_facts(visit: Visit, sections: list[tuple[str, str]], definition: dict) -> dict | None:
+    """A combined school's facts for the per-school indicators (B3 rooms, B4 size): every section's
+    classes and rooms together, so rooms are counted once against all the school's classes.
+
+    Lists answered for the whole school (section "") are taken as they are; otherwise the sections'
+    lists are joined: classes only when every section answered them, rooms from the sections that did.
+    """
+    from inspections.scoring.definition import PER_SCHOOL, items_by_code
+    from inspections.scoring.expressions import facts_used
+    if not sections or not sections[0][0]:
+        return None
+    items = items_by_code(definition)
+    codes = {code for ind in definition.get("indicators", []) if ind.get(PER_SCHOOL) and ind.get("enabled", True)
+             for code, _ in facts_used(ind.get("expr")) + facts_used(ind.get("applies_if"))}
+    first_section, first_level = sections[0]
+    whole = facts_for_section(visit, first_section, first_level)
+    shared = visits.facts_for(visit, "")
+    for code in codes:
+        kind = items.get(code, {}).get("kind")
+        if kind not in ("class_sizes", "room_areas"):
+            continue
+        if code in shared:
+            whole[code] = shared[code]
+            continue
+        parts = [visits.facts_for(visit, section).get(code) for section, _ in sections]
+        answered = [x for x in parts if isinstance(x, list)]
+        if kind == "class_sizes" and len(answered) < len(parts):
+            whole.pop(code, None)  # the school's class count is not known until every section gives its classes
+        elif answered:
+            whole[code] = [v for part in answered for v in part]
+        else:
+            whole.pop(code, None)
+    return whole
+
+
 def score_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
     """Score a submitted visit with its pinned template version; re-running replaces, never duplicates."""
+    visit_id = uuid.UUID(str(visit_id))  # a str id from a job or a test works on every database
     visit = session.scalar(select(Visit).where(Visit.id == visit_id)
                            .options(selectinload(Visit.responses), selectinload(Visit.school)))
     if visit is None:
@@ -52,16 +90,26 @@ def score_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
         raise ValidationFailed(f"visit {visit_id} is {visit.status.value}; only submitted visits are scored")
     version = visit.template_version
     out = []
-    for section, level in sections_of(visit.school):
+    sections = sections_of(visit.school)
+    whole = whole_school_facts(visit, sections, version.definition)
+    for i, (section, level) in enumerate(sections):
         facts = facts_for_section(visit, section, level)
+        # How the engine reads this section: the school's type, and where per-school items are judged.
+        context = {"school_type": str(visit.school.school_type or "ordinary")}
+        if whole is not None:
+            context |= {"whole_school": whole} if i == 0 else {"judged_in": sections[0][1]}
         errors = engine.validate_facts(version.definition, level, facts)
         if errors:
             # Answers that cannot be scored are recorded as such, not retried forever.
             result = {"level": level, "verdict": "invalid", "errors": errors}
             verdict = "invalid"
         else:
-            result = engine.score_school(version.definition, level, facts).to_json_dict()
+            try:
+                result = engine.score_school(version.definition, level, facts, **context).to_json_dict()
+            except engine.InvalidFacts as exc:
+                result = {"level": level, "verdict": "invalid", "errors": exc.fields}
             verdict = result["verdict"]
+        result["context"] = context
         row = session.scalar(select(VisitScore).where(VisitScore.visit_id == visit.id, VisitScore.section == section))
         if row is None:
             row = VisitScore(visit_id=visit.id, school_id=visit.school_id, section=section)
@@ -75,7 +123,7 @@ def score_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
     return out
 
 
-COMPARATOR_TEXT = {"ge": "≥", "le": "≤", "eq": "="}
+COMPARATOR_TEXT = {"ge": "≥", "le": "≤", "lt": "<", "eq": "="}
 # How a shortfall reads on a ticket: people and rooms are whole, money and area to the cent.
 UNIT_TEXT = {"teachers": "名教师", "rooms": "间", "classes": "个班", "students": "名学生", "m2": "平方米",
              "yuan": "元"}
@@ -85,11 +133,18 @@ UNIT_TEXT_EN = {"teachers": "teachers", "rooms": "rooms", "classes": "classes", 
 
 def shortfall_text(amount, unit: str | None, lang: str = "zh-CN") -> str:
     """E.g. '2 名教师', '850.00 平方米', '120,000.00 元' (in English: '2 teachers', '850.00 m²')."""
-    from decimal import Decimal
-    d = Decimal(str(amount))
+    d = exact(amount)
     shown = f"{d:,.2f}" if unit in ("m2", "yuan") else f"{d:,.0f}"
     words = UNIT_TEXT_EN if lang == "en" else UNIT_TEXT
     return f"{shown} {words.get(unit or '', unit or '')}".strip()
+
+
+def exact(amount):
+    """A stored JSON number as the exact decimal it was written as (149.9, never 149.90000000000000568...)."""
+    from decimal import Decimal
+    if amount is None or isinstance(amount, Decimal):
+        return amount
+    return Decimal(str(amount))
 
 
 def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> int:
@@ -107,13 +162,15 @@ def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> in
         failed = {f["code"] for f in row.result.get("failed_items", [])}
         for f in row.result.get("failed_items", []):
             name = f["name"].get("zh") if isinstance(f["name"], dict) else str(f["name"])
-            title = (f"{name}：实测 {f['value']}，要求 {COMPARATOR_TEXT.get(f['comparator'], '')} {f['threshold']}"
+            shown = {k: show_time(exact(f[k])) if f.get("unit") == "time_of_day" and f.get(k) is not None else f[k]
+                     for k in ("value", "threshold")}
+            title = (f"{name}：实测 {shown['value']}，要求 {COMPARATOR_TEXT.get(f['comparator'], '')} {shown['threshold']}"
                      + (f"，还差 {shortfall_text(f['shortfall'], f.get('shortfall_unit'))}"
                         if f.get("shortfall") is not None else ""))
             tickets.record_finding(session, visit=visit, item_code=f["code"], section=row.section,
                                    source=FindingSource.scoring, severity=Severity(f.get("severity") or "medium"),
                                    title=title[:300], measured=f["value"], required=f["threshold"],
-                                   shortfall=f.get("shortfall"), unit=f.get("shortfall_unit") or f.get("unit"),
+                                   shortfall=exact(f.get("shortfall")), unit=f.get("shortfall_unit") or f.get("unit"),
                                    inspector_id=inspector_id)
             n += 1
         # An item now met closes nothing by itself: an inspector confirms the proposal.
@@ -154,20 +211,11 @@ def latest_school_scores(session: Session, county: Jurisdiction, level: str) -> 
     return list(latest.values())
 
 
-# County-level veto items (一票否决, 教督〔2017〕6号): any one fails the county outright.
-VETO_FLAGS = {
-    "admission_by_exam": "以考试方式招生 (admission by exam)",
-    "illegal_school_choice": "违规择校 (illegal school choice)",
-    "key_schools_or_classes": "设置重点校或重点班 (key schools or key classes)",
-}
-SOCIAL_RECOGNITION_MIN = 85
-
-
 def validate_county_facts(facts: dict) -> dict[str, list[str]]:
-    """Field errors in county-reported veto facts (flags are booleans; recognition a 0-100 percent)."""
+    """Field errors in veto facts given with a scoring run (flags are booleans; recognition a 0-100 percent)."""
     errors: dict[str, list[str]] = {}
     for key, value in facts.items():
-        if key in VETO_FLAGS:
+        if key in county_rules.VETO_FLAGS:
             if not isinstance(value, bool):
                 errors[key] = ["must be true or false"]
         elif key == "social_recognition_percent":
@@ -178,43 +226,60 @@ def validate_county_facts(facts: dict) -> dict[str, list[str]]:
     return errors
 
 
-def apply_veto(result: dict, county_facts: dict | None) -> dict:
-    """Fold the veto items into a county result: any one fails it; unreported ones keep it open."""
-    county_facts = county_facts or {}
-    vetoes, missing = [], []
-    for key, label in VETO_FLAGS.items():
-        if key not in county_facts:
-            missing.append(key)
-        elif county_facts[key]:
-            vetoes.append(f"一票否决: {label}")
-    rec = county_facts.get("social_recognition_percent")
-    if rec is None:
-        missing.append("social_recognition_percent")
-    elif rec < SOCIAL_RECOGNITION_MIN:
-        vetoes.append(f"一票否决: 社会认可度 {rec}% < {SOCIAL_RECOGNITION_MIN}% (social recognition)")
-    result["veto"] = {"facts": county_facts, "vetoed": vetoes, "not_reported": missing}
-    if vetoes:
-        result["verdict"] = "fail"
-        result["reasons"] = vetoes + result["reasons"]
-    elif missing and result["verdict"] == "pass":
-        result["verdict"] = "incomplete"
-        result["reasons"] = result["reasons"] + [f"veto items not reported: {', '.join(missing)}"]
-    return result
+def get_self_report(session: Session, county_id: uuid.UUID, year: int) -> CountySelfReport | None:
+    """A county's self-report for a year."""
+    return session.scalar(select(CountySelfReport).where(CountySelfReport.jurisdiction_id == county_id,
+                                                         CountySelfReport.year == year))
+
+
+def put_self_report(session: Session, county: Jurisdiction, year: int, *, facts: dict, survey: dict, vetoes: dict,
+                    documents: list, reported_by_id: uuid.UUID | None) -> CountySelfReport:
+    """Record (or replace) a county's self-report for a year, checked against the county's template;
+    ValidationFailed with field messages (nothing written) when any part is invalid."""
+    version = templates.effective_version(session, jurisdiction_path=county.path, on=utcnow().date())
+    if version is None:
+        raise ValidationFailed("no published template applies to this county")
+    body = {"facts": facts, "survey": survey, "vetoes": vetoes, "documents": documents}
+    errors = county_rules.validate_report(version.definition, body)
+    if errors:
+        raise ValidationFailed("Invalid county self-report", errors)
+    row = get_self_report(session, county.id, year)
+    if row is None:
+        row = CountySelfReport(jurisdiction_id=county.id, year=year, version=0)
+        session.add(row)
+    row.facts, row.survey, row.vetoes, row.documents = facts, survey, vetoes, documents
+    row.reported_by_id, row.version = reported_by_id, row.version + 1
+    session.flush()
+    return row
 
 
 def score_county(session: Session, county_id: uuid.UUID, level: str,
-                 county_facts: dict | None = None) -> CountyScore:
-    """Judge a county at a level from each school's latest visit score, with the county's template."""
+                 county_facts: dict | None = None, year: int | None = None) -> CountyScore:
+    """Judge a county at a level over the four areas: each school's latest visit score (A, and B3-B5),
+    the county's self-report for `year` (B, C, D; default this year) and the veto items."""
     county = session.get(Jurisdiction, county_id)
     if county is None:
         raise NotFound(f"jurisdiction {county_id} does not exist")
     version = templates.effective_version(session, jurisdiction_path=county.path, on=utcnow().date())
     if version is None:
         raise ValidationFailed("no published template applies to this county")
+    year = year or utcnow().year
     pairs = latest_school_scores(session, county, level)
-    schools = [{"school": f"{s.code} {s.name}", "facts": score.facts} for s, score in pairs]
+    schools = [{"school": f"{s.code} {s.name}", "facts": score.facts, **_context(s, score)} for s, score in pairs]
     county_result = engine.score_county(version.definition, level, schools)
-    result = apply_veto(county_result.to_json_dict(), county_facts)
+    unscored = schools_without_score(session, county, level, {s.id for s, _ in pairs})
+    if unscored:
+        # A school of the county with no usable score is named, never silently left out of the CV.
+        county_result.by_area["A"]["open"].append(
+            f"no valid {level} score yet for {', '.join(unscored)}, so the county cannot be judged on every school")
+    report = get_self_report(session, county.id, year)
+    report_body = None if report is None else {"facts": report.facts, "survey": report.survey,
+                                               "vetoes": report.vetoes}
+    result = county_result.to_json_dict()
+    result |= county_rules.judge(version.definition, level, county_result, report_body, county_facts)
+    result["schools_unscored"] = unscored
+    result["self_report"] = None if report is None else {"year": year, "id": str(report.id),
+                                                         "version": report.version}
     result["items"] = item_summary(county_result)
     row = CountyScore(jurisdiction_id=county.id, level=level, template_version_id=version.id,
                       verdict=result["verdict"], inputs={str(s.id): str(score.id) for s, score in pairs},
@@ -222,6 +287,20 @@ def score_county(session: Session, county_id: uuid.UUID, level: str,
     session.add(row)
     session.flush()
     return row
+
+
+def _context(school: School, score: VisitScore) -> dict:
+    """How a stored score was computed (school type, whole-school facts), for re-judging it in the county."""
+    context = dict((score.result or {}).get("context") or {})
+    context.setdefault("school_type", str(school.school_type or "ordinary"))
+    return {k: context[k] for k in ("school_type", "whole_school", "judged_in") if k in context}
+
+
+def schools_without_score(session: Session, county: Jurisdiction, level: str, scored: set[uuid.UUID]) -> list[str]:
+    """Active schools of a county with a section at `level` but no valid score for it, as 'code name'."""
+    rows = session.scalars(select(School).where(School.jurisdiction_id == county.id, School.active.is_(True))
+                           .order_by(School.code))
+    return [f"{s.code} {s.name}" for s in rows if level in SECTIONS[s.kind] and s.id not in scored]
 
 
 def item_summary(county_result) -> dict:
@@ -247,9 +326,9 @@ def latest_county_score(session: Session, county_id: uuid.UUID, level: str) -> C
                           .order_by(CountyScore.computed_at.desc()).limit(1))
 
 
-def preview(defn: dict, level: str, facts: dict) -> dict:
-    """Score facts without storing anything (self-assessment checks)."""
-    return engine.score_school(defn, level, facts).to_json_dict()
+def preview(defn: dict, level: str, facts: dict, *, school_type: str = "ordinary") -> dict:
+    """Score facts without storing anything (self-assessment checks); InvalidFacts (422) for bad facts."""
+    return engine.score_school(defn, level, facts, school_type=school_type).to_json_dict()
 
 
 def version_for_preview(session: Session, version_id: uuid.UUID | None) -> TemplateVersion:

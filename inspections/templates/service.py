@@ -125,14 +125,17 @@ def latest_published(session: Session, template_id: uuid.UUID, on: date | None =
 
 def create_version(session: Session, template: ChecklistTemplate, *, overlay: dict,
                    effective_from: date | None) -> TemplateVersion:
-    """A draft version: the overlay applied to the parent's version in force on `effective_from`."""
-    from inspections.scoring.overlay import apply_overlay
+    """A draft version: the template's latest published overlay with `overlay` on top (so a new version
+    starts from the previous one), applied to the parent's version in force on `effective_from`."""
+    from inspections.scoring.overlay import apply_overlay, merge_overlays
     if template.parent_id is None:
         raise Conflict("built-in templates change only with the code that ships them")
     parent_version = latest_published(session, template.parent_id, effective_from)
     if parent_version is None:
         raise ValidationFailed("Invalid version", {"effective_from": ["the parent template has no published version "
                                                                       "in force on that date"]})
+    previous = latest_published(session, template.id)
+    overlay = merge_overlays(previous.overlay if previous is not None else None, overlay)
     overlay = {**overlay, "code": template.code, "parent": parent_version.definition["code"]}
     definition = apply_overlay(parent_version.definition, overlay)
     number = (session.scalar(select(TemplateVersion.number).where(TemplateVersion.template_id == template.id)
@@ -147,10 +150,17 @@ def create_version(session: Session, template: ChecklistTemplate, *, overlay: di
 
 def publish(session: Session, version: TemplateVersion) -> TemplateVersion:
     """Freeze a draft version so visits can pin it (its definition is checked once more first)."""
-    from inspections.scoring.definition import check_definition
+    from inspections.scoring.definition import DefinitionError, check_definition
+    from inspections.scoring.overlay import weakening_problems
     if version.status != VersionStatus.draft:
         raise Conflict(f"version {version.number} is {version.status.value}; only a draft can be published")
     check_definition(version.definition)
+    parent = session.get(TemplateVersion, version.parent_version_id) if version.parent_version_id else None
+    if parent is not None:
+        # A draft stored before a rule existed (or edited by hand) must not publish a weaker standard.
+        problems = weakening_problems(parent.definition, version.definition)
+        if problems:
+            raise DefinitionError(problems, "A local template may not drop or loosen its parent's items")
     version.status = VersionStatus.published
     version.published_at = utcnow()
     version.content_sha256 = content_hash(version.definition)

@@ -1,4 +1,4 @@
-"""Scoring: previews, a visit's stored score, county reports (JSON and CSV), scoring runs, jobs."""
+"""Scoring: previews, a visit's stored score, county self-reports, county reports (JSON and CSV), scoring runs, jobs."""
 from __future__ import annotations
 
 import csv
@@ -11,7 +11,9 @@ from flask_smorest import Blueprint, abort
 from sqlalchemy import select
 
 from inspections.accounts.enums import Role
-from inspections.accounts.scope import jurisdiction_filter, visit_filter
+from inspections.accounts.scope import can_manage_jurisdiction, jurisdiction_filter, visit_filter
+from inspections.audit import service as audit
+from inspections.db import utcnow
 from inspections.jobs.models import JobRecord
 from inspections.org.enums import JurisdictionLevel
 from inspections.org.models import Jurisdiction, School
@@ -19,7 +21,8 @@ from inspections.scoring import service as scoring
 from inspections.scoring.models import VisitScore
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit
-from schemas.scoring import CountyReportOut, CountyRunIn, JobOut, LevelArgs, PreviewIn, ReportArgs, VisitScoreOut
+from schemas.scoring import (CountyReportOut, CountyRunIn, JobOut, LevelArgs, PreviewIn, ReportArgs, SelfReportIn,
+                             SelfReportOut, VisitScoreOut, YearArgs)
 from server.api.common import get_in_scope
 from server.auth import BEARER, EVERYONE, MANAGERS, STAFF, current_principal, require
 from server.extensions import session
@@ -38,7 +41,7 @@ class Preview(MethodView):
     def post(self, body):
         """Score a level and facts without storing anything (e.g. a school's self-assessment)."""
         version = scoring.version_for_preview(session(), body["template_version_id"])
-        return scoring.preview(version.definition, body["level"], body["facts"])
+        return scoring.preview(version.definition, body["level"], body["facts"], school_type=body["school_type"])
 
 
 @blp.route("/visits/<uuid:visit_id>/score")
@@ -89,7 +92,43 @@ class CountyRuns(MethodView):
                            .where(VisitScore.school_id.in_(select(School.id).where(School.jurisdiction_id == county.id)))
                            .order_by(VisitScore.computed_at.desc()).limit(1))
         stamp = str(int(newest.timestamp() * 1000)) if newest else "0"
+        report = scoring.get_self_report(db, county.id, utcnow().year)
+        # A changed self-report is a new input: it must not be answered by the previous run's job.
+        stamp += f"r{report.version}" if report is not None else ""
         return enqueue_county(county.id, args["level"], stamp, body.get("county_facts") or {})
+
+
+@blp.route("/counties/<uuid:county_id>/self-report")
+class CountySelfReports(MethodView):
+    @blp.arguments(YearArgs, location="query", as_kwargs=True)
+    @blp.response(200, SelfReportOut)
+    @blp.doc(security=[BEARER])
+    @require(*STAFF)
+    def get(self, county_id, year):
+        """A county's self-report for a year (areas B, C and D); offices above the county see it too."""
+        county = _county(county_id)
+        row = scoring.get_self_report(session(), county.id, year)
+        if row is None:
+            abort(404, message=f"{county.name} has no self-report for {year}.")
+        return row
+
+    @blp.arguments(YearArgs, location="query", as_kwargs=True)
+    @blp.arguments(SelfReportIn)
+    @blp.response(200, SelfReportOut)
+    @blp.doc(security=[BEARER])
+    @require(*MANAGERS)
+    def put(self, body, county_id, year):
+        """Record or replace the county's self-report for a year: the figures of B1, B2, B6-B15, C1, C2 and C9,
+        the survey by respondent group, the veto items and where the evidence is kept."""
+        db, p = session(), current_principal()
+        county = _county(county_id)
+        if not can_manage_jurisdiction(p, county):
+            abort(403, message="Only the county's office (or one above it) reports for it.")
+        row = scoring.put_self_report(db, county, year, reported_by_id=p.user_id, **body)
+        audit.record(db, actor_id=p.user_id, action="update", entity="county_self_report", entity_id=row.id,
+                     data={"county": county.code, "year": year, "version": row.version})
+        db.commit()
+        return row
 
 
 def _report_csv(county: Jurisdiction, row) -> Response:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import uuid
-
 from datetime import date, timedelta
 
 import pytest
@@ -55,7 +54,7 @@ def test_a_tightened_threshold_changes_only_visits_pinned_to_the_new_version(app
     assert v_old["verdict"] == "pass" and v_new["verdict"] == "fail"
     assert v_new["result"]["indicators"]["R1"]["threshold"] == 4.5
     # Re-scoring the old visit later reproduces its old result exactly.
-    [again] = scoring.score_visit(session, uuid.UUID(old["id"]))
+    [again] = scoring.score_visit(session, old["id"])
     session.commit()
     assert again.result == v_old["result"]
 
@@ -90,8 +89,32 @@ def test_published_versions_cannot_be_republished_and_others_cannot_edit(client,
     assert client.post(url, headers=world.h_office).status_code == 409
     # City office above the county may manage it; an office of a sibling county may not even see it.
     r = client.post(f"/api/v1/templates/{draft['template_id']}/versions", headers=world.h_city,
-                    json={"overlay": {"disable": ["C8"]}, "effective_from": "2027-01-01"})
+                    json={"overlay": {"set_thresholds": {"R2": {"primary": "1.1"}}}, "effective_from": "2027-01-01"})
     assert r.status_code == 201, r.json
+
+
+def test_an_overlay_switching_off_r5_is_refused_at_creation_naming_it(client, world):
+    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today())
+    r = client.post(f"/api/v1/templates/{draft['template_id']}/versions", headers=world.h_office,
+                    json={"overlay": {"disable": ["R5", "sports_area_m2"]}, "effective_from": "2027-01-01"})
+    assert r.status_code == 422
+    assert "R5" in r.json["errors"]["disable[0]"][0] and "sports_area_m2" in r.json["errors"]["disable[1]"][0]
+    versions = client.get(f"/api/v1/templates/{draft['template_id']}", headers=world.h_office).json["versions"]
+    assert [v["id"] for v in versions] == [draft["id"]]  # nothing written
+
+
+def test_a_weakened_draft_is_refused_at_publication_naming_it(client, session, world):
+    """A draft stored before the rule (or edited in the database) cannot publish a weaker standard."""
+    from inspections.templates.models import TemplateVersion
+    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today())
+    v = session.get(TemplateVersion, uuid.UUID(draft["id"]))
+    weak = {**v.definition, "indicators": [dict(i, enabled=False) if i["code"] == "R5" else i
+                                           for i in v.definition["indicators"]]}
+    v.definition = weak
+    session.commit()
+    r = client.post(f"/api/v1/templates/versions/{draft['id']}/publish", headers=world.h_office)
+    assert r.status_code == 422 and "indicators[R5]" in r.json["errors"], r.json
+    assert client.get(f"/api/v1/templates/versions/{draft['id']}", headers=world.h_office).json["status"] == "draft"
 
 
 def test_the_nearest_jurisdictions_version_in_force_applies(client, world):
@@ -119,3 +142,25 @@ def test_the_nearest_jurisdictions_version_in_force_applies(client, world):
     assert pinned(world.school_a1, later) == county["id"]
     national = pinned(world.school_a1, date.today() - timedelta(days=400))  # before the city's too
     assert national not in (city["id"], county["id"])
+
+
+def test_a_new_version_starts_from_the_previous_published_one(client, world):
+    h = world.h_office
+    homework = {"code": "homework_minutes_daily", "kind": "integer", "unit": "minutes", "section": "C",
+                "levels": ["primary", "junior"], "help": {"zh": "每日书面作业时间（分钟）", "en": "Daily homework (minutes)"}}
+    first = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today())
+    tpl = first["template_id"]
+    r = client.post(f"/api/v1/templates/{tpl}/versions", headers=h, json={
+        "overlay": {"set_thresholds": {"R2": {"junior": "1.2"}}, "add_items": [homework]},
+        "effective_from": date.today().isoformat()})
+    assert r.status_code == 201, r.json
+    assert client.post(f"/api/v1/templates/versions/{r.json['id']}/publish", headers=h).status_code == 200
+    r = client.post(f"/api/v1/templates/{tpl}/versions", headers=h, json={
+        "overlay": {"set_thresholds": {"R2": {"primary": "1.1"}}}, "effective_from": date.today().isoformat()})
+    assert r.status_code == 201, r.json
+    defn = r.json["definition"]
+    r2 = next(i for i in defn["indicators"] if i["code"] == "R2")
+    r1 = next(i for i in defn["indicators"] if i["code"] == "R1")
+    assert r2["threshold"] == {"primary": "1.1", "junior": "1.2"}  # the earlier junior change is kept
+    assert r1["threshold"] == {"primary": "4.2", "junior": "5.3"}  # an unpublished draft is no base
+    assert "homework_minutes_daily" in {i["code"] for i in defn["items"]}  # not repeated, still there

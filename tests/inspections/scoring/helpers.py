@@ -33,6 +33,7 @@ def good_facts(level: str, enrolment: int = 1000, **overrides) -> dict:
     facts |= {"class_sizes": [size] * classes, "music_rooms_m2": [100] * rooms, "art_rooms_m2": [95] * rooms,
               "training_budget_yuan": 6000, "public_funds_budget_yuan": 100000, "has_charter": True,
               "it_in_management_and_teaching": True, "full_curriculum": True, "no_excessive_homework": True,
+              "teachers_use_ict_well": True, "equipment_well_used": True,
               "moral_education_rating": "good"}
     facts.update(overrides)
     return facts

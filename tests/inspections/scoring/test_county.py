@@ -114,7 +114,7 @@ def test_school_missing_a_fact_is_excluded_and_the_county_incomplete():
     r5 = result.to_json_dict()["indicators"]["R5"]
     assert (r5["schools_counted"], r5["schools_excluded"]) == (2, 1)
     assert result.verdict == Verdict.incomplete
-    assert "R5: 1 school(s) not assessed and left out of the CV" in result.reasons
+    assert "R5: 1 school(s) not assessed and left out of the CV: C" in result.reasons
 
 
 def test_mean_zero_is_not_assessable():

@@ -31,13 +31,13 @@ def test_enrolment_accepts_whole_numbers(value):
 
 @pytest.mark.parametrize("code,value,ok", [
     ("pe_art_teachers", 0, True), ("pe_art_teachers", -1, False), ("pe_art_teachers", 2.5, False),
-    ("pe_art_teachers", "x", False), ("pe_art_teachers", False, False), ("pe_art_teachers", "n/a", True),
+    ("pe_art_teachers", "x", False), ("pe_art_teachers", False, False), ("pe_art_teachers", "n/a", False),
     ("multimedia_classrooms", "12", True),
     ("sports_area_m2", 0, True), ("sports_area_m2", "1234.56", True), ("sports_area_m2", -0.1, False),
     ("equipment_value_yuan", float("nan"), False), ("equipment_value_yuan", "NaN", False),
     ("equipment_value_yuan", {"yuan": 1}, False),
     ("has_charter", True, True), ("has_charter", "yes", False), ("has_charter", 1, False),
-    ("has_charter", "n/a", True),
+    ("has_charter", "n/a", False), ("class_sizes", "n/a", False), ("music_rooms_m2", "n/a", False),
     ("moral_education_rating", "excellent", True), ("moral_education_rating", "great", False),
     ("moral_education_rating", 1, False),
     ("class_sizes", [40, 45], True), ("class_sizes", [], False), ("class_sizes", [40, 0], False),

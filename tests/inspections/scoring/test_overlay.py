@@ -1,4 +1,4 @@
-"""Local templates: overlays may tighten, add and switch off, never loosen."""
+"""Local templates: overlays may tighten and add, never switch off or loosen."""
 from __future__ import annotations
 
 import copy
@@ -10,7 +10,7 @@ from inspections.scoring.definition import DefinitionError, validate_definition
 from inspections.scoring.engine import score_school, validate_facts
 from inspections.scoring.enums import IndicatorStatus, Verdict
 from inspections.scoring.national import NATIONAL_2017
-from inspections.scoring.overlay import apply_overlay
+from inspections.scoring.overlay import apply_overlay, weakening_problems
 from tests.inspections.scoring.helpers import good_facts
 
 HELP = {"zh": "说明", "en": "help"}
@@ -82,20 +82,29 @@ def test_unknown_codes_and_loosening_rules_are_rejected(changes, path):
     assert path in rejected(**changes).fields
 
 
-def test_disable_removes_an_indicator_and_keeps_the_parent_intact():
+@pytest.mark.parametrize("code", ["C8", "R5", "sports_area_m2", "no_excessive_homework"])
+def test_an_overlay_may_not_switch_off_a_parent_item_or_indicator(code):
     before = copy.deepcopy(NATIONAL_2017)
-    city = apply_overlay(NATIONAL_2017, overlay(disable=["C8"]))
-    quality = result_of(city, no_excessive_homework=False).to_json_dict()["quality"]
-    assert "C8" not in quality and "C7" in quality
+    err = rejected(disable=[code])
+    assert list(err.fields) == ["disable[0]"] and code in err.fields["disable[0]"][0]
+    assert "never switch" in err.fields["disable[0]"][0] or "never switch it off" in err.fields["disable[0]"][0]
     assert NATIONAL_2017 == before  # the parent is copied, never changed
 
 
-def test_switching_off_an_item_requires_switching_off_what_uses_it():
-    err = rejected(disable=["no_excessive_homework"])
-    assert any("switched off" in e and "C8" in e for e in err.errors)
-    city = apply_overlay(NATIONAL_2017, overlay(disable=["no_excessive_homework", "C8"]))
-    assert validate_facts(city, "primary", {"no_excessive_homework": True}) == {
-        "no_excessive_homework": ["this item is switched off in this template"]}
+def test_a_resolved_definition_weaker_than_its_parent_is_named():
+    # What a hand-edited or old draft could hold: R5 switched off, sports_area_m2 dropped, B5 loosened.
+    weak = copy.deepcopy(NATIONAL_2017)
+    weak["code"] = "county-x"
+    next(i for i in weak["indicators"] if i["code"] == "R5")["enabled"] = False
+    weak["items"] = [i for i in weak["items"] if i["code"] != "sports_area_m2"]
+    next(i for i in weak["indicators"] if i["code"] == "B5")["threshold"] = {"primary": "50", "junior": "50"}
+    next(i for i in weak["indicators"] if i["code"] == "B3.1")["every_school"] = False
+    weak["rules"]["county"]["cv_limit"]["junior"] = "0.50"
+    paths = {path for path, _ in weakening_problems(NATIONAL_2017, weak)}
+    assert paths == {"indicators[R5]", "items[sports_area_m2]", "indicators[B5].threshold.primary",
+                     "indicators[B3.1].every_school", "rules.county.cv_limit.junior"}
+    assert weakening_problems(NATIONAL_2017, apply_overlay(NATIONAL_2017, overlay(
+        set_thresholds={"B5": "40"}))) == []
 
 
 def test_added_item_and_indicator_are_scored_baoshan_homework():
@@ -172,3 +181,50 @@ def test_tightening_rules():
     assert result_of(NATIONAL_2017, pe_art_teachers=8).verdict == Verdict.passed
     assert result_of(strict, pe_art_teachers=8).verdict == Verdict.failed
     assert strict["rules"]["county"]["cv_limit"] == {"primary": "0.40", "junior": "0.45"}
+
+
+def test_county_items_are_tightened_never_dropped_or_loosened():
+    baoshan = apply_overlay(NATIONAL_2017, overlay(set_thresholds={"C1": "99.5"}))
+    c1 = next(i for i in baoshan["county"]["indicators"] if i["code"] == "C1")
+    assert c1["threshold"] == {"junior": "99.5"}
+    err = rejected(set_thresholds={"C1": "90"})
+    assert "loosen" in err.fields["set_thresholds.C1.junior"][0]
+    weak = copy.deepcopy(NATIONAL_2017)
+    weak["county"]["indicators"] = [i for i in weak["county"]["indicators"] if i["code"] != "B8"]
+    weak["county"]["survey"] = {"groups": ["students"], "min_percent": "80"}
+    paths = {path for path, _ in weakening_problems(NATIONAL_2017, weak)}
+    assert paths == {"county.indicators[B8]", "county.survey.groups", "county.survey.min_percent"}
+
+
+AFTER_SCHOOL = {"code": "after_school_end", "kind": "time_of_day", "unit": "", "section": "C",
+                "levels": ["primary", "junior"],
+                "help": {"zh": "课后服务结束时间（24小时制，如17:30）", "en": "When after-school service ends (HH:MM)"}}
+
+
+def _after_school_indicator(code, comparator, threshold, zh, en):
+    return {"code": code, "name": {"zh": zh, "en": en}, "section": "C", "levels": ["primary", "junior"],
+            "expr": {"op": "fact", "fact": "after_school_end"}, "comparator": comparator, "threshold": threshold,
+            "unit": "time_of_day", "shortfall": None, "severity": "medium", "school_rule": False}
+
+
+def test_baoshan_after_school_service_ends_between_1730_and_1800():
+    baoshan = apply_overlay(NATIONAL_2017, overlay(code="baoshan-2019", add_items=[AFTER_SCHOOL], add_indicators=[
+        _after_school_indicator("BS-AS1", "ge", "17:30", "课后服务结束时间不早于17:30", "Ends no earlier than 17:30"),
+        _after_school_indicator("BS-AS2", "le", "18:00", "课后服务结束时间不晚于18:00", "Ends no later than 18:00")]))
+    assert validate_definition(baoshan) == []
+
+    def statuses(end):
+        c = result_of(baoshan, after_school_end=end).section("C")
+        return c["BS-AS1"].met, c["BS-AS2"].met
+
+    assert statuses("17:30") == (True, True) and statuses("18:00") == (True, True)
+    assert statuses("17:00") == (False, True) and statuses("18:15") == (True, False)
+    for bad in ("5:30pm", "24:00", "17:60", 1730):
+        assert list(validate_facts(baoshan, "primary", {"after_school_end": bad})) == ["after_school_end"]
+    err = rejected(add_items=[AFTER_SCHOOL], add_indicators=[
+        _after_school_indicator("BS-AS1", "ge", "half past five", "x", "x")])
+    assert "indicators[BS-AS1].threshold" in err.fields
+    # A county above Baoshan may tighten the window, never widen it.
+    with pytest.raises(DefinitionError):
+        apply_overlay(baoshan, {"code": "y", "set_thresholds": {"BS-AS1": "17:00"}})
+    assert apply_overlay(baoshan, {"code": "y", "set_thresholds": {"BS-AS1": "17:45"}})

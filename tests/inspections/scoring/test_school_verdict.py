@@ -1,12 +1,14 @@
 """The school rule: at least 6 of R1-R7 met and the missed one at >= 85% of its threshold."""
 from __future__ import annotations
 
+import copy
 import json
 from decimal import Decimal
 
 import pytest
 
-from inspections.scoring.engine import score_school
+from inspections.scoring.definition import validate_definition
+from inspections.scoring.engine import InvalidFacts, score_school
 from inspections.scoring.enums import IndicatorStatus, Verdict
 from inspections.scoring.national import NATIONAL_2017
 from tests.inspections.scoring.helpers import good_facts
@@ -123,39 +125,24 @@ def test_missing_enrolment_leaves_everything_unassessed():
     assert r.to_json_dict()["not_assessed_count"] == 7
 
 
-# --- "n/a": left out of the count, so the rule becomes "all but one of the applicable ones" -----
+# --- "n/a": never changes the count of seven (每所学校至少6项指标达到上述要求) -------------------
 
-def test_na_indicator_is_not_applicable_and_not_counted():
-    r = verdict(sports_area_m2="n/a")
-    r5 = next(x for x in r.rule_results if x.code == "R5")
-    assert (r5.status, r5.reason, r5.value, r5.met) == (IndicatorStatus.not_applicable, "sports_area_m2 answered n/a",
-                                                        None, None)
-    assert r.verdict == Verdict.passed and r.met_count == 6
-    assert r.to_json_dict()["applicable_count"] == 6
+def test_na_for_an_r_fact_is_refused():
+    with pytest.raises(InvalidFacts) as info:
+        verdict(sports_area_m2="n/a")
+    assert list(info.value.fields) == ["sports_area_m2"] and "not allowed" in info.value.fields["sports_area_m2"][0]
 
 
-def test_na_plus_one_close_miss_passes():
-    assert verdict(sports_area_m2="n/a", **AT_90["R1"]).verdict == Verdict.passed
-
-
-def test_na_plus_one_fatal_miss_fails():
-    assert verdict(sports_area_m2="n/a", **AT_50["R6"]).verdict == Verdict.failed
-
-
-def test_na_does_not_buy_a_second_miss():
-    r = verdict(sports_area_m2="n/a", **AT_90["R1"], **AT_90["R3"])
-    assert r.verdict == Verdict.failed
-
-
-def test_nothing_applicable_cannot_be_judged():
-    facts = good_facts("primary")
-    facts.update({code: "n/a" for code in ("teachers_above_required_qualification",
-                                           "key_teachers_county_level_or_above", "pe_art_teachers",
-                                           "teaching_aux_area_m2", "sports_area_m2", "equipment_value_yuan",
-                                           "multimedia_classrooms")})
-    r = score_school(NATIONAL_2017, "primary", facts)
-    assert r.verdict == Verdict.incomplete
-    assert r.reasons == ["no school-rule indicator applies to this school"]
+def test_na_where_a_template_allows_it_is_still_counted_as_unknown():
+    # A template that (wrongly) let an R fact be n/a is refused; an indicator over an n/a-able fact still
+    # counts: all seven R results are always counted.
+    defn = copy.deepcopy(NATIONAL_2017)
+    next(i for i in defn["items"] if i["code"] == "sports_area_m2")["na_allowed"] = True
+    assert any("may be answered n/a" in e for e in validate_definition(defn))
+    r = score_school(defn, "primary", good_facts("primary", sports_area_m2="n/a", **AT_90["R1"]))
+    assert r.verdict == Verdict.incomplete and r.to_json_dict()["applicable_count"] == 6
+    r = score_school(defn, "primary", good_facts("primary", sports_area_m2="n/a", **AT_90["R1"], **AT_90["R3"]))
+    assert r.verdict == Verdict.failed and "2 of 7 indicators not met" in r.reasons[0]
 
 
 def test_json_shape():
@@ -172,5 +159,5 @@ def test_json_shape():
                                                                                           "not_met")
     assert isinstance(r3["value"], float) and isinstance(out["met_count"], int)
     assert set(out["government"]) == {"B3.1", "B3.2", "B3.3", "B3.4", "B4.1", "B4.2", "B5"}
-    assert set(out["quality"]) == {"C3.1", "C3.2", "C4", "C6", "C7", "C8"}
+    assert set(out["quality"]) == {"C3.1", "C3.2", "C4", "C5", "C6", "C7", "C8"}
     assert [f["code"] for f in out["failed_items"]] == ["R3"]
