@@ -359,7 +359,14 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     }));
   }
 
-  async function save(item: Item, section: string, value: any) {
+  // Saves run one after another: a fast typist's keystrokes must not each create the same answer.
+  let saving: Promise<void> = Promise.resolve();
+  function save(item: Item, section: string, value: any): Promise<void> {
+    saving = saving.then(() => saveNow(item, section, value)).catch((e) => { lastError = String(e); });
+    return saving;
+  }
+
+  async function saveNow(item: Item, section: string, value: any) {
     const existing = answers.get(`${item.code}|${section}`);
     if (existing) {
       await core!.update("response", existing.id, { value });
@@ -478,7 +485,10 @@ async function visitView(visitId: string): Promise<HTMLElement> {
 
 async function scoreView(visit: any): Promise<HTMLElement> {
   const score = (await db!.meta.get(`score:${visit.id}`))?.value;
-  const tickets = (await core!.all("ticket")).filter((tk) => tk.school_id === visit.school_id && (!visit.submitted_at || (tk.created_at ?? "") >= visit.submitted_at.slice(0, 19)));
+  // The tickets this visit's failed indicators raised (or joined): the school's, for those items.
+  const failed = new Set<string>();
+  for (const s of score?.sections || []) for (const f of s.result?.failed_items || []) failed.add(f.code);
+  const tickets = (await core!.all("ticket")).filter((tk) => tk.school_id === visit.school_id && failed.has(tk.item_code));
   const box = h("section", { class: "card score", testid: "score", "data-state": score?.state ?? "none" }, h("h2", {}, t("score")));
   if (!score || score.state !== "scored") box.append(h("p", { class: "muted" }, visit.status === "submitted" ? t("score_pending") : t("submitted_wait")));
   else for (const s of score.sections || []) {
