@@ -308,6 +308,10 @@ function parseInput(item: Item, raw: string): { value: any; ok: boolean } {
   return { value: raw, ok: true };
 }
 
+const UNITS: Record<string, [string, string]> = { students: ["名学生", "students"], teachers: ["名教师", "teachers"],
+  rooms: ["间", "rooms"], m2: ["平方米", "m²"], yuan: ["元", "yuan"], classes: ["个班", "classes"] };
+const unitText = (u: string) => UNITS[u]?.[getLang() === "zh" ? 0 : 1] ?? u;
+
 function shownValue(item: Item, value: any): string {
   if (value === null || value === undefined || value === NA) return "";
   if (Array.isArray(value)) return value.join(", ");
@@ -376,13 +380,19 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     }
     const rec = answers.get(`${item.code}|${section}`)!;
     rec.local = { ...rec.local, value };
+    rec.state = "pending";
+    const badge = badges.get(`${item.code}|${section}`);
+    if (badge) { badge.className = "state pending"; badge.textContent = t("state_pending"); }
     refreshSummary();
     scheduleSync();
   }
 
-  const stateBadge = async (item: Item, section: string) => {
+  const badges = new Map<string, HTMLElement>();
+  const stateBadge = (item: Item, section: string) => {
     const r = answers.get(`${item.code}|${section}`);
-    return r ? h("span", { class: `state ${r.state}`, testid: "answer-state", title: r.reason ?? "" }, t(`state_${r.state}` as Key)) : null;
+    const el = h("span", { class: `state ${r?.state ?? ""}`, testid: "answer-state", title: r?.reason ?? "" }, r ? t(`state_${r.state}` as Key) : "");
+    badges.set(`${item.code}|${section}`, el);
+    return el;
   };
 
   async function itemEl(item: Item, section: string, level: string, required: Set<string>): Promise<HTMLElement> {
@@ -421,7 +431,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
         h("input", { id, type: "text", inputmode: numeric ? (item.kind === "integer" ? "numeric" : "decimal") : "text",
           disabled: frozen, "aria-describedby": `${id}-err`, testid: `input-${item.code}`,
           placeholder: numeric ? "" : t("add_value"), oninput: (e: Event) => void onText(e.target as HTMLInputElement) }),
-        item.unit ? h("span", { class: "unit" }, item.unit) : null);
+        item.unit ? h("span", { class: "unit" }, unitText(item.unit)) : null);
       (control.querySelector("input") as HTMLInputElement).value = draft ?? shownValue(item, value);
     }
     const photoList = h("ul", { class: "photos" }, ...photos.filter((p) => p.decl.item_code === item.code)
@@ -448,7 +458,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
         naAllowed && !frozen ? h("label", { class: "choice" }, h("input", { type: "checkbox", checked: value === NA, testid: `na-${item.code}`,
           onchange: (e: Event) => void save(item, section, (e.target as HTMLInputElement).checked ? NA : null) }), ` ${t("na")}`) : null,
         h("label", { class: "btn small", for: `${id}-photo` }, `📷 ${t("take_photo")}`), fileInput,
-        await stateBadge(item, section)),
+        stateBadge(item, section)),
       err, photoList);
   }
 
