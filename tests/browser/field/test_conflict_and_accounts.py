@@ -115,3 +115,34 @@ def test_sign_out_with_unsent_records_warns_and_keeps_them_for_that_user(session
     assert [r.value for r in visit.responses] == [420]
     expect(page.locator(f'[data-visit="{vid}"]')).to_have_count(1)
     ctx.close()
+
+
+def test_lost_answer_during_sync_is_retried_without_doubling(session, world, live_server, browser, field_dist):
+    base, vid = live_server, world.visit["id"]
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    sign_in(page, base, world.inspector_a1.username)
+    ctx.set_offline(True)
+    _answer_enrolment(page, vid, "600")
+    page.get_by_test_id("input-pe_art_teachers").fill("4")
+    expect(page.get_by_test_id("unsent-count")).to_have_text("3")
+    lost = []
+
+    def lose_first_answer(route):
+        if not lost:
+            route.fetch()  # the server applies the batch...
+            lost.append(route.request.post_data_json)
+            route.abort("connectionreset")  # ...and the phone never hears back
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/sync/push", lose_first_answer)
+    ctx.set_offline(False)
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
+    assert lost and len(lost[0]["mutations"]) == 3  # the start and two answers
+    session.expire_all()
+    answers = session.scalars(select(Response).where(Response.visit_id == vid)).all()
+    assert sorted((a.item_code, a.value) for a in answers) == [("enrolment", 600), ("pe_art_teachers", 4)]
+    page.get_by_test_id("unsent").click()
+    expect(page.get_by_test_id("all-sent")).to_be_visible()
+    ctx.close()
