@@ -192,6 +192,7 @@ async function renderView() {
   else node = await visitsView();
   view.replaceChildren(node);
   window.scrollTo(0, y);
+  performance.mark(`field:view:${hash.split("/")[1] || "visits"}`); // read by bench/field_app.py
 }
 
 async function schoolsById(): Promise<Record<string, any>> {
