@@ -43,7 +43,7 @@ const name = (x: any): string => (x && typeof x === "object" ? x[getLang()] ?? x
 function startCore(s: Session) {
   db = openUserDB(s.user.id);
   core = new SyncCore(db, new FetchTransport(() => session?.token ?? null), {
-    deviceId: s.device_id, maxAttempts: 4, backoffMs: 400, onChange: () => void renderHeader(),
+    deviceId: s.device_id, maxAttempts: 4, backoffMs: 400, onChange: () => headerSoon(),
   });
 }
 
@@ -122,6 +122,14 @@ function scheduleSync() {
 }
 
 // --- header ------------------------------------------------------------------------------------
+
+let headerQueued = false;
+/** Coalesce the header's refresh (unsent count) to one per frame, however many records change. */
+function headerSoon() {
+  if (headerQueued) return;
+  headerQueued = true;
+  requestAnimationFrame(() => { headerQueued = false; void renderHeader(); });
+}
 
 async function renderHeader() {
   const bar = document.getElementById("bar");
@@ -339,6 +347,13 @@ async function visitView(visitId: string): Promise<HTMLElement> {
 
   const currentAnswers = () => Array.from(answers.values()).map((r) => ({ item_code: r.local.item_code, section: r.local.section ?? "", value: r.local.value }));
 
+  let summaryTimer: number | undefined;
+  /** The verdict and progress are recomputed once typing pauses, not on every keystroke. */
+  function summarySoon() {
+    window.clearTimeout(summaryTimer);
+    summaryTimer = window.setTimeout(refreshSummary, 120);
+  }
+
   function refreshSummary() {
     let total = 0, answered = 0, missingPhotos = 0;
     for (const [section, level] of sections) {
@@ -384,7 +399,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     rec.state = "pending";
     const badge = badges.get(`${item.code}|${section}`);
     if (badge) { badge.className = "state pending"; badge.textContent = t("state_pending"); }
-    refreshSummary();
+    summarySoon();
     scheduleSync();
   }
 
@@ -401,7 +416,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     const err = h("p", { class: "error", id: `${id}-err`, "aria-live": "polite" });
     const value = valueOf(item.code, section);
     const draftKey = `draft:${visitId}:${section}:${item.code}`;
-    const draft = (await db!.meta.get(draftKey))?.value as string | undefined;
+    let draft = drafts.get(draftKey);
     const check = (v: any) => {
       const msg = v === null ? null : factProblem(item, level, item.code, v, getLang());
       err.textContent = msg ?? "";
@@ -410,10 +425,15 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     const naAllowed = item.na_allowed ?? item.code !== "enrolment";
     let control: HTMLElement;
     const onText = async (input: HTMLInputElement | HTMLTextAreaElement) => {
-      await db!.meta.put({ key: draftKey, value: input.value }); // every keystroke is kept, even half-typed
       const { value: v, ok } = parseInput(item, input.value);
-      if (!ok) { err.textContent = getLang() === "zh" ? "请输入数字" : "enter a number"; return; }
-      if (!check(v)) return;
+      const valid = ok && check(v);
+      if (!ok) err.textContent = getLang() === "zh" ? "请输入数字" : "enter a number";
+      if (!valid) { // half-typed or invalid text is kept as a draft: a reload shows it as it was
+        draft = input.value;
+        await db!.meta.put({ key: draftKey, value: input.value });
+        return;
+      }
+      if (draft !== undefined) { draft = undefined; await db!.meta.delete(draftKey); }
       await save(item, section, v);
     };
     if (item.kind === "boolean" || item.kind === "rating") {
@@ -464,6 +484,8 @@ async function visitView(visitId: string): Promise<HTMLElement> {
   }
 
   const body: HTMLElement[] = [];
+  const drafts = new Map<string, string>();
+  for (const d of await db!.meta.where("key").startsWith(`draft:${visitId}:`).toArray()) drafts.set(d.key, d.value);
   for (const [section, level] of sections) {
     const required = requiredCodes(defn, level);
     const items = defn.items.filter((i) => (i.enabled ?? true) && i.levels.includes(level));

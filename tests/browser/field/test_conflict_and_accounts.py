@@ -79,6 +79,10 @@ def test_sign_out_with_unsent_records_warns_and_keeps_them_for_that_user(session
     answer = {"accept": False}
     page.on("dialog", lambda d: (dialogs.append(d.message), d.accept() if answer["accept"] else d.dismiss()))
     sign_in(page, base, world.inspector_a1.username)
+    page.get_by_test_id("lang").click()  # English on demand, Chinese by default
+    expect(page.get_by_test_id("new-visit")).to_have_text("Unannounced visit")
+    page.get_by_test_id("lang").click()
+    expect(page.get_by_test_id("new-visit")).to_have_text("临时走访")
 
     ctx.set_offline(True)  # an unannounced visit at a school in scope, made on the device
     page.get_by_test_id("new-visit").click()

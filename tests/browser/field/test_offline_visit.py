@@ -119,6 +119,7 @@ def test_whole_visit_offline_then_one_sync_submits_and_scores(app, session, worl
     expect(score).to_have_attribute("data-state", "scored", timeout=20000)
     expect(page.get_by_test_id("server-verdict")).to_have_attribute("data-verdict", "fail")
     expect(page.locator('[data-testid="ticket"][data-item="R3"]')).to_be_visible()
+    expect(page.locator('[data-testid="item-sports_area_m2"] [data-testid="photo-status"]')).to_have_text("📷 已处理")
     tickets = session.scalars(select(Ticket).where(Ticket.school_id == world.school_a1.id)).all()
     assert {t.item_code for t in tickets} == {"R3"}
     shots(page, "scored")
