@@ -136,6 +136,10 @@ async function renderHeader() {
   if (!bar || !core || !db) return;
   const n = await core.unsentCount();
   const pulled = (await db.meta.get("pulled_at"))?.value;
+  const count = bar.querySelector('[data-testid="unsent-count"]');
+  const shown = `${n}|${navigator.onLine}|${syncing}|${getLang()}`;
+  if (count && bar.dataset.shown === shown) return; // nothing changed: leave the header's DOM alone
+  bar.dataset.shown = shown;
   bar.replaceChildren(
     h("a", { href: "#/", class: "title" }, t("app")),
     h("a", { href: "#/sync", class: `badge ${n ? "warn" : "ok"}`, testid: "unsent", "aria-label": `${t("unsent")}: ${n}` },
@@ -351,7 +355,10 @@ async function visitView(visitId: string): Promise<HTMLElement> {
   /** The verdict and progress are recomputed once typing pauses, not on every keystroke. */
   function summarySoon() {
     window.clearTimeout(summaryTimer);
-    summaryTimer = window.setTimeout(refreshSummary, 120);
+    summaryTimer = window.setTimeout(() => {
+      const idle = (window as any).requestIdleCallback as ((cb: () => void, o?: any) => void) | undefined;
+      if (idle) idle(refreshSummary, { timeout: 1000 }); else refreshSummary();
+    }, 400);
   }
 
   function refreshSummary() {
@@ -364,9 +371,14 @@ async function visitView(visitId: string): Promise<HTMLElement> {
         if (item.photo_required && !photos.some((p) => p.decl.item_code === item.code)) missingPhotos++;
       }
     }
-    progressEl.textContent = t("answered", { a: answered, t: total }) + (missingPhotos ? ` · ${t("photos_missing", { n: missingPhotos })}` : "");
-    verdictEl.replaceChildren(h("h2", {}, t("verdict")), ...sections.map(([section, level]) => {
-      const res = scoreSchool(defn, level, factsForSection(currentAnswers(), school, section, level));
+    const progress = t("answered", { a: answered, t: total }) + (missingPhotos ? ` · ${t("photos_missing", { n: missingPhotos })}` : "");
+    if (progressEl.textContent !== progress) progressEl.textContent = progress;
+    const scored = sections.map(([section, level]) => scoreSchool(defn, level, factsForSection(currentAnswers(), school, section, level)));
+    const signature = JSON.stringify(scored.map((r) => [r.verdict, r.results.map((x) => [x.status, String(x.value), String(x.shortfall)])]));
+    if (verdictEl.dataset.signature === signature) return; // the same verdict: leave the page's layout alone
+    verdictEl.dataset.signature = signature;
+    verdictEl.replaceChildren(h("h2", {}, t("verdict")), ...sections.map(([section], i) => {
+      const res = scored[i];
       const label = sections.length > 1 ? `${t(`section_${section}` as Key)}: ` : "";
       const rule = res.results.filter((r) => r.school_rule || r.status === "not_met");
       return h("div", { testid: `verdict-${section || "school"}`, "data-verdict": res.verdict },
@@ -398,7 +410,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     rec.local = { ...rec.local, value };
     rec.state = "pending";
     const badge = badges.get(`${item.code}|${section}`);
-    if (badge) { badge.className = "state pending"; badge.textContent = t("state_pending"); }
+    if (badge && badge.className !== "state pending") { badge.className = "state pending"; badge.textContent = t("state_pending"); }
     summarySoon();
     scheduleSync();
   }
@@ -419,7 +431,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     let draft = drafts.get(draftKey);
     const check = (v: any) => {
       const msg = v === null ? null : factProblem(item, level, item.code, v, getLang());
-      err.textContent = msg ?? "";
+      if (err.textContent !== (msg ?? "")) err.textContent = msg ?? ""; // no DOM write (and layout) when unchanged
       return !msg;
     };
     const naAllowed = item.na_allowed ?? item.code !== "enrolment";
@@ -427,7 +439,8 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     const onText = async (input: HTMLInputElement | HTMLTextAreaElement) => {
       const { value: v, ok } = parseInput(item, input.value);
       const valid = ok && check(v);
-      if (!ok) err.textContent = getLang() === "zh" ? "请输入数字" : "enter a number";
+      const nan = getLang() === "zh" ? "请输入数字" : "enter a number";
+      if (!ok && err.textContent !== nan) err.textContent = nan;
       if (!valid) { // half-typed or invalid text is kept as a draft: a reload shows it as it was
         draft = input.value;
         await db!.meta.put({ key: draftKey, value: input.value });
