@@ -2,7 +2,7 @@
 // scored by inspections/scoring/engine.py (tests/browser/field/parity_cases.py writes it).
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { D, type Definition, scoreSchool, validateFacts } from "../src/scoring";
+import { D, type Definition, factsForSection, scoreSchool, sectionsOf, validateFacts } from "../src/scoring";
 
 const path = process.env.FIELD_PARITY_CASES;
 
@@ -45,5 +45,32 @@ describe.skipIf(!path)("evaluator parity with the server engine", () => {
     });
     expect(problems.slice(0, 20)).toEqual([]);
     expect(compared).toBeGreaterThan(1000);
+  });
+
+  it(`turns visits' answers into each section's facts and verdict as the server does (${(data.visits || []).length} visits, every kind of school)`, () => {
+    const problems: string[] = [];
+    const defn: Definition = data.definitions["national-2017"];
+    (data.visits || []).forEach((v: any, i: number) => {
+      const mine = sectionsOf(v.school.kind);
+      const theirs = v.sections.map((s: any) => [s.section, s.level]);
+      if (JSON.stringify(mine) !== JSON.stringify(theirs)) { problems.push(`visit ${i}: sections ${JSON.stringify(mine)} != ${JSON.stringify(theirs)}`); return; }
+      v.sections.forEach((s: any) => {
+        const facts = factsForSection(v.answers, v.school, s.section, s.level);
+        const sorted = (o: any) => JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+        if (sorted(facts) !== sorted(s.facts)) problems.push(`visit ${i} ${s.section}: facts ${sorted(facts)} != ${sorted(s.facts)}`);
+        if (s.errors) {
+          const errs = Object.keys(validateFacts(defn, s.level, facts)).sort();
+          if (JSON.stringify(errs) !== JSON.stringify(s.errors)) problems.push(`visit ${i} ${s.section}: errors ${errs} != ${s.errors}`);
+          return;
+        }
+        const r = scoreSchool(defn, s.level, facts);
+        if (r.verdict !== s.verdict) problems.push(`visit ${i} ${s.section}: verdict ${r.verdict} != ${s.verdict}`);
+        const statuses = r.results.map((x) => x.status);
+        if (JSON.stringify(statuses) !== JSON.stringify(s.statuses)) problems.push(`visit ${i} ${s.section}: statuses differ`);
+        r.results.forEach((x, k) => { if (!same(x.shortfall, s.shortfalls[k])) problems.push(`visit ${i} ${s.section} ${x.code}: shortfall ${x.shortfall} != ${s.shortfalls[k]}`); });
+      });
+    });
+    expect(problems.slice(0, 20)).toEqual([]);
+    expect((data.visits || []).length).toBeGreaterThan(50);
   });
 });

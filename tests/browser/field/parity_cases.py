@@ -131,8 +131,60 @@ def cases(n: int, seed: int = 14) -> list[dict]:
     return out
 
 
+def visit_cases(n: int, seed: int = 15) -> list[dict]:
+    """Visits' answers (whole-school and per-section) at schools of every kind, turned into each section's
+    facts by scoring.service (sections_of, facts_for_section) and scored by the engine."""
+    from types import SimpleNamespace
+
+    from inspections.scoring.service import facts_for_section, sections_of
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        kind = rng.choice(["primary", "junior", "nine_year", "twelve_year"])
+        school = SimpleNamespace(kind=kind, enrolment_primary=rng.choice([0, rng.randint(100, 1500)]),
+                                 enrolment_junior=rng.choice([0, rng.randint(100, 1500)]))
+        combined = kind in ("nine_year", "twelve_year")
+        answers = []
+        for item in NATIONAL_2017["items"]:
+            for section in (["", "primary", "junior"] if combined else [""]):
+                if rng.random() < (0.5 if section else 0.6):
+                    value = _value(rng, item) if rng.random() > 0.05 or item["code"] == "enrolment" else "n/a"
+                    answers.append({"item_code": item["code"], "section": section, "value": value})
+        visit = SimpleNamespace(school=school, responses=[SimpleNamespace(**a) for a in answers])
+        sections = []
+        for section, level in sections_of(_school(kind, school)):
+            facts = facts_for_section(_visit(visit, kind), section, level)
+            entry = {"section": section, "level": level, "facts": facts}
+            errors = engine.validate_facts(NATIONAL_2017, level, facts)
+            if errors:
+                entry["errors"] = sorted(errors)
+            else:
+                r = engine.score_school(NATIONAL_2017, level, facts)
+                entry["verdict"] = r.verdict.value
+                entry["statuses"] = [x.status.value for x in r.results]
+                entry["shortfalls"] = [_out(x.shortfall) for x in r.results]
+            sections.append(entry)
+        out.append({"school": {"kind": kind, "enrolment_primary": school.enrolment_primary,
+                               "enrolment_junior": school.enrolment_junior}, "answers": answers, "sections": sections})
+    return out
+
+
+def _school(kind: str, school):
+    from types import SimpleNamespace
+
+    from inspections.org.enums import SchoolKind
+    return SimpleNamespace(kind=SchoolKind(kind), enrolment_primary=school.enrolment_primary,
+                           enrolment_junior=school.enrolment_junior)
+
+
+def _visit(visit, kind: str):
+    from types import SimpleNamespace
+    return SimpleNamespace(school=_school(kind, visit.school), responses=visit.responses)
+
+
 def write(path, n: int = 300) -> None:
     """The cases and the definitions they use, as one JSON file."""
-    data = {"definitions": {NATIONAL_2017["code"]: NATIONAL_2017, EXTRA["code"]: EXTRA}, "cases": cases(n)}
+    data = {"definitions": {NATIONAL_2017["code"]: NATIONAL_2017, EXTRA["code"]: EXTRA}, "cases": cases(n),
+            "visits": visit_cases(n // 3)}
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, ensure_ascii=False)
