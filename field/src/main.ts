@@ -323,6 +323,8 @@ function parseInput(item: Item, raw: string): { value: any; ok: boolean } {
 
 const UNITS: Record<string, [string, string]> = { students: ["名学生", "students"], teachers: ["名教师", "teachers"],
   rooms: ["间", "rooms"], m2: ["平方米", "m²"], yuan: ["元", "yuan"], classes: ["个班", "classes"] };
+const CHOICES: Record<string, [string, string]> = { excellent: ["优秀", "excellent"], good: ["良好", "good"],
+  fair: ["一般", "fair"], poor: ["较差", "poor"] };
 const unitText = (u: string) => UNITS[u]?.[getLang() === "zh" ? 0 : 1] ?? u;
 
 function shownValue(item: Item, value: any): string {
@@ -451,7 +453,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     };
     if (item.kind === "boolean" || item.kind === "rating") {
       const choices: [any, string][] = item.kind === "boolean" ? [[true, t("yes")], [false, t("no")]]
-        : (item.choices || []).map((c) => [c, c]);
+        : (item.choices || []).map((c) => [c, CHOICES[c]?.[getLang() === "zh" ? 0 : 1] ?? c]);
       control = h("div", { class: "choices", role: "radiogroup", "aria-labelledby": `${id}-label` },
         ...choices.map(([v, label], i) => h("label", { class: "choice" },
           h("input", { type: "radio", name: id, value: String(v), id: `${id}-${i}`, checked: value === v, disabled: frozen,
