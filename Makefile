@@ -6,7 +6,14 @@ FLASK := $(VENV)/bin/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev migrate demo worker bench clean
+.PHONY: run test install install-dev migrate demo worker bench clean field
+
+# The field app (field/, TypeScript): installed from the committed lockfile and built into field/dist,
+# which Flask serves at /field/. Skipped with a message where Node is absent (CI has Node 20).
+field:
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd field && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent; \
+	else echo "field: node/npm not found; the field app at /field/ is not built (install Node 20)"; fi
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +34,11 @@ migrate: install
 demo: migrate
 	$(FLASK) load-demo --if-empty
 
-run: demo
+run: demo field
 	@echo "Serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
 	$(VENV)/bin/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
-test: install-dev
+test: install-dev field
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 worker: install
@@ -41,4 +48,4 @@ bench: install-dev
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache field/node_modules field/dist

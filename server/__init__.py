@@ -44,6 +44,8 @@ def create_app(config: dict | None = None) -> Flask:
     register_api(api)
     from server.web import bp as web_bp
     app.register_blueprint(web_bp)  # server-rendered pages at /web (session login, CSRF)
+    from server.field import bp as field_bp
+    app.register_blueprint(field_bp)  # the offline field app (PWA) at /field/
     errors.register(app)
     from server.auth import authenticate_api_request
     app.before_request(authenticate_api_request)

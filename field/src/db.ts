@@ -1,0 +1,72 @@
+// IndexedDB through Dexie: one database per signed-in user, so a shared phone never shows one
+// inspector's unsent records to another, and signing out keeps them for when that user returns.
+import Dexie, { type Table } from "dexie";
+
+export type SyncState = "pending" | "syncing" | "synced" | "conflict" | "rejected";
+
+export interface Rec {
+  key: string; // `${entity}:${id}`
+  entity: string;
+  id: string;
+  visit_id?: string; // answers: their visit (index)
+  version: number | null; // the server's version (null: made here, not acknowledged yet)
+  server: any | null; // the server's copy as last seen
+  local: any; // what the user sees: the server copy plus local edits
+  state: SyncState;
+  reason: string | null;
+  deleted: 0 | 1;
+  conflict?: { id: string; fields: Record<string, { base: any; server: any; client: any }> } | null;
+}
+
+export interface OutboxRow {
+  seq?: number;
+  mutation_id: string;
+  entity: string;
+  id: string;
+  op: "create" | "update" | "delete";
+  base_version: number | null;
+  fields: Record<string, any>;
+  state: "pending" | "syncing" | "done";
+  attempts: number; // > 0: it was sent once and is immutable from then on
+  barrier?: boolean; // a visit's submission: sent on its own, after everything queued before it
+  result?: any;
+}
+
+export interface PhotoRow {
+  seq?: number;
+  id: string;
+  visit_id?: string;
+  blob: Blob;
+  size: number;
+  decl: Record<string, any>;
+  state: SyncState;
+  reason: string | null;
+  progress: number; // 0..1 of the bytes the server has
+  server_status?: string; // uploading / received / processed / rejected (from the server)
+}
+
+export interface Meta { key: string; value: any }
+
+export class FieldDB extends Dexie {
+  records!: Table<Rec, string>;
+  outbox!: Table<OutboxRow, number>;
+  photos!: Table<PhotoRow, number>;
+  meta!: Table<Meta, string>;
+
+  constructor(name: string) {
+    super(name);
+    this.version(1).stores({
+      records: "key, entity, state, visit_id",
+      outbox: "++seq, &mutation_id, [entity+id], state",
+      photos: "++seq, &id, state, visit_id",
+      meta: "key",
+    });
+  }
+}
+
+export const recKey = (entity: string, id: string) => `${entity}:${id}`;
+
+/** The database of one user (created on first use). */
+export function openUserDB(userId: string): FieldDB {
+  return new FieldDB(`field-${userId}`);
+}

@@ -1,0 +1,613 @@
+// The field app: sign in once, then visits, checklists, photos and the on-site verdict with no signal.
+import "./styles.css";
+import { type FieldDB, type Rec, openUserDB, recKey } from "./db";
+import { FetchTransport } from "./api";
+import { type Key, getLang, setLang, t } from "./i18n";
+import { SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
+import {
+  type Definition, type Item, NA, factProblem, factsForSection, indicatorsFor, factsUsed, scoreSchool, sectionsOf,
+  shortfallText,
+} from "./scoring";
+
+interface Session { token: string; user: { id: string; username: string; display_name?: string; role: string }; device_id: string }
+
+const root = document.getElementById("app")!;
+let session: Session | null = JSON.parse(localStorage.getItem("field.session") || "null");
+let db: FieldDB | null = null;
+let core: SyncCore | null = null;
+let syncing = false;
+let lastError = "";
+let autoTimer: number | undefined;
+
+// --- tiny DOM helper ---------------------------------------------------------------------------
+
+type Attrs = Record<string, any>;
+function h(tag: string, attrs: Attrs = {}, ...children: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2).toLowerCase(), v);
+    else if (k === "class") el.className = v;
+    else if (k === "testid") el.setAttribute("data-testid", v);
+    else if (v === true) el.setAttribute(k, "");
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+const todayISO = () => new Date().toISOString().slice(0, 10);
+const name = (x: any): string => (x && typeof x === "object" ? x[getLang()] ?? x.zh ?? "" : x ?? "");
+
+// --- session -----------------------------------------------------------------------------------
+
+function startCore(s: Session) {
+  db = openUserDB(s.user.id);
+  core = new SyncCore(db, new FetchTransport(() => session?.token ?? null), {
+    deviceId: s.device_id, maxAttempts: 4, backoffMs: 400, onChange: () => headerSoon(),
+  });
+}
+
+function deviceIdFor(username: string): string {
+  const map = JSON.parse(localStorage.getItem("field.devices") || "{}");
+  if (!map[username]) { map[username] = uuid(); localStorage.setItem("field.devices", JSON.stringify(map)); }
+  return map[username];
+}
+
+async function signIn(username: string, password: string): Promise<string | null> {
+  const device_id = deviceIdFor(username);
+  let resp: Response;
+  try {
+    resp = await fetch("/api/v1/auth/token", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username, password, device: { id: device_id, name: "field app", platform: navigator.platform || "web" } }),
+    });
+  } catch { return t("need_network"); }
+  const body = await resp.json().catch(() => ({}));
+  if (resp.status !== 201) return resp.status === 401 ? t("wrong_login") : body.detail || body.title || `HTTP ${resp.status}`;
+  session = { token: body.access_token, user: body.user, device_id };
+  localStorage.setItem("field.session", JSON.stringify(session));
+  startCore(session);
+  navigator.storage?.persist?.().catch(() => undefined);
+  return null;
+}
+
+async function signOut() {
+  const n = core ? await core.unsentCount() : 0;
+  if (n > 0 && !confirm(t("sign_out_unsent", { n }))) return;
+  // The records stay in this user's own database for when they sign in again.
+  fetch("/api/v1/auth/token", { method: "DELETE", headers: { Authorization: `Bearer ${session?.token}` } }).catch(() => undefined);
+  session = null; core = null; db?.close(); db = null;
+  localStorage.removeItem("field.session");
+  location.hash = "#/";
+  render();
+}
+
+// --- sync --------------------------------------------------------------------------------------
+
+async function syncNow() {
+  if (!core || syncing) return;
+  syncing = true; lastError = "";
+  renderHeader();
+  try {
+    await core.sync();
+    await refreshExtras();
+  } catch (e) {
+    lastError = e instanceof SyncUnavailable || e instanceof TransportError ? t("offline") : String(e);
+    if (e instanceof SyncUnavailable && /\(401\)/.test(e.message)) lastError = e.message;
+  } finally {
+    syncing = false;
+    await renderHeader();
+    if (!document.activeElement || !(document.activeElement as HTMLElement).closest?.(".item")) await renderView();
+  }
+}
+
+/** After a sync: the templates' owners (to pin the version in force) and scores of submitted visits. */
+async function refreshExtras() {
+  if (!core || !db) return;
+  const tr = core.transport;
+  const tpl = await tr.request("GET", "/api/v1/templates", { params: { limit: 500 } });
+  if (tpl.status === 200) await db.meta.put({ key: "templates", value: tpl.payload.items || tpl.payload.data || tpl.payload });
+  for (const v of await core.all("visit")) {
+    if (v.status !== "submitted") continue;
+    const have = (await db.meta.get(`score:${v.id}`))?.value;
+    if (have?.state === "scored") continue;
+    const s = await tr.request("GET", `/api/v1/visits/${v.id}/score`);
+    if (s.status === 200) await db.meta.put({ key: `score:${v.id}`, value: s.payload });
+  }
+}
+
+function scheduleSync() {
+  window.clearTimeout(autoTimer);
+  if (navigator.onLine) autoTimer = window.setTimeout(() => void syncNow(), 4000);
+}
+
+// --- header ------------------------------------------------------------------------------------
+
+let headerQueued = false;
+/** Coalesce the header's refresh (unsent count) to one per frame, however many records change. */
+function headerSoon() {
+  if (headerQueued) return;
+  headerQueued = true;
+  requestAnimationFrame(() => { headerQueued = false; void renderHeader(); });
+}
+
+async function renderHeader() {
+  const bar = document.getElementById("bar");
+  if (!bar || !core || !db) return;
+  const n = await core.unsentCount();
+  const pulled = (await db.meta.get("pulled_at"))?.value;
+  const count = bar.querySelector('[data-testid="unsent-count"]');
+  const shown = `${n}|${navigator.onLine}|${syncing}|${getLang()}`;
+  if (count && bar.dataset.shown === shown) return; // nothing changed: leave the header's DOM alone
+  bar.dataset.shown = shown;
+  bar.replaceChildren(
+    h("a", { href: "#/", class: "title" }, t("app")),
+    h("a", { href: "#/sync", class: `badge ${n ? "warn" : "ok"}`, testid: "unsent", "aria-label": `${t("unsent")}: ${n}` },
+      `${t("unsent")} `, h("b", { testid: "unsent-count" }, String(n))),
+    h("span", { class: `net ${navigator.onLine ? "on" : "off"}`, testid: "net" }, navigator.onLine ? t("online") : t("offline")),
+    h("button", { class: "btn small", testid: "sync-now", onclick: () => void syncNow(), disabled: syncing },
+      syncing ? t("syncing") : t("sync_now")),
+  );
+  const info = document.getElementById("syncinfo");
+  if (info) info.textContent = `${t("last_sync")}: ${pulled ? new Date(pulled).toLocaleString() : t("never")}${lastError ? ` · ${lastError}` : ""}`;
+}
+
+// --- views -------------------------------------------------------------------------------------
+
+async function render() {
+  document.documentElement.lang = getLang() === "zh" ? "zh-CN" : "en";
+  if (!session) return renderLogin();
+  if (!core) startCore(session);
+  root.replaceChildren(
+    h("header", { id: "bar", role: "banner" }),
+    h("main", { id: "view" }),
+    h("footer", {},
+      h("p", { id: "syncinfo", class: "muted" }),
+      h("div", { class: "row" },
+        h("button", { class: "btn small", testid: "lang", onclick: () => { setLang(getLang() === "zh" ? "en" : "zh"); void render(); } }, t("language")),
+        h("button", { class: "btn small", testid: "sign-out", onclick: () => void signOut() }, `${t("sign_out")} (${session.user.username})`))),
+  );
+  await renderHeader();
+  await renderView();
+}
+
+function renderLogin() {
+  const err = h("p", { class: "error", role: "alert", testid: "login-error" });
+  const user = h("input", { id: "username", name: "username", autocomplete: "username", required: true }) as HTMLInputElement;
+  const pass = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true }) as HTMLInputElement;
+  const form = h("form", {
+    class: "card login", onsubmit: async (e: Event) => {
+      e.preventDefault();
+      const msg = await signIn(user.value.trim(), pass.value);
+      if (msg) err.textContent = msg;
+      else { await render(); void syncNow(); }
+    },
+  },
+  h("h1", {}, t("app")),
+  h("label", { for: "username" }, t("username")), user,
+  h("label", { for: "password" }, t("password")), pass,
+  h("button", { class: "btn primary", type: "submit", testid: "sign-in" }, t("sign_in")), err,
+  h("button", { class: "btn small", type: "button", onclick: () => { setLang(getLang() === "zh" ? "en" : "zh"); renderLogin(); } }, t("language")));
+  root.replaceChildren(h("main", { id: "view" }, form));
+}
+
+async function renderView() {
+  const view = document.getElementById("view");
+  if (!view || !core) return;
+  const hash = location.hash || "#/";
+  const y = window.scrollY;
+  let node: HTMLElement;
+  const m = hash.match(/^#\/visit\/([0-9a-f-]+)/);
+  if (m) node = await visitView(m[1]);
+  else if (hash.startsWith("#/sync")) node = await syncView();
+  else if (hash.startsWith("#/new")) node = await newVisitView();
+  else node = await visitsView();
+  view.replaceChildren(node);
+  window.scrollTo(0, y);
+  performance.mark(`field:view:${hash.split("/")[1] || "visits"}`); // read by bench/field_app.py
+}
+
+async function schoolsById(): Promise<Record<string, any>> {
+  const out: Record<string, any> = {};
+  for (const s of await core!.all("school")) out[s.id] = s;
+  return out;
+}
+
+async function visitsView(): Promise<HTMLElement> {
+  const visits = await core!.all("visit");
+  const schools = await schoolsById();
+  const today = todayISO();
+  const mine = visits.filter((v) => !session || (v.inspector_ids || [session.user.id]).includes(session.user.id) || v.created_by_id === session.user.id);
+  const open = mine.filter((v) => v.status === "planned" || v.status === "in_progress");
+  const groups: [Key, any[]][] = [
+    ["late", open.filter((v) => v.planned_for && v.planned_for < today)],
+    ["today", open.filter((v) => v.planned_for === today || (!v.planned_for && v.status === "in_progress"))],
+    ["upcoming", open.filter((v) => v.planned_for && v.planned_for > today)],
+    ["done", mine.filter((v) => v.status === "submitted").slice(0, 20)],
+  ];
+  const card = async (v: any, late: boolean) => {
+    const rec = await core!.record("visit", v.id);
+    const school = schools[v.school_id];
+    return h("li", { class: `card visit ${late ? "late" : ""}`, testid: "visit-card", "data-visit": v.id, "data-status": v.status },
+      h("div", { class: "row spread" },
+        h("strong", {}, school?.name ?? v.school_id),
+        late ? h("span", { class: "tag bad", testid: "late" }, t("late")) : null),
+      h("div", { class: "muted" }, `${v.planned_for ?? ""} · ${t(`status_${v.status}` as Key)}`, rec && rec.state !== "synced" ? ` · ${t(`state_${rec.state}` as Key)}` : ""),
+      h("div", { class: "row" },
+        v.status === "planned"
+          ? h("button", { class: "btn primary", testid: "start-visit", onclick: async () => {
+            await core!.update("visit", v.id, { status: "in_progress" });
+            location.hash = `#/visit/${v.id}`;
+          } }, t("start"))
+          : h("a", { class: "btn", href: `#/visit/${v.id}`, testid: "open-visit" }, t("open"))));
+  };
+  const sections: HTMLElement[] = [];
+  for (const [key, list] of groups) {
+    if (!list.length) continue;
+    sections.push(h("section", { testid: `group-${key}` }, h("h2", {}, `${t(key)} (${list.length})`),
+      h("ul", { class: "list" }, ...(await Promise.all(list.map((v) => card(v, key === "late")))))));
+  }
+  return h("div", {},
+    h("div", { class: "row spread" }, h("h1", {}, t("visits")),
+      h("a", { class: "btn", href: "#/new", testid: "new-visit" }, t("unannounced"))),
+    ...(sections.length ? sections : [h("p", { class: "muted" }, t("no_visits"))]));
+}
+
+/** The published version a school's visit would pin today (templates.effective_version). */
+async function effectiveVersion(school: any): Promise<any | null> {
+  const versions = (await core!.all("template_version")).filter((v) => v.status === "published");
+  const templates: any[] = (await db!.meta.get("templates"))?.value || [];
+  const owner: Record<string, string | null> = {};
+  for (const tp of templates) owner[tp.id] = tp.jurisdiction_id ?? null;
+  const ids = (school.jurisdiction_path || "").split("/").filter(Boolean);
+  const rank = (v: any) => {
+    const j = owner[v.template_id];
+    if (j === undefined || j === null) return ids.length;
+    const i = ids.indexOf(j);
+    return i < 0 ? Infinity : ids.length - 1 - i;
+  };
+  const today = todayISO();
+  const ok = versions.filter((v) => rank(v) !== Infinity && (!v.effective_from || v.effective_from <= today));
+  ok.sort((a, b) => rank(a) - rank(b) || (b.effective_from ?? "").localeCompare(a.effective_from ?? "") || b.number - a.number);
+  return ok[0] ?? null;
+}
+
+async function newVisitView(): Promise<HTMLElement> {
+  const schools = Object.values(await schoolsById()).filter((s: any) => s.active !== false)
+    .sort((a: any, b: any) => a.name.localeCompare(b.name));
+  const select = h("select", { id: "school", testid: "school-select" },
+    ...schools.map((s: any) => h("option", { value: s.id }, s.name))) as HTMLSelectElement;
+  const err = h("p", { class: "error", role: "alert" });
+  return h("div", { class: "card" },
+    h("h1", {}, t("unannounced")),
+    h("label", { for: "school" }, t("choose_school")), select,
+    h("div", { class: "row" },
+      h("a", { class: "btn", href: "#/" }, t("back")),
+      h("button", { class: "btn primary", testid: "create-visit", onclick: async () => {
+        const school = schools.find((s: any) => s.id === select.value);
+        if (!school) return;
+        const version = await effectiveVersion(school);
+        if (!version) { err.textContent = "no template"; return; }
+        const id = await core!.create("visit", {
+          school_id: school.id, template_version_id: version.id, planned_for: todayISO(), status: "in_progress",
+          inspector_ids: [session!.user.id],
+        });
+        scheduleSync();
+        location.hash = `#/visit/${id}`;
+      } }, t("create"))), err);
+}
+
+// --- the checklist -----------------------------------------------------------------------------
+
+function requiredCodes(defn: Definition, level: string): Set<string> {
+  const out = new Set<string>();
+  for (const i of defn.items) if ((i as any).required) out.add(i.code);
+  for (const ind of indicatorsFor(defn, level)) if (ind.school_rule) for (const [c, d] of factsUsed(ind.expr)) if (!d) out.add(c);
+  return out;
+}
+
+function parseInput(item: Item, raw: string): { value: any; ok: boolean } {
+  const s = raw.trim();
+  if (s === "") return { value: null, ok: true };
+  if (item.kind === "integer" || item.kind === "number") {
+    if (!/^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(s)) return { value: s, ok: false };
+    return { value: Number(s), ok: true };
+  }
+  if (item.kind === "class_sizes" || item.kind === "room_areas") {
+    const parts = s.split(/[\s,，、;；]+/).filter(Boolean);
+    if (parts.some((p) => !/^(\d+(\.\d*)?|\.\d+)$/.test(p))) return { value: s, ok: false };
+    return { value: parts.map(Number), ok: true };
+  }
+  return { value: raw, ok: true };
+}
+
+const UNITS: Record<string, [string, string]> = { students: ["名学生", "students"], teachers: ["名教师", "teachers"],
+  rooms: ["间", "rooms"], m2: ["平方米", "m²"], yuan: ["元", "yuan"], classes: ["个班", "classes"] };
+const CHOICES: Record<string, [string, string]> = { excellent: ["优秀", "excellent"], good: ["良好", "good"],
+  fair: ["一般", "fair"], poor: ["较差", "poor"] };
+const unitText = (u: string) => UNITS[u]?.[getLang() === "zh" ? 0 : 1] ?? u;
+
+function shownValue(item: Item, value: any): string {
+  if (value === null || value === undefined || value === NA) return "";
+  if (Array.isArray(value)) return value.join(", ");
+  return String(value);
+}
+
+async function visitView(visitId: string): Promise<HTMLElement> {
+  const visit = await core!.get("visit", visitId);
+  if (!visit) return h("p", {}, h("a", { href: "#/" }, t("back")));
+  const school = (await core!.get("school", visit.school_id)) || { kind: "primary", name: visit.school_id };
+  const version = await core!.get("template_version", visit.template_version_id);
+  if (!version) return h("p", { class: "muted" }, "template not on this device yet; sync first");
+  const defn: Definition = version.definition;
+  const frozen = visit.status === "submitted" || visit.status === "cancelled";
+  const sections = sectionsOf(school.kind);
+  const photos = await db!.photos.where("visit_id").equals(visitId).toArray();
+  const answers = new Map<string, Rec>();
+  for (const r of await core!.answersOf(visitId)) answers.set(`${r.local.item_code}|${r.local.section ?? ""}`, r);
+  const valueOf = (code: string, section: string) => answers.get(`${code}|${section}`)?.local.value ?? null;
+
+  const progressEl = h("p", { class: "progress", testid: "progress", "aria-live": "polite" });
+  const verdictEl = h("section", { class: "card verdict", testid: "verdict", "aria-live": "polite" });
+  const submitErr = h("p", { class: "error", role: "alert", testid: "submit-error" });
+
+  const currentAnswers = () => Array.from(answers.values()).map((r) => ({ item_code: r.local.item_code, section: r.local.section ?? "", value: r.local.value }));
+
+  let summaryTimer: number | undefined;
+  /** The verdict and progress are recomputed once typing pauses, not on every keystroke. */
+  function summarySoon() {
+    window.clearTimeout(summaryTimer);
+    summaryTimer = window.setTimeout(() => {
+      const idle = (window as any).requestIdleCallback as ((cb: () => void, o?: any) => void) | undefined;
+      if (idle) idle(refreshSummary, { timeout: 1000 }); else refreshSummary();
+    }, 400);
+  }
+
+  function refreshSummary() {
+    let total = 0, answered = 0, missingPhotos = 0;
+    for (const [section, level] of sections) {
+      for (const item of defn.items.filter((i) => (i.enabled ?? true) && i.levels.includes(level))) {
+        total++;
+        const v = valueOf(item.code, section);
+        if (v !== null && v !== undefined) answered++;
+        if (item.photo_required && !photos.some((p) => p.decl.item_code === item.code)) missingPhotos++;
+      }
+    }
+    const progress = t("answered", { a: answered, t: total }) + (missingPhotos ? ` · ${t("photos_missing", { n: missingPhotos })}` : "");
+    if (progressEl.textContent !== progress) progressEl.textContent = progress;
+    const scored = sections.map(([section, level]) => scoreSchool(defn, level, factsForSection(currentAnswers(), school, section, level)));
+    const signature = JSON.stringify(scored.map((r) => [r.verdict, r.results.map((x) => [x.status, String(x.value), String(x.shortfall)])]));
+    if (verdictEl.dataset.signature === signature) return; // the same verdict: leave the page's layout alone
+    verdictEl.dataset.signature = signature;
+    verdictEl.replaceChildren(h("h2", {}, t("verdict")), ...sections.map(([section], i) => {
+      const res = scored[i];
+      const label = sections.length > 1 ? `${t(`section_${section}` as Key)}: ` : "";
+      const rule = res.results.filter((r) => r.school_rule || r.status === "not_met");
+      return h("div", { testid: `verdict-${section || "school"}`, "data-verdict": res.verdict },
+        h("p", { class: `verdict-line ${res.verdict}` }, label, t(`verdict_${res.verdict}` as Key)),
+        h("ul", { class: "ind" }, ...rule.map((r) => h("li", { "data-code": r.code, "data-status": r.status, class: r.status },
+          `${r.code} ${name(r.name)}: `, r.value !== null ? `${r.value.toString()} ` : "", `(${t(r.status as Key)})`,
+          r.status === "not_met" && r.shortfall && r.shortfall.gt(0)
+            ? h("span", { class: "short", testid: `short-${r.code}` }, ` ${t("short", { s: shortfallText(r.shortfall, r.shortfall_unit, getLang()) })}`)
+            : null))));
+    }));
+  }
+
+  // Saves run one after another: a fast typist's keystrokes must not each create the same answer.
+  let saving: Promise<void> = Promise.resolve();
+  function save(item: Item, section: string, value: any): Promise<void> {
+    saving = saving.then(() => saveNow(item, section, value)).catch((e) => { lastError = String(e); });
+    return saving;
+  }
+
+  async function saveNow(item: Item, section: string, value: any) {
+    const existing = answers.get(`${item.code}|${section}`);
+    if (existing) {
+      await core!.update("response", existing.id, { value });
+    } else {
+      const id = await core!.create("response", { visit_id: visitId, item_code: item.code, section, value });
+      answers.set(`${item.code}|${section}`, (await core!.record("response", id))!);
+    }
+    const rec = answers.get(`${item.code}|${section}`)!;
+    rec.local = { ...rec.local, value };
+    rec.state = "pending";
+    const badge = badges.get(`${item.code}|${section}`);
+    if (badge && badge.className !== "state pending") { badge.className = "state pending"; badge.textContent = t("state_pending"); }
+    summarySoon();
+    scheduleSync();
+  }
+
+  const badges = new Map<string, HTMLElement>();
+  const stateBadge = (item: Item, section: string) => {
+    const r = answers.get(`${item.code}|${section}`);
+    const el = h("span", { class: `state ${r?.state ?? ""}`, testid: "answer-state", title: r?.reason ?? "" }, r ? t(`state_${r.state}` as Key) : "");
+    badges.set(`${item.code}|${section}`, el);
+    return el;
+  };
+
+  async function itemEl(item: Item, section: string, level: string, required: Set<string>): Promise<HTMLElement> {
+    const id = `f-${section || "s"}-${item.code}`;
+    const err = h("p", { class: "error", id: `${id}-err`, "aria-live": "polite" });
+    const value = valueOf(item.code, section);
+    const draftKey = `draft:${visitId}:${section}:${item.code}`;
+    let draft = drafts.get(draftKey);
+    const check = (v: any) => {
+      const msg = v === null ? null : factProblem(item, level, item.code, v, getLang());
+      if (err.textContent !== (msg ?? "")) err.textContent = msg ?? ""; // no DOM write (and layout) when unchanged
+      return !msg;
+    };
+    const naAllowed = item.na_allowed ?? item.code !== "enrolment";
+    let control: HTMLElement;
+    const onText = async (input: HTMLInputElement | HTMLTextAreaElement) => {
+      const { value: v, ok } = parseInput(item, input.value);
+      const valid = ok && check(v);
+      const nan = getLang() === "zh" ? "请输入数字" : "enter a number";
+      if (!ok && err.textContent !== nan) err.textContent = nan;
+      if (!valid) { // half-typed or invalid text is kept as a draft: a reload shows it as it was
+        draft = input.value;
+        await db!.meta.put({ key: draftKey, value: input.value });
+        return;
+      }
+      if (draft !== undefined) { draft = undefined; await db!.meta.delete(draftKey); }
+      await save(item, section, v);
+    };
+    if (item.kind === "boolean" || item.kind === "rating") {
+      const choices: [any, string][] = item.kind === "boolean" ? [[true, t("yes")], [false, t("no")]]
+        : (item.choices || []).map((c) => [c, CHOICES[c]?.[getLang() === "zh" ? 0 : 1] ?? c]);
+      control = h("div", { class: "choices", role: "radiogroup", "aria-labelledby": `${id}-label` },
+        ...choices.map(([v, label], i) => h("label", { class: "choice" },
+          h("input", { type: "radio", name: id, value: String(v), id: `${id}-${i}`, checked: value === v, disabled: frozen,
+            onchange: () => void save(item, section, v) }), ` ${label}`)));
+    } else if (item.kind === "text") {
+      control = h("textarea", { id, rows: 3, disabled: frozen, "aria-describedby": `${id}-err`, oninput: (e: Event) => void onText(e.target as HTMLTextAreaElement) });
+      (control as HTMLTextAreaElement).value = draft ?? shownValue(item, value);
+    } else {
+      const numeric = item.kind === "integer" || item.kind === "number";
+      control = h("div", { class: "row" },
+        h("input", { id, type: "text", inputmode: numeric ? (item.kind === "integer" ? "numeric" : "decimal") : "text",
+          disabled: frozen, "aria-describedby": `${id}-err`, testid: `input-${item.code}`,
+          placeholder: numeric ? "" : t("add_value"), oninput: (e: Event) => void onText(e.target as HTMLInputElement) }),
+        item.unit ? h("span", { class: "unit" }, unitText(item.unit)) : null);
+      (control.querySelector("input") as HTMLInputElement).value = draft ?? shownValue(item, value);
+    }
+    const photoList = h("ul", { class: "photos" }, ...photos.filter((p) => p.decl.item_code === item.code)
+      .map((p) => photoLi(p)));
+    const fileInput = h("input", { type: "file", accept: "image/*", capture: "environment", class: "visually-hidden", id: `${id}-photo`,
+      testid: `photo-${item.code}`, disabled: frozen,
+      onchange: async (e: Event) => {
+        const file = (e.target as HTMLInputElement).files?.[0];
+        if (!file) return;
+        const pos = await position();
+        const pid = await core!.attachPhoto(file, { visit_id: visitId, item_code: item.code, captured_at: new Date().toISOString(), ...pos });
+        const row = await db!.photos.where("id").equals(pid).first();
+        if (row) { photos.push(row); photoList.append(photoLi(row)); }
+        refreshSummary();
+        scheduleSync();
+      } });
+    return h("div", { class: `item ${value === NA ? "na" : ""}`, "data-item": item.code, "data-section": section, testid: `item-${item.code}` },
+      h("label", { id: `${id}-label`, for: id, class: "q" },
+        name(item.help) || item.code,
+        required.has(item.code) ? h("span", { class: "tag req", title: t("required") }, ` *${t("required")}`) : null,
+        item.photo_required ? h("span", { class: "tag photo" }, ` 📷${t("photo_required")}`) : null),
+      control,
+      h("div", { class: "row" },
+        naAllowed && !frozen ? h("label", { class: "choice" }, h("input", { type: "checkbox", checked: value === NA, testid: `na-${item.code}`,
+          onchange: (e: Event) => void save(item, section, (e.target as HTMLInputElement).checked ? NA : null) }), ` ${t("na")}`) : null,
+        h("label", { class: "btn small", for: `${id}-photo` }, `📷 ${t("take_photo")}`), fileInput,
+        stateBadge(item, section)),
+      err, photoList);
+  }
+
+  const body: HTMLElement[] = [];
+  const drafts = new Map<string, string>();
+  for (const d of await db!.meta.where("key").startsWith(`draft:${visitId}:`).toArray()) drafts.set(d.key, d.value);
+  for (const [section, level] of sections) {
+    const required = requiredCodes(defn, level);
+    const items = defn.items.filter((i) => (i.enabled ?? true) && i.levels.includes(level));
+    const els = [];
+    for (const item of items) els.push(await itemEl(item, section, level, required));
+    body.push(h("section", { class: "sheet", testid: `section-${section || "school"}` },
+      h("h2", {}, sections.length > 1 ? t(`section_${section}` as Key) : t("section_whole")), ...els));
+  }
+  refreshSummary();
+  const rec = await core!.record("visit", visitId);
+  const scoreBox = frozen ? await scoreView(visit) : null;
+  return h("div", { class: "visit-page", "data-status": visit.status },
+    h("a", { href: "#/", class: "btn small" }, `← ${t("back")}`),
+    h("h1", {}, school.name ?? ""),
+    h("p", { class: "muted", testid: "visit-status" }, `${t(`status_${visit.status}` as Key)}`,
+      rec && rec.state !== "synced" ? ` · ${t(`state_${rec.state}` as Key)}${rec.reason ? `: ${rec.reason}` : ""}` : ""),
+    progressEl, scoreBox, verdictEl, ...body,
+    frozen ? null : h("div", { class: "card" },
+      h("button", { class: "btn primary", testid: "submit-visit", onclick: async () => {
+        const missing: string[] = [];
+        for (const [section, level] of sections)
+          for (const code of requiredCodes(defn, level)) { const v = valueOf(code, section); if (v === null || v === undefined) missing.push(code); }
+        if (missing.length) { submitErr.textContent = t("submit_blocked", { n: missing.join(", ") }); return; }
+        if (!confirm(t("submit_confirm"))) return;
+        await core!.update("visit", visitId, { status: "submitted" }, { barrier: true });
+        scheduleSync();
+        await renderView();
+      } }, t("submit")), submitErr));
+}
+
+async function scoreView(visit: any): Promise<HTMLElement> {
+  const score = (await db!.meta.get(`score:${visit.id}`))?.value;
+  // The tickets this visit's failed indicators raised (or joined): the school's, for those items.
+  const failed = new Set<string>();
+  for (const s of score?.sections || []) for (const f of s.result?.failed_items || []) failed.add(f.code);
+  const tickets = (await core!.all("ticket")).filter((tk) => tk.school_id === visit.school_id && failed.has(tk.item_code));
+  const box = h("section", { class: "card score", testid: "score", "data-state": score?.state ?? "none" }, h("h2", {}, t("score")));
+  if (!score || score.state !== "scored") box.append(h("p", { class: "muted" }, visit.status === "submitted" ? t("score_pending") : t("submitted_wait")));
+  else for (const s of score.sections || []) {
+    const r = s.result || {};
+    box.append(h("p", { class: `verdict-line ${s.verdict}`, testid: "server-verdict", "data-verdict": s.verdict },
+      `${s.section ? t(`section_${s.section}` as Key) + ": " : ""}${t(`verdict_${s.verdict}` as Key)} · R ${r.met_count ?? "?"}/${r.applicable_count ?? "?"}`));
+  }
+  box.append(h("h3", {}, t("tickets")), tickets.length
+    ? h("ul", { class: "list", testid: "tickets" }, ...tickets.map((tk) => h("li", { "data-item": tk.item_code, testid: "ticket" }, `${tk.item_code}: ${tk.title} (${tk.status})`)))
+    : h("p", { class: "muted" }, t("no_tickets")));
+  return box;
+}
+
+function photoLi(p: { id: string; state: string; progress: number; reason: string | null; server_status?: string }): HTMLElement {
+  const label = p.state === "synced" ? (p.server_status === "processed" ? t("photo_processed") : t("photo_sent"))
+    : p.state === "syncing" ? t("photo_uploading", { p: Math.round(p.progress * 100) })
+    : p.state === "rejected" ? `${t("photo_refused")}: ${p.reason ?? ""}` : t("photo_queued");
+  return h("li", { class: `photo ${p.state}`, testid: "photo-status", "data-state": p.state, "data-photo": p.id }, `📷 ${label}`);
+}
+
+function position(): Promise<{ latitude?: number; longitude?: number }> {
+  return new Promise((resolve) => {
+    if (!navigator.geolocation) return resolve({});
+    const timer = setTimeout(() => resolve({}), 3000);
+    navigator.geolocation.getCurrentPosition(
+      (p) => { clearTimeout(timer); resolve({ latitude: +p.coords.latitude.toFixed(6), longitude: +p.coords.longitude.toFixed(6) }); },
+      () => { clearTimeout(timer); resolve({}); }, { maximumAge: 60000, timeout: 2500 });
+  });
+}
+
+// --- sync status and conflicts ----------------------------------------------------------------
+
+async function syncView(): Promise<HTMLElement> {
+  const rows = await core!.unsynced();
+  const list = h("ul", { class: "list" });
+  for (const u of rows) {
+    const rec = u.entity === "photo" ? null : await core!.record(u.entity, u.id);
+    const li = h("li", { class: `card state-${u.state}`, testid: "unsynced", "data-entity": u.entity, "data-state": u.state, "data-id": u.id },
+      h("div", {}, h("strong", {}, `${u.entity} ${rec?.local?.item_code ?? ""}`), " ", h("span", { class: `state ${u.state}` }, t(`state_${u.state}` as Key))),
+      h("p", { class: "muted" }, u.reason ?? ""));
+    if (rec?.state === "conflict" && rec.conflict) {
+      const table = h("table", { class: "conflict", testid: "conflict" },
+        h("caption", {}, t("conflict_title")),
+        h("tr", {}, h("th", {}, ""), h("th", {}, t("was")), h("th", {}, t("theirs")), h("th", {}, t("mine"))),
+        ...Object.entries(rec.conflict.fields).map(([f, v]) => h("tr", {}, h("th", {}, f),
+          h("td", {}, JSON.stringify(v.base)), h("td", { testid: "theirs" }, JSON.stringify(v.server)), h("td", { testid: "mine" }, JSON.stringify(v.client)))));
+      const settle = (take: "server" | "client") => async () => {
+        const choices: Record<string, { take: "server" | "client" }> = {};
+        for (const f of Object.keys(rec.conflict!.fields)) choices[f] = { take };
+        try { await core!.resolve(u.entity, u.id, choices); } catch (e) { lastError = String(e); }
+        await renderView(); await renderHeader();
+      };
+      li.append(table, h("div", { class: "row" },
+        h("button", { class: "btn", testid: "keep-theirs", onclick: settle("server") }, t("keep_theirs")),
+        h("button", { class: "btn primary", testid: "keep-mine", onclick: settle("client") }, t("keep_mine"))));
+    } else if (u.state === "rejected" && u.entity !== "photo") {
+      li.append(h("button", { class: "btn", testid: "dismiss", onclick: async () => { await core!.acknowledge(u.entity, u.id); await renderView(); } }, t("dismiss")));
+    }
+    list.append(li);
+  }
+  return h("div", {}, h("a", { href: "#/", class: "btn small" }, `← ${t("back")}`), h("h1", {}, t("sync_panel")),
+    rows.length ? list : h("p", { class: "muted", testid: "all-sent" }, t("all_sent")));
+}
+
+// --- start -------------------------------------------------------------------------------------
+
+window.addEventListener("hashchange", () => void renderView());
+window.addEventListener("online", () => { void renderHeader(); void syncNow(); });
+window.addEventListener("offline", () => void renderHeader());
+setInterval(() => { if (navigator.onLine && core) void core.unsentCount().then((n) => { if (n && !syncing) void syncNow(); }); }, 60000);
+if ("serviceWorker" in navigator && location.protocol !== "file:") {
+  navigator.serviceWorker.register("/field/sw.js", { scope: "/field/" }).catch(() => undefined);
+}
+void render();

@@ -1,0 +1,458 @@
+// The sync core: sync/client.py's protocol (its docstring is the contract) over IndexedDB.
+// Local edits go to `records` and the outbox in one transaction, so nothing typed is ever lost.
+import { type FieldDB, type OutboxRow, type PhotoRow, type Rec, type SyncState, recKey } from "./db";
+
+export interface Answer { status: number; payload: any; headers?: Record<string, string> }
+export interface Transport {
+  /** JSON request; throws TransportError when the server cannot be reached. */
+  request(method: string, path: string, opts?: { params?: Record<string, any>; body?: any }): Promise<Answer>;
+  /** Raw bytes (photo uploads) with extra headers. */
+  send(method: string, path: string, data: Blob, headers: Record<string, string>): Promise<Answer>;
+}
+
+export class TransportError extends Error {}
+/** Retries exhausted: everything stays queued for the next sync. */
+export class SyncUnavailable extends Error {}
+
+export const uuid = (): string =>
+  (globalThis.crypto as Crypto).randomUUID ? crypto.randomUUID()
+    : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
+      (Number(c) ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (Number(c) / 4)))).toString(16));
+
+export interface SyncOptions {
+  deviceId: string;
+  batchSize?: number;
+  pageSize?: number;
+  maxAttempts?: number;
+  backoffMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  wholeLimit?: number; // bytes: a photo up to this goes in one request
+  chunkSize?: number;
+  onChange?: () => void;
+}
+
+const UPLOAD_TYPE = "application/offset+octet-stream";
+
+function problem(payload: any): string {
+  const errors = Object.entries(payload?.errors || {}).map(([k, v]) => `${k}: ${([] as any[]).concat(v).join(", ")}`).join("; ");
+  return `${payload?.detail || payload?.title || "refused"}` + (errors ? ` (${errors})` : "");
+}
+
+function b64(s: string): string {
+  const bytes = new TextEncoder().encode(s);
+  let bin = "";
+  bytes.forEach((b) => (bin += String.fromCharCode(b)));
+  return btoa(bin);
+}
+
+/** sha256 of a blob as hex (SubtleCrypto). */
+export async function sha256Hex(blob: Blob): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export class SyncCore {
+  readonly opts: Required<SyncOptions>;
+  private running: Promise<any> | null = null;
+
+  constructor(readonly db: FieldDB, readonly transport: Transport, opts: SyncOptions) {
+    this.opts = {
+      batchSize: 500, pageSize: 500, maxAttempts: 5, backoffMs: 500, wholeLimit: 1 << 20, chunkSize: 1 << 20,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)), onChange: () => {}, ...opts,
+    } as Required<SyncOptions>;
+  }
+
+  // --- local reads and edits ------------------------------------------------------------------
+
+  async get(entity: string, id: string): Promise<any | null> {
+    const r = await this.db.records.get(recKey(entity, id));
+    return r && !r.deleted ? r.local : null;
+  }
+
+  async record(entity: string, id: string): Promise<Rec | undefined> {
+    return this.db.records.get(recKey(entity, id));
+  }
+
+  async all(entity: string): Promise<any[]> {
+    return (await this.db.records.where("entity").equals(entity).toArray()).filter((r) => !r.deleted).map((r) => r.local);
+  }
+
+  async answersOf(visitId: string): Promise<Rec[]> {
+    return (await this.db.records.where("visit_id").equals(visitId).toArray()).filter((r) => r.entity === "response" && !r.deleted);
+  }
+
+  /** Records and photos whose latest state the server has not accepted, with the reason. */
+  async unsynced(): Promise<{ entity: string; id: string; state: SyncState; reason: string | null }[]> {
+    const recs = (await this.db.records.where("state").notEqual("synced").toArray())
+      .map((r) => ({ entity: r.entity, id: r.id, state: r.state, reason: r.reason }));
+    const photos = (await this.db.photos.where("state").notEqual("synced").toArray())
+      .map((p) => ({ entity: "photo", id: p.id, state: p.state, reason: p.reason }));
+    return [...recs, ...photos];
+  }
+
+  /** Mutations and photos not yet accepted by the server (the number always shown). */
+  async unsentCount(): Promise<number> {
+    const queued = await this.db.outbox.where("state").anyOf("pending", "syncing").count();
+    const photos = await this.db.photos.where("state").anyOf("pending", "syncing").count();
+    return queued + photos;
+  }
+
+  async create(entity: string, fields: Record<string, any>, id?: string): Promise<string> {
+    const rid = id || uuid();
+    await this.db.transaction("rw", this.db.records, this.db.outbox, async () => {
+      await this.db.records.put({
+        key: recKey(entity, rid), entity, id: rid, visit_id: fields.visit_id ?? (entity === "visit" ? rid : undefined),
+        version: null, server: null, local: { id: rid, ...fields }, state: "pending", reason: "created on this device", deleted: 0,
+      });
+      await this.queue(entity, rid, "create", null, fields);
+    });
+    this.opts.onChange();
+    return rid;
+  }
+
+  /** Change fields offline. `barrier`: a new mutation sent on its own after everything before it
+   * (a visit's submission must follow its answers); it is never folded into. */
+  async update(entity: string, id: string, fields: Record<string, any>, opts: { barrier?: boolean } = {}): Promise<void> {
+    await this.db.transaction("rw", this.db.records, this.db.outbox, async () => {
+      const key = recKey(entity, id);
+      const r = await this.db.records.get(key);
+      if (!r) throw new Error(`${entity} ${id} is not on this device`);
+      await this.db.records.update(key, { local: { ...r.local, ...fields }, state: "pending", reason: "edited on this device" });
+      await this.queue(entity, id, "update", r.version, fields, opts.barrier);
+    });
+    this.opts.onChange();
+  }
+
+  private async queue(entity: string, id: string, op: OutboxRow["op"], base: number | null, fields: Record<string, any>,
+                      barrier = false): Promise<void> {
+    if (op === "update" && !barrier) {
+      // Fold into the newest queued mutation of this record that was never sent (one base, no false
+      // conflict); a mutation once sent is immutable, so a later edit becomes a new one.
+      const rows = await this.db.outbox.where("[entity+id]").equals([entity, id]).toArray();
+      const last = rows.filter((r) => r.state !== "done").sort((a, b) => b.seq! - a.seq!)[0];
+      if (last && last.state === "pending" && last.attempts === 0 && !last.barrier && last.op !== "delete") {
+        await this.db.outbox.update(last.seq!, { fields: { ...last.fields, ...fields } });
+        return;
+      }
+    }
+    await this.db.outbox.add({ mutation_id: uuid(), entity, id, op, base_version: base, fields, state: "pending", attempts: 0, barrier });
+  }
+
+  /** The user has seen a rejection: show the server copy again (or drop a refused create). */
+  async acknowledge(entity: string, id: string): Promise<void> {
+    const key = recKey(entity, id);
+    const r = await this.db.records.get(key);
+    if (!r) return;
+    if (r.server) await this.db.records.update(key, { state: "synced", reason: null, local: r.server, conflict: null });
+    else await this.db.records.delete(key);
+    this.opts.onChange();
+  }
+
+  // --- sync -----------------------------------------------------------------------------------
+
+  /** Photos, the outbox, photos again, then pull. One at a time: a second call joins the first. */
+  sync(): Promise<{ pushed: Record<string, number>; photos: Record<string, number>; pulled: number }> {
+    if (!this.running) {
+      this.running = (async () => {
+        try {
+          const photos = await this.pushPhotos();
+          delete photos.waiting;
+          const pushed = await this.push();
+          for (const [k, v] of Object.entries(await this.pushPhotos())) photos[k] = (photos[k] || 0) + v;
+          const pulled = await this.pull();
+          return { pushed, photos, pulled };
+        } finally {
+          this.running = null;
+          this.opts.onChange();
+        }
+      })();
+    }
+    return this.running;
+  }
+
+  async push(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    // Anything left `syncing` by a crash or a lost answer is sent again with the same mutation id.
+    await this.db.outbox.where("state").equals("syncing").modify({ state: "pending" });
+    let sentBefore = false;
+    for (;;) {
+      let rows = (await this.db.outbox.where("state").equals("pending").sortBy("seq")).slice(0, this.opts.batchSize);
+      if (!rows.length) break;
+      const at = rows.findIndex((r) => r.barrier);
+      if (at > 0) rows = rows.slice(0, at);
+      else if (at === 0) {
+        rows = rows.slice(0, 1);
+        const b = rows[0];
+        if (sentBefore) await this.pull(); // learn the version the mutations before it left
+        if (b.attempts === 0) {
+          // Not sent yet, so still ours to rebase: on the version the earlier mutations produced.
+          const r = await this.db.records.get(recKey(b.entity, b.id));
+          if (r && r.version !== null) {
+            b.base_version = r.version;
+            await this.db.outbox.update(b.seq!, { base_version: r.version });
+          }
+        }
+      }
+      await this.db.transaction("rw", this.db.outbox, this.db.records, async () => {
+        for (const r of rows) {
+          await this.db.outbox.update(r.seq!, { state: "syncing", attempts: r.attempts + 1 });
+          await this.db.records.update(recKey(r.entity, r.id), { state: "syncing", reason: "sent, waiting for the server" });
+        }
+      });
+      this.opts.onChange();
+      const batch = rows.map((r) => ({ mutation_id: r.mutation_id, entity: r.entity, id: r.id, op: r.op,
+        base_version: r.base_version, fields: r.fields }));
+      let answer: Answer;
+      try {
+        answer = await this.call("POST", "/api/v1/sync/push", { body: { device_id: this.opts.deviceId, mutations: batch } });
+      } catch (e) {
+        await this.unsend("server unreachable; will retry");
+        throw e;
+      }
+      if (answer.status !== 200) {
+        const reason = `server refused the batch (${answer.status}): ${problem(answer.payload)}`;
+        await this.unsend(reason);
+        throw new SyncUnavailable(reason);
+      }
+      sentBefore = true;
+      await this.db.transaction("rw", this.db.outbox, this.db.records, this.db.photos, async () => {
+        const results: any[] = answer.payload.results;
+        for (let i = 0; i < rows.length; i++) {
+          counts[results[i].status] = (counts[results[i].status] || 0) + 1;
+          await this.applyResult(rows[i], results[i]);
+        }
+      });
+      this.opts.onChange();
+    }
+    return counts;
+  }
+
+  private async unsend(reason: string): Promise<void> {
+    await this.db.transaction("rw", this.db.outbox, this.db.records, async () => {
+      await this.db.outbox.where("state").equals("syncing").modify({ state: "pending" });
+      await this.db.records.where("state").equals("syncing").modify({ state: "pending", reason });
+    });
+  }
+
+  private async applyResult(row: OutboxRow, result: any): Promise<void> {
+    await this.db.outbox.update(row.seq!, { state: "done", result });
+    if (result.status === "duplicate") result = result.original;
+    let rid = row.id;
+    const entity = row.entity;
+    const key = recKey(entity, rid);
+    if (result.status === "rejected") {
+      const errors = Object.entries(result.errors || {}).map(([k, v]) => `${k}: ${([] as any[]).concat(v).join(", ")}`).join("; ");
+      await this.db.records.update(key, { state: "rejected", reason: result.reason + (errors ? ` (${errors})` : "") });
+      return;
+    }
+    if (result.deleted) { await this.db.records.delete(key); return; }
+    const serverId = result.id || rid;
+    if (serverId !== rid) {
+      // Another device created the same answer first: this record now lives under the server's id.
+      await this.db.records.delete(key);
+      await this.db.outbox.where("[entity+id]").equals([entity, rid]).and((r) => r.state === "pending").modify({ id: serverId });
+      const k = `${entity}_id`;
+      await this.db.photos.where("state").anyOf("pending", "syncing").modify((p) => {
+        if (p.decl[k] === rid) p.decl = { ...p.decl, [k]: serverId };
+      });
+      rid = serverId;
+    }
+    let state: SyncState = "synced", reason: string | null = null, conflict: Rec["conflict"] = null;
+    if (result.status === "conflict") {
+      const c = result.conflict;
+      conflict = c;
+      state = "conflict";
+      reason = `conflict ${c.id}: ` + Object.entries(c.fields).map(([f, v]: [string, any]) =>
+        `${f}: server has ${JSON.stringify(v.server)}, you had ${JSON.stringify(v.client)}`).join("; ");
+    } else if (result.status === "merged") reason = "merged with changes made elsewhere";
+    await this.store(entity, rid, result.version ?? null, result.record, state, reason, conflict);
+  }
+
+  private async store(entity: string, rid: string, version: number | null, record: any, state: SyncState,
+                      reason: string | null, conflict: Rec["conflict"] = null): Promise<void> {
+    const pending = (await this.db.outbox.where("[entity+id]").equals([entity, rid]).toArray())
+      .filter((r) => r.state === "pending").sort((a, b) => a.seq! - b.seq!);
+    let local = { ...(record || {}) };
+    for (const p of pending) local = { ...local, ...p.fields };
+    if (pending.length && state === "synced") { state = "pending"; reason = "edited on this device"; }
+    const prev = await this.db.records.get(recKey(entity, rid));
+    await this.db.records.put({
+      key: recKey(entity, rid), entity, id: rid,
+      visit_id: entity === "response" ? local.visit_id : entity === "visit" ? rid : local.visit_id,
+      version, server: record, local, state, reason, deleted: 0,
+      conflict: conflict ?? (state === "conflict" ? prev?.conflict ?? null : null),
+    });
+  }
+
+  async pull(): Promise<number> {
+    let applied = 0;
+    for (;;) {
+      const cursor = (await this.db.meta.get("cursor"))?.value ?? null;
+      const page = await this.call("GET", "/api/v1/sync/pull", { params: { cursor, limit: this.opts.pageSize } });
+      if (page.status === 410) {
+        // Unknown or expired cursor: forget the synced cache (never the outbox) and start over.
+        await this.db.transaction("rw", this.db.meta, this.db.records, async () => {
+          await this.db.meta.delete("cursor");
+          await this.db.records.where("state").equals("synced").delete();
+        });
+        continue;
+      }
+      if (page.status !== 200) throw new SyncUnavailable(`pull refused (${page.status}): ${problem(page.payload)}`);
+      await this.db.transaction("rw", [this.db.records, this.db.outbox, this.db.meta, this.db.photos], async () => {
+        for (const ch of page.payload.changes) applied += await this.applyChange(ch);
+        await this.db.meta.put({ key: "cursor", value: page.payload.cursor });
+        for (const [vid, ev] of Object.entries(page.payload.evidence || {})) await this.db.meta.put({ key: `evidence:${vid}`, value: ev });
+      });
+      if (!page.payload.has_more) break;
+    }
+    await this.db.meta.put({ key: "pulled_at", value: new Date().toISOString() });
+    this.opts.onChange();
+    return applied;
+  }
+
+  private async applyChange(ch: any): Promise<number> {
+    const { entity, id } = ch;
+    if (entity === "photo" && ch.op === "upsert") {
+      const p = await this.db.photos.where("id").equals(id).first();
+      if (p) await this.db.photos.update(p.seq!, { server_status: ch.data?.status });
+    }
+    const key = recKey(entity, id);
+    const row = await this.db.records.get(key);
+    const queued = (await this.db.outbox.where("[entity+id]").equals([entity, id]).toArray())
+      .some((r) => r.state === "pending" || r.state === "syncing");
+    if (ch.op === "delete") {
+      if (!row) return 0;
+      if (queued) await this.db.records.update(key, { state: "conflict", reason: "deleted on the server while you edited it" });
+      else await this.db.records.delete(key);
+      return 1;
+    }
+    if (row && row.version !== null && ch.version !== null && ch.version !== undefined && ch.version < row.version) return 0;
+    let state: SyncState = "synced", reason: string | null = null;
+    if (row && row.state === "rejected") { state = "rejected"; reason = row.reason; }
+    if (row && row.state === "conflict" && row.version !== null && (ch.version || 0) <= row.version) { state = "conflict"; reason = row.reason; }
+    await this.store(entity, id, ch.version ?? null, ch.data, state, reason);
+    return 1;
+  }
+
+  /** Settle a conflict: per field, the server's value, mine, or a custom one. */
+  async resolve(entity: string, id: string, choices: Record<string, { take: "server" | "client" | "custom"; value?: any }>): Promise<void> {
+    const r = await this.db.records.get(recKey(entity, id));
+    if (!r?.conflict) throw new Error("no conflict to settle");
+    const fields: Record<string, any> = {};
+    for (const [f, c] of Object.entries(choices)) fields[f] = c.take === "custom" ? { take: "custom", value: c.value } : { take: c.take };
+    const answer = await this.call("POST", "/api/v1/sync/conflicts/resolve", { body: { conflict_id: r.conflict.id, fields } });
+    if (answer.status !== 200) throw new SyncUnavailable(`the server refused the settlement (${answer.status}): ${problem(answer.payload)}`);
+    await this.db.records.update(recKey(entity, id), { state: "synced", reason: "conflict settled", conflict: null });
+    await this.pull();
+  }
+
+  // --- photos ---------------------------------------------------------------------------------
+
+  /** Keep a photo for an item of a visit; hashed now, sent after the visit reaches the server. */
+  async attachPhoto(blob: Blob, decl: { visit_id: string; item_code: string; captured_at?: string; latitude?: number; longitude?: number }): Promise<string> {
+    const id = uuid();
+    const sha256 = await sha256Hex(blob);
+    const full: Record<string, any> = { id, sha256, size: blob.size, content_type: blob.type || "image/jpeg", ...decl };
+    for (const k of Object.keys(full)) if (full[k] === undefined || full[k] === null) delete full[k];
+    await this.db.photos.add({ id, visit_id: decl.visit_id, blob, size: blob.size, decl: full, state: "pending", reason: "taken on this device", progress: 0 });
+    this.opts.onChange();
+    return id;
+  }
+
+  async pushPhotos(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    const bump = (k: string) => (counts[k] = (counts[k] || 0) + 1);
+    const rows = await this.db.photos.where("state").anyOf("pending", "syncing").sortBy("seq");
+    for (const p of rows) {
+      const target = await this.db.records.get(recKey("visit", p.decl.visit_id));
+      if (target && target.version === null) {
+        const refused = target.state === "rejected";
+        await this.db.photos.update(p.seq!, { state: refused ? "rejected" : "pending",
+          reason: refused ? "its visit was refused by the server" : "waiting for its visit to reach the server" });
+        bump(refused ? "rejected" : "waiting");
+        continue;
+      }
+      await this.db.photos.update(p.seq!, { state: "syncing", reason: "sending" });
+      this.opts.onChange();
+      let answer: Answer;
+      try {
+        answer = await this.upload(p);
+      } catch (e) {
+        if (!(e instanceof SyncUnavailable)) throw e;
+        await this.db.photos.where("state").equals("syncing").modify({ state: "pending", reason: "server unreachable; will retry" });
+        bump("unavailable");
+        break;
+      }
+      const { status, payload } = answer;
+      if (status === 401 || status === 403) {
+        await this.db.photos.update(p.seq!, { state: "pending", reason: `server refused the upload (${status}): ${problem(payload)}` });
+        bump("unavailable");
+        break;
+      }
+      if ((status === 200 || status === 201) && !["expired", "rejected"].includes(payload.status)) {
+        await this.db.photos.update(p.seq!, { state: "synced", reason: null, progress: 1, server_status: payload.status });
+        bump("sent");
+      } else {
+        const reason = status === 200 || status === 201
+          ? payload.status === "expired" ? "the server dropped the unfinished upload (it expired); take the photo again"
+            : `the server refused the image: ${payload.status_reason || "not an acceptable image"}`
+          : `refused (${status}): ${problem(payload)}`;
+        await this.db.photos.update(p.seq!, { state: "rejected", reason, server_status: payload.status });
+        bump("rejected");
+      }
+      this.opts.onChange();
+    }
+    return counts;
+  }
+
+  private async upload(p: PhotoRow): Promise<Answer> {
+    const decl = p.decl;
+    if (p.size <= this.opts.wholeLimit) {
+      const meta = Object.entries(decl).map(([k, v]) => `${k} ${b64(String(v))}`).join(",");
+      const a = await this.retried(() => this.transport.send("POST", "/api/v1/photos/uploads/whole", p.blob,
+        { "Content-Type": UPLOAD_TYPE, "Upload-Metadata": meta }));
+      if (a.status !== 413) return a;
+    }
+    let a = await this.call("POST", "/api/v1/photos/uploads", { body: decl });
+    if (!(a.status === 200 || a.status === 201) || !["uploading", undefined, null].includes(a.payload.status)) return a;
+    let offset = Number(a.payload.offset || 0);
+    const step = Math.min(this.opts.chunkSize, Number(a.payload.max_chunk_bytes || this.opts.chunkSize));
+    while (offset < p.size) {
+      const piece = p.blob.slice(offset, Math.min(p.size, offset + step));
+      const headers: Record<string, string> = { "Content-Type": UPLOAD_TYPE, "Upload-Offset": String(offset) };
+      if (offset + piece.size >= p.size) headers["Upload-Complete"] = "?1";
+      a = await this.retried(() => this.transport.send("PATCH", `/api/v1/photos/uploads/${p.id}`, piece, headers));
+      if (a.status === 204 || a.status === 409) {
+        const at = a.headers?.["upload-offset"] ?? a.payload?.offset;
+        if (at === undefined || at === null || (Number(at) === offset && a.status === 409)) return a;
+        offset = Number(at);
+        await this.db.photos.update(p.seq!, { progress: offset / p.size });
+        this.opts.onChange();
+        continue;
+      }
+      return a;
+    }
+    return this.call("POST", `/api/v1/photos/uploads/${p.id}/finalize`);
+  }
+
+  // --- transport with retries -----------------------------------------------------------------
+
+  private call(method: string, path: string, opts: { params?: Record<string, any>; body?: any } = {}): Promise<Answer> {
+    return this.retried(() => this.transport.request(method, path, opts));
+  }
+
+  /** attempt() until it answers below 500 and not 429: exponential backoff with jitter on network
+   * errors, 429 and 5xx; SyncUnavailable when the attempts run out. */
+  private async retried(attempt: () => Promise<Answer>): Promise<Answer> {
+    for (let n = 0; n < this.opts.maxAttempts; n++) {
+      try {
+        const a = await attempt();
+        if (a.status < 500 && a.status !== 429) return a;
+      } catch (e) {
+        if (!(e instanceof TransportError)) throw e;
+      }
+      if (n + 1 < this.opts.maxAttempts) await this.opts.sleep(this.opts.backoffMs * 2 ** n * (0.5 + Math.random()));
+    }
+    throw new SyncUnavailable(`no answer after ${this.opts.maxAttempts} attempts`);
+  }
+}

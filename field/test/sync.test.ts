@@ -1,0 +1,190 @@
+// The sync core against a scripted server (fake-indexeddb stands in for the browser's IndexedDB).
+import "fake-indexeddb/auto";
+import { beforeEach, describe, expect, it } from "vitest";
+import { FieldDB } from "../src/db";
+import { type Answer, SyncCore, SyncUnavailable, type Transport, TransportError, sha256Hex } from "../src/sync";
+
+interface Call { method: string; path: string; params?: any; body?: any; headers?: Record<string, string>; size?: number }
+
+/** A server that answers each call with the next scripted answer for its path (or a default). */
+class Scripted implements Transport {
+  calls: Call[] = [];
+  script: Record<string, (Answer | Error | ((c: Call) => Answer))[]> = {};
+  version = 1;
+  constructor(public fallback: (c: Call) => Answer) {}
+  private answer(c: Call): Answer {
+    this.calls.push(c);
+    const queue = this.script[`${c.method} ${c.path}`];
+    const next = queue && queue.length ? queue.shift()! : this.fallback;
+    if (next instanceof Error) throw next;
+    return typeof next === "function" ? next(c) : next;
+  }
+  async request(method: string, path: string, opts: { params?: any; body?: any } = {}) {
+    return this.answer({ method, path, params: opts.params, body: opts.body });
+  }
+  async send(method: string, path: string, data: Blob, headers: Record<string, string>) {
+    return this.answer({ method, path, headers, size: data.size });
+  }
+}
+
+/** Applies every mutation: records come back with increasing versions. */
+function applyAll(server: Scripted) {
+  return (c: Call): Answer => {
+    if (c.path === "/api/v1/sync/push")
+      return { status: 200, payload: { results: c.body.mutations.map((m: any) => ({
+        mutation_id: m.mutation_id, status: "applied", id: m.id, version: ++server.version, record: { id: m.id, ...m.fields } })) } };
+    if (c.path === "/api/v1/sync/pull") return { status: 200, payload: { changes: [], has_more: false, cursor: "c" } };
+    return { status: 404, payload: {} };
+  };
+}
+
+let n = 0;
+function setup() {
+  const server = new Scripted(() => ({ status: 500, payload: {} }));
+  server.fallback = applyAll(server);
+  const slept: number[] = [];
+  const db = new FieldDB(`test-${++n}`);
+  const core = new SyncCore(db, server, { deviceId: "dev-1", sleep: async (ms) => { slept.push(ms); }, maxAttempts: 4, backoffMs: 100 });
+  return { server, db, core, slept };
+}
+const pushes = (s: Scripted) => s.calls.filter((c) => c.path === "/api/v1/sync/push");
+
+describe("outbox", () => {
+  it("folds edits into an unsent mutation; once sent a mutation is immutable and a later edit is a new one", async () => {
+    const { core, db, server } = setup();
+    const v = await core.create("visit", { school_id: "s1", status: "in_progress" });
+    const a = await core.create("response", { visit_id: v, item_code: "enrolment", section: "", value: 6 });
+    await core.update("response", a, { value: 60 });
+    await core.update("response", a, { value: 600 });
+    expect(await db.outbox.count()).toBe(2);
+    expect((await db.outbox.toArray())[1].fields.value).toBe(600);
+    expect(await core.unsentCount()).toBe(2);
+    await core.push();
+    const sent = pushes(server)[0].body.mutations;
+    expect(sent.map((m: any) => [m.entity, m.op])).toEqual([["visit", "create"], ["response", "create"]]);
+    expect(await core.unsentCount()).toBe(0);
+    expect((await core.record("response", a))!.state).toBe("synced");
+    await core.update("response", a, { value: 601 });
+    const rows = await db.outbox.toArray();
+    expect(rows).toHaveLength(3);
+    expect(rows[1].fields.value).toBe(600); // the sent one never changes
+    expect(rows[2]).toMatchObject({ op: "update", base_version: (await core.record("response", a))!.version, fields: { value: 601 } });
+    expect(new Set(rows.map((r) => r.mutation_id)).size).toBe(3);
+  });
+
+  it("retries a failed push with backoff and the same mutation ids, and survives a lost answer", async () => {
+    const { core, server, slept } = setup();
+    await core.create("visit", { school_id: "s1" });
+    const ok = applyAll(server);
+    server.script["POST /api/v1/sync/push"] = [new TransportError("offline"), { status: 503, payload: {} },
+      (c) => { ok(c); throw new TransportError("answer lost"); }, // applied on the server, answer lost
+      (c) => ({ status: 200, payload: { results: c.body.mutations.map((m: any) => ({ mutation_id: m.mutation_id, status: "duplicate",
+        id: m.id, original: { status: "applied", id: m.id, version: 7, record: { id: m.id, school_id: "s1" } } })) } })];
+    const counts = await core.push();
+    expect(counts).toEqual({ duplicate: 1 });
+    const ids = pushes(server).map((c) => c.body.mutations[0].mutation_id);
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids).size).toBe(1);
+    expect(slept).toHaveLength(3);
+    expect(slept[1]).toBeGreaterThan(slept[0] * 0.9); // exponential (with jitter)
+    expect(await core.unsentCount()).toBe(0);
+  });
+
+  it("keeps everything queued when the server never answers", async () => {
+    const { core, server } = setup();
+    const v = await core.create("visit", { school_id: "s1" });
+    server.script["POST /api/v1/sync/push"] = Array(4).fill(new TransportError("offline"));
+    await expect(core.push()).rejects.toBeInstanceOf(SyncUnavailable);
+    expect(await core.unsentCount()).toBe(1);
+    expect((await core.record("visit", v))!.state).toBe("pending");
+  });
+
+  it("shows rejected and conflict results with their reasons; settling a conflict resolves it on the server", async () => {
+    const { core, server } = setup();
+    const a = await core.create("response", { visit_id: "v", item_code: "x", section: "", value: 1 });
+    const b = await core.create("response", { visit_id: "v", item_code: "y", section: "", value: 2 });
+    server.script["POST /api/v1/sync/push"] = [(c) => ({ status: 200, payload: { results: [
+      { mutation_id: c.body.mutations[0].mutation_id, status: "rejected", id: a, reason: "invalid fields", errors: { "fields.value": ["bad"] } },
+      { mutation_id: c.body.mutations[1].mutation_id, status: "conflict", id: b, version: 3, record: { id: b, value: 5 },
+        conflict: { id: "c-1", fields: { value: { base: 1, server: 5, client: 2 } } } }] } })];
+    await core.push();
+    expect(await core.record("response", a)).toMatchObject({ state: "rejected", reason: "invalid fields (fields.value: bad)" });
+    const rec = (await core.record("response", b))!;
+    expect(rec.state).toBe("conflict");
+    expect(rec.conflict!.fields.value).toEqual({ base: 1, server: 5, client: 2 });
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [{ status: 200, payload: { id: "c-1", status: "resolved" } }];
+    await core.resolve("response", b, { value: { take: "client" } });
+    const call = server.calls.find((c) => c.path === "/api/v1/sync/conflicts/resolve")!;
+    expect(call.body).toEqual({ conflict_id: "c-1", fields: { value: { take: "client" } } });
+    expect((await core.record("response", b))!.state).toBe("synced");
+  });
+
+  it("sends a visit's submission on its own, after its answers, on the version they left", async () => {
+    const { core, server } = setup();
+    const v = await core.create("visit", { school_id: "s1", status: "in_progress" });
+    await core.create("response", { visit_id: v, item_code: "enrolment", section: "", value: 600 });
+    await core.update("visit", v, { status: "submitted" }, { barrier: true });
+    server.script["GET /api/v1/sync/pull"] = [{ status: 200, payload: { has_more: false, cursor: "c1",
+      changes: [{ entity: "visit", id: v, op: "upsert", version: 42, data: { id: v, school_id: "s1", status: "in_progress" } }] } }];
+    await core.push();
+    const batches = pushes(server).map((c) => c.body.mutations);
+    expect(batches.map((b) => b.length)).toEqual([2, 1]);
+    expect(batches[1][0]).toMatchObject({ entity: "visit", op: "update", base_version: 42, fields: { status: "submitted" } });
+    expect(server.calls.map((c) => c.path)).toEqual(["/api/v1/sync/push", "/api/v1/sync/pull", "/api/v1/sync/push"]);
+  });
+});
+
+describe("pull", () => {
+  it("pages until has_more is false; local edits stay on top; a 410 drops the cache but never the outbox", async () => {
+    const { core, server } = setup();
+    server.script["GET /api/v1/sync/pull"] = [
+      { status: 200, payload: { has_more: true, cursor: "p1", changes: [{ entity: "school", id: "s1", op: "upsert", version: 1, data: { id: "s1", name: "一小" } }] } },
+      { status: 200, payload: { has_more: false, cursor: "p2", changes: [
+        { entity: "response", id: "r1", op: "upsert", version: 2, data: { id: "r1", visit_id: "v1", item_code: "x", value: 1 } }] } }];
+    expect(await core.pull()).toBe(2);
+    expect(server.calls.map((c) => c.params.cursor)).toEqual([null, "p1"]);
+    await core.update("response", "r1", { value: 9 });
+    server.script["GET /api/v1/sync/pull"] = [{ status: 410, payload: {} },
+      { status: 200, payload: { has_more: false, cursor: "p3", changes: [
+        { entity: "response", id: "r1", op: "upsert", version: 3, data: { id: "r1", visit_id: "v1", item_code: "x", value: 2 } }] } }];
+    await core.pull();
+    expect(server.calls.slice(-2).map((c) => c.params.cursor)).toEqual(["p2", null]);
+    expect(await core.get("school", "s1")).toBeNull(); // synced cache dropped
+    expect(await core.get("response", "r1")).toMatchObject({ value: 9 }); // my edit on top of the new copy
+    expect(await core.unsentCount()).toBe(1);
+  });
+});
+
+describe("photos", () => {
+  it("hashes a photo, waits for its visit to reach the server, then uploads it in resumable chunks", async () => {
+    const { core, server, db } = setup();
+    (core.opts as any).wholeLimit = 10; (core.opts as any).chunkSize = 40;
+    const v = await core.create("visit", { school_id: "s1" });
+    const blob = new Blob([new Uint8Array(100).fill(7)], { type: "image/jpeg" });
+    const pid = await core.attachPhoto(blob, { visit_id: v, item_code: "sports_area_m2" });
+    const row = (await db.photos.where("id").equals(pid).first())!;
+    expect(row.decl.sha256).toBe(await sha256Hex(blob));
+    expect(row.decl).toMatchObject({ size: 100, visit_id: v, item_code: "sports_area_m2", content_type: "image/jpeg" });
+    expect(await core.pushPhotos()).toEqual({ waiting: 1 });
+    expect((await db.photos.get(row.seq!))!.reason).toMatch(/waiting for its visit/);
+    await core.push();
+    server.script["POST /api/v1/photos/uploads"] = [{ status: 201, payload: { status: "uploading", offset: 0, max_chunk_bytes: 40 } }];
+    server.script[`PATCH /api/v1/photos/uploads/${pid}`] = [new TransportError("dropped"),
+      { status: 204, payload: {}, headers: { "upload-offset": "40" } },
+      { status: 409, payload: {}, headers: { "upload-offset": "80" } }, // the server already had more: resume there
+      (c) => ({ status: 200, payload: { status: "received", offset: 100, seen: c.headers } })];
+    expect(await core.pushPhotos()).toEqual({ sent: 1 });
+    const patches = server.calls.filter((c) => c.method === "PATCH");
+    expect(patches.map((c) => [c.headers!["Upload-Offset"], c.size])).toEqual([["0", 40], ["0", 40], ["40", 40], ["80", 20]]);
+    expect(patches[3].headers!["Upload-Complete"]).toBe("?1");
+    expect((await db.photos.get(row.seq!))).toMatchObject({ state: "synced", progress: 1 });
+  });
+
+  it("a refused image is final for that photo, with the server's reason", async () => {
+    const { core, server, db } = setup();
+    const pid = await core.attachPhoto(new Blob([new Uint8Array(5)]), { visit_id: "known", item_code: "x" });
+    server.script["POST /api/v1/photos/uploads/whole"] = [{ status: 422, payload: { detail: "not an image" } }];
+    expect(await core.pushPhotos()).toEqual({ rejected: 1 });
+    expect((await db.photos.where("id").equals(pid).first())).toMatchObject({ state: "rejected", reason: "refused (422): not an image" });
+  });
+});

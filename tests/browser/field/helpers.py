@@ -1,0 +1,47 @@
+"""Shared steps of the field app's browser tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+FIELD = Path(__file__).resolve().parents[3] / "field"
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
+         "locale": "zh-CN", "service_workers": "allow"}
+
+
+def sign_in(page, base, username, *, wait_for_visits=True):
+    """Sign in through the app's form and wait for the first sync to finish."""
+    page.goto(f"{base}/field/")
+    page.fill("#username", username)
+    page.fill("#password", "password-123")
+    page.get_by_test_id("sign-in").click()
+    page.wait_for_selector('[data-testid="sync-now"]')
+    if wait_for_visits:
+        page.wait_for_selector('[data-testid="visit-card"]')
+    wait_synced(page)
+
+
+def wait_synced(page, timeout=30000):
+    """Until no sync is running."""
+    page.wait_for_function("document.querySelector('[data-testid=sync-now]') && "
+                           "!document.querySelector('[data-testid=sync-now]').disabled", timeout=timeout)
+
+
+def unsent(page) -> int:
+    return int(page.get_by_test_id("unsent-count").inner_text())
+
+
+def axe_serious(page) -> list[dict]:
+    """axe-core (served from field/node_modules, no CDN) run on the page: serious and critical violations."""
+    page.add_script_tag(path=str(FIELD / "node_modules" / "axe-core" / "axe.min.js"))
+    found = page.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map("
+                          "v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))")
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+def touch_targets_too_small(page) -> list[str]:
+    """Visible buttons, links and choice labels smaller than 44 x 44 CSS pixels."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('button, a.btn, .choice, label.btn, .badge'))
+        .filter(e => e.offsetParent !== null)
+        .map(e => [e, e.getBoundingClientRect()])
+        .filter(([e, r]) => r.width < 44 || r.height < 44)
+        .map(([e, r]) => `${e.textContent.trim().slice(0, 20)} ${Math.round(r.width)}x${Math.round(r.height)}`)""")

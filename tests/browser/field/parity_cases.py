@@ -1,0 +1,190 @@
+"""Generated schools scored by the server's engine, written as JSON for the field app's evaluator to match."""
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+
+from inspections.scoring import engine
+from inspections.scoring.definition import check_definition
+from inspections.scoring.national import NATIONAL_2017
+
+# A second definition using every op the national one does not (sum, count, ratio, const, all/any/not).
+EXTRA = {
+    "code": "parity-extra", "name": {"zh": "测试", "en": "test"},
+    "items": [
+        {"code": "enrolment", "kind": "integer", "unit": "students", "section": "A", "levels": ["primary", "junior"],
+         "help": {"zh": "学生数", "en": "students"}},
+        {"code": "a", "kind": "number", "unit": "yuan", "section": "A", "levels": ["primary", "junior"], "help": {"zh": "a", "en": "a"}},
+        {"code": "b", "kind": "number", "unit": "yuan", "section": "A", "levels": ["primary", "junior"], "help": {"zh": "b", "en": "b"}},
+        {"code": "rooms", "kind": "room_areas", "unit": "m2", "section": "B", "levels": ["primary", "junior"], "help": {"zh": "r", "en": "r"}},
+        {"code": "classes", "kind": "class_sizes", "unit": "students", "section": "B", "levels": ["primary", "junior"], "help": {"zh": "c", "en": "c"}},
+        {"code": "p", "kind": "boolean", "unit": "", "section": "C", "levels": ["primary", "junior"], "help": {"zh": "p", "en": "p"}},
+        {"code": "q", "kind": "boolean", "unit": "", "section": "C", "levels": ["primary", "junior"], "help": {"zh": "q", "en": "q"}},
+        {"code": "grade", "kind": "rating", "unit": "", "section": "C", "levels": ["primary", "junior"], "help": {"zh": "g", "en": "g"},
+         "choices": ["A", "B", "C"]},
+    ],
+    "indicators": [
+        {"code": "X1", "name": {"zh": "x1", "en": "x1"}, "section": "A", "levels": ["primary", "junior"], "school_rule": True,
+         "expr": {"op": "ratio", "num": {"op": "fact", "fact": "a"}, "den": {"op": "fact", "fact": "b"}}, "comparator": "ge",
+         "threshold": {"primary": "0.5", "junior": "0.75"}, "unit": "", "shortfall": {"unit": "yuan", "round": "cent"}, "severity": "high"},
+        {"code": "X2", "name": {"zh": "x2", "en": "x2"}, "section": "A", "levels": ["primary", "junior"], "school_rule": True,
+         "expr": {"op": "sum", "args": [{"op": "fact", "fact": "a"}, {"op": "fact", "fact": "b", "default": "0"}, {"op": "const", "value": "1.5"}]},
+         "comparator": "le", "threshold": "1000", "unit": "yuan", "shortfall": {"unit": "yuan", "round": "cent"}, "severity": "high"},
+        {"code": "X3", "name": {"zh": "x3", "en": "x3"}, "section": "B", "levels": ["primary", "junior"], "school_rule": True,
+         "expr": {"op": "count", "fact": "rooms"}, "comparator": "ge", "threshold": "3", "unit": "rooms",
+         "shortfall": {"unit": "rooms", "round": "whole"}, "severity": "high"},
+        {"code": "X4", "name": {"zh": "x4", "en": "x4"}, "section": "B", "levels": ["primary", "junior"], "school_rule": True,
+         "expr": {"op": "per_student", "fact": "a"}, "comparator": "ge", "threshold": "0.333", "unit": "",
+         "shortfall": {"unit": "yuan", "round": "cent"}, "severity": "high",
+         "applies_if": {"op": "any", "args": [{"op": "fact", "fact": "p"}, {"op": "not", "arg": {"op": "fact", "fact": "q", "default": True}}]}},
+        {"code": "X5", "name": {"zh": "x5", "en": "x5"}, "section": "C", "levels": ["primary", "junior"],
+         "expr": {"op": "all", "args": [{"op": "fact", "fact": "p"}, {"op": "rating_at_least", "fact": "grade", "value": "B"}]},
+         "comparator": "eq", "threshold": True, "unit": "", "shortfall": None, "severity": "medium"},
+        {"code": "X6", "name": {"zh": "x6", "en": "x6"}, "section": "B", "levels": ["primary", "junior"],
+         "expr": {"op": "max_of", "fact": "classes"}, "comparator": "le", "threshold": {"primary": "45", "junior": "50"},
+         "unit": "students", "shortfall": {"unit": "classes", "round": "whole"}, "severity": "high"},
+        {"code": "X7", "name": {"zh": "x7", "en": "x7"}, "section": "B", "levels": ["primary", "junior"],
+         "expr": {"op": "rooms_per_12_classes", "fact": "rooms", "classes": "classes"}, "comparator": "ge", "threshold": "1",
+         "unit": "", "shortfall": {"unit": "rooms", "round": "whole"}, "severity": "high"},
+    ],
+    "rules": {"school": {"max_not_met": 2, "min_ratio_not_met": "0.7"},
+              "county": {"cv_limit": {"primary": "0.5", "junior": "0.45"}, "require_all_schools_pass": False}},
+}
+
+
+def _num(rng: random.Random, lo: float, hi: float, whole: bool):
+    """A number as a device might send it: an int, a float with decimals, or a decimal string."""
+    if whole:
+        return rng.randint(int(lo), int(hi))
+    x = round(rng.uniform(lo, hi), rng.choice([0, 1, 2, 3]))
+    return rng.choice([x, str(x), int(x)])
+
+
+RANGES = {"enrolment": (30, 3200), "teachers_above_required_qualification": (0, 160), "key_teachers_county_level_or_above": (0, 40),
+          "pe_art_teachers": (0, 30), "teaching_aux_area_m2": (0, 20000), "sports_area_m2": (0, 30000),
+          "equipment_value_yuan": (0, 9000000), "multimedia_classrooms": (0, 80), "compulsory_enrolment": (100, 4000),
+          "training_budget_yuan": (0, 200000), "public_funds_budget_yuan": (0, 2000000), "a": (0, 900), "b": (0, 900)}
+
+
+def _value(rng: random.Random, item: dict):
+    kind, code = item["kind"], item["code"]
+    if kind in ("integer", "number"):
+        lo, hi = RANGES.get(code, (0, 1000))
+        return _num(rng, lo, hi, kind == "integer")
+    if kind == "boolean":
+        return rng.random() < 0.7
+    if kind == "rating":
+        return rng.choice(item["choices"])
+    if kind == "class_sizes":
+        return [rng.randint(20, 60) for _ in range(rng.randint(1, 40))]
+    if kind == "room_areas":
+        return [round(rng.uniform(60, 130), rng.choice([0, 1, 2])) for _ in range(rng.randint(0, 4))]
+    return "文本"
+
+
+def _facts(rng: random.Random, defn: dict) -> dict:
+    facts = {}
+    for item in defn["items"]:
+        r = rng.random()
+        if r < 0.08 and item["code"] != "enrolment":
+            continue
+        if r < 0.13 and item["code"] != "enrolment":
+            facts[item["code"]] = "n/a"
+            continue
+        facts[item["code"]] = _value(rng, item)
+    if rng.random() < 0.03:  # an invalid answer: both sides must refuse it the same way
+        facts[rng.choice(["enrolment", "pe_art_teachers", "a"])] = rng.choice([-3, 0, "x"])
+    return facts
+
+
+def _out(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _out(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_out(v) for v in value]
+    return value
+
+
+def cases(n: int, seed: int = 14) -> list[dict]:
+    """n generated schools with the engine's verdicts (Decimals as exact strings)."""
+    rng = random.Random(seed)
+    check_definition(EXTRA)
+    out = []
+    for i in range(n):
+        defn = NATIONAL_2017 if i % 3 else EXTRA
+        level = rng.choice(["primary", "junior"])
+        facts = _facts(rng, defn)
+        case = {"template": defn["code"], "level": level, "facts": facts}
+        errors = engine.validate_facts(defn, level, facts)
+        if errors:
+            case["errors"] = sorted(errors)
+        else:
+            r = engine.score_school(defn, level, facts)
+            case["verdict"], case["reasons"] = r.verdict.value, r.reasons
+            case["results"] = [_out({k: getattr(x, k) for k in (
+                "code", "status", "value", "met", "ratio", "shortfall", "shortfall_unit", "reason", "detail",
+                "exact_value", "exact_ratio")}) for x in r.results]
+        out.append(case)
+    return out
+
+
+def visit_cases(n: int, seed: int = 15) -> list[dict]:
+    """Visits' answers (whole-school and per-section) at schools of every kind, turned into each section's
+    facts by scoring.service (sections_of, facts_for_section) and scored by the engine."""
+    from types import SimpleNamespace
+
+    from inspections.scoring.service import facts_for_section, sections_of
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        kind = rng.choice(["primary", "junior", "nine_year", "twelve_year"])
+        school = SimpleNamespace(kind=kind, enrolment_primary=rng.choice([0, rng.randint(100, 1500)]),
+                                 enrolment_junior=rng.choice([0, rng.randint(100, 1500)]))
+        combined = kind in ("nine_year", "twelve_year")
+        answers = []
+        for item in NATIONAL_2017["items"]:
+            for section in (["", "primary", "junior"] if combined else [""]):
+                if rng.random() < (0.5 if section else 0.6):
+                    value = _value(rng, item) if rng.random() > 0.05 or item["code"] == "enrolment" else "n/a"
+                    answers.append({"item_code": item["code"], "section": section, "value": value})
+        visit = SimpleNamespace(school=school, responses=[SimpleNamespace(**a) for a in answers])
+        sections = []
+        for section, level in sections_of(_school(kind, school)):
+            facts = facts_for_section(_visit(visit, kind), section, level)
+            entry = {"section": section, "level": level, "facts": facts}
+            errors = engine.validate_facts(NATIONAL_2017, level, facts)
+            if errors:
+                entry["errors"] = sorted(errors)
+            else:
+                r = engine.score_school(NATIONAL_2017, level, facts)
+                entry["verdict"] = r.verdict.value
+                entry["statuses"] = [x.status.value for x in r.results]
+                entry["shortfalls"] = [_out(x.shortfall) for x in r.results]
+            sections.append(entry)
+        out.append({"school": {"kind": kind, "enrolment_primary": school.enrolment_primary,
+                               "enrolment_junior": school.enrolment_junior}, "answers": answers, "sections": sections})
+    return out
+
+
+def _school(kind: str, school):
+    from types import SimpleNamespace
+
+    from inspections.org.enums import SchoolKind
+    return SimpleNamespace(kind=SchoolKind(kind), enrolment_primary=school.enrolment_primary,
+                           enrolment_junior=school.enrolment_junior)
+
+
+def _visit(visit, kind: str):
+    from types import SimpleNamespace
+    return SimpleNamespace(school=_school(kind, visit.school), responses=visit.responses)
+
+
+def write(path, n: int = 300) -> None:
+    """The cases and the definitions they use, as one JSON file."""
+    data = {"definitions": {NATIONAL_2017["code"]: NATIONAL_2017, EXTRA["code"]: EXTRA}, "cases": cases(n),
+            "visits": visit_cases(n // 3)}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False)

@@ -1,0 +1,152 @@
+"""In real Chromium: two inspectors answer the same item offline and one settles the conflict in the app
+(was / theirs / mine side by side); on a shared phone, signing out with unsent records warns and keeps
+them for that inspector only, and an unannounced visit made on the device reaches the server later."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from inspections.accounts.enums import Role
+from inspections.visits.models import Response, Visit
+from tests.browser.field.helpers import PHONE, sign_in, unsent, wait_synced
+from tests.factories import make_user, make_world, token_for
+
+
+@pytest.fixture
+def world(session, client):
+    w = make_world(session)
+    w.inspector_2 = make_user(session, Role.inspector, jurisdiction=w.county_a1)
+    session.commit()
+    w.visit = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
+        "school_id": str(w.school_a1.id), "planned_for": date.today().isoformat(),
+        "inspector_ids": [str(w.inspector_a1.id), str(w.inspector_2.id)]}).json
+    return w
+
+
+def _answer_enrolment(page, visit_id, value):
+    page.locator(f'[data-visit="{visit_id}"] [data-testid="start-visit"]').click()
+    page.get_by_test_id("input-enrolment").fill(value)
+    expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
+
+
+def test_two_inspectors_offline_conflict_settled_in_the_app(session, world, live_server, browser, shots, field_dist):
+    base, vid = live_server, world.visit["id"]
+    one, two = browser.new_context(**PHONE), browser.new_context(**PHONE)
+    p1, p2 = one.new_page(), two.new_page()
+    sign_in(p1, base, world.inspector_a1.username)
+    sign_in(p2, base, world.inspector_2.username)
+    one.set_offline(True)
+    two.set_offline(True)
+    _answer_enrolment(p1, vid, "600")
+    _answer_enrolment(p2, vid, "650")
+
+    two.set_offline(False)  # the second inspector reaches the server first
+    expect(p2.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
+    one.set_offline(False)
+    wait_synced(p1)
+    p1.get_by_test_id("sync-now").click()
+    wait_synced(p1)
+    p1.get_by_test_id("unsent").click()  # the unsent badge opens the sync panel
+    row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
+    expect(row).to_have_count(1)
+    table = row.get_by_test_id("conflict")
+    expect(table.get_by_test_id("theirs")).to_have_text("650")
+    expect(table.get_by_test_id("mine")).to_have_text("600")
+    shots(p1, "conflict-side-by-side")
+    session.expire_all()
+    assert session.scalar(select(Response.value).where(Response.visit_id == vid, Response.item_code == "enrolment")) == 650
+
+    row.get_by_test_id("keep-mine").click()
+    expect(p1.get_by_test_id("all-sent")).to_be_visible(timeout=20000)
+    session.expire_all()
+    answers = session.scalars(select(Response).where(Response.visit_id == vid, Response.item_code == "enrolment")).all()
+    assert [a.value for a in answers] == [600]  # one answer, settled to mine
+    p1.goto(f"{base}/field/#/visit/{vid}")
+    expect(p1.get_by_test_id("input-enrolment")).to_have_value("600")
+    one.close()
+    two.close()
+
+
+def test_sign_out_with_unsent_records_warns_and_keeps_them_for_that_user(session, world, live_server, browser, shots,
+                                                                          field_dist):
+    base = live_server
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    dialogs: list[str] = []
+    answer = {"accept": False}
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept() if answer["accept"] else d.dismiss()))
+    sign_in(page, base, world.inspector_a1.username)
+    page.get_by_test_id("lang").click()  # English on demand, Chinese by default
+    expect(page.get_by_test_id("new-visit")).to_have_text("Unannounced visit")
+    page.get_by_test_id("lang").click()
+    expect(page.get_by_test_id("new-visit")).to_have_text("临时走访")
+
+    ctx.set_offline(True)  # an unannounced visit at a school in scope, made on the device
+    page.get_by_test_id("new-visit").click()
+    page.get_by_test_id("school-select").select_option(str(world.school_a1b.id))
+    page.get_by_test_id("create-visit").click()
+    page.get_by_test_id("input-enrolment").fill("420")
+    expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
+    vid = page.url.rsplit("/", 1)[-1]
+    expect(page.get_by_test_id("unsent-count")).to_have_text("2")
+
+    with page.expect_event("dialog"):
+        page.get_by_test_id("sign-out").click()  # warned, and cancelled: still signed in
+    assert "2" in dialogs[-1] and "未发送" in dialogs[-1]
+    expect(page.get_by_test_id("sign-out")).to_be_visible()
+    answer["accept"] = True
+    with page.expect_event("dialog"):
+        page.get_by_test_id("sign-out").click()
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+
+    ctx.set_offline(False)  # another inspector on the same phone sees none of it
+    sign_in(page, base, world.inspector_2.username)
+    assert unsent(page) == 0
+    expect(page.locator(f'[data-visit="{vid}"]')).to_have_count(0)
+    page.get_by_test_id("sign-out").click()
+    expect(page.get_by_test_id("sign-in")).to_be_visible()
+    session.expire_all()
+    assert session.get(Visit, vid) is None
+
+    sign_in(page, base, world.inspector_a1.username)  # back again: kept, and sent now
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
+    session.expire_all()
+    visit = session.get(Visit, vid)
+    assert visit is not None and visit.school_id == world.school_a1b.id and visit.status.value == "in_progress"
+    assert [r.value for r in visit.responses] == [420]
+    expect(page.locator(f'[data-visit="{vid}"]')).to_have_count(1)
+    ctx.close()
+
+
+def test_lost_answer_during_sync_is_retried_without_doubling(session, world, live_server, browser, field_dist):
+    base, vid = live_server, world.visit["id"]
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    sign_in(page, base, world.inspector_a1.username)
+    ctx.set_offline(True)
+    _answer_enrolment(page, vid, "600")
+    page.get_by_test_id("input-pe_art_teachers").fill("4")
+    expect(page.get_by_test_id("unsent-count")).to_have_text("3")
+    lost = []
+
+    def lose_first_answer(route):
+        if not lost:
+            route.fetch()  # the server applies the batch...
+            lost.append(route.request.post_data_json)
+            route.abort("connectionreset")  # ...and the phone never hears back
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/sync/push", lose_first_answer)
+    ctx.set_offline(False)
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
+    assert lost and len(lost[0]["mutations"]) == 3  # the start and two answers
+    session.expire_all()
+    answers = session.scalars(select(Response).where(Response.visit_id == vid)).all()
+    assert sorted((a.item_code, a.value) for a in answers) == [("enrolment", 600), ("pe_art_teachers", 4)]
+    page.get_by_test_id("unsent").click()
+    expect(page.get_by_test_id("all-sent")).to_be_visible()
+    ctx.close()
