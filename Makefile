@@ -9,11 +9,22 @@ PORT ?= 5000
 .PHONY: run test install install-dev migrate demo worker bench clean field
 
 # The field app (field/, TypeScript): installed from the committed lockfile and built into field/dist,
-# which Flask serves at /field/. Skipped with a message where Node is absent (CI has Node 20).
+# which Flask serves at /field/. Skipped with a message where Node is absent (CI has Node 20). Stamped:
+# `npm ci` runs again only when the lockfile changes, the build only when a source does, so a second
+# `make test` needs no network.
+FIELD_SOURCES := $(shell find field -path field/node_modules -prune -o -path field/dist -prune -o -type f -print 2>/dev/null)
+
 field:
-	@if command -v npm >/dev/null 2>&1; then \
-	  cd field && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent; \
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory field/dist/index.html; \
 	else echo "field: node/npm not found; the field app at /field/ is not built (install Node 20)"; fi
+
+field/node_modules/.installed: field/package-lock.json
+	cd field && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+field/dist/index.html: field/node_modules/.installed $(FIELD_SOURCES)
+	cd field && npm run build --silent
+	touch $@
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
