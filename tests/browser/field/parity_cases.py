@@ -34,7 +34,7 @@ EXTRA = {
         {"code": "X3", "name": {"zh": "x3", "en": "x3"}, "section": "B", "levels": ["primary", "junior"], "school_rule": True,
          "expr": {"op": "count", "fact": "rooms"}, "comparator": "ge", "threshold": "3", "unit": "rooms",
          "shortfall": {"unit": "rooms", "round": "whole"}, "severity": "high"},
-        {"code": "X4", "name": {"zh": "x4", "en": "x4"}, "section": "B", "levels": ["primary", "junior"], "school_rule": True,
+        {"code": "X4", "name": {"zh": "x4", "en": "x4"}, "section": "B", "levels": ["primary", "junior"],
          "expr": {"op": "per_student", "fact": "a"}, "comparator": "ge", "threshold": "0.333", "unit": "",
          "shortfall": {"unit": "yuan", "round": "cent"}, "severity": "high",
          "applies_if": {"op": "any", "args": [{"op": "fact", "fact": "p"}, {"op": "not", "arg": {"op": "fact", "fact": "q", "default": True}}]}},
