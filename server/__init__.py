@@ -32,6 +32,8 @@ def create_app(config: dict | None = None) -> Flask:
     from inspections.accounts.service import configure_hasher
     configure_hasher(time_cost=int(app.config["ARGON2_TIME_COST"]), memory_kib=int(app.config["ARGON2_MEMORY_KIB"]))
     extensions.init_app(app)
+    from server import ratelimit
+    ratelimit.init_app(app)
     from sync.changelog import install as install_change_log
     install_change_log()  # explicit: the change log is written in the data's own transaction
     from inspections.tickets.stats import install as install_ticket_stats
@@ -49,6 +51,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.before_request(authenticate_api_request)
     app.before_request(refuse_bad_text_in_url)
     api.register_blueprint(health.blp)
+    ratelimit.apply_limits(app)  # every sign-in path shares one budget; uploads are counted per user
     _register_docs_assets(app)
     cli.register(app)
     return app

@@ -58,6 +58,8 @@ def from_env(overrides: dict | None = None) -> dict:
         "PHOTO_TIME_TOLERANCE_HOURS": float(env.get("PHOTO_TIME_TOLERANCE_HOURS", 12)),
         "PHOTO_URL_EXPIRY_SECONDS": int(env.get("PHOTO_URL_EXPIRY_SECONDS", 300)),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Photo declarations, chunks and evidence forms per signed-in user (a 50 MiB photo is 7 chunks).
+        "UPLOAD_RATE_LIMIT": env.get("UPLOAD_RATE_LIMIT", "120 per minute;2000 per hour"),
         "KEY_PREFIX": env.get("KEY_PREFIX", ""),
         "ARGON2_TIME_COST": int(env.get("ARGON2_TIME_COST", 2)),
         "ARGON2_MEMORY_KIB": int(env.get("ARGON2_MEMORY_KIB", 19 * 1024)),
