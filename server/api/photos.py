@@ -36,6 +36,12 @@ CHUNK_TYPES = ("application/offset+octet-stream", "application/octet-stream")
 VARIANTS = {"original": photos.original_key, "display": photos.display_key, "thumb": photos.thumb_key}
 
 
+def served_type(content_type: str) -> str:
+    """The type an original is served as: an accepted photo type, else opaque bytes (never SVG or HTML)."""
+    from inspections.photos.imaging import ACCEPTED_TYPES
+    return content_type if content_type in ACCEPTED_TYPES else "application/octet-stream"
+
+
 def _expiry() -> timedelta:
     return timedelta(hours=current_app.config["UPLOAD_EXPIRY_HOURS"])
 
@@ -300,7 +306,7 @@ class PhotoFile(MethodView):
             return redirect(st.presigned_url(key, expires=current_app.config["PHOTO_URL_EXPIRY_SECONDS"]), 302)
         if not st.exists(key):
             abort(404, message=f"Photo {photo_id} has no {variant}.")
-        mimetype = photo.content_type if variant == "original" else "image/jpeg"
+        mimetype = served_type(photo.content_type) if variant == "original" else "image/jpeg"
         resp = Response(stream_with_context(st.open(key)), mimetype=mimetype)
         resp.headers["Cache-Control"] = "private, max-age=300"
         resp.headers["ETag"] = f'"{photo.sha256}-{variant}"'

@@ -116,10 +116,7 @@ def logout():
     if user is not None:
         accounts.end_sessions(session(), user, tokens=False)
         session().commit()
-    lang = web_session.get("lang")
     web_session.clear()
-    if lang:
-        web_session["lang"] = lang
     return redirect(url_for("web.login"))
 
 
