@@ -1,7 +1,6 @@
 """Scoring: previews, a visit's stored score, county reports (JSON and CSV), scoring runs, jobs."""
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 
@@ -28,6 +27,7 @@ from server.api.common import get_in_scope
 from server.auth import BEARER, EVERYONE, MANAGERS, STAFF, current_principal, require
 from server.extensions import session
 from server.jobs import enqueue_county, score_visit_job_id
+from server.spreadsheet import SafeWriter
 
 PREFIX = ""
 blp = Blueprint("scoring", __name__, description="Scores of visits and counties against the standard.")
@@ -112,7 +112,7 @@ def _report_csv(county: Jurisdiction, row) -> Response:
     result = row.result
     codes = list(result["indicators"])
     out = io.StringIO()
-    w = csv.writer(out)
+    w = SafeWriter(out)  # names and reasons are text, never formulas
     w.writerow(["county", county.name, "level", row.level, "verdict", row.verdict,
                 "computed_at", row.computed_at.isoformat()])
     w.writerow(["school", "verdict", "met_count", *codes])
