@@ -52,6 +52,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.before_request(refuse_bad_text_in_url)
     api.register_blueprint(health.blp)
     ratelimit.apply_limits(app)  # every sign-in path shares one budget; uploads are counted per user
+    from server import security
+    security.init_app(app)
     _register_docs_assets(app)
     cli.register(app)
     return app

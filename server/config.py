@@ -35,6 +35,18 @@ def _days(env, name: str, default: int) -> int:
     return value
 
 
+def _flag(env, name: str, default: bool) -> bool:
+    """A yes/no setting: 1/true/yes/on or 0/false/no/off (anything else is an error at start-up)."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
 def from_env(overrides: dict | None = None) -> dict:
     """Build the settings mapping: environment, then embedded defaults, then overrides."""
     env = os.environ
@@ -73,6 +85,11 @@ def from_env(overrides: dict | None = None) -> dict:
         # daily job turns schedules into planned visits.
         "VISIT_GRACE_DAYS": _days(env, "VISIT_GRACE_DAYS", 7),
         "PLAN_HORIZON_DAYS": _days(env, "PLAN_HORIZON_DAYS", 60),
+        # Behind HTTPS (production): the session cookie is sent only over TLS. Off by default so the
+        # embedded `make run` on http://127.0.0.1 can sign in.
+        "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", False),
+        "PREFERRED_URL_SCHEME": "https" if _flag(env, "SESSION_COOKIE_SECURE", False) else "http",
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES") or 0),
         "JSON_AS_ASCII": False,
         "API_TITLE": "Education supervision inspections API",
         "API_VERSION": "v1",
