@@ -66,6 +66,8 @@ def from_env(overrides: dict | None = None) -> dict:
         "MAX_CHUNK_BYTES": int(env.get("MAX_CHUNK_BYTES", 8 << 20)),
         "UPLOAD_EXPIRY_HOURS": float(env.get("UPLOAD_EXPIRY_HOURS", 48)),
         "PHOTO_MAX_PIXELS": int(env.get("PHOTO_MAX_PIXELS", 60_000_000)),
+        # PNG, WebP and HEIF have no reduced decoding: a lower cap bounds a worker's memory per photo.
+        "PHOTO_MAX_PIXELS_FULL_DECODE": int(env.get("PHOTO_MAX_PIXELS_FULL_DECODE", 24_000_000)),
         "PHOTO_MAX_DISTANCE_M": float(env.get("PHOTO_MAX_DISTANCE_M", 2000)),
         "PHOTO_TIME_TOLERANCE_HOURS": float(env.get("PHOTO_TIME_TOLERANCE_HOURS", 12)),
         "PHOTO_URL_EXPIRY_SECONDS": int(env.get("PHOTO_URL_EXPIRY_SECONDS", 300)),

@@ -62,6 +62,7 @@ def processing_settings(app=None) -> dict:
     cfg = (app or current_app).config
     return {"storage_url": cfg["STORAGE_URL"], "endpoint_url": cfg.get("S3_ENDPOINT_URL"),
             "region": cfg.get("S3_REGION"), "max_pixels": cfg["PHOTO_MAX_PIXELS"],
+            "max_full_decode_pixels": cfg["PHOTO_MAX_PIXELS_FULL_DECODE"],
             "max_distance_m": cfg["PHOTO_MAX_DISTANCE_M"], "time_tolerance_hours": cfg["PHOTO_TIME_TOLERANCE_HOURS"]}
 
 
