@@ -38,7 +38,8 @@ def create_app(config: dict | None = None) -> Flask:
     install_change_log()  # explicit: the change log is written in the data's own transaction
     from inspections.tickets.stats import install as install_ticket_stats
     install_ticket_stats()  # the dashboard's counts, kept in each ticket change's own transaction
-    api = errors.ProblemApi(app, spec_kwargs={
+    from server.openapi import DocumentedApi
+    api = DocumentedApi(app, spec_kwargs={
         "info": {"description": "Field inspections for high-quality balanced compulsory education (教育督导)."},
     })
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
@@ -51,6 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.before_request(authenticate_api_request)
     app.before_request(refuse_bad_text_in_url)
     api.register_blueprint(health.blp)
+    api.finish_document()  # error responses are documented as what they are: problem+json
     ratelimit.apply_limits(app)  # every sign-in path shares one budget; uploads are counted per user
     from server import security
     security.init_app(app)
