@@ -24,12 +24,18 @@ def client_address() -> str:
 
 def login_username() -> str:
     """The username a sign-in attempt names, from a JSON body or a form ('-' when it names none)."""
+    from werkzeug.exceptions import HTTPException
     name = None
-    if request.is_json:
-        body = request.get_json(silent=True)
-        name = body.get("username") if isinstance(body, dict) else None
-    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        name = request.form.get("username")
+    try:
+        if request.is_json:
+            body = request.get_json(silent=True)
+            name = body.get("username") if isinstance(body, dict) else None
+        elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            name = request.form.get("username")
+    except HTTPException:
+        # A body refused while reading (unstorable text, too large, unreadable): the view answers that;
+        # an error here would make Flask-Limiter take its storage for dead and fall back to memory.
+        name = None
     return name[:80] if isinstance(name, str) and name else "-"
 
 
