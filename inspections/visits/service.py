@@ -105,6 +105,12 @@ def update(session: Session, visit: Visit, *, planned_for: date | None = None, n
         raise Conflict(f"visit is {visit.status.value} and can no longer change")
     if inspector_ids is not None:
         errors = _check_inspectors(session, inspector_ids)
+        # An inspector put on the visit now must cover its school (those already on it may stay).
+        added = [i for i in dict.fromkeys(inspector_ids) if i not in set(visit.inspector_ids)]
+        if added and not errors:
+            [(_, new_errors)] = check_new(session, [dict(school=visit.school, inspector_ids=added, planned_for=None,
+                                                         template_version_id=visit.template_version_id, id=None)])
+            errors = {k: v for k, v in new_errors.items() if k == "inspector_ids"}
         if errors:
             raise ValidationFailed("Invalid visit", errors)
         visit.inspector_links = [VisitInspector(inspector_id=i) for i in dict.fromkeys(inspector_ids)]

@@ -128,3 +128,12 @@ def test_visit_with_an_inspector_of_another_county_is_refused_as_planning_does(c
                                              "inspector_ids": [str(world.insp_b1.id)]},
                      headers=token_for(session, world.admin))
     assert ok.status_code == 201, ok.json
+
+
+def test_an_inspector_of_another_county_cannot_be_added_to_a_visit_later(client, session, world):
+    h = token_for(session, world.office_a1)
+    v = client.post("/api/v1/visits", json={"school_id": str(world.school_a1.id)}, headers=h).json
+    r = client.patch(f"/api/v1/visits/{v['id']}", json={"inspector_ids": [str(world.insp_b1.id)]}, headers=h)
+    assert r.status_code == 422 and "inspector_ids" in r.json["errors"]
+    ok = client.patch(f"/api/v1/visits/{v['id']}", json={"inspector_ids": [str(world.inspector_a1.id)]}, headers=h)
+    assert ok.status_code == 200 and ok.json["inspector_ids"] == [str(world.inspector_a1.id)]
