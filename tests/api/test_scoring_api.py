@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -56,7 +57,7 @@ def test_submitting_a_visit_scores_it_once(app, client, session, world):
     # Running the job again (a retry, or a duplicate delivery) stores one result, not two.
     from inspections.scoring.tasks import score_visit
     score_visit(r.json["job"]["id"], visit_id=visit["id"])
-    assert session.scalar(select(func.count()).select_from(VisitScore).where(VisitScore.visit_id == visit["id"])) == 1
+    assert session.scalar(select(func.count()).select_from(VisitScore).where(VisitScore.visit_id == uuid.UUID(visit["id"]))) == 1
     # The school sees its own submitted visit's score.
     assert client.get(f"/api/v1/visits/{visit['id']}/score", headers=world.h_school).json["state"] == "scored"
 

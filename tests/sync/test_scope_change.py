@@ -2,6 +2,8 @@
 what left its scope: the change log is filtered by the current scope, so no delete would ever come."""
 from __future__ import annotations
 
+import uuid
+
 from inspections.accounts import service as accounts
 from inspections.org import service as org
 from inspections.visits.models import Visit
@@ -59,7 +61,7 @@ def test_taken_off_a_visit_outside_ones_area(client, session, tmp_path):
     # The inspector who stayed on it (and anyone else) keeps a valid cursor.
     h1 = token_for(session, w.inspector_a1)
     first = _pull(client, h1, None).json
-    assert session.get(Visit, v["id"]) is not None
+    assert session.get(Visit, uuid.UUID(v["id"])) is not None
     assert _pull(client, h1, first["cursor"]).status_code == 200
 
 
