@@ -97,10 +97,6 @@ def retry_after() -> int:
     return max(1, int(reset - time.time()))
 
 
-def is_rate_limited(err: Exception) -> bool:
-    return isinstance(err, RateLimitExceeded)
-
-
 def reset(app: Flask) -> None:
     """Forget every counter of this app's limiter (tests; an operator unlocking a user)."""
     limiter: Limiter = app.extensions["rate_limits"]
