@@ -74,11 +74,11 @@ class Request(FlaskRequest):
         except UNREADABLE:
             _unreadable()
         if not self._text_checked and self.is_json:
-            self._text_checked = True
             raw = data.encode() if isinstance(data, str) else data
             bad = body_bad_text(raw)
             if bad:
-                _refuse(bad)
+                _refuse(bad)  # again on every read: an early reader (a rate-limit key) may swallow the first
+            self._text_checked = True
         return data
 
     def _load_form_data(self):
