@@ -30,7 +30,8 @@ def _storage(storage_url: str, endpoint_url: str | None, region: str | None):
 
 
 def process_photo(photo_id: str, *, storage_url: str, endpoint_url: str | None = None, region: str | None = None,
-                  max_pixels: int = imaging.DEFAULT_MAX_PIXELS, max_distance_m: float = 2000,
+                  max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
+                  max_full_decode_pixels: int = imaging.DEFAULT_MAX_FULL_DECODE_PIXELS, max_distance_m: float = 2000,
                   time_tolerance_hours: float = 12, storage=None) -> str:
     """Verify a received photo, write its derivatives, extract evidence and flags; returns the new status.
 
@@ -43,7 +44,8 @@ def process_photo(photo_id: str, *, storage_url: str, endpoint_url: str | None =
             return photo.status if photo else "missing"
         data = b"".join(st.open(photo.blob_key))
         try:
-            out = imaging.process(data, declared_type=photo.content_type, max_pixels=max_pixels)
+            out = imaging.process(data, declared_type=photo.content_type, max_pixels=max_pixels,
+                                  max_full_decode_pixels=max_full_decode_pixels)
         except imaging.ImageRejected as exc:
             photo.status, photo.status_reason = PhotoStatus.rejected, exc.reason[:300]
             photo.processed_at = utcnow()
