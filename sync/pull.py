@@ -138,7 +138,7 @@ def pull(session: Session, principal: Principal, *, cursor: str | None, limit: i
                              .order_by(SyncCommit.commit_seq).limit(limit)).all()
     if not window:
         return {"changes": [], "has_more": False, "cursor": encode_cursor(pos, secret=secret, scope=scope),
-                "snapshot": cursor is None}
+                "snapshot": cursor is None, "evidence": {}}
     last = window[-1]
     if session.get_bind().dialect.name == "postgresql":
         # The per-commit subplans inflate the estimated cost past the JIT threshold; compiling
