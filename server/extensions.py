@@ -1,7 +1,7 @@
 """Database, Redis, RQ queues, blob storage and the rate limiter; built lazily, never at import."""
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
 from inspections import db as domain_db
@@ -70,7 +70,12 @@ def rate_limiter(app: Flask | None = None) -> RateLimiter:
 def session() -> Session:
     """The request's database session."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessionmaker"]()
+        factory = current_app.extensions["db_sessionmaker"]
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            # A read begins deferred on SQLite (no write lock); anything else begins as a writer.
+            g.db_session = factory(bind=domain_db.reader_bind(current_app.extensions["db_engine"]))
+        else:
+            g.db_session = factory()
     return g.db_session
 
 

@@ -13,38 +13,38 @@ from inspections.jobs.models import JobRecord
 log = logging.getLogger(__name__)
 
 
-def record_enqueued(session: Session, *, job_id: str, kind: str, args: dict) -> tuple[JobRecord, bool]:
-    """Create the record for a job about to be enqueued; (record, False) when it already exists."""
-    rec = session.get(JobRecord, job_id)
-    if rec is not None and rec.status != "failed":
-        return rec, False
-    if rec is None:
-        rec = JobRecord(id=job_id, kind=kind, args=args)
-        session.add(rec)
-    else:  # a failed job asked for again starts over
-        rec.status, rec.error, rec.attempts, rec.enqueued_at = "queued", None, 0, utcnow()
-    session.flush()
-    return rec, True
-
-
 def tracked(kind: str):
     """Decorate a job body `fn(session, **args) -> dict`: status, attempts and errors are recorded.
 
-    The body runs in its own transaction; a failure is recorded (with its reason) in another, then
-    re-raised so RQ's retry policy applies. The wrapped function is what RQ imports by name.
+    The job's record is marked `started` (attempts + 1) in its own short transaction, unless it is
+    already `finished`: a duplicate delivery then returns the stored result and runs nothing. The body
+    runs in another transaction that first locks the record's row (a concurrent duplicate waits, then
+    finds it finished) and marks it `finished` in that same commit, so the effect and its mark land
+    together. A failure is recorded (with its reason) in another, then re-raised so RQ's retry
+    policy applies. The wrapped function is what RQ imports by name.
     """
 
     def deco(fn):
         @functools.wraps(fn)
         def run(job_id: str, **args):
             with new_session() as s:
-                rec = s.get(JobRecord, job_id) or JobRecord(id=job_id, kind=kind, args=_jsonable(args))
-                s.add(rec)
+                rec = s.get(JobRecord, job_id, with_for_update=True)
+                if rec is None:
+                    rec = JobRecord(id=job_id, kind=kind, args=_jsonable(args), attempts=0)
+                    s.add(rec)
+                elif rec.status == "finished":
+                    return rec.result
                 rec.status, rec.started_at, rec.attempts = "started", utcnow(), (rec.attempts or 0) + 1
+                rec.finished_at = None
                 s.commit()
             try:
                 with new_session() as s:
+                    rec = s.get(JobRecord, job_id, with_for_update=True)
+                    if rec is not None and rec.status == "finished":
+                        return rec.result
                     result = fn(s, **args)
+                    rec = s.get(JobRecord, job_id)
+                    rec.status, rec.error, rec.result, rec.finished_at = "finished", None, result, utcnow()
                     s.commit()
             except Exception as exc:
                 log.exception("job %s failed", job_id)
@@ -56,10 +56,6 @@ def tracked(kind: str):
                     rec.finished_at = utcnow()
                     s.commit()
                 raise
-            with new_session() as s:
-                rec = s.get(JobRecord, job_id)
-                rec.status, rec.error, rec.result, rec.finished_at = "finished", None, result, utcnow()
-                s.commit()
             return result
 
         run.kind = kind

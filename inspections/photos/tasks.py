@@ -76,6 +76,12 @@ def process_photo(photo_id: str, *, storage_url: str, endpoint_url: str | None =
         return photo.status
 
 
+@tracked("process_photo")
+def process_photo_job(session, *, photo_id: str, **settings) -> dict:
+    """The photo queue's job (`photo-<id>`, through the outbox): process_photo, recorded; {"status": ...}."""
+    return {"photo_id": photo_id, "status": str(process_photo(photo_id, **settings))}
+
+
 def cleanup_expired_uploads(*, storage_url: str, endpoint_url: str | None = None, region: str | None = None,
                             storage=None, limit: int = 500) -> int:
     """Periodic: expire abandoned partial uploads and delete their chunks; returns how many."""

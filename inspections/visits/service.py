@@ -11,6 +11,7 @@ from inspections.accounts.enums import Role
 from inspections.accounts.models import User
 from inspections.db import utcnow
 from inspections.errors import Conflict, ValidationFailed
+from inspections.jobs import outbox
 from inspections.org.enums import SECTIONS
 from inspections.org.models import School
 from inspections.templates import service as templates
@@ -113,6 +114,8 @@ def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
         if not visit.responses:
             raise Conflict("a visit with no answers cannot be submitted")
         visit.submitted_at = now
+        # Scoring is an effect of the submission, recorded in its transaction (the outbox relays it).
+        outbox.add(session, "score_visit", job_id=f"score-visit-{visit.id}", visit_id=str(visit.id))
     visit.status = to
     return visit
 

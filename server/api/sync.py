@@ -66,10 +66,6 @@ class Push(MethodView):
         outcome = push(db, user=current_user(), principal=current_principal(), device_id=body["device_id"],
                        mutations=body["mutations"])
         db.commit()
-        if outcome.submitted_visits:
-            from server.jobs import on_visit_submitted
-            for visit in outcome.submitted_visits:
-                on_visit_submitted(visit)
         return {"results": outcome.results}
 
 

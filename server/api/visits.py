@@ -102,9 +102,6 @@ class VisitById(MethodView):
         audit.record(db, actor_id=current_user().id, action="update", entity="visit", entity_id=visit.id,
                      data={k: str(v) for k, v in body.items()})
         db.commit()
-        if visit.status == VisitStatus.submitted:
-            from server.jobs import on_visit_submitted
-            on_visit_submitted(visit)
         return visit
 
 

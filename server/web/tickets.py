@@ -19,7 +19,8 @@ from inspections.storage import S3Storage
 from inspections.tickets import service as tickets
 from inspections.tickets.enums import TicketStatus
 from inspections.tickets.models import Ticket
-from server.api.photos import VARIANTS, enqueue_processing
+from server.api.photos import VARIANTS
+from server.jobs import record_photo_processing
 from server.extensions import session, storage
 from server.web import FORM_FILES, _principal, bp, i18n, nav_link
 
@@ -81,6 +82,9 @@ def ticket_detail(ticket_id):
                 photo_ids += [ph.id for ph in _store_form_files(p, t)]
             tickets.transition(session(), t, to=to, actor=p, note=request.form.get("note") or None, plan=plan or None,
                                photo_ids=photo_ids or None)
+            for ph in _stored_now():
+                if ph.status == PhotoStatus.received:
+                    record_photo_processing(session(), ph)  # processed after the commit (outbox)
             session().commit()
         except DomainError as e:
             session().rollback()
@@ -88,8 +92,6 @@ def ticket_detail(ticket_id):
             t = _ticket_or_404(p, ticket_id)
             error = e.message
         else:
-            for ph in _stored_now():
-                enqueue_processing(ph)
             return redirect(url_for("web.ticket_detail", ticket_id=t.id))
     return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error,
                            shortfall_text=shortfall_text,
