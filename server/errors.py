@@ -107,7 +107,8 @@ COMMITS = "request_commits"  # session.info: commits so far (a retry must not re
 
 
 def _count_commit(sess) -> None:
-    sess.info[COMMITS] = sess.info.get(COMMITS, 0) + 1
+    if not sess.in_nested_transaction():  # a released SAVEPOINT commits nothing yet
+        sess.info[COMMITS] = sess.info.get(COMMITS, 0) + 1
 
 
 def _replayable_body() -> bool:

@@ -59,11 +59,13 @@ def _app() -> Flask | None:
 
 
 def _after_rollback(sess: Session) -> None:
-    if not sess.in_transaction():  # the whole transaction, not a savepoint
+    if not sess.in_nested_transaction():  # the whole transaction, not a savepoint
         outbox.forget_pending(sess)
 
 
 def _after_commit(sess: Session) -> None:
+    if sess.in_nested_transaction():
+        return  # a released SAVEPOINT: nothing is committed yet
     pending = outbox.take_pending(sess)
     app = _app() if pending else None
     for job_id, (kind, args) in pending.items():
