@@ -156,7 +156,7 @@ def worker(queues, burst, sweep_every):
 
     click.echo(f"worker listening on: {', '.join(q.name for q in qs)}")
     SweepingWorker(qs, connection=redis_connection(), maintenance_interval=interval,
-                   worker_ttl=max(interval + 15, 30)).work(burst=burst, with_scheduler=True)
+                   worker_ttl=interval + 15).work(burst=burst, with_scheduler=True)
 
 
 jobs_cli = AppGroup("jobs", help="Background jobs and their outbox.")

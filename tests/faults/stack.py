@@ -42,12 +42,32 @@ def app_env(**settings) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "STORAGE_URL",
                                                              "S3_ENDPOINT_URL", "KEY_PREFIX")}
     env["LOG_LEVEL"] = "WARNING"
+    env["PYTHONUNBUFFERED"] = "1"
     for k, v in settings.items():
         if v is None:
             env.pop(k, None)
         else:
             env[k] = str(v)
     return env
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (from /proc), children first."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 def _stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 20) -> None:
@@ -104,12 +124,19 @@ class Worker:
         return self
 
     def kill(self) -> None:
-        """SIGKILL the whole group: the worker, its work horse and its scheduler die mid-whatever."""
-        _stop(self.proc, signal.SIGKILL)
+        """SIGKILL the worker, its work horse and its scheduler (the horse runs in a session of its own)."""
+        for pid in [self.proc.pid, *descendants(self.proc.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.proc.wait()
 
     def stop(self) -> None:
         if self.proc is not None:
+            rest = descendants(self.proc.pid)
             _stop(self.proc)
+            for pid in rest:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.log.close()
 
 
