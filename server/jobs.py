@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
 from datetime import timedelta
 
 from flask import Flask, current_app, has_app_context
@@ -19,7 +21,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from inspections.db import new_session, utcnow
-from inspections.jobs import outbox
+from inspections.jobs import outbox, service
 from inspections.jobs.models import JobRecord
 from inspections.visits.models import Visit
 from server.extensions import queue, redis_connection, session
@@ -27,6 +29,8 @@ from server.extensions import queue, redis_connection, session
 log = logging.getLogger(__name__)
 RETRY_INTERVALS = [10, 60, 300]
 MAX_ATTEMPTS = 1 + len(RETRY_INTERVALS)
+assert MAX_ATTEMPTS == service.MAX_ATTEMPTS
+JOB_TIMEOUT = 600  # seconds RQ gives a job; a record `started` with no job in Redis is stale after this
 
 # kind -> (queue, the job function RQ imports by name). Every kind the outbox may hold is here.
 KINDS = {
@@ -52,6 +56,35 @@ def install(app: Flask) -> None:
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_rollback", _after_rollback)
+    if not app.config.get("REDIS_URL") and not app.testing and int(app.config.get("JOBS_SWEEP_SECONDS", 30)) > 0:
+        # Embedded mode has no worker: each serving process sweeps its own outbox in a thread,
+        # started by its first request (never in CLI commands such as `db upgrade`).
+        app.before_request(lambda: _start_embedded_sweeper(app))
+
+
+_embedded_sweeper: dict[int, threading.Thread] = {}
+
+
+def _start_embedded_sweeper(app: Flask) -> None:
+    pid = os.getpid()
+    if pid in _embedded_sweeper:
+        return
+    interval = int(app.config.get("JOBS_SWEEP_SECONDS", 30))
+
+    def loop():
+        while True:
+            time.sleep(interval)
+            try:
+                with app.app_context():
+                    counts = sweep(app)
+                if any(counts.values()):
+                    log.info("outbox sweep: %s", counts)
+            except Exception:  # the next round tries again
+                log.exception("outbox sweep failed")
+
+    thread = threading.Thread(target=loop, name="outbox-sweeper", daemon=True)
+    _embedded_sweeper[pid] = thread
+    thread.start()
 
 
 def _app() -> Flask | None:
@@ -213,6 +246,8 @@ def sweep(app: Flask | None = None, *, grace_seconds: float = 30, limit: int = 1
             except NoSuchJobError:
                 job, status = None, None
             reason = None
+            if job is None and r.status == "started" and r.started_at > now - timedelta(seconds=JOB_TIMEOUT + 60):
+                continue  # Redis lost the job but a worker (or an embedded process) may still be running it
             if job is None:
                 reason = "missing"
             elif status == JobStatus.STARTED and not worker_alive(conn, job.worker_name):

@@ -50,7 +50,7 @@ def tracked(kind: str):
                 log.exception("job %s failed", job_id)
                 with new_session() as s:
                     rec = s.get(JobRecord, job_id)
-                    rec.status = "retrying" if _will_retry() else "failed"
+                    rec.status = "retrying" if _will_retry(rec.attempts) else "failed"
                     rec.error = f"{type(exc).__name__}: {exc}"[:2000]
                     rec.result = {"traceback": traceback.format_exc(limit=5)[-4000:]}
                     rec.finished_at = utcnow()
@@ -64,11 +64,19 @@ def tracked(kind: str):
     return deco
 
 
-def _will_retry() -> bool:
-    """Whether RQ will run the current job again (never in the embedded, synchronous mode)."""
+MAX_ATTEMPTS = 4  # the first run and three retries (10 s, 60 s, 300 s)
+
+
+def _will_retry(attempts: int) -> bool:
+    """Whether the current job will run again: RQ retries it, or (in the embedded, synchronous mode,
+    which has no retries of its own) the outbox sweeper does while attempts are left."""
     from rq import get_current_job
     job = get_current_job()
-    return bool(job and job.worker_name != "sync" and (job.retries_left or 0) > 0)
+    if job is None:
+        return False  # called directly, not as a job
+    if job.worker_name == "sync":
+        return attempts < MAX_ATTEMPTS
+    return (job.retries_left or 0) > 0
 
 
 def _jsonable(args: dict) -> dict:
