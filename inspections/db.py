@@ -148,6 +148,13 @@ def make_engine(url: str, **kwargs) -> Engine:
             # A writer takes the write lock at BEGIN, where it waits on the busy timeout; a deferred
             # transaction that read first and then writes fails at once with "database is locked".
             mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+            dbapi_conn = conn.connection.dbapi_connection
+            if mode == "LEGACY":
+                # pysqlite's own handling: reads autocommit, BEGIN before the first INSERT/UPDATE/DELETE.
+                # Only for a long-lived session that reads between other connections' writes (tests).
+                dbapi_conn.isolation_level = ""
+                return
+            dbapi_conn.isolation_level = None
             conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
     return engine
@@ -164,6 +171,14 @@ def reader_bind(engine: Engine) -> Engine:
     return engine.execution_options(sqlite_begin="DEFERRED")
 
 
+def observer_bind(engine: Engine) -> Engine:
+    """For a session kept open while other connections write (a test's session): on SQLite each read
+    sees the latest commit and holds no lock (pysqlite's legacy mode); elsewhere the same engine."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(sqlite_begin="LEGACY")
+
+
 def configure(engine: Engine) -> sessionmaker[Session]:
     """Set the process-wide session factory (the app and the worker call this once)."""
     global _factory
@@ -171,11 +186,11 @@ def configure(engine: Engine) -> sessionmaker[Session]:
     return _factory
 
 
-def new_session() -> Session:
-    """A fresh session for jobs and CLI work, from the configured factory."""
+def new_session(**kw) -> Session:
+    """A fresh session for jobs and CLI work, from the configured factory (`kw`: e.g. bind=...)."""
     if _factory is None:
         raise RuntimeError("database not configured: call inspections.db.configure(engine) first")
-    return _factory()
+    return _factory(**kw)
 
 
 def import_models() -> None:

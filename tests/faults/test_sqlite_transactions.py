@@ -50,19 +50,22 @@ def test_savepoint_rollback_keeps_the_outer_writes_on_sqlite(sqlite_engine):
         assert c.exec_driver_sql("SELECT id, v FROM t ORDER BY id").all() == [(1, "outer")]
 
 
-def test_released_savepoint_is_rolled_back_on_the_runs_database(app, session):
-    # The same input on whatever this run uses (PostgreSQL with real services).
+def test_released_savepoint_is_rolled_back_on_the_runs_database(app):
+    # The same input on whatever this run uses (PostgreSQL with real services), in a session as the
+    # app's requests and jobs get them.
+    from inspections.db import new_session
     from inspections.jobs.models import JobRecord
-    session.add(JobRecord(id="sp-probe", kind="probe", args={}, status="queued", attempts=0))
-    session.commit()
-    assert session.get(JobRecord, "sp-probe").status == "queued"
-    sp = session.begin_nested()
-    session.get(JobRecord, "sp-probe").status = "finished"
-    session.flush()
-    sp.commit()
-    session.rollback()
-    session.expire_all()
-    assert session.get(JobRecord, "sp-probe").status == "queued"
+    with new_session() as session:
+        session.add(JobRecord(id="sp-probe", kind="probe", args={}, status="queued", attempts=0))
+        session.commit()
+        assert session.get(JobRecord, "sp-probe").status == "queued"
+        sp = session.begin_nested()
+        session.get(JobRecord, "sp-probe").status = "finished"
+        session.flush()
+        sp.commit()
+        session.rollback()
+    with new_session() as session:
+        assert session.get(JobRecord, "sp-probe").status == "queued"
 
 
 def test_writers_wait_for_the_lock_instead_of_failing(sqlite_engine):
