@@ -20,7 +20,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from inspections.db import new_session, utcnow
+from inspections.db import new_session, reader_bind, utcnow
 from inspections.jobs import outbox, service
 from inspections.jobs.models import JobRecord
 from inspections.visits.models import Visit
@@ -228,7 +228,7 @@ def sweep(app: Flask | None = None, *, grace_seconds: float = 30, limit: int = 1
     app = app or current_app._get_current_object()
     now = utcnow()
     counts = {"missing": 0, "failed_retried": 0, "abandoned": 0, "gave_up": 0, "unavailable": 0}
-    with new_session() as s:
+    with new_session(bind=reader_bind(app.extensions["db_engine"])) as s:  # a read: takes no SQLite write lock
         recs = s.execute(select(JobRecord.id, JobRecord.kind, JobRecord.args, JobRecord.status, JobRecord.attempts,
                                 JobRecord.enqueued_at, JobRecord.started_at, JobRecord.finished_at)
                          .where(JobRecord.status.in_(("queued", "started", "retrying")))
