@@ -77,6 +77,7 @@ def main() -> None:
     ap.add_argument("--drop", type=float, default=0.05)
     ap.add_argument("--lose-answer", type=float, default=0.05)
     ap.add_argument("--replay", type=float, default=0.1)
+    ap.add_argument("--outage-at", type=float, default=20, help="seconds into the run when Redis stops")
     args = ap.parse_args()
     from sqlalchemy import func, select
 
@@ -145,7 +146,7 @@ def main() -> None:
                 def chaos():
                     barrier.wait()
                     t0 = time.monotonic()
-                    time.sleep(3)
+                    time.sleep(args.outage_at)
                     redis.stop()
                     events.append(f"{time.monotonic() - t0:.1f} s: Redis stopped")
                     time.sleep(4)
@@ -211,6 +212,12 @@ def main() -> None:
             print(f"visits: {len(ids)} made on devices, {len(found)} on the server; lost {len(lost)}, "
                   f"duplicated {len(duplicated)}, effects missing {len(missing)}; score jobs run more than once "
                   f"(retried after a fault) {retried}; jobs still open {open_jobs}")
+            swept = Counter()
+            for i in range(2):
+                for line in (tmp / f"worker{i}.log").read_text(errors="replace").splitlines():
+                    if "enqueued again (" in line:
+                        swept[line.rsplit("(", 1)[1].rstrip(")")] += 1
+            print(f"jobs the sweepers enqueued again, by reason: {dict(swept)}")
             print(f"5xx other than 503: {sum(v for k, v in five.items() if k != 503)}; 503: {five.get(503, 0)}")
     finally:
         redis.stop()
