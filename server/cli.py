@@ -178,7 +178,7 @@ def periodic():
     """Enqueue today's periodic jobs (escalating overdue tickets, ...); run it daily from cron."""
     from inspections.db import utcnow
     from server.jobs import enqueue_periodic
-    with current_app.test_request_context():
+    with current_app.test_request_context(method="POST"):  # a writer's session
         for rec in enqueue_periodic(utcnow().strftime("%Y%m%d")):
             click.echo(f"{rec.id}: {rec.status}")
 
