@@ -23,7 +23,8 @@ def add(session: Session, kind: str, *, job_id: str, **args) -> JobRecord:
     job is a no-op; a job that failed for good starts over. `args` must be JSON values (they are what
     the job is called with, again, by the sweeper). Nothing happens if the transaction rolls back.
     """
-    rec = session.get(JobRecord, job_id)
+    with session.no_autoflush:  # called mid-change (e.g. inside visits.transition): flush nothing early
+        rec = session.get(JobRecord, job_id)
     if rec is not None and rec.status != "failed":
         return rec
     if rec is None:
