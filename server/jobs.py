@@ -192,13 +192,18 @@ def enqueue_periodic(stamp: str) -> list[JobRecord]:
 # --- sweeper -----------------------------------------------------------------------------------------
 
 def _pid_alive(pid: int) -> bool:
+    """Whether a process of this host runs; a killed one not yet reaped (a zombie) counts as dead."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def worker_alive(conn, name: str | None) -> bool:
