@@ -38,6 +38,8 @@ def create_app(config: dict | None = None) -> Flask:
     install_change_log()  # explicit: the change log is written in the data's own transaction
     from inspections.tickets.stats import install as install_ticket_stats
     install_ticket_stats()  # the dashboard's counts, kept in each ticket change's own transaction
+    from server.jobs import install as install_job_relay
+    install_job_relay(app)  # outbox effects go to RQ after their transaction commits
     from server.openapi import DocumentedApi
     api = DocumentedApi(app, spec_kwargs={
         "info": {"description": "Field inspections for high-quality balanced compulsory education (教育督导)."},

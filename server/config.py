@@ -75,6 +75,9 @@ def from_env(overrides: dict | None = None) -> dict:
         # Photo declarations, chunks and evidence forms per signed-in user (a 50 MiB photo is 7 chunks).
         "UPLOAD_RATE_LIMIT": env.get("UPLOAD_RATE_LIMIT", "120 per minute;2000 per hour"),
         "KEY_PREFIX": env.get("KEY_PREFIX", ""),
+        # Jobs: seconds between a worker's outbox sweeps; tries of a request hit by a deadlock.
+        "JOBS_SWEEP_SECONDS": int(env.get("JOBS_SWEEP_SECONDS", 30)),
+        "DB_RETRY_ATTEMPTS": int(env.get("DB_RETRY_ATTEMPTS", 5)),
         "ARGON2_TIME_COST": int(env.get("ARGON2_TIME_COST", 2)),
         "ARGON2_MEMORY_KIB": int(env.get("ARGON2_MEMORY_KIB", 19 * 1024)),
         # Offline sync: mutations per push, push body cap, how long a pull cursor stays valid.

@@ -1,7 +1,7 @@
 """Database, Redis, RQ queues and blob storage; built lazily, never at import (rate limits: server/ratelimit.py)."""
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
 from inspections import db as domain_db
@@ -29,7 +29,12 @@ def init_app(app: Flask) -> None:
 def session() -> Session:
     """The request's database session."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessionmaker"]()
+        factory = current_app.extensions["db_sessionmaker"]
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            # A read begins deferred on SQLite (no write lock); anything else begins as a writer.
+            g.db_session = factory(bind=domain_db.reader_bind(current_app.extensions["db_engine"]))
+        else:
+            g.db_session = factory()
     return g.db_session
 
 

@@ -115,8 +115,9 @@ def runner(app):
 @pytest.fixture
 def session(app):
     # No app context here: a pushed one would be shared by every test-client request (and its `g`).
-    from inspections.db import new_session
-    s = new_session()
+    from inspections.db import new_session, observer_bind
+    # Held open across the app's requests: on SQLite its reads must neither lock nor go stale.
+    s = new_session(bind=observer_bind(app.extensions["db_engine"]))
     yield s
     s.close()
 

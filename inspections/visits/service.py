@@ -13,6 +13,7 @@ from inspections.accounts.scope import Principal
 from inspections.audit import service as audit
 from inspections.db import utcnow
 from inspections.errors import Conflict, Forbidden, ValidationFailed
+from inspections.jobs import outbox
 from inspections.org.enums import SECTIONS
 from inspections.org.models import Jurisdiction, School
 from inspections.templates import service as templates
@@ -103,7 +104,6 @@ def check_new(session: Session, specs: list[dict]) -> list[tuple[TemplateVersion
 # --- the rules of a change, named once ---------------------------------------------------------
 
 OPEN = (VisitStatus.planned, VisitStatus.in_progress)
-_SUBMITTED = "visits.submitted"  # session.info key: visits this transaction submitted (effects after commit)
 
 
 def require_on_visit(actor: Principal | None, visit: Visit) -> None:
@@ -266,7 +266,7 @@ def delete(session: Session, visit: Visit, *, actor: Principal | None, expected_
 
 def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
     """Move a visit one step along VISIT_TRANSITIONS, or raise Conflict saying why not. Submitting
-    records the visit for scoring once this transaction commits (`submitted_in`)."""
+    records its scoring in the outbox, in this transaction (relayed to RQ after commit)."""
     if to not in VISIT_TRANSITIONS[visit.status]:
         raise Conflict(f"a {visit.status.value} visit cannot become {to.value}")
     now = utcnow()
@@ -276,23 +276,10 @@ def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
         if not visit.responses:
             raise Conflict("a visit with no answers cannot be submitted")
         visit.submitted_at = now
-        session.info.setdefault(_SUBMITTED, {})[visit.id] = visit
+        # Scoring is an effect of the submission, recorded in its transaction (the outbox relays it).
+        outbox.add(session, "score_visit", job_id=f"score-visit-{visit.id}", visit_id=str(visit.id))
     visit.status = to
     return visit
-
-
-def submitted_in(session: Session) -> list[Visit]:
-    """Visits submitted by the session's transaction(s) since the last call, still submitted now (a
-    savepoint rolled back takes its submission with it); the caller enqueues their scoring after commit."""
-    found = session.info.pop(_SUBMITTED, {})
-    out = []
-    for visit in found.values():
-        try:
-            if visit.status == VisitStatus.submitted:
-                out.append(visit)
-        except Exception:  # deleted or rolled back out of existence
-            continue
-    return out
 
 
 def _sections_for(school: School) -> set[str]:

@@ -18,7 +18,6 @@ from inspections.accounts.scope import visit_filter
 from inspections.audit import service as audit
 from inspections.errors import ValidationFailed
 from inspections.photos import service as photos
-from inspections.photos import tasks
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.models import Photo
 from inspections.storage import S3Storage
@@ -28,7 +27,8 @@ from schemas.text import TEXT_MESSAGE, printable, unstorable
 from server.api.common import get_in_scope
 from server.auth import BEARER, EVERYONE, current_principal, current_user, require
 from server.errors import problem
-from server.extensions import queue, session, storage
+from server.extensions import session, storage
+from server.jobs import record_photo_processing
 
 PREFIX = ""
 blp = Blueprint("photos", __name__, description="Photo evidence: resumable uploads, downloads, completeness.")
@@ -59,17 +59,8 @@ def _offset_headers(photo: Photo) -> dict:
 
 def processing_settings(app=None) -> dict:
     """The plain settings a processing job needs (jobs never read Flask config themselves)."""
-    cfg = (app or current_app).config
-    return {"storage_url": cfg["STORAGE_URL"], "endpoint_url": cfg.get("S3_ENDPOINT_URL"),
-            "region": cfg.get("S3_REGION"), "max_pixels": cfg["PHOTO_MAX_PIXELS"],
-            "max_full_decode_pixels": cfg["PHOTO_MAX_PIXELS_FULL_DECODE"],
-            "max_distance_m": cfg["PHOTO_MAX_DISTANCE_M"], "time_tolerance_hours": cfg["PHOTO_TIME_TOLERANCE_HOURS"]}
-
-
-def enqueue_processing(photo: Photo) -> None:
-    """After the finalize is committed: verify and derive in the photos queue (one job per photo)."""
-    queue("photos").enqueue_call(tasks.process_photo, args=(str(photo.id),), kwargs=processing_settings(),
-                                 job_id=tasks.job_id(photo.id), result_ttl=86400, failure_ttl=7 * 86400)
+    from server.jobs import photo_processing_args
+    return photo_processing_args(app)
 
 
 @blp.route("/photos/uploads")
@@ -308,10 +299,12 @@ def _finalize(db, p, photo: Photo, whole: tuple[bytes, str] | None = None) -> Ph
     if not already:
         audit.record(db, actor_id=p.user_id, action="upload", entity="photo", entity_id=photo.id,
                      data={"sha256": photo.sha256, "deduplicated": dedup})
+    if photo.status == PhotoStatus.received:
+        # Processing is an effect of this commit (outbox): it runs even if Redis is down right now.
+        record_photo_processing(db, photo)
     db.commit()
     if photo.status == PhotoStatus.received:
-        enqueue_processing(photo)
-        db.refresh(photo)
+        db.refresh(photo)  # in-process (embedded) mode has processed it already
     return photo
 
 

@@ -23,7 +23,8 @@ from inspections.tickets.enums import TicketStatus
 from inspections.tickets.models import Ticket
 from schemas.photos import UploadIn
 from schemas.tickets import TransitionIn
-from server.api.photos import VARIANTS, enqueue_processing, served_type
+from server.api.photos import VARIANTS, served_type
+from server.jobs import record_photo_processing
 from server.extensions import session, storage
 from server.web import FORM_FILES, _principal, bp, i18n, nav_link
 
@@ -82,6 +83,9 @@ def ticket_detail(ticket_id):
                 if body["plan"] else None
             tickets.transition(session(), t, to=body["to"], actor=p, note=body["note"], plan=plan,
                                photo_ids=photo_ids or None)
+            for ph in _stored_now():
+                if ph.status == PhotoStatus.received:
+                    record_photo_processing(session(), ph)  # processed after the commit (outbox)
             session().commit()
         except DomainError as e:
             session().rollback()
@@ -89,8 +93,6 @@ def ticket_detail(ticket_id):
             t = _ticket_or_404(p, ticket_id)
             error = e.message + "".join(f" {k}: {'; '.join(map(str, v))}." for k, v in (e.fields or {}).items())
         else:
-            for ph in _stored_now():
-                enqueue_processing(ph)
             return redirect(url_for("web.ticket_detail", ticket_id=t.id))
     return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error,
                            shortfall_text=shortfall_text,

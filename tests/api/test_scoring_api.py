@@ -151,12 +151,9 @@ def test_county_report_lists_schools_failing_government_items(app, client, sessi
 
 def test_asking_twice_for_the_same_job_enqueues_it_once(app, session, world):
     from server.jobs import enqueue
-    from inspections.scoring.tasks import score_county
-    with app.test_request_context():
-        a = enqueue(score_county, queue_name="scoring", job_id="score-county-twice", county_id=str(world.county_a1.id),
-                    level="primary")
-        b = enqueue(score_county, queue_name="scoring", job_id="score-county-twice", county_id=str(world.county_a1.id),
-                    level="primary")
+    with app.test_request_context(method="POST"):
+        a = enqueue("score_county", job_id="score-county-twice", county_id=str(world.county_a1.id), level="primary")
+        b = enqueue("score_county", job_id="score-county-twice", county_id=str(world.county_a1.id), level="primary")
         assert a.id == b.id
         if app.config.get("REDIS_URL"):
             from server.extensions import queue
