@@ -36,7 +36,7 @@ EXAMPLES = int(os.environ.get("SYNC_MODEL_EXAMPLES", "6"))
 STEPS = int(os.environ.get("SYNC_MODEL_STEPS", "20"))
 ITEMS = ["enrolment", "pe_art_teachers", "sports_area_m2", "multimedia_classrooms"]
 # JSON values that Python confuses (True == 1 == 1.0) next to real measurements.
-VALUES = st.sampled_from([0, 1, 1.0, True, 4, 6, 600, 5000, 3.5])
+VALUES = st.sampled_from([1, 1.0, True, 0, 6, 600, 3.5])
 DEVICES = 3
 
 
@@ -102,6 +102,14 @@ def test_sync_model(app, client, session, tmp_path):
             else:
                 dev.update("response", r["id"], {"value": value})
             self.intents[(d, "response", (vid, item), "value")] = value
+            self.__dict__.setdefault("last_answer", {})[d] = (vid, item)
+
+        @rule(d=st.integers(0, DEVICES - 1), value=VALUES)
+        def correct(self, d, value):
+            """The inspector corrects the answer it gave last (often right after a sync that failed)."""
+            last = getattr(self, "last_answer", {}).get(d)
+            if last is not None:
+                self.answer(d, last[0], last[1], value)
 
         @rule(d=st.integers(0, DEVICES - 1), vid=visits)
         def submit(self, d, vid):
