@@ -58,6 +58,9 @@ def test_sync_model(app, client, session, tmp_path):
             self.w = make_world(session)
             self.h = token_for(session, self.w.inspector_a1)
             self.schools = [str(self.w.school_a1.id), str(self.w.school_a1b.id)]
+            # A planning run before the devices sign in: every device starts with visits to do.
+            push(client, self.h, *[mutation("visit", "create", school_id=self.schools[i % 2]) for i in range(3)],
+                 device_id=f"planner-{self.n}")
             self.transports, self.devices = [], []
             for i in range(DEVICES):
                 t = Flaky(FlaskTransport(client, self.h))
@@ -84,14 +87,24 @@ def test_sync_model(app, client, session, tmp_path):
             return multiple(*ids)
 
         def _open_locally(self, dev, vid):
-            v = dev.get("visit", vid)
-            return v is not None and v.get("status") in ("planned", "in_progress")
+            v = dev.get("visit", vid)  # a visit made on this device has no status until the server's copy comes
+            return v is not None and v.get("status", "planned") in ("planned", "in_progress")
+
+        def _pick(self, dev, data, open_only=True):
+            """One of the visits this device holds (what an inspector can tap), or None."""
+            ids = sorted(v["id"] for v in dev.all("visit") if not open_only or self._open_locally(dev, v["id"]))
+            return data.draw(st.sampled_from(ids)) if ids else None
 
         def _local_answer(self, dev, vid, item):
             return next((r for r in dev.all("response") if r.get("visit_id") == vid and r.get("item_code") == item),
                         None)
 
-        @rule(d=st.integers(0, DEVICES - 1), vid=visits, item=st.sampled_from(ITEMS), value=VALUES)
+        @rule(d=st.integers(0, DEVICES - 1), data=st.data(), item=st.sampled_from(ITEMS), value=VALUES)
+        def answer_one(self, d, data, item, value):
+            vid = self._pick(self.devices[d], data)
+            if vid is not None:
+                self.answer(d, vid, item, value)
+
         def answer(self, d, vid, item, value):
             dev = self.devices[d]
             if not self._open_locally(dev, vid):
@@ -111,25 +124,28 @@ def test_sync_model(app, client, session, tmp_path):
             if last is not None:
                 self.answer(d, last[0], last[1], value)
 
-        @rule(d=st.integers(0, DEVICES - 1), vid=visits)
-        def submit(self, d, vid):
+        @rule(d=st.integers(0, DEVICES - 1), data=st.data())
+        def submit(self, d, data):
             dev = self.devices[d]
-            if self._open_locally(dev, vid) and any(r.get("visit_id") == vid for r in dev.all("response")):
+            vid = self._pick(dev, data)
+            if vid is not None and any(r.get("visit_id") == vid for r in dev.all("response")):
                 dev.update("visit", vid, {"status": "submitted"})
                 self.intents[(d, "visit", vid, "status")] = "submitted"
 
-        @rule(d=st.integers(0, DEVICES - 1), vid=visits, text=st.sampled_from(["a", "b", "随访"]))
-        def note(self, d, vid, text):
+        @rule(d=st.integers(0, DEVICES - 1), data=st.data(), text=st.sampled_from(["a", "b", "随访"]))
+        def note(self, d, data, text):
             dev = self.devices[d]
-            if self._open_locally(dev, vid):
+            vid = self._pick(dev, data)
+            if vid is not None:
                 dev.update("visit", vid, {"notes": text})
                 self.intents[(d, "visit", vid, "notes")] = text
 
-        @rule(d=st.integers(0, DEVICES - 1), vid=visits)
-        def delete(self, d, vid):
+        @rule(d=st.integers(0, DEVICES - 1), data=st.data())
+        def delete(self, d, data):
             dev = self.devices[d]
-            v = dev.get("visit", vid)
-            if v is not None and v.get("status") == "planned" and \
+            vid = self._pick(dev, data)
+            v = dev.get("visit", vid) if vid else None
+            if v is not None and v.get("status", "planned") == "planned" and \
                     not any(r.get("visit_id") == vid for r in dev.all("response")):
                 dev.delete("visit", vid)
                 for k in [k for k in self.intents if k[0] == d and k[1] == "visit" and k[2] == vid]:
@@ -155,6 +171,19 @@ def test_sync_model(app, client, session, tmp_path):
                 pass
             finally:
                 t.fail_before = t.lose_after = 0
+
+        @rule(d=st.integers(0, DEVICES - 1))
+        def sync_answer_lost(self, d):
+            """The server applies the push, but no answer ever reaches the device (it walked out of
+            signal): everything sent stays queued, sent."""
+            t, dev = self.transports[d], self.devices[d]
+            t.lose_after = 99
+            try:
+                dev.sync()
+            except SyncUnavailable:
+                pass
+            finally:
+                t.lose_after = 0
 
         # --- what must always hold --------------------------------------------------------------
 
