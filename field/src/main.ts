@@ -502,7 +502,14 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       control,
       h("div", { class: "row" },
         naAllowed && !frozen ? h("label", { class: "choice" }, h("input", { type: "checkbox", checked: value === NA, testid: `na-${item.code}`,
-          onchange: (e: Event) => void save(item, section, (e.target as HTMLInputElement).checked ? NA : null) }), ` ${t("na")}`) : null,
+          onchange: (e: Event) => {
+            const on = (e.target as HTMLInputElement).checked;
+            const box = (e.target as HTMLElement).closest(".item");
+            box?.classList.toggle("na", on);
+            const field = on ? box?.querySelector<HTMLInputElement>(`#${id}`) : null;
+            if (field) field.value = ""; // n/a replaces what was typed
+            void save(item, section, on ? NA : null);
+          } }), ` ${t("na")}`) : null,
         h("label", { class: "btn small", for: `${id}-photo` }, `📷 ${t("take_photo")}`), fileInput,
         stateBadge(item, section)),
       err, photoList);
