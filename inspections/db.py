@@ -131,6 +131,10 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
+            # pysqlite's own transaction handling is off: it issues no BEGIN before a SELECT and
+            # commits on DDL, so a released outermost SAVEPOINT committed for real. SQLAlchemy's
+            # recipe: the driver stays in autocommit and the "begin" event below emits BEGIN itself.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
@@ -141,10 +145,40 @@ def make_engine(url: str, **kwargs) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            # A writer takes the write lock at BEGIN, where it waits on the busy timeout; a deferred
+            # transaction that read first and then writes fails at once with "database is locked".
+            mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+            dbapi_conn = conn.connection.dbapi_connection
+            if mode == "LEGACY":
+                # pysqlite's own handling: reads autocommit, BEGIN before the first INSERT/UPDATE/DELETE.
+                # Only for a long-lived session that reads between other connections' writes (tests).
+                dbapi_conn.isolation_level = ""
+                return
+            dbapi_conn.isolation_level = None
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
     return engine
 
 
 _factory: sessionmaker[Session] | None = None
+
+
+def reader_bind(engine: Engine) -> Engine:
+    """The engine for a transaction that only reads: on SQLite it begins deferred (no write lock);
+    elsewhere the same engine. Writers use the engine itself (BEGIN IMMEDIATE on SQLite)."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(sqlite_begin="DEFERRED")
+
+
+def observer_bind(engine: Engine) -> Engine:
+    """For a session kept open while other connections write (a test's session): on SQLite each read
+    sees the latest commit and holds no lock (pysqlite's legacy mode); elsewhere the same engine."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(sqlite_begin="LEGACY")
 
 
 def configure(engine: Engine) -> sessionmaker[Session]:
@@ -154,11 +188,11 @@ def configure(engine: Engine) -> sessionmaker[Session]:
     return _factory
 
 
-def new_session() -> Session:
-    """A fresh session for jobs and CLI work, from the configured factory."""
+def new_session(**kw) -> Session:
+    """A fresh session for jobs and CLI work, from the configured factory (`kw`: e.g. bind=...)."""
     if _factory is None:
         raise RuntimeError("database not configured: call inspections.db.configure(engine) first")
-    return _factory()
+    return _factory(**kw)
 
 
 def import_models() -> None:

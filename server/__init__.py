@@ -32,11 +32,16 @@ def create_app(config: dict | None = None) -> Flask:
     from inspections.accounts.service import configure_hasher
     configure_hasher(time_cost=int(app.config["ARGON2_TIME_COST"]), memory_kib=int(app.config["ARGON2_MEMORY_KIB"]))
     extensions.init_app(app)
+    from server import ratelimit
+    ratelimit.init_app(app)
     from sync.changelog import install as install_change_log
     install_change_log()  # explicit: the change log is written in the data's own transaction
     from inspections.tickets.stats import install as install_ticket_stats
     install_ticket_stats()  # the dashboard's counts, kept in each ticket change's own transaction
-    api = errors.ProblemApi(app, spec_kwargs={
+    from server.jobs import install as install_job_relay
+    install_job_relay(app)  # outbox effects go to RQ after their transaction commits
+    from server.openapi import DocumentedApi
+    api = DocumentedApi(app, spec_kwargs={
         "info": {"description": "Field inspections for high-quality balanced compulsory education (教育督导)."},
     })
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
@@ -51,6 +56,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.before_request(authenticate_api_request)
     app.before_request(refuse_bad_text_in_url)
     api.register_blueprint(health.blp)
+    api.finish_document()  # error responses are documented as what they are: problem+json
+    ratelimit.apply_limits(app)  # every sign-in path shares one budget; uploads are counted per user
+    from server import security
+    security.init_app(app)
     _register_docs_assets(app)
     cli.register(app)
     return app

@@ -25,19 +25,19 @@ def _authenticate_web_session() -> bool:
     browser send the cookie, but cannot read the token to put in a header.
     """
     import hmac
-    import uuid
 
     from flask import session as web_session
-    uid = web_session.get("uid")
-    if not uid:
+
+    from server.web import signed_in_user
+    if not web_session.get("uid"):
         return False
     if request.method in UNSAFE:
         sent, expected = request.headers.get("X-CSRF-Token", ""), web_session.get("csrf", "")
         if not expected or not hmac.compare_digest(sent, expected):
             abort(403, message="A signed-in page must send its CSRF token in the X-CSRF-Token header.")
     db = session()
-    user = db.get(User, uuid.UUID(uid))
-    if user is None or not user.active:
+    user = signed_in_user()  # None once the session ended (logout, password change, deactivation)
+    if user is None:
         return False
     g.token = None
     g.user = user

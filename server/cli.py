@@ -123,17 +123,53 @@ def load_demo(if_empty):
 @with_appcontext
 @click.option("--queues", default="scoring,photos,default,periodic", show_default=True)
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
-def worker(queues, burst):
-    """Run an RQ worker for the given queues (needs REDIS_URL)."""
+@click.option("--sweep-every", type=click.IntRange(5, 3600), default=None,
+              help="Seconds between outbox sweeps and RQ maintenance (default: JOBS_SWEEP_SECONDS, 30).")
+def worker(queues, burst, sweep_every):
+    """Run an RQ worker for the given queues (needs REDIS_URL); it also sweeps the job outbox."""
     from rq import Worker
 
     from server.extensions import queue, redis_connection
+    from server.jobs import clear_stale_scheduler_locks, sweep
     if not current_app.config.get("REDIS_URL"):
         click.echo("REDIS_URL is not set: jobs already run in-process; no worker is needed.", err=True)
         sys.exit(2)
+    app = current_app._get_current_object()
+    interval = sweep_every or int(current_app.config.get("JOBS_SWEEP_SECONDS", 30))
     qs = [queue(name.strip()) for name in queues.split(",") if name.strip()]
+    # A scheduler killed with SIGKILL leaves its lock behind: this worker would run without one
+    # (no retries) until RQ's next maintenance. A lock whose process is gone is dropped now.
+    for name in clear_stale_scheduler_locks(app, [q.name for q in qs]):
+        click.echo(f"cleared a stale scheduler lock for {name}")
+
+    class SweepingWorker(Worker):
+        """RQ's worker whose maintenance (every `interval` s, not 10 min) also sweeps the outbox."""
+
+        def run_maintenance_tasks(self):
+            super().run_maintenance_tasks()
+            try:
+                counts = sweep(app)
+                if any(counts.values()):
+                    self.log.info("outbox sweep: %s", counts)
+            except Exception:  # a sweep must never stop the worker; the next one tries again
+                self.log.exception("outbox sweep failed")
+
     click.echo(f"worker listening on: {', '.join(q.name for q in qs)}")
-    Worker(qs, connection=redis_connection()).work(burst=burst, with_scheduler=True)
+    SweepingWorker(qs, connection=redis_connection(), maintenance_interval=interval,
+                   worker_ttl=interval + 15).work(burst=burst, with_scheduler=True)
+
+
+jobs_cli = AppGroup("jobs", help="Background jobs and their outbox.")
+
+
+@jobs_cli.command("sweep")
+@click.option("--grace", type=click.FloatRange(0, 3600), default=30, show_default=True,
+              help="Seconds a freshly queued job is left to the after-commit relay.")
+def jobs_sweep(grace):
+    """Enqueue again every recorded job with no live RQ job (missing, failed with tries left, abandoned)."""
+    from server.jobs import sweep
+    counts = sweep(current_app._get_current_object(), grace_seconds=grace)
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
 @click.command("periodic")
@@ -142,7 +178,7 @@ def periodic():
     """Enqueue today's periodic jobs (escalating overdue tickets, ...); run it daily from cron."""
     from inspections.db import utcnow
     from server.jobs import enqueue_periodic
-    with current_app.test_request_context():
+    with current_app.test_request_context(method="POST"):  # a writer's session
         for rec in enqueue_periodic(utcnow().strftime("%Y%m%d")):
             click.echo(f"{rec.id}: {rec.status}")
 
@@ -264,6 +300,7 @@ def register(app: Flask) -> None:
     """Attach the commands to the app."""
     app.cli.add_command(db_cli)
     app.cli.add_command(ticket_stats_cli)
+    app.cli.add_command(jobs_cli)
     from server.photos_cli import photos_cleanup
     for cmd in (create_user, load_demo, worker, score_preview, county_preview, periodic, photos_cleanup,
                 plan_visits):

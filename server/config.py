@@ -35,6 +35,18 @@ def _days(env, name: str, default: int) -> int:
     return value
 
 
+def _flag(env, name: str, default: bool) -> bool:
+    """A yes/no setting: 1/true/yes/on or 0/false/no/off (anything else is an error at start-up)."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
 def from_env(overrides: dict | None = None) -> dict:
     """Build the settings mapping: environment, then embedded defaults, then overrides."""
     env = os.environ
@@ -54,11 +66,18 @@ def from_env(overrides: dict | None = None) -> dict:
         "MAX_CHUNK_BYTES": int(env.get("MAX_CHUNK_BYTES", 8 << 20)),
         "UPLOAD_EXPIRY_HOURS": float(env.get("UPLOAD_EXPIRY_HOURS", 48)),
         "PHOTO_MAX_PIXELS": int(env.get("PHOTO_MAX_PIXELS", 60_000_000)),
+        # PNG, WebP and HEIF have no reduced decoding: a lower cap bounds a worker's memory per photo.
+        "PHOTO_MAX_PIXELS_FULL_DECODE": int(env.get("PHOTO_MAX_PIXELS_FULL_DECODE", 24_000_000)),
         "PHOTO_MAX_DISTANCE_M": float(env.get("PHOTO_MAX_DISTANCE_M", 2000)),
         "PHOTO_TIME_TOLERANCE_HOURS": float(env.get("PHOTO_TIME_TOLERANCE_HOURS", 12)),
         "PHOTO_URL_EXPIRY_SECONDS": int(env.get("PHOTO_URL_EXPIRY_SECONDS", 300)),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Photo declarations, chunks and evidence forms per signed-in user (a 50 MiB photo is 7 chunks).
+        "UPLOAD_RATE_LIMIT": env.get("UPLOAD_RATE_LIMIT", "120 per minute;2000 per hour"),
         "KEY_PREFIX": env.get("KEY_PREFIX", ""),
+        # Jobs: seconds between a worker's outbox sweeps; tries of a request hit by a deadlock.
+        "JOBS_SWEEP_SECONDS": int(env.get("JOBS_SWEEP_SECONDS", 30)),
+        "DB_RETRY_ATTEMPTS": int(env.get("DB_RETRY_ATTEMPTS", 5)),
         "ARGON2_TIME_COST": int(env.get("ARGON2_TIME_COST", 2)),
         "ARGON2_MEMORY_KIB": int(env.get("ARGON2_MEMORY_KIB", 19 * 1024)),
         # Offline sync: mutations per push, push body cap, how long a pull cursor stays valid.
@@ -71,6 +90,11 @@ def from_env(overrides: dict | None = None) -> dict:
         # daily job turns schedules into planned visits.
         "VISIT_GRACE_DAYS": _days(env, "VISIT_GRACE_DAYS", 7),
         "PLAN_HORIZON_DAYS": _days(env, "PLAN_HORIZON_DAYS", 60),
+        # Behind HTTPS (production): the session cookie is sent only over TLS. Off by default so the
+        # embedded `make run` on http://127.0.0.1 can sign in.
+        "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", False),
+        "PREFERRED_URL_SCHEME": "https" if _flag(env, "SESSION_COOKIE_SECURE", False) else "http",
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES") or 0),
         "JSON_AS_ASCII": False,
         "API_TITLE": "Education supervision inspections API",
         "API_VERSION": "v1",

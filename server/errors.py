@@ -5,7 +5,7 @@ import logging
 
 from flask import Flask, Response, json, request
 from flask_smorest import Api
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from inspections.errors import DomainError
@@ -88,8 +88,74 @@ class ProblemApi(Api):
         return problem(status, detail, headers=headers)
 
 
+def retryable_db_error(err: BaseException) -> bool:
+    """A deadlock, a serialization failure, a lock wait that timed out, SQLite's "database is locked",
+    or a dropped connection: the transaction was rolled back whole and may simply run again."""
+    if not isinstance(err, DBAPIError):
+        return False
+    if err.connection_invalidated:
+        return True
+    orig = err.orig
+    if getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
+    import sqlite3
+    return isinstance(orig, sqlite3.OperationalError) and ("locked" in str(orig) or "busy" in str(orig))
+
+
+RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03"}  # deadlock, serialization failure, lock not available
+COMMITS = "request_commits"  # session.info: commits so far (a retry must not repeat a committed part)
+
+
+def _count_commit(sess) -> None:
+    if not sess.in_nested_transaction():  # a released SAVEPOINT commits nothing yet
+        sess.info[COMMITS] = sess.info.get(COMMITS, 0) + 1
+
+
+def _replayable_body() -> bool:
+    """Whether the view can read the request body again (JSON and forms are cached; raw chunks are not)."""
+    if not request.content_length:
+        return True
+    return "_cached_data" in request.__dict__ or "form" in request.__dict__
+
+
+def install_request_retry(app: Flask) -> None:
+    """Run a view again when its transaction hit a deadlock, a serialization failure or SQLite's busy
+    lock, before answering: the failed transaction was rolled back whole, so running it again is safe
+    as long as the view had committed nothing yet and can read its body again. Up to DB_RETRY_ATTEMPTS
+    tries with a short jittered backoff; then the error handler answers 503 + Retry-After."""
+    import random
+    import time
+
+    from flask import g
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+    if not event.contains(Session, "after_commit", _count_commit):
+        event.listen(Session, "after_commit", _count_commit)
+    dispatch = app.dispatch_request
+
+    def dispatch_with_retry():
+        attempts = int(app.config.get("DB_RETRY_ATTEMPTS", 5))
+        for attempt in range(attempts):
+            sess = g.get("db_session")
+            before = sess.info.get(COMMITS, 0) if sess is not None else 0
+            try:
+                return dispatch()
+            except DBAPIError as exc:
+                sess = g.get("db_session")
+                committed = sess is not None and sess.info.get(COMMITS, 0) != before
+                if attempt == attempts - 1 or not retryable_db_error(exc) or committed or not _replayable_body():
+                    raise
+                log.info("retrying %s %s after %s", request.method, request.path, type(exc.orig).__name__)
+                if sess is not None:
+                    sess.rollback()
+                time.sleep(min(0.05 * 2 ** attempt, 1.0) * (0.5 + random.random()))
+
+    app.dispatch_request = dispatch_with_retry
+
+
 def register(app: Flask) -> None:
     """Map domain errors and unexpected failures to problem responses."""
+    install_request_retry(app)
 
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
@@ -107,8 +173,58 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _db_down(err):
+        if retryable_db_error(err):
+            # Still contended after the retries inside the server: busy, not down.
+            log.warning("database contention on %s %s after retries: %s", request.method, request.path, err.orig)
+            return problem(503, "The database is busy with concurrent changes; nothing of this request was "
+                                "kept; send it again.", dependency="database", headers={"Retry-After": "1"})
         log.exception("database error")
-        return problem(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
+        return problem(503, "The database is unavailable; try again shortly.", dependency="database",
+                       headers={"Retry-After": "5"})
+
+    @app.errorhandler(DBAPIError)
+    def _db_other(err):
+        if err.connection_invalidated or isinstance(err, (OperationalError, InterfaceError)):
+            log.exception("database connection error")
+            return problem(503, "The database is unavailable; try again shortly.", dependency="database",
+                           headers={"Retry-After": "5"})
+        log.exception("unhandled database error on %s %s", request.method, request.path)
+        return problem(500, "An unexpected error occurred; it has been logged.")
+
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        @app.errorhandler(RedisConnectionError)
+        @app.errorhandler(RedisTimeoutError)
+        def _redis_down(err):
+            log.warning("Redis unavailable on %s %s: %s", request.method, request.path, err)
+            return problem(503, "Redis (job queue and rate limits) is unavailable; try again shortly.",
+                           dependency="redis", headers={"Retry-After": "10"})
+    except ImportError:  # pragma: no cover - redis is a dependency
+        pass
+
+    try:
+        from botocore.exceptions import ClientError as S3ClientError
+        from botocore.exceptions import ConnectionError as S3ConnectionError
+        from botocore.exceptions import HTTPClientError
+
+        @app.errorhandler(S3ConnectionError)
+        @app.errorhandler(HTTPClientError)
+        def _s3_down(err):
+            log.warning("blob storage unavailable on %s %s: %s", request.method, request.path, err)
+            return problem(503, "Blob storage (S3) is unavailable; try again shortly.", dependency="storage",
+                           headers={"Retry-After": "10"})
+
+        @app.errorhandler(S3ClientError)
+        def _s3_error(err):
+            status = int((getattr(err, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if status >= 500 or status == 0:
+                return _s3_down(err)
+            log.exception("blob storage refused a request on %s %s", request.method, request.path)
+            return problem(500, "An unexpected error occurred; it has been logged.")
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        pass
 
     @app.errorhandler(Exception)
     def _unexpected(err):

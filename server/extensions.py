@@ -1,7 +1,7 @@
-"""Database, Redis, RQ queues, blob storage and the rate limiter; built lazily, never at import."""
+"""Database, Redis, RQ queues and blob storage; built lazily, never at import (rate limits: server/ratelimit.py)."""
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
 from inspections import db as domain_db
@@ -16,9 +16,6 @@ def init_app(app: Flask) -> None:
     app.extensions["db_engine"] = engine
     # Requests use the app's own factory; jobs (which have no app) use the process-wide one.
     app.extensions["db_sessionmaker"] = domain_db.configure(engine)
-    app.extensions["rate_limiter"] = RateLimiter(app.config.get("RATELIMIT_STORAGE_URI")
-                                                 or app.config.get("REDIS_URL") or "memory://",
-                                                 prefix=app.config.get("KEY_PREFIX", ""))
 
     @app.teardown_appcontext
     def _close_session(exc):
@@ -29,49 +26,15 @@ def init_app(app: Flask) -> None:
             session.close()
 
 
-class RateLimiter:
-    """Moving-window limits shared by every app instance through Redis (memory when embedded)."""
-
-    def __init__(self, storage_uri: str, prefix: str = ""):
-        from limits.storage import storage_from_string
-        from limits.strategies import MovingWindowRateLimiter
-        self.storage = storage_from_string(storage_uri)
-        self.strategy = MovingWindowRateLimiter(self.storage)
-        self.prefix = prefix
-
-    def hit(self, limit: str, *keys: str) -> int | None:
-        """Count one attempt against `limit` for each key; seconds to wait if any is exhausted."""
-        from limits import parse
-        item = parse(limit)
-        for key in keys:
-            key = self.prefix + key
-            if not self.strategy.hit(item, key):
-                reset = self.strategy.get_window_stats(item, key).reset_time
-                import time
-                return max(1, int(reset - time.time()) + 1)
-        return None
-
-    def reset(self) -> None:
-        """Forget every counter of this limiter (tests; an operator unlocking a user)."""
-        client = getattr(self.storage, "storage", None)
-        if self.prefix and hasattr(client, "scan_iter"):
-            # Shared Redis: delete only this limiter's keys, never another app's (memory storage
-            # keeps a plain Counter here, and is this app's alone).
-            for key in client.scan_iter(match=f"*{self.prefix}*", count=500):
-                client.delete(key)
-        else:
-            self.storage.reset()
-
-
-def rate_limiter(app: Flask | None = None) -> RateLimiter:
-    """The app's rate limiter."""
-    return (app or current_app).extensions["rate_limiter"]
-
-
 def session() -> Session:
     """The request's database session."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessionmaker"]()
+        factory = current_app.extensions["db_sessionmaker"]
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            # A read begins deferred on SQLite (no write lock); anything else begins as a writer.
+            g.db_session = factory(bind=domain_db.reader_bind(current_app.extensions["db_engine"]))
+        else:
+            g.db_session = factory()
     return g.db_session
 
 

@@ -1,4 +1,4 @@
-"""Text PostgreSQL cannot store is refused at the door: a NUL character (U+0000) or an unpaired
+"""Text PostgreSQL cannot store, and bodies the server cannot read, are refused at the door: a NUL character (U+0000) or an unpaired
 surrogate in any query argument, form field or JSON string (or key) is a 422 naming the fields,
 before anything runs (`schemas.text`); one in the path is a 404.
 
@@ -50,23 +50,42 @@ def _refuse(paths: list[str]):
               errors={p: [TEXT_MESSAGE] for p in paths})
 
 
+try:  # gunicorn's body parse errors (InvalidChunkSize, ChunkMissingTerminator, ...) are not OSErrors
+    from gunicorn.http.errors import ParseException as _GunicornParseError
+except ImportError:  # pragma: no cover - another WSGI server
+    _GunicornParseError = OSError
+UNREADABLE = (OSError, _GunicornParseError)
+
+
+def _unreadable():
+    # The WSGI server could not decode the body: a chunk size that is not hex (gunicorn's InvalidChunkSize,
+    # werkzeug's "Invalid chunk header" are OSErrors), or the connection dropped mid-body. The client's fault.
+    abort(400, message="The request body could not be read: broken chunked encoding or an interrupted upload.")
+
+
 class Request(FlaskRequest):
     """Flask's request, refusing unstorable text in JSON bodies and form fields as they are read."""
 
     _text_checked = False
 
     def get_data(self, *args, **kwargs):
-        data = super().get_data(*args, **kwargs)
+        try:
+            data = super().get_data(*args, **kwargs)
+        except UNREADABLE:
+            _unreadable()
         if not self._text_checked and self.is_json:
-            self._text_checked = True
             raw = data.encode() if isinstance(data, str) else data
             bad = body_bad_text(raw)
             if bad:
-                _refuse(bad)
+                _refuse(bad)  # again on every read: an early reader (a rate-limit key) may swallow the first
+            self._text_checked = True
         return data
 
     def _load_form_data(self):
-        super()._load_form_data()
+        try:
+            super()._load_form_data()
+        except UNREADABLE:
+            _unreadable()
         bad = [k for k, v in self.form.items(multi=True) if unstorable(k) or unstorable(v)]
         if bad:
             _refuse(bad)

@@ -131,11 +131,14 @@ def pull(session: Session, principal: Principal, *, cursor: str | None, limit: i
         raise CursorGone("this cursor points past the end of this server's log")
     # Work per page is bounded by a window of commits (not by how many changes are out of scope):
     # commit sequences only grow in commit order, so nothing can appear later inside the window.
-    window = session.scalars(select(SyncCommit.commit_seq).where(SyncCommit.commit_seq >= pos.commit_seq)
+    # A cursor past the end of its commit starts the window at the next one: otherwise a page of one
+    # commit with nothing visible to the caller would be that same commit again, forever.
+    start = SyncCommit.commit_seq > pos.commit_seq if pos.seq >= END_OF_COMMIT else SyncCommit.commit_seq >= pos.commit_seq
+    window = session.scalars(select(SyncCommit.commit_seq).where(start)
                              .order_by(SyncCommit.commit_seq).limit(limit)).all()
     if not window:
         return {"changes": [], "has_more": False, "cursor": encode_cursor(pos, secret=secret, scope=scope),
-                "snapshot": cursor is None}
+                "snapshot": cursor is None, "evidence": {}}
     last = window[-1]
     if session.get_bind().dialect.name == "postgresql":
         # The per-commit subplans inflate the estimated cost past the JIT threshold; compiling

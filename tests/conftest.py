@@ -86,10 +86,10 @@ def _clean(engine) -> None:
 def app(base_app):
     """The app; whatever the test committed is wiped afterwards."""
     from inspections import db as domain_db
-    from server.extensions import rate_limiter
+    from server.ratelimit import reset as reset_rate_limits
     # Another test may have built its own app (and re-pointed the jobs' session factory).
     domain_db.configure(base_app.extensions["db_engine"])
-    rate_limiter(base_app).reset()
+    reset_rate_limits(base_app)
     try:
         yield base_app
     finally:
@@ -115,8 +115,9 @@ def runner(app):
 @pytest.fixture
 def session(app):
     # No app context here: a pushed one would be shared by every test-client request (and its `g`).
-    from inspections.db import new_session
-    s = new_session()
+    from inspections.db import new_session, observer_bind
+    # Held open across the app's requests: on SQLite its reads must neither lock nor go stale.
+    s = new_session(bind=observer_bind(app.extensions["db_engine"]))
     yield s
     s.close()
 

@@ -33,6 +33,9 @@ class User(IdMixin, TimestampMixin, Base):
     # Raised when what this user may see shrinks in a way its role and anchors do not show (taken off
     # a visit, a school moved away): sync cursors issued before then are refused, and the device resyncs.
     sync_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Carried by every signed-in web session and checked on each request: raising it (logout, password
+    # change, deactivation) ends all of this user's sessions, which are signed cookies the server cannot recall.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     jurisdiction: Mapped[Jurisdiction | None] = relationship()
     school: Mapped[School | None] = relationship()

@@ -106,6 +106,25 @@ def user_filter(p: Principal):
     return User.id == p.user_id
 
 
+def manageable_user_filter(p: Principal):
+    """SQL criterion on User for the accounts a principal may change (password, active flag, assignments).
+
+    An office manages only accounts whose whole scope lies inside its jurisdiction: the bound
+    jurisdiction or school and every assigned school. An inspector of another county that was also
+    assigned one of its schools is visible to it (it plans visits with it) but not its to change.
+    """
+    if p.role == Role.admin:
+        return true()
+    if p.role != Role.office or not p.jurisdiction_path:
+        return false()
+    in_tree = select(Jurisdiction.id).where(Jurisdiction.path.startswith(p.jurisdiction_path, autoescape=True))
+    schools = select(School.id).where(School.jurisdiction_path.startswith(p.jurisdiction_path, autoescape=True))
+    outside = exists().where(InspectorAssignment.inspector_id == User.id, InspectorAssignment.school_id.not_in(schools))
+    return (user_filter(p) & (User.role != Role.admin)
+            & (User.jurisdiction_id.is_(None) | User.jurisdiction_id.in_(in_tree))
+            & (User.school_id.is_(None) | User.school_id.in_(schools)) & ~outside)
+
+
 def can_see_school(session: Session, p: Principal, school_id: uuid.UUID) -> bool:
     """Whether a school is in the principal's scope."""
     return session.scalar(select(exists().where(School.id == school_id, school_filter(p)))) or False

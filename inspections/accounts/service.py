@@ -175,3 +175,24 @@ def revoke_all_tokens(session: Session, user_id: uuid.UUID) -> int:
     res = session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
                           .values(revoked_at=utcnow()))
     return res.rowcount or 0
+
+
+def end_sessions(session: Session, user: User, *, tokens: bool = True) -> None:
+    """End every signed-in web session of a user and, with `tokens`, revoke all its bearer tokens."""
+    user.session_version = (user.session_version or 0) + 1
+    if tokens:
+        revoke_all_tokens(session, user.id)
+    session.flush()
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Change a password; every session and token of the user ends (whoever knew the old one is out)."""
+    user.password_hash = hash_password(password)
+    end_sessions(session, user)
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """Activate or deactivate an account; deactivation ends every session and token."""
+    user.active = active
+    if not active:
+        end_sessions(session, user)

@@ -23,6 +23,9 @@ except ImportError:  # pragma: no cover - depends on the platform's wheels
 DISPLAY_PX = 1600
 THUMB_PX = 320
 DEFAULT_MAX_PIXELS = 60_000_000
+# Formats decoded at full size (PNG, WebP, HEIF: no draft mode) get a lower cap. A 60 MP RGBA PNG of
+# 250 KB decodes to 240 MB and took ~500 MiB more and 2-9 s; 24 MP is every phone's normal output.
+DEFAULT_MAX_FULL_DECODE_PIXELS = 24_000_000
 
 # Pillow format name -> the content types a client may declare for it.
 FORMAT_TYPES = {
@@ -207,10 +210,13 @@ def _fit(im: Image.Image, box: int) -> Image.Image:
 
 
 def process(data: bytes, *, declared_type: str | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+            max_full_decode_pixels: int = DEFAULT_MAX_FULL_DECODE_PIXELS,
             display_px: int = DISPLAY_PX, thumb_px: int = THUMB_PX, quality: int = 82) -> Processed:
     """Verify a photo and build its display image and thumbnail; raises ImageRejected with the reason.
 
-    EXIF orientation is applied (as ImageOps.exif_transpose would) to the derivatives only.
+    EXIF orientation is applied (as ImageOps.exif_transpose would) to the derivatives only. Memory is
+    bounded by the header's size before decoding: JPEG up to `max_pixels` (decoded reduced, at 1/2-1/8
+    scale), other formats (decoded whole) up to `max_full_decode_pixels`.
     """
     im = _open(data)
     fmt = im.format or "?"
@@ -224,6 +230,10 @@ def process(data: bytes, *, declared_type: str | None = None, max_pixels: int = 
     if w * h > max_pixels:
         # Checked from the header, before any pixel is decoded.
         raise ImageRejected(f"decompression bomb: {w}x{h} = {w * h} pixels exceeds the limit of {max_pixels}")
+    if fmt != "JPEG" and w * h > max_full_decode_pixels:
+        # No reduced decoding for these formats: every pixel would be held at full size, often with alpha.
+        raise ImageRejected(f"too large for {fmt}: {w}x{h} = {w * h} pixels exceeds {max_full_decode_pixels} "
+                            "(send a JPEG, or a smaller image)")
     try:
         exif = im.getexif()
     except Exception:  # noqa: BLE001 - a broken EXIF block is not a broken photo

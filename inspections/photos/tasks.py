@@ -1,6 +1,7 @@
 """RQ jobs of the photo slice: they take ids and plain settings, and open their own session."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from datetime import timedelta
@@ -30,20 +31,23 @@ def _storage(storage_url: str, endpoint_url: str | None, region: str | None):
 
 
 def process_photo(photo_id: str, *, storage_url: str, endpoint_url: str | None = None, region: str | None = None,
-                  max_pixels: int = imaging.DEFAULT_MAX_PIXELS, max_distance_m: float = 2000,
-                  time_tolerance_hours: float = 12, storage=None) -> str:
+                  max_pixels: int = imaging.DEFAULT_MAX_PIXELS,
+                  max_full_decode_pixels: int = imaging.DEFAULT_MAX_FULL_DECODE_PIXELS, max_distance_m: float = 2000,
+                  time_tolerance_hours: float = 12, storage=None, session=None) -> str:
     """Verify a received photo, write its derivatives, extract evidence and flags; returns the new status.
 
     Idempotent: a processed or rejected photo is left alone; derivatives are keyed by content hash.
+    `session`: the caller's (a job's) session, committed here; else one of its own.
     """
     st = storage or _storage(storage_url, endpoint_url, region)
-    with new_session() as session:
+    with (contextlib.nullcontext(session) if session is not None else new_session()) as session:
         photo = session.get(Photo, uuid.UUID(str(photo_id)))
         if photo is None or photo.status != PhotoStatus.received:
             return photo.status if photo else "missing"
         data = b"".join(st.open(photo.blob_key))
         try:
-            out = imaging.process(data, declared_type=photo.content_type, max_pixels=max_pixels)
+            out = imaging.process(data, declared_type=photo.content_type, max_pixels=max_pixels,
+                                  max_full_decode_pixels=max_full_decode_pixels)
         except imaging.ImageRejected as exc:
             photo.status, photo.status_reason = PhotoStatus.rejected, exc.reason[:300]
             photo.processed_at = utcnow()
@@ -74,6 +78,13 @@ def process_photo(photo_id: str, *, storage_url: str, endpoint_url: str | None =
         photo.status, photo.status_reason, photo.processed_at = PhotoStatus.processed, None, utcnow()
         session.commit()
         return photo.status
+
+
+@tracked("process_photo")
+def process_photo_job(session, *, photo_id: str, **settings) -> dict:
+    """The photo queue's job (`photo-<id>`, through the outbox): process_photo, recorded; {"status": ...}."""
+    # The job's own session: a second one would wait on the first's SQLite write lock.
+    return {"photo_id": photo_id, "status": str(process_photo(photo_id, session=session, **settings))}
 
 
 def cleanup_expired_uploads(*, storage_url: str, endpoint_url: str | None = None, region: str | None = None,

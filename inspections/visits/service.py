@@ -8,13 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inspections.accounts.enums import Role
-from inspections.accounts.models import User
+from inspections.accounts.models import InspectorAssignment, User
 from inspections.accounts.scope import Principal
 from inspections.audit import service as audit
 from inspections.db import utcnow
 from inspections.errors import Conflict, Forbidden, ValidationFailed
+from inspections.jobs import outbox
 from inspections.org.enums import SECTIONS
-from inspections.org.models import School
+from inspections.org.models import Jurisdiction, School
 from inspections.templates import service as templates
 from inspections.templates.enums import VersionStatus
 from inspections.templates.models import TemplateVersion
@@ -53,6 +54,12 @@ def check_new(session: Session, specs: list[dict]) -> list[tuple[TemplateVersion
     """
     wanted = {i for sp in specs for i in sp["inspector_ids"]}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))} if wanted else {}
+    # Whom each inspector covers (its jurisdiction's subtree, its assigned schools): the rule planning keeps.
+    paths = dict(session.execute(select(User.id, Jurisdiction.path)
+                                 .join(Jurisdiction, User.jurisdiction_id == Jurisdiction.id)
+                                 .where(User.id.in_(wanted))).all()) if wanted else {}
+    assigned = set(session.execute(select(InspectorAssignment.inspector_id, InspectorAssignment.school_id)
+                                   .where(InspectorAssignment.inspector_id.in_(wanted))).all()) if wanted else set()
     ids = [sp["id"] for sp in specs if sp.get("id") is not None]
     taken = set(session.scalars(select(Visit.id).where(Visit.id.in_(ids)))) if ids else set()
     pinned = {sp["template_version_id"] for sp in specs if sp.get("template_version_id") is not None}
@@ -66,11 +73,22 @@ def check_new(session: Session, specs: list[dict]) -> list[tuple[TemplateVersion
                if i not in users or users[i].role != Role.inspector or not users[i].active]
         if bad:
             errors["inspector_ids"] = [f"not an active inspector: {', '.join(bad)}"]
+        elsewhere = [str(i) for i in sp["inspector_ids"] if i in users and str(i) not in bad
+                     and (i, sp["school"].id) not in assigned
+                     and not (i in paths and sp["school"].jurisdiction_path.startswith(paths[i]))]
+        if elsewhere:
+            errors.setdefault("inspector_ids", []).append(
+                f"not an inspector whose jurisdiction covers this school: {', '.join(elsewhere)}")
         if sp.get("id") is not None and sp["id"] in taken:
             errors["id"] = ["is already used"]
         if sp.get("template_version_id") is not None:
             version = given.get(sp["template_version_id"])
-            if version is None or version.status != VersionStatus.published:
+            # Only a published version of a template that applies to the school (national, or of a
+            # jurisdiction above it): another county's template, draft or not, is refused like an unknown id.
+            school_nodes = sp["school"].jurisdiction_path.strip("/").split("/")
+            if version is None or version.status != VersionStatus.published or (
+                    version.template.jurisdiction_id is not None
+                    and str(version.template.jurisdiction_id) not in school_nodes):
                 errors["template_version_id"] = ["is not a published template version"]
         else:
             key = (sp["school"].jurisdiction_path, sp.get("planned_for") or utcnow().date())
@@ -86,7 +104,6 @@ def check_new(session: Session, specs: list[dict]) -> list[tuple[TemplateVersion
 # --- the rules of a change, named once ---------------------------------------------------------
 
 OPEN = (VisitStatus.planned, VisitStatus.in_progress)
-_SUBMITTED = "visits.submitted"  # session.info key: visits this transaction submitted (effects after commit)
 
 
 def require_on_visit(actor: Principal | None, visit: Visit) -> None:
@@ -204,6 +221,12 @@ def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: di
     require_version(visit, expected_version, "visit")
     if changes.get("inspector_ids") is not None:
         errors = _check_inspectors(session, changes["inspector_ids"])
+        # An inspector put on the visit now must cover its school (those already on it may stay).
+        added = [i for i in dict.fromkeys(changes["inspector_ids"]) if i not in set(visit.inspector_ids)]
+        if added and not errors:
+            [(_, new_errors)] = check_new(session, [dict(school=visit.school, inspector_ids=added, planned_for=None,
+                                                         template_version_id=visit.template_version_id, id=None)])
+            errors = {k: v for k, v in new_errors.items() if k == "inspector_ids"}
         if errors:
             raise ValidationFailed("Invalid visit", errors)
         visit.inspector_links = [VisitInspector(inspector_id=i) for i in dict.fromkeys(changes["inspector_ids"])]
@@ -243,7 +266,7 @@ def delete(session: Session, visit: Visit, *, actor: Principal | None, expected_
 
 def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
     """Move a visit one step along VISIT_TRANSITIONS, or raise Conflict saying why not. Submitting
-    records the visit for scoring once this transaction commits (`submitted_in`)."""
+    records its scoring in the outbox, in this transaction (relayed to RQ after commit)."""
     if to not in VISIT_TRANSITIONS[visit.status]:
         raise Conflict(f"a {visit.status.value} visit cannot become {to.value}")
     now = utcnow()
@@ -253,23 +276,10 @@ def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
         if not visit.responses:
             raise Conflict("a visit with no answers cannot be submitted")
         visit.submitted_at = now
-        session.info.setdefault(_SUBMITTED, {})[visit.id] = visit
+        # Scoring is an effect of the submission, recorded in its transaction (the outbox relays it).
+        outbox.add(session, "score_visit", job_id=f"score-visit-{visit.id}", visit_id=str(visit.id))
     visit.status = to
     return visit
-
-
-def submitted_in(session: Session) -> list[Visit]:
-    """Visits submitted by the session's transaction(s) since the last call, still submitted now (a
-    savepoint rolled back takes its submission with it); the caller enqueues their scoring after commit."""
-    found = session.info.pop(_SUBMITTED, {})
-    out = []
-    for visit in found.values():
-        try:
-            if visit.status == VisitStatus.submitted:
-                out.append(visit)
-        except Exception:  # deleted or rolled back out of existence
-            continue
-    return out
 
 
 def _sections_for(school: School) -> set[str]:

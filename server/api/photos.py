@@ -18,7 +18,6 @@ from inspections.accounts.scope import visit_filter
 from inspections.audit import service as audit
 from inspections.errors import ValidationFailed
 from inspections.photos import service as photos
-from inspections.photos import tasks
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.models import Photo
 from inspections.storage import S3Storage
@@ -28,12 +27,19 @@ from schemas.text import TEXT_MESSAGE, printable, unstorable
 from server.api.common import get_in_scope
 from server.auth import BEARER, EVERYONE, current_principal, current_user, require
 from server.errors import problem
-from server.extensions import queue, session, storage
+from server.extensions import session, storage
+from server.jobs import record_photo_processing
 
 PREFIX = ""
 blp = Blueprint("photos", __name__, description="Photo evidence: resumable uploads, downloads, completeness.")
 CHUNK_TYPES = ("application/offset+octet-stream", "application/octet-stream")
 VARIANTS = {"original": photos.original_key, "display": photos.display_key, "thumb": photos.thumb_key}
+
+
+def served_type(content_type: str) -> str:
+    """The type an original is served as: an accepted photo type, else opaque bytes (never SVG or HTML)."""
+    from inspections.photos.imaging import ACCEPTED_TYPES
+    return content_type if content_type in ACCEPTED_TYPES else "application/octet-stream"
 
 
 def _expiry() -> timedelta:
@@ -53,16 +59,8 @@ def _offset_headers(photo: Photo) -> dict:
 
 def processing_settings(app=None) -> dict:
     """The plain settings a processing job needs (jobs never read Flask config themselves)."""
-    cfg = (app or current_app).config
-    return {"storage_url": cfg["STORAGE_URL"], "endpoint_url": cfg.get("S3_ENDPOINT_URL"),
-            "region": cfg.get("S3_REGION"), "max_pixels": cfg["PHOTO_MAX_PIXELS"],
-            "max_distance_m": cfg["PHOTO_MAX_DISTANCE_M"], "time_tolerance_hours": cfg["PHOTO_TIME_TOLERANCE_HOURS"]}
-
-
-def enqueue_processing(photo: Photo) -> None:
-    """After the finalize is committed: verify and derive in the photos queue (one job per photo)."""
-    queue("photos").enqueue_call(tasks.process_photo, args=(str(photo.id),), kwargs=processing_settings(),
-                                 job_id=tasks.job_id(photo.id), result_ttl=86400, failure_ttl=7 * 86400)
+    from server.jobs import photo_processing_args
+    return photo_processing_args(app)
 
 
 @blp.route("/photos/uploads")
@@ -111,8 +109,8 @@ def parse_upload_metadata(header: str) -> dict[str, str]:
         key, _, value = pair.partition(" ")
         try:
             out[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8") if value.strip() else ""
-        except (binascii.Error, UnicodeDecodeError):
-            abort(422, errors={f"headers.Upload-Metadata.{key}": ["is not base64 of UTF-8 text"]})
+        except (binascii.Error, ValueError):  # ValueError: non-ASCII in the header (bytes like \xff arrive as latin-1)
+            abort(422, errors={f"headers.Upload-Metadata.{printable(key)}": ["is not base64 of UTF-8 text"]})
         if unstorable(out[key]) or unstorable(key):
             abort(422, errors={f"headers.Upload-Metadata.{printable(key)}": [TEXT_MESSAGE]})
     return out
@@ -141,8 +139,7 @@ class WholeUpload(MethodView):
             body = UploadIn().load(raw)
         except ValidationError as exc:
             abort(422, errors={f"headers.Upload-Metadata.{k}": v for k, v in exc.normalized_messages().items()})
-        request.max_content_length = current_app.config["MAX_CHUNK_BYTES"]
-        data = request.get_data(cache=False)
+        data = read_chunk()
         if len(data) != body["size"]:
             abort(422, errors={"body": [f"{len(data)} bytes sent, {body['size']} declared"]})
         digest = hashlib.sha256(data).hexdigest()
@@ -200,12 +197,15 @@ class UploadById(MethodView):
             abort(422, errors={"headers.Upload-Offset": ["required: a non-negative integer"]})
         if (request.mimetype or "") not in CHUNK_TYPES:
             abort(415, message=f"Send the chunk as {CHUNK_TYPES[0]}.")
-        # Chunks have their own body limit (the app-wide one is for JSON); set before reading the body.
-        request.max_content_length = current_app.config["MAX_CHUNK_BYTES"]
-        data = request.get_data(cache=False)
+        data = read_chunk()
         complete = request.headers.get("Upload-Complete", "").strip() == "?1"
         if complete and photo.status != PhotoStatus.uploading and int(raw) + len(data) == photo.size:
-            # A retried last chunk (the answer was lost): the same answer as a retried finalize.
+            # A retried last chunk (the answer was lost): the same answer as a retried finalize, if it is
+            # the same bytes; different bytes for a finished upload are a conflict, never silently "done".
+            if not _same_as_stored(photo, int(raw), data):
+                return problem(409, "This upload is finished and holds different bytes at that offset; "
+                                    "declare a new upload for a different photo.", offset=photo.size,
+                               headers={"Upload-Offset": str(photo.size)})
             return _completed(db, p, photo, photo.size)
         if complete and photo.status == PhotoStatus.uploading and int(raw) == photo.received_bytes \
                 and int(raw) + len(data) != photo.size:
@@ -224,6 +224,44 @@ class UploadById(MethodView):
             # The last chunk says it is the last: finalize in the same request (one round trip fewer).
             return _completed(db, p, photo, offset)
         return Response(status=204, headers={"Upload-Offset": str(offset), "Cache-Control": "no-store"})
+
+
+def read_chunk() -> bytes:
+    """The request body, at most MAX_CHUNK_BYTES; 413 when larger, with or without Content-Length.
+
+    A chunked body has no Content-Length, and Werkzeug's limit then stops reading at the limit without
+    saying so: one byte more is allowed in, so a body past the limit is seen and refused, not cut short.
+    """
+    limit = current_app.config["MAX_CHUNK_BYTES"]
+    # Chunks have their own body limit (the app-wide one is for JSON); set before reading the body.
+    request.max_content_length = limit + 1
+    data = request.get_data(cache=False)
+    if len(data) > limit:
+        abort(413, message=f"A chunk is at most {limit} bytes; send the photo in resumable chunks.")
+    return data
+
+
+def _same_as_stored(photo: Photo, offset: int, data: bytes) -> bool:
+    """Whether `data` equals the finished upload's bytes at `offset` (True when they are no longer kept)."""
+    if offset == 0 and len(data) == photo.size:
+        return hashlib.sha256(data).hexdigest() == photo.sha256
+    st, key = storage(), photos.original_key(photo.sha256)
+    if not st.exists(key):
+        return True  # rejected or withdrawn: nothing of it is kept, and the answer names its status
+    seen, pos, view = 0, 0, memoryview(data)
+    for block in st.open(key):
+        start, end = pos, pos + len(block)
+        pos = end
+        if end <= offset:
+            continue
+        lo = max(offset, start)
+        hi = min(offset + len(data), end)
+        if lo >= hi:
+            break
+        if block[lo - start:hi - start] != view[lo - offset:hi - offset]:
+            return False
+        seen += hi - lo
+    return seen == len(data)
 
 
 def _completed(db, p, photo: Photo, offset: int, whole: tuple[bytes, str] | None = None):
@@ -261,10 +299,12 @@ def _finalize(db, p, photo: Photo, whole: tuple[bytes, str] | None = None) -> Ph
     if not already:
         audit.record(db, actor_id=p.user_id, action="upload", entity="photo", entity_id=photo.id,
                      data={"sha256": photo.sha256, "deduplicated": dedup})
+    if photo.status == PhotoStatus.received:
+        # Processing is an effect of this commit (outbox): it runs even if Redis is down right now.
+        record_photo_processing(db, photo)
     db.commit()
     if photo.status == PhotoStatus.received:
-        enqueue_processing(photo)
-        db.refresh(photo)
+        db.refresh(photo)  # in-process (embedded) mode has processed it already
     return photo
 
 
@@ -300,7 +340,7 @@ class PhotoFile(MethodView):
             return redirect(st.presigned_url(key, expires=current_app.config["PHOTO_URL_EXPIRY_SECONDS"]), 302)
         if not st.exists(key):
             abort(404, message=f"Photo {photo_id} has no {variant}.")
-        mimetype = photo.content_type if variant == "original" else "image/jpeg"
+        mimetype = served_type(photo.content_type) if variant == "original" else "image/jpeg"
         resp = Response(stream_with_context(st.open(key)), mimetype=mimetype)
         resp.headers["Cache-Control"] = "private, max-age=300"
         resp.headers["ETag"] = f'"{photo.sha256}-{variant}"'

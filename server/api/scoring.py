@@ -1,7 +1,6 @@
 """Scoring: previews, a visit's stored score, county self-reports, county reports (JSON and CSV), scoring runs, jobs."""
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 
@@ -19,6 +18,10 @@ from inspections.org.enums import JurisdictionLevel
 from inspections.org.models import Jurisdiction, School
 from inspections.scoring import service as scoring
 from inspections.scoring.models import VisitScore
+from inspections.errors import ValidationFailed
+from inspections.templates import service as templates
+from inspections.templates.enums import VersionStatus
+from inspections.templates.models import ChecklistTemplate, TemplateVersion
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit
 from schemas.scoring import (CountyReportOut, CountyRunIn, JobOut, LevelArgs, PreviewIn, ReportArgs, SelfReportIn,
@@ -27,6 +30,7 @@ from server.api.common import get_in_scope
 from server.auth import BEARER, EVERYONE, MANAGERS, STAFF, current_principal, require
 from server.extensions import session
 from server.jobs import enqueue_county, score_visit_job_id
+from server.spreadsheet import SafeWriter
 
 PREFIX = ""
 blp = Blueprint("scoring", __name__, description="Scores of visits and counties against the standard.")
@@ -39,8 +43,19 @@ class Preview(MethodView):
     @blp.doc(security=[BEARER])
     @require(*EVERYONE)
     def post(self, body):
-        """Score a level and facts without storing anything (e.g. a school's self-assessment)."""
-        version = scoring.version_for_preview(session(), body["template_version_id"])
+        """Score a level and facts without storing anything (e.g. a school's self-assessment).
+
+        `template_version_id` must be a published version the caller may read (GET /templates shows them);
+        any other id is answered exactly as one that does not exist.
+        """
+        db = session()
+        if body["template_version_id"] is not None and db.scalar(
+                select(TemplateVersion.id).join(ChecklistTemplate)
+                .where(TemplateVersion.id == body["template_version_id"],
+                       TemplateVersion.status == VersionStatus.published,
+                       templates.visible_filter(db, current_principal()))) is None:
+            raise ValidationFailed("Invalid template", {"template_version_id": ["does not exist"]})
+        version = scoring.version_for_preview(db, body["template_version_id"])
         return scoring.preview(version.definition, body["level"], body["facts"], school_type=body["school_type"])
 
 
@@ -136,7 +151,7 @@ def _report_csv(county: Jurisdiction, row) -> Response:
     result = row.result
     codes = list(result["indicators"])
     out = io.StringIO()
-    w = csv.writer(out)
+    w = SafeWriter(out)  # names and reasons are text, never formulas
     w.writerow(["county", county.name, "level", row.level, "verdict", row.verdict,
                 "computed_at", row.computed_at.isoformat()])
     w.writerow(["school", "verdict", "met_count", *codes])
@@ -186,9 +201,25 @@ class JobById(MethodView):
     @require(*STAFF)
     def get(self, job_id):
         """A background job's status and, if it failed, why."""
-        rec = session().get(JobRecord, job_id[:120])
-        if rec is None:
-            abort(404, message=f"No job {job_id} here.")
-        if current_principal().role == Role.inspector and rec.kind != "score_visit":
-            abort(404, message=f"No job {job_id} here.")
+        db, p = session(), current_principal()
+        rec = db.get(JobRecord, job_id[:120])
+        if rec is None or not _job_in_scope(db, p, rec):
+            # Out of scope looks exactly like unknown: same status, same words.
+            abort(404, message="No such job here.")
         return rec
+
+
+def _job_in_scope(db, p, rec: JobRecord) -> bool:
+    """A visit's scoring job follows the visit's scope, a county's the county's; system jobs are the admin's."""
+    if p.role == Role.admin:
+        return True
+    try:
+        if rec.kind == "score_visit":
+            vid = uuid.UUID(str((rec.args or {}).get("visit_id")))
+            return db.scalar(select(Visit.id).where(Visit.id == vid, visit_filter(p))) is not None
+        if rec.kind == "score_county" and p.role == Role.office:
+            cid = uuid.UUID(str((rec.args or {}).get("county_id")))
+            return db.scalar(select(Jurisdiction.id).where(Jurisdiction.id == cid, jurisdiction_filter(p))) is not None
+    except ValueError:
+        return False
+    return False

@@ -13,7 +13,6 @@ from schemas.sync import ConflictOut, ConflictQuery, PullArgs, PullOut, PushIn, 
 from server.api.common import get_in_scope, page_response
 from server.auth import BEARER, EVERYONE, STAFF, current_principal, current_user, require
 from server.extensions import session
-from server.jobs import run_effects
 from sync import conflicts as conflict_service
 from sync.models import Conflict
 from sync.pull import CursorGone, pull
@@ -67,7 +66,6 @@ class Push(MethodView):
         outcome = push(db, user=current_user(), principal=current_principal(), device_id=body["device_id"],
                        mutations=body["mutations"])
         db.commit()
-        run_effects(db)
         return {"results": outcome.results}
 
 
@@ -103,5 +101,4 @@ class ResolveConflict(MethodView):
         conflict_service.resolve(db, conflict, user=current_user(), principal=current_principal(),
                                  take=body["take"], fields=body["fields"])
         db.commit()
-        run_effects(db)
         return conflict

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from inspections.accounts import service as accounts
 from inspections.accounts.enums import Role
 from inspections.accounts.models import User
-from inspections.accounts.scope import can_see_school, jurisdiction_filter, user_filter
+from inspections.accounts.scope import can_see_school, jurisdiction_filter, manageable_user_filter, user_filter
 from inspections.audit import service as audit
 from inspections.org.models import Jurisdiction
 from inspections.pagination import paginate
@@ -104,23 +104,27 @@ class UserById(MethodView):
     @blp.doc(security=[BEARER])
     @require(*MANAGERS)
     def patch(self, body, user_id):
-        """Change an account: name, password (revokes its tokens), active flag, assignments."""
+        """Change an account: name, password or active flag (either ends its sessions and tokens), assignments.
+
+        An office changes only accounts whose whole scope (jurisdiction, school, assigned schools) lies
+        inside its own jurisdiction; one that also works elsewhere is changed by an office above both, or an admin.
+        """
         db, p = session(), current_principal()
         user = get_in_scope(User, user_id, user_filter(p))
         if user.role == Role.admin and p.role != Role.admin:
             abort(403, message="Only an admin changes admin accounts.")
+        if db.scalar(select(User.id).where(User.id == user.id, manageable_user_filter(p))) is None:
+            abort(403, message="This account also works outside your jurisdiction; an office over all of its "
+                               "scope, or an admin, changes it.")
         if "assigned_school_ids" in body:
             _check_binding({"role": user.role, "assigned_school_ids": body["assigned_school_ids"]})
             accounts.set_assignments(db, user=user, school_ids=body["assigned_school_ids"])
         if "display_name" in body:
             user.display_name = body["display_name"]
         if "password" in body:
-            user.password_hash = accounts.hash_password(body["password"])
-            accounts.revoke_all_tokens(db, user.id)
+            accounts.set_password(db, user, body["password"])
         if "active" in body:
-            user.active = body["active"]
-            if not user.active:
-                accounts.revoke_all_tokens(db, user.id)
+            accounts.set_active(db, user, body["active"])
         audit.record(db, actor_id=p.user_id, action="update", entity="user", entity_id=user.id,
                      data={k: ("***" if k == "password" else str(v)) for k, v in body.items()})
         db.commit()

@@ -21,7 +21,6 @@ from server.api.common import get_in_scope, page_response
 from server.auth import BEARER, EVERYONE, current_principal, current_user, require
 from server.errors import problem
 from server.extensions import session
-from server.jobs import run_effects
 
 PREFIX = "/visits"
 blp = Blueprint("visits", __name__, description="Site visits and their checklist answers.")
@@ -103,7 +102,6 @@ class VisitById(MethodView):
         except visits.Stale as e:
             return _stale(e, VisitOut())
         db.commit()
-        run_effects(db)
         return visit
 
 

@@ -49,12 +49,29 @@ def _csrf_and_user():
         sent, expected = request.form.get("csrf_token", ""), web_session.get("csrf", "")
         if not expected or not hmac.compare_digest(sent, expected):
             abort(400, "CSRF token missing or wrong")
-    g.web_user = None
-    uid = web_session.get("uid")
-    if uid:
+    g.web_user = signed_in_user()
+
+
+def signed_in_user() -> User | None:
+    """The user of this request's session cookie, or None (and the session cleared) when that session has ended.
+
+    The cookie is signed, not stored: it carries the user's session_version, and logout, a password
+    change or deactivation raise that version, so every copy of an older cookie stops working at once.
+    """
+    uid, version = web_session.get("uid"), web_session.get("sv")
+    if not uid:
+        return None
+    try:
         user = session().get(User, uuid.UUID(uid))
-        if user is not None and user.active:
-            g.web_user = user
+    except ValueError:
+        user = None
+    if user is None or not user.active or version != (user.session_version or 0):
+        lang = web_session.get("lang")
+        web_session.clear()
+        if lang:
+            web_session["lang"] = lang
+        return None
+    return user
 
 
 @bp.app_context_processor
@@ -84,7 +101,8 @@ def login():
         if accounts.check_password(user, request.form.get("password", "")) and user.active:
             lang = web_session.get("lang", "zh-CN")
             web_session.clear()
-            web_session.update(uid=str(user.id), lang=lang, csrf=secrets.token_urlsafe(32))
+            web_session.update(uid=str(user.id), sv=user.session_version or 0, lang=lang,
+                               csrf=secrets.token_urlsafe(32))
             nxt = request.args.get("next", "")
             return redirect(nxt if nxt.startswith("/web/") else url_for("web.ticket_list"))
         error = "login_failed"
@@ -93,7 +111,11 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out (POST with the CSRF token)."""
+    """Sign out (POST with the CSRF token): every session of this user ends, copies of the cookie included."""
+    user = g.get("web_user")
+    if user is not None:
+        accounts.end_sessions(session(), user, tokens=False)
+        session().commit()
     web_session.clear()
     return redirect(url_for("web.login"))
 

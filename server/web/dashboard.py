@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import csv
 import io
 import uuid
 from datetime import date, datetime
@@ -20,6 +19,7 @@ from inspections.tickets import dashboard as dash
 from inspections.tickets.enums import Severity, TicketStatus
 from schemas.common import EARLIEST, LATEST
 from server.extensions import session
+from server.spreadsheet import XLSX_OPTIONS, SafeWriter
 from server.web import _principal, bp, i18n, nav_link
 
 VIEWERS = (Role.office, Role.admin)
@@ -163,7 +163,7 @@ def export_csv():
 
     def generate():
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = SafeWriter(buf)  # text stays text: a school named "=HYPERLINK(...)" is no formula
         w.writerow(dash.EXPORT_COLUMNS)
         yield "\ufeff" + buf.getvalue()
         for page in dash.export_pages(db, p, f, today):
@@ -186,7 +186,8 @@ def export_xlsx():
     f = _filters()
     today = utcnow().date()
     tmp = tempfile.SpooledTemporaryFile(max_size=8 << 20)
-    book = xlsxwriter.Workbook(tmp, {"constant_memory": True, "in_memory": False, "tmpdir": tempfile.gettempdir()})
+    book = xlsxwriter.Workbook(tmp, {"constant_memory": True, "in_memory": False, "tmpdir": tempfile.gettempdir(),
+                                     **XLSX_OPTIONS})  # a school named "=HYPERLINK(...)" stays text
     sheet = book.add_worksheet("tickets")
     bold = book.add_format({"bold": True})
     sheet.write_row(0, 0, dash.EXPORT_COLUMNS, bold)

@@ -1,10 +1,12 @@
 """Ticket pages: list and detail with the forms for the moves open to the signed-in user."""
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 
 from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from inspections.accounts.enums import Role
@@ -19,7 +21,10 @@ from inspections.storage import S3Storage
 from inspections.tickets import service as tickets
 from inspections.tickets.enums import TicketStatus
 from inspections.tickets.models import Ticket
-from server.api.photos import VARIANTS, enqueue_processing
+from schemas.photos import UploadIn
+from schemas.tickets import TransitionIn
+from server.api.photos import VARIANTS, served_type
+from server.jobs import record_photo_processing
 from server.extensions import session, storage
 from server.web import FORM_FILES, _principal, bp, i18n, nav_link
 
@@ -68,28 +73,26 @@ def ticket_detail(ticket_id):
     error = None
     if request.method == "POST":
         try:
-            to = TicketStatus(request.form.get("to", ""))
-        except ValueError:
-            abort(400)
-        plan = [{"milestone": m.strip(), "due": d}
-                for m, d in zip(request.form.getlist("milestone"), request.form.getlist("due")) if m.strip()]
-        try:
+            # The form is read through the API's own schema: the same note length, milestone count and dates.
+            body = _transition_form()
             # Photos come either already uploaded by the page's script (ids) or in this plain form (files).
-            photo_ids = []
-            if to == TicketStatus.awaiting_verification:
-                photo_ids = _photo_ids(request.form.getlist("photo_ids"))
+            photo_ids = list(body["photo_ids"])
+            if body["to"] == TicketStatus.awaiting_verification:
                 photo_ids += [ph.id for ph in _store_form_files(p, t)]
-            tickets.transition(session(), t, to=to, actor=p, note=request.form.get("note") or None, plan=plan or None,
+            plan = [{"milestone": m["milestone"], "due": m["due"].isoformat()} for m in body["plan"]] \
+                if body["plan"] else None
+            tickets.transition(session(), t, to=body["to"], actor=p, note=body["note"], plan=plan,
                                photo_ids=photo_ids or None)
+            for ph in _stored_now():
+                if ph.status == PhotoStatus.received:
+                    record_photo_processing(session(), ph)  # processed after the commit (outbox)
             session().commit()
         except DomainError as e:
             session().rollback()
             _forget_stored_blobs()
             t = _ticket_or_404(p, ticket_id)
-            error = e.message
+            error = e.message + "".join(f" {k}: {'; '.join(map(str, v))}." for k, v in (e.fields or {}).items())
         else:
-            for ph in _stored_now():
-                enqueue_processing(ph)
             return redirect(url_for("web.ticket_detail", ticket_id=t.id))
     return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error,
                            shortfall_text=shortfall_text,
@@ -97,11 +100,28 @@ def ticket_detail(ticket_id):
                            max_file_mb=current_app.config["MAX_CHUNK_BYTES"] >> 20), (422 if error else 200)
 
 
-def _photo_ids(raw: list[str]) -> list[uuid.UUID]:
+def _transition_form() -> dict:
+    """The ticket form as the API's TransitionIn loads it; a field error is a ValidationFailed naming the field."""
+    f = request.form
+    plan = [{"milestone": m.strip(), "due": d.strip()} for m, d in zip(f.getlist("milestone"), f.getlist("due"))
+            if m.strip() or d.strip()]
+    raw = {"to": f.get("to", ""), "note": f.get("note") or None, "plan": plan or None,
+           "photo_ids": [x.strip() for x in f.getlist("photo_ids") if x.strip()]}
     try:
-        return [uuid.UUID(x) for x in raw if x.strip()]
-    except ValueError:
-        raise ValidationFailed("Invalid evidence", {"photo_ids": ["not photo ids"]}) from None
+        return TransitionIn().load(raw)
+    except ValidationError as exc:
+        raise ValidationFailed("Invalid form", _flat(exc.normalized_messages())) from None
+
+
+def _flat(messages, prefix: str = "") -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for k, v in messages.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = [str(x) for x in (v if isinstance(v, list) else [v])]
+    return out
 
 
 def _forget_stored_blobs() -> None:
@@ -133,8 +153,15 @@ def _store_form_files(p, ticket: Ticket) -> list[Photo]:
         if not data:
             continue
         ctype = (f.mimetype or "").lower()
-        if not ctype.startswith("image/"):
-            raise ValidationFailed("Not a photo", {"photos": [f"{f.filename}: {ctype or 'unknown type'} is not an image"]})
+        try:
+            # Declared exactly as the upload API declares a photo: the same accepted types and limits.
+            UploadIn().load({"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "content_type": ctype,
+                             "ticket_id": str(ticket.id)})
+        except ValidationError as exc:
+            msgs = exc.normalized_messages()
+            why = "; ".join(str(m) for v in msgs.values() for m in (v if isinstance(v, list) else [v]))
+            raise ValidationFailed("Not an accepted photo",
+                                   {"photos": [f"{f.filename}: {ctype or 'unknown type'}: {why}"]}) from None
         ph = photos_service.store_whole(session(), storage(), target=target, uploaded_by_id=p.user_id, data=data,
                                         content_type=ctype, expires_in=timedelta(hours=24))
         stored.append(ph)
@@ -172,7 +199,7 @@ def photo_file(photo_id, variant):
         return redirect(st.presigned_url(key, expires=current_app.config["PHOTO_URL_EXPIRY_SECONDS"]))
     if not st.exists(key):
         abort(404)
-    mimetype = ph.content_type if variant == "original" else "image/jpeg"
+    mimetype = served_type(ph.content_type) if variant == "original" else "image/jpeg"
     # The bytes need no database: end the transaction now rather than hold it while the file streams.
     session().rollback()
     resp = Response(st.open(key), mimetype=mimetype)

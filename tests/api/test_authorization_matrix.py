@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
@@ -247,3 +248,166 @@ def test_schedule_read_change_and_planned_visits(client, world, session, role, s
         assert r.status_code == (404 if role != "admin" else 422)  # A1's inspector does not cover B1
     planned = client.get("/api/v1/planning/visits?limit=500", headers=h)
     assert planned.status_code == (403 if role == "school_user_a1" else 200)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Two counties (A1 in city A, B1 in city B), each with an office, an inspector and a school account,
+# a submitted visit with a processed photo, rectification tickets, scoring jobs and a county report.
+# Every actor reads its own county's things and gets exactly "unknown" for the other's: over the API
+# (schools, visits, scores, evidence, photos and their files, tickets, jobs, reports, users, previews)
+# and over the pages (tickets, photo files, dashboard drill-down and exports).
+
+COUNTY_ACTORS = ["office", "inspector", "school"]
+
+
+@pytest.fixture
+def counties(app, client, session):
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from inspections.accounts.enums import Role
+    from inspections.photos.tasks import process_photo
+    from inspections.templates import service as templates
+    from inspections.tickets.models import Ticket
+    from server.api.photos import processing_settings
+    from tests.api.test_photos import declare, send
+    from tests.factories import GOOD_PRIMARY, make_user, run_jobs
+    from tests.inspections.photos.images import photo
+
+    w = make_world(session)
+    national = templates.ensure_builtin(session)[0].template
+    side = {}
+    for key, county, school in (("a", w.county_a1, w.school_a1), ("b", w.county_b1, w.school_b1)):
+        s = {"county": county, "school": school,
+             "office": w.office_a1 if key == "a" else make_user(session, Role.office, jurisdiction=county),
+             "inspector": w.inspector_a1 if key == "a" else make_user(session, Role.inspector, jurisdiction=county),
+             "school_user": w.school_user_a1 if key == "a" else make_user(session, Role.school, school=school)}
+        tpl = templates.create_template(session, code=f"local-{key}", name=key, jurisdiction=county, parent=national)
+        s["version"] = templates.create_version(session, tpl, overlay={"set_thresholds": {"R1": {"primary": "5.0"}}},
+                                                effective_from=date(2020, 1, 1))
+        templates.publish(session, s["version"])
+        session.commit()
+        s["h"] = {"office": token_for(session, s["office"]), "inspector": token_for(session, s["inspector"]),
+                  "school": token_for(session, s["school_user"])}
+        hi = s["h"]["inspector"]
+        v = client.post("/api/v1/visits", json={"school_id": str(school.id)}, headers=hi).json
+        assert client.patch(f"/api/v1/visits/{v['id']}", json={"status": "in_progress"}, headers=hi).status_code == 200
+        data = photo(320 + len(key), 240)
+        up = declare(client, hi, v["id"], data).json
+        assert send(client, hi, up["id"], data, 0).status_code == 204
+        assert client.post(f"/api/v1/photos/uploads/{up['id']}/finalize", headers=hi).status_code == 200
+        assert process_photo(up["id"], **processing_settings(app)) == "processed"
+        answers = [{"item_code": k, "value": val} for k, val in {**GOOD_PRIMARY, "pe_art_teachers": 4}.items()]
+        assert client.put(f"/api/v1/visits/{v['id']}/responses", json={"answers": answers}, headers=hi).status_code == 200
+        assert client.patch(f"/api/v1/visits/{v['id']}", json={"status": "submitted"}, headers=hi).status_code == 200
+        run_jobs(app)
+        s["visit"], s["photo"] = v["id"], up["id"]
+        s["visit_job"] = client.get(f"/api/v1/visits/{v['id']}/score", headers=hi).json["job"]["id"]
+        run = client.post(f"/api/v1/counties/{county.id}/scoring-runs?level=primary", headers=s["h"]["office"])
+        assert run.status_code == 202, run.json
+        s["county_job"] = run.json["id"]
+        run_jobs(app)
+        s["ticket"] = str(session.scalar(select(Ticket.id).where(Ticket.school_id == school.id)))
+        side[key] = s
+    return side
+
+
+def _api_reads(s) -> list[tuple[str, set[str], set[str]]]:
+    """(url, roles that read it, roles refused by role: 403) for one county's things; others get 404."""
+    everyone, staff, offices, no_school = {"office", "inspector", "school"}, {"office", "inspector"}, {"office"}, {"school"}
+    v, ph = s["visit"], s["photo"]
+    return [(f"/api/v1/schools/{s['school'].id}", everyone, set()), (f"/api/v1/visits/{v}", everyone, set()),
+            (f"/api/v1/visits/{v}/responses", everyone, set()), (f"/api/v1/visits/{v}/score", everyone, set()),
+            (f"/api/v1/visits/{v}/photos", everyone, set()), (f"/api/v1/visits/{v}/evidence", everyone, set()),
+            (f"/api/v1/photos/{ph}", everyone, set()), (f"/api/v1/photos/{ph}/thumb", everyone, set()),
+            (f"/api/v1/photos/{ph}/original", everyone, set()), (f"/api/v1/tickets/{s['ticket']}", everyone, set()),
+            (f"/api/v1/jobs/{s['visit_job']}", staff, no_school),
+            (f"/api/v1/jobs/{s['county_job']}", offices, no_school),  # an inspector: as unknown
+            (f"/api/v1/counties/{s['county'].id}/report?level=primary", staff, no_school),
+            (f"/api/v1/users/{s['inspector'].id}", offices, {"inspector", "school"})]
+
+
+def _get(client, url, headers):
+    r = client.get(url, headers=headers)
+    r.close()  # photo files stream: end them here
+    return r
+
+
+PAIRS = [(actor, mine, theirs) for actor in COUNTY_ACTORS for mine, theirs in (("a", "b"), ("b", "a"))]
+
+
+def test_two_counties_api(client, counties):
+    for actor, mine, theirs in PAIRS:  # one costly fixture for all six (actor, county) pairs
+        _two_counties_api(client, counties, actor, mine, theirs)
+
+
+def test_two_counties_pages(app, counties):
+    for actor, mine, theirs in PAIRS:
+        _two_counties_pages(app, counties, actor, mine, theirs)
+
+
+def _two_counties_api(client, counties, actor, mine, theirs):
+    h = counties[mine]["h"][actor]
+    for url, ok, refused in _api_reads(counties[mine]):
+        r = _get(client, url, h)
+        assert r.status_code == (200 if actor in ok else 403 if actor in refused else 404), (actor, "own", url)
+    unknown = client.get(f"/api/v1/tickets/{uuid.uuid4()}", headers=h)
+    for url, _ok, refused in _api_reads(counties[theirs]):
+        r = _get(client, url, h)
+        assert r.status_code == (403 if actor in refused else 404), (actor, "other", url, r.status_code)
+        if r.status_code == 404 and "/jobs/" in url:
+            assert r.json == client.get(f"/api/v1/jobs/score-visit-{uuid.uuid4()}-v1", headers=h).json
+    assert unknown.status_code == 404
+    # Writes to the other county's things are "unknown" as well.
+    r = client.post(f"/api/v1/tickets/{counties[theirs]['ticket']}/transitions", json={"to": "acknowledged"},
+                    headers=h)
+    assert r.status_code == 404
+    r = client.patch(f"/api/v1/users/{counties[theirs]['inspector'].id}", json={"password": "taken-over-1"},
+                     headers=h)
+    assert r.status_code == (404 if actor == "office" else 403)
+    # Previews: the own county's published template, never the other's.
+    for key, expected in ((mine, 200), (theirs, 422)):
+        r = client.post("/api/v1/scoring/preview", json={"level": "primary", "facts": {"enrolment": 600},
+                                                          "template_version_id": str(counties[key]["version"].id)},
+                        headers=h)
+        assert r.status_code == expected, (actor, key, r.json)
+
+
+def _two_counties_pages(app, counties, actor, mine, theirs):
+    import csv
+    import io
+
+    from tests.web.helpers import login
+    c = app.test_client()
+    user = counties[mine]["school_user" if actor == "school" else actor]
+    login(c, user.username)
+    for key, ok in ((mine, 200), (theirs, 404)):
+        s = counties[key]
+        assert c.get(f"/web/tickets/{s['ticket']}").status_code == ok, (actor, key)
+        thumb = c.get(f"/web/photos/{s['photo']}/thumb")
+        thumb.close()
+        assert thumb.status_code == ok, (actor, key)
+        listing = c.get("/web/tickets").get_data(as_text=True)
+        assert (s["ticket"] in listing) == (ok == 200)
+    other = counties[theirs]
+    for url in (f"/web/dashboard?county_id={other['county'].id}",
+                f"/web/dashboard/tickets?county_id={other['county'].id}",
+                f"/web/dashboard/tickets?school_id={other['school'].id}",
+                f"/web/dashboard/export.csv?county_id={other['county'].id}",
+                f"/web/dashboard/export.xlsx?school_id={other['school'].id}", "/web/dashboard/counties"):
+        r = c.get(url)
+        if actor != "office":
+            assert r.status_code == 403, (actor, url)
+            continue
+        assert r.status_code == 200, url
+        if url.startswith("/web/dashboard/export.csv"):
+            rows = list(csv.reader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
+            assert len(rows) == 1  # the header only
+        elif "xlsx" not in url:
+            page = r.get_data(as_text=True)
+            assert other["ticket"] not in page and other["school"].name not in page
+            assert other["county"].name not in page
+    if actor == "office":
+        own = c.get("/web/dashboard/export.csv").get_data(as_text=True)
+        assert counties[mine]["ticket"] in own and other["ticket"] not in own

@@ -34,6 +34,29 @@ def test_a_push_of_twelve_visits_arrives_whole_at_a_page_of_five(client, session
     assert pull_all(client, h, cursor=cursor, limit=5)[0] == []
 
 
+def test_a_page_of_one_passes_commits_the_caller_cannot_see(client, session):
+    """Found by the sync model: with limit=1 a commit holding nothing visible to the caller was the
+    next page again, forever (has_more stayed true)."""
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    _, cursor = pull_all(client, h)
+    other = token_for(session, w.office_a)  # county A2 is not inspector_a1's
+    for _ in range(3):
+        push(client, other, mutation("visit", "create", school_id=str(w.school_a2.id)), device_id="a2-office")
+    mine = str(uuid.uuid4())
+    push(client, h, mutation("visit", "create", id=mine, school_id=str(w.school_a1.id)))
+    pages = 0
+    changes = []
+    while True:
+        r = client.get("/api/v1/sync/pull", query_string={"cursor": cursor, "limit": 1}, headers=h).get_json()
+        changes += r["changes"]
+        cursor, pages = r["cursor"], pages + 1
+        assert pages < 20, "pull made no progress"
+        if not r["has_more"]:
+            break
+    assert [c["id"] for c in changes] == [mine]
+
+
 def test_a_visit_with_twenty_answers_arrives_whole_at_a_page_of_ten(client, session):
     w = make_world(session)
     h = token_for(session, w.inspector_a1)

@@ -41,9 +41,14 @@ def test_taken_off_a_visit_outside_ones_area(client, session, tmp_path):
     w = make_world(session)
     office = token_for(session, w.office_a)
     h = token_for(session, w.inspector_assigned)
-    # The office puts the assigned inspector on a visit at school a1 (outside its assignments).
+    # The office puts the assigned inspector on a visit at school a1 while it covers a1 (a visit takes only
+    # inspectors who cover the school); the assignment to a1 then ends, the visit stays: outside its area.
+    accounts.set_assignments(session, user=w.inspector_assigned, school_ids=[w.school_a2.id, w.school_a1.id])
+    session.commit()
     v = client.post("/api/v1/visits", json={"school_id": str(w.school_a1.id),
                                             "inspector_ids": [str(w.inspector_assigned.id)]}, headers=office).json
+    accounts.set_assignments(session, user=w.inspector_assigned, school_ids=[w.school_a2.id])
+    session.commit()
     dev, _ = _device(tmp_path, client, h, "tablet")
     dev.sync()
     assert dev.get("visit", v["id"]) is not None

@@ -1,6 +1,8 @@
 """Shared steps of the field app's browser tests."""
 from __future__ import annotations
 
+from playwright.sync_api import expect
+
 from pathlib import Path
 
 FIELD = Path(__file__).resolve().parents[3] / "field"
@@ -22,8 +24,9 @@ def sign_in(page, base, username, *, wait_for_visits=True):
 
 def wait_synced(page, timeout=30000):
     """Until no sync is running."""
-    page.wait_for_function("document.querySelector('[data-testid=sync-now]') && "
-                           "!document.querySelector('[data-testid=sync-now]').disabled", timeout=timeout)
+    # Locator assertions, not page.wait_for_function: the app's Content-Security-Policy refuses the
+    # string evaluation that one uses in the page.
+    expect(page.get_by_test_id("sync-now")).to_be_enabled(timeout=timeout)
 
 
 def unsent(page) -> int:
@@ -32,7 +35,8 @@ def unsent(page) -> int:
 
 def axe_serious(page) -> list[dict]:
     """axe-core (served from field/node_modules, no CDN) run on the page: serious and critical violations."""
-    page.add_script_tag(path=str(FIELD / "node_modules" / "axe-core" / "axe.min.js"))
+    # Evaluated through the DevTools protocol (an inline <script> tag is refused by the page's CSP).
+    page.evaluate((FIELD / "node_modules" / "axe-core" / "axe.min.js").read_text())
     found = page.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map("
                           "v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))")
     return [v for v in found if v["impact"] in ("serious", "critical")]

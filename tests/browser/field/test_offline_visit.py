@@ -3,6 +3,8 @@ whole visit (answers, a photo, the on-site verdict), reloads with no signal, sub
 and one sync later the server has the visit submitted and scored with its tickets raised."""
 from __future__ import annotations
 
+import time
+
 from datetime import date, timedelta
 
 import pytest
@@ -49,7 +51,10 @@ def test_whole_visit_offline_then_one_sync_submits_and_scores(app, session, worl
     page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
     sign_in(page, base, world.inspector_a1.username)
     # The service worker has precached the shell and controls the page: it will open with no signal.
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=20000)
+    deadline = time.monotonic() + 20
+    while not page.evaluate("!!(navigator.serviceWorker && navigator.serviceWorker.controller)"):
+        assert time.monotonic() < deadline, "the service worker never took control"
+        page.wait_for_timeout(100)
     expect(page.locator(f'[data-visit="{world.late["id"]}"] [data-testid="late"]')).to_be_visible()
     shots(page, "visits")
     assert axe_serious(page) == []
