@@ -3,6 +3,7 @@ with a time input ("HH:MM"), and judges a teaching point under 50 pupils "exempt
 does, with the after-school window judged on the time typed."""
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from sqlalchemy import select
@@ -66,8 +67,9 @@ def test_time_of_day_na_where_allowed_and_an_exempt_teaching_point(session, clie
     expect(time_input).to_have_value("")
     expect(page.locator('[data-testid="item-after_school_end"] .error')).to_be_hidden()
     expect(verdict).to_have_attribute("data-verdict", "exempt")
+    page.get_by_test_id("sync-now").click()
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)  # the server takes the n/a
     session.expire_all()
-    answers = {r.item_code: r.value for r in session.scalars(select(Response).where(Response.visit_id == visit["id"]))}
+    answers = {r.item_code: r.value for r in session.scalars(select(Response).where(Response.visit_id == uuid.UUID(visit["id"])))}
     assert answers == {"enrolment": 38, "after_school_end": "n/a"}
     ctx.close()
