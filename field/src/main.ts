@@ -5,8 +5,8 @@ import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
 import { SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
 import {
-  type Definition, type Item, NA, factProblem, factsForSection, indicatorsFor, factsUsed, scoreSchool, sectionsOf,
-  shortfallText,
+  D, type Definition, type Item, NA, factProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
+  showTime,
 } from "./scoring";
 
 interface Session { token: string; user: { id: string; username: string; display_name?: string; role: string }; device_id: string }
@@ -318,6 +318,11 @@ function parseInput(item: Item, raw: string): { value: any; ok: boolean } {
     if (parts.some((p) => !/^(\d+(\.\d*)?|\.\d+)$/.test(p))) return { value: s, ok: false };
     return { value: parts.map(Number), ok: true };
   }
+  if (item.kind === "time_of_day") {
+    // "17:30" as the engine takes it; "7:30" is read as "07:30".
+    const m = /^(\d{1,2}):(\d{2})$/.exec(s);
+    return m ? { value: `${m[1].padStart(2, "0")}:${m[2]}`, ok: true } : { value: s, ok: false };
+  }
   return { value: raw, ok: true };
 }
 
@@ -375,7 +380,8 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     }
     const progress = t("answered", { a: answered, t: total }) + (missingPhotos ? ` · ${t("photos_missing", { n: missingPhotos })}` : "");
     if (progressEl.textContent !== progress) progressEl.textContent = progress;
-    const scored = sections.map(([section, level]) => scoreSchool(defn, level, factsForSection(currentAnswers(), school, section, level)));
+    // As the server scores it: the register's school type, a combined school's rooms and size judged once.
+    const scored = scoreVisit(defn, currentAnswers(), school).map((s) => s.result);
     const signature = JSON.stringify(scored.map((r) => [r.verdict, r.results.map((x) => [x.status, String(x.value), String(x.shortfall)])]));
     if (verdictEl.dataset.signature === signature) return; // the same verdict: leave the page's layout alone
     verdictEl.dataset.signature = signature;
@@ -385,8 +391,9 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       const rule = res.results.filter((r) => r.school_rule || r.status === "not_met");
       return h("div", { testid: `verdict-${section || "school"}`, "data-verdict": res.verdict },
         h("p", { class: `verdict-line ${res.verdict}` }, label, t(`verdict_${res.verdict}` as Key)),
+        res.verdict === "exempt" ? h("p", { class: "muted", testid: "exempt-reason" }, res.reasons.join("; ")) : null,
         h("ul", { class: "ind" }, ...rule.map((r) => h("li", { "data-code": r.code, "data-status": r.status, class: r.status },
-          `${r.code} ${name(r.name)}: `, r.value !== null ? `${r.value.toString()} ` : "", `(${t(r.status as Key)})`,
+          `${r.code} ${name(r.name)}: `, r.value !== null ? `${r.unit === "time_of_day" && r.value instanceof D ? showTime(r.value) : r.value.toString()} ` : "", `(${t(r.status as Key)})`,
           r.status === "not_met" && r.shortfall && r.shortfall.gt(0)
             ? h("span", { class: "short", testid: `short-${r.code}` }, ` ${t("short", { s: shortfallText(r.shortfall, r.shortfall_unit, getLang()) })}`)
             : null))));
@@ -436,7 +443,8 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       if (err.textContent !== (msg ?? "")) err.textContent = msg ?? ""; // no DOM write (and layout) when unchanged
       return !msg;
     };
-    const naAllowed = item.na_allowed ?? item.code !== "enrolment";
+    // "n/a" only where the template lets this item not apply (never enrolment): the engine refuses it elsewhere.
+    const naAllowed = item.na_allowed === true && item.code !== "enrolment";
     let control: HTMLElement;
     const onText = async (input: HTMLInputElement | HTMLTextAreaElement) => {
       const { value: v, ok } = parseInput(item, input.value);
@@ -463,10 +471,12 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       (control as HTMLTextAreaElement).value = draft ?? shownValue(item, value);
     } else {
       const numeric = item.kind === "integer" || item.kind === "number";
+      const time = item.kind === "time_of_day";
       control = h("div", { class: "row" },
-        h("input", { id, type: "text", inputmode: numeric ? (item.kind === "integer" ? "numeric" : "decimal") : "text",
-          disabled: frozen, "aria-describedby": `${id}-err`, testid: `input-${item.code}`,
-          placeholder: numeric ? "" : t("add_value"), oninput: (e: Event) => void onText(e.target as HTMLInputElement) }),
+        h("input", { id, type: time ? "time" : "text", step: time ? 60 : undefined,
+          inputmode: numeric ? (item.kind === "integer" ? "numeric" : "decimal") : time ? undefined : "text",
+          disabled: frozen, "aria-describedby": `${id}-err`, testid: `input-${item.code}`, title: time ? t("time_hint") : undefined,
+          placeholder: numeric ? "" : time ? "HH:MM" : t("add_value"), oninput: (e: Event) => void onText(e.target as HTMLInputElement) }),
         item.unit ? h("span", { class: "unit" }, unitText(item.unit)) : null);
       (control.querySelector("input") as HTMLInputElement).value = draft ?? shownValue(item, value);
     }
@@ -492,7 +502,14 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       control,
       h("div", { class: "row" },
         naAllowed && !frozen ? h("label", { class: "choice" }, h("input", { type: "checkbox", checked: value === NA, testid: `na-${item.code}`,
-          onchange: (e: Event) => void save(item, section, (e.target as HTMLInputElement).checked ? NA : null) }), ` ${t("na")}`) : null,
+          onchange: (e: Event) => {
+            const on = (e.target as HTMLInputElement).checked;
+            const box = (e.target as HTMLElement).closest(".item");
+            box?.classList.toggle("na", on);
+            const field = on ? box?.querySelector<HTMLInputElement>(`#${id}`) : null;
+            if (field) field.value = ""; // n/a replaces what was typed
+            void save(item, section, on ? NA : null);
+          } }), ` ${t("na")}`) : null,
         h("label", { class: "btn small", for: `${id}-photo` }, `📷 ${t("take_photo")}`), fileInput,
         stateBadge(item, section)),
       err, photoList);

@@ -16,8 +16,8 @@ export interface Item {
 }
 export interface Indicator {
   code: string; section: string; name: { zh: string; en: string }; levels: string[]; expr: any; applies_if?: any;
-  comparator: "ge" | "le" | "eq"; threshold: any; unit?: string; shortfall?: { unit: string; round: "whole" | "cent" } | null;
-  severity: string; weight?: string; enabled?: boolean; school_rule?: boolean;
+  comparator: "ge" | "le" | "lt" | "eq"; threshold: any; unit?: string; shortfall?: { unit: string; round: "whole" | "cent" } | null;
+  severity: string; weight?: string; enabled?: boolean; school_rule?: boolean; every_school?: boolean; per_school?: boolean;
 }
 export interface Definition {
   code: string; name: any; items: Item[]; indicators: Indicator[];
@@ -42,6 +42,44 @@ export function parseDecimal(value: unknown): Dec | null {
   try { return new D(s); } catch { return null; }
 }
 
+const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
+
+/** Minutes after midnight of an "HH:MM" (24-hour) string, "17:30" -> 1050; null for anything else (parse_time). */
+export function parseTime(value: unknown): Dec | null {
+  const m = typeof value === "string" ? TIME.exec(value) : null;
+  return m ? new D(Number(m[1]) * 60 + Number(m[2])) : null;
+}
+
+/** A threshold: a decimal string, or a time of day "HH:MM" as minutes after midnight (parse_threshold). */
+export function parseThreshold(value: unknown): Dec | null {
+  return parseTime(value) ?? parseDecimal(value);
+}
+
+/** 1050 -> "17:30" (show_time). */
+export function showTime(minutes: Dec): string {
+  const whole = minutes.trunc().toNumber();
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${pad(Math.floor(whole / 60))}:${pad(whole % 60)}`;
+}
+
+/** Python's str(Decimal(x)) for an int or a decimal string (exponent kept: "38.0" stays "38.0"). */
+export function pyDecimalString(raw: unknown): string {
+  if (typeof raw === "number") raw = Number.isInteger(raw) ? BigInt(raw).toString() : String(raw);
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(String(raw).trim());
+  if (!m) return String(raw);
+  const sign = m[1] === "-" ? "-" : "";
+  let digits = ((m[2] || "") + (m[3] || "")).replace(/^0+/, "") || "0";
+  const exp = Number(m[4] || 0) - (m[3] || "").length;
+  const adjusted = exp + digits.length - 1;
+  if (exp <= 0 && adjusted >= -6) {
+    if (exp === 0) return sign + digits;
+    if (digits.length > -exp) return sign + digits.slice(0, digits.length + exp) + "." + digits.slice(digits.length + exp);
+    return sign + "0." + "0".repeat(-exp - digits.length) + digits;
+  }
+  digits = digits.length > 1 ? digits[0] + "." + digits.slice(1) : digits;
+  return `${sign}${digits}E${adjusted >= 0 ? "+" : "-"}${Math.abs(adjusted)}`;
+}
+
 export function itemsByCode(defn: Definition): Record<string, Item> {
   const out: Record<string, Item> = {};
   for (const i of defn.items || []) if (i && typeof i === "object" && "code" in i) out[i.code] = i;
@@ -56,7 +94,7 @@ export function thresholdFor(ind: Indicator, level: string): Dec | boolean | nul
   let raw = ind.threshold;
   if (raw !== null && typeof raw === "object") raw = raw[level];
   if (typeof raw === "boolean" || raw === null || raw === undefined) return raw ?? null;
-  return parseDecimal(raw);
+  return parseThreshold(raw);
 }
 
 /** Every fact an expression reads, with whether it has a default (expressions.facts_used). */
@@ -149,7 +187,11 @@ export function factProblem(item: Item | undefined, level: string, code: string,
     return n !== null && n.isInteger() && n.gt(0) ? null
       : zh ? "须为正整数（不能为 0 或不适用）" : "must be a positive whole number of students (never 0 or n/a)";
   }
-  if (value === NA) return null;
+  if (value === NA) {
+    if (item.na_allowed === true) return null;
+    return zh ? "本模板不允许该条目填“不适用”：每所受评学校都须作答"
+      : "\"n/a\" is not allowed: this template does not let this item not apply, so every assessed school answers it";
+  }
   return kindProblem(item, value, zh);
 }
 
@@ -165,24 +207,27 @@ function beyond(value: unknown): boolean {
 
 function kindProblem(item: Item, value: unknown, zh: boolean): string | null {
   const kind = item.kind;
+  const orNa = item.na_allowed === true ? ' (or "n/a")' : "";
   if (kind === "integer" || kind === "number") {
     const n = parseDecimal(value);
-    if (kind === "integer" && (n === null || n.lt(0) || !n.isInteger())) return zh ? "须为不小于 0 的整数" : 'must be a whole number >= 0 (or "n/a")';
-    if (n === null || n.lt(0)) return zh ? "须为不小于 0 的数" : 'must be a number >= 0 (or "n/a")';
+    if (kind === "integer" && (n === null || n.lt(0) || !n.isInteger())) return zh ? "须为不小于 0 的整数" : `must be a whole number >= 0${orNa}`;
+    if (n === null || n.lt(0)) return zh ? "须为不小于 0 的数" : `must be a number >= 0${orNa}`;
   } else if (kind === "boolean" && typeof value !== "boolean") {
-    return zh ? "须为是或否" : 'must be true or false (or "n/a")';
+    return zh ? "须为是或否" : `must be true or false${orNa}`;
   } else if (kind === "rating" && !(item.choices || []).includes(value as string)) {
-    return zh ? "须为给定选项之一" : `must be one of ${(item.choices || []).join(", ")} (or "n/a")`;
+    return zh ? "须为给定选项之一" : `must be one of ${(item.choices || []).join(", ")}${orNa}`;
   } else if (kind === "text" && typeof value !== "string") {
     return zh ? "须为文字" : "must be text";
   } else if (kind === "class_sizes") {
     const sizes = Array.isArray(value) ? value.map(parseDecimal) : null;
     if (!sizes || !sizes.length || sizes.some((n) => n === null || n.lt(1) || !n.isInteger()))
-      return zh ? "每班一个不小于 1 的整数，至少一个班" : 'must be a non-empty list of class sizes, whole numbers >= 1 (or "n/a")';
+      return zh ? "每班一个不小于 1 的整数，至少一个班" : "must be a non-empty list of class sizes, whole numbers >= 1";
+  } else if (kind === "time_of_day") {
+    if (parseTime(value) === null) return zh ? "须为 24 小时制时刻“时:分”，如 17:30" : 'must be a time of day "HH:MM" (24-hour), e.g. "17:30"';
   } else if (kind === "room_areas") {
     const areas = Array.isArray(value) ? value.map(parseDecimal) : null;
     if (!areas || areas.some((n) => n === null || n.lte(0)))
-      return zh ? "每间一个大于 0 的面积；没有则留空" : 'must be a list of room areas > 0, one per room; [] when there are none (or "n/a")';
+      return zh ? "每间一个大于 0 的面积；没有则留空" : "must be a list of room areas > 0, one per room; [] when there are none";
   }
   return null;
 }
@@ -206,6 +251,7 @@ function normalise(facts: Record<string, unknown>, items: Record<string, Item>):
     if (value === NA) out[code] = value;
     else if (kind === "integer" || kind === "number") out[code] = parseDecimal(value) as Dec;
     else if (kind === "class_sizes" || kind === "room_areas") out[code] = (value as unknown[]).map((v) => parseDecimal(v) as Dec);
+    else if (kind === "time_of_day") out[code] = parseTime(value) as Dec;
     else out[code] = value as Fact;
   }
   return out;
@@ -296,10 +342,10 @@ function scoreIndicator(ind: Indicator, level: string, facts: Facts, items: Reco
     r.value = value;
   } else {
     const v = value as Dec, t = threshold as Dec;
-    r.met = comparator === "ge" ? v.gte(t) : v.lte(t);
+    r.met = comparator === "ge" ? v.gte(t) : comparator === "lt" ? v.lt(t) : v.lte(t);
     r.value = towardFailing(v, comparator === "ge" ? D.ROUND_FLOOR : D.ROUND_CEIL);
     if (comparator === "ge" && !t.isZero()) r.exact_ratio = v.div(t);
-    else if (comparator === "le" && !v.isZero()) r.exact_ratio = t.div(v);
+    else if ((comparator === "le" || comparator === "lt") && !v.isZero()) r.exact_ratio = t.div(v);
     if (r.exact_ratio !== null) r.ratio = towardFailing(r.exact_ratio, D.ROUND_FLOOR);
     if (!r.met && spec) [r.shortfall, r.detail] = shortfall(ind.expr, comparator, t, spec, facts, items);
     else if (spec) r.shortfall = new D(0);
@@ -318,7 +364,7 @@ function showFact(value: Fact | undefined): string {
 // --- one school --------------------------------------------------------------------------------
 
 export interface SchoolResult {
-  template: string; level: string; verdict: "pass" | "fail" | "incomplete"; reasons: string[];
+  template: string; level: string; verdict: "pass" | "fail" | "incomplete" | "exempt"; reasons: string[];
   results: IndicatorResult[]; enrolment: Dec | null; errors?: Record<string, string[]>;
 }
 
@@ -329,13 +375,14 @@ function percent(ratio: Dec | null): string {
 
 function schoolVerdict(rule: IndicatorResult[], cfg: Definition["rules"]["school"]): [SchoolResult["verdict"], string[]] {
   const allowed = cfg.max_not_met, minRatio = parseDecimal(cfg.min_ratio_not_met) as Dec;
-  const counted = rule.filter((r) => r.status !== "not_applicable");
-  const notMet = counted.filter((r) => r.status === "not_met");
-  const unknown = counted.filter((r) => r.status === "not_assessed");
-  if (!counted.length) return ["incomplete", ["no school-rule indicator applies to this school"]];
+  // Every school-rule indicator counts (每所学校至少6项): one without a value (missing, or n/a where a
+  // template allows it) is unknown, never left out.
+  const notMet = rule.filter((r) => r.status === "not_met");
+  const unknown = rule.filter((r) => r.status === "not_assessed" || r.status === "not_applicable");
+  if (!rule.length) return ["incomplete", ["no school-rule indicator applies to this school"]];
   const failures: string[] = [];
   if (notMet.length > allowed)
-    failures.push(`${notMet.length} of ${counted.length} indicators not met (${notMet.map((r) => r.code).join(", ")}); at most ${allowed} may be`);
+    failures.push(`${notMet.length} of ${rule.length} indicators not met (${notMet.map((r) => r.code).join(", ")}); at most ${allowed} may be`);
   for (const r of notMet)
     if (r.exact_ratio === null || r.exact_ratio.lt(minRatio))
       failures.push(`${r.code} at ${percent(r.exact_ratio)} of its threshold, below the ${percent(minRatio)} allowed for a missed indicator`);
@@ -345,16 +392,55 @@ function schoolVerdict(rule: IndicatorResult[], cfg: Definition["rules"]["school
   return ["pass", notMet.map((r) => `${r.code} missed at ${percent(r.exact_ratio)} of its threshold (allowed)`)];
 }
 
+export const TEACHING_POINT_MIN = 50;
+
+/** Why a school is left out of R1-R7 and the CV, or null when it is judged on them (engine.exemption). */
+export function exemption(schoolType: string, enrolment: unknown): string | null {
+  if (schoolType === "special_education")
+    return "special-education school: equipped as needed, not judged on R1-R7 (特殊教育学校根据实际配备)";
+  if (schoolType === "teaching_point") {
+    const n = enrolment === null || enrolment === undefined || enrolment === NA ? null : parseDecimal(enrolment);
+    if (n !== null && n.lt(TEACHING_POINT_MIN))
+      return `teaching point of ${pyDecimalString(enrolment)} pupils (< ${TEACHING_POINT_MIN}): equipped as needed, not judged on R1-R7 `
+        + "(不足50人的教学点根据实际配备)";
+  }
+  return null;
+}
+
+/** How a section is judged (engine.score_school's keywords): the register's school type; for a combined
+ * school, the whole school's facts (both sections' classes and rooms) in its first section, and in the
+ * other the section per-school indicators were judged in. */
+export interface ScoreContext { school_type?: string; whole_school?: Record<string, unknown> | null; judged_in?: string | null }
+
+function skipped(ind: Indicator, level: string, status: IndicatorResult["status"], reason: string): IndicatorResult {
+  const spec = ind.shortfall || null;
+  return {
+    code: ind.code, section: ind.section, name: ind.name, status, comparator: ind.comparator, threshold: thresholdFor(ind, level),
+    unit: ind.unit ?? "", severity: ind.severity, school_rule: !!ind.school_rule, value: null, met: null, ratio: null,
+    shortfall: null, shortfall_unit: spec ? spec.unit : null, reason, detail: null, exact_value: null, exact_ratio: null,
+  };
+}
+
 /** Score one school (or one section) against a definition at a level (engine.score_school); invalid
- * facts give verdict "incomplete" with `errors` instead of raising, so the page can show them. */
-export function scoreSchool(defn: Definition, level: string, facts: Record<string, unknown>): SchoolResult {
+ * facts give verdict "incomplete" with `errors` instead of raising, so the page can show them. Special-
+ * education schools and teaching points under 50 pupils get verdict "exempt" (not judged on R1-R7). */
+export function scoreSchool(defn: Definition, level: string, facts: Record<string, unknown>, ctx: ScoreContext = {}): SchoolResult {
   const errors = validateFacts(defn, level, facts);
+  const whole = ctx.whole_school ?? null;
+  if (whole) for (const [k, v] of Object.entries(validateFacts(defn, level, whole))) errors[`whole_school.${k}`] = v;
   const items = itemsByCode(defn);
   if (Object.keys(errors).length)
     return { template: defn.code, level, verdict: "incomplete", reasons: [], results: [], enrolment: null, errors };
   const normal = normalise(facts, items);
-  const results = indicatorsFor(defn, level).map((ind) => scoreIndicator(ind, level, normal, items));
-  const [verdict, reasons] = schoolVerdict(results.filter((r) => r.school_rule), defn.rules.school);
+  const wholeNormal = whole ? normalise(whole, items) : normal;
+  const exempt = exemption(ctx.school_type ?? "ordinary", facts[ENROLMENT]);
+  const judgedIn = ctx.judged_in ?? null;
+  const results = indicatorsFor(defn, level).map((ind) =>
+    ind.per_school && judgedIn !== null ? skipped(ind, level, "not_applicable", `judged once for the whole school, in the ${judgedIn} section`)
+      : ind.school_rule && exempt ? skipped(ind, level, "not_applicable", exempt)
+      : scoreIndicator(ind, level, ind.per_school ? wholeNormal : normal, items));
+  const [verdict, reasons]: [SchoolResult["verdict"], string[]] = exempt ? ["exempt", [exempt]]
+    : schoolVerdict(results.filter((r) => r.school_rule), defn.rules.school);
   const enrolment = normal[ENROLMENT];
   return { template: defn.code, level, verdict, reasons, results, enrolment: enrolment instanceof D ? (enrolment as Dec) : null };
 }
@@ -373,13 +459,19 @@ export function sectionsOf(kind: string): [string, string][] {
 }
 
 export interface Answer { item_code: string; section: string; value: unknown }
-export interface SchoolInfo { kind: string; enrolment_primary?: number; enrolment_junior?: number }
+export interface SchoolInfo { kind: string; enrolment_primary?: number; enrolment_junior?: number; school_type?: string }
 
-/** A section's facts from a visit's answers (scoring.service.facts_for_section). */
-export function factsForSection(answers: Answer[], school: SchoolInfo, section: string, level: string): Record<string, unknown> {
+/** A visit's answers as facts, a section's overriding whole-school ones (visits.service.facts_for). */
+export function factsFor(answers: Answer[], section: string): Record<string, unknown> {
   const facts: Record<string, unknown> = {};
   for (const a of answers) if (a.section === "" && a.value !== null && a.value !== undefined) facts[a.item_code] = a.value;
   if (section) for (const a of answers) if (a.section === section && a.value !== null && a.value !== undefined) facts[a.item_code] = a.value;
+  return facts;
+}
+
+/** A section's facts from a visit's answers (scoring.service.facts_for_section). */
+export function factsForSection(answers: Answer[], school: SchoolInfo, section: string, level: string): Record<string, unknown> {
+  const facts = factsFor(answers, section);
   if (section && !(ENROLMENT in facts)) {
     const enrol = level === "primary" ? school.enrolment_primary : school.enrolment_junior;
     if (enrol) facts[ENROLMENT] = enrol;
@@ -389,6 +481,47 @@ export function factsForSection(answers: Answer[], school: SchoolInfo, section: 
     if (!("compulsory_enrolment" in facts)) facts.compulsory_enrolment = (school.enrolment_primary || 0) + (school.enrolment_junior || 0);
   }
   return facts;
+}
+
+/** A combined school's facts for the per-school indicators (B3 rooms, B4.2 size), judged once for the whole
+ * school (scoring.service.whole_school_facts): the first section's facts with every section's classes and
+ * rooms together; lists answered for the whole school (section "") are taken as they are, otherwise classes
+ * only when every section answered them, rooms from the sections that did. Null for a one-section school. */
+export function wholeSchoolFacts(answers: Answer[], school: SchoolInfo, sections: [string, string][], defn: Definition): Record<string, unknown> | null {
+  if (!sections.length || !sections[0][0]) return null;
+  const items = itemsByCode(defn);
+  const codes = new Set<string>();
+  for (const ind of defn.indicators || [])
+    if (ind.per_school && (ind.enabled ?? true)) for (const [c] of [...factsUsed(ind.expr), ...factsUsed(ind.applies_if)]) codes.add(c);
+  const [firstSection, firstLevel] = sections[0];
+  const whole = factsForSection(answers, school, firstSection, firstLevel);
+  const shared = factsFor(answers, "");
+  for (const code of codes) {
+    const kind = items[code]?.kind;
+    if (kind !== "class_sizes" && kind !== "room_areas") continue;
+    if (code in shared) { whole[code] = shared[code]; continue; }
+    const parts = sections.map(([section]) => factsFor(answers, section)[code]);
+    const answered = parts.filter((x) => Array.isArray(x)) as unknown[][];
+    if (kind === "class_sizes" && answered.length < parts.length) delete whole[code];
+    else if (answered.length) whole[code] = answered.flat();
+    else delete whole[code];
+  }
+  return whole;
+}
+
+export interface SectionScore { section: string; level: string; facts: Record<string, unknown>; context: ScoreContext; result: SchoolResult }
+
+/** Every section of a visit scored as the server does (scoring.service.score_visit): each section's facts,
+ * the school's type from the register and, for a combined school, per-school indicators judged once. */
+export function scoreVisit(defn: Definition, answers: Answer[], school: SchoolInfo): SectionScore[] {
+  const sections = sectionsOf(school.kind);
+  const whole = wholeSchoolFacts(answers, school, sections, defn);
+  return sections.map(([section, level], i) => {
+    const facts = factsForSection(answers, school, section, level);
+    const context: ScoreContext = { school_type: school.school_type || "ordinary" };
+    if (whole !== null) { if (i === 0) context.whole_school = whole; else context.judged_in = sections[0][1]; }
+    return { section, level, facts, context, result: scoreSchool(defn, level, facts, context) };
+  });
 }
 
 const UNIT_ZH: Record<string, string> = { teachers: "名教师", rooms: "间", classes: "个班", students: "名学生", m2: "平方米", yuan: "元" };

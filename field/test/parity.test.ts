@@ -2,7 +2,7 @@
 // scored by inspections/scoring/engine.py (tests/browser/field/parity_cases.py writes it).
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { D, type Definition, factsForSection, scoreSchool, sectionsOf, validateFacts } from "../src/scoring";
+import { D, type Definition, scoreSchool, scoreVisit, sectionsOf } from "../src/scoring";
 
 const path = process.env.FIELD_PARITY_CASES;
 
@@ -20,12 +20,14 @@ describe.skipIf(!path)("evaluator parity with the server engine", () => {
     let compared = 0;
     data.cases.forEach((c: any, i: number) => {
       const defn: Definition = data.definitions[c.template];
+      const ctx = c.context || {};
       if (c.errors) {
-        const mine = Object.keys(validateFacts(defn, c.level, c.facts)).sort();
+        const mine = Object.keys(scoreSchool(defn, c.level, c.facts, ctx).errors || {}).sort();
         if (JSON.stringify(mine) !== JSON.stringify(c.errors)) problems.push(`case ${i}: errors ${mine} != ${c.errors}`);
         return;
       }
-      const r = scoreSchool(defn, c.level, c.facts);
+      const r = scoreSchool(defn, c.level, c.facts, ctx);
+      if (r.results.length !== c.results.length) problems.push(`case ${i}: ${r.results.length} results != ${c.results.length}`);
       if (r.verdict !== c.verdict) problems.push(`case ${i}: verdict ${r.verdict} != ${c.verdict}`);
       if (JSON.stringify(r.reasons) !== JSON.stringify(c.reasons)) problems.push(`case ${i}: reasons ${JSON.stringify(r.reasons)} != ${JSON.stringify(c.reasons)}`);
       c.results.forEach((want: any, k: number) => {
@@ -54,19 +56,25 @@ describe.skipIf(!path)("evaluator parity with the server engine", () => {
       const mine = sectionsOf(v.school.kind);
       const theirs = v.sections.map((s: any) => [s.section, s.level]);
       if (JSON.stringify(mine) !== JSON.stringify(theirs)) { problems.push(`visit ${i}: sections ${JSON.stringify(mine)} != ${JSON.stringify(theirs)}`); return; }
-      v.sections.forEach((s: any) => {
-        const facts = factsForSection(v.answers, v.school, s.section, s.level);
-        const sorted = (o: any) => JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+      const scored = scoreVisit(defn, v.answers, v.school);
+      v.sections.forEach((s: any, j: number) => {
+        const { facts, context, result: r } = scored[j];
+        const sorted = (o: any) => JSON.stringify(Object.keys(o || {}).sort().map((k) => [k, o[k]]));
         if (sorted(facts) !== sorted(s.facts)) problems.push(`visit ${i} ${s.section}: facts ${sorted(facts)} != ${sorted(s.facts)}`);
+        if (sorted(context.whole_school) !== sorted(s.context.whole_school)) problems.push(`visit ${i} ${s.section}: whole-school facts ${sorted(context.whole_school)} != ${sorted(s.context.whole_school)}`);
+        if ((context.judged_in ?? null) !== (s.context.judged_in ?? null) || context.school_type !== s.context.school_type)
+          problems.push(`visit ${i} ${s.section}: context ${JSON.stringify(context)} != ${JSON.stringify(s.context)}`);
         if (s.errors) {
-          const errs = Object.keys(validateFacts(defn, s.level, facts)).sort();
+          const errs = Object.keys(r.errors || {}).sort();
           if (JSON.stringify(errs) !== JSON.stringify(s.errors)) problems.push(`visit ${i} ${s.section}: errors ${errs} != ${s.errors}`);
           return;
         }
-        const r = scoreSchool(defn, s.level, facts);
         if (r.verdict !== s.verdict) problems.push(`visit ${i} ${s.section}: verdict ${r.verdict} != ${s.verdict}`);
+        if (JSON.stringify(r.reasons) !== JSON.stringify(s.reasons)) problems.push(`visit ${i} ${s.section}: reasons ${JSON.stringify(r.reasons)} != ${JSON.stringify(s.reasons)}`);
         const statuses = r.results.map((x) => x.status);
-        if (JSON.stringify(statuses) !== JSON.stringify(s.statuses)) problems.push(`visit ${i} ${s.section}: statuses differ`);
+        if (JSON.stringify(statuses) !== JSON.stringify(s.statuses)) problems.push(`visit ${i} ${s.section}: statuses ${statuses} != ${s.statuses}`);
+        const why = r.results.map((x) => x.reason);
+        if (JSON.stringify(why) !== JSON.stringify(s.reasons_by_indicator)) problems.push(`visit ${i} ${s.section}: indicator reasons ${JSON.stringify(why)} != ${JSON.stringify(s.reasons_by_indicator)}`);
         r.results.forEach((x, k) => { if (!same(x.shortfall, s.shortfalls[k])) problems.push(`visit ${i} ${s.section} ${x.code}: shortfall ${x.shortfall} != ${s.shortfalls[k]}`); });
       });
     });

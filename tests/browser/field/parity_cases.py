@@ -9,7 +9,8 @@ from inspections.scoring import engine
 from inspections.scoring.definition import check_definition
 from inspections.scoring.national import NATIONAL_2017
 
-# A second definition using every op the national one does not (sum, count, ratio, const, all/any/not).
+# A second definition using every op the national one does not (sum, count, ratio, const, all/any/not), and what
+# it has no use for: a time-of-day item, the strict 'lt' comparator and items a template lets be answered n/a.
 EXTRA = {
     "code": "parity-extra", "name": {"zh": "测试", "en": "test"},
     "items": [
@@ -23,6 +24,12 @@ EXTRA = {
         {"code": "q", "kind": "boolean", "unit": "", "section": "C", "levels": ["primary", "junior"], "help": {"zh": "q", "en": "q"}},
         {"code": "grade", "kind": "rating", "unit": "", "section": "C", "levels": ["primary", "junior"], "help": {"zh": "g", "en": "g"},
          "choices": ["A", "B", "C"]},
+        {"code": "ends_at", "kind": "time_of_day", "unit": "", "section": "C", "levels": ["primary", "junior"],
+         "help": {"zh": "课后服务结束时间", "en": "after-school service ends at"}, "na_allowed": True},
+        {"code": "d", "kind": "number", "unit": "yuan", "section": "C", "levels": ["primary", "junior"],
+         "help": {"zh": "d", "en": "d"}, "na_allowed": True},
+        {"code": "r", "kind": "number", "unit": "", "section": "C", "levels": ["primary", "junior"],
+         "help": {"zh": "差异率", "en": "difference rate"}},
     ],
     "indicators": [
         {"code": "X1", "name": {"zh": "x1", "en": "x1"}, "section": "A", "levels": ["primary", "junior"], "school_rule": True,
@@ -47,6 +54,21 @@ EXTRA = {
         {"code": "X7", "name": {"zh": "x7", "en": "x7"}, "section": "B", "levels": ["primary", "junior"],
          "expr": {"op": "rooms_per_12_classes", "fact": "rooms", "classes": "classes"}, "comparator": "ge", "threshold": "1",
          "unit": "", "shortfall": {"unit": "rooms", "round": "whole"}, "severity": "high"},
+        {"code": "X8", "name": {"zh": "x8", "en": "x8"}, "section": "C", "levels": ["primary", "junior"],
+         "expr": {"op": "fact", "fact": "ends_at"}, "comparator": "ge", "threshold": "17:30", "unit": "time_of_day",
+         "shortfall": {"unit": "minutes", "round": "whole"}, "severity": "medium"},
+        {"code": "X9", "name": {"zh": "x9", "en": "x9"}, "section": "C", "levels": ["primary", "junior"],
+         "expr": {"op": "fact", "fact": "ends_at"}, "comparator": "le", "threshold": {"primary": "18:00", "junior": "18:30"},
+         "unit": "time_of_day", "shortfall": None, "severity": "medium"},
+        {"code": "X10", "name": {"zh": "x10", "en": "x10"}, "section": "C", "levels": ["primary", "junior"],
+         "expr": {"op": "fact", "fact": "r"}, "comparator": "lt", "threshold": "0.15", "unit": "",
+         "shortfall": None, "severity": "high"},
+        {"code": "X11", "name": {"zh": "x11", "en": "x11"}, "section": "C", "levels": ["primary", "junior"],
+         "expr": {"op": "ratio", "num": {"op": "fact", "fact": "d"}, "den": {"op": "fact", "fact": "b"}}, "comparator": "lt",
+         "threshold": "0.5", "unit": "", "shortfall": None, "severity": "high"},
+        {"code": "X12", "name": {"zh": "x12", "en": "x12"}, "section": "B", "levels": ["primary", "junior"],
+         "expr": {"op": "min_of", "fact": "classes"}, "comparator": "lt", "threshold": "22", "unit": "students",
+         "shortfall": None, "severity": "high"},
     ],
     "rules": {"school": {"max_not_met": 2, "min_ratio_not_met": "0.7"},
               "county": {"cv_limit": {"primary": "0.5", "junior": "0.45"}, "require_all_schools_pass": False}},
@@ -64,14 +86,27 @@ def _num(rng: random.Random, lo: float, hi: float, whole: bool):
 RANGES = {"enrolment": (30, 3200), "teachers_above_required_qualification": (0, 160), "key_teachers_county_level_or_above": (0, 40),
           "pe_art_teachers": (0, 30), "teaching_aux_area_m2": (0, 20000), "sports_area_m2": (0, 30000),
           "equipment_value_yuan": (0, 9000000), "multimedia_classrooms": (0, 80), "compulsory_enrolment": (100, 4000),
-          "training_budget_yuan": (0, 200000), "public_funds_budget_yuan": (0, 2000000), "a": (0, 900), "b": (0, 900)}
+          "training_budget_yuan": (0, 200000), "public_funds_budget_yuan": (0, 2000000), "a": (0, 900), "b": (0, 900),
+          "d": (0, 900)}
+
+
+def _time(rng: random.Random):
+    """A time of day as typed: mostly "HH:MM" around the 17:30-18:00 window, at times malformed."""
+    if rng.random() < 0.04:
+        return rng.choice(["7:30", "24:00", "17:60", 1730, "17.30", " 17:30"])
+    minutes = rng.choice([rng.randint(16 * 60, 19 * 60), 17 * 60 + 30, 18 * 60, rng.randint(0, 24 * 60 - 1)])
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _value(rng: random.Random, item: dict):
     kind, code = item["kind"], item["code"]
+    if code == "r":  # a difference rate, at times exactly at the strict limit 0.15
+        return rng.choice(["0.15", 0.15, "0.1499", "0.2", 0, "0.150", "0.14999999"])
     if kind in ("integer", "number"):
         lo, hi = RANGES.get(code, (0, 1000))
         return _num(rng, lo, hi, kind == "integer")
+    if kind == "time_of_day":
+        return _time(rng)
     if kind == "boolean":
         return rng.random() < 0.7
     if kind == "rating":
@@ -87,9 +122,10 @@ def _facts(rng: random.Random, defn: dict) -> dict:
     facts = {}
     for item in defn["items"]:
         r = rng.random()
-        if r < 0.08 and item["code"] != "enrolment":
+        if r < 0.06 and item["code"] != "enrolment":
             continue
-        if r < 0.13 and item["code"] != "enrolment":
+        # n/a where the template allows it; rarely where it does not (both sides must refuse it the same way)
+        if r < (0.3 if item.get("na_allowed") else 0.075) and item["code"] != "enrolment":
             facts[item["code"]] = "n/a"
             continue
         facts[item["code"]] = _value(rng, item)
@@ -108,6 +144,29 @@ def _out(value):
     return value
 
 
+SCHOOL_TYPES = ["ordinary"] * 6 + ["teaching_point"] * 3 + ["special_education"]
+
+
+def _context(rng: random.Random, defn: dict, level: str, facts: dict) -> dict:
+    """How the engine is told to read a school: its register type (a teaching point often under 50 pupils),
+    and for some national ones a combined school's section: whole-school facts, or judged in the other section."""
+    context = {"school_type": rng.choice(SCHOOL_TYPES)}
+    if context["school_type"] == "teaching_point" and rng.random() < 0.7:
+        facts["enrolment"] = rng.choice([rng.randint(1, 49), 49, 50, "38", "38.0"])
+    if defn is NATIONAL_2017 and rng.random() < 0.4:
+        if rng.random() < 0.5:
+            whole = {k: v for k, v in facts.items() if k in ("class_sizes", "music_rooms_m2", "art_rooms_m2", "enrolment")}
+            for code in ("class_sizes", "music_rooms_m2", "art_rooms_m2"):
+                if rng.random() < 0.8:
+                    whole[code] = _value(rng, next(i for i in defn["items"] if i["code"] == code))
+            whole |= {"combined_school": True, "compulsory_enrolment": rng.randint(800, 3200)}
+            facts |= {"combined_school": True, "compulsory_enrolment": whole["compulsory_enrolment"]}
+            context["whole_school"] = whole
+        else:
+            context["judged_in"] = "primary"
+    return context
+
+
 def cases(n: int, seed: int = 14) -> list[dict]:
     """n generated schools with the engine's verdicts (Decimals as exact strings)."""
     rng = random.Random(seed)
@@ -117,12 +176,15 @@ def cases(n: int, seed: int = 14) -> list[dict]:
         defn = NATIONAL_2017 if i % 3 else EXTRA
         level = rng.choice(["primary", "junior"])
         facts = _facts(rng, defn)
-        case = {"template": defn["code"], "level": level, "facts": facts}
+        context = _context(rng, defn, level, facts)
+        case = {"template": defn["code"], "level": level, "facts": facts, "context": context}
         errors = engine.validate_facts(defn, level, facts)
+        if "whole_school" in context:
+            errors |= {f"whole_school.{k}": v for k, v in engine.validate_facts(defn, level, context["whole_school"]).items()}
         if errors:
             case["errors"] = sorted(errors)
         else:
-            r = engine.score_school(defn, level, facts)
+            r = engine.score_school(defn, level, facts, **context)
             case["verdict"], case["reasons"] = r.verdict.value, r.reasons
             case["results"] = [_out({k: getattr(x, k) for k in (
                 "code", "status", "value", "met", "ratio", "shortfall", "shortfall_unit", "reason", "detail",
@@ -132,39 +194,59 @@ def cases(n: int, seed: int = 14) -> list[dict]:
 
 
 def visit_cases(n: int, seed: int = 15) -> list[dict]:
-    """Visits' answers (whole-school and per-section) at schools of every kind, turned into each section's
-    facts by scoring.service (sections_of, facts_for_section) and scored by the engine."""
+    """Visits' answers (whole-school and per-section) at schools of every kind and type, scored as
+    scoring.service.score_visit does: each section's facts (facts_for_section), the register's school type,
+    and a combined school's rooms and size judged once on its whole-school facts (whole_school_facts)."""
     from types import SimpleNamespace
 
-    from inspections.scoring.service import facts_for_section, sections_of
+    from inspections.scoring.service import facts_for_section, sections_of, whole_school_facts
     rng = random.Random(seed)
     out = []
+    lists = ("class_sizes", "music_rooms_m2", "art_rooms_m2")
     for _ in range(n):
         kind = rng.choice(["primary", "junior", "nine_year", "twelve_year"])
-        school = SimpleNamespace(kind=kind, enrolment_primary=rng.choice([0, rng.randint(100, 1500)]),
-                                 enrolment_junior=rng.choice([0, rng.randint(100, 1500)]))
+        school_type = rng.choice(SCHOOL_TYPES)
+        small = school_type == "teaching_point" and rng.random() < 0.6
+        school = SimpleNamespace(kind=kind, school_type=school_type,
+                                 enrolment_primary=rng.choice([0, rng.randint(20, 60) if small else rng.randint(100, 1500)]),
+                                 enrolment_junior=rng.choice([0, rng.randint(20, 60) if small else rng.randint(100, 1500)]))
         combined = kind in ("nine_year", "twelve_year")
         answers = []
         for item in NATIONAL_2017["items"]:
-            for section in (["", "primary", "junior"] if combined else [""]):
-                if rng.random() < (0.5 if section else 0.6):
-                    value = _value(rng, item) if rng.random() > 0.05 or item["code"] == "enrolment" else "n/a"
+            # A combined school's classes and rooms are mostly answered per section (joined for B3).
+            wheres = (["primary", "junior"] if item["code"] in lists and rng.random() < 0.7 else ["", "primary", "junior"]) \
+                if combined else [""]
+            for section in wheres:
+                if rng.random() < (0.7 if section else 0.6):
+                    value = "n/a" if rng.random() < 0.02 and item["code"] != "enrolment" else _value(rng, item)
+                    if item["code"] == "enrolment" and small:
+                        value = rng.randint(5, 60)
                     answers.append({"item_code": item["code"], "section": section, "value": value})
-        visit = SimpleNamespace(school=school, responses=[SimpleNamespace(**a) for a in answers])
+        visit = _visit(SimpleNamespace(school=school, responses=[SimpleNamespace(**a) for a in answers]), kind)
+        sections_ = sections_of(visit.school)
+        whole = whole_school_facts(visit, sections_, NATIONAL_2017)
         sections = []
-        for section, level in sections_of(_school(kind, school)):
-            facts = facts_for_section(_visit(visit, kind), section, level)
-            entry = {"section": section, "level": level, "facts": facts}
+        for i, (section, level) in enumerate(sections_):
+            facts = facts_for_section(visit, section, level)
+            context = {"school_type": school_type}
+            if whole is not None:
+                context |= {"whole_school": whole} if i == 0 else {"judged_in": sections_[0][1]}
+            entry = {"section": section, "level": level, "facts": facts, "context": context}
             errors = engine.validate_facts(NATIONAL_2017, level, facts)
+            if "whole_school" in context:
+                errors |= {f"whole_school.{k}": v
+                           for k, v in engine.validate_facts(NATIONAL_2017, level, context["whole_school"]).items()}
             if errors:
                 entry["errors"] = sorted(errors)
             else:
-                r = engine.score_school(NATIONAL_2017, level, facts)
+                r = engine.score_school(NATIONAL_2017, level, facts, **context)
                 entry["verdict"] = r.verdict.value
+                entry["reasons"] = r.reasons
                 entry["statuses"] = [x.status.value for x in r.results]
                 entry["shortfalls"] = [_out(x.shortfall) for x in r.results]
+                entry["reasons_by_indicator"] = [x.reason for x in r.results]
             sections.append(entry)
-        out.append({"school": {"kind": kind, "enrolment_primary": school.enrolment_primary,
+        out.append({"school": {"kind": kind, "school_type": school_type, "enrolment_primary": school.enrolment_primary,
                                "enrolment_junior": school.enrolment_junior}, "answers": answers, "sections": sections})
     return out
 
@@ -173,8 +255,8 @@ def _school(kind: str, school):
     from types import SimpleNamespace
 
     from inspections.org.enums import SchoolKind
-    return SimpleNamespace(kind=SchoolKind(kind), enrolment_primary=school.enrolment_primary,
-                           enrolment_junior=school.enrolment_junior)
+    return SimpleNamespace(kind=SchoolKind(kind), school_type=getattr(school, "school_type", "ordinary"),
+                           enrolment_primary=school.enrolment_primary, enrolment_junior=school.enrolment_junior)
 
 
 def _visit(visit, kind: str):

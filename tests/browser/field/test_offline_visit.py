@@ -24,7 +24,8 @@ NUMBERS = {"enrolment": "600", "teachers_above_required_qualification": "30", "k
            "equipment_value_yuan": "1500000", "multimedia_classrooms": "15", "class_sizes": "40, 42, 44",
            "music_rooms_m2": "100", "art_rooms_m2": "95", "training_budget_yuan": "60000",
            "public_funds_budget_yuan": "1000000"}
-YES = ["has_charter", "it_in_management_and_teaching", "full_curriculum", "no_excessive_homework"]
+YES = ["has_charter", "it_in_management_and_teaching", "teachers_use_ict_well", "equipment_well_used", "full_curriculum",
+       "no_excessive_homework"]
 
 
 @pytest.fixture
@@ -71,7 +72,9 @@ def test_whole_visit_offline_then_one_sync_submits_and_scores(app, session, worl
         page.locator(f'[data-testid="item-{code}"] input[value="true"]').check()
     page.locator('[data-testid="item-combined_school"] input[value="false"]').check()
     page.locator('[data-testid="item-moral_education_rating"] input[value="good"]').check()
-    page.get_by_test_id("na-compulsory_enrolment").check()
+    # The national template lets no item be answered n/a: the app offers no n/a box (the server would refuse it),
+    # and compulsory_enrolment (a combined school's figure) is simply left unanswered at a primary school.
+    expect(page.locator('[data-testid^="na-"]')).to_have_count(0)
     page.get_by_test_id("input-pe_art_teachers").fill("4x")  # the engine's validation as the inspector types
     expect(page.locator('[data-testid="item-pe_art_teachers"] .error')).to_have_text("请输入数字")
     page.get_by_test_id("input-pe_art_teachers").fill("4")
@@ -84,11 +87,11 @@ def test_whole_visit_offline_then_one_sync_submits_and_scores(app, session, worl
     verdict = page.get_by_test_id("verdict-school")
     expect(verdict).to_have_attribute("data-verdict", "fail")
     expect(page.get_by_test_id("short-R3")).to_contain_text("还差 2 名教师")
-    expect(page.get_by_test_id("progress")).to_have_text("已答 20/20 · 缺 4 张照片")
+    expect(page.get_by_test_id("progress")).to_have_text("已答 21/22 · 缺 4 张照片")
     shots(page, "checklist-offline")
     assert axe_serious(page) == []
     assert touch_targets_too_small(page) == []
-    queued = 22  # the start, 20 answers and the photo, all on the device
+    queued = 23  # the start, 21 answers and the photo, all on the device
     expect(page.get_by_test_id("unsent-count")).to_have_text(str(queued))
 
     page.reload()  # no signal: the shell comes from the service worker, the answers from IndexedDB
@@ -113,8 +116,8 @@ def test_whole_visit_offline_then_one_sync_submits_and_scores(app, session, worl
     assert visit.status.value == "submitted"
     answers = {r.item_code: r.value for r in session.scalars(select(Response).where(Response.visit_id == visit.id))}
     assert answers["enrolment"] == 600 and answers["sports_area_m2"] == 5000.5 and answers["class_sizes"] == [40, 42, 44]
-    assert answers["compulsory_enrolment"] == "n/a" and answers["moral_education_rating"] == "good"
-    assert len(answers) == 20
+    assert "compulsory_enrolment" not in answers and answers["moral_education_rating"] == "good"
+    assert len(answers) == 21
     pics = session.scalars(select(Photo).where(Photo.visit_id == visit.id)).all()
     assert len(pics) == 1 and pics[0].item_code == "sports_area_m2"
 
