@@ -210,10 +210,16 @@ class JobById(MethodView):
 
 
 def _job_in_scope(db, p, rec: JobRecord) -> bool:
-    """A visit's scoring job follows the visit's scope, a county's the county's; system jobs are the admin's."""
+    """A visit's scoring job follows the visit's scope, a county's the county's, a photo's processing the
+    photo's; system jobs are the admin's."""
     if p.role == Role.admin:
         return True
     try:
+        if rec.kind == "process_photo":
+            from inspections.photos import service as photos
+            from inspections.photos.models import Photo
+            pid = uuid.UUID(str((rec.args or {}).get("photo_id")))
+            return db.scalar(select(Photo.id).where(Photo.id == pid, photos.photo_filter(p))) is not None
         if rec.kind == "score_visit":
             vid = uuid.UUID(str((rec.args or {}).get("visit_id")))
             return db.scalar(select(Visit.id).where(Visit.id == vid, visit_filter(p))) is not None
