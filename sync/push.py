@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -440,6 +440,8 @@ def _response(ctx: _Ctx, op: str, data: dict) -> dict:
 
 def _update_response(ctx: _Ctx, visit: Visit, r: Response, base_version, data: dict, base: dict | None = None) -> dict:
     s = ctx.session
+    if inspect(r).pending:
+        s.flush()  # created earlier in this batch (two creates of one item): write it before merging into it
     s.refresh(r)  # read again now that the visit is locked: another push may just have committed
     server = snapshot(r)
     client = _client_values({k: v for k, v in data.items() if k in RESPONSE_FIELDS})

@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from inspections.accounts.enums import Role
 from inspections.accounts.models import InspectorAssignment, User
@@ -335,6 +336,10 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
         require_version(r, expected_version, "answer")
         for k, v in changes.items():
             setattr(r, k, v if k != "flagged" else bool(v))
+        if "value" in changes:
+            # The ORM compares JSON values as Python does (1 == 1.0 == True) and would skip the UPDATE:
+            # the value is written as given (true over 1 is a change).
+            flag_modified(r, "value")
         r.answered_by_id = actor.user_id
         r.version += 1
     if visit.status == VisitStatus.planned:

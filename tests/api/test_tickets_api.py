@@ -1,6 +1,8 @@
 """Findings roll into tickets; the lifecycle through the API; escalation of overdue tickets."""
 from __future__ import annotations
 
+import uuid
+
 from datetime import date, timedelta
 
 import pytest
@@ -41,13 +43,13 @@ def test_failed_items_become_one_ticket_per_school_and_item(app, client, session
     run_jobs(app)
     again = _r3_ticket(client, world.h_school, world.school_a1.id)
     assert again["id"] == t["id"] and again["shortfall"] == "3.00"
-    assert session.scalar(select(func.count()).select_from(Finding).where(Finding.ticket_id == t["id"])) == 2
+    assert session.scalar(select(func.count()).select_from(Finding).where(Finding.ticket_id == uuid.UUID(t["id"]))) == 2
     # Re-running the scoring of a visit never duplicates findings.
     from inspections.scoring import service as scoring
-    visit_id = session.scalar(select(Finding.visit_id).where(Finding.ticket_id == t["id"]).limit(1))
+    visit_id = session.scalar(select(Finding.visit_id).where(Finding.ticket_id == uuid.UUID(t["id"])).limit(1))
     scoring.score_visit(session, visit_id)
     session.commit()
-    assert session.scalar(select(func.count()).select_from(Finding).where(Finding.ticket_id == t["id"])) == 2
+    assert session.scalar(select(func.count()).select_from(Finding).where(Finding.ticket_id == uuid.UUID(t["id"]))) == 2
 
 
 def test_lifecycle_to_closure_and_reopening(app, client, session, world):

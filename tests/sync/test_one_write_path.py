@@ -3,6 +3,7 @@ resolution, the reference client) obeys the same rules, and the natural offline 
 conflict with itself. Each test is an input that once lost data or broke a rule."""
 from __future__ import annotations
 
+import json
 import uuid
 
 from sqlalchemy import func, select
@@ -197,3 +198,28 @@ def test_both_inspectors_submitting_is_not_a_refusal(app, client, session):
     assert late["status"] == "rejected" and "frozen" in late["reason"]
     run_jobs(app)
     assert _scores(session, v["id"]) == 1
+
+
+def test_a_value_python_calls_equal_is_stored_as_sent(client, session):
+    """Found by the break-it pass: true over 1 was answered with version 2 but never written (the ORM
+    compares JSON values as Python does)."""
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    v = client.post("/api/v1/visits", json={"school_id": str(w.school_a1.id)}, headers=h).get_json()
+    url = f"/api/v1/visits/{v['id']}/responses"
+    for value in (1, True, 1.0, 0, False):
+        assert client.put(url, json={"answers": [{"item_code": "has_charter", "value": value}]}, headers=h).status_code == 200
+        [a] = client.get(url, headers=h).get_json()
+        assert json.dumps(a["value"]) == json.dumps(value)
+
+
+def test_two_creates_of_one_item_in_one_batch_merge(client, session):
+    """Found by the break-it pass: the second create merged into the first, still unwritten, and the
+    push was a 500 every time (the device's outbox stuck)."""
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    v = new_visit(client, h, w.school_a1.id)
+    results = push(client, h, mutation("response", "create", visit_id=v["id"], item_code="pe_art_teachers", value=1),
+                   mutation("response", "create", visit_id=v["id"], item_code="pe_art_teachers", value=2))
+    assert results[0]["status"] == "applied" and results[1]["status"] in ("merged", "conflict")
+    assert session.scalar(select(func.count()).select_from(Response)) == 1

@@ -3,6 +3,8 @@ whole visit (answers, a photo, the on-site verdict), reloads with no signal, sub
 and one sync later the server has the visit submitted and scored with its tickets raised."""
 from __future__ import annotations
 
+import uuid
+
 import time
 
 from datetime import date, timedelta
@@ -107,12 +109,12 @@ def test_whole_visit_offline_then_one_sync_submits_and_scores(app, session, worl
     assert dialogs and "提交" in dialogs[-1]
     expect(page.get_by_test_id("unsent-count")).to_have_text(str(queued + 1))
     shots(page, "submitted-offline")
-    assert session.get(Visit, world.planned["id"]).status.value == "planned"  # nothing reached the server yet
+    assert session.get(Visit, uuid.UUID(world.planned["id"])).status.value == "planned"  # nothing reached the server yet
 
     ctx.set_offline(False)  # back online: the app syncs by itself
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
     session.expire_all()
-    visit = session.get(Visit, world.planned["id"])
+    visit = session.get(Visit, uuid.UUID(world.planned["id"]))
     assert visit.status.value == "submitted"
     answers = {r.item_code: r.value for r in session.scalars(select(Response).where(Response.visit_id == visit.id))}
     assert answers["enrolment"] == 600 and answers["sports_area_m2"] == 5000.5 and answers["class_sizes"] == [40, 42, 44]
