@@ -50,7 +50,6 @@ class Rejected(Exception):
 @dataclass
 class PushOutcome:
     results: list[dict]
-    submitted_visits: list[Visit] = field(default_factory=list)
     # Visits locked FOR UPDATE by a committed savepoint stay locked until the batch commits,
     # so later mutations of the batch need not lock (and reload) them again.
     locked_visits: dict = field(default_factory=dict)
@@ -150,7 +149,6 @@ def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, ou
     prior = out.seen.get(mid)
     if prior is not None:
         return _duplicate(session, user, m, prior)
-    submitted_before = len(out.submitted_visits)
     sp = session.begin_nested()
     try:
         result = {"mutation_id": mid} | _apply(session, user, p, device_id, m, out)
@@ -167,7 +165,6 @@ def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, ou
     except IntegrityError:
         sp.rollback()
         out.pending_locks.clear()
-        del out.submitted_visits[submitted_before:]
         prior = _stored(session, device_id, mid)
         if prior is not None:
             return _duplicate(session, user, m, prior)
@@ -175,12 +172,10 @@ def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, ou
     except Rejected as r:
         sp.rollback()
         out.pending_locks.clear()
-        del out.submitted_visits[submitted_before:]
         result = _rejected(m, r.reason, r.errors)
     except DomainError as e:
         sp.rollback()
         out.pending_locks.clear()
-        del out.submitted_visits[submitted_before:]
         result = _rejected(m, e.message, {f"fields.{k}": v for k, v in e.fields.items()})
     # Store the refusal too, so a retry gets the same answer.
     sp = session.begin_nested()
@@ -337,8 +332,6 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
         status = data.get("status")
         if status is not None and status != visit.status:
             visits.edit(s, visit, actor=ctx.p, changes={"status": status}, via="sync", context=_device(ctx))
-            if visit.status == VisitStatus.submitted:
-                ctx.out.submitted_visits.append(visit)
         return _outcome(ctx, record=_visit_wire(visit), version=visit.version, base_version=None, contested={},
                         conflict=None, merged=False)
 
@@ -381,8 +374,6 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
             contested["status"] = {"base": base_status, "server": server["status"], "client": wanted_status}
     if apply:
         visits.edit(s, visit, actor=ctx.p, changes={k: data[k] for k in apply}, via="sync", context=_device(ctx))
-        if visit.status == VisitStatus.submitted and "status" in apply:
-            ctx.out.submitted_visits.append(visit)
     conflict = None
     if contested:
         conflict = _conflict(ctx, "visit", visit.id, visit.school_id, visit.id, visit.version, contested)
