@@ -39,12 +39,19 @@ def test_two_instances_racing_for_the_same_offset(app, session, tmp_path):
     session.commit()
     st = LocalStorage(tmp_path)
     other = new_session()
-    stale = other.get(Photo, photo.id)  # instance B read the row at offset 0 too
-    assert photos.append_chunk(session, st, photo, offset=0, data=data[:400], expires_in=timedelta(hours=1)) == 400
-    session.commit()
-    with pytest.raises(photos.OffsetMismatch) as exc:
-        photos.append_chunk(other, st, stale, offset=0, data=data[:300], expires_in=timedelta(hours=1))
-    other.close()
+    try:
+        stale = other.get(Photo, photo.id)  # instance B read the row at offset 0 too
+        # B's read transaction ends before A writes (embedded SQLite: a transaction holds the write lock
+        # from its first statement); B keeps its stale copy of the row.
+        other.expunge(stale)
+        other.rollback()
+        assert photos.append_chunk(session, st, photo, offset=0, data=data[:400],
+                                   expires_in=timedelta(hours=1)) == 400
+        session.commit()
+        with pytest.raises(photos.OffsetMismatch) as exc:
+            photos.append_chunk(other, st, stale, offset=0, data=data[:300], expires_in=timedelta(hours=1))
+    finally:
+        other.close()
     assert exc.value.offset == 400
     stored = sorted(p.name for p in (tmp_path / "uploads" / str(photo.id)).iterdir())
     assert len(stored) == 1 and stored[0].startswith("000000000000000-")
