@@ -585,9 +585,13 @@ class SyncClient:
         if ch["op"] == "delete":
             if row is None:
                 return 0
-            if queued:
-                self.db.execute("UPDATE records SET state=?, reason=? WHERE entity=? AND id=?",
-                                (CONFLICT, "deleted on the server while you edited it", entity, rid))
+            if queued or row[1] in (REJECTED, CONFLICT):
+                # The user's edit to it is queued, or was refused and not yet seen: keep the local copy
+                # (no longer a server copy) with the reason until the user acknowledges it.
+                self.db.execute("UPDATE records SET version=NULL, server=NULL, state=?, reason=? "
+                                "WHERE entity=? AND id=?",
+                                (CONFLICT if queued else row[1], "deleted on the server while you edited it",
+                                 entity, rid))
             else:
                 self.db.execute("DELETE FROM records WHERE entity=? AND id=?", (entity, rid))
             return 1
@@ -602,7 +606,11 @@ class SyncClient:
         return 1
 
     def acknowledge(self, entity: str, id: str) -> None:
-        """The user has seen a rejection: show the server copy again."""
+        """The user has seen a rejection: show the server copy again (a record the server no longer has, or
+        never had, leaves the device)."""
+        self.db.execute("DELETE FROM records WHERE entity=? AND id=? AND server IS NULL AND version IS NULL AND NOT EXISTS "
+                        "(SELECT 1 FROM outbox WHERE outbox.entity=records.entity AND outbox.id=records.id "
+                        "AND outbox.state IN (?,?))", (entity, str(id), PENDING, SYNCING))
         self.db.execute("UPDATE records SET state=?, reason=NULL, local=COALESCE(server, local) WHERE entity=? AND id=?",
                         (SYNCED, entity, str(id)))
         self.db.commit()

@@ -1,0 +1,29 @@
+"""Inputs the sync model found, each kept as a deterministic test (tests/sync/test_model.py)."""
+from __future__ import annotations
+
+from tests.factories import make_world, token_for
+from tests.sync.helpers import mutation, push
+from tests.sync.test_client import _device
+
+
+def test_note_on_a_visit_another_device_deleted_is_shown(client, session, tmp_path):
+    """Device A deletes a planned visit while B, offline, wrote a note on it: after both sync, B's note is
+    held in a conflict or shown as refused with a reason, never silently dropped."""
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    out = push(client, h, mutation("visit", "create", school_id=str(w.school_a1.id)), device_id="planner")
+    vid = out[0]["id"]
+    a, _ = _device(tmp_path, client, h, "a")
+    b, _ = _device(tmp_path, client, h, "b")
+    a.sync(), b.sync()
+    b.update("visit", vid, {"notes": "随访"})
+    a.delete("visit", vid)
+    a.sync()
+    b.sync()
+    a.sync(), b.sync()  # a second round changes nothing
+    state, reason = b.status("visit", vid)
+    assert state == "rejected" and "deleted" in reason
+    assert b.get("visit", vid)["notes"] == "随访"  # the copy is kept, as the refusal says
+    assert vid in {u["id"] for u in b.unsynced()}
+    b.acknowledge("visit", vid)  # seen: the visit leaves the device like the server's copy
+    assert b.status("visit", vid)[0] == "unknown" and b.get("visit", vid) is None
