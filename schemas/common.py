@@ -1,4 +1,5 @@
 """Shared pieces: pagination, problems."""
+import re
 from datetime import date, datetime, timezone
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -19,13 +20,30 @@ def times(value: datetime) -> None:
         raise ValidationError("must be a time from 2000-01-01 to 2100-12-31 (UTC)")
 
 
+class WholeNumber(fields.Integer):
+    """An integer as JSON writes one: `3`. marshmallow's own Integer takes `3.5` as 3 and `"3"` as 3;
+    here a fraction, a float, a boolean or text is refused ("Not a valid integer."). `text=True` (query
+    strings, whose values are all text) takes digits too: `"3"`."""
+
+    _DIGITS = re.compile(r"[+-]?[0-9]+")
+
+    def __init__(self, *args, text: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.text = text
+
+    def _validated(self, value):
+        if isinstance(value, (bool, float)) or (isinstance(value, str) and not (self.text and self._DIGITS.fullmatch(value))):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
 # A record version as stored (a PostgreSQL integer): a bigger one is no version of ours, and binding it
 # would fail the query.
 VERSION = validate.Range(min=0, max=2**31 - 1)
 
 
 class PageArgs(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500),
+    limit = WholeNumber(text=True, load_default=50, validate=validate.Range(min=1, max=500),
                            metadata={"description": "Items per page (1-500)."})
     cursor = fields.String(load_default=None, validate=validate.Length(max=500),
                            metadata={"description": "Opaque cursor from the previous page's next_cursor."})
@@ -42,7 +60,7 @@ def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
 class ProblemSchema(Schema):
     type = fields.String()
     title = fields.String()
-    status = fields.Integer()
+    status = WholeNumber()
     detail = fields.String()
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                          metadata={"description": "Field path -> messages."})

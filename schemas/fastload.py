@@ -105,7 +105,7 @@ def _field_loader(field: fields.Field, name: str):
         check = _str
     elif kind is fields.UUID:
         check = _uuid
-    elif kind is fields.Integer and not field.strict:
+    elif issubclass(kind, fields.Integer):  # an int passes; anything else is the field's own to refuse
         check = _int
     elif kind is fields.Boolean and True in field.truthy and False in field.falsy:
         check = _bool

@@ -2,6 +2,7 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
 from inspections.org.enums import JurisdictionLevel, Locale, SchoolKind, SchoolType
+from schemas.common import WholeNumber
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$", error="letters, digits, '.', '_' or '-', at most 32")
 
@@ -12,7 +13,7 @@ class JurisdictionOut(Schema):
     name = fields.String()
     level = fields.Enum(JurisdictionLevel)
     parent_id = fields.UUID(allow_none=True)
-    version = fields.Integer()
+    version = WholeNumber()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
@@ -55,13 +56,13 @@ class SchoolOut(Schema):
     kind = fields.Enum(SchoolKind)
     locale = fields.Enum(Locale)
     school_type = fields.Enum(SchoolType)
-    enrolment_primary = fields.Integer()
-    enrolment_junior = fields.Integer()
+    enrolment_primary = WholeNumber()
+    enrolment_junior = WholeNumber()
     address = fields.String(allow_none=True)
     latitude = fields.Decimal(allow_none=True, as_string=True)
     longitude = fields.Decimal(allow_none=True, as_string=True)
     active = fields.Boolean()
-    version = fields.Integer()
+    version = WholeNumber()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
@@ -74,8 +75,8 @@ class SchoolIn(Schema):
     kind = fields.Enum(SchoolKind, required=True)
     locale = fields.Enum(Locale, required=True)
     school_type = fields.Enum(SchoolType, load_default=SchoolType.ordinary, metadata={"description": "ordinary, teaching_point (教学点) or special_education: teaching points under 50 pupils and special-education schools are not judged on R1-R7 or the CV."})
-    enrolment_primary = fields.Integer(load_default=0, validate=ENROLMENT)
-    enrolment_junior = fields.Integer(load_default=0, validate=ENROLMENT)
+    enrolment_primary = WholeNumber(load_default=0, validate=ENROLMENT)
+    enrolment_junior = WholeNumber(load_default=0, validate=ENROLMENT)
     address = fields.String(load_default=None, validate=validate.Length(max=300))
     latitude = fields.Decimal(load_default=None, validate=LAT, places=6)
     longitude = fields.Decimal(load_default=None, validate=LON, places=6)
@@ -88,8 +89,8 @@ class SchoolPatch(Schema):
     kind = fields.Enum(SchoolKind)
     locale = fields.Enum(Locale)
     school_type = fields.Enum(SchoolType, metadata={"description": "ordinary, teaching_point (教学点) or special_education: teaching points under 50 pupils and special-education schools are not judged on R1-R7 or the CV."})
-    enrolment_primary = fields.Integer(validate=ENROLMENT)
-    enrolment_junior = fields.Integer(validate=ENROLMENT)
+    enrolment_primary = WholeNumber(validate=ENROLMENT)
+    enrolment_junior = WholeNumber(validate=ENROLMENT)
     address = fields.String(allow_none=True, validate=validate.Length(max=300))
     latitude = fields.Decimal(allow_none=True, validate=LAT, places=6)
     longitude = fields.Decimal(allow_none=True, validate=LON, places=6)

@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.imaging import ACCEPTED_TYPES
-from schemas.common import times
+from schemas.common import WholeNumber, times
 
 
 def _between(lo: int, hi: int):
@@ -21,7 +21,9 @@ SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="64 lowercase hex digits (SHA-
 class UploadIn(Schema):
     id = fields.UUID(load_default=None, metadata={"description": "Client-generated id: a retried create returns the same upload."})
     sha256 = fields.String(required=True, validate=SHA256)
-    size = fields.Integer(required=True, validate=validate.Range(min=1), metadata={"description": "Bytes in the whole file."})
+    # text=True: the one-request upload declares it in tus Upload-Metadata, where every value is text.
+    size = WholeNumber(text=True, required=True, validate=validate.Range(min=1),
+                       metadata={"description": "Bytes in the whole file."})
     content_type = fields.String(required=True, validate=validate.OneOf(ACCEPTED_TYPES))
     response_id = fields.UUID(load_default=None)
     visit_id = fields.UUID(load_default=None, metadata={"description": "With item_code: evidence for an item not yet answered."})
@@ -51,11 +53,11 @@ class UploadIn(Schema):
 class UploadOut(Schema):
     id = fields.UUID()
     status = fields.String(metadata={"enum": [s.value for s in PhotoStatus]})
-    offset = fields.Integer(attribute="received_bytes", metadata={"description": "Bytes received so far: send the next chunk from here."})
-    size = fields.Integer()
+    offset = WholeNumber(attribute="received_bytes", metadata={"description": "Bytes received so far: send the next chunk from here."})
+    size = WholeNumber()
     sha256 = fields.String()
     expires_at = fields.AwareDateTime(allow_none=True)
-    max_chunk_bytes = fields.Integer()
+    max_chunk_bytes = WholeNumber()
     chunk_url = fields.String()
 
 
@@ -64,7 +66,7 @@ class PhotoOut(Schema):
     status = fields.String(metadata={"enum": [s.value for s in PhotoStatus]})
     status_reason = fields.String(allow_none=True)
     sha256 = fields.String()
-    size = fields.Integer()
+    size = WholeNumber()
     content_type = fields.String()
     visit_id = fields.UUID(allow_none=True)
     response_id = fields.UUID(allow_none=True)
@@ -86,9 +88,9 @@ class PhotoOut(Schema):
 
 class RequiredItemOut(Schema):
     item_code = fields.String()
-    processed = fields.Integer()
-    pending = fields.Integer()
-    rejected = fields.Integer()
+    processed = WholeNumber()
+    pending = WholeNumber()
+    rejected = WholeNumber()
 
 
 class MissingOut(Schema):
@@ -102,5 +104,5 @@ class EvidenceOut(Schema):
     complete = fields.Boolean(metadata={"description": "Every required item has a processed photo and no declared photo is outstanding."})
     required_items = fields.List(fields.Nested(RequiredItemOut))
     missing = fields.List(fields.Nested(MissingOut))
-    photos = fields.Integer()
+    photos = WholeNumber()
     flagged = fields.List(fields.UUID())

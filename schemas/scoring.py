@@ -1,5 +1,6 @@
 """Scoring previews, stored scores, county reports and job status."""
 from marshmallow import Schema, fields, validate
+from schemas.common import WholeNumber
 
 LEVEL = validate.OneOf(["primary", "junior"])
 
@@ -19,7 +20,7 @@ class JobOut(Schema):
     id = fields.String()
     kind = fields.String()
     status = fields.String(metadata={"description": "queued, started, retrying, finished or failed"})
-    attempts = fields.Integer()
+    attempts = WholeNumber()
     error = fields.String(allow_none=True)
     enqueued_at = fields.AwareDateTime()
     started_at = fields.AwareDateTime(allow_none=True)
@@ -33,7 +34,7 @@ class SectionScoreOut(Schema):
     verdict = fields.String()
     template_version_id = fields.UUID()
     template_sha256 = fields.String()
-    visit_version = fields.Integer()
+    visit_version = WholeNumber()
     facts = fields.Dict()
     result = fields.Dict()
     computed_at = fields.AwareDateTime()
@@ -72,8 +73,8 @@ class CountyReportOut(Schema):
 
 
 class YearArgs(Schema):
-    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100),
-                          metadata={"description": "The assessment year the self-report is for."})
+    year = WholeNumber(text=True, required=True, validate=validate.Range(min=2000, max=2100),
+                       metadata={"description": "The assessment year the self-report is for."})
 
 
 class SelfReportIn(Schema):
@@ -96,11 +97,11 @@ class SelfReportIn(Schema):
 class SelfReportOut(Schema):
     id = fields.UUID()
     jurisdiction_id = fields.UUID()
-    year = fields.Integer()
+    year = WholeNumber()
     facts = fields.Dict()
     survey = fields.Dict()
     vetoes = fields.Dict()
     documents = fields.List(fields.Dict())
-    version = fields.Integer()
+    version = WholeNumber()
     reported_by_id = fields.UUID(allow_none=True)
     updated_at = fields.AwareDateTime()

@@ -1,7 +1,7 @@
 """Sync wire formats: pull pages, push batches and their results, conflicts."""
 from marshmallow import Schema, fields, validate
 
-from schemas.common import VERSION
+from schemas.common import VERSION, WholeNumber
 from schemas.fastload import FastSchema
 
 OPS = ("create", "update", "delete")
@@ -10,7 +10,7 @@ OPS = ("create", "update", "delete")
 class PullArgs(Schema):
     cursor = fields.String(load_default=None, validate=validate.Length(max=500),
                            metadata={"description": "Opaque cursor from the previous page; omit for a full snapshot."})
-    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+    limit = WholeNumber(text=True, load_default=500, validate=validate.Range(min=1, max=1000))
 
 
 class ChangeOut(Schema):
@@ -18,7 +18,7 @@ class ChangeOut(Schema):
                                                     "ticket_event or photo"})
     id = fields.String()
     op = fields.String(metadata={"description": "upsert or delete (a tombstone: data is null)"})
-    version = fields.Integer(allow_none=True)
+    version = WholeNumber(allow_none=True)
     data = fields.Dict(allow_none=True)
     changed_at = fields.String()
 
@@ -31,7 +31,7 @@ class MissingEvidenceOut(Schema):
 
 class PullEvidenceOut(Schema):
     complete = fields.Boolean()
-    photos = fields.Integer()
+    photos = WholeNumber()
     missing = fields.List(fields.Nested(MissingEvidenceOut))
     flagged = fields.List(fields.String())
 
@@ -54,7 +54,7 @@ class MutationIn(FastSchema):
                        "answering it; the ticket's state machine applies, a refusal is `rejected` with its reason)."})
     id = fields.UUID(required=True)
     op = fields.String(required=True, validate=validate.OneOf(OPS))
-    base_version = fields.Integer(load_default=None, allow_none=True, validate=VERSION,
+    base_version = WholeNumber(load_default=None, allow_none=True, validate=VERSION,
                                   metadata={"description": "The server version the change was made on."})
     # Keys and values are checked per entity by sync.fields (a typed key field here would re-check each key).
     fields_ = fields.Dict(data_key="fields", attribute="fields", load_default=dict)
@@ -76,8 +76,8 @@ class ConflictOut(Schema):
     entity_id = fields.UUID()
     school_id = fields.UUID()
     visit_id = fields.UUID(allow_none=True)
-    base_version = fields.Integer(allow_none=True)
-    server_version = fields.Integer()
+    base_version = WholeNumber(allow_none=True)
+    server_version = WholeNumber()
     fields_ = fields.Dict(data_key="fields", attribute="fields")
     status = fields.String()
     device_id = fields.String(allow_none=True)

@@ -2,12 +2,12 @@
 from marshmallow import Schema, fields, validate
 
 from inspections.templates.enums import VersionStatus
-from schemas.common import DATES
+from schemas.common import DATES, WholeNumber
 
 
 class TemplateVersionSummary(Schema):
     id = fields.UUID()
-    number = fields.Integer()
+    number = WholeNumber()
     status = fields.Enum(VersionStatus)
     effective_from = fields.Date(allow_none=True)
     published_at = fields.AwareDateTime(allow_none=True)

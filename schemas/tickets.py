@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from inspections.tickets.enums import Severity, TicketStatus
-from schemas.common import DATES
+from schemas.common import DATES, WholeNumber
 
 
 class TicketEventOut(Schema):
@@ -32,7 +32,7 @@ class TicketOut(Schema):
     inspector_id = fields.UUID(allow_none=True)
     opened_at = fields.AwareDateTime()
     closed_at = fields.AwareDateTime(allow_none=True)
-    version = fields.Integer()
+    version = WholeNumber()
 
 
 class TicketDetailOut(TicketOut):

@@ -4,7 +4,7 @@ import math
 from marshmallow import Schema, fields, validate
 
 from inspections.visits.enums import VisitStatus
-from schemas.common import DATES, VERSION
+from schemas.common import DATES, VERSION, WholeNumber
 
 ITEM = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="an item code")
 
@@ -36,7 +36,7 @@ class ResponseIn(Schema):
     value = AnswerValue(allow_none=True)
     note = fields.String(allow_none=True, validate=validate.Length(max=4000))
     flagged = fields.Boolean()
-    version = fields.Integer(validate=VERSION, metadata={
+    version = WholeNumber(validate=VERSION, metadata={
         "description": "The answer's version this edit is based on; refused (409) if the answer moved on."})
 
 
@@ -51,7 +51,7 @@ class ResponseOut(Schema):
     value = fields.Raw(allow_none=True)
     note = fields.String(allow_none=True)
     flagged = fields.Boolean()
-    version = fields.Integer()
+    version = WholeNumber()
     updated_at = fields.AwareDateTime()
 
 
@@ -65,7 +65,7 @@ class VisitOut(Schema):
     submitted_at = fields.AwareDateTime(allow_none=True)
     inspector_ids = fields.List(fields.UUID())
     notes = fields.String(allow_none=True)
-    version = fields.Integer()
+    version = WholeNumber()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
@@ -84,7 +84,7 @@ class VisitPatch(Schema):
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
     notes = fields.String(validate=validate.Length(max=4000))
     status = fields.Enum(VisitStatus, metadata={"description": "planned -> in_progress -> submitted; or cancelled."})
-    version = fields.Integer(validate=VERSION,
+    version = WholeNumber(validate=VERSION,
                              metadata={"description": "If given, the change is refused (409) unless it matches."})
 
 

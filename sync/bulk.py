@@ -153,13 +153,10 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
         loaded.append(data)
 
     # A retry of this batch (or of any mutation in it) is refused by the unique (device_id, mutation_id)
-    # key of its idempotency rows, written first; a response id already used fails its INSERT. Either
-    # way the caller rolls back and goes one by one. Visit ids used before, even by records deleted
-    # since, are looked up here.
-    visit_ids = [m["id"] for m in mutations if m["entity"] == "visit"]
-    deleted = select(ChangeLog.seq).where(ChangeLog.entity == "visit", ChangeLog.entity_id.in_(visit_ids),
-                                          ChangeLog.op == "delete").limit(1)
-    if visit_ids and session.scalar(deleted) is not None:
+    # key of its idempotency rows, written first; a response id in use fails its INSERT. Either way the
+    # caller rolls back and goes one by one. Ids of records deleted since (visits: in check_new) are
+    # never used again.
+    if visits.deleted_ids(session, "response", [m["id"] for m in mutations if m["entity"] == "response"]):
         return None
 
     # New visits: schools in scope (one query), then the domain's checks for all of them at once.

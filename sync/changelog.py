@@ -135,17 +135,21 @@ def _rows_for_flush(session: Session) -> tuple[list[dict], list[dict]]:
     for obj in session.new:
         if type(obj) in ENTITY and _visible(obj):
             emit(obj, "upsert")
+    submitted = []
     for obj in session.dirty:
         if type(obj) in ENTITY and _visible(obj) and (_changed(obj) or obj in touched_visits.values()):
             emit(obj, "upsert")
             if isinstance(obj, Visit) and _became_submitted(obj):
-                # A school sees a visit's answers only once it is submitted: send them again now.
-                _reemit_responses(session, conn, obj, changes, now)
+                submitted.append(obj)
     for v in touched_visits.values():
         emit(v, "upsert")
     for obj in session.deleted:
         if type(obj) in ENTITY:
             emit(obj, "delete")
+    for v in submitted:
+        # A school sees a visit's answers only once it is submitted: send them again now, once each
+        # (not those this flush or an earlier flush of this transaction already logged).
+        _reemit_responses(session, conn, v, changes, now, seen)
     return changes, revisions
 
 
@@ -159,13 +163,16 @@ def _became_submitted(visit: Visit) -> bool:
     return bool(hist.added) and visit.status == VisitStatus.submitted
 
 
-def _reemit_responses(session, conn, visit: Visit, changes: list, now) -> None:
+def _reemit_responses(session, conn, visit: Visit, changes: list, now, seen: set) -> None:
     table = Response.__table__
-    done = {ch["entity_id"] for ch in changes if ch["entity"] == "response"}
+    txn = _txn_id(session)
+    logged = set(conn.scalars(select(ChangeLog.entity_id).where(ChangeLog.txn_id == txn, ChangeLog.visit_id == visit.id,
+                                                                ChangeLog.entity == "response")))
     for row in conn.execute(select(table).where(table.c.visit_id == visit.id)):
-        data = {k: jsonable(v) for k, v in row._mapping.items()}
-        if row.id in done:
+        if ("response", row.id) in seen or row.id in logged:
             continue
+        seen.add(("response", row.id))
+        data = {k: jsonable(v) for k, v in row._mapping.items()}
         changes.append(dict(txn_id=_txn_id(session), entity="response", entity_id=row.id, op="upsert",
                             version=row.version, school_id=visit.school_id, visit_id=visit.id,
                             data=data, changed_at=now))

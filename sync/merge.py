@@ -1,24 +1,17 @@
 """Three-way, field-level merge of a device's changes into the server's copy of a record."""
 from __future__ import annotations
 
+from inspections.values import same
 
-def same(a, b) -> bool:
-    """Equality as JSON values (RFC 8259): `true`, `1`, `1.0` and `"1"` are four different values,
-    though Python calls `True == 1 == 1.0`. Objects compare by keys, arrays in order."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return a == b
+__all__ = ["same", "three_way"]
 
 
 def three_way(base: dict | None, server: dict, client: dict) -> tuple[dict, dict]:
     """Split a client's changed fields into those to apply and those contested.
 
     A field is applied when the server has not changed it since the client's base (or both sides
-    reached the same value); it is contested when both changed it to different values, or when the
+    reached the same value); a field the client sends unchanged from its base keeps the server's value;
+    it is contested when both changed it to different values, or when the
     base is unknown and the values differ. Values compare as JSON (`same`).
     Contested: {field: {"base", "server", "client"}}.
     """
@@ -28,6 +21,8 @@ def three_way(base: dict | None, server: dict, client: dict) -> tuple[dict, dict
         ours = server.get(field)
         if same(theirs, ours):
             continue
+        if base is not None and field in base and same(base[field], theirs):
+            continue  # the device sent the value it started from: it did not change this field
         if base is not None and field in base and same(base[field], ours):
             apply[field] = theirs
         else:

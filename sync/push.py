@@ -384,13 +384,30 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
 # --- responses ----------------------------------------------------------------------------------
 
 def _visit_for_answers(ctx: _Ctx, visit_id, field_name: str | None) -> Visit:
+    """The answer's visit, locked, if the caller may answer it; a frozen one is returned too (see
+    _frozen_answer), after the same role and membership checks."""
     visit = _lock_visit(ctx, visit_id)
     if visit is None:
         if field_name:
             raise Rejected("the visit is not in your scope", {f"fields.{field_name}": ["is not a visit in your scope"]})
         _missing(ctx, "response")
-    visits.require_may_answer(ctx.p, visit)
+    try:
+        visits.require_may_answer(ctx.p, visit)
+    except visits.Frozen:
+        pass  # checked last, after role and membership: decided by _frozen_answer
     return visit
+
+
+def _frozen_answer(ctx: _Ctx, visit: Visit, r: Response | None, data: dict) -> dict | None:
+    """On a submitted or cancelled visit, an answer the device sends again as the server has it (both
+    inspectors synced the same checklist) is `merged`; any other change is refused as frozen."""
+    if visit.status in visits.OPEN:
+        return None
+    client = _client_values({k: v for k, v in data.items() if k in RESPONSE_FIELDS})
+    if r is not None and _already_there(snapshot(r), client):
+        return _outcome(ctx, record=snapshot(r), version=r.version, base_version=ctx.m.get("base_version"),
+                        contested={}, conflict=None, merged=True)
+    visits.require_open(visit)
 
 
 def _response(ctx: _Ctx, op: str, data: dict) -> dict:
@@ -404,6 +421,9 @@ def _response(ctx: _Ctx, op: str, data: dict) -> dict:
             raise Rejected("invalid answer", {f"fields.{k}": v for k, v in errors.items()})
         # The visit is locked, so its loaded answers are complete (read once per batch).
         existing = next((x for x in visit.responses if x.item_code == data["item_code"] and x.section == section), None)
+        frozen = _frozen_answer(ctx, visit, existing, data)
+        if frozen is not None:
+            return frozen
         if existing is not None:
             # Someone else answered this item first (two inspectors on one checklist): merge into
             # their record with no common base; the result names the server's id for the device.
@@ -418,6 +438,9 @@ def _response(ctx: _Ctx, op: str, data: dict) -> dict:
     if r is None:
         _missing(ctx, "response")
     visit = _visit_for_answers(ctx, r.visit_id, None)
+    frozen = _frozen_answer(ctx, visit, r, data) if op == "update" else visits.require_open(visit)
+    if frozen is not None:
+        return frozen
     if op == "delete":
         if base_version != r.version:
             c = _conflict(ctx, "response", r.id, visit.school_id, visit.id, r.version,

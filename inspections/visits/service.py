@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -12,6 +12,7 @@ from inspections.accounts.enums import Role
 from inspections.accounts.models import InspectorAssignment, User
 from inspections.accounts.scope import Principal
 from inspections.audit import service as audit
+from inspections.audit.models import AuditRecord
 from inspections.db import utcnow
 from inspections.errors import Conflict, Forbidden, ValidationFailed
 from inspections.jobs import outbox
@@ -20,6 +21,7 @@ from inspections.org.models import Jurisdiction, School
 from inspections.templates import service as templates
 from inspections.templates.enums import VersionStatus
 from inspections.templates.models import TemplateVersion
+from inspections.values import same
 from inspections.visits.enums import VISIT_TRANSITIONS, VisitStatus
 from inspections.visits.models import Response, Visit, VisitInspector
 
@@ -62,7 +64,8 @@ def check_new(session: Session, specs: list[dict]) -> list[tuple[TemplateVersion
     assigned = set(session.execute(select(InspectorAssignment.inspector_id, InspectorAssignment.school_id)
                                    .where(InspectorAssignment.inspector_id.in_(wanted))).all()) if wanted else set()
     ids = [sp["id"] for sp in specs if sp.get("id") is not None]
-    taken = set(session.scalars(select(Visit.id).where(Visit.id.in_(ids)))) if ids else set()
+    taken = (set(session.scalars(select(Visit.id).where(Visit.id.in_(ids)))) | deleted_ids(session, "visit", ids)) \
+        if ids else set()
     pinned = {sp["template_version_id"] for sp in specs if sp.get("template_version_id") is not None}
     given = {v.id: v for v in session.scalars(select(TemplateVersion).where(TemplateVersion.id.in_(pinned)))} \
         if pinned else {}
@@ -104,6 +107,18 @@ def check_new(session: Session, specs: list[dict]) -> list[tuple[TemplateVersion
 
 # --- the rules of a change, named once ---------------------------------------------------------
 
+def deleted_ids(session: Session, entity: str, ids) -> set[uuid.UUID]:
+    """Which of `ids` ("visit" or "response") named a record that was deleted. An id is never used
+    twice: a device holding the tombstone, or retrying a create long after, must not meet a different
+    record under it. Every delete is audited (`delete`, `delete_answer`), and audit records are kept."""
+    ids = [str(i) for i in ids]
+    if not ids:
+        return set()
+    return {uuid.UUID(i) for i in session.scalars(
+        select(AuditRecord.entity_id).where(AuditRecord.entity == entity, AuditRecord.entity_id.in_(ids),
+                                            or_(AuditRecord.action == "delete", AuditRecord.action.like("%.delete"))))}
+
+
 OPEN = (VisitStatus.planned, VisitStatus.in_progress)
 
 
@@ -113,10 +128,14 @@ def require_on_visit(actor: Principal | None, visit: Visit) -> None:
         raise Forbidden("Only the inspectors on this visit may change it.")
 
 
+class Frozen(Conflict):
+    """The visit is submitted or cancelled: it takes no more changes (HTTP 409)."""
+
+
 def require_open(visit: Visit) -> None:
-    """A submitted or cancelled visit is frozen; Conflict saying so."""
+    """A submitted or cancelled visit is frozen; Frozen (a Conflict) saying so."""
     if visit.status not in OPEN:
-        raise Conflict(f"the visit is {visit.status.value} and frozen; late edits are not accepted "
+        raise Frozen(f"the visit is {visit.status.value} and frozen; late edits are not accepted "
                        f"(ask the office to reopen it or record an amendment)")
 
 
@@ -220,6 +239,9 @@ def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: di
     require_on_visit(actor, visit)
     require_open(visit)
     require_version(visit, expected_version, "visit")
+    changes = {k: v for k, v in changes.items() if _differs(visit, k, v)}
+    if not changes:
+        return visit  # nothing to write: the version stays, so no other copy turns stale
     if changes.get("inspector_ids") is not None:
         errors = _check_inspectors(session, changes["inspector_ids"])
         # An inspector put on the visit now must cover its school (those already on it may stay).
@@ -241,6 +263,16 @@ def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: di
     session.flush()
     _audit(session, actor, via, "update", visit.id, {"fields": sorted(changes)} | (context or {}))
     return visit
+
+
+def _differs(visit: Visit, field: str, value) -> bool:
+    if value is None and field != "notes":
+        return False  # not given
+    if field == "inspector_ids":
+        return set(value) != set(visit.inspector_ids)
+    if field == "status":
+        return VisitStatus(value) != visit.status
+    return getattr(visit, field) != value
 
 
 def update(session: Session, visit: Visit, *, planned_for: date | None = None, notes: str | None = None,
@@ -327,6 +359,12 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
     changes = {k: v for k, v in changes.items() if k in ANSWER_FIELDS}
     created = r is None
     if created:
+        if expected_version is not None:
+            # An edit of version N of an answer that is no longer there: deleted since (never recreate it).
+            raise Conflict(f"the answer to {item_code} was deleted since version {expected_version}",
+                           {"version": ["the answer is no longer on the server"]})
+        if id is not None and (session.get(Response, id) is not None or deleted_ids(session, "response", [id])):
+            raise ValidationFailed("this answer id is already used", {"id": ["is already used"]})
         now = utcnow()
         r = Response(id=id or uuid.uuid4(), visit_id=visit.id, item_code=item_code, section=section,
                      value=changes.get("value"), note=changes.get("note"), flagged=bool(changes.get("flagged", False)),
@@ -334,14 +372,17 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
         visit.responses.append(r)  # no flush: a batch's new answers are written together
     else:
         require_version(r, expected_version, "answer")
+        changes = {k: v if k != "flagged" else bool(v) for k, v in changes.items()}
+        changes = {k: v for k, v in changes.items() if not same(getattr(r, k), v)}
         for k, v in changes.items():
-            setattr(r, k, v if k != "flagged" else bool(v))
+            setattr(r, k, v)
         if "value" in changes:
             # The ORM compares JSON values as Python does (1 == 1.0 == True) and would skip the UPDATE:
             # the value is written as given (true over 1 is a change).
             flag_modified(r, "value")
-        r.answered_by_id = actor.user_id
-        r.version += 1
+        if changes:  # an answer sent again as it stands keeps its version (no copy elsewhere turns stale)
+            r.answered_by_id = actor.user_id
+            r.version += 1
     if visit.status == VisitStatus.planned:
         transition(session, visit, VisitStatus.in_progress)
         visit.version += 1

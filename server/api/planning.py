@@ -18,7 +18,7 @@ from inspections.planning.enums import PlanState, Recurrence
 from inspections.planning.models import ScheduleInspector, VisitSchedule
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit, VisitInspector
-from schemas.common import DATES, PageArgs, page_of
+from schemas.common import DATES, PageArgs, WholeNumber, page_of
 from server.api.common import get_in_scope, page_response
 from server.auth import BEARER, current_principal, current_user, require
 from server.extensions import session
@@ -35,7 +35,7 @@ INSPECTORS_DOC = {"description": "Inspectors put on every generated visit; each 
 class ScheduleIn(Schema):
     school_id = fields.UUID(required=True)
     recurrence = fields.Enum(Recurrence, required=True, metadata={"description": "termly = every six months."})
-    every = fields.Integer(load_default=1, validate=validate.Range(min=1, max=24),
+    every = WholeNumber(load_default=1, validate=validate.Range(min=1, max=24),
                            metadata={"description": "Every N months, quarters or terms."})
     start_date = fields.Date(required=True, validate=DATES, metadata={"description": "The first visit's date; later dates keep "
                                                                      "its day of month (or the month's last day)."})
@@ -47,27 +47,27 @@ class ScheduleIn(Schema):
 
 class SchedulePatch(Schema):
     recurrence = fields.Enum(Recurrence)
-    every = fields.Integer(validate=validate.Range(min=1, max=24))
+    every = WholeNumber(validate=validate.Range(min=1, max=24))
     start_date = fields.Date(validate=DATES)
     end_date = fields.Date(allow_none=True, validate=DATES)
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20), metadata=INSPECTORS_DOC)
     active = fields.Boolean()
     notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    version = fields.Integer(metadata={"description": "If given, the change is refused (409) unless it matches."})
+    version = WholeNumber(metadata={"description": "If given, the change is refused (409) unless it matches."})
 
 
 class ScheduleOut(Schema):
     id = fields.UUID()
     school_id = fields.UUID()
     recurrence = fields.Enum(Recurrence)
-    every = fields.Integer()
+    every = WholeNumber()
     start_date = fields.Date()
     end_date = fields.Date(allow_none=True)
     inspector_ids = fields.List(fields.UUID())
     active = fields.Boolean()
     notes = fields.String(allow_none=True)
     created_by_id = fields.UUID()
-    version = fields.Integer()
+    version = WholeNumber()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
@@ -97,16 +97,16 @@ class PlannedVisitOut(Schema):
     inspector_ids = fields.List(fields.UUID())
     template_version_id = fields.UUID()
     notes = fields.String(allow_none=True)
-    version = fields.Integer()
+    version = WholeNumber()
 
 
 class AssignIn(Schema):
     inspector_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=20))
-    version = fields.Integer(metadata={"description": "If given, the change is refused (409) unless it matches."})
+    version = WholeNumber(metadata={"description": "If given, the change is refused (409) unless it matches."})
 
 
 class DeletedOut(Schema):
-    cancelled_visits = fields.Integer(metadata={"description": "Planned visits from today on that were cancelled."})
+    cancelled_visits = WholeNumber(metadata={"description": "Planned visits from today on that were cancelled."})
 
 
 SchedulePage = page_of(ScheduleOut, "SchedulePage")

@@ -29,9 +29,20 @@ def test_properties(base, server, client):
         assert same(base.get(f), server.get(f)) and same(v, client[f])  # only fields the server left alone
     for f, c in contested.items():
         assert same(c["server"], server.get(f)) and same(c["client"], client[f]) and not same(c["server"], c["client"])
-    # every client field is either applied, already equal on the server, or contested
+    # every client field is applied, already equal on the server, contested, or sent unchanged from the
+    # base (the device did not change it: the server's value stands, whatever it is now)
     for f, v in client.items():
-        assert f in apply or f in contested or same(server.get(f), v)
+        unchanged = f in (base or {}) and same(base[f], v)
+        assert f in apply or f in contested or same(server.get(f), v) or unchanged
+        if unchanged:
+            assert f not in contested and f not in apply
+
+
+def test_a_field_sent_as_it_was_at_the_base_is_no_conflict():
+    """A client that sends a whole record changed only `note`; the server moved `value` meanwhile."""
+    base = {"value": 600, "note": None}
+    assert three_way(base, {"value": 650, "note": None}, {"value": 600, "note": "checked"}) == \
+        ({"note": "checked"}, {})
 
 
 def test_values_compare_as_json_not_as_python():

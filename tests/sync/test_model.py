@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import uuid
 
-import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule, \
     run_state_machine_as_test
@@ -46,13 +46,13 @@ def same(a, b) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open finding (issue 12): with devices that walk out of signal mid-push (sync_answer_lost) the model "
-    "finds an answer edit that reaches neither the server, a stored conflict nor a shown rejection; not "
-    "yet reduced to a cause. The deterministic tests of each input pass; this stays visible until fixed."))
-def test_sync_model(app, client, session, tmp_path):
+def test_sync_model(app, client, session, tmp_path, monkeypatch):
     from tests.conftest import _clean
     counter = iter(range(10**6))
+    # Ids made on devices and by the test come from a generator seeded per example, so an example runs
+    # the same way again (hypothesis replays it to shrink it; the visits a step picks are sorted by id).
+    ids = random.Random(0)
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=ids.getrandbits(128), version=4))
 
     class SyncModel(RuleBasedStateMachine):
         visits = Bundle("visits")
@@ -60,6 +60,7 @@ def test_sync_model(app, client, session, tmp_path):
         @initialize()
         def world(self):
             self.n = next(counter)
+            ids.seed(0)  # the same ids for the same steps: the database is wiped between examples
             self.w = make_world(session)
             self.h = token_for(session, self.w.inspector_a1)
             self.schools = [str(self.w.school_a1.id), str(self.w.school_a1b.id)]
@@ -277,6 +278,11 @@ def test_sync_model(app, client, session, tmp_path):
                         return True
             return any(state in (REJECTED, CONFLICT) and reason for state, reason in shown)
 
+    # `make test`: the same bounded examples every run (derandomized, shown to catch the mutations named
+    # in the module docstring), reported as found rather than shrunk. The long run explores at random.
+    bounded = "SYNC_MODEL_EXAMPLES" not in os.environ
     SyncModel.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-                                           suppress_health_check=list(HealthCheck))
+                                           suppress_health_check=list(HealthCheck), derandomize=bounded,
+                                           database=None if bounded else settings.default.database,
+                                           phases=[Phase.explicit, Phase.generate] if bounded else list(Phase))
     run_state_machine_as_test(SyncModel, settings=SyncModel.TestCase.settings)
