@@ -87,7 +87,39 @@ class ExactDecimal(TypeDecorator):
 
 
 # JSONB on PostgreSQL (indexable), plain JSON text elsewhere.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+class _JSONValue(TypeDecorator):
+    """JSON as it was sent, on both databases (JSONB on PostgreSQL). A column declared JSON has NUMERIC
+    affinity on SQLite, which turns the stored text `1.0` into the integer 1 (a float answer read back
+    as an int): there a top-level whole float is bound as bytes (a BLOB, which no affinity converts)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+
+    def bind_processor(self, dialect):
+        to_text = self.load_dialect_impl(dialect).bind_processor(dialect)
+        if dialect.name != "sqlite" or to_text is None:
+            return to_text
+
+        def process(value):
+            if type(value) is float and value.is_integer():
+                return to_text(value).encode()
+            return to_text(value)
+        return process
+
+    def result_processor(self, dialect, coltype):
+        from_text = self.load_dialect_impl(dialect).result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or from_text is None:
+            return from_text
+
+        def process(value):
+            return from_text(value.decode() if isinstance(value, bytes) else value)
+        return process
+
+
+JSONType = _JSONValue()
 
 
 class Base(DeclarativeBase):

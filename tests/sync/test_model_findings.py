@@ -27,3 +27,26 @@ def test_note_on_a_visit_another_device_deleted_is_shown(client, session, tmp_pa
     assert vid in {u["id"] for u in b.unsynced()}
     b.acknowledge("visit", vid)  # seen: the visit leaves the device like the server's copy
     assert b.status("visit", vid)[0] == "unknown" and b.get("visit", vid) is None
+
+
+def test_an_answer_to_a_visit_submitted_meanwhile_is_shown_refused(client, session, tmp_path):
+    """B answers an item offline that A had answered differently; A submits first. B's answer is refused
+    (the visit is frozen) and stays on B, refused with the reason, beside A's answer that pull brings."""
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    out = push(client, h, mutation("visit", "create", school_id=str(w.school_a1.id)), device_id="planner")
+    vid = out[0]["id"]
+    a, _ = _device(tmp_path, client, h, "a")
+    b, _ = _device(tmp_path, client, h, "b")
+    a.sync(), b.sync()
+    a.create("response", {"visit_id": vid, "item_code": "multimedia_classrooms", "value": 1.0})
+    mine = b.create("response", {"visit_id": vid, "item_code": "multimedia_classrooms", "value": 3.5})
+    a.update("visit", vid, {"status": "submitted"})
+    a.sync()
+    b.sync()
+    b.sync()
+    state, reason = b.status("response", mine)
+    assert state == "rejected" and "frozen" in reason
+    assert b.get("response", mine)["value"] == 3.5
+    values = sorted(r["value"] for r in b.all("response") if r["visit_id"] == vid)
+    assert values == [1.0, 3.5]  # the server's answer beside the refused one

@@ -207,7 +207,7 @@ def test_a_value_python_calls_equal_is_stored_as_sent(client, session):
     h = token_for(session, w.inspector_a1)
     v = client.post("/api/v1/visits", json={"school_id": str(w.school_a1.id)}, headers=h).get_json()
     url = f"/api/v1/visits/{v['id']}/responses"
-    for value in (1, True, 0, False, 1):
+    for value in (1, True, 1.0, 0, False, 0.0, 1):
         assert client.put(url, json={"answers": [{"item_code": "has_charter", "value": value}]}, headers=h).status_code == 200
         [a] = client.get(url, headers=h).get_json()
         assert json.dumps(a["value"]) == json.dumps(value)
