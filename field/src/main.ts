@@ -3,7 +3,7 @@ import "./styles.css";
 import { type FieldDB, type Rec, openUserDB, recKey } from "./db";
 import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
-import { SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
+import { NoAnswer, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
 import {
   D, type Definition, type Item, NA, factProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
   showTime,
@@ -18,6 +18,11 @@ let core: SyncCore | null = null;
 let syncing = false;
 let lastError = "";
 let autoTimer: number | undefined;
+// Whether the server answered the last time the app tried (null: not tried yet). navigator.onLine is
+// only a hint: Chromium reports false whenever the OS has no network interface but loopback (a server
+// on this very machine, a network namespace) and then never fires "online", so nothing waits on it.
+let reachable: boolean | null = null;
+let retryMs = 0; // the next unattended retry's delay while the server does not answer
 
 // --- tiny DOM helper ---------------------------------------------------------------------------
 
@@ -86,16 +91,22 @@ async function signOut() {
 
 async function syncNow() {
   if (!core || syncing) return;
+  window.clearTimeout(autoTimer);
   syncing = true; lastError = "";
   renderHeader();
+  let unanswered = false;
   try {
     await core.sync();
+    reachable = true;
     await refreshExtras();
   } catch (e) {
+    unanswered = e instanceof NoAnswer || e instanceof TransportError;
+    reachable = !unanswered;
     lastError = e instanceof SyncUnavailable || e instanceof TransportError ? t("offline") : String(e);
     if (e instanceof SyncUnavailable && /\(401\)/.test(e.message)) lastError = e.message;
   } finally {
     syncing = false;
+    if (unanswered) retryLater(); else retryMs = 0;
     await renderHeader();
     if (!document.activeElement || !(document.activeElement as HTMLElement).closest?.(".item")) await renderView();
   }
@@ -116,9 +127,33 @@ async function refreshExtras() {
   }
 }
 
+/** A sync soon after local edits (one for a burst of them). */
 function scheduleSync() {
   window.clearTimeout(autoTimer);
-  if (navigator.onLine) autoTimer = window.setTimeout(() => void syncNow(), 4000);
+  autoTimer = window.setTimeout(() => void attempt(), 4000);
+}
+
+/** The server did not answer: try again later, 2 s doubling to 10 s, while records wait to be sent. */
+function retryLater() {
+  retryMs = Math.min(Math.max(2000, retryMs * 2), 10000);
+  window.clearTimeout(autoTimer);
+  autoTimer = window.setTimeout(() => void attempt(), retryMs);
+}
+
+/** An unattended sync. When the server did not answer last time (or the browser says offline), one
+ * cheap request asks first, so that no signal costs one failed fetch and no "syncing" flicker. */
+async function attempt() {
+  if (!core || syncing) return;
+  if (reachable !== true || !navigator.onLine) {
+    let up = false;
+    try { up = (await fetch("/healthz", { cache: "no-store" })).ok; } catch { up = false; }
+    if (!up) {
+      if (reachable !== false) { reachable = false; void renderHeader(); }
+      if ((await core.unsentCount()) > 0) retryLater();
+      return;
+    }
+  }
+  await syncNow();
 }
 
 // --- header ------------------------------------------------------------------------------------
@@ -137,14 +172,15 @@ async function renderHeader() {
   const n = await core.unsentCount();
   const pulled = (await db.meta.get("pulled_at"))?.value;
   const count = bar.querySelector('[data-testid="unsent-count"]');
-  const shown = `${n}|${navigator.onLine}|${syncing}|${getLang()}`;
+  const online = navigator.onLine && reachable !== false;
+  const shown = `${n}|${online}|${syncing}|${getLang()}`;
   if (count && bar.dataset.shown === shown) return; // nothing changed: leave the header's DOM alone
   bar.dataset.shown = shown;
   bar.replaceChildren(
     h("a", { href: "#/", class: "title" }, t("app")),
     h("a", { href: "#/sync", class: `badge ${n ? "warn" : "ok"}`, testid: "unsent", "aria-label": `${t("unsent")}: ${n}` },
       `${t("unsent")} `, h("b", { testid: "unsent-count" }, String(n))),
-    h("span", { class: `net ${navigator.onLine ? "on" : "off"}`, testid: "net" }, navigator.onLine ? t("online") : t("offline")),
+    h("span", { class: `net ${online ? "on" : "off"}`, testid: "net" }, online ? t("online") : t("offline")),
     h("button", { class: "btn small", testid: "sync-now", onclick: () => void syncNow(), disabled: syncing },
       syncing ? t("syncing") : t("sync_now")),
   );
@@ -621,10 +657,11 @@ async function syncView(): Promise<HTMLElement> {
 // --- start -------------------------------------------------------------------------------------
 
 window.addEventListener("hashchange", () => void renderView());
-window.addEventListener("online", () => { void renderHeader(); void syncNow(); });
-window.addEventListener("offline", () => void renderHeader());
-setInterval(() => { if (navigator.onLine && core) void core.unsentCount().then((n) => { if (n && !syncing) void syncNow(); }); }, 60000);
+window.addEventListener("online", () => { retryMs = 0; void renderHeader(); void syncNow(); });
+window.addEventListener("offline", () => { reachable = false; void renderHeader(); });
+// Records waiting and nothing scheduled (e.g. the app reopened with unsent records): try now and then.
+setInterval(() => { if (core && !syncing) void core.unsentCount().then((n) => { if (n) void attempt(); }); }, 60000);
 if ("serviceWorker" in navigator && location.protocol !== "file:") {
   navigator.serviceWorker.register("/field/sw.js", { scope: "/field/" }).catch(() => undefined);
 }
-void render();
+void render().then(async () => { if (core && (await core.unsentCount()) > 0) await attempt(); });
