@@ -398,6 +398,16 @@ let flushTyping: (() => Promise<void>) | null = null;
 
 // --- the checklist -----------------------------------------------------------------------------
 
+/** A field taking focus low on the screen (where a phone's keyboard opens) or under the header is
+ * brought to mid-screen once, instead of the browser scrolling it a little with each keystroke to
+ * keep the caret in view (each such scroll made that keystroke's frame wait for a repaint). */
+function keepInView(e: Event): void {
+  const el = e.target as HTMLElement;
+  const r = el.getBoundingClientRect();
+  const h = window.visualViewport?.height ?? window.innerHeight;
+  if (r.top < 72 || r.bottom > h * 0.6) el.scrollIntoView({ block: "center" });
+}
+
 function requiredCodes(defn: Definition, level: string): Set<string> {
   const out = new Set<string>();
   for (const i of defn.items) if ((i as any).required) out.add(i.code);
@@ -527,7 +537,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
   const flushSoon = () => {
     window.clearTimeout(typedTimer);
     const idle = (window as any).requestIdleCallback as ((cb: () => void, o?: any) => void) | undefined;
-    if (idle) idle(() => void flush(), { timeout: 300 }); else typedTimer = window.setTimeout(() => void flush(), 50);
+    if (idle) idle(() => void flush(), { timeout: 1500 }); else typedTimer = window.setTimeout(() => void flush(), 50);
   };
 
   const badges = new Map<string, HTMLElement>();
@@ -572,7 +582,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
             onchange: () => void save(item, section, v) }), ` ${label}`)));
     } else if (item.kind === "text") {
       control = h("textarea", { id, rows: 3, disabled: frozen, "aria-describedby": `${id}-err`, oninput: (e: Event) => onText(e.target as HTMLTextAreaElement),
-        onchange: flushSoon });
+        onchange: flushSoon, onfocus: keepInView });
       (control as HTMLTextAreaElement).value = draft ?? shownValue(item, value);
     } else {
       const numeric = item.kind === "integer" || item.kind === "number";
@@ -582,7 +592,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
           inputmode: numeric ? (item.kind === "integer" ? "numeric" : "decimal") : time ? undefined : "text",
           disabled: frozen, "aria-describedby": `${id}-err`, testid: `input-${item.code}`, title: time ? t("time_hint") : undefined,
           placeholder: numeric ? "" : time ? "HH:MM" : t("add_value"), oninput: (e: Event) => onText(e.target as HTMLInputElement),
-          onchange: flushSoon }),
+          onchange: flushSoon, onfocus: keepInView }),
         item.unit ? h("span", { class: "unit" }, unitText(item.unit)) : null);
       (control.querySelector("input") as HTMLInputElement).value = draft ?? shownValue(item, value);
     }

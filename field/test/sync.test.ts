@@ -99,6 +99,18 @@ describe("outbox", () => {
     expect((await core.record("visit", v))!.state).toBe("pending");
   });
 
+  it("tells a server that answered and refused (kept queued, not retried at once) from one that never answered", async () => {
+    const { core, server } = setup();
+    await core.create("visit", { school_id: "s1" });
+    server.script["POST /api/v1/sync/push"] = [{ status: 403, payload: { title: "Forbidden" } }];
+    const refused = await core.push().catch((e) => e);
+    expect(refused).toBeInstanceOf(SyncUnavailable);
+    expect(refused).not.toBeInstanceOf(NoAnswer); // the app probes for the server only after no answer
+    expect(await core.unsentCount()).toBe(1);
+    server.script["POST /api/v1/sync/push"] = Array(4).fill({ status: 503, payload: {} });
+    await expect(core.push()).rejects.toBeInstanceOf(NoAnswer);
+  });
+
   it("shows rejected and conflict results with their reasons; settling a conflict resolves it on the server", async () => {
     const { core, server } = setup();
     const a = await core.create("response", { visit_id: "v", item_code: "x", section: "", value: 1 });

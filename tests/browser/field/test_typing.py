@@ -52,3 +52,23 @@ def test_reload_mid_typing_loses_no_keystroke(session, world, live_server, brows
     expect(page.get_by_test_id("input-pe_art_teachers")).to_have_value("4x")
     expect(page.get_by_test_id("input-enrolment")).to_have_value("650")
     ctx.close()
+
+
+def test_a_field_taking_focus_low_on_the_screen_is_brought_to_mid_screen(session, world, live_server, browser,
+                                                                          field_dist):
+    """Where a phone's keyboard opens: brought up once at focus, not scrolled a little with each keystroke."""
+    base, vid = live_server, world.visit["id"]
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    sign_in(page, base, world.inspector_a1.username)
+    page.locator(f'[data-visit="{vid}"] [data-testid="start-visit"]').click()
+    page.wait_for_selector('[data-testid="section-school"]')
+    low = page.evaluate("""() => { const h = innerHeight;  // the first field whose box ends in the screen's lower part
+        const el = Array.from(document.querySelectorAll('input[data-testid^="input-"]'))
+          .find(e => { const r = e.getBoundingClientRect(); return r.top > h * 0.65 && r.bottom < h; });
+        return el ? el.dataset.testid : null; }""")
+    assert low, "no field low on the first screen"
+    page.get_by_test_id(low).focus()
+    box = page.get_by_test_id(low).bounding_box()
+    assert 844 * 0.3 < box["y"] < 844 * 0.6, box
+    ctx.close()
