@@ -344,17 +344,32 @@ interface Typed { raw: string; ok: boolean; value: any; visit_id: string; item_c
 const draftKey = (visitId: string, section: string, code: string) => `draft:${visitId}:${section}:${code}`;
 const draftText = (v: any): string | undefined => (typeof v === "string" ? v : v?.raw);
 
-/** One keystroke, written to IndexedDB before the input handler returns: a single put of the item's
- * draft, issued on the open connection and committed at once (no read, no other store), so a reload,
- * a closed tab or a dead battery right after a key loses nothing. */
+/** One keystroke, kept before the input handler returns: written ahead to localStorage (synchronous,
+ * so a reload or a closed tab right after the key cannot cut it off), and one put of the item's draft
+ * on the open IndexedDB connection, committed at once (no read, no other store); once that put has
+ * committed the written-ahead copy is dropped. Nothing else happens per key. */
 function keepKeystroke(t: Typed): void {
-  const row = { key: draftKey(t.visit_id, t.section, t.item_code), value: t };
+  const key = draftKey(t.visit_id, t.section, t.item_code);
+  const ahead = writeAhead();
+  ahead[key] = t;
+  localStorage.setItem(aheadKey(), JSON.stringify(ahead));
+  const row = { key, value: t };
   let idb: IDBDatabase | null = null;
   try { idb = db!.isOpen() ? db!.backendDB() : null; } catch { idb = null; }
-  if (!idb) { void db!.meta.put(row); return; }
+  if (!idb) { void db!.meta.put(row).then(() => dropAhead(key, t.raw)); return; }
   const tx = idb.transaction("meta", "readwrite");
   tx.objectStore("meta").put(row);
+  tx.oncomplete = () => dropAhead(key, t.raw);
   (tx as IDBTransaction & { commit?: () => void }).commit?.();
+}
+const aheadKey = () => `field.typing.${session?.user.id ?? ""}`;
+const writeAhead = (): Record<string, Typed> => JSON.parse(localStorage.getItem(aheadKey()) || "{}");
+function dropAhead(key: string, raw: string): void {
+  const ahead = writeAhead();
+  if (ahead[key]?.raw !== raw) return; // typed on since: that later key drops it
+  delete ahead[key];
+  if (Object.keys(ahead).length) localStorage.setItem(aheadKey(), JSON.stringify(ahead));
+  else localStorage.removeItem(aheadKey());
 }
 
 let saving: Promise<unknown> = Promise.resolve();
@@ -387,6 +402,9 @@ let draftsPromoted = false;
 async function promoteDrafts(): Promise<void> {
   if (draftsPromoted || !db) return;
   draftsPromoted = true;
+  // Keystrokes whose IndexedDB write the last page did not live to commit: their drafts first.
+  for (const [key, t] of Object.entries(writeAhead())) await db.meta.put({ key, value: t });
+  localStorage.removeItem(aheadKey());
   for (const d of await db.meta.where("key").startsWith("draft:").toArray()) {
     const t = d.value as Typed;
     if (t && typeof t === "object" && t.ok) await saveAnswer(t.visit_id, t.item_code, t.section, t.value, t.raw).catch(() => undefined);
@@ -399,13 +417,14 @@ let flushTyping: (() => Promise<void>) | null = null;
 // --- the checklist -----------------------------------------------------------------------------
 
 /** A field taking focus low on the screen (where a phone's keyboard opens) or under the header is
- * brought to mid-screen once, instead of the browser scrolling it a little with each keystroke to
- * keep the caret in view (each such scroll made that keystroke's frame wait for a repaint). */
+ * brought up once, its item just below the header with the next ones under it, instead of the browser
+ * scrolling it a little with each keystroke to keep the caret in view (each such scroll made that
+ * keystroke's frame wait for a repaint). */
 function keepInView(e: Event): void {
   const el = e.target as HTMLElement;
   const r = el.getBoundingClientRect();
   const h = window.visualViewport?.height ?? window.innerHeight;
-  if (r.top < 72 || r.bottom > h * 0.6) el.scrollIntoView({ block: "center" });
+  if (r.top < 72 || r.bottom > h * 0.6) (el.closest(".item") ?? el).scrollIntoView({ block: "start" });
 }
 
 function requiredCodes(defn: Definition, level: string): Set<string> {
