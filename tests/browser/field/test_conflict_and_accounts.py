@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from inspections.accounts.enums import Role
 from inspections.visits.models import Response, Visit
-from tests.browser.field.helpers import PHONE, sign_in, unsent, wait_synced
+from tests.browser.field.helpers import PHONE, axe_serious, sign_in, unsent, wait_synced
 from tests.factories import make_user, make_world, token_for
 
 @pytest.fixture
@@ -57,6 +57,7 @@ def test_two_inspectors_offline_conflict_settled_in_the_app(session, world, live
     expect(table.get_by_test_id("theirs")).to_have_text("650")
     expect(table.get_by_test_id("mine")).to_have_text("600")
     shots(p1, "conflict-side-by-side")
+    assert axe_serious(p1) == []  # the sync panel with a conflict table
     session.expire_all()
     assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid), Response.item_code == "enrolment")) == 650
 
@@ -87,6 +88,8 @@ def test_sign_out_with_unsent_records_warns_and_keeps_them_for_that_user(session
 
     ctx.set_offline(True)  # an unannounced visit at a school in scope, made on the device
     page.get_by_test_id("new-visit").click()
+    page.get_by_test_id("school-select").wait_for()
+    assert axe_serious(page) == []  # the unannounced-visit form
     page.get_by_test_id("school-select").select_option(str(world.school_a1b.id))
     page.get_by_test_id("create-visit").click()
     page.get_by_test_id("input-enrolment").fill("420")
@@ -102,6 +105,7 @@ def test_sign_out_with_unsent_records_warns_and_keeps_them_for_that_user(session
     with page.expect_event("dialog"):
         page.get_by_test_id("sign-out").click()
     expect(page.get_by_test_id("sign-in")).to_be_visible()
+    assert axe_serious(page) == []  # the sign-in form
 
     ctx.set_offline(False)  # another inspector on the same phone sees none of it
     sign_in(page, base, world.inspector_2.username)
