@@ -3,7 +3,7 @@ import "./styles.css";
 import { type FieldDB, type Rec, openUserDB, recKey } from "./db";
 import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
-import { SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
+import { NoAnswer, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
 import {
   D, type Definition, type Item, NA, factProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
   showTime,
@@ -18,6 +18,11 @@ let core: SyncCore | null = null;
 let syncing = false;
 let lastError = "";
 let autoTimer: number | undefined;
+// Whether the server answered the last time the app tried (null: not tried yet). navigator.onLine is
+// only a hint: Chromium reports false whenever the OS has no network interface but loopback (a server
+// on this very machine, a network namespace) and then never fires "online", so nothing waits on it.
+let reachable: boolean | null = null;
+let retryMs = 0; // the next unattended retry's delay while the server does not answer
 
 // --- tiny DOM helper ---------------------------------------------------------------------------
 
@@ -42,6 +47,7 @@ const name = (x: any): string => (x && typeof x === "object" ? x[getLang()] ?? x
 
 function startCore(s: Session) {
   db = openUserDB(s.user.id);
+  draftsPromoted = false;
   core = new SyncCore(db, new FetchTransport(() => session?.token ?? null), {
     deviceId: s.device_id, maxAttempts: 4, backoffMs: 400, onChange: () => headerSoon(),
   });
@@ -72,11 +78,13 @@ async function signIn(username: string, password: string): Promise<string | null
 }
 
 async function signOut() {
+  await flushTyping?.(); // what was just typed counts as unsent too
+  await saving;
   const n = core ? await core.unsentCount() : 0;
   if (n > 0 && !confirm(t("sign_out_unsent", { n }))) return;
   // The records stay in this user's own database for when they sign in again.
   fetch("/api/v1/auth/token", { method: "DELETE", headers: { Authorization: `Bearer ${session?.token}` } }).catch(() => undefined);
-  session = null; core = null; db?.close(); db = null;
+  session = null; core = null; db?.close(); db = null; flushTyping = null;
   localStorage.removeItem("field.session");
   location.hash = "#/";
   render();
@@ -86,16 +94,22 @@ async function signOut() {
 
 async function syncNow() {
   if (!core || syncing) return;
+  window.clearTimeout(autoTimer);
   syncing = true; lastError = "";
   renderHeader();
+  let unanswered = false;
   try {
     await core.sync();
+    reachable = true;
     await refreshExtras();
   } catch (e) {
+    unanswered = e instanceof NoAnswer || e instanceof TransportError;
+    reachable = !unanswered;
     lastError = e instanceof SyncUnavailable || e instanceof TransportError ? t("offline") : String(e);
     if (e instanceof SyncUnavailable && /\(401\)/.test(e.message)) lastError = e.message;
   } finally {
     syncing = false;
+    if (unanswered) retryLater(); else retryMs = 0;
     await renderHeader();
     if (!document.activeElement || !(document.activeElement as HTMLElement).closest?.(".item")) await renderView();
   }
@@ -116,9 +130,33 @@ async function refreshExtras() {
   }
 }
 
+/** A sync soon after local edits (one for a burst of them). */
 function scheduleSync() {
   window.clearTimeout(autoTimer);
-  if (navigator.onLine) autoTimer = window.setTimeout(() => void syncNow(), 4000);
+  autoTimer = window.setTimeout(() => void attempt(), 4000);
+}
+
+/** The server did not answer: try again later, 2 s doubling to 10 s, while records wait to be sent. */
+function retryLater() {
+  retryMs = Math.min(Math.max(2000, retryMs * 2), 10000);
+  window.clearTimeout(autoTimer);
+  autoTimer = window.setTimeout(() => void attempt(), retryMs);
+}
+
+/** An unattended sync. When the server did not answer last time (or the browser says offline), one
+ * cheap request asks first, so that no signal costs one failed fetch and no "syncing" flicker. */
+async function attempt() {
+  if (!core || syncing) return;
+  if (reachable !== true || !navigator.onLine) {
+    let up = false;
+    try { up = (await fetch("/healthz", { cache: "no-store" })).ok; } catch { up = false; }
+    if (!up) {
+      if (reachable !== false) { reachable = false; void renderHeader(); }
+      if ((await core.unsentCount()) > 0) retryLater();
+      return;
+    }
+  }
+  await syncNow();
 }
 
 // --- header ------------------------------------------------------------------------------------
@@ -137,14 +175,15 @@ async function renderHeader() {
   const n = await core.unsentCount();
   const pulled = (await db.meta.get("pulled_at"))?.value;
   const count = bar.querySelector('[data-testid="unsent-count"]');
-  const shown = `${n}|${navigator.onLine}|${syncing}|${getLang()}`;
+  const online = navigator.onLine && reachable !== false;
+  const shown = `${n}|${online}|${syncing}|${getLang()}`;
   if (count && bar.dataset.shown === shown) return; // nothing changed: leave the header's DOM alone
   bar.dataset.shown = shown;
   bar.replaceChildren(
     h("a", { href: "#/", class: "title" }, t("app")),
     h("a", { href: "#/sync", class: `badge ${n ? "warn" : "ok"}`, testid: "unsent", "aria-label": `${t("unsent")}: ${n}` },
       `${t("unsent")} `, h("b", { testid: "unsent-count" }, String(n))),
-    h("span", { class: `net ${navigator.onLine ? "on" : "off"}`, testid: "net" }, navigator.onLine ? t("online") : t("offline")),
+    h("span", { class: `net ${online ? "on" : "off"}`, testid: "net" }, online ? t("online") : t("offline")),
     h("button", { class: "btn small", testid: "sync-now", onclick: () => void syncNow(), disabled: syncing },
       syncing ? t("syncing") : t("sync_now")),
   );
@@ -167,6 +206,7 @@ async function render() {
         h("button", { class: "btn small", testid: "lang", onclick: () => { setLang(getLang() === "zh" ? "en" : "zh"); void render(); } }, t("language")),
         h("button", { class: "btn small", testid: "sign-out", onclick: () => void signOut() }, `${t("sign_out")} (${session.user.username})`))),
   );
+  await promoteDrafts();
   await renderHeader();
   await renderView();
 }
@@ -297,7 +337,95 @@ async function newVisitView(): Promise<HTMLElement> {
       } }, t("create"))), err);
 }
 
+// --- answers: every keystroke kept at once, the answer saved when typing pauses ------------------
+
+/** What an item's field holds as typed: kept as its draft until the answer it parses to is saved. */
+interface Typed { raw: string; ok: boolean; value: any; visit_id: string; item_code: string; section: string }
+const draftKey = (visitId: string, section: string, code: string) => `draft:${visitId}:${section}:${code}`;
+const draftText = (v: any): string | undefined => (typeof v === "string" ? v : v?.raw);
+
+/** One keystroke, kept before the input handler returns: written ahead to localStorage (synchronous,
+ * so a reload or a closed tab right after the key cannot cut it off), and one put of the item's draft
+ * on the open IndexedDB connection, committed at once (no read, no other store); once that put has
+ * committed the written-ahead copy is dropped. Nothing else happens per key. */
+function keepKeystroke(t: Typed): void {
+  const key = draftKey(t.visit_id, t.section, t.item_code);
+  const ahead = writeAhead();
+  ahead[key] = t;
+  localStorage.setItem(aheadKey(), JSON.stringify(ahead));
+  const row = { key, value: t };
+  let idb: IDBDatabase | null = null;
+  try { idb = db!.isOpen() ? db!.backendDB() : null; } catch { idb = null; }
+  if (!idb) { void db!.meta.put(row).then(() => dropAhead(key, t.raw)); return; }
+  const tx = idb.transaction("meta", "readwrite");
+  tx.objectStore("meta").put(row);
+  tx.oncomplete = () => dropAhead(key, t.raw);
+  (tx as IDBTransaction & { commit?: () => void }).commit?.();
+}
+const aheadKey = () => `field.typing.${session?.user.id ?? ""}`;
+const writeAhead = (): Record<string, Typed> => JSON.parse(localStorage.getItem(aheadKey()) || "{}");
+function dropAhead(key: string, raw: string): void {
+  const ahead = writeAhead();
+  if (ahead[key]?.raw !== raw) return; // typed on since: that later key drops it
+  delete ahead[key];
+  if (Object.keys(ahead).length) localStorage.setItem(aheadKey(), JSON.stringify(ahead));
+  else localStorage.removeItem(aheadKey());
+}
+
+let saving: Promise<unknown> = Promise.resolve();
+/** Save an answer (the response record and its outbox entry, in one transaction) and drop the draft it
+ * came from unless more was typed since. Saves run one after another: two saves of one item must not
+ * each create its answer. An unchanged value writes nothing (no mutation to send). */
+function saveAnswer(visitId: string, code: string, section: string, value: any, raw?: string): Promise<Rec | undefined> {
+  const run = saving.then(async () => {
+    if (!core || !db) return undefined;
+    const existing = (await core.answersOf(visitId)).find((r) => r.local.item_code === code && (r.local.section ?? "") === section);
+    let id = existing?.id;
+    if (!existing) id = await core.create("response", { visit_id: visitId, item_code: code, section, value });
+    else if (JSON.stringify(existing.local.value ?? null) !== JSON.stringify(value ?? null)) await core.update("response", existing.id, { value });
+    if (raw !== undefined) {
+      const key = draftKey(visitId, section, code);
+      await db.transaction("rw", db.meta, async () => {
+        if (draftText((await db!.meta.get(key))?.value) === raw) await db!.meta.delete(key);
+      });
+    }
+    if (!existing || existing.local.value !== value) scheduleSync();
+    return core.record("response", id!);
+  });
+  saving = run.catch((e) => { lastError = String(e); });
+  return run;
+}
+
+/** Keystrokes whose answer was not saved before the app closed: saved now (once per sign-in). A draft
+ * that is no valid answer stays a draft, shown in its field as it was typed. */
+let draftsPromoted = false;
+async function promoteDrafts(): Promise<void> {
+  if (draftsPromoted || !db) return;
+  draftsPromoted = true;
+  // Keystrokes whose IndexedDB write the last page did not live to commit: their drafts first.
+  for (const [key, t] of Object.entries(writeAhead())) await db.meta.put({ key, value: t });
+  localStorage.removeItem(aheadKey());
+  for (const d of await db.meta.where("key").startsWith("draft:").toArray()) {
+    const t = d.value as Typed;
+    if (t && typeof t === "object" && t.ok) await saveAnswer(t.visit_id, t.item_code, t.section, t.value, t.raw).catch(() => undefined);
+  }
+}
+
+/** The open checklist's answers not saved yet (typing has not paused): saved at once. */
+let flushTyping: (() => Promise<void>) | null = null;
+
 // --- the checklist -----------------------------------------------------------------------------
+
+/** A field taking focus low on the screen (where a phone's keyboard opens) or under the header is
+ * brought up once, its item just below the header with the next ones under it, instead of the browser
+ * scrolling it a little with each keystroke to keep the caret in view (each such scroll made that
+ * keystroke's frame wait for a repaint). */
+function keepInView(e: Event): void {
+  const el = e.target as HTMLElement;
+  const r = el.getBoundingClientRect();
+  const h = window.visualViewport?.height ?? window.innerHeight;
+  if (r.top < 72 || r.bottom > h * 0.6) (el.closest(".item") ?? el).scrollIntoView({ block: "start" });
+}
 
 function requiredCodes(defn: Definition, level: string): Set<string> {
   const out = new Set<string>();
@@ -400,29 +528,36 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     }));
   }
 
-  // Saves run one after another: a fast typist's keystrokes must not each create the same answer.
-  let saving: Promise<void> = Promise.resolve();
-  function save(item: Item, section: string, value: any): Promise<void> {
-    saving = saving.then(() => saveNow(item, section, value)).catch((e) => { lastError = String(e); });
-    return saving;
+  /** Save one answer, then show its state on its own badge (nothing else on the page is touched). */
+  async function save(item: Item, section: string, value: any, raw?: string): Promise<void> {
+    const rec = await saveAnswer(visitId, item.code, section, value, raw);
+    if (!rec) return;
+    const key = `${item.code}|${section}`;
+    answers.set(key, rec);
+    const badge = badges.get(key);
+    const cls = `state ${rec.state}`;
+    if (badge && badge.className !== cls) { badge.className = cls; badge.textContent = t(`state_${rec.state}` as Key); badge.title = rec.reason ?? ""; }
+    summarySoon();
   }
 
-  async function saveNow(item: Item, section: string, value: any) {
-    const existing = answers.get(`${item.code}|${section}`);
-    if (existing) {
-      await core!.update("response", existing.id, { value });
-    } else {
-      const id = await core!.create("response", { visit_id: visitId, item_code: item.code, section, value });
-      answers.set(`${item.code}|${section}`, (await core!.record("response", id))!);
-    }
-    const rec = answers.get(`${item.code}|${section}`)!;
-    rec.local = { ...rec.local, value };
-    rec.state = "pending";
-    const badge = badges.get(`${item.code}|${section}`);
-    if (badge && badge.className !== "state pending") { badge.className = "state pending"; badge.textContent = t("state_pending"); }
-    summarySoon();
-    scheduleSync();
+  // Typing: each keystroke is kept at once as the item's draft (keepKeystroke); the answers typed are
+  // saved when typing pauses, when the field is left, before submitting and when the page is hidden.
+  const typed = new Map<string, () => Promise<void>>();
+  let typedTimer: number | undefined;
+  async function flush(): Promise<void> {
+    window.clearTimeout(typedTimer);
+    const jobs = Array.from(typed.values());
+    typed.clear();
+    for (const job of jobs) await job();
   }
+  flushTyping = flush;
+  /** Leaving a field: its answer is saved when the browser is idle (its keystrokes are kept already),
+   * not in the frame where the next field takes focus and the first key arrives. */
+  const flushSoon = () => {
+    window.clearTimeout(typedTimer);
+    const idle = (window as any).requestIdleCallback as ((cb: () => void, o?: any) => void) | undefined;
+    if (idle) idle(() => void flush(), { timeout: 1500 }); else typedTimer = window.setTimeout(() => void flush(), 50);
+  };
 
   const badges = new Map<string, HTMLElement>();
   const stateBadge = (item: Item, section: string) => {
@@ -436,8 +571,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     const id = `f-${section || "s"}-${item.code}`;
     const err = h("p", { class: "error", id: `${id}-err`, "aria-live": "polite" });
     const value = valueOf(item.code, section);
-    const draftKey = `draft:${visitId}:${section}:${item.code}`;
-    let draft = drafts.get(draftKey);
+    let draft = draftText(drafts.get(draftKey(visitId, section, item.code)));
     const check = (v: any) => {
       const msg = v === null ? null : factProblem(item, level, item.code, v, getLang());
       if (err.textContent !== (msg ?? "")) err.textContent = msg ?? ""; // no DOM write (and layout) when unchanged
@@ -446,18 +580,17 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     // "n/a" only where the template lets this item not apply (never enrolment): the engine refuses it elsewhere.
     const naAllowed = item.na_allowed === true && item.code !== "enrolment";
     let control: HTMLElement;
-    const onText = async (input: HTMLInputElement | HTMLTextAreaElement) => {
-      const { value: v, ok } = parseInput(item, input.value);
+    const onText = (input: HTMLInputElement | HTMLTextAreaElement) => {
+      const raw = input.value;
+      const { value: v, ok } = parseInput(item, raw);
       const valid = ok && check(v);
       const nan = getLang() === "zh" ? "请输入数字" : "enter a number";
       if (!ok && err.textContent !== nan) err.textContent = nan;
-      if (!valid) { // half-typed or invalid text is kept as a draft: a reload shows it as it was
-        draft = input.value;
-        await db!.meta.put({ key: draftKey, value: input.value });
-        return;
-      }
-      if (draft !== undefined) { draft = undefined; await db!.meta.delete(draftKey); }
-      await save(item, section, v);
+      keepKeystroke({ raw, ok: valid, value: v, visit_id: visitId, item_code: item.code, section });
+      // Half-typed or invalid text stays a draft only (a reload shows it as it was typed).
+      typed.set(`${item.code}|${section}`, valid ? () => save(item, section, v, raw) : async () => undefined);
+      window.clearTimeout(typedTimer);
+      typedTimer = window.setTimeout(() => void flush(), 300);
     };
     if (item.kind === "boolean" || item.kind === "rating") {
       const choices: [any, string][] = item.kind === "boolean" ? [[true, t("yes")], [false, t("no")]]
@@ -467,7 +600,8 @@ async function visitView(visitId: string): Promise<HTMLElement> {
           h("input", { type: "radio", name: id, value: String(v), id: `${id}-${i}`, checked: value === v, disabled: frozen,
             onchange: () => void save(item, section, v) }), ` ${label}`)));
     } else if (item.kind === "text") {
-      control = h("textarea", { id, rows: 3, disabled: frozen, "aria-describedby": `${id}-err`, oninput: (e: Event) => void onText(e.target as HTMLTextAreaElement) });
+      control = h("textarea", { id, rows: 3, disabled: frozen, "aria-describedby": `${id}-err`, oninput: (e: Event) => onText(e.target as HTMLTextAreaElement),
+        onchange: flushSoon, onfocus: keepInView });
       (control as HTMLTextAreaElement).value = draft ?? shownValue(item, value);
     } else {
       const numeric = item.kind === "integer" || item.kind === "number";
@@ -476,7 +610,8 @@ async function visitView(visitId: string): Promise<HTMLElement> {
         h("input", { id, type: time ? "time" : "text", step: time ? 60 : undefined,
           inputmode: numeric ? (item.kind === "integer" ? "numeric" : "decimal") : time ? undefined : "text",
           disabled: frozen, "aria-describedby": `${id}-err`, testid: `input-${item.code}`, title: time ? t("time_hint") : undefined,
-          placeholder: numeric ? "" : time ? "HH:MM" : t("add_value"), oninput: (e: Event) => void onText(e.target as HTMLInputElement) }),
+          placeholder: numeric ? "" : time ? "HH:MM" : t("add_value"), oninput: (e: Event) => onText(e.target as HTMLInputElement),
+          onchange: flushSoon, onfocus: keepInView }),
         item.unit ? h("span", { class: "unit" }, unitText(item.unit)) : null);
       (control.querySelector("input") as HTMLInputElement).value = draft ?? shownValue(item, value);
     }
@@ -508,7 +643,9 @@ async function visitView(visitId: string): Promise<HTMLElement> {
             box?.classList.toggle("na", on);
             const field = on ? box?.querySelector<HTMLInputElement>(`#${id}`) : null;
             if (field) field.value = ""; // n/a replaces what was typed
-            void save(item, section, on ? NA : null);
+            typed.delete(`${item.code}|${section}`); // n/a replaces what was typed, as a keystroke would
+            keepKeystroke({ raw: "", ok: true, value: on ? NA : null, visit_id: visitId, item_code: item.code, section });
+            void save(item, section, on ? NA : null, "");
           } }), ` ${t("na")}`) : null,
         h("label", { class: "btn small", for: `${id}-photo` }, `📷 ${t("take_photo")}`), fileInput,
         stateBadge(item, section)),
@@ -516,7 +653,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
   }
 
   const body: HTMLElement[] = [];
-  const drafts = new Map<string, string>();
+  const drafts = new Map<string, unknown>();
   for (const d of await db!.meta.where("key").startsWith(`draft:${visitId}:`).toArray()) drafts.set(d.key, d.value);
   for (const [section, level] of sections) {
     const required = requiredCodes(defn, level);
@@ -537,6 +674,8 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     progressEl, scoreBox, verdictEl, ...body,
     frozen ? null : h("div", { class: "card" },
       h("button", { class: "btn primary", testid: "submit-visit", onclick: async () => {
+        await flush(); // the last answers typed go before the submission
+        await saving;
         const missing: string[] = [];
         for (const [section, level] of sections)
           for (const code of requiredCodes(defn, level)) { const v = valueOf(code, section); if (v === null || v === undefined) missing.push(code); }
@@ -621,10 +760,14 @@ async function syncView(): Promise<HTMLElement> {
 // --- start -------------------------------------------------------------------------------------
 
 window.addEventListener("hashchange", () => void renderView());
-window.addEventListener("online", () => { void renderHeader(); void syncNow(); });
-window.addEventListener("offline", () => void renderHeader());
-setInterval(() => { if (navigator.onLine && core) void core.unsentCount().then((n) => { if (n && !syncing) void syncNow(); }); }, 60000);
+// The page hidden (another app, the tab closed): the answers typed are saved now; their keystrokes
+// are kept already, and any left unsaved are saved when the app opens next.
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "hidden") void flushTyping?.(); });
+window.addEventListener("online", () => { retryMs = 0; void renderHeader(); void syncNow(); });
+window.addEventListener("offline", () => { reachable = false; void renderHeader(); });
+// Records waiting and nothing scheduled (e.g. the app reopened with unsent records): try now and then.
+setInterval(() => { if (core && !syncing) void core.unsentCount().then((n) => { if (n) void attempt(); }); }, 60000);
 if ("serviceWorker" in navigator && location.protocol !== "file:") {
   navigator.serviceWorker.register("/field/sw.js", { scope: "/field/" }).catch(() => undefined);
 }
-void render();
+void render().then(async () => { if (core && (await core.unsentCount()) > 0) await attempt(); });

@@ -13,6 +13,8 @@ export interface Transport {
 export class TransportError extends Error {}
 /** Retries exhausted: everything stays queued for the next sync. */
 export class SyncUnavailable extends Error {}
+/** The server never answered (network errors, or only 5xx/429) in all the attempts. */
+export class NoAnswer extends SyncUnavailable {}
 
 export const uuid = (): string =>
   (globalThis.crypto as Crypto).randomUUID ? crypto.randomUUID()
@@ -453,6 +455,6 @@ export class SyncCore {
       }
       if (n + 1 < this.opts.maxAttempts) await this.opts.sleep(this.opts.backoffMs * 2 ** n * (0.5 + Math.random()));
     }
-    throw new SyncUnavailable(`no answer after ${this.opts.maxAttempts} attempts`);
+    throw new NoAnswer(`no answer after ${this.opts.maxAttempts} attempts`);
   }
 }

@@ -2,7 +2,7 @@
 import "fake-indexeddb/auto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { FieldDB } from "../src/db";
-import { type Answer, SyncCore, SyncUnavailable, type Transport, TransportError, sha256Hex } from "../src/sync";
+import { type Answer, NoAnswer, SyncCore, SyncUnavailable, type Transport, TransportError, sha256Hex } from "../src/sync";
 
 interface Call { method: string; path: string; params?: any; body?: any; headers?: Record<string, string>; size?: number }
 
@@ -94,9 +94,21 @@ describe("outbox", () => {
     const { core, server } = setup();
     const v = await core.create("visit", { school_id: "s1" });
     server.script["POST /api/v1/sync/push"] = Array(4).fill(new TransportError("offline"));
-    await expect(core.push()).rejects.toBeInstanceOf(SyncUnavailable);
+    await expect(core.push()).rejects.toBeInstanceOf(NoAnswer); // the app then probes the server until it answers
     expect(await core.unsentCount()).toBe(1);
     expect((await core.record("visit", v))!.state).toBe("pending");
+  });
+
+  it("tells a server that answered and refused (kept queued, not retried at once) from one that never answered", async () => {
+    const { core, server } = setup();
+    await core.create("visit", { school_id: "s1" });
+    server.script["POST /api/v1/sync/push"] = [{ status: 403, payload: { title: "Forbidden" } }];
+    const refused = await core.push().catch((e) => e);
+    expect(refused).toBeInstanceOf(SyncUnavailable);
+    expect(refused).not.toBeInstanceOf(NoAnswer); // the app probes for the server only after no answer
+    expect(await core.unsentCount()).toBe(1);
+    server.script["POST /api/v1/sync/push"] = Array(4).fill({ status: 503, payload: {} });
+    await expect(core.push()).rejects.toBeInstanceOf(NoAnswer);
   });
 
   it("shows rejected and conflict results with their reasons; settling a conflict resolves it on the server", async () => {

@@ -43,8 +43,6 @@ def world(session, client):
     return w
 
 
-@pytest.mark.skipif(not __import__("tests.conftest", fromlist=["BACKEND"]).BACKEND.get("real"),
-                    reason="field app reconnect push does not finish on the embedded SQLite path (known gap, issue 14)")
 def test_whole_visit_offline_then_one_sync_submits_and_scores(app, session, world, live_server, browser, shots,
                                                                field_dist, tmp_path):
     from playwright.sync_api import expect
