@@ -224,6 +224,10 @@ def _job_in_scope(db, p, rec: JobRecord) -> bool:
         if rec.kind == "score_visit":
             vid = uuid.UUID(str((rec.args or {}).get("visit_id")))
             return db.scalar(select(Visit.id).where(Visit.id == vid, visit_filter(p))) is not None
+        if rec.kind == "yearly_report" and p.role == Role.office:
+            from inspections.reports import service as reports
+            rid = uuid.UUID(str((rec.args or {}).get("report_id")))
+            return reports.visible(db, rid, jurisdiction_filter(p)) is not None
         if rec.kind == "score_county" and p.role == Role.office:
             cid = uuid.UUID(str((rec.args or {}).get("county_id")))
             return db.scalar(select(Jurisdiction.id).where(Jurisdiction.id == cid, jurisdiction_filter(p))) is not None
