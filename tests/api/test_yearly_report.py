@@ -4,11 +4,12 @@ by the offices in scope; 404 for everyone else's."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from inspections import businesstime
 from inspections.db import utcnow
@@ -209,3 +210,44 @@ def test_the_demo_county_and_city_reports_download_and_read(app, client, runner,
     flat = "".join("".join(p.extract_text() for p in pdf_of(client, city_report, city_office).pages).split())
     assert "示范市" in flat and "明德县" in flat and "清河县" in flat
     assert client.get(city_report["pdf_url"], headers=office).status_code == 404
+
+
+def test_the_county_reports_page_makes_and_links_the_report(app, client, session, world):
+    from tests.factories import make_user
+    from tests.web.helpers import csrf, login
+    from inspections.accounts.enums import Role
+    sibling = make_user(session, Role.office, jurisdiction=world.county_a2)
+    session.commit()
+    login(client, world.office_a.username)  # the city office: its city and both counties
+    page = client.get("/web/dashboard/counties")
+    html = page.get_data(as_text=True)
+    assert 'data-testid="yearly-reports"' in html and "年度督导报告" in html
+    assert world.city_a.name in html and world.county_a2.name in html
+    token = csrf(page)
+    r = client.post("/web/yearly-reports", data={"csrf_token": token, "jurisdiction_id": str(world.county_a1.id),
+                                                 "year": str(YEAR)})
+    assert r.status_code == 303
+    run_jobs(app)
+    html = client.get("/web/dashboard/counties").get_data(as_text=True)
+    link = re.search(r'href="(/api/v1/yearly-reports/[^"]+/file\?format=pdf)"', html).group(1)
+    got = client.get(link)  # the page's session cookie is enough
+    assert got.status_code == 200 and got.data.startswith(b"%PDF-")
+    xlsx = client.get(link.replace("format=pdf", "format=xlsx"))
+    assert xlsx.status_code == 200 and xlsx.data.startswith(b"PK")
+    # A readable refusal for a bad year, nothing written; no CSRF token: 400.
+    r = client.post("/web/yearly-reports", data={"csrf_token": token, "jurisdiction_id": str(world.county_a1.id),
+                                                 "year": "1999"})
+    assert r.status_code == 422 and "2000" in r.get_data(as_text=True)
+    assert client.post("/web/yearly-reports", data={"jurisdiction_id": str(world.county_a1.id),
+                                                    "year": str(YEAR)}).status_code == 400
+    # A sibling county's office neither sees the link nor makes the report.
+    client.post("/web/logout", data={"csrf_token": token})
+    login(client, sibling.username)
+    page = client.get("/web/dashboard/counties")
+    assert world.county_a1.name not in page.get_data(as_text=True)
+    assert client.get(link).status_code == 404
+    r = client.post("/web/yearly-reports", data={"csrf_token": csrf(page), "jurisdiction_id": str(world.county_a1.id),
+                                                 "year": str(YEAR)})
+    assert r.status_code == 404
+    from inspections.scoring.models import YearlyReport
+    assert session.scalar(select(func.count()).select_from(YearlyReport)) == 1
