@@ -50,3 +50,14 @@ class CountyDocumentOut(Schema):
 
 class CountyDocumentList(Schema):
     items = fields.List(fields.Nested(CountyDocumentOut))
+
+
+class DocumentUploadArgs(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100),
+                          metadata={"description": "The self-report's year."})
+    filename = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                             metadata={"description": "The file's name as the county knows it (e.g. 2026年教师工资统计表.pdf)."})
+
+
+class DocumentListArgs(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))

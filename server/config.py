@@ -100,6 +100,8 @@ def from_env(overrides: dict | None = None) -> dict:
         # daily job turns schedules into planned visits.
         "VISIT_GRACE_DAYS": _days(env, "VISIT_GRACE_DAYS", 7),
         "PLAN_HORIZON_DAYS": _days(env, "PLAN_HORIZON_DAYS", 60),
+        # Largest evidence file a county attaches to its self-report (PDF, Word, Excel, images).
+        "DOCUMENT_MAX_BYTES": int(env.get("DOCUMENT_MAX_BYTES", 20 << 20)),
         # The zone business days and years are decided in (yearly reports, the county's assessment year).
         "BUSINESS_TIME_ZONE": _zone(env.get("BUSINESS_TIME_ZONE") or "Asia/Shanghai"),
         # Behind HTTPS (production): the session cookie is sent only over TLS. Off by default so the

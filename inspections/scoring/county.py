@@ -84,13 +84,32 @@ def validate_report(defn: dict, report: Any) -> dict[str, list[str]]:
         docs = []
     known = {i.get("code") for i in county.get("indicators", [])} | set(items) | {"D"}
     for i, doc in enumerate(docs):
-        ok = isinstance(doc, dict) and set(doc) <= {"item", "title", "reference"} and \
-            isinstance(doc.get("item"), str) and doc["item"] in known and all(isinstance(doc.get(k), str) and 0 < len(doc[k]) <= 500
-                                              for k in ("title", "reference"))
+        ok = isinstance(doc, dict) and set(doc) <= {"item", "title", "reference", "document_id"} and \
+            isinstance(doc.get("item"), str) and doc["item"] in known and _text(doc.get("title")) and \
+            ("reference" in doc or "document_id" in doc) and ("reference" not in doc or _text(doc["reference"])) and \
+            ("document_id" not in doc or _uuid(doc["document_id"]))
         if not ok:
-            errors[f"documents[{i}]"] = ["must be {'item': a county item or indicator code, 'title': text, "
-                                         "'reference': where the document is kept (up to 500 characters each)}"]
+            errors[f"documents[{i}]"] = ["must be {'item': a county item or indicator code, 'title': text, and "
+                                         "'reference': where the document is kept (up to 500 characters each) "
+                                         "and/or 'document_id': a file uploaded to the self-report's documents}"]
     return errors
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str) and 0 < len(v) <= 500
+
+
+def _uuid(v: Any) -> bool:
+    import uuid
+    try:
+        return isinstance(v, str) and str(uuid.UUID(v)) == v.lower()
+    except ValueError:
+        return False
+
+
+def document_ids(report: dict) -> list[str]:
+    """The uploaded files a self-report cites as evidence."""
+    return [d["document_id"] for d in report.get("documents") or [] if isinstance(d, dict) and "document_id" in d]
 
 
 def _whole(v: Any) -> bool:

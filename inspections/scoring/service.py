@@ -242,6 +242,9 @@ def put_self_report(session: Session, county: Jurisdiction, year: int, *, facts:
         raise ValidationFailed("no published template applies to this county")
     body = {"facts": facts, "survey": survey, "vetoes": vetoes, "documents": documents}
     errors = county_rules.validate_report(version.definition, body)
+    if not errors:
+        from inspections.scoring import documents as evidence
+        errors = evidence.unknown_citations(session, county.id, year, documents)
     if errors:
         raise ValidationFailed("Invalid county self-report", errors)
     row = get_self_report(session, county.id, year)

@@ -1,21 +1,27 @@
 """Yearly supervision reports (年度督导报告) of a county or city: made by a job, downloaded as PDF or XLSX
-by the offices in scope (anything else: 404, the same as for an id that does not exist)."""
+by the offices in scope (anything else: 404, the same as for an id that does not exist); and the files a
+county attaches to its self-report as evidence."""
 from __future__ import annotations
 
+import os
 from urllib.parse import quote
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, jsonify, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from sqlalchemy import select
 
-from inspections.accounts.scope import jurisdiction_filter
+from inspections.accounts.scope import can_manage_jurisdiction, jurisdiction_filter
 from inspections.audit import service as audit
 from inspections.jobs.models import JobRecord
 from inspections.org.models import Jurisdiction
 from inspections.reports import service as reports
-from schemas.reports import FormatArgs, YearlyReportArgs, YearlyReportIn, YearlyReportList, YearlyReportOut
+from inspections.scoring import documents as evidence
+from inspections.scoring.models import CountyDocument
+from schemas.reports import (CountyDocumentList, CountyDocumentOut, DocumentListArgs, DocumentUploadArgs, FormatArgs,
+                             YearlyReportArgs, YearlyReportIn, YearlyReportList, YearlyReportOut)
 from server.api.common import get_in_scope
-from server.auth import BEARER, MANAGERS, current_principal, require
+from server.auth import BEARER, MANAGERS, STAFF, current_principal, require
 from server.extensions import session, storage
 from server.jobs import report_job_args
 
@@ -99,4 +105,86 @@ class YearlyReportFile(MethodView):
         resp.headers["Content-Disposition"] = f"attachment; filename={ascii_name}; filename*=UTF-8''{quote(local_name)}"
         resp.headers["Cache-Control"] = "private, no-store"
         resp.headers["X-Content-Type-Options"] = "nosniff"
+        return resp
+
+
+# --- evidence documents of a county's self-report ---------------------------------------------------
+
+BINARY = ("application/octet-stream", "application/pdf")
+
+
+def _county(county_id):
+    from inspections.org.enums import JurisdictionLevel
+    county = get_in_scope(Jurisdiction, county_id, jurisdiction_filter(current_principal()))
+    if county.level != JurisdictionLevel.county:
+        abort(422, errors={"county_id": ["is not a county"]})
+    return county
+
+
+def dump_document(row) -> dict:
+    return {"id": row.id, "jurisdiction_id": row.jurisdiction_id, "year": row.year, "filename": row.filename,
+            "content_type": row.content_type, "size": row.size, "sha256": row.sha256, "created_at": row.created_at,
+            "url": f"/api/v1/county-documents/{row.id}"}
+
+
+@blp.route("/counties/<uuid:county_id>/self-report/documents")
+class CountyDocuments(MethodView):
+    @blp.arguments(DocumentListArgs, location="query", as_kwargs=True)
+    @blp.response(200, CountyDocumentList)
+    @blp.doc(security=[BEARER])
+    @require(*STAFF)
+    def get(self, county_id, year):
+        """The files the county attached to its self-report of a year (offices above it see them too)."""
+        county = _county(county_id)
+        return {"items": [dump_document(d) for d in evidence.list_for(session(), county.id, year)]}
+
+    @blp.arguments(DocumentUploadArgs, location="query", as_kwargs=True)
+    @blp.doc(security=[BEARER], requestBody={"required": True, "content": {
+        t: {"schema": {"type": "string", "format": "binary"}} for t in BINARY}},
+        responses={"201": {"description": "Kept; cite it in the self-report as {item, title, document_id}.",
+                           "content": {"application/json": {"schema": CountyDocumentOut}}},
+                   "413": {"description": "Larger than DOCUMENT_MAX_BYTES."},
+                   "422": {"description": "Empty, or not a PDF, JPEG, PNG, Word, Excel or PowerPoint file."}})
+    @require(*MANAGERS)
+    def post(self, county_id, year, filename):
+        """Attach one evidence file (the raw bytes as the body) to the county's self-report of a year."""
+        db, p = session(), current_principal()
+        county = _county(county_id)
+        if not can_manage_jurisdiction(p, county):
+            abort(403, message="Only the county's office (or one above it) reports for it.")
+        if (request.mimetype or "") not in BINARY:
+            abort(415, message="Send the file's bytes as application/octet-stream, its name in ?filename=.")
+        limit = current_app.config["DOCUMENT_MAX_BYTES"]
+        request.max_content_length = limit + 1  # documents have their own body limit (the app-wide one is for JSON)
+        data = request.get_data(cache=False)
+        if len(data) > limit:
+            abort(413, message=f"A document is at most {limit} bytes.")
+        row = evidence.add(db, storage(), county, year, filename=filename, data=data, max_bytes=limit,
+                           uploaded_by_id=p.user_id)
+        audit.record(db, actor_id=p.user_id, action="create", entity="county_document", entity_id=row.id,
+                     data={"county": county.code, "year": year, "sha256": row.sha256, "size": row.size})
+        db.commit()
+        resp = jsonify(CountyDocumentOut().dump(dump_document(row)))
+        resp.status_code = 201
+        resp.headers["Location"] = f"/api/v1/county-documents/{row.id}"
+        return resp
+
+
+@blp.route("/county-documents/<uuid:document_id>")
+class CountyDocumentFile(MethodView):
+    @blp.doc(security=[BEARER], responses={"200": {"description": "The file, as a download"}})
+    @require(*STAFF)
+    def get(self, document_id):
+        """Download one evidence file of a county self-report (404 outside your scope)."""
+        row = session().scalar(select(CountyDocument).join(Jurisdiction, Jurisdiction.id == CountyDocument.jurisdiction_id)
+                               .where(CountyDocument.id == document_id, jurisdiction_filter(current_principal())))
+        if row is None:
+            abort(404, message=f"No county document {document_id} here.")
+        resp = Response(stream_with_context(storage().open(row.storage_key)), mimetype=row.content_type)
+        ascii_name = f"document-{row.id}{os.path.splitext(row.filename)[1][:10]}"
+        resp.headers["Content-Disposition"] = (f"attachment; filename={ascii_name}; "
+                                               f"filename*=UTF-8''{quote(row.filename)}")
+        resp.headers["Cache-Control"] = "private, no-store"
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Content-Security-Policy"] = "sandbox"
         return resp
