@@ -80,8 +80,12 @@ def _assessment(session: Session, county: Jurisdiction, start, end, tz) -> dict:
             "areas": {code: {"name": (areas.get(code) or {}).get("name"), "verdict": (areas.get(code) or {}).get("verdict"),
                              "reasons": list((areas.get(code) or {}).get("reasons") or [])}
                       for code in AREA_CODES if code in areas},
-            "cv": {code: {"cv": ind.get("cv"), "limit": ind.get("limit"), "met": ind.get("met")}
+            "cv": {code: {"cv": ind.get("cv"), "limit": ind.get("limit"), "met": ind.get("met"),
+                          "schools_left_out": ind.get("schools_left_out") or []}
                    for code, ind in (res.get("indicators") or {}).items()},
+            # The facts behind the reasons, so the report words them in the reader's language.
+            "facts": {k: res.get(k) for k in ("schools", "schools_unscored", "exempt_schools", "items", "county_items",
+                                              "survey", "targets", "veto", "self_report") if k in res},
         }
     return out
 

@@ -100,6 +100,10 @@ def test_county_report_reads_as_chinese_with_fonts_embedded_and_numbers_as_numbe
     for words in ("评估结果", "资源配置", "政府保障程度", "学校按差距排名", "整改与督办", "通报后进", "R4生均教学及辅助用房面积",
                   "还差149.90平方米"):
         assert words in flat, words
+    # The reasons are worded in Chinese from the judgement's facts.
+    school = "".join(f"{world.school_a1.code} {world.school_a1.name}".split())
+    assert f"{school}：R1-R7中4项未达标" in flat
+    assert "fails the school rule" not in flat
     fonts = embedded_fonts(reader)
     assert any("CJK" in f for f in fonts), fonts  # the Chinese is drawn with an embedded CJK font
     assert "Asia/Shanghai" in text
@@ -115,6 +119,8 @@ def test_county_report_reads_as_chinese_with_fonts_embedded_and_numbers_as_numbe
     assert tickets[1][0] == world.county_a1.name and tickets[1][2] >= 1 and isinstance(tickets[1][2], (int, float))
     areas = sheet_rows(client, report, world.h_office, "评估结果")
     assert {row[4] for row in areas[1:]} >= {"A 资源配置", "B 政府保障程度", "C 教育质量", "D 社会认可度"}
+    assert any(row[4] == "A 资源配置" and row[6].endswith("R1-R7 中 4 项未达标（每校至少6项达标，未达标项不低于要求的85%）")
+               for row in areas[1:])
     laggards = sheet_rows(client, report, world.h_office, "后进名单")
     assert any(row[2] == world.school_a1.name and "R4" in row[4] for row in laggards[1:])
 
@@ -201,6 +207,7 @@ def test_the_demo_county_and_city_reports_download_and_read(app, client, runner,
     assert f"明德县{YEAR}年度义务教育优质均衡发展督导报告" in flat
     assert "明德县实验小学" in flat or "明德县" in flat
     assert "政府保障程度" in flat and "通报后进" in flat
+    assert "要求不低于85%；学生" in flat and "B11.1每年交流轮岗教师比例" in flat  # the survey by group; a county item
     ranked = sheet_rows(client, report, office, "学校排名")
     assert len(ranked) - 1 >= 30 and all(isinstance(row[0], int) for row in ranked[1:])
     assert [row[0] for row in ranked[1:]] == list(range(1, len(ranked)))
