@@ -173,8 +173,14 @@ def html(content: dict) -> str:
 
 def pdf(content: dict) -> bytes:
     """The report as a PDF; WeasyPrint embeds (a subset of) each font it uses."""
-    from weasyprint import HTML  # imported here: it loads Pango, which only this job needs
-    return HTML(string=html(content)).write_pdf()
+    from weasyprint import HTML, URLFetcher  # imported here: it loads Pango, which only this job needs
+
+    class NoFetch(URLFetcher):
+        """The report is self-contained: nothing is fetched (no file, no network), whatever the text says."""
+
+        def fetch(self, url, headers=None):
+            raise ValueError(f"the yearly report fetches nothing ({url[:60]})")
+    return HTML(string=html(content), url_fetcher=NoFetch()).write_pdf()
 
 
 def xlsx(content: dict) -> bytes:
