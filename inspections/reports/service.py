@@ -198,7 +198,7 @@ def build_content(session: Session, jurisdiction: Jurisdiction, year: int, *, tz
         why = []
         if r["failed"]:  # below the standard on any item (the school rule, or one every school must meet)
             why.append({"verdict": "fail" if any(v == "fail" for v in r["verdicts"].values()) else "items",
-                        "items": [f["code"] for f in r["failed"]]})
+                        "items": list(dict.fromkeys(f["code"] for f in r["failed"]))})  # a section each: once
         if r["tickets"]["escalations"]:
             why.append({"escalations": r["tickets"]["escalations"]})
         if r["tickets"]["overdue"]:
