@@ -13,6 +13,7 @@ from typing import Callable
 
 from sqlalchemy.orm import Session
 
+from inspections import businesstime
 from inspections.accounts import service as accounts
 from inspections.accounts.enums import Role
 from inspections.accounts.models import User
@@ -297,7 +298,8 @@ def load(session: Session, progress: Callable[[str], None] = lambda _m: None) ->
     _advance_tickets(session, rng, office_user=session.scalar(select(User).where(User.username == "office")),
                      progress=progress)
     office = session.scalar(select(User).where(User.username == "office"))
-    scoring.put_self_report(session, county, utcnow().year, reported_by_id=office.id, **DEMO_SELF_REPORT)
+    year = businesstime.year_of(utcnow())
+    scoring.put_self_report(session, county, year, reported_by_id=office.id, **DEMO_SELF_REPORT)
     for level in ("primary", "junior"):
         row = scoring.score_county(session, county.id, level, DEMO_COUNTY_FACTS)
         progress(f"明德县 {level}: {row.verdict} ({row.result['schools_passing']}/{row.result['schools_total']} "

@@ -21,6 +21,16 @@ def _secret_key(var_dir: Path) -> str:
         return secrets.token_urlsafe(48)
 
 
+def _zone(name: str) -> str:
+    """An IANA time zone name, or a clear error at start-up."""
+    from zoneinfo import ZoneInfo
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        raise ValueError(f"BUSINESS_TIME_ZONE must be an IANA time zone such as Asia/Shanghai, not {name!r}") from None
+    return name
+
+
 def _days(env, name: str, default: int) -> int:
     """A whole number of days from the environment (1-730), or a clear error at start-up."""
     raw = env.get(name)
@@ -90,6 +100,10 @@ def from_env(overrides: dict | None = None) -> dict:
         # daily job turns schedules into planned visits.
         "VISIT_GRACE_DAYS": _days(env, "VISIT_GRACE_DAYS", 7),
         "PLAN_HORIZON_DAYS": _days(env, "PLAN_HORIZON_DAYS", 60),
+        # Largest evidence file a county attaches to its self-report (PDF, Word, Excel, images).
+        "DOCUMENT_MAX_BYTES": int(env.get("DOCUMENT_MAX_BYTES", 20 << 20)),
+        # The zone business days and years are decided in (yearly reports, the county's assessment year).
+        "BUSINESS_TIME_ZONE": _zone(env.get("BUSINESS_TIME_ZONE") or "Asia/Shanghai"),
         # Behind HTTPS (production): the session cookie is sent only over TLS. Off by default so the
         # embedded `make run` on http://127.0.0.1 can sign in.
         "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", False),

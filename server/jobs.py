@@ -42,6 +42,7 @@ KINDS = {
     "plan_visits": ("periodic", "inspections.planning.tasks.plan_visits"),
     "photos_cleanup": ("periodic", "inspections.photos.tasks.expire_partial_uploads"),
     "sync_prune": ("periodic", "sync.tasks.prune_changes"),
+    "yearly_report": ("default", "inspections.reports.tasks.generate_yearly_report"),
 }
 
 _installed_app: Flask | None = None
@@ -162,6 +163,13 @@ def photo_processing_args(app: Flask | None = None) -> dict:
             "region": cfg.get("S3_REGION"), "max_pixels": cfg["PHOTO_MAX_PIXELS"],
             "max_full_decode_pixels": cfg["PHOTO_MAX_PIXELS_FULL_DECODE"],
             "max_distance_m": cfg["PHOTO_MAX_DISTANCE_M"], "time_tolerance_hours": cfg["PHOTO_TIME_TOLERANCE_HOURS"]}
+
+
+def report_job_args(app: Flask | None = None) -> dict:
+    """What a yearly report's job needs: where to store its files, and the business zone."""
+    cfg = (app or current_app).config
+    return {"storage_url": cfg["STORAGE_URL"], "endpoint_url": cfg.get("S3_ENDPOINT_URL"),
+            "region": cfg.get("S3_REGION"), "tz": cfg.get("BUSINESS_TIME_ZONE", "Asia/Shanghai")}
 
 
 def record_photo_processing(db: Session, photo) -> JobRecord:

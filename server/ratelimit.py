@@ -14,7 +14,8 @@ from flask_limiter import Limiter, RateLimitExceeded
 # Every endpoint that accepts a password; they share one budget per client address and per username.
 LOGIN_ENDPOINTS = ("auth.Token", "web.login")
 # Endpoints that take photo bytes or declare a photo; counted per signed-in user.
-UPLOAD_ENDPOINTS = ("photos.Uploads", "photos.WholeUpload", "photos.UploadById", "web.ticket_detail")
+UPLOAD_ENDPOINTS = ("photos.Uploads", "photos.WholeUpload", "photos.UploadById", "web.ticket_detail",
+                    "reports.CountyDocuments")
 
 
 def client_address() -> str:

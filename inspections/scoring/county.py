@@ -12,7 +12,7 @@ from typing import Any
 
 from inspections.scoring import engine
 from inspections.scoring import expressions as ex
-from inspections.scoring.definition import NA_ALLOWED, indicators_for, items_by_code
+from inspections.scoring.definition import NA_ALLOWED, indicators_for, items_by_code, target_indicators
 from inspections.scoring.enums import IndicatorStatus, Verdict
 
 AREAS = {"A": "资源配置 (resource allocation)", "B": "政府保障程度 (government guarantee)",
@@ -84,13 +84,32 @@ def validate_report(defn: dict, report: Any) -> dict[str, list[str]]:
         docs = []
     known = {i.get("code") for i in county.get("indicators", [])} | set(items) | {"D"}
     for i, doc in enumerate(docs):
-        ok = isinstance(doc, dict) and set(doc) <= {"item", "title", "reference"} and \
-            isinstance(doc.get("item"), str) and doc["item"] in known and all(isinstance(doc.get(k), str) and 0 < len(doc[k]) <= 500
-                                              for k in ("title", "reference"))
+        ok = isinstance(doc, dict) and set(doc) <= {"item", "title", "reference", "document_id"} and \
+            isinstance(doc.get("item"), str) and doc["item"] in known and _text(doc.get("title")) and \
+            ("reference" in doc or "document_id" in doc) and ("reference" not in doc or _text(doc["reference"])) and \
+            ("document_id" not in doc or _uuid(doc["document_id"]))
         if not ok:
-            errors[f"documents[{i}]"] = ["must be {'item': a county item or indicator code, 'title': text, "
-                                         "'reference': where the document is kept (up to 500 characters each)}"]
+            errors[f"documents[{i}]"] = ["must be {'item': a county item or indicator code, 'title': text, and "
+                                         "'reference': where the document is kept (up to 500 characters each) "
+                                         "and/or 'document_id': a file uploaded to the self-report's documents}"]
     return errors
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str) and 0 < len(v) <= 500
+
+
+def _uuid(v: Any) -> bool:
+    import uuid
+    try:
+        return isinstance(v, str) and str(uuid.UUID(v)) == v.lower()
+    except ValueError:
+        return False
+
+
+def document_ids(report: dict) -> list[str]:
+    """The uploaded files a self-report cites as evidence."""
+    return [d["document_id"] for d in report.get("documents") or [] if isinstance(d, dict) and "document_id" in d]
 
 
 def _whole(v: Any) -> bool:
@@ -127,25 +146,68 @@ def judge_survey(defn: dict, survey: dict) -> dict:
             "groups_missing": missing}
 
 
-def judge_targets(defn: dict, county_result: engine.CountyResult) -> list[dict]:
-    """Aggregate targets over the county's schools (e.g. at least 70% meet the class-size standard):
-    each with the share met; unknown schools are tried both ways, so `met` is None only when they decide."""
+def _school_status(results, codes: list) -> IndicatorStatus:
+    """One school on a target's indicators: failing any of them fails; all applicable met meets."""
+    statuses = [r.status for r in results if r.code in codes and r.status != IndicatorStatus.not_applicable]
+    if not statuses:
+        return IndicatorStatus.not_applicable
+    if IndicatorStatus.not_met in statuses:
+        return IndicatorStatus.not_met
+    return IndicatorStatus.met if all(s == IndicatorStatus.met for s in statuses) else IndicatorStatus.not_assessed
+
+
+def judge_targets(defn: dict, county_result: engine.CountyResult, previous: dict | None = None) -> list[dict]:
+    """Aggregate targets over the county's schools, each with the counts it was judged on:
+
+    - `min_share_met` (e.g. at least 70% meet the class-size standard): the share of schools meeting it;
+    - `min_fewer_per_year` (e.g. at least one oversized school fewer each year): the schools failing it now
+      against `previous[code]`, the count the county's judgement of the year before recorded (None: there
+      is none, so the target stays open); a county with none left meets it.
+    Unknown schools are tried both ways, so `met` is None only when they decide it."""
     out = []
     for t in (defn.get("county") or {}).get("targets", []):
-        statuses = [r.status for _, school in county_result.schools for r in school.results if r.code == t["indicator"]]
-        statuses = [s for s in statuses if s != IndicatorStatus.not_applicable]
+        codes = target_indicators(t)
+        statuses = [(name, _school_status(school.results, codes)) for name, school in county_result.schools]
+        statuses = [(name, st) for name, st in statuses if st != IndicatorStatus.not_applicable]
         if not statuses:
             continue  # the indicator is not scored at this level
-        met = sum(s == IndicatorStatus.met for s in statuses)
-        unknown = sum(s == IndicatorStatus.not_assessed for s in statuses)
-        minimum, n = ex.parse_decimal(t["min_share_met"]), len(statuses)
-        worst, best = Decimal(met) / n, Decimal(met + unknown) / n
-        verdict = True if worst >= minimum else False if best < minimum else None
-        out.append({"code": t["code"], "name": t["name"], "section": t["section"], "indicator": t["indicator"],
-                    "schools": n, "schools_met": met, "schools_unknown": unknown,
-                    "share_met": worst.quantize(Decimal("0.0001"), rounding=ROUND_FLOOR), "min_share_met": minimum,
-                    "met": verdict})
+        met = sum(st == IndicatorStatus.met for _, st in statuses)
+        unknown = sum(st == IndicatorStatus.not_assessed for _, st in statuses)
+        failing = [name for name, st in statuses if st == IndicatorStatus.not_met]
+        n = len(statuses)
+        row = {"code": t["code"], "name": t["name"], "section": t["section"], "indicator": t["indicator"],
+               "schools": n, "schools_met": met, "schools_unknown": unknown, "schools_not_met": len(failing),
+               "schools_failing": failing}
+        if "min_fewer_per_year" in t:
+            fewer, before = t["min_fewer_per_year"], (previous or {}).get(t["code"])
+
+            def ok(count: int) -> bool:
+                return count == 0 or (before is not None and count <= before - fewer)
+            verdict = True if ok(len(failing) + unknown) else False if before is not None and not ok(len(failing)) \
+                else None
+            row |= {"min_fewer_per_year": fewer, "previous_not_met": before, "met": verdict}
+        else:
+            minimum = ex.parse_decimal(t["min_share_met"])
+            worst, best = Decimal(met) / n, Decimal(met + unknown) / n
+            verdict = True if worst >= minimum else False if best < minimum else None
+            row |= {"share_met": worst.quantize(Decimal("0.0001"), rounding=ROUND_FLOOR), "min_share_met": minimum,
+                    "met": verdict}
+        out.append(row)
     return out
+
+
+def target_text(t: dict) -> str:
+    """How a target reads among the county's reasons."""
+    ind = t["indicator"] if isinstance(t["indicator"], str) else "/".join(t["indicator"])
+    head = f"{t['code']} {t['name'].get('zh', '')}"
+    if "min_fewer_per_year" in t:
+        before = "not known (no judgement of the year before)" if t["previous_not_met"] is None \
+            else str(t["previous_not_met"])
+        named = f" ({', '.join(t['schools_failing'])})" if t["schools_failing"] else ""
+        return (f"{head}: {t['schools_not_met']} school(s) fail {ind}{named}; the year before {before}; "
+                f"target at least {t['min_fewer_per_year']} fewer each year")
+    return (f"{head}: {t['schools_met']} of {t['schools']} schools meet {ind} ({t['share_met'] * 100:.2f}%), "
+            f"target {t['min_share_met'] * 100:.2f}%")
 
 
 def _pct(k: int, n: int) -> Decimal:
@@ -154,18 +216,19 @@ def _pct(k: int, n: int) -> Decimal:
 
 
 def judge(defn: dict, level: str, county_result: engine.CountyResult, report: dict | None,
-          county_facts: dict | None = None) -> dict:
+          county_facts: dict | None = None, previous_targets: dict | None = None) -> dict:
     """The county verdict over the four areas with every reason, the county items and the survey.
 
     `report`: the county's self-report for the year (None when it has not reported); `county_facts`:
-    veto flags given with the run, which override the report's. Any veto fails the county outright.
+    veto flags given with the run, which override the report's; `previous_targets`: {target code: schools
+    failing it in the county's judgement of the year before}. Any veto fails the county outright.
     """
     submitted = report is not None
     report = report or {}
     has_county = isinstance(defn.get("county"), dict)
     results = judge_items(defn, level, report.get("facts") or {}) if has_county else []
     survey = judge_survey(defn, report.get("survey") or {}) if has_county else None
-    targets = judge_targets(defn, county_result) if has_county else []
+    targets = judge_targets(defn, county_result, previous_targets) if has_county else []
     # A run may still give social recognition as one figure (no groups); the survey by group wins.
     legacy = (county_facts or {}).get("social_recognition_percent")
     if survey is not None and legacy is not None and len(survey["groups_missing"]) == len(survey["groups"]):
@@ -179,12 +242,12 @@ def judge(defn: dict, level: str, county_result: engine.CountyResult, report: di
         for t in targets:
             if t["section"] != area:
                 continue
-            text = (f"{t['code']} {t['name'].get('zh', '')}: {t['schools_met']} of {t['schools']} schools meet "
-                    f"{t['indicator']} ({t['share_met'] * 100:.2f}%), target {t['min_share_met'] * 100:.2f}%")
+            text = target_text(t)
             if t["met"] is False:
                 failures.append(text)
             elif t["met"] is None:
-                open_.append(f"{text}; {t['schools_unknown']} school(s) not assessed decide it")
+                open_.append(f"{text}; {t['schools_unknown']} school(s) not assessed decide it" if t["schools_unknown"]
+                             else text)
         if not submitted and has_county and area in ("B", "C", "D"):
             open_.append("the county has not submitted its self-report for the year")
         for r in results:

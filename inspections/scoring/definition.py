@@ -148,15 +148,37 @@ def _county_problems(county: Any, school_codes: set | frozenset = frozenset()) -
             p.append((f"{path}.name", "required: {'zh': ..., 'en': ...}"))
         if t.get("section") not in tuple(Section):
             p.append((f"{path}.section", f"must be one of {', '.join(Section)}"))
-        if t.get("indicator") not in school_codes:
-            p.append((f"{path}.indicator", "must be the code of a school indicator of this template"))
-        share = ex.parse_decimal(t.get("min_share_met"))
-        if isinstance(t.get("min_share_met"), float) or share is None or not 0 < share <= 1:
-            p.append((f"{path}.min_share_met", "must be a decimal string above 0 and at most 1, e.g. '0.70'"))
-        if set(t) - {"code", "name", "section", "indicator", "min_share_met", "notes"}:
-            p.append((path, "unexpected keys: " + ", ".join(sorted(set(t) - {"code", "name", "section", "indicator",
-                                                                              "min_share_met", "notes"}))))
+        codes = target_indicators(t)
+        if not codes or len(set(codes)) != len(codes) or not all(c in school_codes for c in codes):
+            p.append((f"{path}.indicator", "must be the code of a school indicator of this template, or a list of "
+                                           "such codes (a school counts as failing when it fails any of them)"))
+        kinds = [k for k in TARGET_KINDS if k in t]
+        if len(kinds) != 1:
+            p.append((path, "needs exactly one of min_share_met (e.g. '0.70': at least 70% of schools meet it) or "
+                            "min_fewer_per_year (e.g. 1: at least one failing school fewer than the year before)"))
+        elif kinds == ["min_share_met"]:
+            share = ex.parse_decimal(t.get("min_share_met"))
+            if isinstance(t.get("min_share_met"), float) or share is None or not 0 < share <= 1:
+                p.append((f"{path}.min_share_met", "must be a decimal string above 0 and at most 1, e.g. '0.70'"))
+        else:
+            n = t.get("min_fewer_per_year")
+            if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 1000:
+                p.append((f"{path}.min_fewer_per_year", "must be a whole number of schools from 1 to 1000"))
+        allowed = {"code", "name", "section", "indicator", "notes", *TARGET_KINDS}
+        if set(t) - allowed:
+            p.append((path, "unexpected keys: " + ", ".join(sorted(set(t) - allowed))))
     return p
+
+
+TARGET_KINDS = ("min_share_met", "min_fewer_per_year")
+
+
+def target_indicators(t: dict) -> list:
+    """The school indicator codes an aggregate target counts ('B5', or a list such as ['B4.1', 'B4.2'])."""
+    ind = t.get("indicator")
+    if isinstance(ind, str):
+        return [ind]
+    return list(ind) if isinstance(ind, list) and all(isinstance(c, str) for c in ind) else []
 
 
 def _uses_enrolment(ind: dict) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inspections.db import Base, IdMixin, JSONType, TimestampMixin, UTCDateTime, utcnow
@@ -65,3 +65,39 @@ class CountySelfReport(IdMixin, TimestampMixin, Base):
     documents: Mapped[list] = mapped_column(JSONType)
     reported_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(default=1)
+
+
+class CountyDocument(IdMixin, Base):
+    """A file a county attaches to its self-report as evidence (a pay table, a survey's minutes): the bytes
+    are in blob storage under `storage_key`; the self-report's `documents` cite it by id."""
+
+    __tablename__ = "county_documents"
+
+    jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"), index=True)
+    year: Mapped[int]
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class YearlyReport(IdMixin, Base):
+    """The yearly supervision report (年度督导报告) of a county or a city, made by a job: its content as
+    JSON and the printable PDF and the XLSX in blob storage. Every request makes a new one."""
+
+    __tablename__ = "yearly_reports"
+    __table_args__ = (Index("ix_yearly_reports_latest", "jurisdiction_id", "year", "requested_at"),)
+
+    jurisdiction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jurisdictions.id"))
+    year: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, ready, failed
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    generated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    content: Mapped[dict | None] = mapped_column(JSONType)
+    pdf_key: Mapped[str | None] = mapped_column(String(300))
+    xlsx_key: Mapped[str | None] = mapped_column(String(300))
+    error: Mapped[str | None] = mapped_column(Text)

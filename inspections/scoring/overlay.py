@@ -266,9 +266,13 @@ def weakening_problems(parent: dict, child: dict) -> list[tuple[str, str]]:
         mine_t = {t.get("code"): t for t in mine.get("targets", []) if isinstance(t, dict)}
         for t in parent["county"].get("targets", []):
             got = mine_t.get(t["code"])
-            old_share = ex.parse_decimal(t.get("min_share_met"))
-            if got is None or got.get("indicator") != t.get("indicator") or \
-                    (ex.parse_decimal(got.get("min_share_met")) or 0) < old_share:
+            if "min_fewer_per_year" in t:
+                lowered = got is not None and not (isinstance(got.get("min_fewer_per_year"), int)
+                                                   and got["min_fewer_per_year"] >= t["min_fewer_per_year"])
+            else:
+                old_share = ex.parse_decimal(t.get("min_share_met"))
+                lowered = got is not None and (ex.parse_decimal(got.get("min_share_met")) or 0) < old_share
+            if got is None or got.get("indicator") != t.get("indicator") or lowered:
                 p.append((f"county.targets[{t['code']}]", f"{t['code']} is a target of the parent and may not be "
                                                           "dropped, moved or lowered"))
     return p

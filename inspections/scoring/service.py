@@ -6,6 +6,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from inspections import businesstime
 from inspections.db import utcnow
 from inspections.errors import NotFound, ValidationFailed
 from inspections.org.enums import SECTIONS, SchoolKind
@@ -241,6 +242,9 @@ def put_self_report(session: Session, county: Jurisdiction, year: int, *, facts:
         raise ValidationFailed("no published template applies to this county")
     body = {"facts": facts, "survey": survey, "vetoes": vetoes, "documents": documents}
     errors = county_rules.validate_report(version.definition, body)
+    if not errors:
+        from inspections.scoring import documents as evidence
+        errors = evidence.unknown_citations(session, county.id, year, documents)
     if errors:
         raise ValidationFailed("Invalid county self-report", errors)
     row = get_self_report(session, county.id, year)
@@ -254,16 +258,17 @@ def put_self_report(session: Session, county: Jurisdiction, year: int, *, facts:
 
 
 def score_county(session: Session, county_id: uuid.UUID, level: str,
-                 county_facts: dict | None = None, year: int | None = None) -> CountyScore:
+                 county_facts: dict | None = None, year: int | None = None, tz: str | None = None) -> CountyScore:
     """Judge a county at a level over the four areas: each school's latest visit score (A, and B3-B5),
-    the county's self-report for `year` (B, C, D; default this year) and the veto items."""
+    the county's self-report for `year` (B, C, D; default this business year) and the veto items; targets
+    counted year on year compare with the county's last judgement of the year before."""
     county = session.get(Jurisdiction, county_id)
     if county is None:
         raise NotFound(f"jurisdiction {county_id} does not exist")
     version = templates.effective_version(session, jurisdiction_path=county.path, on=utcnow().date())
     if version is None:
         raise ValidationFailed("no published template applies to this county")
-    year = year or utcnow().year
+    year = year or businesstime.year_of(utcnow(), tz)
     pairs = latest_school_scores(session, county, level)
     schools = [{"school": f"{s.code} {s.name}", "facts": score.facts, **_context(s, score)} for s, score in pairs]
     county_result = engine.score_county(version.definition, level, schools)
@@ -276,7 +281,8 @@ def score_county(session: Session, county_id: uuid.UUID, level: str,
     report_body = None if report is None else {"facts": report.facts, "survey": report.survey,
                                                "vetoes": report.vetoes}
     result = county_result.to_json_dict()
-    result |= county_rules.judge(version.definition, level, county_result, report_body, county_facts)
+    previous = previous_target_counts(session, county.id, level, version.definition, year, tz)
+    result |= county_rules.judge(version.definition, level, county_result, report_body, county_facts, previous)
     result["schools_unscored"] = unscored
     result["self_report"] = None if report is None else {"year": year, "id": str(report.id),
                                                          "version": report.version}
@@ -287,6 +293,31 @@ def score_county(session: Session, county_id: uuid.UUID, level: str,
     session.add(row)
     session.flush()
     return row
+
+
+def previous_target_counts(session: Session, county_id: uuid.UUID, level: str, definition: dict, year: int,
+                           tz: str | None = None) -> dict:
+    """{target code: schools failing it} in the county's last judgement at `level` of the year before
+    `year` (business zone); a target with no such judgement is absent (its verdict stays open)."""
+    from inspections.scoring.definition import target_indicators
+    targets = [t for t in (definition.get("county") or {}).get("targets", []) if "min_fewer_per_year" in t]
+    if not targets:
+        return {}
+    start, end = businesstime.year_bounds(year - 1, tz)
+    row = session.scalar(select(CountyScore).where(CountyScore.jurisdiction_id == county_id, CountyScore.level == level,
+                                                   CountyScore.computed_at >= start, CountyScore.computed_at < end)
+                         .order_by(CountyScore.computed_at.desc()).limit(1))
+    if row is None:
+        return {}
+    recorded = {t.get("code"): t.get("schools_not_met") for t in row.result.get("targets") or []}
+    items = row.result.get("items") or {}
+    out = {}
+    for t in targets:
+        if recorded.get(t["code"]) is not None:
+            out[t["code"]] = recorded[t["code"]]
+        else:  # judged before the target existed: the per-item counts it kept (a school fails one of them)
+            out[t["code"]] = sum(int((items.get(c) or {}).get("not_met", 0)) for c in target_indicators(t))
+    return out
 
 
 def _context(school: School, score: VisitScore) -> dict:

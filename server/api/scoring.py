@@ -12,6 +12,7 @@ from sqlalchemy import select
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import can_manage_jurisdiction, jurisdiction_filter, visit_filter
 from inspections.audit import service as audit
+from inspections import businesstime
 from inspections.db import utcnow
 from inspections.jobs.models import JobRecord
 from inspections.org.enums import JurisdictionLevel
@@ -107,7 +108,7 @@ class CountyRuns(MethodView):
                            .where(VisitScore.school_id.in_(select(School.id).where(School.jurisdiction_id == county.id)))
                            .order_by(VisitScore.computed_at.desc()).limit(1))
         stamp = str(int(newest.timestamp() * 1000)) if newest else "0"
-        report = scoring.get_self_report(db, county.id, utcnow().year)
+        report = scoring.get_self_report(db, county.id, businesstime.year_of(utcnow()))
         # A changed self-report is a new input: it must not be answered by the previous run's job.
         stamp += f"r{report.version}" if report is not None else ""
         return enqueue_county(county.id, args["level"], stamp, body.get("county_facts") or {})
@@ -223,6 +224,10 @@ def _job_in_scope(db, p, rec: JobRecord) -> bool:
         if rec.kind == "score_visit":
             vid = uuid.UUID(str((rec.args or {}).get("visit_id")))
             return db.scalar(select(Visit.id).where(Visit.id == vid, visit_filter(p))) is not None
+        if rec.kind == "yearly_report" and p.role == Role.office:
+            from inspections.reports import service as reports
+            rid = uuid.UUID(str((rec.args or {}).get("report_id")))
+            return reports.visible(db, rid, jurisdiction_filter(p)) is not None
         if rec.kind == "score_county" and p.role == Role.office:
             cid = uuid.UUID(str((rec.args or {}).get("county_id")))
             return db.scalar(select(Jurisdiction.id).where(Jurisdiction.id == cid, jurisdiction_filter(p))) is not None

@@ -132,3 +132,4 @@ def _cookie_policy(state):
 from server.web import tickets as _tickets  # noqa: E402,F401
 from server.web import planning as _planning  # noqa: E402,F401
 from server.web import dashboard as _dashboard  # noqa: E402,F401
+from server.web import yearly as _yearly  # noqa: E402,F401

@@ -41,7 +41,7 @@ def test_every_api_endpoint_needs_credentials(client, world, app):
            "version_id": world.visit_a1.template_version_id, "device_id": world.admin.id,
            "county_id": world.county_a1.id, "job_id": "score-visit-x", "upload_id": world.admin.id,
            "photo_id": world.admin.id, "variant": "thumb", "ticket_id": world.admin.id, "conflict_id": world.admin.id,
-           "schedule_id": world.admin.id}
+           "schedule_id": world.admin.id, "report_id": world.admin.id, "document_id": world.admin.id}
     for rule in rules:
         url = rule.rule
         for arg in rule.arguments:
