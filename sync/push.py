@@ -98,6 +98,8 @@ def _run(session, user, principal, device_id, mutations, *, fast: bool) -> PushO
     ids = [m["mutation_id"] for m in mutations]
     out.seen = {r.mutation_id: r for r in session.scalars(
         select(Mutation).where(Mutation.device_id == device_id, Mutation.mutation_id.in_(ids)))}
+    if fast:
+        _lock_visits_of(session, principal, mutations, out)
     for m in mutations:
         out.results.append(_fast_one(session, user, principal, device_id, m, out) if fast
                            else _one(session, user, principal, device_id, m, out))
@@ -271,6 +273,20 @@ def _client_values(data: dict) -> dict:
     if "inspector_ids" in vals:
         vals["inspector_ids"] = sorted({str(i) for i in data["inspector_ids"]})
     return vals
+
+
+def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: PushOutcome) -> None:
+    """The optimistic pass: lock every visit the batch updates or deletes in one query (in id order),
+    with its answers loaded, instead of one query per mutation (a push submitting 300 visits). Held
+    until the pass's savepoint ends, as the locks `_lock_visit` takes; a visit not found here (out of
+    scope, missing) is looked up again by `_lock_visit`, which says why."""
+    ids = sorted({m["id"] for m in mutations if m.get("entity") == "visit" and m.get("op") in ("update", "delete")})
+    if len(ids) < 2:
+        return
+    for visit in session.scalars(select(Visit).where(Visit.id.in_(ids), visit_filter(p)).order_by(Visit.id)
+                                 .with_for_update(of=Visit).options(selectinload(Visit.responses))
+                                 .execution_options(populate_existing=True)):
+        out.locked_visits[visit.id] = visit
 
 
 def _lock_visit(ctx: _Ctx, visit_id) -> Visit | None:
