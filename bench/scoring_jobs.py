@@ -10,8 +10,9 @@ reopen, extend or propose closing those tickets). Timed per round:
 
 - the submit push: one `POST /api/v1/sync/push` with N `visit update {status: submitted}` mutations,
   from the request to its answer;
-- scoring: from that request until every visit's `score-visit-<id>` job record is `finished`
-  (polled every 20 ms on a separate connection), i.e. visits/s for the one worker.
+- scoring: from the push's answer (its jobs reach Redis as its transaction commits) until every
+  visit's `score-visit-<id>` job record is `finished` (polled every 20 ms on a separate
+  connection), i.e. visits/s for the one worker; and end to end, from sending the push.
 
 Checks on every round: each visit has its score rows, and findings as expected.
 """
@@ -80,7 +81,7 @@ def main() -> None:
                       VAR_DIR=tmp, STORAGE_URL=tmp / "blobs", SECRET_KEY="bench", ARGON2_TIME_COST=1,
                       ARGON2_MEMORY_KIB=1024)
         worker = Worker(env, tmp / "worker.log").start()
-        push_times, score_times = [], []
+        push_times, score_times, worker_times = [], [], []
         try:
             with gunicorn(env, workers=args.gunicorn_workers, threads=args.gunicorn_threads,
                           log_path=tmp / "gunicorn.log") as url:
@@ -135,8 +136,10 @@ def main() -> None:
                     assert findings >= weak, (findings, weak)
                     push_times.append(t_push)
                     score_times.append(t_all)
-                    print(f"round {rnd + 1}: submit push {t_push * 1000:.0f} ms; all {len(visit_ids)} scored after "
-                          f"{t_all:.2f} s = {len(visit_ids) / t_all:.0f} visits/s; findings {findings}")
+                    worker_times.append(t_all - t_push)
+                    print(f"round {rnd + 1}: submit push {t_push * 1000:.0f} ms; all {len(visit_ids)} scored "
+                          f"{t_all - t_push:.2f} s after it returned ({len(visit_ids) / (t_all - t_push):.0f} visits/s), "
+                          f"{t_all:.2f} s after it was sent; findings {findings}")
         finally:
             worker.stop()
         print(f"machine: {machine()}")
@@ -144,8 +147,12 @@ def main() -> None:
               f"{args.redis_db}; {args.visits} visits a round, {args.rounds} rounds")
         print(f"submit push ({args.visits} visits): median {median(push_times) * 1000:.0f} ms, "
               f"max {max(push_times) * 1000:.0f} ms (target < 500 ms)")
+        rates = [args.visits / t for t in worker_times]
+        print(f"scoring, visits/s for the one worker (from the push's answer, when its jobs are in Redis, until "
+              f"all are scored): median {median(rates):.0f}, min {min(rates):.0f} (target >= 200)")
         rates = [args.visits / t for t in score_times]
-        print(f"scored, visits/s per worker: median {median(rates):.0f}, min {min(rates):.0f} (target >= 200)")
+        print(f"end to end, visits/s (from sending the push until all are scored): median {median(rates):.0f}, "
+              f"min {min(rates):.0f}")
 
 
 if __name__ == "__main__":
