@@ -328,7 +328,8 @@ def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: 
     if len(ids) < 2:
         return
     for visit in session.scalars(select(Visit).where(Visit.id.in_(ids), visit_filter(p)).order_by(Visit.id)
-                                 .with_for_update(of=Visit).options(selectinload(Visit.responses))
+                                 .with_for_update(of=Visit)
+                                 .options(selectinload(Visit.responses), selectinload(Visit.inspector_links))
                                  .execution_options(populate_existing=True)):
         out.locked_visits[visit.id] = visit
 
