@@ -125,9 +125,16 @@ def load_demo(if_empty):
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @click.option("--sweep-every", type=click.IntRange(5, 3600), default=None,
               help="Seconds between outbox sweeps and RQ maintenance (default: JOBS_SWEEP_SECONDS, 30).")
-def worker(queues, burst, sweep_every):
-    """Run an RQ worker for the given queues (needs REDIS_URL); it also sweeps the job outbox."""
-    from rq import Worker
+@click.option("--fork/--no-fork", default=False, show_default=True,
+              help="Run each job in a forked work horse (RQ's default) instead of in the worker process.")
+def worker(queues, burst, sweep_every, fork):
+    """Run an RQ worker for the given queues (needs REDIS_URL); it also sweeps the job outbox.
+
+    Jobs run in the worker process itself by default (RQ's SimpleWorker): a fork per job and a fresh
+    import of Pillow's plugins in each cost more than a scoring batch or a photo's imaging. Job
+    timeouts still apply (a signal in the worker); a job that crashes the process is the sweeper's.
+    """
+    from rq import SimpleWorker, Worker
 
     from server.extensions import queue, redis_connection
     from server.jobs import clear_stale_scheduler_locks, sweep
@@ -142,7 +149,7 @@ def worker(queues, burst, sweep_every):
     for name in clear_stale_scheduler_locks(app, [q.name for q in qs]):
         click.echo(f"cleared a stale scheduler lock for {name}")
 
-    class SweepingWorker(Worker):
+    class SweepingWorker(Worker if fork else SimpleWorker):
         """RQ's worker whose maintenance (every `interval` s, not 10 min) also sweeps the outbox."""
 
         def run_maintenance_tasks(self):

@@ -101,9 +101,8 @@ def _after_commit(sess: Session) -> None:
     if sess.in_nested_transaction():
         return  # a released SAVEPOINT: nothing is committed yet
     pending = outbox.take_pending(sess)
-    app = _app() if pending else None
-    for job_id, (kind, args) in pending.items():
-        relay(job_id, kind, args, app=app)
+    if pending:
+        relay_many(pending, app=_app())
 
 
 def rq_job_id(job_id: str, app: Flask | None = None) -> str:
@@ -114,7 +113,6 @@ def rq_job_id(job_id: str, app: Flask | None = None) -> str:
 def relay(job_id: str, kind: str, args: dict, *, app: Flask | None = None) -> bool:
     """Hand one effect to RQ; False (logged) when Redis cannot take it now: the sweeper will."""
     from redis.exceptions import RedisError
-    from rq import Retry
     app = app or _app()
     if app is None or kind not in KINDS:
         log.error("job %s (%s): no app or unknown kind; left for the sweeper", job_id, kind)
@@ -122,12 +120,45 @@ def relay(job_id: str, kind: str, args: dict, *, app: Flask | None = None) -> bo
     queue_name, func = KINDS[kind]
     try:
         queue(queue_name, app).enqueue_call(func, args=(job_id,), kwargs=args, job_id=rq_job_id(job_id, app),
-                                            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-                                            result_ttl=86400, failure_ttl=7 * 86400)
+                                            **_job_options())
     except (RedisError, OSError) as exc:
         log.warning("job %s not enqueued (%s: %s); the sweeper will enqueue it", job_id, type(exc).__name__, exc)
         return False
     return True
+
+
+def _job_options() -> dict:
+    from rq import Retry
+    return {"retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS), "result_ttl": 86400,
+            "failure_ttl": 7 * 86400}
+
+
+def relay_many(pending: dict[str, tuple[str, dict]], *, app: Flask | None = None) -> int:
+    """Hand a committed transaction's effects ({job_id: (kind, args)}) to RQ: one Redis round trip per
+    queue (a push submitting 300 visits enqueues 300 score jobs at once); returns how many went.
+
+    In-process queues (no Redis) and single effects take `relay`; on a Redis error the effects stay
+    `queued` for the sweeper, as with `relay`."""
+    from redis.exceptions import RedisError
+    app = app or _app()
+    by_queue: dict[str, list[tuple[str, str, dict]]] = {}
+    for job_id, (kind, args) in pending.items():
+        by_queue.setdefault(KINDS[kind][0] if kind in KINDS else "", []).append((job_id, kind, args))
+    sent = 0
+    for queue_name, items in by_queue.items():
+        q = queue(queue_name, app) if app is not None and queue_name else None
+        if q is None or len(items) == 1 or not q.is_async:
+            sent += sum(relay(job_id, kind, args, app=app) for job_id, kind, args in items)
+            continue
+        opts = _job_options()
+        try:
+            q.enqueue_many([q.prepare_data(KINDS[kind][1], args=(job_id,), kwargs=args,
+                                           job_id=rq_job_id(job_id, app), **opts) for job_id, kind, args in items])
+            sent += len(items)
+        except (RedisError, OSError) as exc:
+            log.warning("%d jobs not enqueued (%s: %s); the sweeper will enqueue them", len(items),
+                        type(exc).__name__, exc)
+    return sent
 
 
 # --- asking for jobs ---------------------------------------------------------------------------------

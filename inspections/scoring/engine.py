@@ -633,8 +633,18 @@ def _describe(r: IndicatorResult) -> str:
 
 # --- output ----------------------------------------------------------------------------------
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def to_json(obj: Any) -> Any:
     """Decimals -> JSON numbers (int when whole and unscaled, float otherwise); enums -> strings."""
+    t = type(obj)  # the common exact types first (a result has ~400 values); subclasses take the checks below
+    if t in _PLAIN:
+        return obj
+    if t is dict:
+        return {k if type(k) is str else str(k): to_json(v) for k, v in obj.items()}
+    if t is list or t is tuple:
+        return [to_json(v) for v in obj]
     if isinstance(obj, Decimal):
         return int(obj) if obj.as_tuple().exponent >= 0 else float(obj)
     if isinstance(obj, bool) or obj is None:

@@ -83,44 +83,66 @@ def whole_school_facts(visit: Visit, sections: list[tuple[str, str]], definition
 def score_visit(session: Session, visit_id: uuid.UUID) -> list[VisitScore]:
     """Score a submitted visit with its pinned template version; re-running replaces, never duplicates."""
     visit_id = uuid.UUID(str(visit_id))  # a str id from a job or a test works on every database
-    visit = session.scalar(select(Visit).where(Visit.id == visit_id)
-                           .options(selectinload(Visit.responses), selectinload(Visit.school)))
-    if visit is None:
-        raise NotFound(f"visit {visit_id} does not exist")
-    if visit.status != VisitStatus.submitted:
-        raise ValidationFailed(f"visit {visit_id} is {visit.status.value}; only submitted visits are scored")
-    version = visit.template_version
-    out = []
-    sections = sections_of(visit.school)
-    whole = whole_school_facts(visit, sections, version.definition)
-    for i, (section, level) in enumerate(sections):
-        facts = facts_for_section(visit, section, level)
-        # How the engine reads this section: the school's type, and where per-school items are judged.
-        context = {"school_type": str(visit.school.school_type or "ordinary")}
-        if whole is not None:
-            context |= {"whole_school": whole} if i == 0 else {"judged_in": sections[0][1]}
-        errors = engine.validate_facts(version.definition, level, facts)
-        if errors:
-            # Answers that cannot be scored are recorded as such, not retried forever.
-            result = {"level": level, "verdict": "invalid", "errors": errors}
-            verdict = "invalid"
-        else:
-            try:
-                result = engine.score_school(version.definition, level, facts, **context).to_json_dict()
-            except engine.InvalidFacts as exc:
-                result = {"level": level, "verdict": "invalid", "errors": exc.fields}
-            verdict = result["verdict"]
-        result["context"] = context
-        row = session.scalar(select(VisitScore).where(VisitScore.visit_id == visit.id, VisitScore.section == section))
-        if row is None:
-            row = VisitScore(visit_id=visit.id, school_id=visit.school_id, section=section)
-            session.add(row)
-        row.level, row.template_version_id, row.template_sha256 = level, version.id, version.content_sha256
-        row.visit_version, row.facts, row.verdict, row.result = visit.version, facts, verdict, result
-        row.computed_at = utcnow()
-        out.append(row)
-    session.flush()
-    raise_findings(session, visit, out)
+    return score_visits(session, [visit_id])[visit_id]
+
+
+def score_visits(session: Session, visit_ids) -> dict[uuid.UUID, list[VisitScore]]:
+    """Score many submitted visits in this session, in the order given, as `score_visit` would one after
+    another; the visits, their answers, schools, template versions, stored scores and the tickets their
+    findings land on are read in a fixed number of set-based queries, and written in one flush.
+
+    NotFound / ValidationFailed (nothing of the batch kept by a caller that rolls back) if any visit is
+    missing or not submitted."""
+    ids = list(dict.fromkeys(uuid.UUID(str(v)) for v in visit_ids))
+    found = {v.id: v for v in session.scalars(
+        select(Visit).where(Visit.id.in_(ids))
+        .options(selectinload(Visit.responses), selectinload(Visit.school), selectinload(Visit.inspector_links),
+                 selectinload(Visit.template_version)))}
+    for visit_id in ids:
+        visit = found.get(visit_id)
+        if visit is None:
+            raise NotFound(f"visit {visit_id} does not exist")
+        if visit.status != VisitStatus.submitted:
+            raise ValidationFailed(f"visit {visit_id} is {visit.status.value}; only submitted visits are scored")
+    stored = {(r.visit_id, r.section): r for r in session.scalars(select(VisitScore)
+                                                                    .where(VisitScore.visit_id.in_(ids)))}
+    now = utcnow()
+    out: dict[uuid.UUID, list[VisitScore]] = {}
+    for visit_id in ids:
+        visit = found[visit_id]
+        version = visit.template_version
+        rows = []
+        sections = sections_of(visit.school)
+        whole = whole_school_facts(visit, sections, version.definition)
+        for i, (section, level) in enumerate(sections):
+            facts = facts_for_section(visit, section, level)
+            # How the engine reads this section: the school's type, and where per-school items are judged.
+            context = {"school_type": str(visit.school.school_type or "ordinary")}
+            if whole is not None:
+                context |= {"whole_school": whole} if i == 0 else {"judged_in": sections[0][1]}
+            errors = engine.validate_facts(version.definition, level, facts)
+            if errors:
+                # Answers that cannot be scored are recorded as such, not retried forever.
+                result = {"level": level, "verdict": "invalid", "errors": errors}
+                verdict = "invalid"
+            else:
+                try:
+                    result = engine.score_school(version.definition, level, facts, **context).to_json_dict()
+                except engine.InvalidFacts as exc:
+                    result = {"level": level, "verdict": "invalid", "errors": exc.fields}
+                verdict = result["verdict"]
+            result["context"] = context
+            row = stored.get((visit.id, section))
+            if row is None:
+                row = VisitScore(visit_id=visit.id, school_id=visit.school_id, section=section)
+                session.add(row)
+                stored[(visit.id, section)] = row
+            row.level, row.template_version_id, row.template_sha256 = level, version.id, version.content_sha256
+            row.visit_version, row.facts, row.verdict, row.result = visit.version, facts, verdict, result
+            row.computed_at = now
+            rows.append(row)
+        out[visit_id] = rows
+    raise_findings_many(session, [(found[v], out[v]) for v in ids])
     return out
 
 
@@ -150,45 +172,72 @@ def exact(amount):
 
 def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> int:
     """Failed indicators and flagged answers become findings rolled into tickets (once per visit)."""
+    return raise_findings_many(session, [(visit, rows)])
+
+
+def raise_findings_many(session: Session, scored: list[tuple[Visit, list[VisitScore]]]) -> int:
+    """`raise_findings` for many visits, in order, decided in set-based queries: which visits already have
+    findings (one query), the schools' open tickets, the latest closed ticket of each failing item and
+    the closures these visits already proposed (`tickets.TicketIndex`, three), then one flush."""
     from inspections.tickets import service as tickets
     from inspections.tickets.enums import FindingSource, Severity
     from inspections.tickets.models import Finding
-    if session.scalar(select(Finding.id).where(Finding.visit_id == visit.id).limit(1)):
-        return 0  # already raised: re-scoring must not duplicate findings
-    inspector_id = visit.inspector_ids[0] if visit.inspector_ids else None
+    if not scored:
+        return 0
+    session.flush()  # the score rows, so a failure here names the right statement
+    raised = set(session.scalars(select(Finding.visit_id).distinct()
+                                 .where(Finding.visit_id.in_([v.id for v, _ in scored]))))
+    # Already raised: re-scoring must not duplicate findings.
+    todo = [(v, rows) for v, rows in scored if v.id not in raised]
+    if not todo:
+        return 0
+    failing = set()
+    for visit, rows in todo:
+        for row in rows:
+            if row.verdict != "invalid":
+                failing |= {(visit.school_id, f["code"], row.section) for f in row.result.get("failed_items", [])}
+        failing |= {(visit.school_id, r.item_code, r.section) for r in visit.responses if r.flagged}
+    index = tickets.TicketIndex(session, [v.school_id for v, _ in todo], failing, [v.id for v, _ in todo])
     n = 0
-    for row in rows:
-        if row.verdict == "invalid":
-            continue
-        failed = {f["code"] for f in row.result.get("failed_items", [])}
-        for f in row.result.get("failed_items", []):
-            name = f["name"].get("zh") if isinstance(f["name"], dict) else str(f["name"])
-            shown = {k: show_time(exact(f[k])) if f.get("unit") == "time_of_day" and f.get(k) is not None else f[k]
-                     for k in ("value", "threshold")}
-            title = (f"{name}：实测 {shown['value']}，要求 {COMPARATOR_TEXT.get(f['comparator'], '')} {shown['threshold']}"
-                     + (f"，还差 {shortfall_text(f['shortfall'], f.get('shortfall_unit'))}"
-                        if f.get("shortfall") is not None else ""))
-            tickets.record_finding(session, visit=visit, item_code=f["code"], section=row.section,
-                                   source=FindingSource.scoring, severity=Severity(f.get("severity") or "medium"),
-                                   title=title[:300], measured=f["value"], required=f["threshold"],
-                                   shortfall=exact(f.get("shortfall")), unit=f.get("shortfall_unit") or f.get("unit"),
-                                   inspector_id=inspector_id)
-            n += 1
-        # An item now met closes nothing by itself: an inspector confirms the proposal.
-        for code, ind in {**row.result.get("indicators", {}), **row.result.get("government", {}),
-                          **row.result.get("quality", {})}.items():
-            if ind.get("status") == "met" and code not in failed:
-                ticket = tickets.open_ticket_for(session, visit.school_id, code, row.section)
-                if ticket is not None:
-                    tickets.propose_closure(session, ticket, visit=visit,
-                                            note=f"visit on {visit.submitted_at:%Y-%m-%d} found this item met")
-    for r in visit.responses:
-        if r.flagged:
-            tickets.record_finding(session, visit=visit, item_code=r.item_code, section=r.section,
-                                   source=FindingSource.inspector_flag, severity=Severity.medium,
-                                   title=f"督学标记：{r.item_code}" + (f"（{r.note}）" if r.note else ""),
-                                   measured=r.value, note=r.note, inspector_id=r.answered_by_id or inspector_id)
-            n += 1
+    for visit, rows in todo:
+        inspector_id = visit.inspector_ids[0] if visit.inspector_ids else None
+        for row in rows:
+            if row.verdict == "invalid":
+                continue
+            failed = {f["code"] for f in row.result.get("failed_items", [])}
+            for f in row.result.get("failed_items", []):
+                name = f["name"].get("zh") if isinstance(f["name"], dict) else str(f["name"])
+                shown = {k: show_time(exact(f[k])) if f.get("unit") == "time_of_day" and f.get(k) is not None
+                         else f[k] for k in ("value", "threshold")}
+                title = (f"{name}：实测 {shown['value']}，要求 {COMPARATOR_TEXT.get(f['comparator'], '')} "
+                         f"{shown['threshold']}"
+                         + (f"，还差 {shortfall_text(f['shortfall'], f.get('shortfall_unit'))}"
+                            if f.get("shortfall") is not None else ""))
+                tickets.record_finding(session, visit=visit, item_code=f["code"], section=row.section,
+                                       source=FindingSource.scoring, severity=Severity(f.get("severity") or "medium"),
+                                       title=title[:300], measured=f["value"], required=f["threshold"],
+                                       shortfall=exact(f.get("shortfall")),
+                                       unit=f.get("shortfall_unit") or f.get("unit"),
+                                       inspector_id=inspector_id, index=index)
+                n += 1
+            # An item now met closes nothing by itself: an inspector confirms the proposal.
+            for code, ind in {**row.result.get("indicators", {}), **row.result.get("government", {}),
+                              **row.result.get("quality", {})}.items():
+                if ind.get("status") == "met" and code not in failed:
+                    ticket = index.open_for(visit.school_id, code, row.section)
+                    if ticket is not None:
+                        tickets.propose_closure(session, ticket, visit=visit, index=index,
+                                                note=f"visit on {visit.submitted_at:%Y-%m-%d} found this item met")
+        for r in visit.responses:
+            if r.flagged:
+                tickets.record_finding(session, visit=visit, item_code=r.item_code, section=r.section,
+                                       source=FindingSource.inspector_flag, severity=Severity.medium,
+                                       title=f"督学标记：{r.item_code}" + (f"（{r.note}）" if r.note else ""),
+                                       measured=r.value, note=r.note, inspector_id=r.answered_by_id or inspector_id,
+                                       index=index)
+                n += 1
+    session.flush()  # new tickets (and their events) before the findings that point at them
+    session.add_all(index.findings)
     session.flush()
     return n
 

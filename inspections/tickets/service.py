@@ -141,20 +141,81 @@ def open_ticket_for(session: Session, school_id, item_code: str, section: str) -
                                                Ticket.section == section, Ticket.status.in_(OPEN_STATES)))
 
 
+class TicketIndex:
+    """The tickets findings of many visits land on, read in a few set-based queries and kept current as
+    findings are recorded through it (so visits scored together see each other's tickets, exactly as
+    visits scored one after another would).
+
+    `school_ids`: the schools; `failing`: the (school, item, section) keys that will get a finding (their
+    latest closed ticket is read, to be reopened); `visit_ids`: the visits that may propose closures.
+    """
+
+    def __init__(self, session: Session, school_ids, failing=(), visit_ids=()):
+        school_ids = list({*school_ids})
+        self._open: dict[tuple, Ticket] = {}
+        self._closed: dict[tuple, Ticket] = {}
+        self._proposed: set[tuple] = set()
+        self.findings: list[Finding] = []  # recorded through the index, for the caller to add after a flush
+        if not school_ids:
+            return
+        for t in session.scalars(select(Ticket).where(Ticket.school_id.in_(school_ids),
+                                                      Ticket.status.in_(OPEN_STATES))):
+            self._open[(t.school_id, t.item_code, t.section)] = t
+        failing = {k for k in failing if k not in self._open}
+        codes = {k[1] for k in failing}
+        if codes:
+            closed_schools = list({k[0] for k in failing})
+            for t in session.scalars(select(Ticket).where(Ticket.school_id.in_(closed_schools),
+                                                          Ticket.item_code.in_(codes), Ticket.status == T.closed)
+                                     .order_by(Ticket.closed_at)):
+                key = (t.school_id, t.item_code, t.section)
+                if key in failing:
+                    self._closed[key] = t  # ascending: the latest closed one stays
+        visit_ids = [str(v) for v in visit_ids]
+        if visit_ids and self._open:
+            prop = TicketEvent.data["closure_proposed_by_visit"].as_string()
+            for ticket_id, visit_id in session.execute(
+                    select(TicketEvent.ticket_id, prop).where(
+                        TicketEvent.ticket_id.in_([t.id for t in self._open.values()]), prop.in_(visit_ids))):
+                self._proposed.add((ticket_id, visit_id))
+
+    def open_for(self, school_id, item_code: str, section: str) -> Ticket | None:
+        return self._open.get((school_id, item_code, section))
+
+    def latest_closed(self, school_id, item_code: str, section: str) -> Ticket | None:
+        return self._closed.get((school_id, item_code, section))
+
+    def now_open(self, ticket: Ticket) -> None:
+        key = (ticket.school_id, ticket.item_code, ticket.section)
+        self._open[key] = ticket
+        if self._closed.get(key) is ticket:
+            del self._closed[key]
+
+    def proposed(self, ticket: Ticket, visit_id) -> bool:
+        return (ticket.id, str(visit_id)) in self._proposed
+
+    def note_proposed(self, ticket: Ticket, visit_id) -> None:
+        self._proposed.add((ticket.id, str(visit_id)))
+
+
 def record_finding(session: Session, *, visit, item_code: str, section: str, source: FindingSource,
                    severity: Severity, title: str, measured=None, required=None, shortfall=None, unit=None,
-                   note=None, inspector_id=None, due_days: dict | None = None) -> Finding:
-    """Add a finding; attach it to the open ticket for that item, reopen a closed one, or open a new one."""
-    finding = Finding(visit_id=visit.id, school_id=visit.school_id, item_code=item_code, section=section,
-                      source=source, measured=measured, required=required, shortfall=shortfall, unit=unit,
-                      severity=severity, note=note)
-    session.add(finding)
-    ticket = open_ticket_for(session, visit.school_id, item_code, section)
+                   note=None, inspector_id=None, due_days: dict | None = None,
+                   index: TicketIndex | None = None) -> Finding:
+    """Add a finding; attach it to the open ticket for that item, reopen a closed one, or open a new one.
+
+    With an `index` (many visits at once), tickets are looked up in it and nothing is flushed here: the
+    caller flushes once (new tickets carry their id and version from the start)."""
+    ticket = (index.open_for(visit.school_id, item_code, section) if index is not None
+              else open_ticket_for(session, visit.school_id, item_code, section))
     if ticket is None:
-        closed = session.scalar(select(Ticket).where(Ticket.school_id == visit.school_id,
-                                                     Ticket.item_code == item_code, Ticket.section == section,
-                                                     Ticket.status == T.closed)
-                                .order_by(Ticket.closed_at.desc()).limit(1))
+        if index is not None:
+            closed = index.latest_closed(visit.school_id, item_code, section)
+        else:
+            closed = session.scalar(select(Ticket).where(Ticket.school_id == visit.school_id,
+                                                         Ticket.item_code == item_code, Ticket.section == section,
+                                                         Ticket.status == T.closed)
+                                    .order_by(Ticket.closed_at.desc()).limit(1))
         now = utcnow()
         if closed is not None:
             ticket = closed
@@ -163,20 +224,28 @@ def record_finding(session: Session, *, visit, item_code: str, section: str, sou
             ticket.status, ticket.closed_at = T.open, None
             ticket.due_date = due_date_for(severity, now, due_days)
         else:
-            ticket = Ticket(school_id=visit.school_id, item_code=item_code, section=section, title=title,
-                            status=T.open, severity=severity, due_date=due_date_for(severity, now, due_days),
-                            inspector_id=inspector_id, opened_at=now)
+            ticket = Ticket(id=uuid.uuid4(), version=1, school_id=visit.school_id, item_code=item_code,
+                            section=section, title=title, status=T.open, severity=severity,
+                            due_date=due_date_for(severity, now, due_days), inspector_id=inspector_id, opened_at=now)
             session.add(ticket)
-            session.flush()
             _event(session, ticket, actor_id=inspector_id, frm=None, to=T.open.value, note=title,
                    data={"visit_id": str(visit.id)})
+        if index is not None:
+            index.now_open(ticket)
     # The ticket always carries the latest measurement.
     ticket.measured, ticket.required, ticket.shortfall, ticket.unit = measured, required, shortfall, unit
     if _rank(severity) > _rank(ticket.severity):
         ticket.severity = severity
     ticket.version += 1
-    session.flush()
-    finding.ticket_id = ticket.id
+    finding = Finding(id=uuid.uuid4(), visit_id=visit.id, school_id=visit.school_id, item_code=item_code,
+                      section=section, source=source, measured=measured, required=required, shortfall=shortfall,
+                      unit=unit, severity=severity, note=note, ticket_id=ticket.id)
+    if index is None:
+        session.flush()  # the ticket (a new one) before its finding: no relationship orders them
+        session.add(finding)
+        session.flush()
+    else:
+        index.findings.append(finding)
     return finding
 
 
@@ -184,15 +253,21 @@ def _rank(s: Severity) -> int:
     return [Severity.low, Severity.medium, Severity.high, Severity.veto].index(Severity(s))
 
 
-def propose_closure(session: Session, ticket: Ticket, *, visit, note: str) -> TicketEvent | None:
+def propose_closure(session: Session, ticket: Ticket, *, visit, note: str,
+                    index: TicketIndex | None = None) -> TicketEvent | None:
     """A later visit found the item met: note it on the ticket for an inspector to confirm (once per visit)."""
     if ticket.status not in OPEN_STATES:
         return None
-    already = session.scalar(select(TicketEvent.id).where(TicketEvent.ticket_id == ticket.id,
-                                                          TicketEvent.data["closure_proposed_by_visit"].as_string()
-                                                          == str(visit.id)))
-    if already:
-        return None
+    if index is not None:
+        if index.proposed(ticket, visit.id):
+            return None
+        index.note_proposed(ticket, visit.id)
+    else:
+        already = session.scalar(select(TicketEvent.id).where(TicketEvent.ticket_id == ticket.id,
+                                                              TicketEvent.data["closure_proposed_by_visit"].as_string()
+                                                              == str(visit.id)))
+        if already:
+            return None
     return _event(session, ticket, actor_id=None, frm=None, to=None, note=note,
                   data={"closure_proposed_by_visit": str(visit.id)})
 
