@@ -324,8 +324,12 @@ export class SyncCore {
       .some((r) => r.state === "pending" || r.state === "syncing");
     if (ch.op === "delete") {
       if (!row) return 0;
-      if (queued) await this.db.records.update(key, { state: "conflict", reason: "deleted on the server while you edited it" });
-      else await this.db.records.delete(key);
+      if (queued || row.state === "rejected" || row.state === "conflict") {
+        // The user's edit is queued, or was refused and not yet seen: keep the local copy (no longer a
+        // server copy) with the reason until the user acknowledges it.
+        await this.db.records.update(key, { state: queued ? "conflict" : row.state, version: null, server: null,
+                                            reason: "deleted on the server while you edited it" });
+      } else await this.db.records.delete(key);
       return 1;
     }
     if (row && row.version !== null && ch.version !== null && ch.version !== undefined && ch.version < row.version) return 0;

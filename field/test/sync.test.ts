@@ -167,6 +167,28 @@ describe("pull", () => {
   });
 });
 
+describe("a record deleted on the server", () => {
+  it("keeps an edit it refused on the device, with the reason, until the user has seen it", async () => {
+    const { core, server } = setup();
+    server.script["GET /api/v1/sync/pull"] = [{ status: 200, payload: { has_more: false, cursor: "p1", changes: [
+      { entity: "visit", id: "v1", op: "upsert", version: 1, data: { id: "v1", school_id: "s1", status: "planned" } }] } }];
+    await core.pull();
+    await core.update("visit", "v1", { notes: "随访" });
+    server.script["POST /api/v1/sync/push"] = [(c) => ({ status: 200, payload: { results: [
+      { mutation_id: c.body.mutations[0].mutation_id, status: "rejected", id: "v1",
+        reason: "this visit was deleted on the server; your copy is kept on the device" }] } })];
+    await core.push();
+    server.script["GET /api/v1/sync/pull"] = [{ status: 200, payload: { has_more: false, cursor: "p2", changes: [
+      { entity: "visit", id: "v1", op: "delete", version: null, data: null }] } }];
+    await core.pull();
+    const rec = (await core.record("visit", "v1"))!;
+    expect(rec).toMatchObject({ state: "rejected", version: null, server: null });
+    expect(rec.local.notes).toBe("随访");
+    await core.acknowledge("visit", "v1");
+    expect(await core.record("visit", "v1")).toBeFalsy();
+  });
+});
+
 describe("photos", () => {
   it("hashes a photo, waits for its visit to reach the server, then uploads it in resumable chunks", async () => {
     const { core, server, db } = setup();
