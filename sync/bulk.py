@@ -82,12 +82,16 @@ def _json_dumps(value) -> bytes | str:
 def _pg_type(column, dialect) -> str | None:
     """The PostgreSQL type a binary COPY sends for a column, or None if not one of these."""
     t = column.type.dialect_impl(dialect)
-    if isinstance(t, TypeDecorator):  # UTCDateTime, ...
-        t = t.impl_instance.dialect_impl(dialect)
+    if isinstance(t, TypeDecorator):  # UTCDateTime, JSON (jsonb here), ...
+        t = t.load_dialect_impl(dialect).dialect_impl(dialect)
     for kind, name in _PG_TYPES:
         if isinstance(t, kind):
             return name(t) if callable(name) else name
     return None
+
+
+def _holds_json(t) -> bool:
+    return isinstance(t, JSON) or isinstance(getattr(t, "impl_instance", None), JSON)
 
 
 @functools.lru_cache(maxsize=64)
@@ -95,7 +99,7 @@ def _copy_plan(table, cols: tuple[str, ...], dialect) -> tuple[list, list[int], 
     """For these columns of a table: the binary COPY types, and which hold JSON and which enums (worked
     out once per table and column list, not on every push)."""
     return ([_pg_type(table.c[c], dialect) for c in cols],
-            [i for i, c in enumerate(cols) if isinstance(table.c[c].type, JSON)],
+            [i for i, c in enumerate(cols) if _holds_json(table.c[c].type)],
             [i for i, c in enumerate(cols) if isinstance(table.c[c].type, SAEnum)])
 
 
