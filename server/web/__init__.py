@@ -16,8 +16,8 @@ from inspections.accounts.enums import Role
 from inspections.accounts.models import User
 from inspections.accounts.scope import principal_for
 from server.extensions import session
-from server.web import i18n  # noqa: F401 - areas add their strings through it
-from server.web.i18n import translate
+from server.web import i18n
+from server.web.i18n import _, _l
 
 bp = Blueprint("web", __name__, url_prefix="/web", template_folder="templates", static_folder="static")
 
@@ -25,11 +25,12 @@ bp = Blueprint("web", __name__, url_prefix="/web", template_folder="templates", 
 FILE_FORMS = {"web.ticket_detail"}
 FORM_FILES = 4
 
-# The header's links: (endpoint, string key, roles that see it). Areas append theirs with `nav_link`.
-NAV_LINKS: list[tuple[str, str, tuple[str, ...]]] = []
+# The header's links: (endpoint, words, roles that see it). Areas append theirs with `nav_link`.
+NAV_LINKS: list[tuple[str, object, tuple[str, ...]]] = []
 
 
-def nav_link(endpoint: str, label: str, *roles: Role) -> None:
+def nav_link(endpoint: str, label, *roles: Role) -> None:
+    """A header link; `label` is a lazy string (i18n._l) so it is shown in the reader's language."""
     NAV_LINKS.append((endpoint, label, tuple(r.value for r in roles)))
 
 
@@ -78,8 +79,7 @@ def signed_in_user() -> User | None:
 def _helpers():
     if "csrf" not in web_session:
         web_session["csrf"] = secrets.token_urlsafe(32)
-    lang = web_session.get("lang", "zh-CN")
-    return {"csrf_token": web_session["csrf"], "t": lambda key: translate(key, lang), "lang": lang,
+    return {"csrf_token": web_session["csrf"], "lang": i18n.page_lang(), "label": i18n.label,
             "web_user": g.get("web_user"), "nav_links": NAV_LINKS}
 
 
@@ -105,7 +105,7 @@ def login():
                                csrf=secrets.token_urlsafe(32))
             nxt = request.args.get("next", "")
             return redirect(nxt if nxt.startswith("/web/") else url_for("web.ticket_list"))
-        error = "login_failed"
+        error = _("Wrong username or password")
     return render_template("login.html", error=error), (401 if error else 200)
 
 
@@ -122,6 +122,7 @@ def logout():
 
 @bp.record_once
 def _cookie_policy(state):
+    i18n.init_app(state.app)
     # The session cookie carries the login: never readable by scripts, not sent on cross-site POSTs.
     state.app.config["SESSION_COOKIE_HTTPONLY"] = True
     if not state.app.config.get("SESSION_COOKIE_SAMESITE"):

@@ -20,33 +20,12 @@ from inspections.tickets.enums import Severity, TicketStatus
 from schemas.common import EARLIEST, LATEST
 from server.extensions import session
 from server.spreadsheet import XLSX_OPTIONS, SafeWriter
-from server.web import _principal, bp, i18n, nav_link
+from server.web import _principal, bp, nav_link
+from server.web.i18n import _l
 
 VIEWERS = (Role.office, Role.admin)
-nav_link("web.dashboard", "dashboard", *VIEWERS)
-nav_link("web.county_reports", "county_reports", *VIEWERS)
-i18n.add({
-    "zh-CN": {"dashboard": "督办看板", "county_reports": "差异系数报告", "open_count": "未销号", "overdue_count": "已逾期",
-              "closed_count": "已销号", "cancelled_count": "已撤销", "closure_rate": "销号率",
-              "median_days": "销号用时中位数", "aging": "未销号账龄（天）", "trend": "近 12 个月趋势",
-              "opened": "新开", "by_county": "按县区", "by_school": "按学校（前 50）", "by_indicator": "按指标",
-              "county": "县区", "school": "学校", "indicator": "指标", "export_csv": "导出 CSV", "export_xlsx": "导出 Excel",
-              "filter": "筛选", "all": "全部", "severity": "严重程度", "next_page": "下一页", "none_found": "没有符合条件的整改单",
-              "ticket_list": "整改单清单", "verdict": "结论", "computed_at": "计算时间", "cv": "差异系数", "limit": "限值",
-              "no_score": "尚无评估结果", "level": "学段", "primary": "小学", "junior": "初中", "days": "天",
-              "opened_from": "开单起", "opened_to": "开单止", "state": "状态",
-              "chart_top": "· 柱高上限"},
-    "en": {"dashboard": "Dashboard", "county_reports": "County CV reports", "open_count": "Open", "overdue_count": "Overdue",
-           "closed_count": "Closed", "cancelled_count": "Cancelled", "closure_rate": "Closure rate",
-           "median_days": "Median days to close", "aging": "Open tickets by age (days)", "trend": "Last 12 months",
-           "opened": "Opened", "by_county": "By county", "by_school": "By school (top 50)", "by_indicator": "By indicator",
-           "county": "County", "school": "School", "indicator": "Indicator", "export_csv": "Export CSV",
-           "export_xlsx": "Export Excel", "filter": "Filter", "all": "All", "severity": "Severity", "next_page": "Next page",
-           "none_found": "No tickets match", "ticket_list": "Tickets", "verdict": "Verdict", "computed_at": "Computed",
-           "cv": "CV", "limit": "Limit", "no_score": "No judgement yet", "level": "Level", "primary": "Primary",
-           "junior": "Junior secondary", "days": "days", "opened_from": "Opened from", "opened_to": "Opened to",
-           "state": "State", "chart_top": "· tallest bar"},
-})
+nav_link("web.dashboard", _l("Dashboard"), *VIEWERS)
+nav_link("web.county_reports", _l("County CV reports"), *VIEWERS)
 
 
 def _filters() -> dash.Filters:

@@ -22,28 +22,12 @@ from inspections.tickets.models import Ticket
 from inspections.visits.models import Visit
 from server.extensions import session
 from server.web import _principal, bp, nav_link
-from server.web.i18n import add
+from server.web.forms import field_errors
+from server.web.i18n import _, _l
 
-nav_link("web.planning_page", "plan_title", Role.office, Role.admin)
-nav_link("web.my_visits", "my_visits", Role.inspector)
+nav_link("web.planning_page", _l("Visit planning"), Role.office, Role.admin)
+nav_link("web.my_visits", _l("My visits"), Role.inspector)
 
-add({
-    "zh-CN": {"plan_title": "访视计划", "plan_schedules": "周期性访视安排", "plan_upcoming": "即将进行",
-              "plan_late": "已延误", "plan_missed": "已错过", "plan_school": "学校", "plan_recurrence": "周期",
-              "plan_every": "间隔", "plan_start": "开始日期", "plan_end": "结束日期", "plan_inspectors": "督学",
-              "plan_active": "启用", "plan_inactive": "停用", "plan_create": "新建访视安排", "plan_assign": "指派督学",
-              "plan_date": "计划日期", "plan_none": "暂无", "plan_saved": "已保存", "plan_notes": "备注",
-              "rec_once": "一次", "rec_monthly": "每月", "rec_quarterly": "每季度", "rec_termly": "每学期",
-              "my_visits": "我的访视", "my_awaiting": "待核验的整改单"},
-    "en": {"plan_title": "Visit planning", "plan_schedules": "Recurring schedules", "plan_upcoming": "Upcoming",
-           "plan_late": "Late", "plan_missed": "Missed", "plan_school": "School", "plan_recurrence": "Recurrence",
-           "plan_every": "Every", "plan_start": "Start date", "plan_end": "End date", "plan_inspectors": "Inspectors",
-           "plan_active": "Active", "plan_inactive": "Inactive", "plan_create": "New schedule",
-           "plan_assign": "Assign inspector", "plan_date": "Planned for", "plan_none": "None",
-           "plan_saved": "Saved", "plan_notes": "Notes", "rec_once": "Once", "rec_monthly": "Monthly",
-           "rec_quarterly": "Quarterly", "rec_termly": "Each term", "my_visits": "My visits",
-           "my_awaiting": "Tickets awaiting verification"},
-})
 
 LIST_LIMIT = 200
 
@@ -92,7 +76,7 @@ def _render_planning(p, *, error=None, fields=None, form=None, status=200):
                                                               for i in v.inspector_ids]
     return render_template("planning.html", schedules=schedules, by_state=by_state, schools=schools,
                            inspectors=inspectors, covering=covering, names=_names(ids), recurrences=list(Recurrence), error=error,
-                           fields=fields or {}, form=form or {}), status
+                           fields=field_errors(fields), form=form or {}), status
 
 
 @bp.get("/planning")
@@ -143,7 +127,7 @@ def planning_create_schedule():
             except ValueError:
                 errors["inspector_ids"] = ["is not an inspector"]
     if errors:
-        return _render_planning(p, error="Invalid visit schedule", fields=errors, form=f, status=422)
+        return _render_planning(p, error=_("The schedule was not saved."), fields=errors, form=f, status=422)
     try:
         s = planning.create_schedule(db, school=school, created_by=db.get(User, p.user_id), recurrence=recurrence,
                                      every=every, start_date=start, end_date=end, inspector_ids=inspector_ids,
@@ -153,7 +137,8 @@ def planning_create_schedule():
         db.commit()
     except DomainError as e:
         db.rollback()
-        return _render_planning(p, error=e.message, fields=e.fields, form=f, status=422)
+        return _render_planning(p, error=_("The schedule was not saved."), fields=e.fields or {"_": [e.message]},
+                                form=f, status=422)
     return redirect(url_for("web.planning_page"))
 
 
@@ -172,14 +157,15 @@ def planning_assign(visit_id):
     try:
         inspector_id = uuid.UUID(request.form.get("inspector_id", ""))
     except ValueError:
-        return _render_planning(p, error="Invalid inspectors", fields={"inspector_ids": ["choose an inspector"]},
-                                status=422)
+        return _render_planning(p, error=_("The inspector was not assigned."),
+                                fields={"inspector_ids": ["choose an inspector"]}, status=422)
     try:
         planning.assign(db, visit, inspector_ids=[inspector_id], actor_id=p.user_id)
         db.commit()
     except DomainError as e:
         db.rollback()
-        return _render_planning(p, error=e.message, fields=e.fields, status=e.status)
+        return _render_planning(p, error=_("The inspector was not assigned."), fields=e.fields or {"_": [e.message]},
+                                status=e.status)
     return redirect(url_for("web.planning_page"))
 
 

@@ -53,6 +53,13 @@ def test_office_page_in_both_languages(client, world):
     assert 'href="/web/planning"' in en  # the header link
 
 
+def _error(resp) -> str:
+    """The text of the page's error block."""
+    m = re.search(r'data-testid="error">(.*?)</div>', resp.get_data(as_text=True), re.S)
+    assert m, "no error block on the page"
+    return re.sub(r"<[^>]+>", "", m.group(1))
+
+
 def test_create_schedule_through_the_form(client, session, world):
     token = _login(client, world.office_a1.username)
     start = (utcnow().date() + timedelta(days=1)).isoformat()
@@ -66,13 +73,16 @@ def test_create_schedule_through_the_form(client, session, world):
     assert s.school_id == world.school_a1b.id and s.inspector_ids == [world.inspector_a1.id]
     assert session.scalar(select(func.count()).select_from(Visit).where(Visit.school_id == world.school_a1b.id)) == 2
     # Bad input: 422 with the reason, nothing written.
+    # Bad input: 422 naming the field as the form labels it, in the page's language, no ids; nothing written.
     r = client.post("/web/planning/schedules", data=form | {"csrf_token": token, "end_date": "2000-01-01"})
-    assert r.status_code == 422 and "end_date" in r.get_data(as_text=True)
+    assert r.status_code == 422 and "结束日期: 结束日期不能早于开始日期。" in _error(r)
     r = client.post("/web/planning/schedules", data=form | {"csrf_token": token, "school_id": str(world.school_b1.id)})
-    assert r.status_code == 422 and "school_id" in r.get_data(as_text=True)
-    r = client.post("/web/planning/schedules", data=form | {"csrf_token": token,
-                                                             "inspector_id": str(world.inspector_assigned.id)})
-    assert r.status_code == 422 and "inspector_ids" in r.get_data(as_text=True)
+    assert r.status_code == 422 and "学校: 请从列表中选择学校。" in _error(r)
+    r = client.post("/web/planning/schedules?lang=en", data=form | {"csrf_token": token,
+                                                                     "inspector_id": str(world.inspector_assigned.id)})
+    err = _error(r)
+    assert r.status_code == 422 and "Inspectors: Choose an active inspector whose area covers this school." in err
+    assert str(world.inspector_assigned.id) not in err and "inspector_ids" not in err
     assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 1
 
 
