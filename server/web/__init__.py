@@ -80,7 +80,33 @@ def _helpers():
     if "csrf" not in web_session:
         web_session["csrf"] = secrets.token_urlsafe(32)
     return {"csrf_token": web_session["csrf"], "lang": i18n.page_lang(), "label": i18n.label,
-            "web_user": g.get("web_user"), "nav_links": NAV_LINKS}
+            "web_user": g.get("web_user"), "nav_links": NAV_LINKS, "lang_href": lang_href}
+
+
+def lang_href(lang: str) -> str:
+    """This page in another language. A page shown in answer to a POST (a form that failed) links to its
+    GET address (g.page_url, set by the view; the user's start page otherwise), never back to the POST."""
+    if request.method == "GET" and request.url_rule is not None:
+        args = request.args.to_dict(flat=False)
+        args["lang"] = [lang]
+        return url_for(request.endpoint, **(request.view_args or {}), **args)
+    rule = request.url_rule
+    if rule is not None and "GET" in (rule.methods or ()) and request.endpoint:
+        return url_for(request.endpoint, **(request.view_args or {}), lang=lang)
+    return f"{g.get('page_url') or url_for('web.home')}?lang={lang}"
+
+
+def landing_endpoint(user: User | None) -> str:
+    """Where a user starts: schools their tickets, inspectors their visits, offices the dashboard."""
+    if user is None:
+        return "web.login"
+    return {Role.school: "web.ticket_list", Role.inspector: "web.my_visits"}.get(user.role, "web.dashboard")
+
+
+@bp.get("/")
+def home():
+    """The signed-in user's start page (the sign-in page when signed out)."""
+    return redirect(url_for(landing_endpoint(g.web_user)))
 
 
 def _principal(*roles: Role):
@@ -104,7 +130,8 @@ def login():
             web_session.update(uid=str(user.id), sv=user.session_version or 0, lang=lang,
                                csrf=secrets.token_urlsafe(32))
             nxt = request.args.get("next", "")
-            return redirect(nxt if nxt.startswith("/web/") else url_for("web.ticket_list"))
+            return redirect(nxt if nxt.startswith("/web/") and not nxt.startswith("//")
+                            else url_for(landing_endpoint(user)))
         error = _("Wrong username or password")
     return render_template("login.html", error=error), (401 if error else 200)
 
@@ -123,6 +150,8 @@ def logout():
 @bp.record_once
 def _cookie_policy(state):
     i18n.init_app(state.app)
+    # The address the README gives: the site's root leads to the user's start page.
+    state.app.add_url_rule("/", "root", lambda: redirect(url_for("web.home")))
     # The session cookie carries the login: never readable by scripts, not sent on cross-site POSTs.
     state.app.config["SESSION_COOKIE_HTTPONLY"] = True
     if not state.app.config.get("SESSION_COOKIE_SAMESITE"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -55,6 +55,7 @@ def _names(ids) -> dict[uuid.UUID, str]:
 
 
 def _render_planning(p, *, error=None, fields=None, form=None, status=200):
+    g.page_url = url_for("web.planning_page")  # a failed form's page links to the GET address (language switch)
     db = session()
     schedules = db.scalars(select(VisitSchedule).where(VisitSchedule.school_id.in_(
         select(School.id).where(school_filter(p)))).options(selectinload(VisitSchedule.inspector_links),
@@ -79,9 +80,13 @@ def _render_planning(p, *, error=None, fields=None, form=None, status=200):
                            fields=field_errors(fields), form=form or {}), status
 
 
-@bp.get("/planning")
+@bp.route("/planning", methods=["GET", "POST"])
 def planning_page():
-    """The office's schedules and its upcoming, late and missed visits, with forms to plan and assign."""
+    """The office's schedules and its upcoming, late and missed visits, with forms to plan and assign.
+
+    The new-schedule form posts here, so a form that failed is shown again at the page's own address."""
+    if request.method == "POST":
+        return planning_create_schedule()
     return _render_planning(_principal(Role.office, Role.admin))
 
 
