@@ -89,6 +89,9 @@ def from_env(overrides: dict | None = None) -> dict:
         # Visit planning: days a planned visit counts as late before it is missed; days ahead the
         # daily job turns schedules into planned visits.
         "VISIT_GRACE_DAYS": _days(env, "VISIT_GRACE_DAYS", 7),
+        # Days (due dates, overdue, late and missed visits, dashboard dates, months, exports) are decided,
+        # and times shown, in this zone; storage stays UTC.
+        "BUSINESS_TIMEZONE": env.get("BUSINESS_TIMEZONE") or "Asia/Shanghai",
         "PLAN_HORIZON_DAYS": _days(env, "PLAN_HORIZON_DAYS", 60),
         # Behind HTTPS (production): the session cookie is sent only over TLS. Off by default so the
         # embedded `make run` on http://127.0.0.1 can sign in.

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from flask import Response, abort, render_template, request, stream_with_context, url_for
 from sqlalchemy import select
 
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import jurisdiction_filter
 from inspections.db import as_utc, utcnow
@@ -125,7 +126,7 @@ def dashboard_tickets():
     rows = rows[:100]
     nxt = url_for("web.dashboard_tickets", **f.query_args(), after=_cursor(rows[-1])) if more else None
     return render_template("dashboard_tickets.html", rows=rows, f=f, link=_linker(f), next_url=nxt,
-                           today=utcnow().date(), open_states=dash.OPEN_STATES)
+                           today=clock.today(), open_states=dash.OPEN_STATES)
 
 
 def _export_name(ext: str) -> str:
@@ -137,7 +138,7 @@ def export_csv():
     """Every ticket matching the filters as CSV (UTF-8 with BOM so Excel reads the Chinese), streamed."""
     p = _principal(*VIEWERS)
     f = _filters()
-    today = utcnow().date()
+    today = clock.today()
     db = session()
 
     def generate():
@@ -163,7 +164,7 @@ def export_xlsx():
     import xlsxwriter
     p = _principal(*VIEWERS)
     f = _filters()
-    today = utcnow().date()
+    today = clock.today()
     tmp = tempfile.SpooledTemporaryFile(max_size=8 << 20)
     book = xlsxwriter.Workbook(tmp, {"constant_memory": True, "in_memory": False, "tmpdir": tempfile.gettempdir(),
                                      **XLSX_OPTIONS})  # a school named "=HYPERLINK(...)" stays text

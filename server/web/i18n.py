@@ -49,6 +49,15 @@ def init_app(app) -> None:
     # The templates' _() / ngettext() go through the checked functions below.
     app.jinja_env.install_gettext_callables(gettext, ngettext, newstyle=True)
     app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext)
+    app.jinja_env.filters["local_time"] = local_time
+
+
+def local_time(at) -> str:
+    """A stored instant as the business zone's wall-clock time, to the minute ("2026-01-24 06:05")."""
+    if at is None:
+        return ""
+    from inspections import clock
+    return f"{clock.local(at):%Y-%m-%d %H:%M}"
 
 
 def _check(key) -> None:

@@ -8,10 +8,10 @@ from flask import abort, current_app, g, redirect, render_template, request, url
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.models import InspectorAssignment, User
 from inspections.accounts.scope import school_filter, user_filter, visit_filter
-from inspections.db import utcnow
 from inspections.errors import DomainError
 from inspections.org.models import School
 from inspections.planning import service as planning
@@ -37,7 +37,7 @@ def _grace() -> int:
 
 
 def _visits_by_state(criterion) -> dict[str, list[Visit]]:
-    today, db = utcnow().date(), session()
+    today, db = clock.today(), session()
     out = {}
     for state in PlanState:
         out[state.value] = db.scalars(
@@ -137,7 +137,7 @@ def planning_create_schedule():
         s = planning.create_schedule(db, school=school, created_by=db.get(User, p.user_id), recurrence=recurrence,
                                      every=every, start_date=start, end_date=end, inspector_ids=inspector_ids,
                                      notes=(f.get("notes") or "").strip()[:2000] or None)
-        planning.generate(db, today=utcnow().date(), horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
+        planning.generate(db, today=clock.today(), horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
                           schedule_ids=[s.id])
         db.commit()
     except DomainError as e:
