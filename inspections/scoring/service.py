@@ -171,7 +171,9 @@ def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> in
                                    source=FindingSource.scoring, severity=Severity(f.get("severity") or "medium"),
                                    title=title[:300], measured=f["value"], required=f["threshold"],
                                    shortfall=exact(f.get("shortfall")), unit=f.get("shortfall_unit") or f.get("unit"),
-                                   inspector_id=inspector_id)
+                                   inspector_id=inspector_id,
+                                   facts={"source": "scoring", "name": f["name"], "unit": f.get("unit"),
+                                          "comparator": str(f.get("comparator") or "") or None})
             n += 1
         # An item now met closes nothing by itself: an inspector confirms the proposal.
         for code, ind in {**row.result.get("indicators", {}), **row.result.get("government", {}),
@@ -186,7 +188,8 @@ def raise_findings(session: Session, visit: Visit, rows: list[VisitScore]) -> in
             tickets.record_finding(session, visit=visit, item_code=r.item_code, section=r.section,
                                    source=FindingSource.inspector_flag, severity=Severity.medium,
                                    title=f"督学标记：{r.item_code}" + (f"（{r.note}）" if r.note else ""),
-                                   measured=r.value, note=r.note, inspector_id=r.answered_by_id or inspector_id)
+                                   measured=r.value, note=r.note, inspector_id=r.answered_by_id or inspector_id,
+                                   facts={"source": "inspector_flag", "note": r.note})
             n += 1
     session.flush()
     return n

@@ -144,7 +144,7 @@ def open_ticket_for(session: Session, school_id, item_code: str, section: str) -
 
 def record_finding(session: Session, *, visit, item_code: str, section: str, source: FindingSource,
                    severity: Severity, title: str, measured=None, required=None, shortfall=None, unit=None,
-                   note=None, inspector_id=None, due_days: dict | None = None) -> Finding:
+                   note=None, inspector_id=None, due_days: dict | None = None, facts: dict | None = None) -> Finding:
     """Add a finding; attach it to the open ticket for that item, reopen a closed one, or open a new one."""
     finding = Finding(visit_id=visit.id, school_id=visit.school_id, item_code=item_code, section=section,
                       source=source, measured=measured, required=required, shortfall=shortfall, unit=unit,
@@ -173,6 +173,8 @@ def record_finding(session: Session, *, visit, item_code: str, section: str, sou
                    data={"visit_id": str(visit.id)})
     # The ticket always carries the latest measurement.
     ticket.measured, ticket.required, ticket.shortfall, ticket.unit = measured, required, shortfall, unit
+    if facts is not None:
+        ticket.facts = facts
     if _rank(severity) > _rank(ticket.severity):
         ticket.severity = severity
     ticket.version += 1

@@ -16,7 +16,7 @@ from inspections.accounts.enums import Role
 from inspections.accounts.models import User
 from inspections.accounts.scope import principal_for
 from server.extensions import session
-from server.web import i18n
+from server.web import i18n, words
 from server.web.i18n import _, _l
 
 bp = Blueprint("web", __name__, url_prefix="/web", template_folder="templates", static_folder="static")
@@ -80,7 +80,8 @@ def _helpers():
     if "csrf" not in web_session:
         web_session["csrf"] = secrets.token_urlsafe(32)
     return {"csrf_token": web_session["csrf"], "lang": i18n.page_lang(), "label": i18n.label,
-            "web_user": g.get("web_user"), "nav_links": NAV_LINKS, "lang_href": lang_href}
+            "web_user": g.get("web_user"), "nav_links": NAV_LINKS, "lang_href": lang_href,
+            "ticket_title": words.ticket_title, "measurement": words.measurement, "event_text": words.event_text}
 
 
 def lang_href(lang: str) -> str:

@@ -16,7 +16,6 @@ from inspections.org.models import School
 from inspections.photos import service as photos_service
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.models import Photo
-from inspections.scoring.service import shortfall_text
 from inspections.storage import S3Storage
 from inspections.tickets import service as tickets
 from inspections.tickets.enums import TicketStatus
@@ -87,7 +86,6 @@ def ticket_detail(ticket_id):
         else:
             return redirect(url_for("web.ticket_detail", ticket_id=t.id))
     return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error, fields=fields,
-                           shortfall_text=shortfall_text,
                            overdue=tickets.is_overdue(t), photos=_event_photos(t), form_files=FORM_FILES,
                            max_file_mb=current_app.config["MAX_CHUNK_BYTES"] >> 20), (422 if error else 200)
 

@@ -1,0 +1,134 @@
+"""Tickets and their history in the reader's language, made at display time from stored facts.
+
+A ticket stores what failed (item code, the item's names, comparator), the latest measurement, the
+requirement, the gap and its unit; a history event stores its kind in `data` (escalation, closure
+proposed, reopened). Nothing here reads the stored `title` except for a ticket with no facts at all.
+"""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+from server.web.i18n import _, ngettext, page_lang
+
+SYMBOL = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<", "eq": "="}
+
+
+@lru_cache(maxsize=1)
+def _builtin() -> dict[str, dict]:
+    """Indicator code -> {name, comparator, unit} from the standards shipped with the code."""
+    from inspections.templates.service import builtin_definitions
+    out: dict[str, dict] = {}
+    for d in builtin_definitions():
+        for ind in d.get("indicators", []) + d.get("county", {}).get("indicators", []):
+            out.setdefault(ind["code"], {"name": ind.get("name"), "comparator": ind.get("comparator"),
+                                         "unit": ind.get("unit")})
+    return out
+
+
+def indicator_names() -> dict[str, str]:
+    """Indicator code -> its name in the page's language (for filters and tables)."""
+    return {code: _name(f.get("name"), code) for code, f in _builtin().items()}
+
+
+def _name(name, code: str) -> str:
+    if isinstance(name, dict):
+        return name.get("en" if page_lang() == "en" else "zh") or name.get("zh") or code
+    return str(name) if name else code
+
+
+def _facts(ticket) -> dict:
+    facts = dict(_builtin().get(ticket.item_code, {}))
+    facts.update({k: v for k, v in (ticket.facts or {}).items() if v is not None})
+    return facts
+
+
+def _number(value) -> str:
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return f"{d:,f}" if d == d.to_integral_value() and abs(d) >= 1000 else str(value)
+
+
+def value_text(value, unit: str | None = None) -> str:
+    """A measured or required value: yes/no for booleans, hh:mm for times of day, numbers as written."""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if value is None:
+        return "–"
+    if unit == "time_of_day":
+        from inspections.scoring.expressions import show_time
+        return show_time(Decimal(str(value)))
+    if isinstance(value, (int, float, Decimal)):
+        return _number(value)
+    return str(value)
+
+
+def amount_text(amount, unit: str | None) -> str:
+    """A gap with its unit, plural as the language wants: "2 teachers", "1 room", "850.00 m²"."""
+    d = Decimal(str(amount))
+    if unit in ("m2", "yuan"):
+        shown = f"{d:,.2f}"
+        return _("%(amount)s m²", amount=shown) if unit == "m2" else _("%(amount)s yuan", amount=shown)
+    n = int(d.to_integral_value())
+    if unit == "teachers":
+        return ngettext("%(num)s teacher", "%(num)s teachers", n)
+    if unit == "rooms":
+        return ngettext("%(num)s room", "%(num)s rooms", n)
+    if unit == "classes":
+        return ngettext("%(num)s class", "%(num)s classes", n)
+    if unit == "students":
+        return ngettext("%(num)s student", "%(num)s students", n)
+    return f"{_number(d)} {unit or ''}".strip()
+
+
+def measurement(ticket) -> str:
+    """"Measured 0.67, required ≥ 0.9, short by 2 teachers" (or "over by 9 students" under a maximum)."""
+    f = _facts(ticket)
+    comparator, unit = f.get("comparator"), f.get("unit")
+    measured, required = value_text(ticket.measured, unit), value_text(ticket.required, unit)
+    required = f"{SYMBOL[comparator]} {required}" if comparator in SYMBOL else required
+    if ticket.shortfall is None or ticket.shortfall == 0:
+        return _("Measured %(measured)s, required %(required)s", measured=measured, required=required)
+    amount = amount_text(ticket.shortfall, ticket.unit)
+    if comparator in ("le", "lt"):
+        return _("Measured %(measured)s, required %(required)s, over by %(amount)s", measured=measured,
+                 required=required, amount=amount)
+    return _("Measured %(measured)s, required %(required)s, short by %(amount)s", measured=measured,
+             required=required, amount=amount)
+
+
+def item_name(ticket) -> str:
+    return _name(_facts(ticket).get("name"), ticket.item_code)
+
+
+def ticket_title(ticket) -> str:
+    """The ticket's title in the page's language."""
+    f = _facts(ticket)
+    if f.get("source") == "inspector_flag":
+        note = f.get("note")
+        return (_("Flagged by the inspector: %(item)s (%(note)s)", item=item_name(ticket), note=note) if note
+                else _("Flagged by the inspector: %(item)s", item=item_name(ticket)))
+    if not f and ticket.title:
+        return ticket.title
+    if ticket.measured is None and ticket.required is None:
+        return item_name(ticket)
+    return _("%(item)s: %(measurement)s", item=item_name(ticket), measurement=measurement(ticket))
+
+
+def event_text(event, ticket) -> str:
+    """What a history entry says: the system's own steps in words, a person's note as they wrote it."""
+    data = event.data or {}
+    if "escalation" in data:
+        days = int(data.get("days_overdue") or 0)
+        return ngettext("Overdue by %(num)s day (due %(due)s): escalated to the supervisory office",
+                        "Overdue by %(num)s days (due %(due)s): escalated to the supervisory office", days,
+                        due=ticket.due_date.isoformat() if ticket.due_date else "–")
+    if "closure_proposed_by_visit" in data:
+        return _("A later visit found this item met; an inspector may verify and close the ticket.")
+    if event.from_status == "closed" and event.to_status == "open" and data.get("visit_id"):
+        return _("Reopened: a later visit found the same failure.")
+    if event.from_status is None and event.to_status == "open" and data.get("visit_id"):
+        return _("Opened after a visit.")
+    return event.note or ""
