@@ -424,13 +424,15 @@ def tickets(session: Session, p: Principal, f: Filters, *, after: tuple[datetime
     return session.execute(q.limit(limit)).all()
 
 
-def export_pages(session: Session, p: Principal, f: Filters, today: date, size: int = 2000):
-    """Export rows (plain lists) a page at a time. The session's transaction ends after each page, so a
-    slow or vanished download never holds a transaction (or its locks) open between pages."""
+def export_pages(session: Session, p: Principal, f: Filters, today: date, size: int = 2000, row=None):
+    """Export rows (plain lists; `row(result_row, today)` makes each, `export_row` by default) a page at a
+    time. The session's transaction ends after each page, so a slow or vanished download never holds a
+    transaction (or its locks) open between pages."""
+    row = row or export_row
     after = None
     while True:
         rows = tickets(session, p, f, after=after, limit=size, today=today)
-        out = [export_row(r, today) for r in rows]
+        out = [row(r, today) for r in rows]
         if rows:
             after = (rows[-1].Ticket.opened_at, rows[-1].Ticket.id)
         session.rollback()

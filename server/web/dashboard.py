@@ -12,7 +12,7 @@ from sqlalchemy import select
 from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import jurisdiction_filter
-from inspections.db import as_utc, utcnow
+from inspections.db import as_utc
 from inspections.org.enums import JurisdictionLevel
 from inspections.org.models import Jurisdiction
 from inspections.scoring import service as scoring
@@ -22,7 +22,8 @@ from schemas.common import EARLIEST, LATEST
 from server.extensions import session
 from server.spreadsheet import XLSX_OPTIONS, SafeWriter
 from server.web import _principal, bp, nav_link
-from server.web.i18n import _l
+from server.web import words
+from server.web.i18n import _, _l
 
 VIEWERS = (Role.office, Role.admin)
 nav_link("web.dashboard", _l("Dashboard"), *VIEWERS)
@@ -130,7 +131,8 @@ def dashboard_tickets():
 
 
 def _export_name(ext: str) -> str:
-    return f"tickets-{utcnow():%Y%m%d-%H%M}.{ext}"
+    from inspections import clock
+    return f"tickets-{clock.local(clock.now()):%Y%m%d-%H%M}.{ext}"
 
 
 @bp.get("/dashboard/export.csv")
@@ -144,9 +146,9 @@ def export_csv():
     def generate():
         buf = io.StringIO()
         w = SafeWriter(buf)  # text stays text: a school named "=HYPERLINK(...)" is no formula
-        w.writerow(dash.EXPORT_COLUMNS)
+        w.writerow(words.export_columns())
         yield "\ufeff" + buf.getvalue()
-        for page in dash.export_pages(db, p, f, today):
+        for page in dash.export_pages(db, p, f, today, row=words.export_row):
             buf.seek(0)
             buf.truncate()
             w.writerows(page)
@@ -168,11 +170,11 @@ def export_xlsx():
     tmp = tempfile.SpooledTemporaryFile(max_size=8 << 20)
     book = xlsxwriter.Workbook(tmp, {"constant_memory": True, "in_memory": False, "tmpdir": tempfile.gettempdir(),
                                      **XLSX_OPTIONS})  # a school named "=HYPERLINK(...)" stays text
-    sheet = book.add_worksheet("tickets")
+    sheet = book.add_worksheet(_("Rectification tickets")[:31])
     bold = book.add_format({"bold": True})
-    sheet.write_row(0, 0, dash.EXPORT_COLUMNS, bold)
+    sheet.write_row(0, 0, words.export_columns(), bold)
     i = 0
-    for page in dash.export_pages(session(), p, f, today):
+    for page in dash.export_pages(session(), p, f, today, row=words.export_row):
         for values in page:
             i += 1
             sheet.write_row(i, 0, values)

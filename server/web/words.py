@@ -132,3 +132,42 @@ def event_text(event, ticket) -> str:
     if event.from_status is None and event.to_status == "open" and data.get("visit_id"):
         return _("Opened after a visit.")
     return event.note or ""
+
+
+def export_columns() -> list[str]:
+    """The export's headers in the reader's language."""
+    return [_("School code"), _("School"), _("County"), _("Indicator code"), _("Indicator"), _("Ticket"),
+            _("Severity"), _("Status"), _("Overdue"), _("Opened at"), _("Deadline"), _("Closed at"), _("Measured"),
+            _("Required"), _("Gap"), _("Unit")]
+
+
+
+def _unit_word(unit: str | None) -> str:
+    words = {"teachers": _("teachers"), "rooms": _("rooms"), "classes": _("classes"), "students": _("students"),
+             "m2": _("m²"), "yuan": _("yuan")}
+    return words.get(unit or "", unit or "")
+
+
+def _cell_number(value):
+    """A number stays a number (Decimal/int/float; a spreadsheet sums it); anything else reads as words."""
+    if isinstance(value, bool) or value is None:
+        return value_text(value) if value is not None else ""
+    if isinstance(value, (int, float, Decimal)):
+        return value
+    return str(value)
+
+
+def export_row(row, today) -> list:
+    """One ticket as an export row: words in the reader's language, local times to the minute, numbers as
+    numbers, no internal ids."""
+    from server.web.i18n import label, local_time
+    t = row.Ticket
+    overdue = t.status in OPEN_STATUSES and t.due_date is not None and t.due_date < today
+    return [row.code, row.name, row.county or "", t.item_code, item_name(t), ticket_title(t),
+            label("severity", t.severity), label("status", t.status), _("Yes") if overdue else _("No"),
+            local_time(t.opened_at), t.due_date.isoformat() if t.due_date else "", local_time(t.closed_at),
+            _cell_number(t.measured), _cell_number(t.required),
+            t.shortfall if t.shortfall is not None else "", _unit_word(t.unit)]
+
+
+OPEN_STATUSES = ("open", "acknowledged", "in_progress", "awaiting_verification")

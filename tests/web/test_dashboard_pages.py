@@ -40,8 +40,16 @@ def test_office_sees_its_scope_and_the_csv_matches(client, world):
     r = client.get("/web/dashboard/export.csv")
     assert r.status_code == 200 and r.data.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
-    assert len([x for x in rows if x["status"] not in ("closed", "cancelled")]) == open_a1
-    assert {x["county"] for x in rows} == {world.county_a1.name}
+    # Headers and values in the reader's language (Chinese by default), no internal ids.
+    assert len([x for x in rows if x["状态"] not in ("已销号", "已撤销")]) == open_a1
+    assert {x["县区"] for x in rows} == {world.county_a1.name}
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", r.get_data(as_text=True))
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", x["开单时间"]) for x in rows)  # local, to the minute
+    english = list(csv.DictReader(io.StringIO(client.get("/web/dashboard/export.csv?lang=en")
+                                              .get_data(as_text=True).lstrip("\ufeff"))))
+    assert {x["Status"] for x in english} <= {"Open", "Acknowledged", "In progress", "Awaiting verification"}
+    assert all("short by" in x["Ticket"] and x["Unit"] == "teachers" for x in english)
+    client.get("/web/dashboard?lang=zh-CN")
     # The city office sees both counties.
     client.post("/web/logout", data={"csrf_token": _csrf(client.get("/web/dashboard"))})
     _login(client, world.office_a.username)
@@ -58,7 +66,11 @@ def test_xlsx_export_reads_back(client, world):
     assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
     sheet = openpyxl.load_workbook(io.BytesIO(r.data), read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:3] == ("ticket_id", "school_code", "school")
+    assert rows[0][:3] == ("学校代码", "学校", "县区")
+    head = rows[0]
+    for row in rows[1:]:  # numbers are numbers a spreadsheet can sum
+        cells = dict(zip(head, row))
+        assert isinstance(cells["实测"], (int, float)) and isinstance(cells["差距"], (int, float)), cells
     page = client.get("/web/dashboard").get_data(as_text=True)
     assert len(rows) - 1 == _count(page, "open")
 
