@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, case, func, literal, select, tuple_
+from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from inspections.accounts.enums import Role
@@ -421,6 +421,21 @@ def tickets(session: Session, p: Principal, f: Filters, *, after: tuple[datetime
         # A row-value comparison: PostgreSQL starts the (opened_at, id) index scan right at the key.
         q = q.where(tuple_(Ticket.opened_at, Ticket.id) > tuple_(literal(after[0], UTCDateTime()),
                                                                  literal(after[1], Uuid())))
+    return session.execute(q.limit(limit)).all()
+
+
+NO_DUE = date(9999, 12, 31)  # tickets with no deadline sort last
+
+
+def tickets_by_due(session: Session, p: Principal, f: Filters, *, after: tuple[date, uuid.UUID] | None = None,
+                   limit: int = 100, today: date | None = None):
+    """The tickets behind a number, soonest deadline first (none last); keyset pages by (deadline, id)."""
+    due = func.coalesce(Ticket.due_date, literal(NO_DUE))
+    q = (select(Ticket, School.code, School.name, Jurisdiction.name.label("county"))
+         .join(School, School.id == Ticket.school_id).join(Jurisdiction, Jurisdiction.id == School.jurisdiction_id)
+         .where(*criteria(p, f, today=today)).order_by(due, Ticket.id))
+    if after is not None:
+        q = q.where(or_(due > after[0], and_(due == after[0], Ticket.id > after[1])))
     return session.execute(q.limit(limit)).all()
 
 

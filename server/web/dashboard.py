@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import io
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 from flask import Response, abort, render_template, request, stream_with_context, url_for
 from sqlalchemy import select
@@ -12,7 +12,6 @@ from sqlalchemy import select
 from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import jurisdiction_filter
-from inspections.db import as_utc
 from inspections.org.enums import JurisdictionLevel
 from inspections.org.models import Jurisdiction
 from inspections.scoring import service as scoring
@@ -23,7 +22,7 @@ from server.extensions import session
 from server.spreadsheet import XLSX_OPTIONS, SafeWriter
 from server.web import _principal, bp, nav_link
 from server.web import words
-from server.web.i18n import _, _l
+from server.web.i18n import _, _l, label
 
 VIEWERS = (Role.office, Role.admin)
 nav_link("web.dashboard", _l("Dashboard"), *VIEWERS)
@@ -96,12 +95,42 @@ def dashboard():
     p = _principal(*VIEWERS)
     f = _filters()
     s = dash.summary(session(), p, f)
+    names = words.indicator_names()
+    codes = sorted(set(names) | {r.key for r in s.by_indicator} | ({f.item_code} if f.item_code else set()))
     return render_template("dashboard.html", s=s, f=f, link=_linker(f), chart=chart(s.trend),
-                           counties=_counties(p), severities=list(Severity), states=dash.STATES)
+                           counties=_counties(p), severities=list(Severity), states=dash.STATES,
+                           indicators=[(c, names.get(c, "")) for c in codes], indicator_names=names,
+                           active=_active_filters(f))
+
+
+def _active_filters(f: dash.Filters) -> list[tuple[str, str, str]]:
+    """The filters in force as (label, value in words, the query key), for the page to show and clear."""
+    from inspections.org.models import School
+    out = []
+    if f.county_id:
+        j = session().get(Jurisdiction, f.county_id)
+        out.append((_("County"), j.name if j else "–", "county_id"))
+    if f.school_id:
+        sch = session().get(School, f.school_id)
+        out.append((_("School"), f"{sch.code} {sch.name}" if sch else "–", "school_id"))
+    if f.item_code:
+        name = words.indicator_names().get(f.item_code)
+        out.append((_("Indicator"), f"{f.item_code} {name}" if name else f.item_code, "item_code"))
+    if f.severity:
+        out.append((_("Severity"), label("severity", f.severity), "severity"))
+    if f.state:
+        out.append((_("State"), label("state", f.state) if f.state in dash.STATES else label("status", f.state),
+                    "state"))
+    if f.opened_from:
+        out.append((_("Opened from"), f.opened_from.isoformat(), "opened_from"))
+    if f.opened_to:
+        out.append((_("Opened to"), f.opened_to.isoformat(), "opened_to"))
+    return out
 
 
 def _cursor(row) -> str:
-    raw = f"{row.Ticket.opened_at.isoformat()}|{row.Ticket.id}"
+    """The drill-down's page cursor: the last row's deadline (tickets with none sort last) and id."""
+    raw = f"{(row.Ticket.due_date or dash.NO_DUE).isoformat()}|{row.Ticket.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
@@ -109,10 +138,8 @@ def _after(raw: str | None):
     if not raw:
         return None
     try:
-        at, tid = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
-        when = datetime.fromisoformat(at)
-        as_utc(when)  # naive, or past the calendar's ends: not a cursor of ours (ValueError)
-        return when, uuid.UUID(tid)
+        day, tid = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
+        return date.fromisoformat(day), uuid.UUID(tid)
     except (ValueError, UnicodeDecodeError):
         abort(400, "bad page cursor")
 
@@ -122,12 +149,20 @@ def dashboard_tickets():
     """The tickets behind a number: filtered, 100 a page, each linking to its page and evidence."""
     p = _principal(*VIEWERS)
     f = _filters()
-    rows = dash.tickets(session(), p, f, after=_after(request.args.get("after")), limit=101)
+    rows = dash.tickets_by_due(session(), p, f, after=_after(request.args.get("after")), limit=101)
     more = len(rows) > 100
     rows = rows[:100]
     nxt = url_for("web.dashboard_tickets", **f.query_args(), after=_cursor(rows[-1])) if more else None
     return render_template("dashboard_tickets.html", rows=rows, f=f, link=_linker(f), next_url=nxt,
+                           active=_active_filters(f), without=_without(f),
                            today=clock.today(), open_states=dash.OPEN_STATES)
+
+
+def _without(f: dash.Filters):
+    """without(endpoint, key): a URL keeping the page's filters but one (to clear it)."""
+    def link(endpoint, key):
+        return url_for(endpoint, **{k: v for k, v in f.query_args().items() if k != key})
+    return link
 
 
 def _export_name(ext: str) -> str:

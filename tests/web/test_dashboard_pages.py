@@ -123,3 +123,34 @@ def test_the_state_filter_is_offered_and_shown(client, world):
     assert re.search(r'data-testid="closure-rate">–<', page)
     page = client.get("/web/dashboard?state=closed").get_data(as_text=True)
     assert _count(page, "open") == 0 and _count(page, "closed") == 0  # nothing closed yet
+
+
+def test_indicator_filter_is_a_select_with_names_and_severities_are_words(client, world):
+    _login(client, world.office_a1.username)
+    page = client.get("/web/dashboard?lang=en").get_data(as_text=True)
+    select = re.search(r'<select name="item_code" data-testid="indicator">(.*?)</select>', page, re.S).group(1)
+    assert re.search(r'<option value="R1">R1 Teachers above required qualification per 100 students</option>', select)
+    severity = re.search(r'<select name="severity">(.*?)</select>', page, re.S).group(1)
+    assert ">High<" in severity and ">high<" not in severity
+    zh = client.get("/web/dashboard?lang=zh-CN").get_data(as_text=True)
+    assert ">高<" in re.search(r'<select name="severity">(.*?)</select>', zh, re.S).group(1)
+
+
+def test_drill_down_shows_and_clears_its_filters_and_sorts_by_deadline(client, session, world):
+    from datetime import date
+
+    from inspections.tickets.models import Ticket
+    _login(client, world.office_a.username)
+    tickets = session.query(Ticket).all()
+    assert len(tickets) >= 2
+    for i, t in enumerate(tickets):  # deadlines in the reverse of the opening order
+        t.due_date = date(2027, 1, 1 + len(tickets) - i)
+    session.commit()
+    page = client.get(f"/web/dashboard/tickets?state=open&county_id={world.county_a1.id}&lang=en").get_data(as_text=True)
+    active = re.search(r'data-testid="active-filters">(.*?)</div>', page, re.S).group(1)
+    assert f"County: {world.county_a1.name}" in active and "State: Not closed" in active
+    assert 'href="/web/dashboard/tickets"' in active  # clear all
+    assert re.search(r'href="/web/dashboard/tickets\?state=open"[^>]*>×', active)  # remove the county only
+    dues = re.findall(r"<td>(\d{4}-\d\d-\d\d)", page)
+    assert dues == sorted(dues) and dues
+    assert "data-testid=\"active-filters\"" not in client.get("/web/dashboard/tickets").get_data(as_text=True)
