@@ -81,7 +81,9 @@ def _helpers():
         web_session["csrf"] = secrets.token_urlsafe(32)
     return {"csrf_token": web_session["csrf"], "lang": i18n.page_lang(), "label": i18n.label,
             "web_user": g.get("web_user"), "nav_links": NAV_LINKS, "lang_href": lang_href,
-            "ticket_title": words.ticket_title, "measurement": words.measurement, "event_text": words.event_text}
+            "ticket_title": words.ticket_title, "measurement": words.measurement, "event_text": words.event_text,
+            "photo_flags": words.photo_flags, "photo_place": words.photo_place, "value_text": words.value_text,
+            "amount_text": words.amount_text, "name_of": words.name_of}
 
 
 def lang_href(lang: str) -> str:
@@ -162,4 +164,5 @@ def _cookie_policy(state):
 # Each area of the site is its own module adding routes to this blueprint.
 from server.web import tickets as _tickets  # noqa: E402,F401
 from server.web import planning as _planning  # noqa: E402,F401
+from server.web import visits as _visits  # noqa: E402,F401
 from server.web import dashboard as _dashboard  # noqa: E402,F401

@@ -19,7 +19,7 @@ from inspections.photos.models import Photo
 from inspections.storage import S3Storage
 from inspections.tickets import service as tickets
 from inspections.tickets.enums import TicketStatus
-from inspections.tickets.models import Ticket
+from inspections.tickets.models import Finding, Ticket
 from schemas.photos import UploadIn
 from schemas.tickets import TransitionIn
 from server.api.photos import VARIANTS, served_type
@@ -40,9 +40,11 @@ def _tickets_in_scope(p):
 def ticket_list():
     """Tickets of the schools in my scope, with status, due date and overdue."""
     p = _principal()
-    rows = session().scalars(select(Ticket).where(_tickets_in_scope(p)).order_by(Ticket.opened_at, Ticket.id)
-                             .limit(500)).all()
-    return render_template("tickets.html", tickets=rows, is_overdue=tickets.is_overdue)
+    rows = session().scalars(select(Ticket).where(_tickets_in_scope(p))
+                             .order_by(Ticket.due_date.is_(None), Ticket.due_date, Ticket.id).limit(500)).all()
+    schools = {s.id: s for s in session().scalars(select(School).where(School.id.in_({t.school_id for t in rows})))} \
+        if rows else {}
+    return render_template("tickets.html", tickets=rows, is_overdue=tickets.is_overdue, schools=schools)
 
 
 def _ticket_or_404(p, ticket_id: str) -> Ticket:
@@ -85,9 +87,26 @@ def ticket_detail(ticket_id):
             error, fields = _("The step was not saved."), field_errors(e.fields or {"_": [e.message]})
         else:
             return redirect(url_for("web.ticket_detail", ticket_id=t.id))
+    school = session().get(School, t.school_id)
+    people = _people([t.inspector_id] + [ev.actor_id for ev in t.events])
+    visit_ids = sorted({v for v in session().scalars(select(Finding.visit_id).where(Finding.ticket_id == t.id))},
+                       key=str)
     return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error, fields=fields,
+                           school=school, people=people, visit_ids=visit_ids, milestone_rows=MILESTONE_ROWS,
                            overdue=tickets.is_overdue(t), photos=_event_photos(t), form_files=FORM_FILES,
                            max_file_mb=current_app.config["MAX_CHUNK_BYTES"] >> 20), (422 if error else 200)
+
+
+MILESTONE_ROWS = 3  # a plan takes several milestones without any script
+
+
+def _people(ids) -> dict:
+    """{user id: display name} for the ids given (None skipped)."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    from inspections.accounts.models import User
+    return {u.id: u.display_name for u in session().scalars(select(User).where(User.id.in_(ids)))}
 
 
 def _transition_form() -> dict:

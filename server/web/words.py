@@ -31,6 +31,11 @@ def indicator_names() -> dict[str, str]:
     return {code: _name(f.get("name"), code) for code, f in _builtin().items()}
 
 
+def name_of(name, code: str) -> str:
+    """A stored {"zh", "en"} name in the page's language (the code when there is none)."""
+    return _name(name, code)
+
+
 def _name(name, code: str) -> str:
     if isinstance(name, dict):
         return name.get("en" if page_lang() == "en" else "zh") or name.get("zh") or code
@@ -171,3 +176,34 @@ def export_row(row, today) -> list:
 
 
 OPEN_STATUSES = ("open", "acknowledged", "in_progress", "awaiting_verification")
+
+
+def photo_flags(photo) -> list[str]:
+    """A photo's integrity warnings in the reader's language (the stored reasons name internals and ids)."""
+    import re
+    out = []
+    for flag in (photo.evidence or {}).get("flags", []) if photo.flagged else []:
+        text = str(flag)
+        if "before the visit started" in text:
+            out.append(_("Taken before the visit started"))
+        elif "after the visit ended" in text:
+            out.append(_("Taken after the visit ended"))
+        elif "from the school" in text:
+            m = re.search(r"([\d.]+) km", text)
+            out.append(_("Taken %(km)s km from the school", km=m.group(1) if m else "?"))
+        elif "other visits" in text:
+            out.append(_("The same file is evidence on other visits"))
+        else:
+            out.append(_("Needs a check"))
+    return out
+
+
+def photo_place(photo) -> str:
+    """Where and when a photo was taken, as far as it says."""
+    from server.web.i18n import local_time
+    parts = []
+    if photo.captured_at:
+        parts.append(_("Taken %(when)s", when=local_time(photo.captured_at)))
+    if photo.latitude is not None and photo.longitude is not None:
+        parts.append(_("at %(lat)s, %(lon)s", lat=f"{photo.latitude:.5f}", lon=f"{photo.longitude:.5f}"))
+    return " ".join(parts) if parts else _("No time or place recorded")
