@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -23,7 +23,7 @@ from inspections.visits.models import Visit
 from server.extensions import session
 from server.web import _principal, bp, nav_link
 from server.web.forms import field_errors
-from server.web.i18n import _, _l
+from server.web.i18n import _, _l, ngettext
 
 nav_link("web.planning_page", _l("Visit planning"), Role.office, Role.admin)
 nav_link("web.my_visits", _l("My visits"), Role.inspector)
@@ -144,6 +144,7 @@ def planning_create_schedule():
         db.rollback()
         return _render_planning(p, error=_("The schedule was not saved."), fields=e.fields or {"_": [e.message]},
                                 form=f, status=422)
+    flash(_("The schedule was saved."))
     return redirect(url_for("web.planning_page"))
 
 
@@ -171,6 +172,7 @@ def planning_assign(visit_id):
         db.rollback()
         return _render_planning(p, error=_("The inspector was not assigned."), fields=e.fields or {"_": [e.message]},
                                 status=e.status)
+    flash(_("The inspector was assigned."))
     return redirect(url_for("web.planning_page"))
 
 
@@ -186,3 +188,96 @@ def my_visits():
     schools = {s.id: s.name for s in session().scalars(
         select(School).where(School.id.in_({t.school_id for t in awaiting})))} if awaiting else {}
     return render_template("inspector_visits.html", by_state=by_state, awaiting=awaiting, school_names=schools)
+
+
+def _schedule_or_404(p, schedule_id) -> VisitSchedule:
+    try:
+        sid = uuid.UUID(schedule_id)
+    except ValueError:
+        abort(404)
+    s = session().scalar(select(VisitSchedule).where(VisitSchedule.id == sid, VisitSchedule.school_id.in_(
+        select(School.id).where(school_filter(p)))))
+    if s is None:
+        abort(404)
+    return s
+
+
+@bp.route("/planning/schedules/<schedule_id>", methods=["GET", "POST"])
+def planning_schedule(schedule_id):
+    """Edit a schedule (rule, dates, inspector, notes); its future planned visits follow the change."""
+    p = _principal(Role.office, Role.admin)
+    db, s = session(), _schedule_or_404(p, schedule_id)
+    error, fields, form = None, {}, {}
+    if request.method == "POST":
+        f, errors = request.form, {}
+        form = f
+        try:
+            recurrence = Recurrence(f.get("recurrence", ""))
+        except ValueError:
+            errors["recurrence"] = ["must be one of"]
+        try:
+            every = int(f.get("every") or 1)
+        except ValueError:
+            errors["every"] = ["is not a whole number"]
+        start = _parse_date(f.get("start_date", ""), "start_date", errors)
+        if start is None and "start_date" not in errors:
+            errors["start_date"] = ["is required"]
+        end = _parse_date(f.get("end_date", ""), "end_date", errors)
+        inspector_ids = []
+        for raw in f.getlist("inspector_id"):
+            if raw:
+                try:
+                    inspector_ids.append(uuid.UUID(raw))
+                except ValueError:
+                    errors["inspector_ids"] = ["is not an inspector"]
+        if not errors:
+            try:
+                today = clock.today()
+                planning.update_schedule(db, s, actor_id=p.user_id, today=today, recurrence=recurrence, every=every,
+                                         start_date=start, end_date=end, inspector_ids=inspector_ids,
+                                         notes=(f.get("notes") or "").strip()[:2000] or None)
+                if s.active:
+                    planning.generate(db, today=today, horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
+                                      schedule_ids=[s.id], not_before=today)
+                db.commit()
+            except DomainError as e:
+                db.rollback()
+                s = _schedule_or_404(p, schedule_id)
+                errors = e.fields or {"_": [e.message]}
+            else:
+                flash(_("The schedule was saved."))
+                return redirect(url_for("web.planning_page"))
+        error, fields = _("The schedule was not saved."), errors
+    inspectors = db.scalars(select(User).where(user_filter(p), User.role == Role.inspector, User.active.is_(True))
+                            .order_by(User.username).limit(1000)).all()
+    return render_template("schedule.html", s=s, recurrences=list(Recurrence), inspectors=inspectors, error=error,
+                           fields=field_errors(fields), form=form), (422 if error else 200)
+
+
+@bp.post("/planning/schedules/<schedule_id>/pause")
+def planning_pause(schedule_id):
+    """Pause a schedule (its future planned visits are cancelled) or resume it (they are planned again)."""
+    p = _principal(Role.office, Role.admin)
+    db, s = session(), _schedule_or_404(p, schedule_id)
+    today = clock.today()
+    planning.update_schedule(db, s, actor_id=p.user_id, today=today, active=not s.active)
+    if s.active:
+        planning.generate(db, today=today, horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
+                          schedule_ids=[s.id], not_before=today)
+    db.commit()
+    flash(_("The schedule was resumed.") if s.active else _("The schedule was paused."))
+    return redirect(url_for("web.planning_page"))
+
+
+@bp.route("/planning/schedules/<schedule_id>/delete", methods=["GET", "POST"])
+def planning_delete(schedule_id):
+    """Delete a schedule, after a confirmation page (its visits still planned from today on are cancelled)."""
+    p = _principal(Role.office, Role.admin)
+    db, s = session(), _schedule_or_404(p, schedule_id)
+    if request.method == "GET":
+        return render_template("schedule_delete.html", s=s)
+    n = planning.delete_schedule(db, s, actor_id=p.user_id, today=clock.today())
+    db.commit()
+    flash(ngettext("The schedule was deleted; %(num)s planned visit was cancelled.",
+                   "The schedule was deleted; %(num)s planned visits were cancelled.", n))
+    return redirect(url_for("web.planning_page"))

@@ -5,7 +5,7 @@ import hashlib
 import uuid
 from datetime import timedelta
 
-from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -27,7 +27,7 @@ from server.jobs import record_photo_processing
 from server.extensions import session, storage
 from server.web import FORM_FILES, _principal, bp, nav_link
 from server.web.forms import Said, field_errors
-from server.web.i18n import _, _l
+from server.web.i18n import _, _l, label
 
 nav_link("web.ticket_list", _l("Rectification tickets"), *Role)
 
@@ -86,6 +86,7 @@ def ticket_detail(ticket_id):
             t = _ticket_or_404(p, ticket_id)
             error, fields = _("The step was not saved."), field_errors(e.fields or {"_": [e.message]})
         else:
+            flash(_("Saved: the ticket is now %(status)s.", status=label("status", t.status)))
             return redirect(url_for("web.ticket_detail", ticket_id=t.id))
     school = session().get(School, t.school_id)
     people = _people([t.inspector_id] + [ev.actor_id for ev in t.events])

@@ -67,6 +67,8 @@ def test_a_plan_takes_several_milestones(client, session, world):
     assert r.status_code == 302
     page = client.get(url).get_data(as_text=True)
     assert "招聘" in page and "到岗" in page and "2027-04-01" in page
+    assert re.search(r'data-testid="flash"><p>已保存：整改单现为“整改中”。</p>', page)  # the step is confirmed
+    assert 'data-testid="flash"' not in client.get(url).get_data(as_text=True)  # once
 
 
 def test_visits_out_of_scope_are_404_and_schools_cannot_list_them(client, session, world):
