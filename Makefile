@@ -46,7 +46,7 @@ demo: migrate
 	$(FLASK) load-demo --if-empty
 
 run: demo field
-	@echo "Serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
+	@echo "Serving on http://$(HOST):$(PORT)  (sign in: http://$(HOST):$(PORT)/web/login; API docs: http://$(HOST):$(PORT)/api/v1/docs)"
 	$(VENV)/bin/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install-dev field

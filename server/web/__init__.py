@@ -83,7 +83,21 @@ def _helpers():
             "web_user": g.get("web_user"), "nav_links": NAV_LINKS, "lang_href": lang_href,
             "ticket_title": words.ticket_title, "measurement": words.measurement, "event_text": words.event_text,
             "photo_flags": words.photo_flags, "photo_place": words.photo_place, "value_text": words.value_text,
-            "amount_text": words.amount_text, "name_of": words.name_of}
+            "amount_text": words.amount_text, "name_of": words.name_of, "place": _place(g.get("web_user"))}
+
+
+def _place(user: User | None) -> str:
+    """The user's place in the jurisdiction tree, for the header: "省 › 市 › 县", or the school's."""
+    if user is None:
+        return ""
+    node, names = user.jurisdiction, []
+    if user.school is not None:
+        names.append(user.school.name)
+        node = None
+    while node is not None and len(names) < 5:
+        names.insert(0, node.name)
+        node = node.parent
+    return " › ".join(names)
 
 
 def lang_href(lang: str) -> str:

@@ -45,6 +45,9 @@ MESSAGES = [
     ("Longer than maximum length", N_("This is too long.")),
     ("Length must be", N_("This is too long or too short.")),
     ("at most", N_("Too many photos in one form; send at most %(n)s.")),
+    ("cannot become", N_("This step is not open for the ticket as it stands now; reload the page to see its state.")),
+    ("is for", N_("Your role may not take this step.")),
+    ("takes no more evidence", N_("This ticket takes no more evidence in its current state.")),
 ]
 
 

@@ -90,3 +90,24 @@ def test_school_sees_an_empty_state_not_an_empty_table(client, session, world):
     page = client.get("/web/tickets?lang=en").get_data(as_text=True)
     assert 'data-testid="empty"' in page and "<table" not in page
     assert client.get("/web/visits").status_code == 403
+
+
+def test_a_step_not_open_reads_as_a_sentence_not_a_program_message(client, world):
+    from tests.web.helpers import csrf
+    login(client, world.school_user_a1.username)
+    url = f"/web/tickets/{world.ticket.id}"
+    r = client.post(url, data={"to": "closed", "csrf_token": csrf(client.get(url))})
+    error = re.search(r'data-testid="error">(.*?)</div>', r.get_data(as_text=True), re.S).group(1)
+    assert r.status_code == 422 and "整改单当前状态下不能进行这一步" in error
+    assert "cannot become" not in error and "closed" not in error
+
+
+def test_the_header_shows_where_the_user_sits(client, world):
+    login(client, world.office_a1.username)
+    page = client.get("/web/visits").get_data(as_text=True)
+    place = re.search(r'data-testid="place">\(([^)]*)\)<', page).group(1)
+    assert place.endswith(world.county_a1.name) and " › " in place
+    client.post("/web/logout", data={"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)})
+    login(client, world.school_user_a1.username)
+    page = client.get("/web/tickets").get_data(as_text=True)
+    assert re.search(r'data-testid="place">\(' + re.escape(world.school_a1.name) + r'\)<', page)
