@@ -31,7 +31,8 @@ DEMO_LOGINS: list[tuple[str, str, str, str]] = [
     ("city-office", PASSWORD, "office", "示范市 (the city above it)"),
     ("inspector1", PASSWORD, "inspector", "county-wide inspector"),
     ("inspector2", PASSWORD, "inspector", "responsibility inspector for 8 schools"),
-    ("school-mdx-p01", PASSWORD, "school", "明德县城关第一小学"),
+    ("school-mdx-p01", PASSWORD, "school", "明德县城关第一小学 (no tickets)"),
+    ("school-mdx-p04", PASSWORD, "school", "明德县南湖第二小学 (open tickets to answer)"),
     ("school-mdx-j01", PASSWORD, "school", "明德县第一中学"),
 ]
 
@@ -293,7 +294,8 @@ def load(session: Session, progress: Callable[[str], None] = lambda _m: None) ->
     for vid in submitted:
         for row in scoring.score_visit(session, vid):
             verdicts[row.verdict] = verdicts.get(row.verdict, 0) + 1
-    progress("visit scores: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
+    progress("visit scores (one per school section: a nine-year school is scored as primary and junior): "
+             + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
     _advance_tickets(session, rng, office_user=session.scalar(select(User).where(User.username == "office")),
                      progress=progress)
     office = session.scalar(select(User).where(User.username == "office"))
