@@ -17,7 +17,7 @@ from inspections.accounts.models import User
 from inspections.accounts.scope import principal_for
 from server.extensions import session
 from server.web import i18n, words
-from server.web.i18n import _, _l
+from server.web.i18n import _
 
 bp = Blueprint("web", __name__, url_prefix="/web", template_folder="templates", static_folder="static")
 
@@ -147,8 +147,7 @@ def login():
             web_session.update(uid=str(user.id), sv=user.session_version or 0, lang=lang,
                                csrf=secrets.token_urlsafe(32))
             nxt = request.args.get("next", "")
-            return redirect(nxt if nxt.startswith("/web/") and not nxt.startswith("//")
-                            else url_for(landing_endpoint(user)))
+            return redirect(nxt if nxt.startswith("/web/") else url_for(landing_endpoint(user)))
         error = _("Wrong username or password")
     return render_template("login.html", error=error), (401 if error else 200)
 
