@@ -100,18 +100,20 @@ def dashboard():
     return render_template("dashboard.html", s=s, f=f, link=_linker(f), chart=chart(s.trend),
                            counties=_counties(p), severities=list(Severity), states=dash.STATES,
                            indicators=[(c, names.get(c, "")) for c in codes], indicator_names=names,
-                           active=_active_filters(f))
+                           active=_active_filters(p, f))
 
 
-def _active_filters(f: dash.Filters) -> list[tuple[str, str, str]]:
-    """The filters in force as (label, value in words, the query key), for the page to show and clear."""
+def _active_filters(p, f: dash.Filters) -> list[tuple[str, str, str]]:
+    """The filters in force as (label, value in words, the query key), for the page to show and clear.
+    A county or school outside the user's scope is shown as "–" (its name would leak that it exists)."""
+    from inspections.accounts.scope import school_filter
     from inspections.org.models import School
     out = []
     if f.county_id:
-        j = session().get(Jurisdiction, f.county_id)
+        j = session().scalar(select(Jurisdiction).where(Jurisdiction.id == f.county_id, jurisdiction_filter(p)))
         out.append((_("County"), j.name if j else "–", "county_id"))
     if f.school_id:
-        sch = session().get(School, f.school_id)
+        sch = session().scalar(select(School).where(School.id == f.school_id, school_filter(p)))
         out.append((_("School"), f"{sch.code} {sch.name}" if sch else "–", "school_id"))
     if f.item_code:
         name = words.indicator_names().get(f.item_code)
@@ -154,15 +156,8 @@ def dashboard_tickets():
     rows = rows[:100]
     nxt = url_for("web.dashboard_tickets", **f.query_args(), after=_cursor(rows[-1])) if more else None
     return render_template("dashboard_tickets.html", rows=rows, f=f, link=_linker(f), next_url=nxt,
-                           active=_active_filters(f), without=_without(f),
+                           active=_active_filters(p, f),
                            today=clock.today(), open_states=dash.OPEN_STATES)
-
-
-def _without(f: dash.Filters):
-    """without(endpoint, key): a URL keeping the page's filters but one (to clear it)."""
-    def link(endpoint, key):
-        return url_for(endpoint, **{k: v for k, v in f.query_args().items() if k != key})
-    return link
 
 
 def _export_name(ext: str) -> str:
