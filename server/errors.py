@@ -49,7 +49,8 @@ def wants_page() -> bool:
     """A browser asking for a page (Accept prefers text/html) outside the API: errors are shown as a page.
 
     API clients (any /api/ address, or an Accept that does not put HTML first) keep problem+json."""
-    if request.path.startswith("/api/"):
+    from flask import has_request_context
+    if not has_request_context() or request.path.startswith("/api/"):
         return False
     best = request.accept_mimetypes.best_match([PROBLEM, "application/json", "text/html"])
     return best == "text/html"
