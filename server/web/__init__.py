@@ -167,7 +167,7 @@ def logout():
 def _cookie_policy(state):
     i18n.init_app(state.app)
     # The address the README gives: the site's root leads to the user's start page.
-    state.app.add_url_rule("/", "root", lambda: redirect(url_for("web.home")))
+    state.app.add_url_rule("/", "web.root", lambda: redirect(url_for("web.home")))
     # The session cookie carries the login: never readable by scripts, not sent on cross-site POSTs.
     state.app.config["SESSION_COOKIE_HTTPONLY"] = True
     if not state.app.config.get("SESSION_COOKIE_SAMESITE"):
