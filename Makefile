@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev migrate demo worker bench clean field
+.PHONY: run test install install-dev migrate demo worker bench clean field translations
 
 # The field app (field/, TypeScript): installed from the committed lockfile and built into field/dist,
 # which Flask serves at /field/. Skipped with a message where Node is absent (CI has Node 20). Stamped:
@@ -46,11 +46,16 @@ demo: migrate
 	$(FLASK) load-demo --if-empty
 
 run: demo field
-	@echo "Serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
+	@echo "Serving on http://$(HOST):$(PORT)  (sign in: http://$(HOST):$(PORT)/web/login; API docs: http://$(HOST):$(PORT)/api/v1/docs)"
 	$(VENV)/bin/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 test: install-dev field
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The pages' words: extract them, merge into server/web/translations/{zh_Hans_CN,en}, compile the .mo files
+# (committed, so a fresh clone needs no build step; tests/web/test_i18n.py fails on a stale or missing one).
+translations: install
+	$(PY) -m server.web.catalog
 
 worker: install
 	$(FLASK) worker

@@ -13,7 +13,7 @@ from typing import Callable
 
 from sqlalchemy.orm import Session
 
-from inspections import businesstime
+from inspections import clock
 from inspections.accounts import service as accounts
 from inspections.accounts.enums import Role
 from inspections.accounts.models import User
@@ -32,7 +32,8 @@ DEMO_LOGINS: list[tuple[str, str, str, str]] = [
     ("city-office", PASSWORD, "office", "示范市 (the city above it)"),
     ("inspector1", PASSWORD, "inspector", "county-wide inspector"),
     ("inspector2", PASSWORD, "inspector", "responsibility inspector for 8 schools"),
-    ("school-mdx-p01", PASSWORD, "school", "明德县城关第一小学"),
+    ("school-mdx-p01", PASSWORD, "school", "明德县城关第一小学 (no tickets)"),
+    ("school-mdx-p04", PASSWORD, "school", "明德县南湖第二小学 (open tickets to answer)"),
     ("school-mdx-j01", PASSWORD, "school", "明德县第一中学"),
 ]
 
@@ -294,11 +295,12 @@ def load(session: Session, progress: Callable[[str], None] = lambda _m: None) ->
     for vid in submitted:
         for row in scoring.score_visit(session, vid):
             verdicts[row.verdict] = verdicts.get(row.verdict, 0) + 1
-    progress("visit scores: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
+    progress("visit scores (one per school section: a nine-year school is scored as primary and junior): "
+             + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())))
     _advance_tickets(session, rng, office_user=session.scalar(select(User).where(User.username == "office")),
                      progress=progress)
     office = session.scalar(select(User).where(User.username == "office"))
-    year = businesstime.year_of(utcnow())
+    year = clock.year_of(utcnow())
     scoring.put_self_report(session, county, year, reported_by_id=office.id, **DEMO_SELF_REPORT)
     for level in ("primary", "junior"):
         row = scoring.score_county(session, county.id, level, DEMO_COUNTY_FACTS)

@@ -16,6 +16,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.json = OrjsonProvider(app)
     app.request_class = Request  # text PostgreSQL cannot store, in bodies and forms, is a 422
     app.config.update(config_module.from_env(config))
+    from inspections import clock
+    clock.configure(app.config["BUSINESS_TIMEZONE"])  # a wrong zone name stops the start-up
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

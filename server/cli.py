@@ -194,12 +194,13 @@ def periodic():
 @with_appcontext
 @click.option("--horizon", "horizon_days", type=click.IntRange(1, 730), default=None,
               help="Days ahead to plan (default: PLAN_HORIZON_DAYS, 60).")
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Plan as of this date (UTC).")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Plan as of this date (default: today in BUSINESS_TIMEZONE).")
 def plan_visits(horizon_days, today):
     """Make the planned visits of every active schedule (idempotent; the daily job does the same)."""
     from inspections.db import new_session, utcnow
     from inspections.planning import service as planning
-    day = today.date() if today else utcnow().date()
+    from inspections import clock
+    day = today.date() if today else clock.today()
     horizon_days = horizon_days or int(current_app.config["PLAN_HORIZON_DAYS"])
     with new_session() as s:
         out = planning.generate(s, today=day, horizon_days=horizon_days, progress=lambda m: click.echo(f"plan: {m}"))

@@ -27,7 +27,7 @@ def _zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ValueError, KeyError, OSError):
-        raise ValueError(f"BUSINESS_TIME_ZONE must be an IANA time zone such as Asia/Shanghai, not {name!r}") from None
+        raise ValueError(f"BUSINESS_TIMEZONE must be an IANA time zone such as Asia/Shanghai, not {name!r}") from None
     return name
 
 
@@ -99,11 +99,13 @@ def from_env(overrides: dict | None = None) -> dict:
         # Visit planning: days a planned visit counts as late before it is missed; days ahead the
         # daily job turns schedules into planned visits.
         "VISIT_GRACE_DAYS": _days(env, "VISIT_GRACE_DAYS", 7),
+        # Days (due dates, overdue, late and missed visits, dashboard dates, months, exports) are decided,
+        # and times shown, in this zone; storage stays UTC.
         "PLAN_HORIZON_DAYS": _days(env, "PLAN_HORIZON_DAYS", 60),
         # Largest evidence file a county attaches to its self-report (PDF, Word, Excel, images).
         "DOCUMENT_MAX_BYTES": int(env.get("DOCUMENT_MAX_BYTES", 20 << 20)),
         # The zone business days and years are decided in (yearly reports, the county's assessment year).
-        "BUSINESS_TIME_ZONE": _zone(env.get("BUSINESS_TIME_ZONE") or "Asia/Shanghai"),
+        "BUSINESS_TIMEZONE": _zone(env.get("BUSINESS_TIMEZONE") or "Asia/Shanghai"),
         # Behind HTTPS (production): the session cookie is sent only over TLS. Off by default so the
         # embedded `make run` on http://127.0.0.1 can sign in.
         "SESSION_COOKIE_SECURE": _flag(env, "SESSION_COOKIE_SECURE", False),

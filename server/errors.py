@@ -45,9 +45,23 @@ def _flatten(errors) -> dict[str, list[str]]:
     return out
 
 
+def wants_page() -> bool:
+    """A browser asking for a page (Accept prefers text/html) outside the API: errors are shown as a page.
+
+    API clients (any /api/ address, or an Accept that does not put HTML first) keep problem+json."""
+    from flask import has_request_context
+    if not has_request_context() or request.path.startswith("/api/"):
+        return False
+    best = request.accept_mimetypes.best_match([PROBLEM, "application/json", "text/html"])
+    return best == "text/html"
+
+
 def problem(status: int, detail: str | None = None, *, errors: dict | None = None, headers: dict | None = None,
             **extra) -> Response:
-    """Build a problem+json response."""
+    """Build a problem+json response (or, for a browser outside the API, the error page in its language)."""
+    if wants_page():
+        from server.web.errors import error_page
+        return error_page(status, headers=headers)
     body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status}
     if detail:
         body["detail"] = detail

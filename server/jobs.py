@@ -200,7 +200,7 @@ def report_job_args(app: Flask | None = None) -> dict:
     """What a yearly report's job needs: where to store its files, and the business zone."""
     cfg = (app or current_app).config
     return {"storage_url": cfg["STORAGE_URL"], "endpoint_url": cfg.get("S3_ENDPOINT_URL"),
-            "region": cfg.get("S3_REGION"), "tz": cfg.get("BUSINESS_TIME_ZONE", "Asia/Shanghai")}
+            "region": cfg.get("S3_REGION"), "tz": cfg.get("BUSINESS_TIMEZONE", "Asia/Shanghai")}
 
 
 def record_photo_processing(db: Session, photo) -> JobRecord:

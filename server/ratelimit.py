@@ -64,7 +64,11 @@ def _too_many(err: RateLimitExceeded):
     headers = {"Retry-After": str(wait)}
     if request.endpoint == "web.login":
         from flask import render_template
-        return render_template("login.html", error="login_throttled", wait=wait), 429, headers
+
+        from server.web.i18n import ngettext
+        error = ngettext("Too many attempts; try again in %(num)s second",
+                         "Too many attempts; try again in %(num)s seconds", wait)
+        return render_template("login.html", error=error, wait=wait), 429, headers
     from server.errors import problem
     what = "sign-in attempts" if request.endpoint in LOGIN_ENDPOINTS else "uploads"
     return problem(429, f"Too many {what}; try again in {wait} s.", headers=headers)

@@ -14,10 +14,10 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.models import InspectorAssignment, User
 from inspections.audit import service as audit
-from inspections.db import utcnow
 from inspections.errors import Conflict, ValidationFailed
 from inspections.org.models import School
 from inspections.planning.enums import MONTHS, PlanState, Recurrence
@@ -127,7 +127,7 @@ def update_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid
     already started, done or in the past stay as they are. The caller then runs `generate` for the
     schedule to add the new rule's dates.
     """
-    today = today or utcnow().date()
+    today = today or clock.today()
     new = {k: changes.get(k, getattr(schedule, k)) for k in ("recurrence", "every", "start_date", "end_date")}
     inspector_ids = list(dict.fromkeys(changes["inspector_ids"])) if "inspector_ids" in changes \
         else schedule.inspector_ids

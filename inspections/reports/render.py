@@ -171,9 +171,20 @@ def html(content: dict) -> str:
     return _env.get_template("yearly.html").render(c=content, title=title(content))
 
 
+def _weasyprint():
+    """WeasyPrint, imported here (it loads Pango, which only this job needs). Importing it sets Pillow's
+    process-wide LOAD_TRUNCATED_IMAGES, under which a truncated photo would decode as a grey-filled one
+    and pass the photo checks in the same worker: it is put back (the report embeds no images)."""
+    from PIL import ImageFile
+    import weasyprint
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return weasyprint
+
+
 def pdf(content: dict) -> bytes:
     """The report as a PDF; WeasyPrint embeds (a subset of) each font it uses."""
-    from weasyprint import HTML, URLFetcher  # imported here: it loads Pango, which only this job needs
+    weasyprint = _weasyprint()
+    HTML, URLFetcher = weasyprint.HTML, weasyprint.URLFetcher
 
     class NoFetch(URLFetcher):
         """The report is self-contained: nothing is fetched (no file, no network), whatever the text says."""

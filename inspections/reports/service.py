@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inspections import businesstime
+from inspections import clock
 from inspections.db import utcnow
 from inspections.errors import ValidationFailed
 from inspections.jobs import outbox
@@ -58,7 +58,7 @@ def counties_of(session: Session, j: Jurisdiction) -> list[Jurisdiction]:
 
 
 def _local(at: datetime | None, tz: str | None) -> str | None:
-    return None if at is None else businesstime.local(at, tz).strftime("%Y-%m-%d %H:%M")
+    return None if at is None else clock.local(at, tz).strftime("%Y-%m-%d %H:%M")
 
 
 def _assessment(session: Session, county: Jurisdiction, start, end, tz) -> dict:
@@ -100,7 +100,7 @@ def _ticket_figures(tickets: list[Ticket], escalations: dict, start_day: date, a
     for t in tickets:
         if t.due_date is None or t.status == TicketStatus.cancelled or not start_day <= t.due_date < as_of:
             continue
-        done_on = businesstime.local(t.closed_at, tz).date() if t.status == TicketStatus.closed and t.closed_at \
+        done_on = clock.local(t.closed_at, tz).date() if t.status == TicketStatus.closed and t.closed_at \
             else None
         if done_on is None or done_on > t.due_date:
             overdue += 1
@@ -126,9 +126,9 @@ def build_content(session: Session, jurisdiction: Jurisdiction, year: int, *, tz
                   now: datetime | None = None) -> dict:
     """Everything the yearly report says, as JSON (see the module's docstring)."""
     now = now or utcnow()
-    start, end = businesstime.year_bounds(year, tz)
+    start, end = clock.year_bounds(year, tz)
     start_day, end_day = date(year, 1, 1), date(year + 1, 1, 1)
-    as_of = min(end_day, businesstime.today(now, tz))
+    as_of = min(end_day, clock.local(now, tz).date())
     counties = counties_of(session, jurisdiction)
     county_ids = [c.id for c in counties]
     schools = list(session.scalars(select(School).where(School.jurisdiction_id.in_(county_ids), School.active.is_(True))
@@ -209,8 +209,8 @@ def build_content(session: Session, jurisdiction: Jurisdiction, year: int, *, tz
     return {
         "jurisdiction": {"id": str(jurisdiction.id), "code": jurisdiction.code, "name": jurisdiction.name,
                          "level": str(jurisdiction.level)},
-        "year": year, "zone": businesstime.zone(tz).key, "generated_at": _local(now, tz),
-        "as_of": min(businesstime.today(now, tz), end_day - timedelta(days=1)).isoformat(),
+        "year": year, "zone": clock.zone(tz).key, "generated_at": _local(now, tz),
+        "as_of": min(clock.local(now, tz).date(), end_day - timedelta(days=1)).isoformat(),
         "counties": county_rows, "schools": ranked,
         "tickets": _ticket_figures(tickets, escalations, start_day, as_of, start, end, tz),
         "laggards": laggards,

@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from inspections import businesstime
+from inspections import clock
 from inspections.db import utcnow
 from inspections.errors import NotFound, ValidationFailed
 from inspections.org.enums import SECTIONS, SchoolKind
@@ -218,7 +218,9 @@ def raise_findings_many(session: Session, scored: list[tuple[Visit, list[VisitSc
                                        title=title[:300], measured=f["value"], required=f["threshold"],
                                        shortfall=exact(f.get("shortfall")),
                                        unit=f.get("shortfall_unit") or f.get("unit"),
-                                       inspector_id=inspector_id, index=index)
+                                       inspector_id=inspector_id, index=index,
+                                       facts={"source": "scoring", "name": f["name"], "unit": f.get("unit"),
+                                              "comparator": str(f.get("comparator") or "") or None})
                 n += 1
             # An item now met closes nothing by itself: an inspector confirms the proposal.
             for code, ind in {**row.result.get("indicators", {}), **row.result.get("government", {}),
@@ -234,7 +236,7 @@ def raise_findings_many(session: Session, scored: list[tuple[Visit, list[VisitSc
                                        source=FindingSource.inspector_flag, severity=Severity.medium,
                                        title=f"督学标记：{r.item_code}" + (f"（{r.note}）" if r.note else ""),
                                        measured=r.value, note=r.note, inspector_id=r.answered_by_id or inspector_id,
-                                       index=index)
+                                       index=index, facts={"source": "inspector_flag", "note": r.note})
                 n += 1
     session.flush()  # new tickets (and their events) before the findings that point at them
     session.add_all(index.findings)
@@ -317,7 +319,7 @@ def score_county(session: Session, county_id: uuid.UUID, level: str,
     version = templates.effective_version(session, jurisdiction_path=county.path, on=utcnow().date())
     if version is None:
         raise ValidationFailed("no published template applies to this county")
-    year = year or businesstime.year_of(utcnow(), tz)
+    year = year or clock.year_of(utcnow(), tz)
     pairs = latest_school_scores(session, county, level)
     schools = [{"school": f"{s.code} {s.name}", "facts": score.facts, **_context(s, score)} for s, score in pairs]
     county_result = engine.score_county(version.definition, level, schools)
@@ -352,7 +354,7 @@ def previous_target_counts(session: Session, county_id: uuid.UUID, level: str, d
     targets = [t for t in (definition.get("county") or {}).get("targets", []) if "min_fewer_per_year" in t]
     if not targets:
         return {}
-    start, end = businesstime.year_bounds(year - 1, tz)
+    start, end = clock.year_bounds(year - 1, tz)
     row = session.scalar(select(CountyScore).where(CountyScore.jurisdiction_id == county_id, CountyScore.level == level,
                                                    CountyScore.computed_at >= start, CountyScore.computed_at < end)
                          .order_by(CountyScore.computed_at.desc()).limit(1))

@@ -10,14 +10,15 @@ import statistics
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, case, func, literal, select, tuple_
+from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import Principal, jurisdiction_filter, school_filter
-from inspections.db import UTCDateTime, utcnow
+from inspections import clock
+from inspections.db import UTCDateTime
 from inspections.org.models import Jurisdiction, School
 from inspections.tickets.enums import Severity, TicketStatus
 from inspections.tickets.models import Ticket
@@ -73,11 +74,12 @@ class Row:
 
 
 def _midnight(d: date) -> datetime:
-    return datetime.combine(d, datetime.min.time()).replace(tzinfo=timezone.utc)
+    """The instant business day `d` starts (days are the business zone's, inspections.clock)."""
+    return clock.day_start(d)
 
 
 def _today() -> date:
-    return utcnow().date()
+    return clock.today()
 
 
 def criteria(p: Principal, f: Filters, *, today: date | None = None, session: Session | None = None) -> list:
@@ -302,14 +304,14 @@ def counted_summary(session: Session, p: Principal, f: Filters, *, today: date, 
         for (at,) in session.execute(select(Ticket.opened_at).join(School, School.id == Ticket.school_id)
                                      .where(Ticket.status.in_(OPEN_STATES), Ticket.due_date >= lo,
                                             Ticket.due_date < hi, *narrow, *in_schools)):
-            days.setdefault(st.utc_day(at), [0, 0, 0, 0])[3] += sign
+            days.setdefault(st.local_day(at), [0, 0, 0, 0])[3] += sign
     keys, start = _months(today, months)
     opened, closed = defaultdict(int), defaultdict(int)
     ages = [0] * len(AGING_BUCKETS)
     for day, (o, c, still, over) in days.items():
         # Of the open (overdue) tickets: those opened that day and still open (overdue); none is closed.
         still = over if overdue_only else still
-        if day >= start.date():
+        if day >= clock.day_of(start):
             opened[f"{day:%Y-%m}"] += still if narrowed else o
             closed[f"{day:%Y-%m}"] += 0 if narrowed else c
         age = (today - day).days
@@ -373,9 +375,13 @@ def median_days_to_close(session: Session, where: list) -> float | None:
 
 
 def _month(session: Session, col):
+    """The business month (YYYY-MM) of a stored instant, in SQL."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", col), "YYYY-MM")
-    return func.strftime("%Y-%m", col)
+        return func.to_char(func.timezone(clock.zone().key, col), "YYYY-MM")
+    # SQLite knows no zones: shift by the zone's offset today (exact for zones without daylight saving,
+    # such as Asia/Shanghai).
+    offset = int(clock.utc_offset_at(clock.today()).total_seconds())
+    return func.strftime("%Y-%m", col, f"{offset:+d} seconds")
 
 
 def _months(today: date, months: int) -> tuple[list[str], datetime]:
@@ -418,13 +424,30 @@ def tickets(session: Session, p: Principal, f: Filters, *, after: tuple[datetime
     return session.execute(q.limit(limit)).all()
 
 
-def export_pages(session: Session, p: Principal, f: Filters, today: date, size: int = 2000):
-    """Export rows (plain lists) a page at a time. The session's transaction ends after each page, so a
-    slow or vanished download never holds a transaction (or its locks) open between pages."""
+NO_DUE = date(9999, 12, 31)  # tickets with no deadline sort last
+
+
+def tickets_by_due(session: Session, p: Principal, f: Filters, *, after: tuple[date, uuid.UUID] | None = None,
+                   limit: int = 100, today: date | None = None):
+    """The tickets behind a number, soonest deadline first (none last); keyset pages by (deadline, id)."""
+    due = func.coalesce(Ticket.due_date, literal(NO_DUE))
+    q = (select(Ticket, School.code, School.name, Jurisdiction.name.label("county"))
+         .join(School, School.id == Ticket.school_id).join(Jurisdiction, Jurisdiction.id == School.jurisdiction_id)
+         .where(*criteria(p, f, today=today)).order_by(due, Ticket.id))
+    if after is not None:
+        q = q.where(or_(due > after[0], and_(due == after[0], Ticket.id > after[1])))
+    return session.execute(q.limit(limit)).all()
+
+
+def export_pages(session: Session, p: Principal, f: Filters, today: date, size: int = 2000, row=None):
+    """Export rows (plain lists; `row(result_row, today)` makes each, `export_row` by default) a page at a
+    time. The session's transaction ends after each page, so a slow or vanished download never holds a
+    transaction (or its locks) open between pages."""
+    row = row or export_row
     after = None
     while True:
         rows = tickets(session, p, f, after=after, limit=size, today=today)
-        out = [export_row(r, today) for r in rows]
+        out = [row(r, today) for r in rows]
         if rows:
             after = (rows[-1].Ticket.opened_at, rows[-1].Ticket.id)
         session.rollback()

@@ -41,6 +41,9 @@ class Ticket(IdMixin, TimestampMixin, VersionedMixin, Base):
     required: Mapped[object | None] = mapped_column(JSONType)
     shortfall: Mapped[Decimal | None] = mapped_column(ExactDecimal(18, 2))
     unit: Mapped[str | None] = mapped_column(String(32))
+    # What the pages' words are made from, in any language: {"source", "name": {"zh", "en"}, "comparator",
+    # "unit", "note"} (the stored `title` is one language's rendering, kept for the API).
+    facts: Mapped[dict | None] = mapped_column(JSONType)
     due_date: Mapped[date | None] = mapped_column(active_history=True)
     inspector_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, active_history=True)

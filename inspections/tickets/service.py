@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import Principal
 from inspections.db import utcnow
+from inspections import clock
 from inspections.errors import Conflict, Forbidden, ValidationFailed
 from inspections.tickets.enums import FindingSource, Severity, TicketStatus
 from inspections.tickets.models import Finding, Ticket, TicketEvent
@@ -53,7 +54,7 @@ def allowed_next(ticket: Ticket, role: Role) -> list[str]:
 
 def is_overdue(ticket: Ticket, today: date | None = None) -> bool:
     """Past its due date and not yet done."""
-    today = today or utcnow().date()
+    today = today or clock.today()
     return ticket.status in OPEN_STATES and ticket.due_date is not None and ticket.due_date < today
 
 
@@ -132,7 +133,7 @@ def _evidence_photos(session: Session, ticket: Ticket, photo_ids: list[uuid.UUID
 def due_date_for(severity: Severity, opened: datetime, due_days: dict | None = None) -> date:
     """Deadline from the office's policy (default 30/60/90 days by severity)."""
     days = (due_days or DEFAULT_DUE_DAYS).get(severity, 60)
-    return (opened + timedelta(days=days)).date()
+    return clock.day_of(opened) + timedelta(days=days)
 
 
 def open_ticket_for(session: Session, school_id, item_code: str, section: str) -> Ticket | None:
@@ -201,7 +202,7 @@ class TicketIndex:
 def record_finding(session: Session, *, visit, item_code: str, section: str, source: FindingSource,
                    severity: Severity, title: str, measured=None, required=None, shortfall=None, unit=None,
                    note=None, inspector_id=None, due_days: dict | None = None,
-                   index: TicketIndex | None = None) -> Finding:
+                   index: TicketIndex | None = None, facts: dict | None = None) -> Finding:
     """Add a finding; attach it to the open ticket for that item, reopen a closed one, or open a new one.
 
     With an `index` (many visits at once), tickets are looked up in it and nothing is flushed here: the
@@ -234,6 +235,8 @@ def record_finding(session: Session, *, visit, item_code: str, section: str, sou
             index.now_open(ticket)
     # The ticket always carries the latest measurement.
     ticket.measured, ticket.required, ticket.shortfall, ticket.unit = measured, required, shortfall, unit
+    if facts is not None:
+        ticket.facts = facts
     if _rank(severity) > _rank(ticket.severity):
         ticket.severity = severity
     ticket.version += 1
@@ -274,7 +277,7 @@ def propose_closure(session: Session, ticket: Ticket, *, visit, note: str,
 
 def escalate_overdue(session: Session, *, today: date | None = None) -> int:
     """Mark overdue tickets and escalate each to its office once per overdue period (督办); returns how many."""
-    today = today or utcnow().date()
+    today = today or clock.today()
     n = 0
     for ticket in session.scalars(select(Ticket).where(Ticket.status.in_(OPEN_STATES), Ticket.due_date < today)):
         last = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
@@ -282,7 +285,7 @@ def escalate_overdue(session: Session, *, today: date | None = None) -> int:
                               .order_by(TicketEvent.at.desc()).limit(1))
         level = int(last.data["escalation"]) if last else 0
         # Escalate again every 30 days a ticket stays overdue.
-        last_on = date.fromisoformat(last.data.get("on", last.at.date().isoformat())) if last else None
+        last_on = date.fromisoformat(last.data.get("on", clock.day_of(last.at).isoformat())) if last else None
         if last_on is None or (today - last_on).days >= 30:
             _event(session, ticket, actor_id=None, frm=None, to=None,
                    note=f"overdue since {ticket.due_date.isoformat()}: escalated to the supervisory office (督办)",

@@ -24,12 +24,13 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from sqlalchemy import delete, event, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from inspections import clock
 from inspections.db import utcnow
 from inspections.org.models import School
 from inspections.tickets.enums import TicketStatus
@@ -51,8 +52,9 @@ def status_class(status) -> str:
     return CLOSED if s == T.closed else CANCELLED if s == T.cancelled else OPEN
 
 
-def utc_day(at: datetime) -> date:
-    return at.astimezone(timezone.utc).date()
+def local_day(at: datetime) -> date:
+    """The business day (inspections.clock) an instant falls on: the days the counts are kept by."""
+    return clock.day_of(at)
 
 
 def _severity(value) -> str:
@@ -106,11 +108,11 @@ def contributions(f: Facts, as_of: date, sign: int, out: Delta) -> None:
 
     add(TicketSchoolStat, (f.school_id,), **{cls: 1}, overdue=overdue)
     add(TicketItemStat, (f.jurisdiction_id, f.item_code, f.severity), **{cls: 1}, overdue=overdue)
-    opened = utc_day(f.opened_at)
+    opened = local_day(f.opened_at)
     add(TicketDayStat, (f.jurisdiction_id, opened), opened=1, still_open=int(cls == OPEN), still_overdue=overdue)
     closed = tenths = None
     if f.status == T.closed and f.closed_at is not None:
-        closed, tenths = utc_day(f.closed_at), close_tenths(f.opened_at, f.closed_at)
+        closed, tenths = local_day(f.closed_at), close_tenths(f.opened_at, f.closed_at)
         add(TicketDayStat, (f.jurisdiction_id, closed), closed=1)
         add(TicketCloseStat, (f.jurisdiction_id, tenths), n=1)
     for facet, value in (("item", f.item_code), ("severity", f.severity)):
@@ -230,7 +232,7 @@ def advance(session: Session, today: date | None = None) -> int:
 
     Returns how many tickets moved. Idempotent for a day; commits nothing itself.
     """
-    today = today or utcnow().date()
+    today = today or clock.today()
     conn = session.connection()
     day = as_of(conn, lock="update")
     if day is None or day == today:
@@ -270,7 +272,7 @@ def rebuild(conn, *, today: date | None = None, progress=None) -> int:
     On PostgreSQL ticket writers wait (SHARE lock on tickets) until the caller commits, so no change
     falls between the count and its storage.
     """
-    today = today or utcnow().date()
+    today = today or clock.today()
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("LOCK TABLE tickets IN SHARE MODE")
     state = as_of(conn, lock="update")

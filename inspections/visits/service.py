@@ -8,6 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.models import InspectorAssignment, User
 from inspections.accounts.scope import Principal
@@ -95,7 +96,7 @@ def check_new(session: Session, specs: list[dict]) -> list[tuple[TemplateVersion
                     and str(version.template.jurisdiction_id) not in school_nodes):
                 errors["template_version_id"] = ["is not a published template version"]
         else:
-            key = (sp["school"].jurisdiction_path, sp.get("planned_for") or utcnow().date())
+            key = (sp["school"].jurisdiction_path, sp.get("planned_for") or clock.today())
             if key not in effective:
                 effective[key] = templates.effective_version(session, jurisdiction_path=key[0], on=key[1])
             version = effective[key]

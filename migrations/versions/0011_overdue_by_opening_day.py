@@ -5,10 +5,8 @@ Revises: 0010
 Create Date: 2026-11-29 23:30:00
 
 `still_overdue` on the per-day count tables: of the tickets opened that day and still open, those
-due before `as_of`. The counts are then rebuilt from the tickets. This is the last migration that
-changes the count tables, so it is the one that counts the tickets already there (0008 used to):
-the rebuild is the application's own code, which writes the tables as they stand now. A later
-migration that changes them must take the rebuild over.
+due before `as_of`. The tickets already there are counted by 0016, which took the rebuild over
+(the rebuild is the application's own code, which writes the tables as they stand now).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -27,8 +25,7 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column('still_overdue', sa.Integer(), server_default='0', nullable=False))
         with op.batch_alter_table(table) as batch_op:
             batch_op.alter_column('still_overdue', server_default=None)
-    from inspections.tickets.stats import rebuild
-    rebuild(op.get_bind())
+    # The counts are rebuilt by 0016 (days in the business zone), the last migration to change them.
 
 
 def downgrade() -> None:

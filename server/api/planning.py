@@ -8,9 +8,9 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import exists, false, select
 from sqlalchemy.orm import selectinload
 
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import Principal, school_filter, visit_filter
-from inspections.db import utcnow
 from inspections.org.models import Jurisdiction, School
 from inspections.pagination import paginate
 from inspections.planning import service as planning
@@ -128,7 +128,7 @@ def grace_days() -> int:
 
 
 def dump_planned(visits: list[Visit]) -> list[dict]:
-    today, grace = utcnow().date(), grace_days()
+    today, grace = clock.today(), grace_days()
     sched = planning.schedule_of(session(), [v.id for v in visits])
     return [{"id": v.id, "school_id": v.school_id, "status": v.status, "planned_for": v.planned_for,
              "state": planning.state_of(v, today, grace), "schedule_id": sched.get(v.id),
@@ -175,7 +175,7 @@ class Schedules(MethodView):
         if school is None:
             abort(422, errors={"school_id": ["is not a school in your scope"]})
         s = planning.create_schedule(db, school=school, created_by=current_user(), **body)
-        planning.generate(db, today=utcnow().date(), horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
+        planning.generate(db, today=clock.today(), horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
                           schedule_ids=[s.id])
         db.commit()
         return s
@@ -209,7 +209,7 @@ class ScheduleById(MethodView):
         db = session()
         s = _schedule(schedule_id)
         _check_version(body, s)
-        today = utcnow().date()
+        today = clock.today()
         planning.update_schedule(db, s, actor_id=current_principal().user_id, today=today, **body)
         if s.active:
             planning.generate(db, today=today, horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
@@ -224,7 +224,7 @@ class ScheduleById(MethodView):
         """Delete a schedule; its visits still planned for today or later are cancelled."""
         db = session()
         n = planning.delete_schedule(db, _schedule(schedule_id), actor_id=current_principal().user_id,
-                                     today=utcnow().date())
+                                     today=clock.today())
         db.commit()
         return {"cancelled_visits": n}
 
@@ -239,7 +239,7 @@ class PlannedVisits(MethodView):
     def get(self, query, limit, cursor):
         """Upcoming, late and missed visits in my scope, by planned date."""
         db, p = session(), current_principal()
-        today, grace = utcnow().date(), grace_days()
+        today, grace = clock.today(), grace_days()
         crit = planning.state_criterion(query["state"], today, grace) if query["state"] \
             else planning.any_state(today, grace)
         stmt = select(Visit).where(visit_filter(p), crit, Visit.planned_for.is_not(None)) \

@@ -6,9 +6,9 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from inspections import clock
 from inspections.accounts.scope import school_filter
 from inspections.audit import service as audit
-from inspections.db import utcnow
 from inspections.org.models import School
 from inspections.pagination import paginate
 from inspections.tickets import service as tickets
@@ -53,7 +53,7 @@ class Tickets(MethodView):
             if query[key] is not None:
                 stmt = stmt.where(getattr(Ticket, key) == query[key])
         if query["overdue"] is not None:
-            today = utcnow().date()
+            today = clock.today()
             late = Ticket.status.in_(tickets.OPEN_STATES) & (Ticket.due_date < today)
             stmt = stmt.where(late if query["overdue"] else ~late)
         return page_response(paginate(session(), stmt, [Ticket.opened_at, Ticket.id], cursor=cursor, limit=limit),

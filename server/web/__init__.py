@@ -16,8 +16,8 @@ from inspections.accounts.enums import Role
 from inspections.accounts.models import User
 from inspections.accounts.scope import principal_for
 from server.extensions import session
-from server.web import i18n  # noqa: F401 - areas add their strings through it
-from server.web.i18n import translate
+from server.web import i18n, words
+from server.web.i18n import _
 
 bp = Blueprint("web", __name__, url_prefix="/web", template_folder="templates", static_folder="static")
 
@@ -25,11 +25,12 @@ bp = Blueprint("web", __name__, url_prefix="/web", template_folder="templates", 
 FILE_FORMS = {"web.ticket_detail"}
 FORM_FILES = 4
 
-# The header's links: (endpoint, string key, roles that see it). Areas append theirs with `nav_link`.
-NAV_LINKS: list[tuple[str, str, tuple[str, ...]]] = []
+# The header's links: (endpoint, words, roles that see it). Areas append theirs with `nav_link`.
+NAV_LINKS: list[tuple[str, object, tuple[str, ...]]] = []
 
 
-def nav_link(endpoint: str, label: str, *roles: Role) -> None:
+def nav_link(endpoint: str, label, *roles: Role) -> None:
+    """A header link; `label` is a lazy string (i18n._l) so it is shown in the reader's language."""
     NAV_LINKS.append((endpoint, label, tuple(r.value for r in roles)))
 
 
@@ -78,9 +79,51 @@ def signed_in_user() -> User | None:
 def _helpers():
     if "csrf" not in web_session:
         web_session["csrf"] = secrets.token_urlsafe(32)
-    lang = web_session.get("lang", "zh-CN")
-    return {"csrf_token": web_session["csrf"], "t": lambda key: translate(key, lang), "lang": lang,
-            "web_user": g.get("web_user"), "nav_links": NAV_LINKS}
+    return {"csrf_token": web_session["csrf"], "lang": i18n.page_lang(), "label": i18n.label, "t": i18n.t,
+            "web_user": g.get("web_user"), "nav_links": NAV_LINKS, "lang_href": lang_href,
+            "ticket_title": words.ticket_title, "measurement": words.measurement, "event_text": words.event_text,
+            "photo_flags": words.photo_flags, "photo_place": words.photo_place, "value_text": words.value_text,
+            "amount_text": words.amount_text, "name_of": words.name_of, "place": _place(g.get("web_user"))}
+
+
+def _place(user: User | None) -> str:
+    """The user's place in the jurisdiction tree, for the header: "省 › 市 › 县", or the school's."""
+    if user is None:
+        return ""
+    node, names = user.jurisdiction, []
+    if user.school is not None:
+        names.append(user.school.name)
+        node = None
+    while node is not None and len(names) < 5:
+        names.insert(0, node.name)
+        node = node.parent
+    return " › ".join(names)
+
+
+def lang_href(lang: str) -> str:
+    """This page in another language. A page shown in answer to a POST (a form that failed) links to its
+    GET address (g.page_url, set by the view; the user's start page otherwise), never back to the POST."""
+    if request.method == "GET" and request.url_rule is not None:
+        args = request.args.to_dict(flat=False)
+        args["lang"] = [lang]
+        return url_for(request.endpoint, **(request.view_args or {}), **args)
+    rule = request.url_rule
+    if rule is not None and "GET" in (rule.methods or ()) and request.endpoint:
+        return url_for(request.endpoint, **(request.view_args or {}), lang=lang)
+    return f"{g.get('page_url') or url_for('web.home')}?lang={lang}"
+
+
+def landing_endpoint(user: User | None) -> str:
+    """Where a user starts: schools their tickets, inspectors their visits, offices the dashboard."""
+    if user is None:
+        return "web.login"
+    return {Role.school: "web.ticket_list", Role.inspector: "web.my_visits"}.get(user.role, "web.dashboard")
+
+
+@bp.get("/")
+def home():
+    """The signed-in user's start page (the sign-in page when signed out)."""
+    return redirect(url_for(landing_endpoint(g.web_user)))
 
 
 def _principal(*roles: Role):
@@ -104,8 +147,8 @@ def login():
             web_session.update(uid=str(user.id), sv=user.session_version or 0, lang=lang,
                                csrf=secrets.token_urlsafe(32))
             nxt = request.args.get("next", "")
-            return redirect(nxt if nxt.startswith("/web/") else url_for("web.ticket_list"))
-        error = "login_failed"
+            return redirect(nxt if nxt.startswith("/web/") else url_for(landing_endpoint(user)))
+        error = _("Wrong username or password")
     return render_template("login.html", error=error), (401 if error else 200)
 
 
@@ -122,6 +165,9 @@ def logout():
 
 @bp.record_once
 def _cookie_policy(state):
+    i18n.init_app(state.app)
+    # The address the README gives: the site's root leads to the user's start page.
+    state.app.add_url_rule("/", "web.root", lambda: redirect(url_for("web.home")))
     # The session cookie carries the login: never readable by scripts, not sent on cross-site POSTs.
     state.app.config["SESSION_COOKIE_HTTPONLY"] = True
     if not state.app.config.get("SESSION_COOKIE_SAMESITE"):
@@ -131,5 +177,6 @@ def _cookie_policy(state):
 # Each area of the site is its own module adding routes to this blueprint.
 from server.web import tickets as _tickets  # noqa: E402,F401
 from server.web import planning as _planning  # noqa: E402,F401
+from server.web import visits as _visits  # noqa: E402,F401
 from server.web import dashboard as _dashboard  # noqa: E402,F401
 from server.web import yearly as _yearly  # noqa: E402,F401

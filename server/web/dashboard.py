@@ -4,14 +4,14 @@ from __future__ import annotations
 import base64
 import io
 import uuid
-from datetime import date, datetime
+from datetime import date
 
 from flask import Response, abort, render_template, request, stream_with_context, url_for
 from sqlalchemy import select
 
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import jurisdiction_filter
-from inspections.db import as_utc, utcnow
 from inspections.org.enums import JurisdictionLevel
 from inspections.org.models import Jurisdiction
 from inspections.scoring import service as scoring
@@ -20,33 +20,13 @@ from inspections.tickets.enums import Severity, TicketStatus
 from schemas.common import EARLIEST, LATEST
 from server.extensions import session
 from server.spreadsheet import XLSX_OPTIONS, SafeWriter
-from server.web import _principal, bp, i18n, nav_link
+from server.web import _principal, bp, nav_link
+from server.web import words
+from server.web.i18n import _, _l, label
 
 VIEWERS = (Role.office, Role.admin)
-nav_link("web.dashboard", "dashboard", *VIEWERS)
-nav_link("web.county_reports", "county_reports", *VIEWERS)
-i18n.add({
-    "zh-CN": {"dashboard": "督办看板", "county_reports": "差异系数报告", "open_count": "未销号", "overdue_count": "已逾期",
-              "closed_count": "已销号", "cancelled_count": "已撤销", "closure_rate": "销号率",
-              "median_days": "销号用时中位数", "aging": "未销号账龄（天）", "trend": "近 12 个月趋势",
-              "opened": "新开", "by_county": "按县区", "by_school": "按学校（前 50）", "by_indicator": "按指标",
-              "county": "县区", "school": "学校", "indicator": "指标", "export_csv": "导出 CSV", "export_xlsx": "导出 Excel",
-              "filter": "筛选", "all": "全部", "severity": "严重程度", "next_page": "下一页", "none_found": "没有符合条件的整改单",
-              "ticket_list": "整改单清单", "verdict": "结论", "computed_at": "计算时间", "cv": "差异系数", "limit": "限值",
-              "no_score": "尚无评估结果", "level": "学段", "primary": "小学", "junior": "初中", "days": "天",
-              "opened_from": "开单起", "opened_to": "开单止", "state": "状态",
-              "chart_top": "· 柱高上限"},
-    "en": {"dashboard": "Dashboard", "county_reports": "County CV reports", "open_count": "Open", "overdue_count": "Overdue",
-           "closed_count": "Closed", "cancelled_count": "Cancelled", "closure_rate": "Closure rate",
-           "median_days": "Median days to close", "aging": "Open tickets by age (days)", "trend": "Last 12 months",
-           "opened": "Opened", "by_county": "By county", "by_school": "By school (top 50)", "by_indicator": "By indicator",
-           "county": "County", "school": "School", "indicator": "Indicator", "export_csv": "Export CSV",
-           "export_xlsx": "Export Excel", "filter": "Filter", "all": "All", "severity": "Severity", "next_page": "Next page",
-           "none_found": "No tickets match", "ticket_list": "Tickets", "verdict": "Verdict", "computed_at": "Computed",
-           "cv": "CV", "limit": "Limit", "no_score": "No judgement yet", "level": "Level", "primary": "Primary",
-           "junior": "Junior secondary", "days": "days", "opened_from": "Opened from", "opened_to": "Opened to",
-           "state": "State", "chart_top": "· tallest bar"},
-})
+nav_link("web.dashboard", _l("Dashboard"), *VIEWERS)
+nav_link("web.county_reports", _l("County CV reports"), *VIEWERS)
 
 
 def _filters() -> dash.Filters:
@@ -115,12 +95,44 @@ def dashboard():
     p = _principal(*VIEWERS)
     f = _filters()
     s = dash.summary(session(), p, f)
+    names = words.indicator_names()
+    codes = sorted(set(names) | {r.key for r in s.by_indicator} | ({f.item_code} if f.item_code else set()))
     return render_template("dashboard.html", s=s, f=f, link=_linker(f), chart=chart(s.trend),
-                           counties=_counties(p), severities=list(Severity), states=dash.STATES)
+                           counties=_counties(p), severities=list(Severity), states=dash.STATES,
+                           indicators=[(c, names.get(c, "")) for c in codes], indicator_names=names,
+                           active=_active_filters(p, f))
+
+
+def _active_filters(p, f: dash.Filters) -> list[tuple[str, str, str]]:
+    """The filters in force as (label, value in words, the query key), for the page to show and clear.
+    A county or school outside the user's scope is shown as "–" (its name would leak that it exists)."""
+    from inspections.accounts.scope import school_filter
+    from inspections.org.models import School
+    out = []
+    if f.county_id:
+        j = session().scalar(select(Jurisdiction).where(Jurisdiction.id == f.county_id, jurisdiction_filter(p)))
+        out.append((_("County"), j.name if j else "–", "county_id"))
+    if f.school_id:
+        sch = session().scalar(select(School).where(School.id == f.school_id, school_filter(p)))
+        out.append((_("School"), f"{sch.code} {sch.name}" if sch else "–", "school_id"))
+    if f.item_code:
+        name = words.indicator_names().get(f.item_code)
+        out.append((_("Indicator"), f"{f.item_code} {name}" if name else f.item_code, "item_code"))
+    if f.severity:
+        out.append((_("Severity"), label("severity", f.severity), "severity"))
+    if f.state:
+        out.append((_("State"), label("state", f.state) if f.state in dash.STATES else label("status", f.state),
+                    "state"))
+    if f.opened_from:
+        out.append((_("Opened from"), f.opened_from.isoformat(), "opened_from"))
+    if f.opened_to:
+        out.append((_("Opened to"), f.opened_to.isoformat(), "opened_to"))
+    return out
 
 
 def _cursor(row) -> str:
-    raw = f"{row.Ticket.opened_at.isoformat()}|{row.Ticket.id}"
+    """The drill-down's page cursor: the last row's deadline (tickets with none sort last) and id."""
+    raw = f"{(row.Ticket.due_date or dash.NO_DUE).isoformat()}|{row.Ticket.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
@@ -128,10 +140,8 @@ def _after(raw: str | None):
     if not raw:
         return None
     try:
-        at, tid = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
-        when = datetime.fromisoformat(at)
-        as_utc(when)  # naive, or past the calendar's ends: not a cursor of ours (ValueError)
-        return when, uuid.UUID(tid)
+        day, tid = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
+        return date.fromisoformat(day), uuid.UUID(tid)
     except (ValueError, UnicodeDecodeError):
         abort(400, "bad page cursor")
 
@@ -141,16 +151,18 @@ def dashboard_tickets():
     """The tickets behind a number: filtered, 100 a page, each linking to its page and evidence."""
     p = _principal(*VIEWERS)
     f = _filters()
-    rows = dash.tickets(session(), p, f, after=_after(request.args.get("after")), limit=101)
+    rows = dash.tickets_by_due(session(), p, f, after=_after(request.args.get("after")), limit=101)
     more = len(rows) > 100
     rows = rows[:100]
     nxt = url_for("web.dashboard_tickets", **f.query_args(), after=_cursor(rows[-1])) if more else None
     return render_template("dashboard_tickets.html", rows=rows, f=f, link=_linker(f), next_url=nxt,
-                           today=utcnow().date(), open_states=dash.OPEN_STATES)
+                           active=_active_filters(p, f),
+                           today=clock.today(), open_states=dash.OPEN_STATES)
 
 
 def _export_name(ext: str) -> str:
-    return f"tickets-{utcnow():%Y%m%d-%H%M}.{ext}"
+    from inspections import clock
+    return f"tickets-{clock.local(clock.now()):%Y%m%d-%H%M}.{ext}"
 
 
 @bp.get("/dashboard/export.csv")
@@ -158,15 +170,15 @@ def export_csv():
     """Every ticket matching the filters as CSV (UTF-8 with BOM so Excel reads the Chinese), streamed."""
     p = _principal(*VIEWERS)
     f = _filters()
-    today = utcnow().date()
+    today = clock.today()
     db = session()
 
     def generate():
         buf = io.StringIO()
         w = SafeWriter(buf)  # text stays text: a school named "=HYPERLINK(...)" is no formula
-        w.writerow(dash.EXPORT_COLUMNS)
+        w.writerow(words.export_columns())
         yield "\ufeff" + buf.getvalue()
-        for page in dash.export_pages(db, p, f, today):
+        for page in dash.export_pages(db, p, f, today, row=words.export_row):
             buf.seek(0)
             buf.truncate()
             w.writerows(page)
@@ -184,15 +196,15 @@ def export_xlsx():
     import xlsxwriter
     p = _principal(*VIEWERS)
     f = _filters()
-    today = utcnow().date()
+    today = clock.today()
     tmp = tempfile.SpooledTemporaryFile(max_size=8 << 20)
     book = xlsxwriter.Workbook(tmp, {"constant_memory": True, "in_memory": False, "tmpdir": tempfile.gettempdir(),
                                      **XLSX_OPTIONS})  # a school named "=HYPERLINK(...)" stays text
-    sheet = book.add_worksheet("tickets")
+    sheet = book.add_worksheet(_("Rectification tickets")[:31])
     bold = book.add_format({"bold": True})
-    sheet.write_row(0, 0, dash.EXPORT_COLUMNS, bold)
+    sheet.write_row(0, 0, words.export_columns(), bold)
     i = 0
-    for page in dash.export_pages(session(), p, f, today):
+    for page in dash.export_pages(session(), p, f, today, row=words.export_row):
         for values in page:
             i += 1
             sheet.write_row(i, 0, values)

@@ -4,14 +4,14 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.models import InspectorAssignment, User
 from inspections.accounts.scope import school_filter, user_filter, visit_filter
-from inspections.db import utcnow
 from inspections.errors import DomainError
 from inspections.org.models import School
 from inspections.planning import service as planning
@@ -22,28 +22,12 @@ from inspections.tickets.models import Ticket
 from inspections.visits.models import Visit
 from server.extensions import session
 from server.web import _principal, bp, nav_link
-from server.web.i18n import add
+from server.web.forms import field_errors
+from server.web.i18n import _, _l, ngettext
 
-nav_link("web.planning_page", "plan_title", Role.office, Role.admin)
-nav_link("web.my_visits", "my_visits", Role.inspector)
+nav_link("web.planning_page", _l("Visit planning"), Role.office, Role.admin)
+nav_link("web.my_visits", _l("My visits"), Role.inspector)
 
-add({
-    "zh-CN": {"plan_title": "访视计划", "plan_schedules": "周期性访视安排", "plan_upcoming": "即将进行",
-              "plan_late": "已延误", "plan_missed": "已错过", "plan_school": "学校", "plan_recurrence": "周期",
-              "plan_every": "间隔", "plan_start": "开始日期", "plan_end": "结束日期", "plan_inspectors": "督学",
-              "plan_active": "启用", "plan_inactive": "停用", "plan_create": "新建访视安排", "plan_assign": "指派督学",
-              "plan_date": "计划日期", "plan_none": "暂无", "plan_saved": "已保存", "plan_notes": "备注",
-              "rec_once": "一次", "rec_monthly": "每月", "rec_quarterly": "每季度", "rec_termly": "每学期",
-              "my_visits": "我的访视", "my_awaiting": "待核验的整改单"},
-    "en": {"plan_title": "Visit planning", "plan_schedules": "Recurring schedules", "plan_upcoming": "Upcoming",
-           "plan_late": "Late", "plan_missed": "Missed", "plan_school": "School", "plan_recurrence": "Recurrence",
-           "plan_every": "Every", "plan_start": "Start date", "plan_end": "End date", "plan_inspectors": "Inspectors",
-           "plan_active": "Active", "plan_inactive": "Inactive", "plan_create": "New schedule",
-           "plan_assign": "Assign inspector", "plan_date": "Planned for", "plan_none": "None",
-           "plan_saved": "Saved", "plan_notes": "Notes", "rec_once": "Once", "rec_monthly": "Monthly",
-           "rec_quarterly": "Quarterly", "rec_termly": "Each term", "my_visits": "My visits",
-           "my_awaiting": "Tickets awaiting verification"},
-})
 
 LIST_LIMIT = 200
 
@@ -53,7 +37,7 @@ def _grace() -> int:
 
 
 def _visits_by_state(criterion) -> dict[str, list[Visit]]:
-    today, db = utcnow().date(), session()
+    today, db = clock.today(), session()
     out = {}
     for state in PlanState:
         out[state.value] = db.scalars(
@@ -71,6 +55,7 @@ def _names(ids) -> dict[uuid.UUID, str]:
 
 
 def _render_planning(p, *, error=None, fields=None, form=None, status=200):
+    g.page_url = url_for("web.planning_page")  # a failed form's page links to the GET address (language switch)
     db = session()
     schedules = db.scalars(select(VisitSchedule).where(VisitSchedule.school_id.in_(
         select(School.id).where(school_filter(p)))).options(selectinload(VisitSchedule.inspector_links),
@@ -92,12 +77,16 @@ def _render_planning(p, *, error=None, fields=None, form=None, status=200):
                                                               for i in v.inspector_ids]
     return render_template("planning.html", schedules=schedules, by_state=by_state, schools=schools,
                            inspectors=inspectors, covering=covering, names=_names(ids), recurrences=list(Recurrence), error=error,
-                           fields=fields or {}, form=form or {}), status
+                           fields=field_errors(fields), form=form or {}), status
 
 
-@bp.get("/planning")
+@bp.route("/planning", methods=["GET", "POST"])
 def planning_page():
-    """The office's schedules and its upcoming, late and missed visits, with forms to plan and assign."""
+    """The office's schedules and its upcoming, late and missed visits, with forms to plan and assign.
+
+    The new-schedule form posts here, so a form that failed is shown again at the page's own address."""
+    if request.method == "POST":
+        return planning_create_schedule()
     return _render_planning(_principal(Role.office, Role.admin))
 
 
@@ -143,17 +132,19 @@ def planning_create_schedule():
             except ValueError:
                 errors["inspector_ids"] = ["is not an inspector"]
     if errors:
-        return _render_planning(p, error="Invalid visit schedule", fields=errors, form=f, status=422)
+        return _render_planning(p, error=_("The schedule was not saved."), fields=errors, form=f, status=422)
     try:
         s = planning.create_schedule(db, school=school, created_by=db.get(User, p.user_id), recurrence=recurrence,
                                      every=every, start_date=start, end_date=end, inspector_ids=inspector_ids,
                                      notes=(f.get("notes") or "").strip()[:2000] or None)
-        planning.generate(db, today=utcnow().date(), horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
+        planning.generate(db, today=clock.today(), horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
                           schedule_ids=[s.id])
         db.commit()
     except DomainError as e:
         db.rollback()
-        return _render_planning(p, error=e.message, fields=e.fields, form=f, status=422)
+        return _render_planning(p, error=_("The schedule was not saved."), fields=e.fields or {"_": [e.message]},
+                                form=f, status=422)
+    flash(_("The schedule was saved."))
     return redirect(url_for("web.planning_page"))
 
 
@@ -172,14 +163,16 @@ def planning_assign(visit_id):
     try:
         inspector_id = uuid.UUID(request.form.get("inspector_id", ""))
     except ValueError:
-        return _render_planning(p, error="Invalid inspectors", fields={"inspector_ids": ["choose an inspector"]},
-                                status=422)
+        return _render_planning(p, error=_("The inspector was not assigned."),
+                                fields={"inspector_ids": ["choose an inspector"]}, status=422)
     try:
         planning.assign(db, visit, inspector_ids=[inspector_id], actor_id=p.user_id)
         db.commit()
     except DomainError as e:
         db.rollback()
-        return _render_planning(p, error=e.message, fields=e.fields, status=e.status)
+        return _render_planning(p, error=_("The inspector was not assigned."), fields=e.fields or {"_": [e.message]},
+                                status=e.status)
+    flash(_("The inspector was assigned."))
     return redirect(url_for("web.planning_page"))
 
 
@@ -195,3 +188,96 @@ def my_visits():
     schools = {s.id: s.name for s in session().scalars(
         select(School).where(School.id.in_({t.school_id for t in awaiting})))} if awaiting else {}
     return render_template("inspector_visits.html", by_state=by_state, awaiting=awaiting, school_names=schools)
+
+
+def _schedule_or_404(p, schedule_id) -> VisitSchedule:
+    try:
+        sid = uuid.UUID(schedule_id)
+    except ValueError:
+        abort(404)
+    s = session().scalar(select(VisitSchedule).where(VisitSchedule.id == sid, VisitSchedule.school_id.in_(
+        select(School.id).where(school_filter(p)))))
+    if s is None:
+        abort(404)
+    return s
+
+
+@bp.route("/planning/schedules/<schedule_id>", methods=["GET", "POST"])
+def planning_schedule(schedule_id):
+    """Edit a schedule (rule, dates, inspector, notes); its future planned visits follow the change."""
+    p = _principal(Role.office, Role.admin)
+    db, s = session(), _schedule_or_404(p, schedule_id)
+    error, fields, form = None, {}, {}
+    if request.method == "POST":
+        f, errors = request.form, {}
+        form = f
+        try:
+            recurrence = Recurrence(f.get("recurrence", ""))
+        except ValueError:
+            errors["recurrence"] = ["must be one of"]
+        try:
+            every = int(f.get("every") or 1)
+        except ValueError:
+            errors["every"] = ["is not a whole number"]
+        start = _parse_date(f.get("start_date", ""), "start_date", errors)
+        if start is None and "start_date" not in errors:
+            errors["start_date"] = ["is required"]
+        end = _parse_date(f.get("end_date", ""), "end_date", errors)
+        inspector_ids = []
+        for raw in f.getlist("inspector_id"):
+            if raw:
+                try:
+                    inspector_ids.append(uuid.UUID(raw))
+                except ValueError:
+                    errors["inspector_ids"] = ["is not an inspector"]
+        if not errors:
+            try:
+                today = clock.today()
+                planning.update_schedule(db, s, actor_id=p.user_id, today=today, recurrence=recurrence, every=every,
+                                         start_date=start, end_date=end, inspector_ids=inspector_ids,
+                                         notes=(f.get("notes") or "").strip()[:2000] or None)
+                if s.active:
+                    planning.generate(db, today=today, horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
+                                      schedule_ids=[s.id], not_before=today)
+                db.commit()
+            except DomainError as e:
+                db.rollback()
+                s = _schedule_or_404(p, schedule_id)
+                errors = e.fields or {"_": [e.message]}
+            else:
+                flash(_("The schedule was saved."))
+                return redirect(url_for("web.planning_page"))
+        error, fields = _("The schedule was not saved."), errors
+    inspectors = db.scalars(select(User).where(user_filter(p), User.role == Role.inspector, User.active.is_(True))
+                            .order_by(User.username).limit(1000)).all()
+    return render_template("schedule.html", s=s, recurrences=list(Recurrence), inspectors=inspectors, error=error,
+                           fields=field_errors(fields), form=form), (422 if error else 200)
+
+
+@bp.post("/planning/schedules/<schedule_id>/pause")
+def planning_pause(schedule_id):
+    """Pause a schedule (its future planned visits are cancelled) or resume it (they are planned again)."""
+    p = _principal(Role.office, Role.admin)
+    db, s = session(), _schedule_or_404(p, schedule_id)
+    today = clock.today()
+    planning.update_schedule(db, s, actor_id=p.user_id, today=today, active=not s.active)
+    if s.active:
+        planning.generate(db, today=today, horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
+                          schedule_ids=[s.id], not_before=today)
+    db.commit()
+    flash(_("The schedule was resumed.") if s.active else _("The schedule was paused."))
+    return redirect(url_for("web.planning_page"))
+
+
+@bp.route("/planning/schedules/<schedule_id>/delete", methods=["GET", "POST"])
+def planning_delete(schedule_id):
+    """Delete a schedule, after a confirmation page (its visits still planned from today on are cancelled)."""
+    p = _principal(Role.office, Role.admin)
+    db, s = session(), _schedule_or_404(p, schedule_id)
+    if request.method == "GET":
+        return render_template("schedule_delete.html", s=s)
+    n = planning.delete_schedule(db, s, actor_id=p.user_id, today=clock.today())
+    db.commit()
+    flash(ngettext("The schedule was deleted; %(num)s planned visit was cancelled.",
+                   "The schedule was deleted; %(num)s planned visits were cancelled.", n))
+    return redirect(url_for("web.planning_page"))

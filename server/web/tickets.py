@@ -5,7 +5,7 @@ import hashlib
 import uuid
 from datetime import timedelta
 
-from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -16,29 +16,20 @@ from inspections.org.models import School
 from inspections.photos import service as photos_service
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.models import Photo
-from inspections.scoring.service import shortfall_text
 from inspections.storage import S3Storage
 from inspections.tickets import service as tickets
 from inspections.tickets.enums import TicketStatus
-from inspections.tickets.models import Ticket
+from inspections.tickets.models import Finding, Ticket
 from schemas.photos import UploadIn
 from schemas.tickets import TransitionIn
 from server.api.photos import VARIANTS, served_type
 from server.jobs import record_photo_processing
 from server.extensions import session, storage
-from server.web import FORM_FILES, _principal, bp, i18n, nav_link
+from server.web import FORM_FILES, _principal, bp, nav_link
+from server.web.forms import Said, field_errors
+from server.web.i18n import _, _l, label
 
-nav_link("web.ticket_list", "tickets", *Role)
-i18n.add({
-    "zh-CN": {"evidence_photos": "整改照片", "photos_hint": "可选多张照片（每张不超过 {mb} MB）",
-              "processing": "处理中", "photo_rejected": "照片未通过校验", "verify_close": "核验通过并销号",
-              "reject_back": "退回整改", "reason": "理由", "plan_due": "完成日期", "measured": "实测",
-              "required": "要求", "short_by": "还差", "sep": "，"},
-    "en": {"evidence_photos": "Evidence photos", "photos_hint": "Choose one or more photos (up to {mb} MB each)",
-           "processing": "Processing", "photo_rejected": "Photo failed the checks", "verify_close": "Verify and close",
-           "reject_back": "Reject: back to in progress", "reason": "Reason", "plan_due": "Due", "measured": "Measured",
-           "required": "required", "short_by": "short by", "sep": ", "},
-})
+nav_link("web.ticket_list", _l("Rectification tickets"), *Role)
 
 
 def _tickets_in_scope(p):
@@ -49,9 +40,11 @@ def _tickets_in_scope(p):
 def ticket_list():
     """Tickets of the schools in my scope, with status, due date and overdue."""
     p = _principal()
-    rows = session().scalars(select(Ticket).where(_tickets_in_scope(p)).order_by(Ticket.opened_at, Ticket.id)
-                             .limit(500)).all()
-    return render_template("tickets.html", tickets=rows, is_overdue=tickets.is_overdue)
+    rows = session().scalars(select(Ticket).where(_tickets_in_scope(p))
+                             .order_by(Ticket.due_date.is_(None), Ticket.due_date, Ticket.id).limit(500)).all()
+    schools = {s.id: s for s in session().scalars(select(School).where(School.id.in_({t.school_id for t in rows})))} \
+        if rows else {}
+    return render_template("tickets.html", tickets=rows, is_overdue=tickets.is_overdue, schools=schools)
 
 
 def _ticket_or_404(p, ticket_id: str) -> Ticket:
@@ -70,7 +63,7 @@ def ticket_detail(ticket_id):
     """One ticket with its history and the forms for the moves open to me."""
     p = _principal()
     t = _ticket_or_404(p, ticket_id)
-    error = None
+    error, fields = None, []
     if request.method == "POST":
         try:
             # The form is read through the API's own schema: the same note length, milestone count and dates.
@@ -91,13 +84,30 @@ def ticket_detail(ticket_id):
             session().rollback()
             _forget_stored_blobs()
             t = _ticket_or_404(p, ticket_id)
-            error = e.message + "".join(f" {k}: {'; '.join(map(str, v))}." for k, v in (e.fields or {}).items())
+            error, fields = _("The step was not saved."), field_errors(e.fields or {"_": [e.message]})
         else:
+            flash(_("Saved: the ticket is now %(status)s.", status=label("status", t.status)))
             return redirect(url_for("web.ticket_detail", ticket_id=t.id))
-    return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error,
-                           shortfall_text=shortfall_text,
+    school = session().get(School, t.school_id)
+    people = _people([t.inspector_id] + [ev.actor_id for ev in t.events])
+    visit_ids = sorted({v for v in session().scalars(select(Finding.visit_id).where(Finding.ticket_id == t.id))},
+                       key=str)
+    return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error, fields=fields,
+                           school=school, people=people, visit_ids=visit_ids, milestone_rows=MILESTONE_ROWS,
                            overdue=tickets.is_overdue(t), photos=_event_photos(t), form_files=FORM_FILES,
                            max_file_mb=current_app.config["MAX_CHUNK_BYTES"] >> 20), (422 if error else 200)
+
+
+MILESTONE_ROWS = 3  # a plan takes several milestones without any script
+
+
+def _people(ids) -> dict:
+    """{user id: display name} for the ids given (None skipped)."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    from inspections.accounts.models import User
+    return {u.id: u.display_name for u in session().scalars(select(User).where(User.id.in_(ids)))}
 
 
 def _transition_form() -> dict:
@@ -149,7 +159,8 @@ def _store_form_files(p, ticket: Ticket) -> list[Photo]:
     for f in files:
         data = f.read(limit + 1)
         if len(data) > limit:
-            raise ValidationFailed("Photo too large", {"photos": [f"{f.filename}: larger than {limit >> 20} MiB"]})
+            raise ValidationFailed("Photo too large", {"photos": [Said(_(
+                "The photo %(name)s is larger than %(mb)s MB.", name=f.filename, mb=limit >> 20))]})
         if not data:
             continue
         ctype = (f.mimetype or "").lower()
@@ -157,11 +168,9 @@ def _store_form_files(p, ticket: Ticket) -> list[Photo]:
             # Declared exactly as the upload API declares a photo: the same accepted types and limits.
             UploadIn().load({"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "content_type": ctype,
                              "ticket_id": str(ticket.id)})
-        except ValidationError as exc:
-            msgs = exc.normalized_messages()
-            why = "; ".join(str(m) for v in msgs.values() for m in (v if isinstance(v, list) else [v]))
-            raise ValidationFailed("Not an accepted photo",
-                                   {"photos": [f"{f.filename}: {ctype or 'unknown type'}: {why}"]}) from None
+        except ValidationError:
+            raise ValidationFailed("Not an accepted photo", {"photos": [Said(_(
+                "The file %(name)s is not an accepted photo (JPEG, PNG, WebP or HEIC).", name=f.filename))]}) from None
         ph = photos_service.store_whole(session(), storage(), target=target, uploaded_by_id=p.user_id, data=data,
                                         content_type=ctype, expires_in=timedelta(hours=24))
         stored.append(ph)

@@ -8,7 +8,7 @@ from flask import redirect, render_template_string, request, url_for
 from markupsafe import Markup
 from sqlalchemy import select
 
-from inspections import businesstime
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import jurisdiction_filter
 from inspections.db import utcnow
@@ -54,8 +54,8 @@ def _rows(p) -> list:
 def section(error: str | None = None) -> str:
     """The reports table, for the county reports page (`{{ yearly_section() }}`)."""
     p = _principal(*VIEWERS)
-    html = render_template_string(SECTION, rows=_rows(p), error=error, this_year=businesstime.year_of(utcnow()),
-                                  local=lambda at: businesstime.local(at).strftime("%Y-%m-%d %H:%M") if at else "")
+    html = render_template_string(SECTION, rows=_rows(p), error=error, this_year=clock.year_of(utcnow()),
+                                  local=lambda at: clock.local(at).strftime("%Y-%m-%d %H:%M") if at else "")
     return Markup(html)  # rendered (and escaped) by the template above
 
 

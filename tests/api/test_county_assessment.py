@@ -163,9 +163,9 @@ def test_an_r4_shortfall_stays_149_90_from_answer_to_export(app, client, session
     api = client.get(f"/api/v1/tickets/{t.id}", headers=world.h_office).json
     assert api["shortfall"] == "149.90" and "149.90 平方米" in api["title"]
     login(client, world.office_a1.username)
-    rows = list(csv.DictReader(io.StringIO(client.get("/web/dashboard/export.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(client.get("/web/dashboard/export.csv?lang=en").get_data(as_text=True)
                                            .lstrip("\ufeff"))))
-    assert [r["shortfall"] for r in rows if r["item_code"] == "R4"] == ["149.90"]
+    assert [r["Gap"] for r in rows if r["Indicator code"] == "R4"] == ["149.90"]
 
 
 def test_self_report_recorded_by_the_county_seen_by_the_city_and_judged(app, client, session, world):

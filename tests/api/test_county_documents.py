@@ -8,14 +8,14 @@ import hashlib
 import pytest
 from sqlalchemy import func, select
 
-from inspections import businesstime
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.db import utcnow
 from inspections.scoring.models import CountyDocument
 from tests.factories import make_user, make_world, token_for
 from tests.inspections.scoring.reports import good_report
 
-YEAR = businesstime.year_of(utcnow())
+YEAR = clock.year_of(utcnow())
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n" + "教师工资统计表".encode() * 10
 DOCX = b"PK\x03\x04" + b"\x00" * 26 + b"[Content_Types].xml" + b"\x00" * 100
 

@@ -11,14 +11,14 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from inspections import businesstime
+from inspections import clock
 from inspections.db import utcnow
 from inspections.jobs.models import JobRecord
 from tests.factories import GOOD_PRIMARY, make_world, run_jobs, submit_visit, token_for
 from tests.inspections.scoring.reports import good_report
 
 GOOD = {**GOOD_PRIMARY, "class_sizes": [40] * 15, "music_rooms_m2": [100, 100], "art_rooms_m2": [95, 95]}
-YEAR = businesstime.year_of(utcnow())
+YEAR = clock.year_of(utcnow())
 
 
 @pytest.fixture

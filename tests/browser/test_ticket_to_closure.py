@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from inspections.org.models import School
 from inspections.photos.models import Photo
 from inspections.tickets.models import Ticket
 from tests.factories import GOOD_PRIMARY, make_world, run_jobs, submit_visit, token_for
@@ -42,8 +43,8 @@ def _to_in_progress(page):
     page.get_by_test_id("move-acknowledged").locator("button").click()
     page.wait_for_selector('[data-status="acknowledged"]')
     form = page.get_by_test_id("move-in_progress")
-    form.locator('input[name="milestone"]').fill("招聘两名专职体育教师")
-    form.locator('input[name="due"]').fill((date.today() + timedelta(days=45)).isoformat())
+    form.locator('input[name="milestone"]').first.fill("招聘两名专职体育教师")
+    form.locator('input[name="due"]').first.fill((date.today() + timedelta(days=45)).isoformat())
     form.locator("button").click()
     page.wait_for_selector('[data-status="in_progress"]')
 
@@ -103,9 +104,13 @@ def test_school_photo_inspector_closes_office_counts_and_csv(app, session, world
     with office.expect_download() as dl:
         office.get_by_test_id("export-csv").click()
     text = open(dl.value.path(), encoding="utf-8-sig").read()
-    rows = {r["ticket_id"]: r for r in csv.DictReader(io.StringIO(text))}
-    assert rows[str(world.ticket.id)]["status"] == "closed"
-    assert len([r for r in rows.values() if r["status"] == "closed"]) == after["closed"]
+    # The export speaks the office's language and names no internal ids: the row is found by school and item.
+    rows = list(csv.DictReader(io.StringIO(text)))
+    school = session.get(School, world.ticket.school_id)
+    mine = [r for r in rows if r["学校代码"] == school.code and r["指标代码"] == world.ticket.item_code]
+    assert len(mine) == 1 and mine[0]["状态"] == "已销号"
+    assert len([r for r in rows if r["状态"] == "已销号"]) == after["closed"]
+    assert str(world.ticket.id) not in text
 
 
 def test_without_javascript_the_form_posts_the_photo(app, session, world, live_server, browser, shots, tmp_path):

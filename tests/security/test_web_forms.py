@@ -3,6 +3,7 @@ note length, milestone count and dates), and writes nothing otherwise."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -90,8 +91,14 @@ def test_ticket_form_fields_follow_the_api_schema(client, session, world, data, 
     before = _counts(session, world.ticket.id)
     r = client.post(world.url, data={**data, "csrf_token": world.csrf})
     assert r.status_code == 422
-    assert f" {field}" in r.get_data(as_text=True)
+    # The page names the field as the form labels it (never the schema's internal name).
+    error = re.search(r'data-testid="error">(.*?)</div>', r.get_data(as_text=True), re.S).group(1)
+    assert any(f"<li>{label}: " in error for label in FORM_LABELS[field].split("|")) and field not in error
     assert _counts(session, world.ticket.id) == before
+
+
+FORM_LABELS = {"plan": "里程碑|完成日期", "plan.0.due": "完成日期", "plan.0.milestone": "里程碑", "note": "说明", "to": "状态",
+               "photo_ids.0": "整改照片"}
 
 
 def test_a_five_mib_note_is_refused(client, session, world):

@@ -40,8 +40,16 @@ def test_office_sees_its_scope_and_the_csv_matches(client, world):
     r = client.get("/web/dashboard/export.csv")
     assert r.status_code == 200 and r.data.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
-    assert len([x for x in rows if x["status"] not in ("closed", "cancelled")]) == open_a1
-    assert {x["county"] for x in rows} == {world.county_a1.name}
+    # Headers and values in the reader's language (Chinese by default), no internal ids.
+    assert len([x for x in rows if x["状态"] not in ("已销号", "已撤销")]) == open_a1
+    assert {x["县区"] for x in rows} == {world.county_a1.name}
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", r.get_data(as_text=True))
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", x["开单时间"]) for x in rows)  # local, to the minute
+    english = list(csv.DictReader(io.StringIO(client.get("/web/dashboard/export.csv?lang=en")
+                                              .get_data(as_text=True).lstrip("\ufeff"))))
+    assert {x["Status"] for x in english} <= {"Open", "Acknowledged", "In progress", "Awaiting verification"}
+    assert all("short by" in x["Ticket"] and x["Unit"] == "teachers" for x in english)
+    client.get("/web/dashboard?lang=zh-CN")
     # The city office sees both counties.
     client.post("/web/logout", data={"csrf_token": _csrf(client.get("/web/dashboard"))})
     _login(client, world.office_a.username)
@@ -58,7 +66,11 @@ def test_xlsx_export_reads_back(client, world):
     assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
     sheet = openpyxl.load_workbook(io.BytesIO(r.data), read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:3] == ("ticket_id", "school_code", "school")
+    assert rows[0][:3] == ("学校代码", "学校", "县区")
+    head = rows[0]
+    for row in rows[1:]:  # numbers are numbers a spreadsheet can sum
+        cells = dict(zip(head, row))
+        assert isinstance(cells["实测"], (int, float)) and isinstance(cells["差距"], (int, float)), cells
     page = client.get("/web/dashboard").get_data(as_text=True)
     assert len(rows) - 1 == _count(page, "open")
 
@@ -111,3 +123,34 @@ def test_the_state_filter_is_offered_and_shown(client, world):
     assert re.search(r'data-testid="closure-rate">–<', page)
     page = client.get("/web/dashboard?state=closed").get_data(as_text=True)
     assert _count(page, "open") == 0 and _count(page, "closed") == 0  # nothing closed yet
+
+
+def test_indicator_filter_is_a_select_with_names_and_severities_are_words(client, world):
+    _login(client, world.office_a1.username)
+    page = client.get("/web/dashboard?lang=en").get_data(as_text=True)
+    select = re.search(r'<select name="item_code" data-testid="indicator">(.*?)</select>', page, re.S).group(1)
+    assert re.search(r'<option value="R1">R1 Teachers above required qualification per 100 students</option>', select)
+    severity = re.search(r'<select name="severity">(.*?)</select>', page, re.S).group(1)
+    assert ">High<" in severity and ">high<" not in severity
+    zh = client.get("/web/dashboard?lang=zh-CN").get_data(as_text=True)
+    assert ">高<" in re.search(r'<select name="severity">(.*?)</select>', zh, re.S).group(1)
+
+
+def test_drill_down_shows_and_clears_its_filters_and_sorts_by_deadline(client, session, world):
+    from datetime import date
+
+    from inspections.tickets.models import Ticket
+    _login(client, world.office_a.username)
+    tickets = session.query(Ticket).all()
+    assert len(tickets) >= 2
+    for i, t in enumerate(tickets):  # deadlines in the reverse of the opening order
+        t.due_date = date(2027, 1, 1 + len(tickets) - i)
+    session.commit()
+    page = client.get(f"/web/dashboard/tickets?state=open&county_id={world.county_a1.id}&lang=en").get_data(as_text=True)
+    active = re.search(r'data-testid="active-filters">(.*?)</div>', page, re.S).group(1)
+    assert f"County: {world.county_a1.name}" in active and "State: Not closed" in active
+    assert 'href="/web/dashboard/tickets"' in active  # clear all
+    assert re.search(r'href="/web/dashboard/tickets\?state=open"[^>]*>×', active)  # remove the county only
+    dues = re.findall(r"<td>(\d{4}-\d\d-\d\d)", page)
+    assert dues == sorted(dues) and dues
+    assert "data-testid=\"active-filters\"" not in client.get("/web/dashboard/tickets").get_data(as_text=True)

@@ -98,6 +98,6 @@ def test_ticket_page_states_the_shortfall_in_the_pages_language(client, world):
     page = client.get("/web/tickets").get_data(as_text=True)
     url = re.search(r'href="(/web/tickets/[0-9a-f-]+)"', page).group(1)
     zh = re.search(r'data-testid="shortfall">([^<]*)<', client.get(url).get_data(as_text=True)).group(1)
-    assert re.fullmatch(r"实测 [\d.]+，要求 [\d.]+，还差 2 名教师", zh), zh  # whole people, Chinese units
+    assert re.fullmatch(r"实测 [\d.]+，要求 ≥ [\d.]+，还差 2 名教师", zh), zh  # whole people, Chinese units
     en = re.search(r'data-testid="shortfall">([^<]*)<', client.get(url + "?lang=en").get_data(as_text=True)).group(1)
-    assert re.fullmatch(r"Measured [\d.]+, required [\d.]+, short by 2 teachers", en), en
+    assert re.fullmatch(r"Measured [\d.]+, required ≥ [\d.]+, short by 2 teachers", en), en

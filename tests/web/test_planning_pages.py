@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -53,6 +54,13 @@ def test_office_page_in_both_languages(client, world):
     assert 'href="/web/planning"' in en  # the header link
 
 
+def _error(resp) -> str:
+    """The text of the page's error block."""
+    m = re.search(r'data-testid="error">(.*?)</div>', resp.get_data(as_text=True), re.S)
+    assert m, "no error block on the page"
+    return re.sub(r"<[^>]+>", "", m.group(1))
+
+
 def test_create_schedule_through_the_form(client, session, world):
     token = _login(client, world.office_a1.username)
     start = (utcnow().date() + timedelta(days=1)).isoformat()
@@ -66,13 +74,16 @@ def test_create_schedule_through_the_form(client, session, world):
     assert s.school_id == world.school_a1b.id and s.inspector_ids == [world.inspector_a1.id]
     assert session.scalar(select(func.count()).select_from(Visit).where(Visit.school_id == world.school_a1b.id)) == 2
     # Bad input: 422 with the reason, nothing written.
+    # Bad input: 422 naming the field as the form labels it, in the page's language, no ids; nothing written.
     r = client.post("/web/planning/schedules", data=form | {"csrf_token": token, "end_date": "2000-01-01"})
-    assert r.status_code == 422 and "end_date" in r.get_data(as_text=True)
+    assert r.status_code == 422 and "结束日期: 结束日期不能早于开始日期。" in _error(r)
     r = client.post("/web/planning/schedules", data=form | {"csrf_token": token, "school_id": str(world.school_b1.id)})
-    assert r.status_code == 422 and "school_id" in r.get_data(as_text=True)
-    r = client.post("/web/planning/schedules", data=form | {"csrf_token": token,
-                                                             "inspector_id": str(world.inspector_assigned.id)})
-    assert r.status_code == 422 and "inspector_ids" in r.get_data(as_text=True)
+    assert r.status_code == 422 and "学校: 请从列表中选择学校。" in _error(r)
+    r = client.post("/web/planning/schedules?lang=en", data=form | {"csrf_token": token,
+                                                                     "inspector_id": str(world.inspector_assigned.id)})
+    err = _error(r)
+    assert r.status_code == 422 and "Inspectors: Choose an active inspector whose area covers this school." in err
+    assert str(world.inspector_assigned.id) not in err and "inspector_ids" not in err
     assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 1
 
 
@@ -150,3 +161,38 @@ def test_assign_form_offers_only_inspectors_covering_the_school(client, session,
     assert str(world.inspector_assigned.id) not in rows[str(world.v_up.id)]
     assert str(world.inspector_assigned.id) in rows[str(a2_visit.id)]
     assert str(world.inspector_a1.id) not in rows[str(a2_visit.id)]
+
+
+def test_office_edits_pauses_and_deletes_a_schedule_on_the_web(client, session, world):
+    from inspections.planning.models import VisitSchedule
+    token = _login(client, world.office_a1.username)
+    start = (utcnow().date() + timedelta(days=1)).isoformat()
+    form = {"school_id": str(world.school_a1b.id), "recurrence": "monthly", "every": "1", "start_date": start,
+            "inspector_id": str(world.inspector_a1.id), "csrf_token": token}
+    assert client.post("/web/planning", data=form).status_code == 302
+    sid = session.scalar(select(VisitSchedule.id).where(VisitSchedule.school_id == world.school_a1b.id))
+    assert "访视安排已保存。" in client.get("/web/planning").get_data(as_text=True)  # flash after the action
+    url = f"/web/planning/schedules/{sid}"
+    r = client.post(url, data={**form, "notes": "每月第一周", "end_date": "2000-01-01"})
+    assert r.status_code == 422 and "结束日期不能早于开始日期" in r.get_data(as_text=True)
+    assert client.post(url, data={**form, "notes": "每月第一周"}).status_code == 302
+    session.expire_all()
+    assert session.get(VisitSchedule, sid).notes == "每月第一周"
+    assert client.post(f"{url}/pause", data={"csrf_token": token}).status_code == 302
+    session.expire_all()
+    assert session.get(VisitSchedule, sid).active is False
+    planned = lambda: session.scalar(select(func.count()).select_from(Visit).where(  # noqa: E731
+        Visit.school_id == world.school_a1b.id, Visit.status == "planned"))
+    assert planned() == 0
+    assert client.post(f"{url}/pause", data={"csrf_token": token}).status_code == 302
+    assert planned() > 0
+    confirm = client.get(f"{url}/delete")
+    assert confirm.status_code == 200 and 'data-testid="confirm-delete"' in confirm.get_data(as_text=True)
+    assert session.get(VisitSchedule, sid) is not None  # nothing deleted by looking
+    assert client.post(f"{url}/delete", data={"csrf_token": token}).status_code == 302
+    session.expire_all()
+    assert session.get(VisitSchedule, sid) is None and planned() == 0
+    # Another county's office cannot reach it.
+    assert client.get(f"/web/planning/schedules/{uuid.uuid4()}").status_code == 404
+
+

@@ -131,6 +131,16 @@ def test_content_type_must_match_bytes(fmt, declared):
         process(photo(fmt=fmt), declared_type=declared)
 
 
+def test_a_truncated_photo_is_refused_after_the_report_renderer_is_loaded():
+    """The yearly report's PDF library flips a process-wide Pillow flag on import that lets truncated
+    images load; a worker that made a report must still refuse a truncated photo."""
+    from inspections.reports import render
+    render._weasyprint()
+    data = noisy_jpeg(800, 600)
+    with pytest.raises(ImageRejected, match="truncated or corrupt"):
+        process(data[: len(data) // 2], declared_type="image/jpeg")
+
+
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
 def test_truncated_files_rejected(fmt):
     data = noisy_jpeg(800, 600) if fmt == "JPEG" else photo(800, 600, fmt)
