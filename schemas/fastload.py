@@ -27,6 +27,36 @@ class Decline(Exception):
     """The fast loader will not vouch for this input: load it with marshmallow."""
 
 
+class Invalid:
+    """An item of an `EachOrInvalid` list that did not load: the item as sent and marshmallow's messages."""
+
+    def __init__(self, raw, messages):
+        self.raw, self.messages = raw, messages
+
+    def __eq__(self, other):
+        return isinstance(other, Invalid) and (self.raw, self.messages) == (other.raw, other.messages)
+
+    def __repr__(self):
+        return f"Invalid({self.raw!r}, {self.messages!r})"
+
+
+class EachOrInvalid(fields.List):
+    """A list loaded item by item: an item that does not load becomes an `Invalid` in its place instead
+    of failing the whole list (one bad mutation must not sink its batch). The list itself must still be
+    a list, within its validators."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list):
+            raise self.make_error("invalid")
+        out = []
+        for each in value:
+            try:
+                out.append(self.inner.deserialize(each, **kwargs))
+            except ValidationError as e:
+                out.append(Invalid(each, e.messages))
+        return out
+
+
 def _uuid(value):
     if type(value) is not str:
         raise Decline
@@ -122,6 +152,22 @@ def _field_loader(field: fields.Field, name: str):
             if type(value) is not str or value not in members:
                 raise Decline
             return members[value]
+    elif kind is EachOrInvalid:
+        inner = _field_loader(field.inner, name)
+
+        def one(v):
+            try:
+                return inner(v)
+            except Decline:
+                try:
+                    return field.inner.deserialize(v)
+                except ValidationError as e:
+                    return Invalid(v, e.messages)
+
+        def check(value):
+            if type(value) is not list:
+                raise Decline
+            return [one(v) for v in value]
     elif kind is fields.List:
         inner = _field_loader(field.inner, name)
 

@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from schemas.common import VERSION, WholeNumber
-from schemas.fastload import FastSchema
+from schemas.fastload import EachOrInvalid, FastSchema
 
 OPS = ("create", "update", "delete")
 
@@ -62,7 +62,9 @@ class MutationIn(FastSchema):
 
 class PushIn(FastSchema):
     device_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    mutations = fields.List(fields.Nested(MutationIn), required=True, validate=validate.Length(min=1))
+    # Each mutation loads on its own: a malformed one is answered `rejected` with its field errors, the
+    # rest of the batch is applied (schemas.fastload.EachOrInvalid).
+    mutations = EachOrInvalid(fields.Nested(MutationIn), required=True, validate=validate.Length(min=1))
 
 
 class PushOut(Schema):

@@ -199,8 +199,9 @@ class SyncClient:
         return [{"entity": e, "id": i, "state": s, "reason": r} for e, i, s, r in rows]
 
     def create(self, entity: str, fields: dict, id: str | None = None) -> str:
-        """Create a record offline; returns its (device-made) id."""
-        rid = str(id or uuid.uuid4())
+        """Create a record offline; returns its (device-made) id. ValueError if `id` is not a UUID (the
+        server would refuse the record, and only after it had waited in the outbox)."""
+        rid = str(uuid.UUID(str(id))) if id is not None else str(uuid.uuid4())
         self.db.execute("INSERT INTO records (entity, id, version, server, local, state, reason) VALUES (?,?,?,?,?,?,?)",
                         (entity, rid, None, None, json.dumps({"id": rid} | fields), PENDING, "created on this device"))
         self._queue(entity, rid, "create", None, fields)
@@ -512,6 +513,11 @@ class SyncClient:
             if known is None and status == "rejected":
                 known = (self.db.execute("SELECT version FROM records WHERE entity=? AND id=?",
                                          (entity, rid)).fetchone() or (None,))[0]
+            if status == "conflict" or (result.get("id") or rid) != rid:
+                # The server kept values (its own, or another device's record this one merged into) that
+                # the user never saw when making the next change: send it with no base, so the server
+                # merges it as unseen (a conflict where it differs), never as made on top of them.
+                known = None
             self.db.execute("UPDATE outbox SET base_version=?, base_prior=0 WHERE seq=?", (known, nxt[0]))
         if status == "rejected":
             errors = "; ".join(f"{k}: {', '.join(v)}" for k, v in (result.get("errors") or {}).items())

@@ -429,6 +429,11 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
         base_status = server["status"] if base_version == visit.version else (base or {}).get("status")
         verdict = visits.merge_status(VisitStatus(base_status) if base_status else None, visit.status,
                                       VisitStatus(wanted_status))
+        if verdict == "keep" and base_version == visit.version and wanted_status != server["status"]:
+            # The device saw the current status and asked to go back along the lifecycle (in_progress ->
+            # planned): a move no way in allows, refused as PATCH refuses it, never silently kept.
+            raise Rejected(f"a {server['status']} visit cannot become {wanted_status}",
+                           {"fields.status": [f"cannot go back from {server['status']}"]})
         if verdict == "apply":
             apply["status"] = wanted_status
         elif verdict == "conflict":

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from inspections.accounts.enums import Role
 from inspections.pagination import paginate
 from schemas.common import PageArgs, page_of
+from schemas.fastload import Invalid
 from schemas.sync import ConflictOut, ConflictQuery, PullArgs, PullOut, PushIn, PushOut, ResolveIn
 from server.api.common import get_in_scope, page_response
 from server.auth import BEARER, EVERYONE, STAFF, current_principal, current_user, require
@@ -63,10 +64,31 @@ class Push(MethodView):
             abort(422, message="Wrong device.",
                   errors={"device_id": ["does not match the device this token was issued for"]})
         db = session()
+        keys: dict = {}
+        for i, m in enumerate(body["mutations"]):
+            if isinstance(m, Invalid):
+                continue
+            # A mutation id names one change: used again in the batch for another record it is refused
+            # (answering it `duplicate` would hand the device another record's result).
+            if keys.setdefault(m["mutation_id"], (m["entity"], m["id"])) != (m["entity"], m["id"]):
+                body["mutations"][i] = Invalid(
+                    {"mutation_id": m["mutation_id"], "id": str(m["id"])},
+                    {"mutation_id": ["is used by another mutation of this batch, for another record"]})
+        good = [m for m in body["mutations"] if not isinstance(m, Invalid)]
         outcome = push(db, user=current_user(), principal=current_principal(), device_id=body["device_id"],
-                       mutations=body["mutations"])
+                       mutations=good) if good else None
         db.commit()
-        return {"results": outcome.results}
+        applied = iter(outcome.results if outcome else [])
+        return {"results": [_malformed(m) if isinstance(m, Invalid) else next(applied) for m in body["mutations"]]}
+
+
+def _malformed(m: Invalid) -> dict:
+    """A mutation that did not load: refused on its own, with its field errors (nothing stored: a retry
+    of the same bytes gets the same answer)."""
+    raw = m.raw if isinstance(m.raw, dict) else {}
+    text = lambda v: v if isinstance(v, str) and len(v) <= 64 else None  # noqa: E731
+    return {"mutation_id": text(raw.get("mutation_id")), "status": "rejected", "id": text(raw.get("id")),
+            "reason": "invalid mutation", "errors": m.messages if isinstance(m.messages, dict) else {"_": m.messages}}
 
 
 @blp.route("/conflicts")

@@ -50,3 +50,50 @@ def test_an_answer_to_a_visit_submitted_meanwhile_is_shown_refused(client, sessi
     assert b.get("response", mine)["value"] == 3.5
     values = sorted(r["value"] for r in b.all("response") if r["visit_id"] == vid)
     assert values == [1.0, 3.5]  # the server's answer beside the refused one
+
+
+def _answered_by_both(client, session, tmp_path):
+    """A answers enrolment 600 and syncs; B, which never saw it, answers 650 and its push's answer is lost
+    (the server merged B's answer into A's as a conflict)."""
+    import pytest as _pytest
+    from sync.client import SyncUnavailable
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    a, _ = _device(tmp_path, client, h, "a")
+    b, tb = _device(tmp_path, client, h, "b", max_attempts=1)
+    a.sync()
+    vid = a.create("visit", {"school_id": str(w.school_a1.id)})
+    a.sync(), b.sync()
+    ra = a.create("response", {"visit_id": vid, "item_code": "enrolment", "value": 600})
+    a.sync()
+    rb = b.create("response", {"visit_id": vid, "item_code": "enrolment", "value": 650})
+    tb.lose_after = 1
+    with _pytest.raises(SyncUnavailable):
+        b.sync()
+    return a, b, ra, rb
+
+
+def test_a_delete_after_a_lost_answer_never_deletes_what_the_user_did_not_see(client, session, tmp_path):
+    """Found by the break-it pass: B deleted its own draft; re-keyed onto A's answer with the base the lost
+    answer gave, the delete removed A's 600 and A's device dropped it without a word."""
+    import uuid as _uuid
+    from inspections.visits.models import Response
+    a, b, ra, rb = _answered_by_both(client, session, tmp_path)
+    b.delete("response", rb)
+    b.sync(), a.sync()
+    session.expire_all()
+    assert session.get(Response, _uuid.UUID(ra)).value == 600
+    assert a.get("response", ra)["value"] == 600
+    assert b.status("response", ra)[0] == "conflict"  # B is shown the answer it did not know of
+
+
+def test_an_edit_after_a_lost_answer_is_a_conflict_not_an_overwrite(client, session, tmp_path):
+    import uuid as _uuid
+    from inspections.visits.models import Response
+    a, b, ra, rb = _answered_by_both(client, session, tmp_path)
+    b.update("response", rb, {"value": 655})
+    b.sync(), a.sync()
+    session.expire_all()
+    assert session.get(Response, _uuid.UUID(ra)).value == 600
+    state, reason = b.status("response", ra)
+    assert state == "conflict" and "655" in reason

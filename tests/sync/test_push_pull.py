@@ -86,18 +86,21 @@ def test_push_into_a_school_out_of_scope_is_rejected_and_writes_nothing(client, 
     assert res["status"] == "rejected" and res["errors"] == {"id": ["not found"]}
 
 
-def test_school_users_cannot_push_visits_and_bad_batches_are_422(client, session):
+def test_school_users_cannot_push_visits_and_malformed_mutations_are_refused_alone(client, session):
     w, h = _world(session)
     school_h = token_for(session, w.school_user_a1)
     r = client.post(PUSH, json={"device_id": "d", "mutations": [mutation("visit", "create")]}, headers=school_h)
     assert r.status_code == 200 and r.get_json()["results"][0]["status"] == "rejected"
     assert session.scalar(select(func.count()).select_from(Visit)) == 0
     stored = session.scalar(select(func.count()).select_from(Mutation))
+    # A malformed mutation is refused on its own, with its field errors, and leaves no stored result.
     r = client.post(PUSH, json={"device_id": "d", "mutations": [{"op": "create"}]}, headers=h)
-    assert r.status_code == 422 and r.content_type == "application/problem+json"
+    assert r.status_code == 200 and r.get_json()["results"][0]["status"] == "rejected"
     r = client.post(PUSH, json={"device_id": "d", "mutations": [mutation("visit", "create") | {"extra": 1}]}, headers=h)
-    assert r.status_code == 422
+    assert r.status_code == 200 and r.get_json()["results"][0]["errors"] == {"extra": ["Unknown field."]}
     assert session.scalar(select(func.count()).select_from(Mutation)) == stored
+    r = client.post(PUSH, json={"device_id": "d", "mutations": "all"}, headers=h)
+    assert r.status_code == 422 and r.content_type == "application/problem+json"
 
 
 def test_two_devices_edit_different_fields_merged(client, session):
