@@ -98,16 +98,17 @@ def update_school(session: Session, school: School, *, county: Jurisdiction | No
 
 
 def _school_left(session: Session, old_county_id, new_county: Jurisdiction) -> None:
-    """Offices and inspectors above the old county but not above the new one no longer see the school:
-    their sync cursors are refused so their devices resync without it."""
+    """Offices and inspectors above the old county but not above the new one no longer see the school,
+    and those above the new one only now see it, with all its history (which their cursors are past):
+    both have their sync cursors refused, so their devices resync without it or with all of it."""
     from inspections.accounts.models import User
     from sync.changelog import bump_sync_epochs
     def above(path: str) -> set[uuid.UUID]:  # a path is the ids from the root down: "/a/b/c/"
         return {uuid.UUID(x) for x in path.strip("/").split("/") if x}
 
-    lost = above(session.get(Jurisdiction, old_county_id).path) - above(new_county.path)
-    if lost:
-        bump_sync_epochs(session.connection(), User.jurisdiction_id.in_(lost))
+    changed = above(session.get(Jurisdiction, old_county_id).path) ^ above(new_county.path)
+    if changed:
+        bump_sync_epochs(session.connection(), User.jurisdiction_id.in_(changed))
 
 
 def subtree_ids(session: Session, j: Jurisdiction) -> list[uuid.UUID]:

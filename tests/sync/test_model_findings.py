@@ -97,3 +97,29 @@ def test_an_edit_after_a_lost_answer_is_a_conflict_not_an_overwrite(client, sess
     assert session.get(Response, _uuid.UUID(ra)).value == 600
     state, reason = b.status("response", ra)
     assert state == "conflict" and "655" in reason
+
+
+def test_a_school_moved_into_an_office_brings_its_history(client, session, tmp_path):
+    """Found by the break-it pass: the office's device got the school but none of its visits (its cursor
+    was past them), and no 410 came to make it catch up."""
+    import uuid as _uuid
+    from inspections.accounts.enums import Role
+    from inspections.org import service as org
+    from tests.factories import make_user
+    w = make_world(session)
+    vid = str(_uuid.uuid4())
+    push(client, token_for(session, w.inspector_a1),
+         mutation("visit", "create", id=vid, school_id=str(w.school_a1b.id), notes="older"))
+    office_a2 = make_user(session, Role.office, jurisdiction=w.county_a2)
+    session.commit()
+    h = token_for(session, office_a2)
+    dev, _ = _device(tmp_path, client, h, "office-a2")
+    dev.sync()
+    assert dev.get("visit", vid) is None
+    org.update_school(session, w.school_a1b, county=w.county_a2)
+    session.commit()
+    dev.sync()
+    fresh, _ = _device(tmp_path, client, h, "fresh")
+    fresh.sync()
+    assert dev.get("visit", vid) is not None
+    assert {v["id"] for v in dev.all("visit")} == {v["id"] for v in fresh.all("visit")}
