@@ -50,15 +50,19 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
     model = {"visit": Visit, "response": Response}[conflict.entity]
     visit = session.get(Visit, conflict.visit_id, with_for_update=True) if conflict.visit_id else None
     record = session.get(model, conflict.entity_id, with_for_update=True)
-    if record is None or visit is None:
-        raise ConflictError("the record no longer exists; nothing to resolve")
-
     values = {}
     for name, choice in choices.items():
         if choice["take"] == "client":
             values[name] = conflict.fields[name]["client"]
         elif choice["take"] == "custom":
             values[name] = choice["value"]
+    if record is None or visit is None or (not values and visit.status not in visits.OPEN):
+        # Nothing can be written (the record is gone) or nothing is to be (the server's values stand on a
+        # frozen visit): the conflict is closed, saying so, rather than left open for ever.
+        if values and record is not None:
+            visits.require_open(visit)
+        return _close(session, conflict, user, choices, {}, getattr(record, "version", None),
+                      gone=record is None or visit is None)
     # A resolution is the write it stands for, with the chosen values: the same service call, so the
     # same rules (who may, the visit still open, only a planned visit with no answers is deleted, ...).
     if values.pop("_deleted", False):
@@ -74,14 +78,19 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
         applied = {k: values[k] for k in data}
         # Always a new version, even when the server won: devices holding the conflict see it settled.
         if conflict.entity == "visit":
-            visits.edit(session, record, actor=principal, changes=data, via="sync")
+            visits.edit(session, record, actor=principal, changes=data, via="sync", new_version=True)
         else:
             visits.answer(session, visit, actor=principal, item_code=record.item_code, section=record.section,
-                          changes=data, via="sync")
+                          changes=data, via="sync", new_version=True)
     session.flush()
+    return _close(session, conflict, user, choices, applied, getattr(record, "version", None))
+
+
+def _close(session: Session, conflict: Conflict, user: User, choices: dict, applied: dict, version,
+           gone: bool = False) -> Conflict:
     conflict.status, conflict.resolved_by_id, conflict.resolved_at = "resolved", user.id, utcnow()
     conflict.resolution = {"choices": {k: v["take"] for k, v in choices.items()}, "applied": applied,
-                           "version": getattr(record, "version", None)}
+                           "version": version} | ({"record_gone": True} if gone else {})
     audit.record(session, actor_id=user.id, action="sync.resolve", entity=conflict.entity,
                  entity_id=conflict.entity_id, data={"conflict_id": str(conflict.id)} | conflict.resolution)
     session.flush()

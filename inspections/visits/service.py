@@ -229,7 +229,7 @@ def create_in_scope(session: Session, *, actor: Principal, school_id: uuid.UUID,
 
 
 def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: dict, expected_version: int | None = None,
-         via: str = "api", context: dict | None = None) -> Visit:
+         via: str = "api", context: dict | None = None, new_version: bool = False) -> Visit:
     """The one way a visit's fields change: planned_for, notes, inspector_ids, status.
 
     A status is moved along the lifecycle (planned -> in_progress -> submitted compose; cancelled from
@@ -241,8 +241,9 @@ def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: di
     require_open(visit)
     require_version(visit, expected_version, "visit")
     changes = {k: v for k, v in changes.items() if _differs(visit, k, v)}
-    if not changes:
+    if not changes and not new_version:
         return visit  # nothing to write: the version stays, so no other copy turns stale
+    # (new_version: a settled conflict is a new version even when the server's values stand.)
     if changes.get("inspector_ids") is not None:
         errors = _check_inspectors(session, changes["inspector_ids"])
         # An inspector put on the visit now must cover its school (those already on it may stay).
@@ -347,7 +348,7 @@ ANSWER_FIELDS = ("value", "note", "flagged")
 
 def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, section: str = "",
            changes: dict, id: uuid.UUID | None = None, expected_version: int | None = None, via: str = "api",
-           audit_items: bool = True, context: dict | None = None) -> tuple[Response, bool]:
+           audit_items: bool = True, context: dict | None = None, new_version: bool = False) -> tuple[Response, bool]:
     """The one way an answer is written: create it, or change only the fields given (value, note,
     flagged). Only inspectors on an open visit answer; the first answer starts a planned visit.
     Returns (answer, created). Raises Forbidden, Conflict (frozen), Stale (expected_version behind),
@@ -381,7 +382,8 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
             # The ORM compares JSON values as Python does (1 == 1.0 == True) and would skip the UPDATE:
             # the value is written as given (true over 1 is a change).
             flag_modified(r, "value")
-        if changes:  # an answer sent again as it stands keeps its version (no copy elsewhere turns stale)
+        if changes or new_version:  # an answer sent again as it stands keeps its version (no copy elsewhere
+            # turns stale); a settled conflict is a new version even when the server's values stand
             r.answered_by_id = actor.user_id
             r.version += 1
     if visit.status == VisitStatus.planned:

@@ -155,3 +155,47 @@ def test_a_field_sent_unchanged_from_the_base_is_no_conflict(client, session):
     (r,) = push(client, h, mutation("response", "update", id=rid, base_version=1, value=600, note="gate"),
                 device_id="B")
     assert r["status"] == "merged" and r["record"]["value"] == 650 and r["record"]["note"] == "gate"
+
+
+def _answer_conflict(client, session):
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    v = new_visit(client, h, w.school_a1.id)
+    rid = str(uuid.uuid4())
+    push(client, h, mutation("response", "create", id=rid, visit_id=v["id"], item_code="enrolment", value=600))
+    push(client, h, mutation("response", "update", id=rid, base_version=1, value=650), device_id="A")
+    (c,) = push(client, h, mutation("response", "update", id=rid, base_version=1, value=700), device_id="B")
+    assert c["status"] == "conflict"
+    return h, v, rid, c["conflict"]["id"]
+
+
+def test_a_conflict_settled_for_the_server_is_a_new_version(client, session):
+    """Devices holding the conflict learn it is settled from the new version, even when no value changed."""
+    h, v, rid, cid = _answer_conflict(client, session)
+    r = client.post("/api/v1/sync/conflicts/resolve", json={"conflict_id": cid, "take": "server"}, headers=h)
+    assert r.status_code == 200 and r.get_json()["status"] == "resolved"
+    [a] = client.get(f"/api/v1/visits/{v['id']}/responses", headers=h).get_json()
+    assert a["value"] == 650 and a["version"] == 3
+
+
+def test_a_conflict_whose_record_is_gone_can_be_closed(client, session):
+    """Found by the break-it pass: both choices were a 409 and the conflict stayed open for ever."""
+    h, v, rid, cid = _answer_conflict(client, session)
+    (d,) = push(client, h, mutation("response", "delete", id=rid, base_version=2), device_id="A")
+    assert d["status"] == "applied"
+    r = client.post("/api/v1/sync/conflicts/resolve", json={"conflict_id": cid, "take": "client"}, headers=h)
+    assert r.status_code == 200 and r.get_json()["resolution"]["record_gone"] is True
+    assert client.get("/api/v1/sync/conflicts", query_string={"status": "open"}, headers=h).get_json()["items"] == []
+
+
+def test_a_conflict_on_a_submitted_visit_closes_for_the_server_and_refuses_a_change(client, session):
+    h, v, rid, cid = _answer_conflict(client, session)
+    for item, value in GOOD_PRIMARY.items():
+        if item != "enrolment":
+            push(client, h, mutation("response", "create", visit_id=v["id"], item_code=item, value=value))
+    current = client.get(f"/api/v1/visits/{v['id']}", headers=h).get_json()
+    assert client.patch(f"/api/v1/visits/{v['id']}", json={"status": "submitted"}, headers=h).status_code == 200
+    r = client.post("/api/v1/sync/conflicts/resolve", json={"conflict_id": cid, "take": "client"}, headers=h)
+    assert r.status_code == 409 and current["status"] == "in_progress"
+    r = client.post("/api/v1/sync/conflicts/resolve", json={"conflict_id": cid, "take": "server"}, headers=h)
+    assert r.status_code == 200 and r.get_json()["status"] == "resolved"
