@@ -9,7 +9,10 @@ The protocol a mobile app must follow (this module is the executable version of 
    mutation only while that mutation has never been sent: once sent it is immutable (the server may
    have applied it though the answer was lost, and its retry must be the very same request, which
    the server answers `duplicate`); a later edit is a new mutation, whose `base_version` is the
-   version the server's answer to the earlier one gives (send it in a later batch than that one).
+   version the server's answer to the earlier one gives (send it in a later batch than that one),
+   unless that answer was a conflict or named another record (merged into another device's answer):
+   the user never saw the server's values then, so the edit goes with no base (a conflict where it
+   differs, never an overwrite or a delete of what the user did not see).
    A status change is never folded into an earlier place in the outbox (a submit folded into the
    visit's create would arrive before the answers). Never drop an outbox entry before the server
    has answered it.
