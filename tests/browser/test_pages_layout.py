@@ -21,6 +21,10 @@ def world(app, client, session):
     w = make_world(session)
     submit_visit(client, token_for(session, w.inspector_a1), w.school_a1.id, {**GOOD_PRIMARY, "pe_art_teachers": 4})
     run_jobs(app)
+    # A county judgement, so the county page shows its verdict and reasons.
+    assert client.post(f"/api/v1/counties/{w.county_a1.id}/scoring-runs?level=primary",
+                       headers=token_for(session, w.office_a1)).status_code == 202
+    run_jobs(app)
     w.visit = session.query(Visit).filter(Visit.school_id == w.school_a1.id).one()
     w.ticket = session.query(Ticket).one()
     return w
