@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from inspections.templates.models import TemplateVersion
 from inspections.tickets.models import Ticket
 from inspections.visits.models import Visit
 from tests.browser.field.helpers import axe_serious
@@ -27,6 +28,14 @@ def world(app, client, session):
     run_jobs(app)
     w.visit = session.query(Visit).filter(Visit.school_id == w.school_a1.id).one()
     w.ticket = session.query(Ticket).one()
+    w.national = session.query(TemplateVersion).filter(TemplateVersion.status == "published").first()
+    # County A1's local template with a draft: its page carries the new-version form, the draft a publish button.
+    from inspections.templates import service as templates
+    local = templates.create_template(session, code="a1-local", name="A1", jurisdiction=w.county_a1,
+                                      parent=w.national.template)
+    w.draft = templates.create_version(session, local, overlay={"set_thresholds": {"R1": {"primary": "4.5"}}},
+                                       effective_from=None)
+    session.commit()
     return w
 
 
@@ -36,7 +45,10 @@ def _pages(world) -> dict[str, list[str]]:
         world.school_user_a1.username: ["/web/tickets", t],
         world.inspector_a1.username: ["/web/my-visits", "/web/visits", v, t],
         world.office_a1.username: ["/web/dashboard", "/web/dashboard/tickets?state=open", "/web/visits", v, t,
-                                   "/web/planning", "/web/dashboard/counties"],
+                                   "/web/planning", "/web/dashboard/counties", "/web/templates",
+                                   f"/web/templates/{world.national.template_id}",
+                                   f"/web/templates/versions/{world.national.id}",
+                                   f"/web/templates/{world.draft.template_id}", f"/web/templates/versions/{world.draft.id}"],
     }
 
 
