@@ -182,3 +182,4 @@ from server.web import dashboard as _dashboard  # noqa: E402,F401
 from server.web import yearly as _yearly  # noqa: E402,F401
 from server.web import counties as _counties  # noqa: E402,F401
 from server.web import checklists as _checklists  # noqa: E402,F401
+from server.web import register as _register  # noqa: E402,F401

@@ -48,7 +48,9 @@ def _pages(world) -> dict[str, list[str]]:
                                    "/web/planning", "/web/dashboard/counties", "/web/templates",
                                    f"/web/templates/{world.national.template_id}",
                                    f"/web/templates/versions/{world.national.id}",
-                                   f"/web/templates/{world.draft.template_id}", f"/web/templates/versions/{world.draft.id}"],
+                                   f"/web/templates/{world.draft.template_id}", f"/web/templates/versions/{world.draft.id}",
+                                   "/web/schools", f"/web/schools/{world.school_a1.id}", "/web/users",
+                                   f"/web/users/{world.inspector_a1.id}"],
     }
 
 
