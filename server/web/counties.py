@@ -157,10 +157,14 @@ def explain(row) -> dict:
         elif reported and survey.get("groups_missing"):
             reasons["D"].append(_("Survey not reported for: %(groups)s",
                                   groups=", ".join(_word(SURVEY_GROUP, g) for g in survey["groups_missing"])))
-    if not reported and res.get("county_items") is not None:
+    if not reported and survey is not None:  # the template judges the county's own items (B, C, D)
         for area in ("B", "C", "D"):
             reasons[area].append(_("The county has not submitted its self-report for the year."))
     stored = res.get("areas") or {}
+    for code in AREA:
+        if (stored.get(code) or {}).get("verdict") in ("fail", "incomplete") and not reasons[code]:
+            # A reason of a kind this page does not know yet: never a verdict without a word on it.
+            reasons[code].append(_("The reasons are listed in the CSV report."))
     areas = [(code, str(AREA[code]), (stored.get(code) or {}).get("verdict"), reasons[code]) for code in AREA
              if code in stored or reasons[code]]
     return {"vetoes": vetoes, "areas": areas, "notes": notes}

@@ -142,3 +142,18 @@ def test_a_bad_year_reads_in_the_page_language(client, world):
     body = r.get_data(as_text=True)
     assert "年度：请输入 2000 至 2100 之间的整数。" in body and "must be" not in body
     assert 'href="/web/dashboard/counties?lang=en"' in body  # switching language leaves the POST address
+
+
+def test_a_verdict_is_never_shown_without_a_word_on_why(client, session, world):
+    """A stored reason of a kind the page cannot put in words yet still leaves a (translated) pointer."""
+    row = session.query(CountyScore).one()
+    result = dict(row.result)
+    result.update(schools=[], items={}, veto={"facts": {}, "vetoed": [], "not_reported": []},
+                  areas={"A": {"verdict": "fail", "reasons": ["something new"]}})
+    row.result = result
+    session.commit()
+    login(client, world.office_a1.username)
+    part = _report(client.get("/web/dashboard/counties?lang=en").get_data(as_text=True), world.county_a1)
+    areas = re.search(r'data-testid="county-areas">(.*?)</ul>\s*</li>', part, re.S).group(1)
+    assert "Resource allocation: <strong>Fail</strong>" in areas
+    assert "The reasons are listed in the CSV report." in areas and "something new" not in part
