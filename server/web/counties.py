@@ -180,10 +180,22 @@ def county_reports():
         for level in LEVELS:
             row = scoring.latest_county_score(session(), county.id, level)
             reports.append({"county": county, "level": level, "score": row,
-                            "why": explain(row) if row else None,
+                            "why": explain(row) if row else None, "job": _job_state(county.id, level),
                             "indicators": (row.result.get("indicators", {}) if row else {})})
     return render_template("county_reports.html", reports=reports, verdicts=VERDICT, word=_word,
                            indicator_names=indicator_names())
+
+
+def _job_state(county_id, level: str) -> str | None:
+    """"running" while a scoring run of the county at this level waits or runs, "failed" when the last one
+    failed; None otherwise (the outbox's job records, ids "score-county-<county>-<level>-...")."""
+    from inspections.jobs.models import JobRecord
+    rec = session().scalar(select(JobRecord).where(JobRecord.kind == "score_county",
+                                                   JobRecord.id.startswith(f"score-county-{county_id}-{level}-"))
+                           .order_by(JobRecord.enqueued_at.desc()).limit(1))
+    if rec is None or rec.status == "finished":
+        return None
+    return "failed" if rec.status == "failed" else "running"
 
 
 @bp.post("/dashboard/counties/<county_id>/scoring")

@@ -89,6 +89,9 @@ def test_an_office_scores_its_county_again_through_the_job(app, client, session,
     session.expire_all()
     jobs = session.query(JobRecord).filter_by(kind="score_county").all()
     assert len(jobs) == before + 1 and jobs[-1].args["county_id"] == str(world.county_a1.id)
+    if app.config.get("REDIS_URL"):  # with a worker the run waits for it, and the page says so
+        waiting = _report(client.get("/web/dashboard/counties").get_data(as_text=True), world.county_a1)
+        assert 'data-testid="scoring-job">正在按最新督导结果重新评估' in waiting
     run_jobs(app)
     session.expire_all()
     assert session.query(CountyScore).filter_by(jurisdiction_id=world.county_a1.id).count() == 2
@@ -157,3 +160,13 @@ def test_a_verdict_is_never_shown_without_a_word_on_why(client, session, world):
     areas = re.search(r'data-testid="county-areas">(.*?)</ul>\s*</li>', part, re.S).group(1)
     assert "Resource allocation: <strong>Fail</strong>" in areas
     assert "The reasons are listed in the CSV report." in areas and "something new" not in part
+
+
+def test_a_failed_scoring_run_is_shown(client, session, world):
+    job = session.query(JobRecord).filter_by(kind="score_county").one()
+    job.status, job.error = "failed", "boom"
+    session.commit()
+    login(client, world.office_a1.username)
+    page = client.get("/web/dashboard/counties?lang=en").get_data(as_text=True)
+    assert 'data-testid="scoring-job">The last scoring run failed' in _report(page, world.county_a1)
+    assert "scoring-job" not in _report(page, world.county_a1, "junior") and "boom" not in page
