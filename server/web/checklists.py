@@ -203,6 +203,10 @@ def template_new_version(template_id):
         if len(parts) == 3 and parts[0] == "t" and value.strip():
             changes.setdefault(parts[1], {})[parts[2]] = value.strip()
     fields: dict[str, list[str]] = {}
+    overlay: dict = {"set_thresholds": changes} if changes else {}
+    check = _new_check(form, fields)
+    if check:
+        overlay |= check
     effective = None
     if form.get("effective_from"):
         from datetime import date
@@ -210,12 +214,12 @@ def template_new_version(template_id):
             effective = date.fromisoformat(form["effective_from"])
         except ValueError:
             fields["effective_from"] = ["is not a date"]
-    if not changes and not fields:
-        fields["set_thresholds"] = [forms.Said(_("Enter at least one new threshold."))]
+    if not overlay and not fields:
+        fields["set_thresholds"] = [forms.Said(_("Enter at least one new threshold, or a new check."))]
     db = session()
     if not fields:
         try:
-            v = templates.create_version(db, tpl, overlay={"set_thresholds": changes}, effective_from=effective)
+            v = templates.create_version(db, tpl, overlay=overlay, effective_from=effective)
         except DomainError as e:
             db.rollback()
             fields = e.fields
@@ -227,6 +231,39 @@ def template_new_version(template_id):
             return redirect(url_for("web.template_version", version_id=v.id), 303)
     g.page_url = url_for("web.template_detail", template_id=tpl.id)
     return _template_page(p, tpl, _("The version was not made."), _errors(fields, tpl), form, 422)
+
+
+CHECK_CODE = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
+
+
+def _new_check(form, fields: dict) -> dict | None:
+    """A yes/no check the local template adds (an item answered yes or no and an indicator requiring yes),
+    from the form's "check_*" fields; None when they are empty. The service checks the result."""
+    code = form.get("check_code", "").strip()
+    zh, en = form.get("check_zh", "").strip(), form.get("check_en", "").strip()
+    if not (code or zh or en):
+        return None
+    if not CODE_OK(code):
+        fields["check_code"] = [forms.Said(_("Use 3 to 40 lower-case letters, digits and underscores, starting "
+                                             "with a letter, such as has_reading_room."))]
+    if not zh or not en or len(zh) > 200 or len(en) > 200:
+        fields["check_text"] = [forms.Said(_("Write the question in Chinese and in English (up to 200 characters "
+                                             "each)."))]
+    section = form.get("check_section") if form.get("check_section") in ("B", "C") else "C"
+    severity = form.get("check_severity") if form.get("check_severity") in ("low", "medium", "high") else "medium"
+    if fields:
+        return None
+    levels = ["primary", "junior"]
+    item = {"code": code, "kind": "boolean", "unit": "", "section": section, "levels": levels,
+            "photo_required": False, "help": {"zh": zh, "en": en}}
+    indicator = {"code": f"L.{code}", "name": {"zh": zh, "en": en}, "section": section, "levels": levels,
+                 "expr": {"op": "fact", "fact": code}, "comparator": "eq", "threshold": True, "unit": "",
+                 "shortfall": None, "severity": severity, "weight": "1", "school_rule": False}
+    return {"add_items": [item], "add_indicators": [indicator]}
+
+
+def CODE_OK(code: str) -> bool:
+    return bool(CHECK_CODE.match(code))
 
 
 @bp.get("/templates/versions/<version_id>")
@@ -311,7 +348,9 @@ def _errors(fields: dict, tpl) -> list[tuple[str, list[str]]]:
         else:
             where = {"code": _("Code"), "name": _("Name"), "parent_id": _("Extends"),
                      "jurisdiction_id": _("Area"), "effective_from": _("Effective from"),
-                     "set_thresholds": _("New thresholds")}.get(parts[0]) or forms.field_label(path)
+                     "set_thresholds": _("New thresholds"), "check_code": _("Check code"),
+                     "check_text": _("Question"), "add_items[0]": _("New check"),
+                     "add_indicators[0]": _("New check")}.get(parts[0]) or forms.field_label(path)
         for m in msgs if isinstance(msgs, list) else [msgs]:
             out.setdefault(str(where), []).append(_message(m))
     return list(out.items())
@@ -334,6 +373,7 @@ def _message(m) -> str:
                          ("only a draft can be published", _("Only a draft can be published.")),
                          ("unknown indicator", _("There is no such indicator.")),
                          ("is not scored for", _("This indicator is not scored at that level.")),
+                         ("already exists", _("This code is already used; choose another.")),
                          ("loosen", _("A local template may only tighten or add, never loosen.")),
                          ("drop", _("A local template may only tighten or add, never loosen."))):
         if start in text:

@@ -146,3 +146,35 @@ def test_an_office_reads_but_does_not_publish_the_city_template_above_it(client,
     assert r.status_code == 403
     session.expire_all()
     assert session.get(TemplateVersion, v.id).status == VersionStatus.draft
+
+
+def test_an_office_adds_a_yes_no_check(client, session, world):
+    from inspections.templates import service as templates
+    national = session.query(ChecklistTemplate).filter(ChecklistTemplate.jurisdiction_id.is_(None)).first()
+    tpl = templates.create_template(session, code="a1-check", name="A1", jurisdiction=world.county_a1, parent=national)
+    session.commit()
+    login(client, world.office_a1.username)
+    page = client.get(f"/web/templates/{tpl.id}?lang=en")
+    token = csrf(page)
+    # A bad code and a missing English question: both named, nothing made.
+    r = client.post(f"/web/templates/{tpl.id}/versions", data={"csrf_token": token, "check_code": "X",
+                                                               "check_zh": "有阅览室"})
+    assert r.status_code == 422
+    errors = re.search(r'data-testid="error">(.*?)</div>', r.get_data(as_text=True), re.S).group(1)
+    assert "Check code: Use 3 to 40" in errors and "Question: Write the question" in errors
+    # A code the standard already has is refused by the service, in words.
+    r = client.post(f"/web/templates/{tpl.id}/versions", data={"csrf_token": token, "check_code": "enrolment",
+                                                               "check_zh": "问", "check_en": "Q"})
+    assert r.status_code == 422 and "This code is already used" in r.get_data(as_text=True)
+    assert session.query(TemplateVersion).filter_by(template_id=tpl.id).count() == 0
+    r = client.post(f"/web/templates/{tpl.id}/versions", data={
+        "csrf_token": token, "check_code": "has_reading_room", "check_zh": "学校有阅览室",
+        "check_en": "The school has a reading room", "check_section": "C", "check_severity": "high"})
+    assert r.status_code == 303, r.get_data(as_text=True)[:3000]
+    v = session.query(TemplateVersion).filter_by(template_id=tpl.id).one()
+    assert "has_reading_room" in {i["code"] for i in v.definition["items"]}
+    page = client.get(f"/web/templates/versions/{v.id}?lang=zh-CN").get_data(as_text=True)
+    assert "学校有阅览室" in page and "教育质量" in page
+    assert client.post(f"/web/templates/versions/{v.id}/publish", data={"csrf_token": token}).status_code == 303
+    session.expire_all()
+    assert session.get(TemplateVersion, v.id).status == VersionStatus.published
