@@ -346,6 +346,18 @@ def score_county(session: Session, county_id: uuid.UUID, level: str,
     return row
 
 
+def county_inputs_stamp(session: Session, county: Jurisdiction) -> str:
+    """What a county's scoring run is computed from, as a tag for its job id: the newest visit score of its
+    schools and the version of this year's self-report. A run asked for again with no new input is the
+    same job (answered once); a new score or a changed self-report makes a new one."""
+    newest = session.scalar(select(VisitScore.computed_at)
+                            .where(VisitScore.school_id.in_(select(School.id).where(School.jurisdiction_id == county.id)))
+                            .order_by(VisitScore.computed_at.desc()).limit(1))
+    stamp = str(int(newest.timestamp() * 1000)) if newest else "0"
+    report = get_self_report(session, county.id, clock.year_of(utcnow()))
+    return stamp + (f"r{report.version}" if report is not None else "")
+
+
 def previous_target_counts(session: Session, county_id: uuid.UUID, level: str, definition: dict, year: int,
                            tz: str | None = None) -> dict:
     """{target code: schools failing it} in the county's last judgement at `level` of the year before

@@ -12,8 +12,6 @@ from sqlalchemy import select
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import can_manage_jurisdiction, jurisdiction_filter, visit_filter
 from inspections.audit import service as audit
-from inspections import clock
-from inspections.db import utcnow
 from inspections.jobs.models import JobRecord
 from inspections.org.enums import JurisdictionLevel
 from inspections.org.models import Jurisdiction, School
@@ -104,14 +102,8 @@ class CountyRuns(MethodView):
         errors = scoring.validate_county_facts(body.get("county_facts") or {})
         if errors:
             abort(422, errors={f"county_facts.{k}": v for k, v in errors.items()})
-        newest = db.scalar(select(VisitScore.computed_at)
-                           .where(VisitScore.school_id.in_(select(School.id).where(School.jurisdiction_id == county.id)))
-                           .order_by(VisitScore.computed_at.desc()).limit(1))
-        stamp = str(int(newest.timestamp() * 1000)) if newest else "0"
-        report = scoring.get_self_report(db, county.id, clock.year_of(utcnow()))
-        # A changed self-report is a new input: it must not be answered by the previous run's job.
-        stamp += f"r{report.version}" if report is not None else ""
-        return enqueue_county(county.id, args["level"], stamp, body.get("county_facts") or {})
+        return enqueue_county(county.id, args["level"], scoring.county_inputs_stamp(db, county),
+                              body.get("county_facts") or {})
 
 
 @blp.route("/counties/<uuid:county_id>/self-report")

@@ -1,7 +1,7 @@
 """Server-rendered pages over the same services and scope rules as the API.
 
 This module holds the blueprint, sign-in, CSRF and the role check; each area (tickets, dashboard,
-visit planning) lives in its own module that adds routes to `bp` and strings through `i18n.add`.
+visit planning) lives in its own module that adds routes to `bp`, its words through the gettext catalogue (`i18n._`).
 """
 from __future__ import annotations
 
@@ -180,3 +180,6 @@ from server.web import planning as _planning  # noqa: E402,F401
 from server.web import visits as _visits  # noqa: E402,F401
 from server.web import dashboard as _dashboard  # noqa: E402,F401
 from server.web import yearly as _yearly  # noqa: E402,F401
+from server.web import counties as _counties  # noqa: E402,F401
+from server.web import checklists as _checklists  # noqa: E402,F401
+from server.web import register as _register  # noqa: E402,F401

@@ -14,7 +14,6 @@ from inspections.accounts.enums import Role
 from inspections.accounts.scope import jurisdiction_filter
 from inspections.org.enums import JurisdictionLevel
 from inspections.org.models import Jurisdiction
-from inspections.scoring import service as scoring
 from inspections.tickets import dashboard as dash
 from inspections.tickets.enums import Severity, TicketStatus
 from schemas.common import EARLIEST, LATEST
@@ -213,16 +212,3 @@ def export_xlsx():
     return Response(stream_with_context(iter(lambda: tmp.read(1 << 16), b"")),
                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f"attachment; filename={_export_name('xlsx')}"})
-
-
-@bp.get("/dashboard/counties")
-def county_reports():
-    """Each county's latest 差异系数 judgement per level, with the CV of each indicator against its limit."""
-    p = _principal(*VIEWERS)
-    reports = []
-    for county in _counties(p):
-        for level in ("primary", "junior"):
-            row = scoring.latest_county_score(session(), county.id, level)
-            reports.append({"county": county, "level": level, "score": row,
-                            "indicators": (row.result.get("indicators", {}) if row else {})})
-    return render_template("county_reports.html", reports=reports)

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from inspections.templates.models import TemplateVersion
 from inspections.tickets.models import Ticket
 from inspections.visits.models import Visit
 from tests.browser.field.helpers import axe_serious
@@ -21,8 +22,20 @@ def world(app, client, session):
     w = make_world(session)
     submit_visit(client, token_for(session, w.inspector_a1), w.school_a1.id, {**GOOD_PRIMARY, "pe_art_teachers": 4})
     run_jobs(app)
+    # A county judgement, so the county page shows its verdict and reasons.
+    assert client.post(f"/api/v1/counties/{w.county_a1.id}/scoring-runs?level=primary",
+                       headers=token_for(session, w.office_a1)).status_code == 202
+    run_jobs(app)
     w.visit = session.query(Visit).filter(Visit.school_id == w.school_a1.id).one()
     w.ticket = session.query(Ticket).one()
+    w.national = session.query(TemplateVersion).filter(TemplateVersion.status == "published").first()
+    # County A1's local template with a draft: its page carries the new-version form, the draft a publish button.
+    from inspections.templates import service as templates
+    local = templates.create_template(session, code="a1-local", name="A1", jurisdiction=w.county_a1,
+                                      parent=w.national.template)
+    w.draft = templates.create_version(session, local, overlay={"set_thresholds": {"R1": {"primary": "4.5"}}},
+                                       effective_from=None)
+    session.commit()
     return w
 
 
@@ -32,7 +45,12 @@ def _pages(world) -> dict[str, list[str]]:
         world.school_user_a1.username: ["/web/tickets", t],
         world.inspector_a1.username: ["/web/my-visits", "/web/visits", v, t],
         world.office_a1.username: ["/web/dashboard", "/web/dashboard/tickets?state=open", "/web/visits", v, t,
-                                   "/web/planning", "/web/dashboard/counties"],
+                                   "/web/planning", "/web/dashboard/counties", "/web/templates",
+                                   f"/web/templates/{world.national.template_id}",
+                                   f"/web/templates/versions/{world.national.id}",
+                                   f"/web/templates/{world.draft.template_id}", f"/web/templates/versions/{world.draft.id}",
+                                   "/web/schools", f"/web/schools/{world.school_a1.id}", "/web/users",
+                                   f"/web/users/{world.inspector_a1.id}"],
     }
 
 
