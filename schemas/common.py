@@ -37,6 +37,16 @@ class WholeNumber(fields.Integer):
         return super()._validated(value)
 
 
+class JSONBool(fields.Boolean):
+    """A boolean as JSON writes one: `true` or `false`. marshmallow's Boolean also takes 1, "yes",
+    "on" and more (and Python calls 1 == True), which would bend "values compare as JSON"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 # A record version as stored (a PostgreSQL integer): a bigger one is no version of ours, and binding it
 # would fail the query.
 VERSION = validate.Range(min=0, max=2**31 - 1)

@@ -4,7 +4,7 @@ import math
 from marshmallow import Schema, fields, validate
 
 from inspections.visits.enums import VisitStatus
-from schemas.common import DATES, VERSION, WholeNumber
+from schemas.common import DATES, VERSION, JSONBool, WholeNumber
 
 ITEM = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="an item code")
 
@@ -35,7 +35,7 @@ class ResponseIn(Schema):
     section = fields.String(load_default="", validate=validate.OneOf(["", "primary", "junior"]))
     value = AnswerValue(allow_none=True)
     note = fields.String(allow_none=True, validate=validate.Length(max=4000))
-    flagged = fields.Boolean()
+    flagged = JSONBool()
     version = WholeNumber(validate=VERSION, metadata={
         "description": "The answer's version this edit is based on; refused (409) if the answer moved on."})
 

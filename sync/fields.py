@@ -5,7 +5,7 @@ from marshmallow import ValidationError, fields, validate
 
 from inspections.tickets.enums import TicketStatus
 from inspections.visits.enums import VisitStatus
-from schemas.common import DATES
+from schemas.common import DATES, JSONBool
 from schemas.fastload import FastSchema
 from schemas.text import TEXT_MESSAGE, bad_text_paths, has_bad_text
 from schemas.visits import AnswerValue
@@ -30,7 +30,7 @@ class VisitUpdate(FastSchema):
 class ResponseUpdate(FastSchema):
     value = AnswerValue(allow_none=True)
     note = fields.String(allow_none=True, validate=validate.Length(max=4000))
-    flagged = fields.Boolean()
+    flagged = JSONBool()
 
 
 class ResponseCreate(ResponseUpdate):

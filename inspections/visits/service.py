@@ -246,6 +246,9 @@ def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: di
     # (new_version: a settled conflict is a new version even when the server's values stand.)
     if changes.get("inspector_ids") is not None:
         errors = _check_inspectors(session, changes["inspector_ids"])
+        if not changes["inspector_ids"] and visit.inspector_ids:
+            # Nobody left on it, nobody could answer or edit it again but an office.
+            errors["inspector_ids"] = ["a visit keeps at least one inspector"]
         # An inspector put on the visit now must cover its school (those already on it may stay).
         added = [i for i in dict.fromkeys(changes["inspector_ids"]) if i not in set(visit.inspector_ids)]
         if added and not errors:

@@ -199,3 +199,26 @@ def test_a_conflict_on_a_submitted_visit_closes_for_the_server_and_refuses_a_cha
     assert r.status_code == 409 and current["status"] == "in_progress"
     r = client.post("/api/v1/sync/conflicts/resolve", json={"conflict_id": cid, "take": "server"}, headers=h)
     assert r.status_code == 200 and r.get_json()["status"] == "resolved"
+
+
+def test_a_visit_keeps_at_least_one_inspector(client, session):
+    """Found by the break-it pass: an inspector pushed `inspector_ids: []` and nobody could edit the visit."""
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    v = new_visit(client, h, w.school_a1.id)
+    (r,) = push(client, h, mutation("visit", "update", id=v["id"], base_version=1, inspector_ids=[]))
+    assert r["status"] == "rejected" and r["errors"] == {"fields.inspector_ids": ["a visit keeps at least one inspector"]}
+    r = client.patch(f"/api/v1/visits/{v['id']}", json={"inspector_ids": []}, headers=h)
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, "true"])
+def test_a_flag_is_json_true_or_false(client, session, flag):
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    v = new_visit(client, h, w.school_a1.id)
+    (r,) = push(client, h, mutation("response", "create", visit_id=v["id"], item_code="enrolment", value=1, flagged=flag))
+    assert r["status"] == "rejected" and "fields.flagged" in r["errors"]
+    r = client.put(f"/api/v1/visits/{v['id']}/responses", json={"answers": [{"item_code": "enrolment", "flagged": flag}]},
+                   headers=h)
+    assert r.status_code == 422
