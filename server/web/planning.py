@@ -100,6 +100,32 @@ def _parse_date(value: str, field: str, errors: dict) -> date | None:
         return None
 
 
+def _schedule_form(f, errors: dict) -> dict:
+    """A schedule's rule from the create or edit form (recurrence, every, dates, inspectors, notes), as
+    the planning service takes it; what does not parse goes into `errors` by field."""
+    rule = {"recurrence": None, "every": 1, "inspector_ids": [],
+            "notes": (f.get("notes") or "").strip()[:2000] or None}
+    try:
+        rule["recurrence"] = Recurrence(f.get("recurrence", ""))
+    except ValueError:
+        errors["recurrence"] = ["must be one of"]
+    try:
+        rule["every"] = int(f.get("every") or 1)
+    except ValueError:
+        errors["every"] = ["is not a whole number"]
+    rule["start_date"] = _parse_date(f.get("start_date", ""), "start_date", errors)
+    if rule["start_date"] is None and "start_date" not in errors:
+        errors["start_date"] = ["is required"]
+    rule["end_date"] = _parse_date(f.get("end_date", ""), "end_date", errors)
+    for raw in f.getlist("inspector_id"):
+        if raw:
+            try:
+                rule["inspector_ids"].append(uuid.UUID(raw))
+            except ValueError:
+                errors["inspector_ids"] = ["is not an inspector"]
+    return rule
+
+
 @bp.post("/planning/schedules")
 def planning_create_schedule():
     """Create a schedule from the form; its visits for the horizon are planned at once."""
@@ -112,31 +138,11 @@ def planning_create_schedule():
         pass
     if school is None:
         errors["school_id"] = ["is not a school in your scope"]
-    try:
-        recurrence = Recurrence(f.get("recurrence", ""))
-    except ValueError:
-        errors["recurrence"] = [f"must be one of {', '.join(r.value for r in Recurrence)}"]
-    try:
-        every = int(f.get("every") or 1)
-    except ValueError:
-        errors["every"] = ["is not a whole number"]
-    start = _parse_date(f.get("start_date", ""), "start_date", errors)
-    if start is None and "start_date" not in errors:
-        errors["start_date"] = ["is required"]
-    end = _parse_date(f.get("end_date", ""), "end_date", errors)
-    inspector_ids = []
-    for raw in f.getlist("inspector_id"):
-        if raw:
-            try:
-                inspector_ids.append(uuid.UUID(raw))
-            except ValueError:
-                errors["inspector_ids"] = ["is not an inspector"]
+    rule = _schedule_form(f, errors)
     if errors:
         return _render_planning(p, error=_("The schedule was not saved."), fields=errors, form=f, status=422)
     try:
-        s = planning.create_schedule(db, school=school, created_by=db.get(User, p.user_id), recurrence=recurrence,
-                                     every=every, start_date=start, end_date=end, inspector_ids=inspector_ids,
-                                     notes=(f.get("notes") or "").strip()[:2000] or None)
+        s = planning.create_schedule(db, school=school, created_by=db.get(User, p.user_id), **rule)
         planning.generate(db, today=clock.today(), horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
                           schedule_ids=[s.id])
         db.commit()
@@ -211,31 +217,11 @@ def planning_schedule(schedule_id):
     if request.method == "POST":
         f, errors = request.form, {}
         form = f
-        try:
-            recurrence = Recurrence(f.get("recurrence", ""))
-        except ValueError:
-            errors["recurrence"] = ["must be one of"]
-        try:
-            every = int(f.get("every") or 1)
-        except ValueError:
-            errors["every"] = ["is not a whole number"]
-        start = _parse_date(f.get("start_date", ""), "start_date", errors)
-        if start is None and "start_date" not in errors:
-            errors["start_date"] = ["is required"]
-        end = _parse_date(f.get("end_date", ""), "end_date", errors)
-        inspector_ids = []
-        for raw in f.getlist("inspector_id"):
-            if raw:
-                try:
-                    inspector_ids.append(uuid.UUID(raw))
-                except ValueError:
-                    errors["inspector_ids"] = ["is not an inspector"]
+        rule = _schedule_form(f, errors)
         if not errors:
             try:
                 today = clock.today()
-                planning.update_schedule(db, s, actor_id=p.user_id, today=today, recurrence=recurrence, every=every,
-                                         start_date=start, end_date=end, inspector_ids=inspector_ids,
-                                         notes=(f.get("notes") or "").strip()[:2000] or None)
+                planning.update_schedule(db, s, actor_id=p.user_id, today=today, **rule)
                 if s.active:
                     planning.generate(db, today=today, horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
                                       schedule_ids=[s.id], not_before=today)
