@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session, joinedload
 
 from inspections.accounts.enums import Role
 from inspections.accounts.models import ApiToken, Device, InspectorAssignment, User
+from inspections.audit import service as audit
 from inspections.db import utcnow
+from inspections.errors import Forbidden, ValidationFailed
 from inspections.org.models import Jurisdiction, School
 
 # Argon2id at OWASP's recommended minimum (19 MiB, 2 passes); configure_hasher can raise it.
@@ -32,12 +34,25 @@ TOKEN_PREFIX = "ist_"
 TOKEN_TTL = timedelta(days=30)
 
 
-class AccountError(ValueError):
+class AccountError(ValidationFailed, ValueError):
     """A change to accounts that breaks a rule; `fields` maps field -> messages."""
 
     def __init__(self, fields: dict[str, list[str]]):
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items()))
-        self.fields = fields
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in fields.items()), fields)
+
+
+# The password rule every way in applies (new accounts, resets); schemas/users.py states the same bounds.
+PASSWORD_MIN, PASSWORD_MAX = 8, 200
+MANAGERS = (Role.office, Role.admin)
+
+
+def password_errors(password: str) -> list[str]:
+    """What is wrong with a new password (empty when it may be used)."""
+    if len(password) < PASSWORD_MIN:
+        return [f"must be at least {PASSWORD_MIN} characters"]
+    if len(password) > PASSWORD_MAX:
+        return [f"must be at most {PASSWORD_MAX} characters"]
+    return []
 
 
 def hash_password(password: str) -> str:
@@ -65,13 +80,17 @@ def get_by_username(session: Session, username: str) -> User | None:
 
 def create_user(session: Session, *, username: str, password: str, role: Role, display_name: str | None = None,
                 jurisdiction_id: uuid.UUID | None = None, school_id: uuid.UUID | None = None,
-                assigned_school_ids: list[uuid.UUID] | None = None) -> User:
-    """Create a user bound to a jurisdiction (staff) or a school (school users)."""
+                assigned_school_ids: list[uuid.UUID] | None = None, actor=None) -> User:
+    """Create a user bound to a jurisdiction (staff) or a school (school users). With `actor` (a Principal:
+    an API or page request) the binding must lie in its scope (check_binding) and the change is audited."""
+    if actor is not None:
+        check_binding(session, actor, role=role, jurisdiction_id=jurisdiction_id, school_id=school_id,
+                      assigned_school_ids=assigned_school_ids or [])
     errors: dict[str, list[str]] = {}
     if get_by_username(session, username):
         errors["username"] = ["is already taken"]
-    if len(password) < 8:
-        errors["password"] = ["must be at least 8 characters"]
+    if password_errors(password):
+        errors["password"] = password_errors(password)
     if role == Role.school:
         if school_id is None:
             errors["school_id"] = ["is required for a school user"]
@@ -94,9 +113,88 @@ def create_user(session: Session, *, username: str, password: str, role: Role, d
                 role=role, jurisdiction_id=jurisdiction_id, school_id=school_id)
     session.add(user)
     session.flush()
-    for sid in assigned_school_ids or []:
+    for sid in dict.fromkeys(assigned_school_ids or []):
         session.add(InspectorAssignment(inspector_id=user.id, school_id=sid))
     session.flush()
+    if actor is not None:
+        audit.record(session, actor_id=actor.user_id, action="create", entity="user", entity_id=user.id,
+                     data={"username": user.username, "role": user.role.value})
+    return user
+
+
+def creatable_roles(actor) -> list[Role]:
+    """The roles `actor` (a Principal) may give a new account: an admin any, an office none above its own."""
+    if actor.role == Role.admin:
+        return [Role.office, Role.inspector, Role.school, Role.admin]
+    if actor.role == Role.office:
+        return [Role.office, Role.inspector, Role.school]
+    return []
+
+
+def check_binding(session: Session, actor, *, role: Role, jurisdiction_id: uuid.UUID | None = None,
+                  school_id: uuid.UUID | None = None, assigned_school_ids: list[uuid.UUID] = ()) -> None:
+    """Whether `actor` (a Principal) may bind an account of `role` there: only offices and admins manage
+    accounts, only an admin makes admins (Forbidden); an office binds only inside its subtree, and an id
+    outside its scope is a field error whether or not it exists (AccountError)."""
+    from inspections.accounts.scope import can_see_school, jurisdiction_filter
+    if actor.role not in MANAGERS:
+        raise Forbidden("Only offices and admins manage accounts.")
+    errors: dict[str, list[str]] = {}
+    if role not in creatable_roles(actor):
+        raise Forbidden("Only an admin creates admin accounts.")
+    if actor.role != Role.admin:
+        if jurisdiction_id and session.scalar(select(Jurisdiction.id).where(
+                Jurisdiction.id == jurisdiction_id, jurisdiction_filter(actor))) is None:
+            errors["jurisdiction_id"] = ["is not a jurisdiction in your scope"]
+        if school_id and not can_see_school(session, actor, school_id):
+            errors["school_id"] = ["is not a school in your scope"]
+    bad = [str(s) for s in assigned_school_ids or [] if not can_see_school(session, actor, s)]
+    if bad:
+        errors["assigned_school_ids"] = [f"not schools in your scope: {', '.join(bad)}"]
+    if assigned_school_ids and role != Role.inspector:
+        errors["assigned_school_ids"] = ["only inspectors have assigned schools"]
+    if errors:
+        raise AccountError(errors)
+
+
+def change_user(session: Session, user: User, *, actor, **changes) -> User:
+    """Change an account as `actor` (a Principal): any of display_name, password, active (either of the last
+    two ends its sessions and tokens) and assigned_school_ids; audited in the actor's name.
+
+    An office changes only accounts whose whole scope (jurisdiction, school, assigned schools) lies inside
+    its own jurisdiction; one that also works elsewhere is changed by an office above both, or an admin.
+    The caller has found `user` among those the actor may see (user_filter), 404 otherwise.
+    """
+    from inspections.accounts.scope import manageable_user_filter
+    if actor.role not in MANAGERS:
+        raise Forbidden("Only offices and admins manage accounts.")
+    if user.role == Role.admin and actor.role != Role.admin:
+        raise Forbidden("Only an admin changes admin accounts.")
+    if session.scalar(select(User.id).where(User.id == user.id, manageable_user_filter(actor))) is None:
+        raise Forbidden("This account also works outside your jurisdiction; an office over all of its "
+                        "scope, or an admin, changes it.")
+    unknown = set(changes) - {"display_name", "password", "active", "assigned_school_ids"}
+    if unknown:
+        raise TypeError(f"change_user() got unexpected fields {sorted(unknown)}")
+    errors: dict[str, list[str]] = {}
+    if "display_name" in changes and not (changes["display_name"] or "").strip():
+        errors["display_name"] = ["is required"]
+    if "password" in changes and password_errors(changes["password"]):
+        errors["password"] = password_errors(changes["password"])
+    if errors:
+        raise AccountError(errors)
+    if "assigned_school_ids" in changes:
+        check_binding(session, actor, role=user.role, assigned_school_ids=changes["assigned_school_ids"])
+        set_assignments(session, user=user, school_ids=changes["assigned_school_ids"])
+    if "display_name" in changes:
+        user.display_name = changes["display_name"].strip()
+    if "password" in changes:
+        set_password(session, user, changes["password"])
+    if "active" in changes:
+        set_active(session, user, changes["active"])
+    session.flush()
+    audit.record(session, actor_id=actor.user_id, action="update", entity="user", entity_id=user.id,
+                 data={k: ("***" if k == "password" else str(v)) for k, v in changes.items()})
     return user
 
 
@@ -187,6 +285,8 @@ def end_sessions(session: Session, user: User, *, tokens: bool = True) -> None:
 
 def set_password(session: Session, user: User, password: str) -> None:
     """Change a password; every session and token of the user ends (whoever knew the old one is out)."""
+    if password_errors(password):
+        raise AccountError({"password": password_errors(password)})
     user.password_hash = hash_password(password)
     end_sessions(session, user)
 

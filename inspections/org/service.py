@@ -6,7 +6,8 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from inspections.errors import ValidationFailed
+from inspections.audit import service as audit
+from inspections.errors import Forbidden, ValidationFailed
 from inspections.org.enums import PARENT_LEVEL, SECTIONS, JurisdictionLevel, SchoolKind
 from inspections.org.models import Jurisdiction, School
 
@@ -54,8 +55,29 @@ def _check_enrolment(kind: SchoolKind, primary: int, junior: int) -> dict[str, l
     return errors
 
 
-def create_school(session: Session, *, county: Jurisdiction, id: uuid.UUID | None = None, **fields) -> School:
-    """Register a school in a county."""
+def county_for_write(session: Session, actor, county_id) -> Jurisdiction:
+    """The county `actor` (a Principal) registers a school in or moves one to. An id outside the actor's
+    scope reads as a field error whether or not it exists; a node it sees but may not manage is Forbidden."""
+    from inspections.accounts.scope import jurisdiction_filter
+    county = session.scalar(select(Jurisdiction).where(Jurisdiction.id == county_id, jurisdiction_filter(actor)))
+    if county is None:
+        raise ValidationFailed("Invalid school", {"jurisdiction_id": ["is not a jurisdiction in your scope"]})
+    _may_manage(actor, county)
+    return county
+
+
+def _may_manage(actor, county: Jurisdiction) -> None:
+    from inspections.accounts.scope import can_manage_jurisdiction
+    if not can_manage_jurisdiction(actor, county):
+        raise Forbidden("You may only manage schools within your own subtree.")
+
+
+def create_school(session: Session, *, county: Jurisdiction, id: uuid.UUID | None = None, actor=None,
+                  **fields) -> School:
+    """Register a school in a county. With `actor` (a Principal: an API or page request) the county must be
+    one it manages, and the change is audited in its name."""
+    if actor is not None:
+        _may_manage(actor, county)
     errors = {}
     if county.level != JurisdictionLevel.county:
         errors["jurisdiction_id"] = ["schools belong to a county"]
@@ -67,11 +89,20 @@ def create_school(session: Session, *, county: Jurisdiction, id: uuid.UUID | Non
     school = School(id=id or uuid.uuid4(), jurisdiction_id=county.id, jurisdiction_path=county.path, **fields)
     session.add(school)
     session.flush()
+    if actor is not None:
+        audit.record(session, actor_id=actor.user_id, action="create", entity="school", entity_id=school.id,
+                     data={"code": school.code})
     return school
 
 
-def update_school(session: Session, school: School, *, county: Jurisdiction | None = None, **fields) -> School:
-    """Change a school's register entry."""
+def update_school(session: Session, school: School, *, county: Jurisdiction | None = None, actor=None,
+                  **fields) -> School:
+    """Change a school's register entry. With `actor` (a Principal) the school's county and the one it
+    moves to must be counties it manages, and the change is audited in its name."""
+    if actor is not None:
+        _may_manage(actor, session.get(Jurisdiction, school.jurisdiction_id))
+        if county is not None:
+            _may_manage(actor, county)
     errors = {}
     if "code" in fields and fields["code"] != school.code and \
             session.scalar(select(School.id).where(School.code == fields["code"])):
@@ -94,6 +125,12 @@ def update_school(session: Session, school: School, *, county: Jurisdiction | No
         from inspections.tickets.stats import school_moved
         school_moved(session, school.id, moved_from)
         _school_left(session, moved_from, county)
+    if actor is not None:
+        data = {k: str(v) for k, v in fields.items()}
+        if county is not None:
+            data["jurisdiction_id"] = str(county.id)
+        audit.record(session, actor_id=actor.user_id, action="update", entity="school", entity_id=school.id,
+                     data=data)
     return school
 
 

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
-from inspections.accounts.scope import can_manage_jurisdiction, jurisdiction_filter, school_filter
-from inspections.audit import service as audit
+from inspections.accounts.scope import school_filter
 from inspections.org import service as org
 from inspections.org.models import Jurisdiction, School
 from inspections.pagination import paginate
@@ -19,16 +18,6 @@ from server.extensions import session
 PREFIX = "/schools"
 blp = Blueprint("schools", __name__, description="Schools in my scope.")
 SchoolPage = page_of(SchoolOut, "SchoolPage")
-
-
-def _county_for_write(county_id):
-    p = current_principal()
-    county = session().scalar(select(Jurisdiction).where(Jurisdiction.id == county_id, jurisdiction_filter(p)))
-    if county is None:
-        abort(422, errors={"jurisdiction_id": ["is not a jurisdiction in your scope"]})
-    if not can_manage_jurisdiction(p, county):
-        abort(403, message="You may only manage schools within your own subtree.")
-    return county
 
 
 @blp.route("")
@@ -59,10 +48,8 @@ class Schools(MethodView):
     def post(self, body):
         """Register a school in a county of my subtree."""
         db, p = session(), current_principal()
-        county = _county_for_write(body.pop("jurisdiction_id"))
-        school = org.create_school(db, county=county, **body)
-        audit.record(db, actor_id=p.user_id, action="create", entity="school", entity_id=school.id,
-                     data={"code": school.code})
+        county = org.county_for_write(db, p, body.pop("jurisdiction_id"))
+        school = org.create_school(db, county=county, actor=p, **body)
         db.commit()
         return school
 
@@ -84,9 +71,7 @@ class SchoolById(MethodView):
         """Change a school's register entry."""
         db, p = session(), current_principal()
         school = get_in_scope(School, school_id, school_filter(p))
-        county = _county_for_write(body.pop("jurisdiction_id")) if "jurisdiction_id" in body else None
-        org.update_school(db, school, county=county, **body)
-        audit.record(db, actor_id=p.user_id, action="update", entity="school", entity_id=school.id,
-                     data={k: str(v) for k, v in body.items()})
+        county = org.county_for_write(db, p, body.pop("jurisdiction_id")) if "jurisdiction_id" in body else None
+        org.update_school(db, school, county=county, actor=p, **body)
         db.commit()
         return school

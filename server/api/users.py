@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from inspections.accounts import service as accounts
 from inspections.accounts.enums import Role
 from inspections.accounts.models import User
-from inspections.accounts.scope import can_see_school, jurisdiction_filter, manageable_user_filter, user_filter
-from inspections.audit import service as audit
-from inspections.org.models import Jurisdiction
+from inspections.accounts.scope import user_filter
 from inspections.pagination import paginate
 from schemas.common import PageArgs, page_of
 from schemas.users import UserIn, UserOut, UserPatch, UserQuery
@@ -31,27 +29,6 @@ def dump(user: User, assigned: dict | None = None) -> dict:
                                          "active", "created_at")}
     out["assigned_school_ids"] = assigned.get(user.id, []) if user.role == Role.inspector else []
     return out
-
-
-def _check_binding(body: dict) -> None:
-    """An office may only bind accounts inside its subtree, and never create admins."""
-    db, p = session(), current_principal()
-    errors = {}
-    if p.role != Role.admin:
-        if body.get("role") == Role.admin:
-            abort(403, message="Only an admin creates admin accounts.")
-        jid = body.get("jurisdiction_id")
-        if jid and db.scalar(select(Jurisdiction.id).where(Jurisdiction.id == jid, jurisdiction_filter(p))) is None:
-            errors["jurisdiction_id"] = ["is not a jurisdiction in your scope"]
-        if body.get("school_id") and not can_see_school(db, p, body["school_id"]):
-            errors["school_id"] = ["is not a school in your scope"]
-    bad = [str(s) for s in body.get("assigned_school_ids") or [] if not can_see_school(db, p, s)]
-    if bad:
-        errors["assigned_school_ids"] = [f"not schools in your scope: {', '.join(bad)}"]
-    if body.get("assigned_school_ids") and body.get("role", Role.inspector) != Role.inspector:
-        errors["assigned_school_ids"] = ["only inspectors have assigned schools"]
-    if errors:
-        abort(422, errors=errors)
 
 
 @blp.route("")
@@ -76,16 +53,11 @@ class Users(MethodView):
     @require(*MANAGERS)
     def post(self, body):
         """Create an account bound to a jurisdiction (staff) or a school (school users)."""
-        _check_binding(body)
         db = session()
-        try:
-            user = accounts.create_user(db, username=body["username"], password=body["password"], role=body["role"],
-                                        display_name=body["display_name"], jurisdiction_id=body["jurisdiction_id"],
-                                        school_id=body["school_id"], assigned_school_ids=body["assigned_school_ids"])
-        except accounts.AccountError as err:
-            abort(422, errors=err.fields)
-        audit.record(db, actor_id=current_principal().user_id, action="create", entity="user", entity_id=user.id,
-                     data={"username": user.username, "role": user.role.value})
+        user = accounts.create_user(db, username=body["username"], password=body["password"], role=body["role"],
+                                    display_name=body["display_name"], jurisdiction_id=body["jurisdiction_id"],
+                                    school_id=body["school_id"], assigned_school_ids=body["assigned_school_ids"],
+                                    actor=current_principal())
         db.commit()
         return dump(user)
 
@@ -107,25 +79,11 @@ class UserById(MethodView):
         """Change an account: name, password or active flag (either ends its sessions and tokens), assignments.
 
         An office changes only accounts whose whole scope (jurisdiction, school, assigned schools) lies
-        inside its own jurisdiction; one that also works elsewhere is changed by an office above both, or an admin.
+        inside its own jurisdiction; one that also works elsewhere is changed by an office above both, or an admin
+        (the rules: accounts.change_user).
         """
         db, p = session(), current_principal()
         user = get_in_scope(User, user_id, user_filter(p))
-        if user.role == Role.admin and p.role != Role.admin:
-            abort(403, message="Only an admin changes admin accounts.")
-        if db.scalar(select(User.id).where(User.id == user.id, manageable_user_filter(p))) is None:
-            abort(403, message="This account also works outside your jurisdiction; an office over all of its "
-                               "scope, or an admin, changes it.")
-        if "assigned_school_ids" in body:
-            _check_binding({"role": user.role, "assigned_school_ids": body["assigned_school_ids"]})
-            accounts.set_assignments(db, user=user, school_ids=body["assigned_school_ids"])
-        if "display_name" in body:
-            user.display_name = body["display_name"]
-        if "password" in body:
-            accounts.set_password(db, user, body["password"])
-        if "active" in body:
-            accounts.set_active(db, user, body["active"])
-        audit.record(db, actor_id=p.user_id, action="update", entity="user", entity_id=user.id,
-                     data={k: ("***" if k == "password" else str(v)) for k, v in body.items()})
+        accounts.change_user(db, user, actor=p, **body)
         db.commit()
         return dump(user)
