@@ -15,10 +15,41 @@ FIELD_LABELS = {
     "inspector_id": _l("Inspectors"), "notes": _l("Notes"), "note": _l("Note"), "plan": _l("Milestone"),
     "milestone": _l("Milestone"), "due": _l("Milestone due"), "photo_ids": _l("Evidence photos"),
     "photos": _l("Evidence photos"), "to": _l("Status"),
+    # The school register and the accounts (server/web/register.py).
+    "code": _l("School code"), "name": _l("School name"), "jurisdiction_id": _l("County"), "kind": _l("Kind"),
+    "school_type": _l("School type"), "locale": _l("Urban or rural"), "enrolment_primary": _l("Primary students"),
+    "enrolment_junior": _l("Junior secondary students"), "address": _l("Address"), "latitude": _l("Latitude"),
+    "longitude": _l("Longitude"), "active": _l("State"), "username": _l("Username"),
+    "display_name": _l("Display name"), "password": _l("Password"), "password2": _l("Repeat the password"),
+    "role": _l("Role"), "assigned_school_ids": _l("Assigned schools"),
 }
 
 # The start of a service's or schema's English message -> what the page says instead.
 MESSAGES = [
+    # The school register and the accounts: before the shorter, generic starts below ("at most", "is required").
+    ("letters, digits, '.', '_' or '-'", N_("Use at most 32 letters, digits, '.', '_' or '-'.")),
+    ("3-80 letters, digits", N_("Use 3 to 80 letters, digits or . _ @ -.")),
+    ("must be at least 8 characters", N_("Use at least 8 characters.")),
+    ("must be at most 200 characters", N_("Use at most 200 characters.")),
+    ("between 8 and 200", N_("Use 8 to 200 characters.")),
+    ("is already used", N_("This code is already used by another school.")),
+    ("is already taken", N_("This username is already taken; choose another.")),
+    ("is not a jurisdiction in your scope", N_("Choose one from the list.")),
+    ("not schools in your scope", N_("Choose schools from the list.")),
+    ("only inspectors have assigned schools", N_("Only inspectors are assigned schools.")),
+    ("has no primary section", N_("This kind of school has no primary section; enter 0.")),
+    ("has no junior section", N_("This kind of school has no junior secondary section; enter 0.")),
+    ("schools belong to a county", N_("Choose a county.")),
+    ("is required for a school user", N_("Choose the school of a school account.")),
+    ("is required for an office user", N_("Choose the area of an office account.")),
+    ("an inspector needs a jurisdiction", N_("Choose the inspector's area or assign schools.")),
+    ("does not exist", N_("Choose one from the list.")),
+    ("Not a valid UUID", N_("Choose one from the list.")),
+    ("must be between -90 and 90", N_("Enter a number from -90 to 90.")),
+    ("must be between -180 and 180", N_("Enter a number from -180 to 180.")),
+    ("greater than or equal to 0 and less than or equal to 100000", N_("Enter a whole number from 0 to 100000.")),
+    ("Not a valid integer", N_("Enter a whole number.")),
+    ("Not a valid number", N_("Enter a number such as 28.123456.")),
     ("a reason is required", N_("Write the reason for this step.")),
     ("a rectification plan with at least one milestone", N_("Add at least one milestone with its due date.")),
     ("at least one evidence photo", N_("Add at least one evidence photo, or describe the work in 20 characters "
@@ -55,12 +86,14 @@ class Said(str):
     """A message the web layer already wrote in the page's language (shown as it is)."""
 
 
-def field_label(name: str) -> str:
-    """The form's label for a field path such as "plan.0.due" (its last named part)."""
+def field_label(name: str, labels: dict | None = None) -> str:
+    """The form's label for a field path such as "plan.0.due" (its last named part); `labels` are a
+    form's own labels where they differ from FIELD_LABELS."""
     parts = [p for p in str(name).split(".") if not p.isdigit()]
+    table = {**FIELD_LABELS, **(labels or {})}
     for part in reversed(parts):
-        if part in FIELD_LABELS:
-            return str(FIELD_LABELS[part])
+        if part in table:
+            return str(table[part])
     return str(_("This form"))
 
 
@@ -75,11 +108,13 @@ def message(text: str, **variables) -> str:
     return _("This value was not accepted; check it and try again.")
 
 
-def field_errors(fields: dict | None) -> list[tuple[str, list[str]]]:
+def field_errors(fields: dict | None, labels: dict | None = None) -> list[tuple[str, list[str]]]:
     """[(label, [messages])] for a form's errors, labels and messages in the page's language."""
     out: dict[str, list[str]] = {}
     for name, msgs in (fields or {}).items():
-        label = field_label(name)
+        label = field_label(name, labels)
+        if isinstance(msgs, dict):  # marshmallow's errors of a list's items: {index: [messages]}
+            msgs = [m for v in msgs.values() for m in (v if isinstance(v, list) else [v])]
         for m in (msgs if isinstance(msgs, list) else [msgs]):
             text = message(m)
             if text not in out.setdefault(label, []):

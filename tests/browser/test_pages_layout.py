@@ -50,7 +50,9 @@ def _pages(world) -> dict[str, list[str]]:
                                    f"/web/templates/versions/{world.national.id}",
                                    f"/web/templates/{world.draft.template_id}", f"/web/templates/versions/{world.draft.id}",
                                    "/web/schools", f"/web/schools/{world.school_a1.id}", "/web/users",
-                                   f"/web/users/{world.inspector_a1.id}"],
+                                   f"/web/users/{world.inspector_a1.id}", "/web/schools/new",
+                                   f"/web/schools/{world.school_a1.id}/edit", "/web/users/new",
+                                   f"/web/users/{world.inspector_a1.id}/deactivate"],
     }
 
 
