@@ -303,7 +303,7 @@ def test_an_office_renames_and_assigns_an_inspector(client, session, world):
     assert r.status_code == 422 and "Assigned schools: Choose schools from the list." in _error(r)
     assert not UUID.search(_visible(r.get_data(as_text=True)))
     r = client.post(f"/web/users/{uid}/name?lang=zh-CN", data={"display_name": "  ", "csrf_token": token})
-    assert r.status_code == 422 and "显示名称:" in _error(r)
+    assert r.status_code == 422 and "显示名称: 此项必填。" in _error(r)
     assert len(_audit(session, uid)) == 2
     assert _count(session, InspectorAssignment, InspectorAssignment.inspector_id == uid) == 2
 
@@ -315,6 +315,8 @@ def test_deactivation_asks_first_then_ends_every_session_and_token(app, client, 
     login(insp, world.inspector_a1.username)
     bearer = token_for(session, world.inspector_a1)
     assert insp.get("/web/my-visits").status_code == 200
+    idle = app.test_client()  # a second browser, not used while the account is inactive
+    login(idle, world.inspector_a1.username)
     page = client.get(f"/web/users/{uid}/deactivate?lang=en").get_data(as_text=True)
     assert 'data-testid="confirm-deactivate"' in page and "Deactivate the account" in page
     session.expire_all()
@@ -330,6 +332,9 @@ def test_deactivation_asks_first_then_ends_every_session_and_token(app, client, 
     assert "Reactivate" in client.get(f"/web/users/{uid}?lang=en").get_data(as_text=True)
     r = client.post(f"/web/users/{uid}/activate", data={"csrf_token": token})
     assert r.status_code == 303
+    # Ended, not suspended: reactivated, the account signs in anew; the old session and token stay dead.
+    assert insp.get("/web/my-visits").status_code == 302 and idle.get("/web/my-visits").status_code == 302
+    assert client.get("/api/v1/auth/me", headers=bearer).status_code == 401
     login(app.test_client(), world.inspector_a1.username)
 
 
