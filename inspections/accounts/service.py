@@ -177,8 +177,10 @@ def change_user(session: Session, user: User, *, actor, **changes) -> User:
     if unknown:
         raise TypeError(f"change_user() got unexpected fields {sorted(unknown)}")
     errors: dict[str, list[str]] = {}
-    if "display_name" in changes and not (changes["display_name"] or "").strip():
-        errors["display_name"] = ["is required"]
+    if "display_name" in changes:
+        changes["display_name"] = (changes["display_name"] or "").strip()
+        if not changes["display_name"]:
+            errors["display_name"] = ["is required"]
     if "password" in changes and password_errors(changes["password"]):
         errors["password"] = password_errors(changes["password"])
     if errors:
@@ -187,7 +189,7 @@ def change_user(session: Session, user: User, *, actor, **changes) -> User:
         check_binding(session, actor, role=user.role, assigned_school_ids=changes["assigned_school_ids"])
         set_assignments(session, user=user, school_ids=changes["assigned_school_ids"])
     if "display_name" in changes:
-        user.display_name = changes["display_name"].strip()
+        user.display_name = changes["display_name"]
     if "password" in changes:
         set_password(session, user, changes["password"])
     if "active" in changes:

@@ -1,0 +1,80 @@
+"""The rules for schools and accounts live in the services (the API and the pages only call them): who may
+register or change what, an office never above its own role nor outside its jurisdiction, one password rule."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from inspections.accounts import service as accounts
+from inspections.accounts.enums import Role
+from inspections.accounts.scope import principal_for
+from inspections.audit.models import AuditRecord
+from inspections.errors import Forbidden, ValidationFailed
+from inspections.org import service as org
+from inspections.org.enums import Locale, SchoolKind
+from tests.factories import make_world
+
+
+@pytest.fixture
+def world(session):
+    return make_world(session)
+
+
+def _p(session, user):
+    return principal_for(session, user)
+
+
+def test_only_offices_and_admins_create_accounts_and_only_admins_make_admins(session, world):
+    assert accounts.creatable_roles(_p(session, world.office_a1)) == [Role.office, Role.inspector, Role.school]
+    assert Role.admin in accounts.creatable_roles(_p(session, world.admin))
+    assert accounts.creatable_roles(_p(session, world.inspector_a1)) == []
+    for actor, role in ((world.office_a, Role.admin), (world.inspector_a1, Role.inspector),
+                        (world.school_user_a1, Role.school)):
+        with pytest.raises(Forbidden):
+            accounts.create_user(session, username=f"x-{actor.username}", password="password-123", role=role,
+                                 jurisdiction_id=world.county_a1.id, actor=_p(session, actor))
+    with pytest.raises(accounts.AccountError) as err:
+        accounts.create_user(session, username="x-far", password="password-123", role=Role.inspector,
+                             jurisdiction_id=world.county_b1.id, actor=_p(session, world.office_a))
+    assert err.value.fields == {"jurisdiction_id": ["is not a jurisdiction in your scope"]}
+    assert isinstance(err.value, ValidationFailed)  # a 422 wherever it is raised
+    assert session.scalar(select(AuditRecord).where(AuditRecord.entity == "user")) is None
+
+
+def test_change_user_refuses_admins_and_shared_accounts_and_short_passwords(session, world):
+    office = _p(session, world.office_a)
+    with pytest.raises(Forbidden):
+        accounts.change_user(session, world.admin, actor=office, display_name="x")
+    with pytest.raises(Forbidden):
+        accounts.change_user(session, world.inspector_a1, actor=_p(session, world.inspector_a1), active=False)
+    with pytest.raises(accounts.AccountError) as err:
+        accounts.change_user(session, world.inspector_a1, actor=office, password="short")
+    assert "password" in err.value.fields
+    with pytest.raises(accounts.AccountError):
+        accounts.set_password(session, world.inspector_a1, "short")
+    accounts.change_user(session, world.inspector_a1, actor=office, display_name=" 李督学 ", active=False)
+    assert (world.inspector_a1.display_name, world.inspector_a1.active) == ("李督学", False)
+    rec = session.scalar(select(AuditRecord).where(AuditRecord.entity_id == str(world.inspector_a1.id)))
+    assert (rec.action, rec.actor_id, rec.data) == ("update", world.office_a.id,
+                                                    {"display_name": "李督学", "active": "False"})
+
+
+def test_schools_are_registered_and_changed_only_in_a_managed_county(session, world):
+    office = _p(session, world.office_a1)
+    with pytest.raises(ValidationFailed) as err:
+        org.county_for_write(session, office, world.county_a2.id)
+    assert err.value.fields == {"jurisdiction_id": ["is not a jurisdiction in your scope"]}
+    with pytest.raises(Forbidden):
+        org.create_school(session, county=world.county_b1, actor=office, code="R-1", name="越界", kind=SchoolKind.primary,
+                          locale=Locale.rural)
+    with pytest.raises(Forbidden):
+        org.update_school(session, world.school_b1, actor=office, name="越界")
+    with pytest.raises(Forbidden):
+        org.update_school(session, world.school_a1, county=world.county_a2, actor=office)
+    school = org.create_school(session, county=org.county_for_write(session, office, world.county_a1.id),
+                               actor=office, code="R-2", name="新校", kind=SchoolKind.primary, locale=Locale.rural)
+    org.update_school(session, school, actor=office, name="新校二")
+    recs = session.scalars(select(AuditRecord).where(AuditRecord.entity_id == str(school.id))
+                           .order_by(AuditRecord.at, AuditRecord.id)).all()
+    assert [(r.action, r.data) for r in recs] == [("create", {"code": "R-2"}), ("update", {"name": "新校二"})]
+    assert world.school_b1.name != "越界"
