@@ -19,9 +19,9 @@ from tests.web.helpers import csrf, login
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
-BOOKS = {"item_code": "library_books", "item_zh": "图书馆藏书册数", "item_en": "Books in the library",
-         "item_unit": "students", "item_section": "C", "item_levels": ["primary", "junior"], "item_photo": "yes",
-         "item_comparator": "ge", "item_t_primary": "20000", "item_t_junior": "30000", "item_severity": "high"}
+BOOKS = {"item_code": "psychology_teachers", "item_zh": "专职心理健康教师数", "item_en": "Full-time mental-health teachers",
+         "item_unit": "teachers", "item_section": "C", "item_levels": ["primary", "junior"], "item_photo": "yes",
+         "item_comparator": "ge", "item_t_primary": "2", "item_t_junior": "3", "item_severity": "high"}
 TARGET = {"target_code": "B5-70", "target_zh": "七成学校班额达标", "target_en": "70% of schools meet class size",
           "target_section": "B", "target_indicators": ["B5"], "target_kind": "share", "target_value": "70"}
 
@@ -67,26 +67,26 @@ def test_an_office_adds_a_measured_item_and_a_county_target_previews_and_publish
     r = _post(client, world, **BOOKS, **TARGET)
     assert r.status_code == 303, _errors(r)
     v = session.query(TemplateVersion).filter_by(template_id=world.tpl.id).one()
-    item = next(i for i in v.overlay["add_items"] if i["code"] == "library_books")
-    assert item == {"code": "library_books", "kind": "integer", "unit": "students", "section": "C",
+    item = next(i for i in v.overlay["add_items"] if i["code"] == "psychology_teachers")
+    assert item == {"code": "psychology_teachers", "kind": "integer", "unit": "teachers", "section": "C",
                     "levels": ["primary", "junior"], "photo_required": True, "enabled": True,
-                    "help": {"zh": "图书馆藏书册数", "en": "Books in the library"}}
-    ind = next(i for i in v.definition["indicators"] if i["code"] == "L.library_books")
+                    "help": {"zh": "专职心理健康教师数", "en": "Full-time mental-health teachers"}}
+    ind = next(i for i in v.definition["indicators"] if i["code"] == "L.psychology_teachers")
     assert (ind["comparator"], ind["threshold"], ind["shortfall"], ind["severity"]) == (
-        "ge", {"primary": "20000", "junior": "30000"}, {"unit": "students", "round": "whole"}, "high")
+        "ge", {"primary": "2", "junior": "3"}, {"unit": "teachers", "round": "whole"}, "high")
     assert v.definition["county"]["targets"] == [{"code": "B5-70", "name": {"zh": "七成学校班额达标",
                                                   "en": "70% of schools meet class size"}, "section": "B",
                                                   "indicator": "B5", "min_share_met": "0.7"}]
     # The preview shows what the draft adds, with thresholds and units, in the page's language.
-    for lang, words in (("en", ["Books in the library", "Primary: ≥ 20000 students", "Junior secondary: ≥ 30000 students",
-                                "Whole number (students)", "B5-70 70% of schools meet class size",
+    for lang, words in (("en", ["Full-time mental-health teachers", "Primary: ≥ 2 teachers", "Junior secondary: ≥ 3 teachers",
+                                "Whole number (teachers)", "B5-70 70% of schools meet class size",
                                 "At least 70% of the schools meet it", "B5 Class size"]),
-                        ("zh-CN", ["图书馆藏书册数", "小学: ≥ 20000 名学生", "初中: ≥ 30000 名学生", "七成学校班额达标",
+                        ("zh-CN", ["专职心理健康教师数", "小学: ≥ 2 名教师", "初中: ≥ 3 名教师", "七成学校班额达标",
                                    "至少 70% 的学校达标", "新增"])):
         page = client.get(f"/web/templates/versions/{v.id}?lang={lang}").get_data(as_text=True)
         text = html.unescape(re.sub(r"<[^>]+>", " ", page.split("<main>", 1)[1]))
         assert all(w in re.sub(r"\s+", " ", text) for w in words), (lang, text[:4000])
-        assert not UUID.search(text) and "library_books" not in text.replace("L.library_books", "")
+        assert not UUID.search(text) and "psychology_teachers" not in text.replace("L.psychology_teachers", "")
         assert page.count('data-testid="added"') == 3  # the item, its indicator and the target
     token = csrf(client.get(f"/web/templates/versions/{v.id}"))
     assert client.post(f"/web/templates/versions/{v.id}/publish", data={"csrf_token": token}).status_code == 303
@@ -94,23 +94,23 @@ def test_an_office_adds_a_measured_item_and_a_county_target_previews_and_publish
     assert session.get(TemplateVersion, v.id).status == VersionStatus.published
     # A visit planned now uses the published version: the new indicator is scored, short in students.
     submit_visit(client, token_for(session, world.inspector_a1), world.school_a1.id,
-                 {**GOOD_PRIMARY, "library_books": 18500})
+                 {**GOOD_PRIMARY, "psychology_teachers": 1})
     run_jobs(app)
     score = session.query(VisitScore).filter_by(school_id=world.school_a1.id).one()
     assert score.template_version_id == v.id
-    books = score.result["quality"]["L.library_books"]
-    assert (books["status"], str(books["threshold"]), str(books["shortfall"]), books["shortfall_unit"]) == (
-        "not_met", "20000", "1500", "students")
-    ticket = session.query(Ticket).filter_by(school_id=world.school_a1.id, item_code="L.library_books").one()
+    psy = score.result["quality"]["L.psychology_teachers"]
+    assert (psy["status"], str(psy["threshold"]), str(psy["shortfall"]), psy["shortfall_unit"]) == (
+        "not_met", "2", "1", "teachers")
+    ticket = session.query(Ticket).filter_by(school_id=world.school_a1.id, item_code="L.psychology_teachers").one()
     login(client, world.office_a1.username)
     page = client.get(f"/web/tickets/{ticket.id}?lang=en").get_data(as_text=True)
-    assert "Books in the library: Measured 18,500, required ≥ 20,000, short by 1500 students" in html.unescape(page)
+    assert "Full-time mental-health teachers: Measured 1, required ≥ 2, short by 1 teacher" in html.unescape(page)
 
 
 def test_at_most_is_counted_as_an_excess(app, client, session, world):
     login(client, world.office_a1.username)
     r = _post(client, world, **{**BOOKS, "item_code": "pupils_per_toilet", "item_zh": "每个厕位学生数",
-                               "item_en": "Pupils per toilet", "item_comparator": "le", "item_t_primary": "40",
+                               "item_en": "Pupils per toilet", "item_unit": "students", "item_comparator": "le", "item_t_primary": "40",
                                "item_t_junior": "40", "item_levels": ["primary"]})
     assert r.status_code == 303, _errors(r)
     v = session.query(TemplateVersion).filter_by(template_id=world.tpl.id).one()
@@ -126,7 +126,7 @@ def test_at_most_is_counted_as_an_excess(app, client, session, world):
 
 @pytest.mark.parametrize("lang,changes,expected", [
     ("en", {"item_code": "enrolment"}, ["Measured item · Item code: This code is already used; choose another."]),
-    ("en", {"item_code": "library books"}, ["Measured item · Item code: Use up to 64 letters"]),
+    ("en", {"item_code": "psychology teachers"}, ["Measured item · Item code: Use up to 64 letters"]),
     ("en", {"item_en": ""}, ["Measured item · Question: Write it in Chinese and in English"]),
     ("en", {"item_levels": []}, ["Measured item · School levels: Choose at least one school level."]),
     ("en", {"item_t_junior": ""}, ["Measured item · Threshold: Enter a threshold for each school level"]),
@@ -145,7 +145,7 @@ def test_a_refused_measured_item_is_named_as_the_form_labels_it(client, session,
     assert not UUID.search(errors) and "add_items" not in errors and "indicators[" not in errors
     assert _versions(session, world) == 0
     body = r.get_data(as_text=True)
-    assert 'value="Books in the library"' in body or changes.get("item_en") == ""  # what was typed stays
+    assert 'value="Full-time mental-health teachers"' in body or changes.get("item_en") == ""  # what was typed stays
 
 
 @pytest.mark.parametrize("changes,expected", [
@@ -169,7 +169,7 @@ def test_a_target_code_the_parent_has_is_refused_in_a_later_version(client, sess
     client.post(f"/web/templates/versions/{v.id}/publish", data={"csrf_token": csrf(client.get("/web/templates"))})
     # The same item twice is one item (the later wins); a measured item whose code a check of the same form
     # uses is refused by name.
-    r = _post(client, world, **BOOKS, check_code="library_books", check_zh="有", check_en="Has")
+    r = _post(client, world, **BOOKS, check_code="psychology_teachers", check_zh="有", check_en="Has")
     assert r.status_code == 422 and "This code is already used" in _errors(r), _errors(r)
     assert _versions(session, world) == 1
 
