@@ -162,16 +162,20 @@ def test_a_refused_county_target_is_named_as_the_form_labels_it(client, session,
     assert _versions(session, world) == 0
 
 
-def test_a_target_code_the_parent_has_is_refused_in_a_later_version(client, session, world):
+def test_a_later_version_keeps_what_an_earlier_one_added_and_codes_stay_unique(client, session, world):
     login(client, world.office_a1.username)
     assert _post(client, world, **TARGET).status_code == 303
-    v = session.query(TemplateVersion).filter_by(template_id=world.tpl.id).one()
-    client.post(f"/web/templates/versions/{v.id}/publish", data={"csrf_token": csrf(client.get("/web/templates"))})
-    # The same item twice is one item (the later wins); a measured item whose code a check of the same form
-    # uses is refused by name.
+    v1 = session.query(TemplateVersion).filter_by(template_id=world.tpl.id).one()
+    client.post(f"/web/templates/versions/{v1.id}/publish", data={"csrf_token": csrf(client.get("/web/templates"))})
+    # A check and a measured item of one form may not share a code: refused by name, nothing made.
     r = _post(client, world, **BOOKS, check_code="psychology_teachers", check_zh="有", check_en="Has")
     assert r.status_code == 422 and "This code is already used" in _errors(r), _errors(r)
     assert _versions(session, world) == 1
+    # The next version adds the item on top of the first one's target.
+    assert _post(client, world, **BOOKS).status_code == 303
+    v2 = session.query(TemplateVersion).filter_by(template_id=world.tpl.id, number=2).one()
+    assert [t["code"] for t in v2.definition["county"]["targets"]] == ["B5-70"]
+    assert "psychology_teachers" in {i["code"] for i in v2.definition["items"]}
 
 
 def test_only_the_owning_office_adds_and_a_forged_form_writes_nothing(client, session, world):
