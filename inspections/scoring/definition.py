@@ -20,6 +20,17 @@ SOLVABLE = {"per_100", "per_student", "ratio", "percent", "rooms_per_12_classes"
             "min_of", "max_of"}
 
 
+# What an inspector reads and a ticket is named by, in both languages: never empty, never a page long.
+BILINGUAL = "required: {'zh': ..., 'en': ...}, each a text of 1 to 500 characters"
+TEXT_MAX = 500
+
+
+def bilingual(value: Any) -> bool:
+    """A {'zh', 'en'} text with both languages written (not blank) and of a readable length."""
+    return isinstance(value, dict) and all(isinstance(value.get(k), str) and value[k].strip()
+                                           and len(value[k]) <= TEXT_MAX for k in ("zh", "en"))
+
+
 class DefinitionError(ValidationFailed):
     """A template definition or overlay is invalid; `errors` lists messages, `fields` maps path -> messages."""
 
@@ -143,9 +154,8 @@ def _county_problems(county: Any, school_codes: set | frozenset = frozenset()) -
             p.append((f"{path}.code", "required: a code unused by any county item or indicator"))
         else:
             seen.add(code)
-        name = t.get("name")
-        if not isinstance(name, dict) or not all(isinstance(name.get(k), str) for k in ("zh", "en")):
-            p.append((f"{path}.name", "required: {'zh': ..., 'en': ...}"))
+        if not bilingual(t.get("name")):
+            p.append((f"{path}.name", BILINGUAL))
         if t.get("section") not in tuple(Section):
             p.append((f"{path}.section", f"must be one of {', '.join(Section)}"))
         codes = target_indicators(t)
@@ -224,9 +234,8 @@ def _item_problems(item: Any, index: int, seen: set[str]) -> list[tuple[str, str
             p.append((f"{path}.choices", "a rating needs a list of distinct choices, best first"))
     elif choices is not None:
         p.append((f"{path}.choices", "only rating items have choices"))
-    help_ = item.get("help")
-    if not isinstance(help_, dict) or not all(isinstance(help_.get(k), str) for k in ("zh", "en")):
-        p.append((f"{path}.help", "required: {'zh': ..., 'en': ...}"))
+    if not bilingual(item.get("help")):
+        p.append((f"{path}.help", BILINGUAL))
     if not isinstance(item.get("photo_required", False), bool):
         p.append((f"{path}.photo_required", "must be true or false"))
     if not isinstance(item.get("unit", ""), str):
@@ -245,9 +254,8 @@ def _indicator_problems(ind: Any, index: int, seen: set[str], items: dict[str, d
     if not isinstance(ind, dict):
         return [(path, "must be an object")]
     p = _common(ind, path, seen)
-    name = ind.get("name")
-    if not isinstance(name, dict) or not all(isinstance(name.get(k), str) for k in ("zh", "en")):
-        p.append((f"{path}.name", "required: {'zh': ..., 'en': ...}"))
+    if not bilingual(ind.get("name")):
+        p.append((f"{path}.name", BILINGUAL))
     kind, errs = ex.check(ind.get("expr"), items, f"{path}.expr")
     p += errs
     if not errs and kind not in (ex.NUMBER, ex.BOOLEAN):

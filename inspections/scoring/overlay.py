@@ -7,6 +7,7 @@ at publication.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from inspections.scoring import expressions as ex
@@ -17,6 +18,8 @@ from inspections.scoring.enums import Comparator
 OVERLAY_KEYS = {"code", "name", "parent", "effective_from", "notes", "set_thresholds", "set_rules", "add_items",
                 "add_county_targets",
                 "add_indicators", "disable"}
+
+ADDED_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def apply_overlay(parent: dict, overlay: dict) -> dict:
@@ -54,6 +57,9 @@ def apply_overlay(parent: dict, overlay: dict) -> dict:
             code = obj.get("code") if isinstance(obj, dict) else None
             if code in items or code in indicators:
                 p.append((f"{key}[{i}].code", f"{code!r} already exists in {parent.get('code')!r}"))
+            elif isinstance(code, str) and code and not ADDED_CODE.match(code):
+                # Visits answer items and tickets name indicators by these codes (the wire's item-code format).
+                p.append((f"{key}[{i}].code", "use 1 to 64 letters, digits, '.', '_' or '-'"))
             target.append(copy.deepcopy(obj))
     targets = overlay.get("add_county_targets", [])
     if not isinstance(targets, list):

@@ -18,12 +18,13 @@ from inspections.audit import service as audit
 from inspections.errors import DomainError
 from inspections.org.enums import JurisdictionLevel
 from inspections.org.models import Jurisdiction
+from inspections.scoring.definition import target_indicators
 from inspections.templates import service as templates
 from inspections.templates.models import ChecklistTemplate, TemplateVersion
 from server.extensions import session
 from server.web import _principal, bp, nav_link
 from server.web import forms
-from server.web.i18n import _, _l, label
+from server.web.i18n import _, _l, label, ngettext
 from server.web.words import SYMBOL, name_of
 
 VIEWERS = (Role.office, Role.admin)
@@ -40,6 +41,15 @@ KIND = {"number": _l("Number"), "integer": _l("Whole number"), "boolean": _l("Ye
         "text": _l("Text"), "class_sizes": _l("Class sizes"), "room_areas": _l("Room areas"),
         "time_of_day": _l("Time of day")}
 CODE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+LEVELS = ("primary", "junior")
+SEVERITIES = ("medium", "high", "low")
+# "At least": a school below it is short by the difference; "at most": a school above it is over by it.
+COMPARATOR = {"ge": _l("At least"), "le": _l("At most")}
+TARGET_KIND = {"share": _l("At least this share of schools meets it (%)"),
+               "fewer": _l("At least this many failing schools fewer each year")}
+# Units a shortfall is worded in (server.web.words.amount_text); counted ones are answered in whole numbers.
+AMOUNT_UNITS = ("students", "teachers", "rooms", "m2", "yuan")
+COUNTED = ("students", "teachers", "rooms")
 
 
 def _word(table: dict, code) -> str:
@@ -167,12 +177,38 @@ def template_detail(template_id):
 
 def _template_page(p, tpl, error=None, fields=None, form=None, status=200):
     manages = _manages(p, tpl)
-    base = templates.latest_published(session(), tpl.parent_id) if manages and tpl.parent_id else None
-    current = templates.latest_published(session(), tpl.id) or base
+    defn = _current_definition(tpl) if manages else {}
     return render_template("checklist.html", tpl=tpl, owner=_owners([tpl]).get(tpl.jurisdiction_id),
-                           manages=manages, indicators=_tightenable(current.definition) if current else [],
+                           manages=manages, indicators=_tightenable(defn) if defn else [],
+                           units=[(u, _word(UNIT, u)) for u in _units(defn)], school_indicators=[
+                               (i["code"], name_of(i.get("name"), i["code"])) for i in defn.get("indicators", [])
+                               if i.get("enabled", True)],
+                           has_county=isinstance(defn.get("county"), dict), levels=LEVELS, severities=SEVERITIES,
+                           comparators=COMPARATOR, target_kinds=TARGET_KIND,
                            statuses=VERSION_STATUS, word=_word, symbol=lambda c: SYMBOL.get(c, ""), error=error,
-                           fields=fields, form=form or {}), status
+                           fields=fields, form=form or _FreshForm()), status
+
+
+class _FreshForm(dict):
+    """An empty form: every field empty, both school levels ticked."""
+
+    def getlist(self, key):
+        return list(LEVELS) if key == "item_levels" else []
+
+
+def _current_definition(tpl) -> dict:
+    """What a new version of `tpl` starts from: its latest published version, else its parent's."""
+    db = session()
+    current = templates.latest_published(db, tpl.id) or (
+        templates.latest_published(db, tpl.parent_id) if tpl.parent_id else None)
+    return current.definition if current else {}
+
+
+def _units(defn: dict) -> list[str]:
+    """The units a measured item may be counted in: those the definition's items already use that the pages
+    can say an amount in (a shortfall of "2 teachers", "850.00 m²")."""
+    used = {i.get("unit") for i in defn.get("items", []) + (defn.get("county") or {}).get("items", [])}
+    return [u for u in AMOUNT_UNITS if u in used]
 
 
 def _tightenable(defn: dict) -> list[dict]:
@@ -204,9 +240,14 @@ def template_new_version(template_id):
             changes.setdefault(parts[1], {})[parts[2]] = value.strip()
     fields: dict[str, list[str]] = {}
     overlay: dict = {"set_thresholds": changes} if changes else {}
-    check = _new_check(form, fields)
-    if check:
-        overlay |= check
+    groups: list[dict] = []  # what each added thing is called on the form, to name the service's errors
+    for made in (_new_check(form, fields), _new_measured_item(form, fields, _units(_current_definition(tpl))),
+                 _new_target(form)):
+        if made:
+            added, group = made
+            for key, objs in added.items():
+                overlay[key] = overlay.get(key, []) + objs
+            groups.append(group)
     effective = None
     if form.get("effective_from"):
         from datetime import date
@@ -215,7 +256,8 @@ def template_new_version(template_id):
         except ValueError:
             fields["effective_from"] = ["is not a date"]
     if not overlay and not fields:
-        fields["set_thresholds"] = [forms.Said(_("Enter at least one new threshold, or a new check."))]
+        fields["set_thresholds"] = [forms.Said(_("Enter at least one new threshold, or add a check, a measured item "
+                                                 "or a county target."))]
     db = session()
     if not fields:
         try:
@@ -230,13 +272,99 @@ def template_new_version(template_id):
             flash(_("Draft version %(number)s was made. Check it below, then publish it.", number=v.number))
             return redirect(url_for("web.template_version", version_id=v.id), 303)
     g.page_url = url_for("web.template_detail", template_id=tpl.id)
-    return _template_page(p, tpl, _("The version was not made."), _errors(fields, tpl), form, 422)
+    return _template_page(p, tpl, _("The version was not made."),
+                          _errors(fields, tpl, _prefixes(tpl, overlay, groups)), form, 422)
+
+
+def _prefixes(tpl, overlay: dict, groups: list[dict]) -> list[tuple[re.Pattern, dict]]:
+    """Where the service reports each added thing: by its code in the resolved definition, by its index in
+    the overlay it merged from the previous version's (merge_overlays, the same function), or, with no code,
+    by an index among the items or targets."""
+    from inspections.scoring.overlay import merge_overlays
+    previous = templates.latest_published(session(), tpl.id)
+    merged = merge_overlays(previous.overlay if previous is not None else None, overlay)
+    out = []
+    for group in groups:
+        for key, code in group["objects"]:
+            where = {"add_items": "items", "add_indicators": "indicators", "add_county_targets": "county.targets"}[key]
+            at = [i for i, x in enumerate(merged.get(key, [])) if isinstance(x, dict) and x.get("code") == code]
+            names = [re.escape(f"{where}[{code}]")] if code else [re.escape(where) + r"\[\d+\]"]
+            names += [re.escape(f"{key}[{i}]") for i in at[-1:]]
+            if key == "add_county_targets":
+                names.append(re.escape(key) + "$")
+            out.append((re.compile(r"^(?:" + "|".join(names) + r")(?:\.(.*))?$"), group))
+    return out
+
+
+def _new_measured_item(form, fields: dict, units: list[str]):
+    """A measured item the local template adds (a number the inspector enters, in one of the definition's
+    units) and its indicator (at least / at most a threshold per school level, with the shortfall counted in
+    the item's unit), from the form's "item_*" fields; None when they are empty. The service checks them."""
+    code = form.get("item_code", "").strip()
+    zh, en = form.get("item_zh", "").strip(), form.get("item_en", "").strip()
+    thresholds = {level: form.get(f"item_t_{level}", "").strip() for level in LEVELS}
+    if not (code or zh or en or any(thresholds.values())):
+        return None
+    unit = form.get("item_unit", "")
+    if unit not in units:  # a word the page cannot say is no unit of this form
+        fields["item_unit"] = [forms.Said(_("Choose one of the listed options."))]
+        return None
+    levels = [level for level in LEVELS if level in form.getlist("item_levels")]
+    counted = unit in COUNTED
+    section = form.get("item_section", "")
+    item = {"code": code, "kind": "integer" if counted else "number", "unit": unit, "section": section,
+            "levels": levels, "photo_required": form.get("item_photo") == "yes", "help": {"zh": zh, "en": en},
+            "enabled": True}
+    indicator = {"code": f"L.{code}", "name": {"zh": zh, "en": en}, "section": section, "levels": levels,
+                 "expr": {"op": "fact", "fact": code}, "comparator": form.get("item_comparator", ""),
+                 "threshold": {level: thresholds[level] for level in levels if thresholds[level]}, "unit": unit,
+                 # The engine counts a gap below a minimum or above a maximum in the item's own unit.
+                 "shortfall": {"unit": unit, "round": "whole" if counted else "cent"},
+                 "severity": form.get("item_severity", ""), "weight": "1", "school_rule": False, "enabled": True}
+    group = {"label": _l("Measured item"), "objects": [("add_items", code), ("add_indicators", f"L.{code}")],
+             "labels": {"code": _l("Item code"), "help": _l("Question"), "name": _l("Question"),
+                        "unit": _l("Unit"), "kind": _l("Unit"), "shortfall": _l("Unit"),
+                        "section": _l("Part of the standard"), "levels": _l("School levels"),
+                        "photo_required": _l("Photo"), "comparator": _l("Requirement"), "threshold": _l("Threshold"),
+                        "severity": _l("Severity"), "expr": _l("Item code")}}
+    return {"add_items": [item], "add_indicators": [indicator]}, group
+
+
+def _new_target(form):
+    """A county target the local template adds (a share of the county's schools meeting school indicators,
+    or failing schools fewer each year), from the form's "target_*" fields; None when they are empty."""
+    code = form.get("target_code", "").strip()
+    zh, en = form.get("target_zh", "").strip(), form.get("target_en", "").strip()
+    value = form.get("target_value", "").strip()
+    indicators = form.getlist("target_indicators")
+    if not (code or zh or en or value or indicators):
+        return None
+    target = {"code": code, "name": {"zh": zh, "en": en}, "section": form.get("target_section", ""),
+              "indicator": indicators[0] if len(indicators) == 1 else indicators}
+    if form.get("target_kind") == "fewer":
+        target["min_fewer_per_year"] = int(value) if value.isdigit() else value
+    else:  # the form asks a percentage; the definition keeps a share ("70" -> "0.7")
+        target["min_share_met"] = _share(value)
+    group = {"label": _l("County target"), "objects": [("add_county_targets", code)],
+             "labels": {"code": _l("Target code"), "name": _l("Name"), "section": _l("Part of the standard"),
+                        "indicator": _l("Indicators counted"), "min_share_met": _l("Value"),
+                        "min_fewer_per_year": _l("Value")}}
+    return {"add_county_targets": [target]}, group
+
+
+def _share(percent: str) -> str:
+    from decimal import Decimal, InvalidOperation
+    try:
+        d = Decimal(percent)
+    except InvalidOperation:
+        return percent
+    return format((d / 100).normalize(), "f") if d.is_finite() else percent
 
 
 CHECK_CODE = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
 
 
-def _new_check(form, fields: dict) -> dict | None:
+def _new_check(form, fields: dict):
     """A yes/no check the local template adds (an item answered yes or no and an indicator requiring yes),
     from the form's "check_*" fields; None when they are empty. The service checks the result."""
     code = form.get("check_code", "").strip()
@@ -259,7 +387,10 @@ def _new_check(form, fields: dict) -> dict | None:
     indicator = {"code": f"L.{code}", "name": {"zh": zh, "en": en}, "section": section, "levels": levels,
                  "expr": {"op": "fact", "fact": code}, "comparator": "eq", "threshold": True, "unit": "",
                  "shortfall": None, "severity": severity, "weight": "1", "school_rule": False}
-    return {"add_items": [item], "add_indicators": [indicator]}
+    group = {"label": _l("New check"), "objects": [("add_items", code), ("add_indicators", f"L.{code}")],
+             "labels": {"code": _l("Check code"), "help": _l("Question"), "name": _l("Question"),
+                        "section": _l("Part of the standard"), "severity": _l("Severity")}}
+    return {"add_items": [item], "add_indicators": [indicator]}, group
 
 
 def CODE_OK(code: str) -> bool:
@@ -276,9 +407,13 @@ def template_version(version_id):
 def _version_page(p, v: TemplateVersion, error=None, fields=None, status=200):
     parent = session().get(TemplateVersion, v.parent_version_id) if v.parent_version_id else None
     before = {}
+    inherited = None  # codes the parent has (None: a template of its own, nothing is "added")
     if parent is not None:
         for row in _tightenable(parent.definition):
             before[(row["code"], row["level"])] = row["threshold"]
+        pd = parent.definition
+        inherited = {x.get("code") for x in pd.get("items", []) + pd.get("indicators", []) +
+                     (pd.get("county") or {}).get("indicators", []) + (pd.get("county") or {}).get("targets", [])}
     d = v.definition
     indicators = []
     for ind in d.get("indicators", []) + (d.get("county") or {}).get("indicators", []):
@@ -292,16 +427,34 @@ def _version_page(p, v: TemplateVersion, error=None, fields=None, status=200):
                            "was": _threshold(ind, was) if was is not None and str(was) != str(t) else None})
         indicators.append({"code": ind["code"], "name": name_of(ind.get("name"), ind["code"]),
                            "section": _word(SECTION, ind.get("section")), "levels": levels,
-                           "severity": label("severity", ind.get("severity")) if ind.get("severity") else ""})
+                           "severity": label("severity", ind.get("severity")) if ind.get("severity") else "",
+                           "added": inherited is not None and ind["code"] not in inherited})
     items = [{"code": i["code"], "text": name_of(i.get("help") or i.get("name"), i["code"]),
               "kind": _word(KIND, i.get("kind")), "unit": _word(UNIT, i.get("unit")),
-              "photo": bool(i.get("photo_required"))}
+              "photo": bool(i.get("photo_required")), "added": inherited is not None and i["code"] not in inherited}
              for i in d.get("items", []) if i.get("enabled", True)]
+    names = {i["code"]: name_of(i.get("name"), i["code"]) for i in d.get("indicators", [])}
+    targets = [{"code": t["code"], "name": name_of(t.get("name"), t["code"]), "section": _word(SECTION, t.get("section")),
+                "counted": [f"{c} {names.get(c, '')}".strip() for c in target_indicators(t)],
+                "required": _target_requirement(t), "added": inherited is not None and t["code"] not in inherited}
+               for t in (d.get("county") or {}).get("targets", [])]
     tpl = v.template
     return render_template("checklist_version.html", v=v, tpl=tpl, indicators=indicators, items=items,
-                           name=name_of(d.get("name"), tpl.name), statuses=VERSION_STATUS, word=_word,
-                           manages=_manages(p, tpl), changed=any(l["was"] for i in indicators for l in i["levels"]),
-                           error=error, fields=fields), status
+                           targets=targets, name=name_of(d.get("name"), tpl.name), statuses=VERSION_STATUS,
+                           word=_word, manages=_manages(p, tpl),
+                           changed=any(l["was"] for i in indicators for l in i["levels"]),
+                           added=any(x["added"] for x in indicators + items + targets), error=error,
+                           fields=fields), status
+
+
+def _target_requirement(t: dict) -> str:
+    """What a county target asks, in the page's words."""
+    from decimal import Decimal
+    if "min_fewer_per_year" in t:
+        return ngettext("At least %(num)s failing school fewer each year",
+                        "At least %(num)s failing schools fewer each year", int(t["min_fewer_per_year"]))
+    share = (Decimal(str(t.get("min_share_met"))) * 100).normalize()
+    return _("At least %(percent)s%% of the schools meet it", percent=format(share, "f"))
 
 
 def _threshold(ind: dict, value) -> str:
@@ -338,33 +491,61 @@ def template_publish(version_id):
 LOOSEN = re.compile(r"^([^\s:]+) would loosen the parent threshold ([^\s:]+)")
 
 
-def _errors(fields: dict, tpl) -> list[tuple[str, list[str]]]:
-    """The service's field errors as the form names them, in the page's words."""
+def _errors(fields: dict, tpl, prefixes=()) -> list[tuple[str, list[str]]]:
+    """The service's field errors as the form names them, in the page's words (`prefixes`: where the service
+    reports what the form added, see _prefixes)."""
     out: dict[str, list[str]] = {}
     for path, msgs in (fields or {}).items():
         parts = str(path).split(".")
-        if parts[0] == "set_thresholds" and len(parts) >= 2:
+        found = next(((m, group) for pattern, group in prefixes if (m := pattern.match(str(path)))), None)
+        if found:
+            rest, group = (found[0].group(1) or "").split("."), found[1]
+            field = group["labels"].get(rest[0])
+            if rest[0] == "threshold" and len(rest) > 1:
+                field = _("Threshold for %(level)s", level=label("level", rest[1]))
+            where = f"{group['label']} · {field}" if field else str(group["label"])
+        elif parts[0] == "set_thresholds" and len(parts) >= 2:
             where = parts[1] + (f" · {label('level', parts[2])}" if len(parts) > 2 else "")
         else:
             where = {"code": _("Code"), "name": _("Name"), "parent_id": _("Extends"),
                      "jurisdiction_id": _("Area"), "effective_from": _("Effective from"),
                      "set_thresholds": _("New thresholds"), "check_code": _("Check code"),
-                     "check_text": _("Question"), "add_items[0]": _("New check"),
-                     "add_indicators[0]": _("New check")}.get(parts[0]) or forms.field_label(path)
+                     "check_text": _("Question"), "item_unit": f"{_('Measured item')} · {_('Unit')}"}.get(parts[0]) \
+                or forms.field_label(path)
         for m in msgs if isinstance(msgs, list) else [msgs]:
-            out.setdefault(str(where), []).append(_message(m))
+            text = _message(m, path)
+            if text not in out.setdefault(str(where), []):
+                out[str(where)].append(text)
     return list(out.items())
 
 
-def _message(m) -> str:
+def _message(m, path: str = "") -> str:
     if isinstance(m, forms.Said):
         return str(m)
     text = str(m)
+    if path.endswith(".min_share_met"):
+        return _("Enter a percentage above 0 and at most 100, such as 70.")
+    if path.endswith(".min_fewer_per_year"):
+        return _("Enter a whole number of schools from 1 to 1000.")
     loosen = LOOSEN.match(text)
     if loosen:
         return _("%(value)s would loosen the parent's threshold %(old)s; a local template may only make it stricter.",
                  value=loosen.group(1), old=loosen.group(2))
-    for start, words in (("must be a decimal", _("Enter a number such as 4.5.")),
+    for start, words in (("required: {'zh'", _("Write it in Chinese and in English (up to 500 characters each).")),
+                         ("use 1 to 64 letters", _("Use up to 64 letters, digits, dots, hyphens or underscores, such "
+                                                   "as library_books.")),
+                         ("required: a non-empty string", _("This is required.")),
+                         ("a code unused by", _("Enter a code no other county item, indicator or target uses.")),
+                         ("duplicate code", _("This code is already used; choose another.")),
+                         ("must be a non-empty list drawn from", _("Choose at least one school level.")),
+                         ("missing a threshold", _("Enter a threshold for each school level it applies to.")),
+                         ("must be the code of a school indicator", _("Choose at least one indicator from the "
+                                                                      "list.")),
+                         ("needs exactly one of", _("Choose the kind of target and enter its value.")),
+                         ("no county section", _("The template this one extends has no county part to add "
+                                                 "targets to.")),
+                         ("a shortfall needs a number", _("Choose at least or at most.")),
+                         ("must be a decimal", _("Enter a number such as 4.5.")),
                          ("cannot be changed", _("A yes/no check of the parent cannot be changed.")),
                          ("is already used", _("This code is already used; choose another.")),
                          ("already has a template", _("Your area already has a template; add a version to it.")),

@@ -33,8 +33,19 @@ def world(app, client, session):
     from inspections.templates import service as templates
     local = templates.create_template(session, code="a1-local", name="A1", jurisdiction=w.county_a1,
                                       parent=w.national.template)
-    w.draft = templates.create_version(session, local, overlay={"set_thresholds": {"R1": {"primary": "4.5"}}},
-                                       effective_from=None)
+    # The draft tightens R1 and adds a measured item, its indicator and a county target (shown as added).
+    psy = {"code": "psychology_teachers", "kind": "integer", "unit": "teachers", "section": "C",
+             "levels": ["primary", "junior"], "photo_required": True,
+             "help": {"zh": "专职心理健康教师数", "en": "Full-time mental-health teachers"}}
+    w.draft = templates.create_version(session, local, overlay={
+        "set_thresholds": {"R1": {"primary": "4.5"}}, "add_items": [psy],
+        "add_indicators": [{"code": "L.psychology_teachers", "name": psy["help"], "section": "C",
+                            "levels": psy["levels"], "expr": {"op": "fact", "fact": "psychology_teachers"},
+                            "comparator": "ge", "threshold": {"primary": "2", "junior": "3"},
+                            "unit": "teachers", "shortfall": {"unit": "teachers", "round": "whole"},
+                            "severity": "high", "weight": "1", "school_rule": False}],
+        "add_county_targets": [{"code": "B5-70", "name": {"zh": "七成学校班额达标", "en": "70% of schools meet class size"},
+                                "section": "B", "indicator": "B5", "min_share_met": "0.7"}]}, effective_from=None)
     session.commit()
     return w
 

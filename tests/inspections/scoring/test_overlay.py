@@ -228,3 +228,16 @@ def test_baoshan_after_school_service_ends_between_1730_and_1800():
     with pytest.raises(DefinitionError):
         apply_overlay(baoshan, {"code": "y", "set_thresholds": {"BS-AS1": "17:00"}})
     assert apply_overlay(baoshan, {"code": "y", "set_thresholds": {"BS-AS1": "17:45"}})
+
+
+def test_an_added_item_needs_an_answerable_code_and_words_in_both_languages():
+    item = {"code": "library books", "kind": "integer", "unit": "", "section": "C", "levels": ["primary"],
+            "help": {"zh": "藏书", "en": "  "}}
+    err = rejected(add_items=[item])
+    assert "add_items[0].code" in err.fields and "items[library books].help" in err.fields
+    ind = {"code": "L.books", "name": {"zh": "", "en": "Books"}, "section": "C", "levels": ["primary"],
+           "expr": {"op": "fact", "fact": "enrolment"}, "comparator": "ge", "threshold": "1", "unit": "",
+           "shortfall": None, "severity": "low"}
+    assert "indicators[L.books].name" in rejected(add_indicators=[ind]).fields
+    assert apply_overlay(NATIONAL_2017, overlay(add_items=[{**item, "code": "library_books",
+                                                            "help": {"zh": "藏书", "en": "Books"}}]))
