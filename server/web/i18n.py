@@ -37,6 +37,21 @@ def page_lang() -> str:
     return DEFAULT_LANG
 
 
+def reader_lang(asked: str | None = None) -> str:
+    """The language of a file or an answer someone downloads: the one asked for (?lang), the page's language
+    (the session's), the request's Accept-Language, else zh-CN."""
+    if asked in LOCALES:
+        return asked
+    if has_request_context():
+        from flask import request
+        if web_session.get("lang") in LOCALES:
+            return web_session["lang"]
+        best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+        if best == "en":
+            return "en"
+    return DEFAULT_LANG
+
+
 def _locale_selector() -> str:
     return LOCALES[page_lang()]
 
