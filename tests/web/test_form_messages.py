@@ -131,6 +131,8 @@ def world(app, client, session):
     w = make_world(session)
     submit_visit(client, token_for(session, w.inspector_a1), w.school_a1.id, {**GOOD_PRIMARY, "pe_art_teachers": 4})
     run_jobs(app)
+    from inspections import clock
+    w.visit_day = clock.today()
     return w
 
 
@@ -185,3 +187,19 @@ def test_reassigning_a_visit_that_is_no_longer_planned_says_why(client, session,
     err = _error(r)
     assert "该访视已是“已提交”状态，只有计划中的访视才能更换督学。" in err, err
     assert not UUID.search(err)
+
+
+def test_pausing_a_schedule_of_a_closed_school_says_why_on_the_planning_page(client, session, world):
+    from inspections.planning import service as planning
+    from inspections.planning.enums import Recurrence
+    s = planning.create_schedule(session, school=world.school_a1, created_by=world.office_a1,
+                                 recurrence=Recurrence.monthly, start_date=world.visit_day)
+    world.school_a1.active = False
+    session.commit()
+    login(client, world.office_a1.username)
+    token = csrf(client.get("/web/planning"))
+    r = client.post(f"/web/planning/schedules/{s.id}/pause", data={"csrf_token": token})
+    assert r.status_code == 422
+    assert "学校: 该校已停用。" in _error(r)
+    session.expire_all()
+    assert session.get(type(s), s.id).active is True  # nothing written
