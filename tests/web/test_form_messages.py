@@ -34,7 +34,7 @@ def _generic(app, lang: str) -> str:
         from flask import session as web_session
         web_session["lang"] = lang
         from server.web.i18n import _
-        return _(forms.GENERIC)
+        return _("This value was not accepted; check it and try again.")
 
 
 def _kinds_raised_by(path: str) -> tuple[set[str], list[str]]:
