@@ -27,6 +27,8 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 900}}
 LANGS = ("zh-CN", "en")
 # A school's steps in order: (from the status the page shows, the form to fill).
+NOT_A_PHOTO = {"zh-CN": "文件 notes.txt 不是可接受的照片格式（JPEG、PNG、WebP 或 HEIC）。",
+               "en": "The file notes.txt is not an accepted photo (JPEG, PNG, WebP or HEIC)."}
 NEXT_STEP = {"open": "acknowledged", "acknowledged": "in_progress", "in_progress": "awaiting_verification"}
 
 
@@ -124,6 +126,7 @@ def _inspector(j: Journey, world):
 
 
 def _school(j: Journey, world, session):
+    from playwright.sync_api import expect
     assert "/web/tickets" in j.page.url
     session.expire_all()
     ticket = next(t for t in (session.get(Ticket, t.id) for t in world.tickets) if t.status.value in NEXT_STEP)
@@ -135,6 +138,13 @@ def _school(j: Journey, world, session):
         form.locator('input[name="milestone"]').first.fill("招聘两名专职教师 / hire two teachers")
         form.locator('input[name="due"]').first.fill((date.today() + timedelta(days=45)).isoformat())
     elif to == "awaiting_verification":
+        # A file that is no photo: the upload API refuses it, the page says so in its own language.
+        files = form.locator('input[name="photos"]')
+        files.set_input_files([{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo"}])
+        form.locator("button").click()
+        expect(form.get_by_test_id("upload-status")).to_have_text(NOT_A_PHOTO[j.lang])
+        j.step("refused-file")
+        files.set_input_files([])
         form.locator('textarea[name="note"]').fill("已完成整改：两名教师已到岗，合同与课表已上报备案。")
     j.click(form.locator("button"), f"answered-{to}")
     assert j.page.get_by_test_id("ticket-status").get_attribute("data-status") == to
@@ -160,10 +170,10 @@ def _office(j: Journey, world):
 
 
 def test_each_users_main_path_in_both_languages(world, session, live_server, browser, shots):
-    """One sign-in per user and width (the sign-in page in Chinese at one width, in English at the other), the path
+    """One sign-in per user and width (the sign-in page in English at one width, in Chinese at the other), the path
     walked in that language, then again after switching language with the header's link."""
     problems = []
-    for size, langs in zip(SIZES, (LANGS, LANGS[::-1])):
+    for size, langs in zip(SIZES, (LANGS[::-1], LANGS)):  # the school's evidence step falls in Chinese
         for user, walk in ((world.inspector_a1, lambda j: _inspector(j, world)),
                            (world.school_user_a1, lambda j: _school(j, world, session)),
                            (world.office_a1, lambda j: _office(j, world))):
