@@ -203,3 +203,15 @@ def test_pausing_a_schedule_of_a_closed_school_says_why_on_the_planning_page(cli
     assert "学校: 该校已停用。" in _error(r)
     session.expire_all()
     assert session.get(type(s), s.id).active is True  # nothing written
+
+
+@pytest.mark.parametrize("where,year,says", [("province", "2026", "年度报告只能为县（区）或市生成。"),
+                                             ("county_a1", "next year", "年度：请输入 2000 至 2100 之间的整数。")])
+def test_a_yearly_report_refused_says_why_in_chinese(client, world, where, year, says):
+    login(client, world.admin.username)
+    token = csrf(client.get("/web/dashboard/counties"))
+    r = client.post("/web/yearly-reports", data={"jurisdiction_id": str(getattr(world, where).id), "year": year,
+                                                 "csrf_token": token})
+    assert r.status_code == 422
+    body = r.get_data(as_text=True)
+    assert says in body and "yearly reports are made" not in body and "must be" not in body
