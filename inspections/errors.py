@@ -31,3 +31,47 @@ class Forbidden(DomainError):
     """The caller's role may not do this (HTTP 403)."""
 
     status = 403
+
+
+# -- Messages as codes and facts. A service says what went wrong with a kind of message (a stable code and
+# its English sentence) and the facts of this case; the API shows the English sentence (a Message is a str),
+# the web pages look the code up in their catalogue and say it in the reader's language. Every kind is
+# registered here, so a test can check that each one has its words on the pages.
+KINDS: dict[str, "Says"] = {}
+
+
+class Message(str):
+    """An English sentence with the code of its kind and the facts it was made from."""
+
+    code: str
+    facts: dict
+
+    def __new__(cls, code: str, text: str, facts: dict | None = None):
+        obj = super().__new__(cls, text)
+        obj.code, obj.facts = code, dict(facts or {})
+        return obj
+
+    def __reduce__(self):  # pickles (RQ, copies) keep the code
+        return (Message, (self.code, str(self), self.facts))
+
+
+class Says:
+    """A kind of domain message: `Says("ticket.note_required", "a reason is required")`, called with the
+    case's facts (`{name}` fields of the sentence) to make the Message a service raises."""
+
+    def __init__(self, code: str, text: str):
+        if code in KINDS:
+            raise ValueError(f"message kind {code!r} defined twice")
+        self.code, self.text = code, text
+        KINDS[code] = self
+
+    def __call__(self, **facts) -> Message:
+        return Message(self.code, self.text.format(**facts) if facts else self.text, facts)
+
+    def fact_names(self) -> list[str]:
+        """The facts the sentence takes (its `{name}` fields)."""
+        import string
+        return [name for _, name, _, _ in string.Formatter().parse(self.text) if name]
+
+    def __repr__(self) -> str:
+        return f"Says({self.code!r})"

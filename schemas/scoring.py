@@ -50,6 +50,8 @@ class VisitScoreOut(Schema):
 class ReportArgs(Schema):
     level = fields.String(required=True, validate=LEVEL)
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    lang = fields.String(validate=validate.OneOf(["zh-CN", "en"]), metadata={
+        "description": "The CSV's language (headers, verdicts, reasons); otherwise Accept-Language, then zh-CN."})
 
 
 class LevelArgs(Schema):

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import Principal, school_filter, visit_filter
 from inspections.db import utcnow
-from inspections.errors import Conflict, DomainError, NotFound, ValidationFailed
+from inspections.errors import Conflict, DomainError, NotFound, Says, ValidationFailed
 from inspections.org.models import School
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.models import Photo
@@ -78,6 +78,11 @@ class Target:
     item_code: str | None = None
 
 
+# A ticket's evidence (the only target the pages' forms take): what refuses it, as kinds of message.
+NO_TICKET_HERE = Says("photos.no_ticket_here", "No ticket {ticket} here.")
+TICKET_TAKES_NO_EVIDENCE = Says("photos.ticket_takes_no_evidence", "The ticket is {status}; it takes no more evidence.")
+
+
 def _may_change_visit(p: Principal, visit: Visit) -> None:
     if p.role == Role.inspector and p.user_id not in visit.inspector_ids:
         raise Forbidden("Only the inspectors on this visit may add evidence to it.")
@@ -128,9 +133,9 @@ def resolve_target(session: Session, p: Principal, *, response_id=None, visit_id
         if ticket is None or not session.scalar(select(School.id).where(School.id == ticket.school_id,
                                                                         school_filter(p))) \
                 or (p.role == Role.school and ticket.school_id != p.school_id):
-            raise NotFound(f"No ticket {ticket_id} here.")
+            raise NotFound(NO_TICKET_HERE(ticket=ticket_id))
         if ticket.status in (TicketStatus.closed, TicketStatus.cancelled):
-            raise Conflict(f"The ticket is {ticket.status.value}; it takes no more evidence.")
+            raise Conflict(TICKET_TAKES_NO_EVIDENCE(status=ticket.status.value))
         return Target(school_id=ticket.school_id, ticket=ticket, item_code=ticket.item_code)
     event = session.get(TicketEvent, ticket_event_id)
     ticket = session.get(Ticket, event.ticket_id) if event else None

@@ -18,7 +18,7 @@ from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.models import InspectorAssignment, User
 from inspections.audit import service as audit
-from inspections.errors import Conflict, ValidationFailed
+from inspections.errors import Conflict, Says, ValidationFailed
 from inspections.org.models import School
 from inspections.planning.enums import MONTHS, PlanState, Recurrence
 from inspections.planning.models import ScheduleInspector, ScheduleOccurrence, VisitSchedule
@@ -29,6 +29,17 @@ from inspections.visits.models import Visit, VisitInspector
 GRACE_DAYS = 7          # a planned visit is late for this many days after its date, then missed
 HORIZON_DAYS = 60       # how far ahead the generator materialises visits
 MAX_OCCURRENCES = 400   # safety bound on one schedule's dates in one window
+
+# What a schedule or an assignment can be refused for (the API shows the sentence, the pages their own words).
+INVALID_SCHEDULE = Says("planning.invalid_schedule", "Invalid visit schedule")
+INVALID_INSPECTORS = Says("planning.invalid_inspectors", "Invalid inspectors")
+NOT_COVERING = Says("planning.inspector_not_covering",
+                    "not an active inspector whose jurisdiction covers this school: {inspectors}")
+EVERY_RANGE = Says("planning.every_range", "must be between 1 and 24")
+END_BEFORE_START = Says("planning.end_before_start", "must not be before start_date")
+ONCE_EVERY_ONE = Says("planning.once_every_one", "must be 1 for a one-off visit")
+SCHOOL_INACTIVE = Says("planning.school_inactive", "the school is not active")
+ONLY_PLANNED = Says("planning.only_planned_reassigned", "visit is {status}; only a planned visit can be reassigned")
 
 
 def add_months(d: date, months: int, day: int) -> date:
@@ -81,22 +92,22 @@ def check_inspectors(session: Session, school: School, inspector_ids: list[uuid.
     bad = [str(i) for i in inspector_ids if i not in found or found[i].role != Role.inspector
            or not found[i].active or not covers(session, found[i], school)]
     if bad:
-        return {field: [f"not an active inspector whose jurisdiction covers this school: {', '.join(bad)}"]}
+        return {field: [NOT_COVERING(inspectors=", ".join(bad))]}
     return {}
 
 
 def _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids) -> None:
     errors = check_inspectors(session, school, inspector_ids)
     if not 1 <= every <= 24:
-        errors["every"] = ["must be between 1 and 24"]
+        errors["every"] = [EVERY_RANGE()]
     if end_date is not None and end_date < start_date:
-        errors["end_date"] = ["must not be before start_date"]
+        errors["end_date"] = [END_BEFORE_START()]
     if recurrence == Recurrence.once and every != 1:
-        errors["every"] = ["must be 1 for a one-off visit"]
+        errors["every"] = [ONCE_EVERY_ONE()]
     if not school.active:
-        errors["school_id"] = ["the school is not active"]
+        errors["school_id"] = [SCHOOL_INACTIVE()]
     if errors:
-        raise ValidationFailed("Invalid visit schedule", errors)
+        raise ValidationFailed(INVALID_SCHEDULE(), errors)
 
 
 def create_schedule(session: Session, *, school: School, created_by: User, recurrence: Recurrence,
@@ -287,11 +298,11 @@ def any_state(today: date, grace_days: int = GRACE_DAYS):
 def assign(session: Session, visit: Visit, *, inspector_ids: list[uuid.UUID], actor_id: uuid.UUID) -> Visit:
     """Put inspectors on a planned visit (replacing the current ones); they must cover the school."""
     if visit.status != VisitStatus.planned:
-        raise Conflict(f"visit is {visit.status.value}; only a planned visit can be reassigned")
+        raise Conflict(ONLY_PLANNED(status=visit.status.value))
     inspector_ids = list(dict.fromkeys(inspector_ids))
     errors = check_inspectors(session, visit.school, inspector_ids)
     if errors:
-        raise ValidationFailed("Invalid inspectors", errors)
+        raise ValidationFailed(INVALID_INSPECTORS(), errors)
     before = [str(i) for i in visit.inspector_ids]
     visits.update(session, visit, inspector_ids=inspector_ids)
     audit.record(session, actor_id=actor_id, action="assign", entity="visit", entity_id=visit.id,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from inspections import clock
 from inspections.db import utcnow
-from inspections.errors import ValidationFailed
+from inspections.errors import Says, ValidationFailed
 from inspections.jobs import outbox
 from inspections.org.enums import JurisdictionLevel
 from inspections.org.models import Jurisdiction, School
@@ -27,6 +27,9 @@ from inspections.tickets.models import Ticket, TicketEvent
 LEVELS = ("primary", "junior")
 REPORT_LEVELS = (JurisdictionLevel.county, JurisdictionLevel.city)
 AREA_CODES = ("A", "B", "C", "D")
+INVALID_REPORT = Says("report.invalid", "Invalid report")
+COUNTY_OR_CITY = Says("report.county_or_city", "yearly reports are made for a county or a city")
+YEAR_RANGE = Says("report.year_range", "must be from 2000 to 2100")
 
 
 def job_id(report_id) -> str:
@@ -38,9 +41,9 @@ def request(session: Session, jurisdiction: Jurisdiction, year: int, *, requeste
     """Ask for a new yearly report of a county or city: a row `queued` and its job through the outbox
     (made after this transaction commits). `job_args`: where to store the files and the business zone."""
     if jurisdiction.level not in REPORT_LEVELS:
-        raise ValidationFailed("Invalid report", {"jurisdiction": ["yearly reports are made for a county or a city"]})
+        raise ValidationFailed(INVALID_REPORT(), {"jurisdiction": [COUNTY_OR_CITY()]})
     if not 2000 <= year <= 2100:
-        raise ValidationFailed("Invalid report", {"year": ["must be from 2000 to 2100"]})
+        raise ValidationFailed(INVALID_REPORT(), {"year": [YEAR_RANGE()]})
     row = YearlyReport(id=uuid.uuid4(), jurisdiction_id=jurisdiction.id, year=year, status="queued",
                        requested_by_id=requested_by_id, requested_at=utcnow())
     session.add(row)

@@ -16,7 +16,7 @@ from inspections.accounts.enums import Role
 from inspections.accounts.scope import Principal
 from inspections.db import utcnow
 from inspections import clock
-from inspections.errors import Conflict, Forbidden, ValidationFailed
+from inspections.errors import Conflict, Forbidden, Says, ValidationFailed
 from inspections.tickets.enums import FindingSource, Severity, TicketStatus
 from inspections.tickets.models import Finding, Ticket, TicketEvent
 
@@ -24,6 +24,20 @@ T = TicketStatus
 OPEN_STATES = (T.open, T.acknowledged, T.in_progress, T.awaiting_verification)
 # Days to rectify by severity (限期整改); an office policy can override through `due_days`.
 DEFAULT_DUE_DAYS = {Severity.veto: 30, Severity.high: 30, Severity.medium: 60, Severity.low: 90}
+
+# What a step can be refused for (the API shows the sentence, the pages their own words for the code).
+CANNOT_BECOME = Says("ticket.cannot_become",
+                     "a ticket that is {status} cannot become {to}; you may move it to: {allowed}")
+NOT_YOUR_STEP = Says("ticket.not_your_step", "moving a ticket from {status} to {to} is for {roles}, not {role}")
+STEP_INCOMPLETE = Says("ticket.step_incomplete", "The step is missing information")
+NOTE_REQUIRED = Says("ticket.note_required", "a reason is required for this step")
+PLAN_REQUIRED = Says("ticket.plan_required", "a rectification plan with at least one milestone is required")
+EVIDENCE_REQUIRED = Says("ticket.evidence_required",
+                         "at least one evidence photo (or a written account of 20+ characters) is required")
+INVALID_EVIDENCE = Says("ticket.invalid_evidence", "Invalid evidence")
+NOT_OWN_PHOTOS = Says("ticket.not_own_photos", "only your own photos that have fully arrived can be evidence")
+PHOTOS_ELSEWHERE = Says("ticket.photos_elsewhere", "not uploaded as evidence for this ticket, or already used by "
+                                                   "an earlier step: {photos}")
 
 
 @dataclass(frozen=True)
@@ -75,22 +89,22 @@ def transition(session: Session, ticket: Ticket, *, to: TicketStatus, actor: Pri
     rule = TRANSITIONS.get((ticket.status, to))
     if rule is None:
         nxt = ", ".join(allowed_next(ticket, actor.role)) or "nothing"
-        raise Conflict(f"a ticket that is {ticket.status.value} cannot become {to.value}; you may move it to: {nxt}")
+        raise Conflict(CANNOT_BECOME(status=ticket.status.value, to=to.value, allowed=nxt))
     if actor.role not in rule.roles:
-        raise Forbidden(f"moving a ticket from {ticket.status.value} to {to.value} is for "
-                       f"{' or '.join(r.value for r in rule.roles)}, not {actor.role.value}")
+        raise Forbidden(NOT_YOUR_STEP(status=ticket.status.value, to=to.value, role=actor.role.value,
+                                      roles=" or ".join(r.value for r in rule.roles)))
     errors: dict[str, list[str]] = {}
     if rule.needs_note and not (note and note.strip()):
-        errors["note"] = ["a reason is required for this step"]
+        errors["note"] = [NOTE_REQUIRED()]
     if rule.needs_plan and not plan:
-        errors["plan"] = ["a rectification plan with at least one milestone is required"]
+        errors["plan"] = [PLAN_REQUIRED()]
     photos = []
     if rule.needs_evidence:
         photos = _evidence_photos(session, ticket, photo_ids or [], actor)
         if not photos and not (note and len(note.strip()) >= 20):
-            errors["photo_ids"] = ["at least one evidence photo (or a written account of 20+ characters) is required"]
+            errors["photo_ids"] = [EVIDENCE_REQUIRED()]
     if errors:
-        raise ValidationFailed("The step is missing information", errors)
+        raise ValidationFailed(STEP_INCOMPLETE(), errors)
     frm = ticket.status
     data = {}
     if plan:
@@ -121,12 +135,11 @@ def _evidence_photos(session: Session, ticket: Ticket, photo_ids: list[uuid.UUID
     bad = [str(i) for i in photo_ids if i not in found]
     mine = [p for p in photos if p.uploaded_by_id == actor.user_id and p.status in ("received", "processed")]
     if bad or len(mine) != len(photos):
-        raise ValidationFailed("Invalid evidence", {"photo_ids": ["only your own photos that have fully arrived can be evidence"]})
+        raise ValidationFailed(INVALID_EVIDENCE(), {"photo_ids": [NOT_OWN_PHOTOS()]})
     # Evidence is uploaded for this ticket (target ticket_id) and used by one step only.
     elsewhere = [str(p.id) for p in mine if p.ticket_id != ticket.id or p.ticket_event_id is not None]
     if elsewhere:
-        raise ValidationFailed("Invalid evidence", {"photo_ids": [
-            f"not uploaded as evidence for this ticket, or already used by an earlier step: {', '.join(elsewhere)}"]})
+        raise ValidationFailed(INVALID_EVIDENCE(), {"photo_ids": [PHOTOS_ELSEWHERE(photos=", ".join(elsewhere))]})
     return mine
 
 

@@ -139,31 +139,21 @@ class CountySelfReports(MethodView):
         return row
 
 
-def _report_csv(county: Jurisdiction, row) -> Response:
-    db = session()
-    result = row.result
-    codes = list(result["indicators"])
+def _report_csv(county: Jurisdiction, row, lang: str | None) -> Response:
+    """The county report as CSV in the reader's language (?lang, the page language, Accept-Language)."""
+    from flask_babel import force_locale
+
+    from inspections import clock
+    from server.web.counties import report_rows
+    from server.web.i18n import LOCALES, reader_lang
     out = io.StringIO()
     w = SafeWriter(out)  # names and reasons are text, never formulas
-    w.writerow(["county", county.name, "level", row.level, "verdict", row.verdict,
-                "computed_at", row.computed_at.isoformat()])
-    w.writerow(["school", "verdict", "met_count", *codes])
-    ids = [uuid.UUID(v) for v in row.inputs.values()]
-    pairs = db.execute(select(School, VisitScore).join(VisitScore, VisitScore.school_id == School.id)
-                       .where(VisitScore.id.in_(ids)).order_by(School.code)).all()
-    for school, score in pairs:
-        ind = score.result.get("indicators", {})
-        w.writerow([f"{school.code} {school.name}", score.verdict, score.result.get("met_count"),
-                    *[ind.get(c, {}).get("value") for c in codes]])
-    for key in ("mean", "sd", "cv", "limit", "met"):
-        w.writerow([key, "", "", *[result["indicators"][c].get(key) for c in codes]])
-    w.writerow([])
-    for reason in result.get("reasons", []):
-        w.writerow(["reason", reason])
-    filename = f"county-{county.code}-{row.level}-{row.computed_at:%Y%m%d}.csv"
+    with force_locale(LOCALES[reader_lang(lang)]):
+        w.writerows(report_rows(county, row))
+    filename = f"county-{county.code}-{row.level}-{clock.local(row.computed_at):%Y%m%d}.csv"
     # A BOM lets Excel open the UTF-8 Chinese names correctly.
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+                    headers={"Content-Disposition": f"attachment; filename={filename}", "Vary": "Accept-Language"})
 
 
 @blp.route("/counties/<uuid:county_id>/report")
@@ -182,7 +172,7 @@ class CountyReport(MethodView):
             abort(404, message=f"{county.name} has no {args['level']} score yet; "
                                f"POST /api/v1/counties/{county.id}/scoring-runs?level={args['level']} to compute one.")
         if args["format"] == "csv":
-            return _report_csv(county, row)
+            return _report_csv(county, row, args.get("lang"))
         return {"county_id": county.id, "county": county.name, "level": row.level, "verdict": row.verdict,
                 "computed_at": row.computed_at, "template_version_id": row.template_version_id, "result": row.result}
 

@@ -79,7 +79,7 @@ def signed_in_user() -> User | None:
 def _helpers():
     if "csrf" not in web_session:
         web_session["csrf"] = secrets.token_urlsafe(32)
-    return {"csrf_token": web_session["csrf"], "lang": i18n.page_lang(), "label": i18n.label, "t": i18n.t,
+    return {"csrf_token": web_session["csrf"], "lang": i18n.page_lang(), "label": i18n.label,
             "web_user": g.get("web_user"), "nav_links": NAV_LINKS, "lang_href": lang_href,
             "ticket_title": words.ticket_title, "measurement": words.measurement, "event_text": words.event_text,
             "photo_flags": words.photo_flags, "photo_place": words.photo_place, "value_text": words.value_text,

@@ -24,6 +24,7 @@ from server.web.words import SYMBOL, amount_text, indicator_names, name_of, valu
 
 LEVELS = ("primary", "junior")
 VERDICT = {"pass": _l("Pass"), "fail": _l("Fail"), "incomplete": _l("Not yet decided"), "exempt": _l("Exempt")}
+SCHOOL_VERDICT = {**VERDICT, "invalid": _l("Cannot be scored")}
 AREA = {"A": _l("Resource allocation"), "B": _l("Government guarantee"), "C": _l("Education quality"),
         "D": _l("Social recognition")}
 VETO = {"admission_by_exam": _l("Admission by examination"), "illegal_school_choice": _l("Illegal school choice"),
@@ -78,7 +79,7 @@ def _school_failures(row) -> dict[str, list[str]]:
     return out
 
 
-def explain(row) -> dict:
+def explain(row, unexplained=None) -> dict:
     """Why a stored county judgement is what it is: {"vetoes": [...], "areas": [(code, name, verdict,
     [reasons])], "notes": [...]}, every line in the page's language, made from the stored facts (the
     stored reason strings are in the engine's words and are not shown)."""
@@ -164,10 +165,69 @@ def explain(row) -> dict:
     for code in AREA:
         if (stored.get(code) or {}).get("verdict") in ("fail", "incomplete") and not reasons[code]:
             # A reason of a kind this page does not know yet: never a verdict without a word on it.
-            reasons[code].append(_("The reasons are listed in the CSV report."))
+            reasons[code].append(str(unexplained) if unexplained else _("The reasons are listed in the CSV report."))
     areas = [(code, str(AREA[code]), (stored.get(code) or {}).get("verdict"), reasons[code]) for code in AREA
              if code in stored or reasons[code]]
     return {"vetoes": vetoes, "areas": areas, "notes": notes}
+
+
+def _cell(value):
+    """A figure as a spreadsheet reads it: numbers as numbers (stored JSON numbers or numeric text), yes/no in
+    words, nothing as an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, (int, float, Decimal)):
+        return value
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+
+
+def report_rows(county, row) -> list[list]:
+    """A county's stored judgement as the CSV report's rows, in the page's language: the verdict and when it was
+    computed (business time, to the minute), each school's verdict and figures under the indicators' names, the
+    county's mean, deviation and difference coefficient of each against its limit, then why (the words of
+    `explain`). No internal ids."""
+    from server.web.i18n import local_time
+    result = row.result or {}
+    indicators = result.get("indicators") or {}
+    codes = list(indicators)
+    names = indicator_names()
+    rows: list[list] = [
+        [_("County"), county.name, _("Level"), label("level", row.level), _("Verdict"), _word(VERDICT, row.verdict),
+         _("Computed at"), local_time(row.computed_at)],
+        [_("School code"), _("School"), _("Verdict"), _("Indicators met"),
+         *[f"{c} {names.get(c, '')}".strip() for c in codes]],
+    ]
+    ids = []
+    for v in (row.inputs or {}).values():
+        try:
+            ids.append(uuid.UUID(str(v)))
+        except ValueError:
+            continue
+    pairs = session().execute(select(School, VisitScore).join(VisitScore, VisitScore.school_id == School.id)
+                              .where(VisitScore.id.in_(ids)).order_by(School.code)).all() if ids else []
+    for school, score in pairs:
+        ind = (score.result or {}).get("indicators") or {}
+        rows.append([school.code, school.name, _word(SCHOOL_VERDICT, getattr(score.verdict, "value", score.verdict)),
+                     _cell((score.result or {}).get("met_count")),
+                     *[_cell((ind.get(c) or {}).get("value")) for c in codes]])
+    for key, word in (("mean", _("Mean")), ("sd", _("Standard deviation")), ("cv", _("Difference coefficient")),
+                      ("limit", _("Limit")), ("met", _("Limit met"))):
+        rows.append([word, "", "", "", *[_cell(indicators[c].get(key)) for c in codes]])
+    rows.append([])
+    why = explain(row, unexplained=_("Not itemised here; the JSON report lists these reasons."))
+    for line in why["vetoes"]:
+        rows.append([_("Veto"), line])
+    for code, area, verdict, reasons in why["areas"]:
+        for reason in reasons or [""]:
+            rows.append([f"{code} {area}", _word(VERDICT, verdict) if verdict else "", reason])
+    for note in why["notes"]:
+        rows.append([_("Note"), note])
+    return rows
 
 
 @bp.get("/dashboard/counties")

@@ -1,11 +1,14 @@
 """Form errors as a person reads them: the field named as the form labels it, what to do, in the page's language.
 
-The domain services speak English to the API (problem+json keeps their words). A page shows the same
-rule through the catalogue instead: each known message maps to a msgid; ids and internal names after
-the message are never shown. A message this table does not know reads as a generic, translated line.
+The domain services say what went wrong as kinds of message (inspections.errors.Says: a code, the facts, and
+the English sentence the API shows). A page looks the code up in DOMAIN and says it through the catalogue;
+ids and internal names in the facts are never shown (tests/web/test_form_messages.py checks every kind in both
+languages). Other messages (the API schemas', read by the ticket form) map by their start in MESSAGES to a
+msgid; a message neither table knows reads as a generic, translated line.
 """
 from __future__ import annotations
 
+from inspections.errors import Message
 from server.web.i18n import N_, _, _l
 
 # Field name (as the services and schemas name it) -> the label the form shows.
@@ -101,6 +104,8 @@ def message(text: str, **variables) -> str:
     """A service's English message as the page's words."""
     if isinstance(text, Said):
         return str(text)
+    if isinstance(text, Message):
+        return _domain(text)
     low = str(text).lower()
     for start, msgid in MESSAGES:
         if start.lower() in low:
@@ -125,3 +130,52 @@ def field_errors(fields: dict | None, labels: dict | None = None) -> list[tuple[
 def _form_files() -> int:
     from server.web import FORM_FILES
     return FORM_FILES
+
+
+# A kind of domain message (its code) -> what the page says instead. FACTS below lists the facts a
+# sentence shows, each in the reader's words.
+DOMAIN = {
+    "ticket.cannot_become": N_("This step is not open for the ticket as it stands now; reload the page to see its "
+                               "state."),
+    "ticket.not_your_step": N_("Your role may not take this step."),
+    "ticket.step_incomplete": N_("This step needs more information; see the fields marked below."),
+    "ticket.note_required": N_("Write the reason for this step."),
+    "ticket.plan_required": N_("Add at least one milestone with its due date."),
+    "ticket.evidence_required": N_("Add at least one evidence photo, or describe the work in 20 characters or more."),
+    "ticket.invalid_evidence": N_("A photo cannot be used as evidence for this step; see the photos field."),
+    "ticket.not_own_photos": N_("Only photos you uploaded, fully received, can be evidence."),
+    "ticket.photos_elsewhere": N_("A photo was not uploaded for this ticket or was already used by an earlier step; "
+                                  "choose it again."),
+    "photos.no_ticket_here": N_("This ticket is not in your area; open it again from your ticket list."),
+    "photos.ticket_takes_no_evidence": N_("This ticket takes no more evidence in its current state."),
+    "planning.invalid_schedule": N_("The schedule has mistakes; see the fields marked below."),
+    "planning.invalid_inspectors": N_("An inspector cannot be put on this visit; see the inspectors field."),
+    "planning.inspector_not_covering": N_("Choose an active inspector whose area covers this school."),
+    "planning.every_range": N_("Enter a whole number from 1 to 24."),
+    "planning.end_before_start": N_("The end date must not be before the start date."),
+    "planning.once_every_one": N_("A one-off visit has an interval of 1."),
+    "planning.school_inactive": N_("This school is no longer active."),
+    "planning.only_planned_reassigned": N_("This visit is already %(status)s; only a planned visit can get other "
+                                           "inspectors."),
+    "report.invalid": N_("The report was not requested; see the fields marked below."),
+    "report.county_or_city": N_("Yearly reports are made for a county or a city."),
+    "report.year_range": N_("Year: enter a whole number from 2000 to 2100."),
+}
+
+# Code -> the facts its sentence shows, in words (a status as the pages name it, never an id).
+FACTS = {
+    "planning.only_planned_reassigned": lambda f: {"status": _visit_status(f.get("status"))},
+}
+
+
+def _visit_status(code) -> str:
+    from server.web.visits import STATUS
+    return str(STATUS[code]) if code in STATUS else "–"
+
+
+def _domain(msg: Message) -> str:
+    """A domain message in the page's words: its kind's sentence with the facts it shows (never an id)."""
+    msgid = DOMAIN.get(msg.code)
+    if msgid is None:
+        return _("This value was not accepted; check it and try again.")
+    return _(msgid, **(FACTS[msg.code](msg.facts) if msg.code in FACTS else {}))

@@ -37,6 +37,21 @@ def page_lang() -> str:
     return DEFAULT_LANG
 
 
+def reader_lang(asked: str | None = None) -> str:
+    """The language of a file or an answer someone downloads: the one asked for (?lang), the page's language
+    (the session's), the request's Accept-Language, else zh-CN."""
+    if asked in LOCALES:
+        return asked
+    if has_request_context():
+        from flask import request
+        if web_session.get("lang") in LOCALES:
+            return web_session["lang"]
+        best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+        if best == "en":
+            return "en"
+    return DEFAULT_LANG
+
+
 def _locale_selector() -> str:
     return LOCALES[page_lang()]
 
@@ -118,23 +133,3 @@ def label(kind: str, code) -> str:
     word = LABELS[kind].get(value)
     return str(word) if word is not None else ("" if value is None else str(value))
 
-
-# -- Transitional: keyed string tables (`add` + `t(key)` in templates), the way pages spoke before the
-# catalogue. Kept only so a branch written against it still runs after a merge; new words go through
-# _() and the .po files, and a page using `t` should move to them (its keys are not in the catalogue,
-# so the catalogue tests cannot check them).
-LEGACY: dict[str, dict[str, str]] = {"zh-CN": {}, "en": {}}
-
-
-def add(strings: dict[str, dict[str, str]]) -> None:
-    """Add keyed strings ({"zh-CN": {...}, "en": {...}}); a key defined twice is a mistake."""
-    for lang, table in strings.items():
-        clash = set(table) & set(LEGACY.setdefault(lang, {}))
-        if clash:
-            raise ValueError(f"page strings defined twice: {sorted(clash)}")
-        LEGACY[lang].update(table)
-
-
-def t(key: str) -> str:
-    """A keyed string in the page's language (zh-CN, then the key itself, when missing)."""
-    return LEGACY.get(page_lang(), {}).get(key) or LEGACY["zh-CN"].get(key, key)

@@ -246,11 +246,16 @@ def planning_pause(schedule_id):
     p = _principal(Role.office, Role.admin)
     db, s = session(), _schedule_or_404(p, schedule_id)
     today = clock.today()
-    planning.update_schedule(db, s, actor_id=p.user_id, today=today, active=not s.active)
-    if s.active:
-        planning.generate(db, today=today, horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
-                          schedule_ids=[s.id], not_before=today)
-    db.commit()
+    try:
+        planning.update_schedule(db, s, actor_id=p.user_id, today=today, active=not s.active)
+        if s.active:
+            planning.generate(db, today=today, horizon_days=int(current_app.config["PLAN_HORIZON_DAYS"]),
+                              schedule_ids=[s.id], not_before=today)
+        db.commit()
+    except DomainError as e:  # e.g. the school was closed meanwhile: the rule no longer holds
+        db.rollback()
+        return _render_planning(p, error=_("The schedule was not saved."), fields=e.fields or {"_": [e.message]},
+                                status=422)
     flash(_("The schedule was resumed.") if s.active else _("The schedule was paused."))
     return redirect(url_for("web.planning_page"))
 

@@ -152,7 +152,8 @@ def _store_form_files(p, ticket: Ticket) -> list[Photo]:
     if not files:
         return []
     if len(files) > FORM_FILES:
-        raise ValidationFailed("Too many photos", {"photos": [f"at most {FORM_FILES} photos in one form"]})
+        raise ValidationFailed("Too many photos", {"photos": [Said(_(
+            "Too many photos in one form; send at most %(n)s.", n=FORM_FILES))]})
     limit = current_app.config["MAX_CHUNK_BYTES"]
     target = photos_service.resolve_target(session(), p, ticket_id=ticket.id)
     stored = []

@@ -18,7 +18,7 @@ from inspections.org.models import Jurisdiction
 from inspections.reports import service as reports
 from server.extensions import session
 from server.jobs import report_job_args
-from server.web import _principal, bp
+from server.web import _principal, bp, forms
 from server.web.i18n import _, _l
 
 VIEWERS = (Role.office, Role.admin)
@@ -62,9 +62,11 @@ def make_yearly_report():
         reports.request(db, j, year, requested_by_id=p.user_id, job_args=report_job_args())
     except (ValueError, DomainError) as e:
         db.rollback()
-        fields = getattr(e, "fields", None) or {}
-        text = _("Yearly reports are made for a county or a city.") if "jurisdiction" in fields and \
-            not isinstance(e, ValueError) else _("Year: enter a whole number from 2000 to 2100.")
+        # The service's own reason in the page's words (the first field's); a year that is no number at all
+        # reads like one out of range.
+        said = [m for ms in (getattr(e, "fields", None) or {}).values() for m in ms] or \
+            [getattr(e, "message", None) or reports.YEAR_RANGE()]
+        text = forms.message(said[0])
         g.page_url = url_for("web.county_reports")
         page = render_template_string("{% extends 'base.html' %}{% block body %}{{ body }}{% endblock %}",
                                       body=section(error=text))

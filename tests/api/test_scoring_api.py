@@ -114,14 +114,56 @@ def test_county_report_json_and_csv(app, client, session, world):
     expected = _weighted_cv([(3000 / 600, 600), (1800 / 300, 300), (4200 / 900, 900)])
     assert r4["cv"] == pytest.approx(expected, abs=1e-4)
     assert r4["schools_counted"] == 3 and report["result"]["schools_total"] == 3
-    csv_resp = client.get(url + "&format=csv", headers=world.h_office)
+    csv_resp = client.get(url + "&format=csv&lang=en", headers=world.h_office)
     assert csv_resp.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(csv_resp.get_data(as_text=True).lstrip("\ufeff"))))
+    rows = _csv_rows(csv_resp)
     header = rows[1]
-    assert header[:3] == ["school", "verdict", "met_count"] and "R4" in header
-    assert len([r for r in rows if r and r[0].startswith(("S", "A"))]) >= 3
-    cv_row = next(r for r in rows if r and r[0] == "cv")
-    assert float(cv_row[header.index("R4")]) == pytest.approx(expected, abs=1e-4)
+    r4 = next(i for i, h in enumerate(header) if h.startswith("R4 "))
+    assert header[:4] == ["School code", "School", "Verdict", "Indicators met"]
+    assert [r[0] for r in rows[2:5]] == sorted(s.code for s in schools)
+    cv_row = next(r for r in rows if r and r[0] == "Difference coefficient")
+    assert float(cv_row[r4]) == pytest.approx(expected, abs=1e-4)
+
+
+def _csv_rows(resp) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
+
+
+def test_county_report_csv_in_the_readers_language_local_time_numbers_no_ids(app, client, session, world):
+    """Headers, verdicts and reasons in the reader's language (?lang, else Accept-Language, else Chinese); the
+    time it was computed in business time to the minute; figures as plain numbers; no internal id anywhere."""
+    import re
+
+    from inspections import clock
+    from inspections.scoring.models import CountyScore
+    submit_visit(client, world.h_insp, world.school_a1.id, {**GOOD_PRIMARY, "pe_art_teachers": 4})
+    run_jobs(app)
+    assert client.post(f"/api/v1/counties/{world.county_a1.id}/scoring-runs?level=primary",
+                       headers=world.h_office).status_code == 202
+    run_jobs(app)
+    url = f"/api/v1/counties/{world.county_a1.id}/report?level=primary&format=csv"
+    zh = client.get(url, headers=world.h_office)
+    en = client.get(url, headers={**world.h_office, "Accept-Language": "en-US,en;q=0.9"})
+    asked = client.get(url + "&lang=zh-CN", headers={**world.h_office, "Accept-Language": "en"})
+    assert zh.status_code == en.status_code == 200 and asked.get_data() == zh.get_data()
+    assert client.get(url + "&lang=fr", headers=world.h_office).status_code == 422
+    row = session.scalar(select(CountyScore).where(CountyScore.jurisdiction_id == world.county_a1.id))
+    when = f"{clock.local(row.computed_at):%Y-%m-%d %H:%M}"
+    z, e = _csv_rows(zh), _csv_rows(en)
+    assert z[0] == ["县区", world.county_a1.name, "学段", "小学", "结论", "未达标", "计算时间", when]
+    assert e[0] == ["County", world.county_a1.name, "Level", "Primary", "Verdict", "Fail", "Computed at", when]
+    assert z[1][:4] == ["学校代码", "学校", "结论", "达标指标数"]
+    school = next(r for r in z if r and r[0] == world.school_a1.code)
+    assert school[1] == world.school_a1.name and school[2] == "未达标"
+    figures = school[3:]
+    assert figures and all(re.fullmatch(r"-?\d+(\.\d+)?", c) for c in figures if c), figures
+    assert "A 资源配置" in [r[0] for r in z if r] and any("体育" in c for r in z for c in r)  # why, in words
+    assert any(r and r[0].startswith("A Resource allocation") for r in e)
+    for body in (zh, en):
+        text = body.get_data(as_text=True)
+        assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text, re.I)
+        assert "T" + row.computed_at.strftime("%H") not in text and "+00:00" not in text
+        assert not re.search(r"\b(pass|fail|incomplete|met_count|school_rule)\b", text)
 
 
 def test_county_report_is_scoped(client, world, session):

@@ -51,6 +51,8 @@ def shots(request):
     """shots(page, name): a full-page screenshot kept under test-artifacts/browser/<test>/."""
     folder = ARTIFACTS / request.node.name
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):  # this run's screenshots only
+        old.unlink()
     n = iter(range(1, 100))
 
     def take(page, name: str) -> Path:

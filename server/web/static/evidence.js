@@ -15,16 +15,21 @@
     }).join("");
   }
 
-  function problem(resp) {
-    return resp.json().then(function (body) {
-      var fields = body.errors ? " " + JSON.stringify(body.errors) : "";
-      return (body.detail || body.title || resp.status) + fields;
-    }, function () { return "HTTP " + resp.status; });
+  // What went wrong, in the page's words: the form carries a sentence per answer (data-say-<status>), never the
+  // API's English detail or its field names.
+  function say(form, status, name) {
+    var text = form.getAttribute("data-say-" + status) || form.getAttribute("data-say-other") || "";
+    return text.replace("{name}", name);
+  }
+
+  function failure(form, resp, name) {
+    var text = say(form, resp ? resp.status : "other", name);
+    return new Error(text.indexOf(name) >= 0 ? text : name + ": " + text);
   }
 
   function wait(ms) { return new Promise(function (res) { setTimeout(res, ms); }); }
 
-  async function upload(file, ticketId, progress) {
+  async function upload(form, file, ticketId, progress) {
     var bytes = await file.arrayBuffer();
     var sha256 = hex(await crypto.subtle.digest("SHA-256", bytes));
     var created = await fetch("/api/v1/photos/uploads", {
@@ -33,7 +38,7 @@
       body: JSON.stringify({sha256: sha256, size: file.size, content_type: file.type || "image/jpeg",
                             ticket_id: ticketId})
     });
-    if (!created.ok) { throw new Error(file.name + ": " + await problem(created)); }
+    if (!created.ok) { throw failure(form, created, file.name); }
     var up = await created.json();
     var offset = up.offset, failures = 0;
     for (;;) {
@@ -51,9 +56,9 @@
       if (resp && resp.status === 204) {
         offset = Number(resp.headers.get("Upload-Offset")); failures = 0; progress(offset); continue;
       }
-      if (resp && resp.status === 422) { throw new Error(file.name + ": " + await problem(resp)); }
+      if (resp && resp.status === 422) { throw failure(form, resp, file.name); }
       failures += 1;
-      if (failures > 5) { throw new Error(file.name + ": " + (resp ? await problem(resp) : "network error")); }
+      if (failures > 5) { throw failure(form, null, file.name); }
       await wait(400 * failures);
       var state = await fetch(up.chunk_url, {credentials: "same-origin"}).catch(function () { return null; });
       if (state && state.ok) { offset = (await state.json()).offset; }
@@ -73,7 +78,7 @@
         var files = Array.prototype.slice.call(input.files);
         for (var i = 0; i < files.length; i++) {
           var file = files[i];
-          var id = await upload(file, form.dataset.ticket, function (done) {
+          var id = await upload(form, file, form.dataset.ticket, function (done) {
             status.textContent = file.name + ": " + Math.round(100 * done / Math.max(file.size, 1)) + "%";
           });
           var hidden = document.createElement("input");
