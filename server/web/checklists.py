@@ -323,7 +323,7 @@ def _new_measured_item(form, fields: dict, units: list[str]):
                  "severity": form.get("item_severity", ""), "weight": "1", "school_rule": False, "enabled": True}
     group = {"label": _l("Measured item"), "objects": [("add_items", code), ("add_indicators", f"L.{code}")],
              "labels": {"code": _l("Item code"), "help": _l("Question"), "name": _l("Question"),
-                        "unit": _l("Unit"), "kind": _l("Unit"), "shortfall": _l("Unit"),
+                        "unit": _l("Unit"), "kind": _l("Unit"), "shortfall": _l("Requirement"),
                         "section": _l("Part of the standard"), "levels": _l("School levels"),
                         "photo_required": _l("Photo"), "comparator": _l("Requirement"), "threshold": _l("Threshold"),
                         "severity": _l("Severity"), "expr": _l("Item code")}}

@@ -132,7 +132,7 @@ def test_at_most_is_counted_as_an_excess(app, client, session, world):
     ("en", {"item_t_junior": ""}, ["Measured item · Threshold: Enter a threshold for each school level"]),
     ("en", {"item_t_primary": "lots"}, ["Measured item · Threshold for Primary: Enter a number such as 4.5."]),
     ("en", {"item_unit": "bananas"}, ["Measured item · Unit: Choose one of the listed options."]),
-    ("en", {"item_comparator": "eq"}, ["Measured item · Unit: Choose at least or at most."]),
+    ("en", {"item_comparator": "eq"}, ["Measured item · Requirement: Choose at least or at most."]),
     ("zh-CN", {"item_t_primary": "很多", "item_zh": ""},
      ["计量项目 · 小学标准值: 请输入数字", "计量项目 · 问题: 请分别用中文和英文填写"]),
 ])
@@ -199,3 +199,16 @@ def test_only_the_owning_office_adds_and_a_forged_form_writes_nothing(client, se
     assert client.post(f"/web/templates/{world.tpl.id}/versions",
                        data={"csrf_token": token, **BOOKS}).status_code == 403
     assert _versions(session, world) == 0
+
+
+def test_an_area_or_an_amount_is_answered_as_a_decimal_and_its_gap_counted_to_the_cent(client, session, world):
+    login(client, world.office_a1.username)
+    r = _post(client, world, **{**BOOKS, "item_code": "library_area_m2", "item_unit": "m2",
+                               "item_t_primary": "120.5", "item_t_junior": "150"})
+    assert r.status_code == 303, _errors(r)
+    v = session.query(TemplateVersion).filter_by(template_id=world.tpl.id).one()
+    item = next(i for i in v.definition["items"] if i["code"] == "library_area_m2")
+    ind = next(i for i in v.definition["indicators"] if i["code"] == "L.library_area_m2")
+    assert (item["kind"], ind["shortfall"]) == ("number", {"unit": "m2", "round": "cent"})
+    page = client.get(f"/web/templates/versions/{v.id}?lang=en").get_data(as_text=True)
+    assert "Primary: ≥ 120.5 m²" in page and "Number (m²)" in page
