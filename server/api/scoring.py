@@ -141,14 +141,12 @@ class CountySelfReports(MethodView):
 
 def _report_csv(county: Jurisdiction, row, lang: str | None) -> Response:
     """The county report as CSV in the reader's language (?lang, the page language, Accept-Language)."""
-    from flask_babel import force_locale
-
     from inspections import clock
     from server.web.counties import report_rows
-    from server.web.i18n import LOCALES, reader_lang
+    from server.web.i18n import reader_lang, speaking
     out = io.StringIO()
     w = SafeWriter(out)  # names and reasons are text, never formulas
-    with force_locale(LOCALES[reader_lang(lang)]):
+    with speaking(reader_lang(lang)):
         w.writerows(report_rows(county, row))
     filename = f"county-{county.code}-{row.level}-{clock.local(row.computed_at):%Y%m%d}.csv"
     # A BOM lets Excel open the UTF-8 Chinese names correctly.

@@ -10,10 +10,11 @@ raises MissingTranslation, so a page that shows an untranslated string fails its
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
-from flask import current_app, has_request_context, session as web_session
-from flask_babel import Babel, get_translations
+from flask import current_app, g, has_request_context, session as web_session
+from flask_babel import Babel, force_locale, get_translations
 from flask_babel.speaklater import LazyString
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -29,8 +30,10 @@ class MissingTranslation(LookupError):
 
 
 def page_lang() -> str:
-    """The reader's language: "zh-CN" (default) or "en"."""
+    """The reader's language: "zh-CN" (default) or "en" (or the one a `speaking` block asks for)."""
     if has_request_context():
+        if g.get("speaking") in LOCALES:
+            return g.speaking
         lang = web_session.get("lang")
         if lang in LOCALES:
             return lang
@@ -50,6 +53,18 @@ def reader_lang(asked: str | None = None) -> str:
         if best == "en":
             return "en"
     return DEFAULT_LANG
+
+
+@contextmanager
+def speaking(lang: str):
+    """Words in `lang` inside the block, whatever the page's language (a file made in its reader's language)."""
+    before = g.get("speaking")
+    g.speaking = lang
+    try:
+        with force_locale(LOCALES[lang]):
+            yield
+    finally:
+        g.speaking = before
 
 
 def _locale_selector() -> str:

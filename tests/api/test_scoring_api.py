@@ -159,6 +159,7 @@ def test_county_report_csv_in_the_readers_language_local_time_numbers_no_ids(app
     assert figures and all(re.fullmatch(r"-?\d+(\.\d+)?", c) for c in figures if c), figures
     assert "A 资源配置" in [r[0] for r in z if r] and any("体育" in c for r in z for c in r)  # why, in words
     assert any(r and r[0].startswith("A Resource allocation") for r in e)
+    assert "R3 PE and art teachers per 100 students" in e[1] and "R3 每百名学生拥有体育、艺术专任教师数" in z[1]
     for body in (zh, en):
         text = body.get_data(as_text=True)
         assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", text, re.I)
