@@ -55,6 +55,11 @@ class PushOutcome:
     locked_visits: dict = field(default_factory=dict)
     pending_locks: dict = field(default_factory=dict)
     seen: dict = field(default_factory=dict)  # mutation_id -> stored Mutation
+    # The optimistic pass: visits whose answers were read after their lock (no re-read per answer),
+    # merge bases read for the whole batch, and the records changed since the last flush.
+    fresh: set = field(default_factory=set)
+    bases: dict = field(default_factory=dict)
+    touched: set = field(default_factory=set)
 
 
 class _SlowPath(Exception):
@@ -93,6 +98,8 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
             return out
         except (_SlowPath, Rejected, DomainError, IntegrityError):
             sp.rollback()  # also releases the row locks taken inside it
+        finally:
+            visits.forget_prepared(session)
     return _run(session, user, principal, device_id, mutations, fast=False)
 
 
@@ -118,6 +125,13 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
     prior = out.seen.get(mid)
     if prior is not None:
         return _duplicate(session, user, m, prior)
+    # The pass writes with one flush at the end; a record changed a second time is flushed first, so
+    # each of its versions has its change row and merge base, as one by one.
+    keys = _records_of(m)
+    if keys & out.touched:
+        session.flush()
+        out.touched.clear()
+    out.touched |= keys
     try:
         result = {"mutation_id": mid} | _apply(session, user, p, device_id, m, out)
     except (Rejected, DomainError) as e:
@@ -129,6 +143,22 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
     out.locked_visits.update(out.pending_locks)
     out.pending_locks.clear()
     return result
+
+
+def _records_of(m: dict) -> set:
+    """The records a mutation may change: itself, and for an answer its visit (started by a first answer)."""
+    keys = {m.get("id")}
+    visit_id = (m.get("fields") or {}).get("visit_id") if m.get("entity") == "response" else None
+    if visit_id is not None:
+        keys.add(_uuid(visit_id))
+    return {_uuid(k) for k in keys if k is not None}
+
+
+def _uuid(value):
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return value
 
 
 def _stored(session: Session, device_id: str, mutation_id: str) -> Mutation | None:
@@ -158,24 +188,7 @@ def _replayed(session: Session, user: User, mutations: list[dict], seen: dict[st
     the records the bulk path left out read in two set-based queries (revisions, then change rows)."""
     need = {(r.result["record_entity"], uuid.UUID(r.result["id"]), r.result["version"])
             for r in seen.values() if r.user_id == user.id and "record_entity" in (r.result or {})}
-    found: dict[tuple, dict] = {}
-    if need:
-        entities, ids = list({k[0] for k in need}), list({k[1] for k in need})
-        for entity, entity_id, version, data in session.execute(
-                select(RecordRevision.entity, RecordRevision.entity_id, RecordRevision.version, RecordRevision.data)
-                .where(RecordRevision.entity.in_(entities), RecordRevision.entity_id.in_(ids))):
-            if (entity, entity_id, version) in need:
-                found[(entity, entity_id, version)] = data
-        rest = {k for k in need if k not in found}
-        if rest:
-            changes: dict[tuple, dict] = {}
-            for entity, entity_id, version, data in session.execute(
-                    select(ChangeLog.entity, ChangeLog.entity_id, ChangeLog.version, ChangeLog.data)
-                    .where(ChangeLog.entity_id.in_(list({k[1] for k in rest})), ChangeLog.op == "upsert")
-                    .order_by(ChangeLog.seq)):
-                if (entity, entity_id, version) in rest:
-                    changes[(entity, entity_id, version)] = data  # ascending seq: the latest change row stays
-            found |= changes
+    found = base_records(session, need)
     out = []
     for m in mutations:
         rec = seen[m["mutation_id"]]
@@ -290,8 +303,39 @@ def _missing(ctx: _Ctx, entity: str):
     raise Rejected(f"no {entity} {ctx.id} here", {"id": ["not found"]})
 
 
-def _base(session, entity: str, entity_id, version: int | None) -> dict | None:
-    return None if version is None else base_record(session, entity, entity_id, version)
+def _base(ctx: _Ctx, entity: str, entity_id, version: int | None) -> dict | None:
+    if version is None:
+        return None
+    key = (entity, entity_id, version)
+    if key in ctx.out.bases:
+        return ctx.out.bases[key]
+    return base_record(ctx.session, entity, entity_id, version)
+
+
+def base_records(session, keys) -> dict:
+    """`base_record` for many (entity, id, version) keys in two queries: revisions, then the change rows
+    of the versions that have none. A key with neither maps to None."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    found: dict[tuple, dict | None] = {}
+    ids = list({k[1] for k in keys})
+    for entity, entity_id, version, data in session.execute(
+            select(RecordRevision.entity, RecordRevision.entity_id, RecordRevision.version, RecordRevision.data)
+            .where(RecordRevision.entity.in_({k[0] for k in keys}), RecordRevision.entity_id.in_(ids))):
+        if (entity, entity_id, version) in keys:
+            found[(entity, entity_id, version)] = data
+    rest = keys - found.keys()
+    if rest:
+        changes: dict[tuple, dict] = {}
+        for entity, entity_id, version, data in session.execute(
+                select(ChangeLog.entity, ChangeLog.entity_id, ChangeLog.version, ChangeLog.data)
+                .where(ChangeLog.entity_id.in_(list({k[1] for k in rest})), ChangeLog.op == "upsert")
+                .order_by(ChangeLog.seq)):
+            if (entity, entity_id, version) in rest:
+                changes[(entity, entity_id, version)] = data  # ascending seq: the latest change row stays
+        found |= changes
+    return {k: found.get(k) for k in keys}
 
 
 def base_record(session, entity: str, entity_id, version: int) -> dict | None:
@@ -320,18 +364,49 @@ def _client_values(data: dict) -> dict:
 
 
 def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: PushOutcome) -> None:
-    """The optimistic pass: lock every visit the batch updates or deletes in one query (in id order),
-    with its answers loaded, instead of one query per mutation (a push submitting 300 visits). Held
-    until the pass's savepoint ends, as the locks `_lock_visit` takes; a visit not found here (out of
-    scope, missing) is looked up again by `_lock_visit`, which says why."""
-    ids = sorted({m["id"] for m in mutations if m.get("entity") == "visit" and m.get("op") in ("update", "delete")})
-    if len(ids) < 2:
+    """The optimistic pass reads what the whole batch needs in a few set-based queries instead of a few
+    per mutation: it locks every visit the batch changes (updated or deleted, or whose answers are
+    written) in one query, in id order, with their answers, inspectors, schools and template versions;
+    then the merge bases of the updates not made on the current version, and the outbox records the
+    batch's submits may ask for. Locks are held until the pass's savepoint ends, as those `_lock_visit`
+    takes; a visit not found here (out of scope, missing) is looked up again by `_lock_visit`, which
+    says why."""
+    visit_ids = {_uuid(m["id"]) for m in mutations if m.get("entity") == "visit" and m.get("op") in ("update", "delete")}
+    answer_ids = {_uuid(m["id"]) for m in mutations if m.get("entity") == "response" and m.get("op") != "create"}
+    visit_ids |= {_uuid(m["fields"]["visit_id"]) for m in mutations if m.get("entity") == "response"
+                  and m.get("op") == "create" and (m.get("fields") or {}).get("visit_id") is not None}
+    visit_ids = {i for i in visit_ids if isinstance(i, uuid.UUID)}
+    answer_ids = {i for i in answer_ids if isinstance(i, uuid.UUID)}
+    if answer_ids:
+        visit_ids |= set(session.scalars(select(Response.visit_id).where(Response.id.in_(answer_ids))))
+    if not visit_ids:
         return
-    for visit in session.scalars(select(Visit).where(Visit.id.in_(ids), visit_filter(p)).order_by(Visit.id)
+    # A batch of visit edits only (a push submitting 300 visits) needs not their answers, only whether
+    # they have any (visits.prepare_submits).
+    answers_too = any(m.get("entity") == "response" for m in mutations)
+    loads = [selectinload(Visit.inspector_links), selectinload(Visit.school), selectinload(Visit.template_version)]
+    for visit in session.scalars(select(Visit).where(Visit.id.in_(visit_ids), visit_filter(p)).order_by(Visit.id)
                                  .with_for_update(of=Visit)
-                                 .options(selectinload(Visit.responses), selectinload(Visit.inspector_links))
+                                 .options(*loads, *([selectinload(Visit.responses)] if answers_too else []))
                                  .execution_options(populate_existing=True)):
         out.locked_visits[visit.id] = visit
+        if answers_too:
+            out.fresh.add(visit.id)  # its answers were read after the lock
+    answers = {r.id: r for v in out.locked_visits.values() for r in v.responses} if answers_too else {}
+    wanted = set()
+    for m in mutations:
+        base_version = m.get("base_version")
+        if m.get("op") not in ("update", "delete") or not isinstance(base_version, int):
+            continue
+        rid = _uuid(m["id"])
+        record = out.locked_visits.get(rid) if m.get("entity") == "visit" else answers.get(rid)
+        if record is not None and record.version != base_version:
+            wanted.add((m["entity"], rid, base_version))
+    out.bases = base_records(session, wanted)
+    submits = [v for v in out.locked_visits.values() if v.status in visits.OPEN]
+    if any(m.get("entity") == "visit" and (m.get("fields") or {}).get("status") == VisitStatus.submitted.value
+           for m in mutations):
+        visits.prepare_submits(session, submits)
 
 
 def _lock_visit(ctx: _Ctx, visit_id) -> Visit | None:
@@ -346,11 +421,10 @@ def _lock_visit(ctx: _Ctx, visit_id) -> Visit | None:
 
 
 def _conflict(ctx: _Ctx, entity: str, entity_id, school_id, visit_id, version: int, contested: dict) -> Conflict:
-    c = Conflict(entity=entity, entity_id=entity_id, school_id=school_id, visit_id=visit_id,
+    c = Conflict(id=uuid.uuid4(), entity=entity, entity_id=entity_id, school_id=school_id, visit_id=visit_id,
                  base_version=ctx.m.get("base_version"), server_version=version, fields=contested,
                  device_id=ctx.device_id, mutation_id=ctx.m["mutation_id"], created_by_id=ctx.user.id)
-    ctx.session.add(c)
-    ctx.session.flush()
+    ctx.session.add(c)  # written with the batch's flush
     return c
 
 
@@ -422,7 +496,7 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
     if base_version == visit.version:
         apply, contested = {k: v for k, v in client.items() if not same(server.get(k), v)}, {}
     else:
-        base = _base(s, "visit", visit.id, base_version)
+        base = _base(ctx, "visit", visit.id, base_version)
         apply, contested = three_way(base, server, client)
     if wanted_status is not None:
         # A status is a lifecycle, not free text: moves along it compose (visits.merge_status).
@@ -522,17 +596,17 @@ def _update_response(ctx: _Ctx, visit: Visit, r: Response, base_version, data: d
     s = ctx.session
     if inspect(r).pending:
         s.flush()  # created earlier in this batch (two creates of one item): write it before merging into it
-    s.refresh(r)  # read again now that the visit is locked: another push may just have committed
+    if visit.id not in ctx.out.fresh:
+        s.refresh(r)  # read again now that the visit is locked: another push may just have committed
     server = snapshot(r)
     client = _client_values({k: v for k, v in data.items() if k in RESPONSE_FIELDS})
     if base_version is not None and base_version == r.version:
         apply, contested = {k: v for k, v in client.items() if not same(server.get(k), v)}, {}
     else:
-        apply, contested = three_way(base or _base(s, "response", r.id, base_version), server, client)
+        apply, contested = three_way(base or _base(ctx, "response", r.id, base_version), server, client)
     if apply:
         visits.answer(s, visit, actor=ctx.p, item_code=r.item_code, section=r.section,
                       changes={k: data[k] for k in apply}, via="sync", context=_device(ctx))
-        s.flush()
     conflict = None
     if contested:
         conflict = _conflict(ctx, "response", r.id, visit.school_id, visit.id, r.version, contested)
