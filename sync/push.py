@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +19,7 @@ from inspections.accounts.enums import Role
 from inspections.accounts.models import User
 from inspections.accounts.scope import Principal, school_filter, visit_filter
 from inspections.audit import service as audit
+from inspections.audit.models import AuditRecord
 from inspections.db import utcnow
 from inspections.errors import DomainError
 from inspections.org.models import School
@@ -60,10 +62,25 @@ class PushOutcome:
     fresh: set = field(default_factory=set)
     bases: dict = field(default_factory=dict)
     touched: set = field(default_factory=set)
+    mutation_rows: list = field(default_factory=list)
+    refused: dict = field(default_factory=dict)  # mutation_id -> its refusal, found by an earlier pass
 
 
 class _SlowPath(Exception):
-    """A mutation of the optimistic pass was refused: redo the batch one savepoint at a time."""
+    """The optimistic pass cannot go on: redo the batch one savepoint at a time."""
+
+
+class _Refused(Exception):
+    """A mutation of the optimistic pass was refused: the pass is rolled back and run again with that
+    mutation answered by its refusal and nothing else of it, as its own savepoint would have left it."""
+
+    def __init__(self, mutation_id: str, result: dict):
+        super().__init__(mutation_id)
+        self.mutation_id, self.result = mutation_id, result
+
+
+# Refusals the optimistic pass absorbs (one more pass each) before the batch goes one savepoint at a time.
+MAX_REFUSALS_IN_PASS = 3
 
 
 def push(session: Session, *, user: User, principal: Principal, device_id: str, mutations: list[dict]) -> PushOutcome:
@@ -71,10 +88,13 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
 
     A batch of creates only (new visits and their answers) is first checked as a whole and
     written in bulk (`sync.bulk`). Otherwise, or if any of it would not simply be applied, an
-    optimistic pass applies the whole batch inside one savepoint with no per-mutation savepoints
-    (so the ORM writes it in a few multi-row flushes). If any mutation would be
-    refused, or the database refuses the batch, that savepoint is rolled back and the batch is
-    applied again with a savepoint per mutation, which isolates the bad ones.
+    optimistic pass applies the whole batch inside one savepoint with no per-mutation savepoints:
+    what it needs is read in a few set-based queries (`_lock_visits_of`), every mutation is decided
+    by the same service functions as one by one, and the batch is written by one flush (multi-row
+    statements) and COPY. A mutation it refuses rolls the pass back, and the pass runs again with
+    that mutation answered by its refusal alone (exactly what its own savepoint leaves one by one),
+    up to MAX_REFUSALS_IN_PASS times. Past that, or if the database refuses the batch, the batch is
+    applied with a savepoint per mutation, which isolates the bad ones.
     """
     # A replayed batch (its first mutation was applied before) skips the bulk COPY, which would only
     # fail on the idempotency key and roll back; the passes below answer it (`_replayed`).
@@ -89,22 +109,36 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
             sp.commit()
             return out
         sp.rollback()
-    if len(mutations) > 1:
+    refused: dict[str, dict] = {}
+    while len(mutations) > 1 and len(refused) <= MAX_REFUSALS_IN_PASS:
         sp = session.begin_nested()
+        audit.start_batch(session)
         try:
-            out = _run(session, user, principal, device_id, mutations, fast=True)
+            out = _run(session, user, principal, device_id, mutations, fast=True, refused=refused)
             session.flush()
+            # The pass's append-only rows go by COPY: its audit records, then its idempotency rows (whose
+            # unique key refuses a concurrent retry: the pass rolls back and goes one by one).
+            conn = session.connection()
+            for table, rows in ((AuditRecord.__table__, audit.take_batch(session)),
+                                (Mutation.__table__, out.mutation_rows)):
+                if rows:
+                    bulk.insert_rows(conn, table, rows)
             sp.commit()
             return out
+        except _Refused as r:
+            sp.rollback()
+            refused[r.mutation_id] = r.result
         except (_SlowPath, Rejected, DomainError, IntegrityError):
             sp.rollback()  # also releases the row locks taken inside it
+            break
         finally:
+            audit.take_batch(session)
             visits.forget_prepared(session)
     return _run(session, user, principal, device_id, mutations, fast=False)
 
 
-def _run(session, user, principal, device_id, mutations, *, fast: bool) -> PushOutcome:
-    out = PushOutcome(results=[])
+def _run(session, user, principal, device_id, mutations, *, fast: bool, refused: dict | None = None) -> PushOutcome:
+    out = PushOutcome(results=[], refused=refused or {})
     # One query for the retries of the whole batch; a concurrent retry is still caught by the unique key.
     ids = [m["mutation_id"] for m in mutations]
     out.seen = {r.mutation_id: r for r in session.scalars(
@@ -127,18 +161,22 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
         return _duplicate(session, user, m, prior)
     # The pass writes with one flush at the end; a record changed a second time is flushed first, so
     # each of its versions has its change row and merge base, as one by one.
-    keys = _records_of(m)
-    if keys & out.touched:
-        session.flush()
-        out.touched.clear()
-    out.touched |= keys
-    try:
-        result = {"mutation_id": mid} | _apply(session, user, p, device_id, m, out)
-    except (Rejected, DomainError) as e:
-        raise _SlowPath() from e
-    rec = Mutation(device_id=device_id, mutation_id=mid, user_id=user.id, result=result)
-    session.add(rec)
-    out.seen[mid] = rec
+    if mid in out.refused:
+        result = out.refused[mid]
+    else:
+        keys = _records_of(m)
+        if keys & out.touched:
+            session.flush()
+            out.touched.clear()
+        out.touched |= keys
+        try:
+            result = {"mutation_id": mid} | _apply(session, user, p, device_id, m, out)
+        except (Rejected, DomainError) as e:
+            raise _Refused(mid, _refusal(m, e)) from e
+    # Kept as a row (written by COPY when the pass ends); the object answers a repeat within the batch.
+    out.mutation_rows.append(dict(device_id=device_id, mutation_id=mid, user_id=user.id, result=result,
+                                  received_at=utcnow()))
+    out.seen[mid] = SimpleNamespace(user_id=user.id, result=result)
     # Locks taken now are held until the enclosing savepoint ends; the slow path starts afresh.
     out.locked_visits.update(out.pending_locks)
     out.pending_locks.clear()
@@ -228,14 +266,10 @@ def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, ou
         if prior is not None:
             return _duplicate(session, user, m, prior)
         result = _rejected(m, "the change breaks a database rule (e.g. a duplicate answer)")
-    except Rejected as r:
+    except (Rejected, DomainError) as e:
         sp.rollback()
         out.pending_locks.clear()
-        result = _rejected(m, r.reason, r.errors)
-    except DomainError as e:
-        sp.rollback()
-        out.pending_locks.clear()
-        result = _rejected(m, e.message, {f"fields.{k}": v for k, v in e.fields.items()})
+        result = _refusal(m, e)
     # Store the refusal too, so a retry gets the same answer.
     sp = session.begin_nested()
     try:
@@ -258,6 +292,13 @@ def prune_results(session: Session, *, older_than_days: float) -> int:
     written twice) and its update merges against a server that already has its values."""
     cutoff = utcnow() - timedelta(days=older_than_days)
     return session.execute(delete(Mutation).where(Mutation.received_at < cutoff)).rowcount or 0
+
+
+def _refusal(m: dict, e: Rejected | DomainError) -> dict:
+    """The result of a mutation refused by the push (Rejected) or by the domain's rules (DomainError)."""
+    if isinstance(e, Rejected):
+        return _rejected(m, e.reason, e.errors)
+    return _rejected(m, e.message, {f"fields.{k}": v for k, v in e.fields.items()})
 
 
 def _rejected(m: dict, reason: str, errors: dict | None = None) -> dict:

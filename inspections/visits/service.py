@@ -115,7 +115,10 @@ def deleted_ids(session: Session, entity: str, ids) -> set[uuid.UUID]:
     ids = [str(i) for i in ids]
     if not ids:
         return set()
-    return {uuid.UUID(i) for i in session.scalars(
+    wanted = set(ids)
+    batched = {uuid.UUID(r["entity_id"]) for r in audit.pending(session)
+               if r["entity"] == entity and r["entity_id"] in wanted and r["action"].split(".")[-1] == "delete"}
+    return batched | {uuid.UUID(i) for i in session.scalars(
         select(AuditRecord.entity_id).where(AuditRecord.entity == entity, AuditRecord.entity_id.in_(ids),
                                             or_(AuditRecord.action == "delete", AuditRecord.action.like("%.delete"))))}
 
