@@ -399,6 +399,13 @@ def _visit_wire(visit: Visit) -> dict:
     return snapshot(visit, {"inspector_ids": sorted(str(i) for i in visit.inspector_ids)})
 
 
+def _visit_fields(visit: Visit) -> dict:
+    """The fields a device may change (VISIT_FIELDS) and the version, as `_visit_wire` shows them."""
+    return {"planned_for": jsonable(visit.planned_for), "notes": visit.notes,
+            "inspector_ids": sorted(str(i) for i in visit.inspector_ids), "status": visit.status.value,
+            "version": visit.version}
+
+
 def _client_values(data: dict) -> dict:
     vals = {k: jsonable(v) for k, v in data.items()}
     if "inspector_ids" in vals:
@@ -427,10 +434,12 @@ def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: 
     # A batch of visit edits only (a push submitting 300 visits) needs not their answers, only whether
     # they have any (visits.prepare_submits).
     answers_too = any(m.get("entity") == "response" for m in mutations)
-    loads = [selectinload(Visit.inspector_links), selectinload(Visit.school), selectinload(Visit.template_version)]
+    loads = [selectinload(Visit.inspector_links)]
+    if answers_too:  # what answering checks: the template's items, the school's sections
+        loads += [selectinload(Visit.responses), selectinload(Visit.school), selectinload(Visit.template_version)]
     for visit in session.scalars(select(Visit).where(Visit.id.in_(visit_ids), visit_filter(p)).order_by(Visit.id)
                                  .with_for_update(of=Visit)
-                                 .options(*loads, *([selectinload(Visit.responses)] if answers_too else []))
+                                 .options(*loads)
                                  .execution_options(populate_existing=True)):
         out.locked_visits[visit.id] = visit
         if answers_too:
@@ -518,17 +527,17 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
         _missing(ctx, "visit")
     visits.require_on_visit(ctx.p, visit)
     base_version = ctx.m.get("base_version")
-    server = _visit_wire(visit)
     client = _client_values(data)
+    server = _visit_fields(visit)  # what merges (the whole record only where answered with it)
     if visit.status not in visits.OPEN and op == "update" and _already_there(server, client):
-        return _outcome(ctx, record=server, version=visit.version, base_version=base_version, contested={},
+        return _outcome(ctx, record=_visit_wire(visit), version=visit.version, base_version=base_version, contested={},
                         conflict=None, merged=base_version != visit.version)
     visits.require_open(visit)
     if op == "delete":
         if base_version != visit.version:
             c = _conflict(ctx, "visit", visit.id, visit.school_id, visit.id, visit.version,
                           {"_deleted": {"base": False, "server": False, "client": True}})
-            return _outcome(ctx, record=server, version=visit.version, base_version=base_version,
+            return _outcome(ctx, record=_visit_wire(visit), version=visit.version, base_version=base_version,
                             contested=c.fields, conflict=c, merged=False)
         visits.delete(s, visit, actor=ctx.p, expected_version=base_version, via="sync", context=_device(ctx))
         ctx.out.locked_visits.pop(visit.id, None)
