@@ -161,11 +161,11 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
     prior = out.seen.get(mid)
     if prior is not None:
         return _duplicate(session, user, m, prior)
-    # The pass writes with one flush at the end; a record changed a second time is flushed first, so
-    # each of its versions has its change row and merge base, as one by one.
     if mid in out.refused:
-        result = out.refused[mid]
+        result = out.refused[mid]  # refused in an earlier pass: nothing of it is applied
     else:
+        # The pass writes with one flush at the end; a record changed a second time is flushed first,
+        # so each of its versions has its change row and merge base, as one by one.
         keys = _records_of(m)
         if keys & out.touched:
             session.flush()
