@@ -268,7 +268,7 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
                 row_v.update(status=VisitStatus.in_progress, started_at=now, version=2)
             elif vid in old_visits and old_visits[vid].status == VisitStatus.planned:
                 visits.transition(session, old_visits[vid], VisitStatus.in_progress)
-                old_visits[vid].version += 1
+                visits.bump(old_visits[vid])
         results.append(result)
         # Stored without the record, which stays available as that version's merge base.
         lean = {k: v for k, v in result.items() if k != "record"} | {"record_entity": m["entity"]}

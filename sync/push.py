@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import delete, inspect, select
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +19,7 @@ from inspections.accounts.enums import Role
 from inspections.accounts.models import User
 from inspections.accounts.scope import Principal, school_filter, visit_filter
 from inspections.audit import service as audit
+from inspections.audit.models import AuditRecord
 from inspections.db import utcnow
 from inspections.errors import DomainError
 from inspections.org.models import School
@@ -55,10 +57,30 @@ class PushOutcome:
     locked_visits: dict = field(default_factory=dict)
     pending_locks: dict = field(default_factory=dict)
     seen: dict = field(default_factory=dict)  # mutation_id -> stored Mutation
+    # The optimistic pass: visits whose answers were read after their lock (no re-read per answer),
+    # merge bases read for the whole batch, and the records changed since the last flush.
+    fresh: set = field(default_factory=set)
+    bases: dict = field(default_factory=dict)
+    touched: set = field(default_factory=set)
+    mutation_rows: list = field(default_factory=list)
+    refused: dict = field(default_factory=dict)  # mutation_id -> its refusal, found by an earlier pass
 
 
 class _SlowPath(Exception):
-    """A mutation of the optimistic pass was refused: redo the batch one savepoint at a time."""
+    """The optimistic pass cannot go on: redo the batch one savepoint at a time."""
+
+
+class _Refused(Exception):
+    """A mutation of the optimistic pass was refused: the pass is rolled back and run again with that
+    mutation answered by its refusal and nothing else of it, as its own savepoint would have left it."""
+
+    def __init__(self, mutation_id: str, result: dict):
+        super().__init__(mutation_id)
+        self.mutation_id, self.result = mutation_id, result
+
+
+# Refusals the optimistic pass absorbs (one more pass each) before the batch goes one savepoint at a time.
+MAX_REFUSALS_IN_PASS = 3
 
 
 def push(session: Session, *, user: User, principal: Principal, device_id: str, mutations: list[dict]) -> PushOutcome:
@@ -66,10 +88,13 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
 
     A batch of creates only (new visits and their answers) is first checked as a whole and
     written in bulk (`sync.bulk`). Otherwise, or if any of it would not simply be applied, an
-    optimistic pass applies the whole batch inside one savepoint with no per-mutation savepoints
-    (so the ORM writes it in a few multi-row flushes). If any mutation would be
-    refused, or the database refuses the batch, that savepoint is rolled back and the batch is
-    applied again with a savepoint per mutation, which isolates the bad ones.
+    optimistic pass applies the whole batch inside one savepoint with no per-mutation savepoints:
+    what it needs is read in a few set-based queries (`_lock_visits_of`), every mutation is decided
+    by the same service functions as one by one, and the batch is written by one flush (multi-row
+    statements) and COPY. A mutation it refuses rolls the pass back, and the pass runs again with
+    that mutation answered by its refusal alone (exactly what its own savepoint leaves one by one),
+    up to MAX_REFUSALS_IN_PASS times. Past that, or if the database refuses the batch, the batch is
+    applied with a savepoint per mutation, which isolates the bad ones.
     """
     # A replayed batch (its first mutation was applied before) skips the bulk COPY, which would only
     # fail on the idempotency key and roll back; the passes below answer it (`_replayed`).
@@ -84,24 +109,42 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
             sp.commit()
             return out
         sp.rollback()
-    if len(mutations) > 1:
+    refused: dict[str, dict] = {}
+    while len(mutations) > 1 and len(refused) <= MAX_REFUSALS_IN_PASS:
         sp = session.begin_nested()
+        audit.start_batch(session)
         try:
-            out = _run(session, user, principal, device_id, mutations, fast=True)
+            out = _run(session, user, principal, device_id, mutations, fast=True, refused=refused)
             session.flush()
+            # The pass's append-only rows go by COPY: its audit records, then its idempotency rows (whose
+            # unique key refuses a concurrent retry: the pass rolls back and goes one by one).
+            conn = session.connection()
+            for table, rows in ((AuditRecord.__table__, audit.take_batch(session)),
+                                (Mutation.__table__, out.mutation_rows)):
+                if rows:
+                    bulk.insert_rows(conn, table, rows)
             sp.commit()
             return out
+        except _Refused as r:
+            sp.rollback()
+            refused[r.mutation_id] = r.result
         except (_SlowPath, Rejected, DomainError, IntegrityError):
             sp.rollback()  # also releases the row locks taken inside it
+            break
+        finally:
+            audit.take_batch(session)
+            visits.forget_prepared(session)
     return _run(session, user, principal, device_id, mutations, fast=False)
 
 
-def _run(session, user, principal, device_id, mutations, *, fast: bool) -> PushOutcome:
-    out = PushOutcome(results=[])
+def _run(session, user, principal, device_id, mutations, *, fast: bool, refused: dict | None = None) -> PushOutcome:
+    out = PushOutcome(results=[], refused=refused or {})
     # One query for the retries of the whole batch; a concurrent retry is still caught by the unique key.
     ids = [m["mutation_id"] for m in mutations]
-    out.seen = {r.mutation_id: r for r in session.scalars(
-        select(Mutation).where(Mutation.device_id == device_id, Mutation.mutation_id.in_(ids)))}
+    # Plain rows (who stored it, its result), not ORM objects: a replayed batch reads 500 of them.
+    out.seen = {r.mutation_id: r for r in session.execute(
+        select(Mutation.mutation_id, Mutation.user_id, Mutation.result)
+        .where(Mutation.device_id == device_id, Mutation.mutation_id.in_(ids)))}
     if len(out.seen) == len(mutations) > 1:
         out.results = _replayed(session, user, mutations, out.seen)
         return out
@@ -118,17 +161,44 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
     prior = out.seen.get(mid)
     if prior is not None:
         return _duplicate(session, user, m, prior)
-    try:
-        result = {"mutation_id": mid} | _apply(session, user, p, device_id, m, out)
-    except (Rejected, DomainError) as e:
-        raise _SlowPath() from e
-    rec = Mutation(device_id=device_id, mutation_id=mid, user_id=user.id, result=result)
-    session.add(rec)
-    out.seen[mid] = rec
+    if mid in out.refused:
+        result = out.refused[mid]  # refused in an earlier pass: nothing of it is applied
+    else:
+        # The pass writes with one flush at the end; a record changed a second time is flushed first,
+        # so each of its versions has its change row and merge base, as one by one.
+        keys = _records_of(m)
+        if keys & out.touched:
+            session.flush()
+            out.touched.clear()
+        out.touched |= keys
+        try:
+            result = {"mutation_id": mid} | _apply(session, user, p, device_id, m, out)
+        except (Rejected, DomainError) as e:
+            raise _Refused(mid, _refusal(m, e)) from e
+    # Kept as a row (written by COPY when the pass ends); the object answers a repeat within the batch.
+    out.mutation_rows.append(dict(device_id=device_id, mutation_id=mid, user_id=user.id, result=result,
+                                  received_at=utcnow()))
+    out.seen[mid] = SimpleNamespace(user_id=user.id, result=result)
     # Locks taken now are held until the enclosing savepoint ends; the slow path starts afresh.
     out.locked_visits.update(out.pending_locks)
     out.pending_locks.clear()
     return result
+
+
+def _records_of(m: dict) -> set:
+    """The records a mutation may change: itself, and for an answer its visit (started by a first answer)."""
+    keys = {m.get("id")}
+    visit_id = (m.get("fields") or {}).get("visit_id") if m.get("entity") == "response" else None
+    if visit_id is not None:
+        keys.add(_uuid(visit_id))
+    return {_uuid(k) for k in keys if k is not None}
+
+
+def _uuid(value):
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return value
 
 
 def _stored(session: Session, device_id: str, mutation_id: str) -> Mutation | None:
@@ -158,24 +228,7 @@ def _replayed(session: Session, user: User, mutations: list[dict], seen: dict[st
     the records the bulk path left out read in two set-based queries (revisions, then change rows)."""
     need = {(r.result["record_entity"], uuid.UUID(r.result["id"]), r.result["version"])
             for r in seen.values() if r.user_id == user.id and "record_entity" in (r.result or {})}
-    found: dict[tuple, dict] = {}
-    if need:
-        entities, ids = list({k[0] for k in need}), list({k[1] for k in need})
-        for entity, entity_id, version, data in session.execute(
-                select(RecordRevision.entity, RecordRevision.entity_id, RecordRevision.version, RecordRevision.data)
-                .where(RecordRevision.entity.in_(entities), RecordRevision.entity_id.in_(ids))):
-            if (entity, entity_id, version) in need:
-                found[(entity, entity_id, version)] = data
-        rest = {k for k in need if k not in found}
-        if rest:
-            changes: dict[tuple, dict] = {}
-            for entity, entity_id, version, data in session.execute(
-                    select(ChangeLog.entity, ChangeLog.entity_id, ChangeLog.version, ChangeLog.data)
-                    .where(ChangeLog.entity_id.in_(list({k[1] for k in rest})), ChangeLog.op == "upsert")
-                    .order_by(ChangeLog.seq)):
-                if (entity, entity_id, version) in rest:
-                    changes[(entity, entity_id, version)] = data  # ascending seq: the latest change row stays
-            found |= changes
+    found = base_records(session, need)
     out = []
     for m in mutations:
         rec = seen[m["mutation_id"]]
@@ -215,14 +268,10 @@ def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, ou
         if prior is not None:
             return _duplicate(session, user, m, prior)
         result = _rejected(m, "the change breaks a database rule (e.g. a duplicate answer)")
-    except Rejected as r:
+    except (Rejected, DomainError) as e:
         sp.rollback()
         out.pending_locks.clear()
-        result = _rejected(m, r.reason, r.errors)
-    except DomainError as e:
-        sp.rollback()
-        out.pending_locks.clear()
-        result = _rejected(m, e.message, {f"fields.{k}": v for k, v in e.fields.items()})
+        result = _refusal(m, e)
     # Store the refusal too, so a retry gets the same answer.
     sp = session.begin_nested()
     try:
@@ -245,6 +294,13 @@ def prune_results(session: Session, *, older_than_days: float) -> int:
     written twice) and its update merges against a server that already has its values."""
     cutoff = utcnow() - timedelta(days=older_than_days)
     return session.execute(delete(Mutation).where(Mutation.received_at < cutoff)).rowcount or 0
+
+
+def _refusal(m: dict, e: Rejected | DomainError) -> dict:
+    """The result of a mutation refused by the push (Rejected) or by the domain's rules (DomainError)."""
+    if isinstance(e, Rejected):
+        return _rejected(m, e.reason, e.errors)
+    return _rejected(m, e.message, {f"fields.{k}": v for k, v in e.fields.items()})
 
 
 def _rejected(m: dict, reason: str, errors: dict | None = None) -> dict:
@@ -290,8 +346,39 @@ def _missing(ctx: _Ctx, entity: str):
     raise Rejected(f"no {entity} {ctx.id} here", {"id": ["not found"]})
 
 
-def _base(session, entity: str, entity_id, version: int | None) -> dict | None:
-    return None if version is None else base_record(session, entity, entity_id, version)
+def _base(ctx: _Ctx, entity: str, entity_id, version: int | None) -> dict | None:
+    if version is None:
+        return None
+    key = (entity, entity_id, version)
+    if key in ctx.out.bases:
+        return ctx.out.bases[key]
+    return base_record(ctx.session, entity, entity_id, version)
+
+
+def base_records(session, keys) -> dict:
+    """`base_record` for many (entity, id, version) keys in two queries: revisions, then the change rows
+    of the versions that have none. A key with neither maps to None."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    found: dict[tuple, dict | None] = {}
+    ids = list({k[1] for k in keys})
+    for entity, entity_id, version, data in session.execute(
+            select(RecordRevision.entity, RecordRevision.entity_id, RecordRevision.version, RecordRevision.data)
+            .where(RecordRevision.entity.in_({k[0] for k in keys}), RecordRevision.entity_id.in_(ids))):
+        if (entity, entity_id, version) in keys:
+            found[(entity, entity_id, version)] = data
+    rest = keys - found.keys()
+    if rest:
+        changes: dict[tuple, dict] = {}
+        for entity, entity_id, version, data in session.execute(
+                select(ChangeLog.entity, ChangeLog.entity_id, ChangeLog.version, ChangeLog.data)
+                .where(ChangeLog.entity_id.in_(list({k[1] for k in rest})), ChangeLog.op == "upsert")
+                .order_by(ChangeLog.seq)):
+            if (entity, entity_id, version) in rest:
+                changes[(entity, entity_id, version)] = data  # ascending seq: the latest change row stays
+        found |= changes
+    return {k: found.get(k) for k in keys}
 
 
 def base_record(session, entity: str, entity_id, version: int) -> dict | None:
@@ -312,6 +399,13 @@ def _visit_wire(visit: Visit) -> dict:
     return snapshot(visit, {"inspector_ids": sorted(str(i) for i in visit.inspector_ids)})
 
 
+def _visit_fields(visit: Visit) -> dict:
+    """The fields a device may change (VISIT_FIELDS) and the version, as `_visit_wire` shows them."""
+    return {"planned_for": jsonable(visit.planned_for), "notes": visit.notes,
+            "inspector_ids": sorted(str(i) for i in visit.inspector_ids), "status": visit.status.value,
+            "version": visit.version}
+
+
 def _client_values(data: dict) -> dict:
     vals = {k: jsonable(v) for k, v in data.items()}
     if "inspector_ids" in vals:
@@ -320,18 +414,51 @@ def _client_values(data: dict) -> dict:
 
 
 def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: PushOutcome) -> None:
-    """The optimistic pass: lock every visit the batch updates or deletes in one query (in id order),
-    with its answers loaded, instead of one query per mutation (a push submitting 300 visits). Held
-    until the pass's savepoint ends, as the locks `_lock_visit` takes; a visit not found here (out of
-    scope, missing) is looked up again by `_lock_visit`, which says why."""
-    ids = sorted({m["id"] for m in mutations if m.get("entity") == "visit" and m.get("op") in ("update", "delete")})
-    if len(ids) < 2:
+    """The optimistic pass reads what the whole batch needs in a few set-based queries instead of a few
+    per mutation: it locks every visit the batch changes (updated or deleted, or whose answers are
+    written) in one query, in id order, with their answers, inspectors, schools and template versions;
+    then the merge bases of the updates not made on the current version, and the outbox records the
+    batch's submits may ask for. Locks are held until the pass's savepoint ends, as those `_lock_visit`
+    takes; a visit not found here (out of scope, missing) is looked up again by `_lock_visit`, which
+    says why."""
+    visit_ids = {_uuid(m["id"]) for m in mutations if m.get("entity") == "visit" and m.get("op") in ("update", "delete")}
+    answer_ids = {_uuid(m["id"]) for m in mutations if m.get("entity") == "response" and m.get("op") != "create"}
+    visit_ids |= {_uuid(m["fields"]["visit_id"]) for m in mutations if m.get("entity") == "response"
+                  and m.get("op") == "create" and (m.get("fields") or {}).get("visit_id") is not None}
+    visit_ids = {i for i in visit_ids if isinstance(i, uuid.UUID)}
+    answer_ids = {i for i in answer_ids if isinstance(i, uuid.UUID)}
+    if answer_ids:
+        visit_ids |= set(session.scalars(select(Response.visit_id).where(Response.id.in_(answer_ids))))
+    if not visit_ids:
         return
-    for visit in session.scalars(select(Visit).where(Visit.id.in_(ids), visit_filter(p)).order_by(Visit.id)
+    # A batch of visit edits only (a push submitting 300 visits) needs not their answers, only whether
+    # they have any (visits.prepare_submits).
+    answers_too = any(m.get("entity") == "response" for m in mutations)
+    loads = [selectinload(Visit.inspector_links)]
+    if answers_too:  # what answering checks: the template's items, the school's sections
+        loads += [selectinload(Visit.responses), selectinload(Visit.school), selectinload(Visit.template_version)]
+    for visit in session.scalars(select(Visit).where(Visit.id.in_(visit_ids), visit_filter(p)).order_by(Visit.id)
                                  .with_for_update(of=Visit)
-                                 .options(selectinload(Visit.responses), selectinload(Visit.inspector_links))
+                                 .options(*loads)
                                  .execution_options(populate_existing=True)):
         out.locked_visits[visit.id] = visit
+        if answers_too:
+            out.fresh.add(visit.id)  # its answers were read after the lock
+    answers = {r.id: r for v in out.locked_visits.values() for r in v.responses} if answers_too else {}
+    wanted = set()
+    for m in mutations:
+        base_version = m.get("base_version")
+        if m.get("op") not in ("update", "delete") or not isinstance(base_version, int):
+            continue
+        rid = _uuid(m["id"])
+        record = out.locked_visits.get(rid) if m.get("entity") == "visit" else answers.get(rid)
+        if record is not None and record.version != base_version:
+            wanted.add((m["entity"], rid, base_version))
+    out.bases = base_records(session, wanted)
+    submits = [v for v in out.locked_visits.values() if v.status in visits.OPEN]
+    if any(m.get("entity") == "visit" and (m.get("fields") or {}).get("status") == VisitStatus.submitted.value
+           for m in mutations):
+        visits.prepare_submits(session, submits)
 
 
 def _lock_visit(ctx: _Ctx, visit_id) -> Visit | None:
@@ -346,11 +473,10 @@ def _lock_visit(ctx: _Ctx, visit_id) -> Visit | None:
 
 
 def _conflict(ctx: _Ctx, entity: str, entity_id, school_id, visit_id, version: int, contested: dict) -> Conflict:
-    c = Conflict(entity=entity, entity_id=entity_id, school_id=school_id, visit_id=visit_id,
+    c = Conflict(id=uuid.uuid4(), entity=entity, entity_id=entity_id, school_id=school_id, visit_id=visit_id,
                  base_version=ctx.m.get("base_version"), server_version=version, fields=contested,
                  device_id=ctx.device_id, mutation_id=ctx.m["mutation_id"], created_by_id=ctx.user.id)
-    ctx.session.add(c)
-    ctx.session.flush()
+    ctx.session.add(c)  # written with the batch's flush
     return c
 
 
@@ -401,17 +527,17 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
         _missing(ctx, "visit")
     visits.require_on_visit(ctx.p, visit)
     base_version = ctx.m.get("base_version")
-    server = _visit_wire(visit)
     client = _client_values(data)
+    server = _visit_fields(visit)  # what merges (the whole record only where answered with it)
     if visit.status not in visits.OPEN and op == "update" and _already_there(server, client):
-        return _outcome(ctx, record=server, version=visit.version, base_version=base_version, contested={},
+        return _outcome(ctx, record=_visit_wire(visit), version=visit.version, base_version=base_version, contested={},
                         conflict=None, merged=base_version != visit.version)
     visits.require_open(visit)
     if op == "delete":
         if base_version != visit.version:
             c = _conflict(ctx, "visit", visit.id, visit.school_id, visit.id, visit.version,
                           {"_deleted": {"base": False, "server": False, "client": True}})
-            return _outcome(ctx, record=server, version=visit.version, base_version=base_version,
+            return _outcome(ctx, record=_visit_wire(visit), version=visit.version, base_version=base_version,
                             contested=c.fields, conflict=c, merged=False)
         visits.delete(s, visit, actor=ctx.p, expected_version=base_version, via="sync", context=_device(ctx))
         ctx.out.locked_visits.pop(visit.id, None)
@@ -422,7 +548,7 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
     if base_version == visit.version:
         apply, contested = {k: v for k, v in client.items() if not same(server.get(k), v)}, {}
     else:
-        base = _base(s, "visit", visit.id, base_version)
+        base = _base(ctx, "visit", visit.id, base_version)
         apply, contested = three_way(base, server, client)
     if wanted_status is not None:
         # A status is a lifecycle, not free text: moves along it compose (visits.merge_status).
@@ -522,17 +648,17 @@ def _update_response(ctx: _Ctx, visit: Visit, r: Response, base_version, data: d
     s = ctx.session
     if inspect(r).pending:
         s.flush()  # created earlier in this batch (two creates of one item): write it before merging into it
-    s.refresh(r)  # read again now that the visit is locked: another push may just have committed
-    server = snapshot(r)
+    if visit.id not in ctx.out.fresh:
+        s.refresh(r)  # read again now that the visit is locked: another push may just have committed
+    server = {k: jsonable(getattr(r, k)) for k in RESPONSE_FIELDS} | {"version": r.version}  # what merges
     client = _client_values({k: v for k, v in data.items() if k in RESPONSE_FIELDS})
     if base_version is not None and base_version == r.version:
         apply, contested = {k: v for k, v in client.items() if not same(server.get(k), v)}, {}
     else:
-        apply, contested = three_way(base or _base(s, "response", r.id, base_version), server, client)
+        apply, contested = three_way(base or _base(ctx, "response", r.id, base_version), server, client)
     if apply:
         visits.answer(s, visit, actor=ctx.p, item_code=r.item_code, section=r.section,
                       changes={k: data[k] for k in apply}, via="sync", context=_device(ctx))
-        s.flush()
     conflict = None
     if contested:
         conflict = _conflict(ctx, "response", r.id, visit.school_id, visit.id, r.version, contested)

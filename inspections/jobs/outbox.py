@@ -8,12 +8,14 @@ enqueues it again until a job exists and finishes. A rolled-back change takes it
 """
 from __future__ import annotations
 
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from inspections.db import utcnow
 from inspections.jobs.models import JobRecord
 
 PENDING = "outbox_pending"  # session.info key: effects written in the current transaction
+ABSENT = "outbox_absent"  # session.info key: job ids known to have no record in this transaction
 
 
 def add(session: Session, kind: str, *, job_id: str, **args) -> JobRecord:
@@ -23,8 +25,14 @@ def add(session: Session, kind: str, *, job_id: str, **args) -> JobRecord:
     job is a no-op; a job that failed for good starts over. `args` must be JSON values (they are what
     the job is called with, again, by the sweeper). Nothing happens if the transaction rolls back.
     """
-    with session.no_autoflush:  # called mid-change (e.g. inside visits.transition): flush nothing early
-        rec = session.get(JobRecord, job_id)
+    known = session.info.get(PENDING, {}).get(job_id)
+    if known is not None and inspect(known[0]).session is session:
+        rec = known[0]  # asked for twice in this transaction (not yet flushed: not in the identity map)
+    elif job_id in session.info.get(ABSENT, ()):
+        rec = None  # looked up with the batch's others (`prefetch`)
+    else:
+        with session.no_autoflush:  # called mid-change (e.g. inside visits.transition): flush nothing early
+            rec = session.get(JobRecord, job_id)
     if rec is not None and rec.status != "failed":
         return rec
     if rec is None:
@@ -38,12 +46,24 @@ def add(session: Session, kind: str, *, job_id: str, **args) -> JobRecord:
     return rec
 
 
+def prefetch(session: Session, job_ids) -> None:
+    """Look up the job records a batch of changes may `add`, in one query instead of one each: those
+    found stay in the session's identity map, those not found are remembered as absent for the rest of
+    the transaction (a concurrent insert of the same job id fails this one's flush on the key)."""
+    job_ids = [j for j in job_ids if j not in session.info.get(ABSENT, ())]
+    if not job_ids:
+        return
+    with session.no_autoflush:
+        found = {r.id for r in session.scalars(select(JobRecord).where(JobRecord.id.in_(job_ids)))}
+    session.info.setdefault(ABSENT, set()).update(j for j in job_ids if j not in found)
+
+
 def take_pending(session: Session) -> dict[str, tuple[str, dict]]:
     """The effects of the transaction that just committed ({job_id: (kind, args)}), forgotten here.
 
     An effect added inside a SAVEPOINT that was rolled back is left out (its row was never kept).
     """
-    from sqlalchemy import inspect
+    session.info.pop(ABSENT, None)
     out = {}
     for job_id, (rec, kind, args) in (session.info.pop(PENDING, None) or {}).items():
         state = inspect(rec)
@@ -55,3 +75,4 @@ def take_pending(session: Session) -> dict[str, tuple[str, dict]]:
 def forget_pending(session: Session) -> None:
     """The transaction rolled back: its effects never happened."""
     session.info.pop(PENDING, None)
+    session.info.pop(ABSENT, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import inspect, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -115,7 +115,10 @@ def deleted_ids(session: Session, entity: str, ids) -> set[uuid.UUID]:
     ids = [str(i) for i in ids]
     if not ids:
         return set()
-    return {uuid.UUID(i) for i in session.scalars(
+    wanted = set(ids)
+    batched = {uuid.UUID(r["entity_id"]) for r in audit.pending(session)
+               if r["entity"] == entity and r["entity_id"] in wanted and r["action"].split(".")[-1] == "delete"}
+    return batched | {uuid.UUID(i) for i in session.scalars(
         select(AuditRecord.entity_id).where(AuditRecord.entity == entity, AuditRecord.entity_id.in_(ids),
                                             or_(AuditRecord.action == "delete", AuditRecord.action.like("%.delete"))))}
 
@@ -264,10 +267,18 @@ def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: di
         visit.notes = changes["notes"]
     if changes.get("status") is not None and changes["status"] != visit.status:
         _move(session, visit, VisitStatus(changes["status"]))
-    visit.version += 1
-    session.flush()
+    bump(visit)
+    # No flush here: a batch of edits is written by one flush of the caller's (multi-row statements);
+    # the record's new version and time are set now, so what the caller answers is already right.
     _audit(session, actor, via, "update", visit.id, {"fields": sorted(changes)} | (context or {}))
     return visit
+
+
+def bump(record) -> None:
+    """A new version of a visit or an answer, stamped now (set here, not at flush, so a batch written
+    by one flush answers each record as it is)."""
+    record.version += 1
+    record.updated_at = utcnow()
 
 
 def _differs(visit: Visit, field: str, value) -> bool:
@@ -302,6 +313,39 @@ def delete(session: Session, visit: Visit, *, actor: Principal | None, expected_
     _audit(session, actor, via, "delete", visit.id, context)
 
 
+def score_job_id(visit: Visit) -> str:
+    return f"score-visit-{visit.id}"
+
+
+def prepare_submits(session: Session, visits: list[Visit]) -> None:
+    """Before a batch that may submit these visits: whether each has answers, and their scoring
+    records, read in two queries instead of two each."""
+    outbox.prefetch(session, [score_job_id(v) for v in visits])
+    ids = [v.id for v in visits if "responses" not in inspect(v).dict]
+    if ids:
+        answered = set(session.scalars(select(Response.visit_id).where(Response.visit_id.in_(ids)).distinct()))
+        session.info.setdefault(ANSWERED, {}).update({i: i in answered for i in ids})
+
+
+# session.info: {visit id: has answers}, read by prepare_submits for a batch whose visits are locked,
+# kept up to date by `answer` and `delete_answer` (the only ways an answer comes and goes), and dropped
+# by the batch when it ends (forget_prepared), as a rolled-back batch's answers are gone again.
+ANSWERED = "visits.answered"
+
+
+def forget_prepared(session: Session) -> None:
+    """The batch that called prepare_submits is over (applied or rolled back)."""
+    session.info.pop(ANSWERED, None)
+
+
+def has_answers(session: Session, visit: Visit) -> bool:
+    """Whether the visit has any answer (a visit with none cannot be submitted)."""
+    if "responses" in inspect(visit).dict:
+        return bool(visit.responses)
+    known = session.info.get(ANSWERED, {}).get(visit.id)
+    return known if known is not None else bool(visit.responses)
+
+
 def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
     """Move a visit one step along VISIT_TRANSITIONS, or raise Conflict saying why not. Submitting
     records its scoring in the outbox, in this transaction (relayed to RQ after commit)."""
@@ -311,11 +355,11 @@ def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
     if to == VisitStatus.in_progress:
         visit.started_at = visit.started_at or now
     if to == VisitStatus.submitted:
-        if not visit.responses:
+        if not has_answers(session, visit):
             raise Conflict("a visit with no answers cannot be submitted")
         visit.submitted_at = now
         # Scoring is an effect of the submission, recorded in its transaction (the outbox relays it).
-        outbox.add(session, "score_visit", job_id=f"score-visit-{visit.id}", visit_id=str(visit.id))
+        outbox.add(session, "score_visit", job_id=score_job_id(visit), visit_id=str(visit.id))
     visit.status = to
     return visit
 
@@ -375,6 +419,8 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
                      value=changes.get("value"), note=changes.get("note"), flagged=bool(changes.get("flagged", False)),
                      answered_by_id=actor.user_id, version=1, created_at=now, updated_at=now)
         visit.responses.append(r)  # no flush: a batch's new answers are written together
+        if visit.id in session.info.get(ANSWERED, {}):
+            session.info[ANSWERED][visit.id] = True
     else:
         require_version(r, expected_version, "answer")
         changes = {k: v if k != "flagged" else bool(v) for k, v in changes.items()}
@@ -388,10 +434,10 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
         if changes or new_version:  # an answer sent again as it stands keeps its version (no copy elsewhere
             # turns stale); a settled conflict is a new version even when the server's values stand
             r.answered_by_id = actor.user_id
-            r.version += 1
+            bump(r)
     if visit.status == VisitStatus.planned:
         transition(session, visit, VisitStatus.in_progress)
-        visit.version += 1
+        bump(visit)
     if audit_items:
         _audit(session, actor, via, "answer", visit.id, {"items": [item_code]} | (context or {}))
     return r, created
@@ -404,6 +450,7 @@ def delete_answer(session: Session, visit: Visit, r: Response, *, actor: Princip
     require_version(r, expected_version, "answer")
     session.delete(r)
     session.flush()
+    session.info.get(ANSWERED, {}).pop(visit.id, None)  # read again if asked
     audit.record(session, actor_id=actor.user_id, action="delete" if via == "api" else f"{via}.delete",
                  entity="response", entity_id=r.id)
 
