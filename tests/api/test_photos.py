@@ -674,3 +674,32 @@ def test_whole_upload_stores_bytes_again_once_the_kept_copy_was_dropped(client, 
     assert session.get(Photo, uuid.UUID(third.json["id"])).evidence["deduplicated"] is True
     assert path.stat().st_mtime_ns == 0
     assert process(app, again.json["id"]) in ("processed", "received")
+
+
+def test_whole_upload_whose_body_ends_early_is_400_and_writes_nothing(client, app, insp, visit, session):
+    data = photo(320, 240)
+    meta = _meta(sha256=sha(data), size=len(data), content_type="image/jpeg", visit_id=visit["id"])
+    # The connection dropped: fewer bytes than its Content-Length announced.
+    r = client.post(f"{API}/photos/uploads/whole", input_stream=io.BytesIO(data[:1000]),
+                    environ_overrides={"CONTENT_LENGTH": str(len(data))},
+                    headers={**insp, "Content-Type": CHUNK, "Upload-Metadata": meta})
+    assert r.status_code == 400 and "1000 of the" in r.json["detail"], r.json
+    assert session.scalar(select(func.count()).select_from(Photo)) == 0 and blob_keys(app) == []
+
+
+def test_whole_upload_is_read_in_steps_and_hashed_as_it_arrives(client, app, insp, visit, session, monkeypatch):
+    import server.api.photos as api
+    monkeypatch.setattr(api, "READ_STEP", 1000)  # several steps for this small file
+    data = photo(640, 480)
+    assert len(data) > 3000
+    r = _whole(client, insp, visit["id"], data)
+    assert r.status_code == 200 and r.json["sha256"] == sha(data)
+    from inspections.photos.service import original_key
+    assert b"".join(storage(app).open(original_key(sha(data)))) == data
+    tampered = data[:1500] + bytes([data[1500] ^ 1]) + data[1501:]
+    meta = _meta(sha256=sha(data), size=len(data), content_type="image/jpeg", visit_id=visit["id"],
+                 item_code="sports_area_m2")
+    bad = client.post(f"{API}/photos/uploads/whole", data=tampered, headers={**insp, "Content-Type": CHUNK,
+                                                                            "Upload-Metadata": meta})
+    assert bad.status_code == 422 and "sha256" in bad.json["errors"]
+    assert session.scalar(select(func.count()).select_from(Photo)) == 1
