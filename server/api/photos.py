@@ -10,7 +10,7 @@ from flask import Response, current_app, redirect, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from inspections.accounts.enums import Role
 from inspections.accounts.models import Device
@@ -73,16 +73,16 @@ class Uploads(MethodView):
     def post(self, body):
         """Declare a photo (hash, size, type, what it is evidence for); the visit now expects it."""
         db = session()
-        photo = _declare(db, body)
+        photo, _ = _declare(db, body)
         db.commit()
         return _upload_out(photo), 201, {"Location": f"/api/v1/photos/uploads/{photo.id}", **_offset_headers(photo)}
 
 
-def _declare(db, body: dict, whole: tuple[bytes, str] | None = None) -> Photo:
-    """Validate and record a declared upload (not committed).
+def _declare(db, body: dict, whole: tuple[bytes, str] | None = None) -> tuple[Photo, bool]:
+    """Validate and record a declared upload (not committed); returns it and whether it was stored now.
 
     `whole`: the entire content and its sha256 taken on arrival; a new photo is then stored and
-    recorded `received` at once (see photos.create_upload).
+    recorded `received` at once (see photos.create_upload). A retried declaration stores nothing.
     """
     p, user = current_principal(), current_user()
     if body["size"] > current_app.config["UPLOAD_MAX_BYTES"]:
@@ -103,9 +103,10 @@ def _declare(db, body: dict, whole: tuple[bytes, str] | None = None) -> Photo:
                                  captured_at=body["captured_at"], latitude=body["latitude"],
                                  longitude=body["longitude"], storage=storage() if whole else None,
                                  data=whole[0] if whole else None, data_sha256=whole[1] if whole else None)
+    stored_now = whole is not None and inspect(photo).pending  # a new row, not a retried declaration's
     audit.record(db, actor_id=user.id, action="declare", entity="photo", entity_id=photo.id,
                  data={"sha256": photo.sha256, "size": photo.size, "visit_id": str(photo.visit_id)})
-    return photo
+    return photo, stored_now
 
 
 def parse_upload_metadata(header: str) -> dict[str, str]:
@@ -155,8 +156,7 @@ class WholeUpload(MethodView):
             abort(422, errors={"sha256": ["the bytes sent do not hash to the declared value; nothing was kept"]})
         # A new photo is written once, straight to its content address, and its row inserted as received;
         # a retried one (its id exists) gets the same answer, a retry of an unfinished one is finalized.
-        photo = _declare(db, body, whole=(data, digest))
-        stored_now = photo in db.new
+        photo, stored_now = _declare(db, body, whole=(data, digest))
         fresh = not stored_now and photo.status == PhotoStatus.uploading and photo.received_bytes == 0
         resp = _completed(db, current_principal(), photo, photo.size, whole=(data, digest) if fresh else None,
                           stored_now=stored_now)

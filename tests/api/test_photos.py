@@ -556,6 +556,10 @@ def test_whole_photo_in_one_request(client, app, insp, visit, session):
     again = client.post(f"{API}/photos/uploads/whole", data=data, headers=headers)
     assert again.status_code == 200 and again.json["id"] == r.json["id"]
     assert session.scalar(select(func.count()).select_from(Photo)) == 1
+    # Declared and uploaded in one request: both in the audit trail, the upload once.
+    from inspections.audit.models import AuditRecord
+    actions = session.scalars(select(AuditRecord.action).where(AuditRecord.entity_id == r.json["id"])).all()
+    assert sorted(a for a in actions if a == "upload") == ["upload"] and "declare" in actions
 
 
 @pytest.mark.parametrize("case", ["wrong-hash", "short-body", "bad-base64", "unknown-key", "no-target", "json"])
