@@ -105,7 +105,7 @@ class S3Storage:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, key, data, *, content_type=None, sha256=None):
-        """Store an object; `sha256` (hex, of bytes `data`): S3 checks the bytes against it on arrival.
+        """Store an object; `sha256` (hex, of bytes `data`): AWS S3 and MinIO check the bytes against it.
 
         Given, it replaces the CRC32 botocore would otherwise compute over the body for the same check.
         """

@@ -184,10 +184,10 @@ def create_upload(session: Session, *, target: Target, uploaded_by_id, sha256: s
             return existing
     received = {}
     if data is not None:
-        key = _store_whole_bytes(session, storage, data, sha256=sha256, size=size, declared_sha256=data_sha256,
-                                 content_type=content_type)
-        received = {"status": PhotoStatus.received, "blob_key": key[0], "received_bytes": size,
-                    "received_at": utcnow(), "expires_at": None, "evidence": {"deduplicated": key[1]}}
+        key, deduplicated = _store_whole_bytes(session, storage, data, sha256=sha256, size=size,
+                                               declared_sha256=data_sha256, content_type=content_type)
+        received = {"status": PhotoStatus.received, "blob_key": key, "received_bytes": size,
+                    "received_at": utcnow(), "expires_at": None, "evidence": {"deduplicated": deduplicated}}
     photo = Photo(id=id or uuid.uuid4(), sha256=sha256, size=size, content_type=content_type,
                   status=PhotoStatus.uploading, uploaded_by_id=uploaded_by_id, device_id=device_id,
                   captured_at=captured_at, latitude=latitude, longitude=longitude, school_id=target.school_id,
