@@ -58,7 +58,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--redis-db", type=int, default=10, choices=(9, 10))
+    ap.add_argument("--redis-db", type=int, default=10)
     ap.add_argument("--s3", action="store_true", help="store blobs in moto's S3 server instead of a folder")
     args = ap.parse_args()
     from sqlalchemy import func, select

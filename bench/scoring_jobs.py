@@ -49,7 +49,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--visits", type=int, default=300)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--redis-db", type=int, default=9, choices=(9, 10))
+    ap.add_argument("--redis-db", type=int, default=9)
     ap.add_argument("--gunicorn-workers", type=int, default=2)
     ap.add_argument("--gunicorn-threads", type=int, default=4)
     args = ap.parse_args()

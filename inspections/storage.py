@@ -1,6 +1,7 @@
 """Blob storage behind one small interface: a local folder, or S3-compatible through boto3."""
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from pathlib import Path
@@ -9,7 +10,8 @@ from urllib.parse import urlparse
 
 
 class BlobStorage(Protocol):
-    def put(self, key: str, data: bytes | BinaryIO, *, content_type: str | None = None) -> None: ...
+    def put(self, key: str, data: bytes | BinaryIO, *, content_type: str | None = None,
+            sha256: str | None = None) -> None: ...
     def exists(self, key: str) -> bool: ...
     def open(self, key: str) -> Iterator[bytes]: ...
     def delete(self, key: str) -> None: ...
@@ -30,7 +32,7 @@ class LocalStorage:
             raise ValueError(f"bad blob key {key!r}")
         return self.root / key
 
-    def put(self, key, data, *, content_type=None):
+    def put(self, key, data, *, content_type=None, sha256=None):
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write to a temporary file then rename, so a reader never sees half a blob.
@@ -102,9 +104,15 @@ class S3Storage:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(self, key, data, *, content_type=None):
+    def put(self, key, data, *, content_type=None, sha256=None):
+        """Store an object; `sha256` (hex, of bytes `data`): AWS S3 and MinIO check the bytes against it.
+
+        Given, it replaces the CRC32 botocore would otherwise compute over the body for the same check.
+        """
         extra = {"ContentType": content_type} if content_type else {}
         if isinstance(data, bytes):
+            if sha256 is not None:
+                extra["ChecksumSHA256"] = base64.b64encode(bytes.fromhex(sha256)).decode()
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
         else:
             # upload_fileobj switches to multipart upload for large bodies.

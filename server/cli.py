@@ -161,6 +161,8 @@ def worker(queues, burst, sweep_every, fork):
             except Exception:  # a sweep must never stop the worker; the next one tries again
                 self.log.exception("outbox sweep failed")
 
+    from server.jobs import prepare_worker_process
+    prepare_worker_process()
     click.echo(f"worker listening on: {', '.join(q.name for q in qs)}")
     SweepingWorker(qs, connection=redis_connection(), maintenance_interval=interval,
                    worker_ttl=interval + 15).work(burst=burst, with_scheduler=True)

@@ -48,6 +48,27 @@ KINDS = {
 _installed_app: Flask | None = None
 
 
+def prepare_worker_process() -> list[str]:
+    """Before a worker's first job: import every job's module and Pillow's plugins, then freeze all that.
+
+    A worker runs jobs in its own process for hours. Imported up front, the first photo or scoring
+    job pays no import; frozen (`gc.freeze`), the app, its mappers and modules (~200k objects) are no
+    longer walked by each garbage collection a job triggers (a 200-visit scoring batch spent 160-190 ms
+    of its 0.6-0.8 s in collections, one of them full; 11-24 ms with them frozen). Returns the job
+    modules imported.
+    """
+    import gc
+    import importlib
+    modules = sorted({path.rsplit(".", 1)[0] for _queue, path in KINDS.values()})
+    for name in modules:
+        importlib.import_module(name)
+    from PIL import Image
+    Image.init()  # every image plugin, as the first Image.open would
+    gc.collect()
+    gc.freeze()
+    return modules
+
+
 # --- relay -------------------------------------------------------------------------------------------
 
 def install(app: Flask) -> None:

@@ -57,3 +57,19 @@ def test_local_storage_refuses_escaping_keys(tmp_path):
     assert b"".join(st.open("aa/bb")) == b"x"
     with pytest.raises(ValueError):
         st.put("../outside", b"x")
+
+
+
+def test_s3_put_sends_the_content_hash_with_the_bytes(s3):
+    import base64
+    import hashlib
+    data = b"evidence bytes" * 100
+    sent = []
+    s3.client.meta.events.register("before-send.s3.PutObject", lambda request, **_: sent.append(request.headers))
+    s3.put("ab/good", data, sha256=hashlib.sha256(data).hexdigest())
+    assert b"".join(s3.open("ab/good")) == data
+    # The SHA-256 goes with the bytes (AWS S3 and MinIO refuse a body that does not match it; moto takes it
+    # without checking), and replaces the CRC32 botocore would otherwise compute over the body.
+    headers = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in sent[-1].items()}
+    assert headers["x-amz-checksum-sha256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert "x-amz-checksum-crc32" not in headers

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import Principal, school_filter, visit_filter
@@ -100,7 +101,11 @@ def resolve_target(session: Session, p: Principal, *, response_id=None, visit_id
     if len(given) != 1:
         raise ValidationFailed("Give exactly one target.", {"_schema": [
             "exactly one of response_id, visit_id (with item_code), finding_id, ticket_event_id, ticket_id"]})
-    visible_visit = lambda vid: session.scalar(select(Visit).where(Visit.id == vid, visit_filter(p)))  # noqa: E731
+    def visible_visit(vid):
+        # With what every check below reads (its inspectors, its checklist) in the same query.
+        return session.scalars(select(Visit).where(Visit.id == vid, visit_filter(p))
+                               .options(joinedload(Visit.inspector_links), joinedload(Visit.template_version))
+                               ).unique().one_or_none()
     if response_id is not None:
         resp = session.get(Response, response_id)
         visit = visible_visit(resp.visit_id) if resp else None
@@ -165,8 +170,16 @@ def get_upload(session: Session, p: Principal, photo_id) -> Photo:
 
 def create_upload(session: Session, *, target: Target, uploaded_by_id, sha256: str, size: int, content_type: str,
                   expires_in: timedelta, id=None, device_id=None, captured_at: datetime | None = None,
-                  latitude: Decimal | None = None, longitude: Decimal | None = None) -> Photo:
-    """Declare a photo: the visit now expects it, and its bytes may arrive in chunks."""
+                  latitude: Decimal | None = None, longitude: Decimal | None = None,
+                  storage: BlobStorage | None = None, data: bytes | None = None,
+                  data_sha256: str | None = None) -> Photo:
+    """Declare a photo: the visit now expects it, and its bytes may arrive in chunks.
+
+    With `data` (the whole content, hashed on arrival: `data_sha256`) and `storage`, a new photo is
+    checked against its declaration, its bytes written once to their content address and the row
+    created `received` in one INSERT (no chunk, no second write of the row). A retried create (an id
+    that exists) returns the existing upload and stores nothing; the caller finalizes it as usual.
+    """
     if id is not None:
         existing = session.get(Photo, id)
         if existing is not None:
@@ -174,6 +187,12 @@ def create_upload(session: Session, *, target: Target, uploaded_by_id, sha256: s
             if existing.uploaded_by_id != uploaded_by_id or existing.sha256 != sha256 or existing.size != size:
                 raise Conflict(f"Upload {id} already exists with different content.")
             return existing
+    received = {}
+    if data is not None:
+        key, deduplicated = _store_whole_bytes(session, storage, data, sha256=sha256, size=size,
+                                               declared_sha256=data_sha256, content_type=content_type)
+        received = {"status": PhotoStatus.received, "blob_key": key, "received_bytes": size,
+                    "received_at": utcnow(), "expires_at": None, "evidence": {"deduplicated": deduplicated}}
     photo = Photo(id=id or uuid.uuid4(), sha256=sha256, size=size, content_type=content_type,
                   status=PhotoStatus.uploading, uploaded_by_id=uploaded_by_id, device_id=device_id,
                   captured_at=captured_at, latitude=latitude, longitude=longitude, school_id=target.school_id,
@@ -184,8 +203,11 @@ def create_upload(session: Session, *, target: Target, uploaded_by_id, sha256: s
                   ticket_id=target.ticket.id if target.ticket else None,
                   item_code=target.item_code, received_bytes=0, chunks=[], evidence={},
                   expires_at=utcnow() + expires_in)
+    for attr, value in received.items():
+        setattr(photo, attr, value)
     session.add(photo)
-    session.flush()
+    if not received:
+        session.flush()  # a received row goes with the rest of the request's rows, in the commit's flush
     return photo
 
 
@@ -282,37 +304,53 @@ def store_verified(session: Session, storage: BlobStorage, photo: Photo, data: b
     """
     if photo.status != PhotoStatus.uploading or photo.received_bytes != 0:
         raise Conflict(f"The upload is {photo.status} at offset {photo.received_bytes}; finalize it instead.")
-    if len(data) != photo.size:
-        raise ValidationFailed("Size mismatch.", {"body": [f"{len(data)} bytes sent, {photo.size} declared"]})
-    if sha256 != photo.sha256:
-        raise ValidationFailed("Checksum mismatch.", {"sha256": [
-            "the bytes sent do not hash to the declared value; nothing was kept"]})
-    key = original_key(photo.sha256)
-    deduplicated = storage.exists(key)
-    if not deduplicated:
-        # Verified bytes: a racing twin can only write the very same content at this address.
-        storage.put(key, data, content_type=photo.content_type)
+    key, deduplicated = _store_whole_bytes(session, storage, data, sha256=photo.sha256, size=photo.size,
+                                           declared_sha256=sha256, content_type=photo.content_type)
+    values = {"blob_key": key, "status": PhotoStatus.received, "chunks": [], "expires_at": None,
+              "received_bytes": photo.size, "received_at": utcnow(),
+              "evidence": {**(photo.evidence or {}), "deduplicated": deduplicated}}
     done = session.execute(update(Photo).where(Photo.id == photo.id, Photo.received_bytes == 0,
                                                Photo.status == PhotoStatus.uploading)
-                           .values(blob_key=key, status=PhotoStatus.received, chunks=[], expires_at=None,
-                                   received_bytes=photo.size, received_at=utcnow(),
-                                   evidence={**(photo.evidence or {}), "deduplicated": deduplicated})
-                           .execution_options(synchronize_session=False))
+                           .values(**values).execution_options(synchronize_session=False))
     if done.rowcount != 1:
         session.rollback()
         raise Conflict("Another request stored this upload meanwhile; ask for its state.")
-    session.refresh(photo)
+    # The row now holds exactly these values: set them as loaded rather than reading the row back.
+    for attr, value in values.items():
+        set_committed_value(photo, attr, value)
     return deduplicated
+
+
+def _store_whole_bytes(session: Session, storage: BlobStorage, data: bytes, *, sha256: str, size: int,
+                       declared_sha256: str | None, content_type: str) -> tuple[str, bool]:
+    """Check a whole content against its declaration and write it once at its content address.
+
+    Returns (key, deduplicated); raises ValidationFailed, having written nothing, on a mismatch.
+    """
+    if len(data) != size:
+        raise ValidationFailed("Size mismatch.", {"body": [f"{len(data)} bytes sent, {size} declared"]})
+    if declared_sha256 != sha256:
+        raise ValidationFailed("Checksum mismatch.", {"sha256": [
+            "the bytes sent do not hash to the declared value; nothing was kept"]})
+    key = original_key(sha256)
+    # Whether the bytes are kept already is the database's knowledge (an original is deleted only when
+    # no received or processed photo refers to it): one indexed query instead of a storage round trip
+    # (a HEAD to S3) on every upload. Verified bytes: a racing twin can only write the very same content.
+    deduplicated = session.scalar(select(Photo.id).where(
+        Photo.sha256 == sha256, Photo.blob_key == key,
+        Photo.status.in_([PhotoStatus.received, PhotoStatus.processed])).limit(1)) is not None
+    if not deduplicated:
+        storage.put(key, data, content_type=content_type, sha256=sha256)
+    return key, deduplicated
 
 
 def store_whole(session: Session, storage: BlobStorage, *, target: Target, uploaded_by_id, data: bytes,
                 content_type: str, expires_in: timedelta, device_id=None) -> Photo:
     """A whole file received in one piece (a page's plain form): declare, store and finalize it."""
     digest = hashlib.sha256(data).hexdigest()
-    photo = create_upload(session, target=target, uploaded_by_id=uploaded_by_id, sha256=digest, size=len(data),
-                          content_type=content_type, expires_in=expires_in, device_id=device_id)
-    store_verified(session, storage, photo, data, sha256=digest)
-    return photo
+    return create_upload(session, target=target, uploaded_by_id=uploaded_by_id, sha256=digest, size=len(data),
+                         content_type=content_type, expires_in=expires_in, device_id=device_id, storage=storage,
+                         data=data, data_sha256=digest)
 
 
 def withdraw(session: Session, storage: BlobStorage, photo: Photo) -> None:

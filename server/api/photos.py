@@ -10,7 +10,7 @@ from flask import Response, current_app, redirect, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from inspections.accounts.enums import Role
 from inspections.accounts.models import Device
@@ -29,6 +29,7 @@ from server.auth import BEARER, EVERYONE, current_principal, current_user, requi
 from server.errors import problem
 from server.extensions import session, storage
 from server.jobs import record_photo_processing
+from server.textguard import UNREADABLE
 
 PREFIX = ""
 blp = Blueprint("photos", __name__, description="Photo evidence: resumable uploads, downloads, completeness.")
@@ -72,13 +73,17 @@ class Uploads(MethodView):
     def post(self, body):
         """Declare a photo (hash, size, type, what it is evidence for); the visit now expects it."""
         db = session()
-        photo = _declare(db, body)
+        photo, _ = _declare(db, body)
         db.commit()
         return _upload_out(photo), 201, {"Location": f"/api/v1/photos/uploads/{photo.id}", **_offset_headers(photo)}
 
 
-def _declare(db, body: dict) -> Photo:
-    """Validate and record a declared upload (not committed)."""
+def _declare(db, body: dict, whole: tuple[bytes, str] | None = None) -> tuple[Photo, bool]:
+    """Validate and record a declared upload (not committed); returns it and whether it was stored now.
+
+    `whole`: the entire content and its sha256 taken on arrival; a new photo is then stored and
+    recorded `received` at once (see photos.create_upload). A retried declaration stores nothing.
+    """
     p, user = current_principal(), current_user()
     if body["size"] > current_app.config["UPLOAD_MAX_BYTES"]:
         abort(422, errors={"size": [f"must be at most {current_app.config['UPLOAD_MAX_BYTES']} bytes"]})
@@ -96,10 +101,12 @@ def _declare(db, body: dict) -> Photo:
                                  size=body["size"], content_type=body["content_type"].lower(),
                                  expires_in=_expiry(), id=body["id"], device_id=device_id,
                                  captured_at=body["captured_at"], latitude=body["latitude"],
-                                 longitude=body["longitude"])
+                                 longitude=body["longitude"], storage=storage() if whole else None,
+                                 data=whole[0] if whole else None, data_sha256=whole[1] if whole else None)
+    stored_now = whole is not None and inspect(photo).pending  # a new row, not a retried declaration's
     audit.record(db, actor_id=user.id, action="declare", entity="photo", entity_id=photo.id,
                  data={"sha256": photo.sha256, "size": photo.size, "visit_id": str(photo.visit_id)})
-    return photo
+    return photo, stored_now
 
 
 def parse_upload_metadata(header: str) -> dict[str, str]:
@@ -139,17 +146,20 @@ class WholeUpload(MethodView):
             body = UploadIn().load(raw)
         except ValidationError as exc:
             abort(422, errors={f"headers.Upload-Metadata.{k}": v for k, v in exc.normalized_messages().items()})
-        data = read_chunk()
+        hasher = hashlib.sha256()
+        data = read_chunk(expected=body["size"], digest=hasher)
         if len(data) != body["size"]:
             abort(422, errors={"body": [f"{len(data)} bytes sent, {body['size']} declared"]})
-        digest = hashlib.sha256(data).hexdigest()
+        digest = hasher.hexdigest()
         if digest != body["sha256"]:
             # Checked before anything is written: a one-request upload either lands whole or not at all.
             abort(422, errors={"sha256": ["the bytes sent do not hash to the declared value; nothing was kept"]})
-        photo = _declare(db, body)
-        fresh = photo.status == PhotoStatus.uploading and photo.received_bytes == 0
-        # A fresh upload is written once, straight to its content address; a retried one gets the same answer.
-        resp = _completed(db, current_principal(), photo, photo.size, whole=(data, digest) if fresh else None)
+        # A new photo is written once, straight to its content address, and its row inserted as received;
+        # a retried one (its id exists) gets the same answer, a retry of an unfinished one is finalized.
+        photo, stored_now = _declare(db, body, whole=(data, digest))
+        fresh = not stored_now and photo.status == PhotoStatus.uploading and photo.received_bytes == 0
+        resp = _completed(db, current_principal(), photo, photo.size, whole=(data, digest) if fresh else None,
+                          stored_now=stored_now)
         resp.headers["Location"] = f"/api/v1/photos/{photo.id}"
         return resp
 
@@ -226,18 +236,48 @@ class UploadById(MethodView):
         return Response(status=204, headers={"Upload-Offset": str(offset), "Cache-Control": "no-store"})
 
 
-def read_chunk() -> bytes:
+READ_STEP = 1 << 20
+
+
+def read_chunk(expected: int | None = None, digest=None) -> bytes:
     """The request body, at most MAX_CHUNK_BYTES; 413 when larger, with or without Content-Length.
 
     A chunked body has no Content-Length, and Werkzeug's limit then stops reading at the limit without
     saying so: one byte more is allowed in, so a body past the limit is seen and refused, not cut short.
+    `expected`: the declared size; a Content-Length that differs is refused before the body is read.
+    `digest`: a hashlib object fed the body as it arrives (hashing while the rest is still in transit).
     """
     limit = current_app.config["MAX_CHUNK_BYTES"]
+    length = request.content_length
+    if length is not None and length > limit:
+        abort(413, message=f"A chunk is at most {limit} bytes; send the photo in resumable chunks.")
+    if length is not None and expected is not None and length != expected:
+        abort(422, errors={"body": [f"{length} bytes sent, {expected} declared"]})
+    if length is not None and not request.headers.get("Transfer-Encoding"):
+        # Read from the server's stream in 1 MiB steps up to the announced length (not Werkzeug's 64 KiB
+        # loop, ~60 reads and copies for a 4 MB photo), each step hashed while the next one arrives.
+        stream, pieces, got = request.environ["wsgi.input"], [], 0
+        try:
+            while got < length:
+                piece = stream.read(min(READ_STEP, length - got))
+                if not piece:
+                    break
+                if digest is not None:
+                    digest.update(piece)
+                pieces.append(piece)
+                got += len(piece)
+        except UNREADABLE:
+            abort(400, message="The request body could not be read: an interrupted upload.")
+        if got != length:
+            abort(400, message=f"The request body ended after {got} of the {length} bytes announced.")
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
     # Chunks have their own body limit (the app-wide one is for JSON); set before reading the body.
     request.max_content_length = limit + 1
     data = request.get_data(cache=False)
     if len(data) > limit:
         abort(413, message=f"A chunk is at most {limit} bytes; send the photo in resumable chunks.")
+    if digest is not None:
+        digest.update(data)
     return data
 
 
@@ -264,8 +304,8 @@ def _same_as_stored(photo: Photo, offset: int, data: bytes) -> bool:
     return seen == len(data)
 
 
-def _completed(db, p, photo: Photo, offset: int, whole: tuple[bytes, str] | None = None):
-    photo = _finalize(db, p, photo, whole)
+def _completed(db, p, photo: Photo, offset: int, whole: tuple[bytes, str] | None = None, stored_now: bool = False):
+    photo = _finalize(db, p, photo, whole, stored_now=stored_now)
     resp = current_app.json.response(PhotoOut().dump(photo))
     resp.headers.update({"Upload-Offset": str(offset), "Cache-Control": "no-store"})
     return resp
@@ -282,14 +322,17 @@ class UploadFinalize(MethodView):
         return _finalize(db, p, photos.get_upload(db, p, upload_id))
 
 
-def _finalize(db, p, photo: Photo, whole: tuple[bytes, str] | None = None) -> Photo:
+def _finalize(db, p, photo: Photo, whole: tuple[bytes, str] | None = None, stored_now: bool = False) -> Photo:
     """Check size and sha256, store the original, commit, then queue processing.
 
     `whole`: the entire content and its sha256 taken on arrival (one-request upload), stored directly.
+    `stored_now`: the photo was declared, checked and stored received in this request (not committed).
     """
-    already = photo.status != PhotoStatus.uploading
+    already = photo.status != PhotoStatus.uploading and not stored_now
     try:
-        if whole is not None and not already:
+        if stored_now:
+            dedup = bool(photo.evidence.get("deduplicated"))
+        elif whole is not None and not already:
             dedup = photos.store_verified(db, storage(), photo, whole[0], sha256=whole[1])
         else:
             dedup = photos.finalize(db, storage(), photo)
@@ -301,10 +344,11 @@ def _finalize(db, p, photo: Photo, whole: tuple[bytes, str] | None = None) -> Ph
                      data={"sha256": photo.sha256, "deduplicated": dedup})
     if photo.status == PhotoStatus.received:
         # Processing is an effect of this commit (outbox): it runs even if Redis is down right now.
+        # The 2xx below therefore means: the original is in blob storage and this job row is committed.
         record_photo_processing(db, photo)
     db.commit()
-    if photo.status == PhotoStatus.received:
-        db.refresh(photo)  # in-process (embedded) mode has processed it already
+    if photo.status == PhotoStatus.received and not current_app.config.get("REDIS_URL"):
+        db.refresh(photo)  # in-process (embedded) mode has processed it already, in another session
     return photo
 
 

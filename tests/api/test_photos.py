@@ -556,6 +556,10 @@ def test_whole_photo_in_one_request(client, app, insp, visit, session):
     again = client.post(f"{API}/photos/uploads/whole", data=data, headers=headers)
     assert again.status_code == 200 and again.json["id"] == r.json["id"]
     assert session.scalar(select(func.count()).select_from(Photo)) == 1
+    # Declared and uploaded in one request: both in the audit trail, the upload once.
+    from inspections.audit.models import AuditRecord
+    actions = session.scalars(select(AuditRecord.action).where(AuditRecord.entity_id == r.json["id"])).all()
+    assert sorted(a for a in actions if a == "upload") == ["upload"] and "declare" in actions
 
 
 @pytest.mark.parametrize("case", ["wrong-hash", "short-body", "bad-base64", "unknown-key", "no-target", "json"])
@@ -595,3 +599,111 @@ def test_whole_photo_out_of_scope_is_404(client, session, world):
         "Upload-Metadata": _meta(sha256=sha(data), size=len(data), content_type="image/jpeg", visit_id=v["id"])})
     assert r.status_code == 404
     assert session.scalar(select(func.count()).select_from(Photo)) == 0
+
+
+def _whole(client, headers, visit_id, data, *, ctype="image/jpeg", **fields):
+    meta = _meta(sha256=sha(data), size=len(data), content_type=ctype, visit_id=visit_id,
+                 item_code="sports_area_m2", **fields)
+    return client.post(f"{API}/photos/uploads/whole", data=data,
+                       headers={**headers, "Content-Type": CHUNK, "Upload-Metadata": meta})
+
+
+@pytest.mark.parametrize("bad", ["truncated", "garbage-after-the-jpeg-header"])
+def test_whole_upload_of_a_broken_jpeg_is_kept_then_rejected_by_the_job(client, app, insp, visit, session, bad):
+    # The request checks the declaration, size and hash only (the image is decoded by the job):
+    # a JPEG that breaks inside is received, and the job marks it rejected without raising.
+    good = noisy_jpeg(600, 400)
+    data = good[:5000] if bad == "truncated" else good[:2] + bytes(range(256)) * 40
+    r = _whole(client, insp, visit["id"], data)
+    assert r.status_code == 200, r.json
+    pid = r.json["id"]
+    session.expire_all()
+    if session.get(Photo, uuid.UUID(pid)).status == "received":  # a worker's queue (Redis): run the job here
+        from inspections.photos.tasks import job_id, process_photo_job
+        from server.api.photos import processing_settings
+        out = process_photo_job(job_id(pid), photo_id=pid, **processing_settings(app))
+        assert out["status"] == "rejected"
+    got = client.get(f"{API}/photos/{pid}", headers=insp).json
+    assert got["status"] == "rejected" and got["status_reason"]
+    assert not [k for k in blob_keys(app) if k.startswith(("originals/", "display/", "thumbs/"))]
+    from inspections.jobs.models import JobRecord
+    session.expire_all()
+    assert session.get(JobRecord, f"photo-{pid}").status == "finished"
+
+
+def test_whole_upload_larger_than_a_chunk_is_413_and_writes_nothing(client, app, insp, visit, session):
+    data = photo(320, 240)
+    old = app.config["MAX_CHUNK_BYTES"]
+    app.config["MAX_CHUNK_BYTES"] = len(data) - 1
+    try:
+        # Refused on its Content-Length, before the body is read (a chunked body without one is refused
+        # while read: tests/security/test_transport.py, through gunicorn).
+        r = _whole(client, insp, visit["id"], data)
+    finally:
+        app.config["MAX_CHUNK_BYTES"] = old
+    assert r.status_code == 413 and r.content_type == "application/problem+json"
+    assert session.scalar(select(func.count()).select_from(Photo)) == 0
+    assert blob_keys(app) == []
+
+
+def test_whole_upload_content_length_other_than_declared_is_422_before_reading(client, app, insp, visit, session):
+    data = photo(320, 240)
+    meta = _meta(sha256=sha(data), size=len(data) + 1, content_type="image/jpeg", visit_id=visit["id"])
+    r = client.post(f"{API}/photos/uploads/whole", data=data, headers={**insp, "Content-Type": CHUNK,
+                                                                      "Upload-Metadata": meta})
+    assert r.status_code == 422 and "body" in r.json["errors"]
+    assert session.scalar(select(func.count()).select_from(Photo)) == 0 and blob_keys(app) == []
+
+
+def test_whole_upload_stores_bytes_again_once_the_kept_copy_was_dropped(client, app, insp, visit, session):
+    from inspections.photos.service import original_key
+    data = photo(300, 200, fmt="PNG")
+    # Declared as a JPEG: received, then rejected by the job, and its bytes deleted.
+    first = _whole(client, insp, visit["id"], data, ctype="image/jpeg").json["id"]
+    process(app, first)
+    assert client.get(f"{API}/photos/{first}", headers=insp).json["status"] == "rejected"
+    assert original_key(sha(data)) not in blob_keys(app)
+    # The same bytes again, declared right: not taken for already stored (no row holds them), written.
+    again = _whole(client, insp, visit["id"], data, ctype="image/png")
+    assert again.status_code == 200 and again.json["id"] != first
+    assert b"".join(storage(app).open(original_key(sha(data)))) == data
+    row = session.get(Photo, uuid.UUID(again.json["id"]))
+    assert row.evidence["deduplicated"] is False and row.blob_key == original_key(sha(data))
+    # And a third copy while that one is kept: deduplicated, the original not written again.
+    import os
+    path = storage(app).root / original_key(sha(data))
+    os.utime(path, ns=(0, 0))
+    third = _whole(client, insp, visit["id"], data, ctype="image/png")
+    assert third.status_code == 200
+    assert session.get(Photo, uuid.UUID(third.json["id"])).evidence["deduplicated"] is True
+    assert path.stat().st_mtime_ns == 0
+    assert process(app, again.json["id"]) in ("processed", "received")
+
+
+def test_whole_upload_whose_body_ends_early_is_400_and_writes_nothing(client, app, insp, visit, session):
+    data = photo(320, 240)
+    meta = _meta(sha256=sha(data), size=len(data), content_type="image/jpeg", visit_id=visit["id"])
+    # The connection dropped: fewer bytes than its Content-Length announced.
+    r = client.post(f"{API}/photos/uploads/whole", input_stream=io.BytesIO(data[:1000]),
+                    environ_overrides={"CONTENT_LENGTH": str(len(data))},
+                    headers={**insp, "Content-Type": CHUNK, "Upload-Metadata": meta})
+    assert r.status_code == 400 and "1000 of the" in r.json["detail"], r.json
+    assert session.scalar(select(func.count()).select_from(Photo)) == 0 and blob_keys(app) == []
+
+
+def test_whole_upload_is_read_in_steps_and_hashed_as_it_arrives(client, app, insp, visit, session, monkeypatch):
+    import server.api.photos as api
+    monkeypatch.setattr(api, "READ_STEP", 1000)  # several steps for this small file
+    data = photo(640, 480)
+    assert len(data) > 3000
+    r = _whole(client, insp, visit["id"], data)
+    assert r.status_code == 200 and r.json["sha256"] == sha(data)
+    from inspections.photos.service import original_key
+    assert b"".join(storage(app).open(original_key(sha(data)))) == data
+    tampered = data[:1500] + bytes([data[1500] ^ 1]) + data[1501:]
+    meta = _meta(sha256=sha(data), size=len(data), content_type="image/jpeg", visit_id=visit["id"],
+                 item_code="sports_area_m2")
+    bad = client.post(f"{API}/photos/uploads/whole", data=tampered, headers={**insp, "Content-Type": CHUNK,
+                                                                            "Upload-Metadata": meta})
+    assert bad.status_code == 422 and "sha256" in bad.json["errors"]
+    assert session.scalar(select(func.count()).select_from(Photo)) == 1

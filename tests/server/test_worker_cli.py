@@ -15,7 +15,11 @@ def test_worker_burst_scores_a_submitted_visit(app, runner, client, session):
         assert client.get(f"/api/v1/visits/{visit['id']}/score", headers=h).json["state"] == "scored"
         return
     assert client.get(f"/api/v1/visits/{visit['id']}/score", headers=h).json["state"] == "pending"
-    r = runner.invoke(args=["worker", "--burst", "--queues", "scoring"])
+    import gc
+    try:
+        r = runner.invoke(args=["worker", "--burst", "--queues", "scoring"])
+    finally:
+        gc.unfreeze()  # the worker froze this (test) process's objects: give them back to the collector
     assert r.exit_code == 0, r.output
     assert client.get(f"/api/v1/visits/{visit['id']}/score", headers=h).json["state"] == "scored"
 
@@ -31,3 +35,21 @@ def test_periodic_enqueues_each_job_once_a_day(app, runner, session):
     run_jobs(app)
     rec = session.query(JobRecord).filter(JobRecord.id.like("escalate-overdue-%")).one()
     assert rec.status == "finished" and rec.result == {"escalated": 0}
+
+
+def test_a_worker_imports_every_job_and_freezes_what_it_loaded_before_the_first_job():
+    import gc
+    import sys
+
+    from PIL import Image
+
+    from server.jobs import KINDS, prepare_worker_process
+    assert gc.get_freeze_count() == 0
+    try:
+        modules = prepare_worker_process()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert set(modules) == {path.rsplit(".", 1)[0] for _queue, path in KINDS.values()}
+    assert "inspections.photos.tasks" in modules and all(m in sys.modules for m in modules)
+    assert Image._initialized == 2  # every plugin registered, not only the five preloaded ones
