@@ -42,10 +42,14 @@ class Pull(MethodView):
         """Changes I may see since the cursor, oldest commit first (no cursor: a full snapshot in pages)."""
         cfg = current_app.config
         try:
-            return pull(session(), current_principal(), cursor=args["cursor"], limit=args["limit"],
-                        secret=cfg["SECRET_KEY"], max_age_days=float(cfg["SYNC_CURSOR_RETENTION_DAYS"]))
+            page = pull(session(), current_principal(), cursor=args["cursor"], limit=args["limit"],
+                        secret=cfg["SECRET_KEY"], max_age_days=float(cfg["SYNC_CURSOR_RETENTION_DAYS"]), wire=True)
         except CursorGone as e:
             abort(410, message=f"{e}. Drop the cursor and pull again without one.")
+        # The page is already in its wire shape (PullOut dumps it unchanged: tests/sync/test_pull_wire.py),
+        # on PostgreSQL with each change's JSON built by the database; dumping 1,000 changes field by
+        # field took longer than reading them.
+        return current_app.json.response(page)
 
 
 @blp.route("/push")
