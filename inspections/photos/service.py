@@ -445,25 +445,45 @@ def reused_on(session: Session, photo: Photo) -> list[str]:
 
 def required_items(visit: Visit) -> list[str]:
     """Codes of the visit's enabled checklist items that need photo evidence."""
-    items = visit.template_version.definition.get("items", [])
-    kind = str(visit.school.kind) if visit.school is not None else ""
+    return _required_codes(visit.template_version.definition,
+                           str(visit.school.kind) if visit.school is not None else "")
+
+
+def _required_codes(definition: dict, kind: str) -> list[str]:
+    items = definition.get("items", [])
     levels = {"primary": {"primary"}, "junior": {"junior"}}.get(kind, {"primary", "junior"})
     return sorted(i["code"] for i in items if i.get("enabled", True) and i.get("photo_required")
                   and (not i.get("levels") or levels & set(i["levels"])))
 
 
+# The photo columns completeness reads (a pull page reads them for every visit it touches).
+_EVIDENCE_COLUMNS = (Photo.id, Photo.visit_id, Photo.item_code, Photo.status, Photo.status_reason, Photo.size,
+                     Photo.received_bytes, Photo.flagged)
+
+
 def evidence_for_visits(session: Session, visit_ids) -> dict:
-    """visit_evidence for many visits with two queries: {visit_id: evidence} (unknown ids left out)."""
-    from sqlalchemy.orm import selectinload
+    """visit_evidence for many visits: {visit_id: evidence} (unknown ids left out). Three queries of plain
+    rows: the visits with their schools' kinds, the definition of each template version once, the photos."""
     ids = list({uuid.UUID(str(v)) for v in visit_ids})
     if not ids:
         return {}
-    visits = session.scalars(select(Visit).where(Visit.id.in_(ids))
-                             .options(selectinload(Visit.template_version), selectinload(Visit.school))).all()
+    from inspections.templates.models import TemplateVersion
+    visits = session.execute(select(Visit.id, Visit.template_version_id, School.kind)
+                             .outerjoin(School, School.id == Visit.school_id).where(Visit.id.in_(ids))).all()
+    definitions = dict(session.execute(select(TemplateVersion.id, TemplateVersion.definition)
+                                       .where(TemplateVersion.id.in_({v.template_version_id for v in visits}))).all())
     by_visit: dict = {}
-    for ph in session.scalars(select(Photo).where(Photo.visit_id.in_(ids)).order_by(Photo.received_at, Photo.id)):
+    for ph in session.execute(select(*_EVIDENCE_COLUMNS).where(Photo.visit_id.in_(ids))
+                              .order_by(Photo.received_at, Photo.id)):
         by_visit.setdefault(ph.visit_id, []).append(ph)
-    return {v.id: visit_evidence(session, v, photos=by_visit.get(v.id, [])) for v in visits}
+    codes: dict = {}
+    out = {}
+    for v in visits:
+        key = (v.template_version_id, str(v.kind) if v.kind is not None else "")
+        if key not in codes:
+            codes[key] = _required_codes(definitions.get(v.template_version_id) or {}, key[1])
+        out[v.id] = _evidence(v.id, codes[key], by_visit.get(v.id, []))
+    return out
 
 
 def visit_evidence(session: Session, visit: Visit, *, photos: list[Photo] | None = None) -> dict:
@@ -471,12 +491,17 @@ def visit_evidence(session: Session, visit: Visit, *, photos: list[Photo] | None
     if photos is None:
         photos = session.scalars(select(Photo).where(Photo.visit_id == visit.id)
                                  .order_by(Photo.received_at, Photo.id)).all()
+    return _evidence(visit.id, required_items(visit), photos)
+
+
+def _evidence(visit_id, required: list[str], photos) -> dict:
+    """Completeness of one visit from its required item codes and its photos (objects or rows)."""
     by_item: dict[str | None, list[Photo]] = {}
     for ph in photos:
         by_item.setdefault(ph.item_code, []).append(ph)
     missing: list[dict] = []
     items = []
-    for code in required_items(visit):
+    for code in required:
         group = by_item.get(code, [])
         count = lambda s: sum(1 for ph in group if ph.status == s)  # noqa: E731
         items.append({"item_code": code, "processed": count(PhotoStatus.processed),
@@ -496,5 +521,5 @@ def visit_evidence(session: Session, visit: Visit, *, photos: list[Photo] | None
                 # A failed photo is still missing evidence until a good one replaces it.
                 missing.append({"item_code": code, "photo_id": ph.id,
                                 "reason": f"{ph.status}: {ph.status_reason or ''}".strip()})
-    return {"visit_id": visit.id, "complete": not missing, "required_items": items, "missing": missing,
+    return {"visit_id": visit_id, "complete": not missing, "required_items": items, "missing": missing,
             "photos": len(photos), "flagged": [ph.id for ph in photos if ph.flagged]}
