@@ -1,6 +1,6 @@
 // The sync core against a scripted server (fake-indexeddb stands in for the browser's IndexedDB).
 import "fake-indexeddb/auto";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FieldDB } from "../src/db";
 import { type Answer, NoAnswer, SyncCore, SyncUnavailable, type Transport, TransportError, sha256Hex } from "../src/sync";
 
@@ -50,6 +50,8 @@ function setup() {
 const pushes = (s: Scripted) => s.calls.filter((c) => c.path === "/api/v1/sync/push");
 
 describe("outbox", () => {
+  afterEach(() => { vi.restoreAllMocks(); });
+
   it("folds edits into an unsent mutation; once sent a mutation is immutable and a later edit is a new one", async () => {
     const { core, db, server } = setup();
     const v = await core.create("visit", { school_id: "s1", status: "in_progress" });
@@ -73,6 +75,9 @@ describe("outbox", () => {
   });
 
   it("retries a failed push with backoff and the same mutation ids, and survives a lost answer", async () => {
+    // The jitter is 0.5-1.5 of the step, so a second wait can be shorter than the first: pin the draws
+    // where it is (the first at the top of its range, the second at the bottom) and check each wait.
+    vi.spyOn(Math, "random").mockReturnValueOnce(0.999).mockReturnValueOnce(0).mockReturnValueOnce(0.5);
     const { core, server, slept } = setup();
     await core.create("visit", { school_id: "s1" });
     const ok = applyAll(server);
@@ -86,7 +91,7 @@ describe("outbox", () => {
     expect(ids).toHaveLength(4);
     expect(new Set(ids).size).toBe(1);
     expect(slept).toHaveLength(3);
-    expect(slept[1]).toBeGreaterThan(slept[0] * 0.9); // exponential (with jitter)
+    expect(slept).toEqual([100 * 1.499, 200 * 0.5, 400 * 1]); // backoff x 2^attempt x jitter
     expect(await core.unsentCount()).toBe(0);
   });
 
