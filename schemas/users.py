@@ -30,7 +30,8 @@ class UserIn(Schema):
 
 
 class UserPatch(Schema):
-    display_name = fields.String(validate=validate.Length(min=1, max=200))
+    display_name = fields.String(validate=validate.Length(max=200),
+                                 metadata={"description": "Empty: the username (as on creation)."})
     password = fields.String(load_only=True, validate=PASSWORD)
     active = fields.Boolean()
     assigned_school_ids = fields.List(fields.UUID(), validate=validate.Length(max=500))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from inspections.accounts.enums import Role
@@ -46,12 +46,17 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 200
 MANAGERS = (Role.office, Role.admin)
 
 
-def password_errors(password: str) -> list[str]:
-    """What is wrong with a new password (empty when it may be used)."""
+def password_errors(password: str, username: str | None = None) -> list[str]:
+    """What is wrong with a new password (empty when it may be used): its length, only blanks, or the
+    account's own username (in any case)."""
+    if not password.strip():
+        return ["must not be only spaces"]
     if len(password) < PASSWORD_MIN:
         return [f"must be at least {PASSWORD_MIN} characters"]
     if len(password) > PASSWORD_MAX:
         return [f"must be at most {PASSWORD_MAX} characters"]
+    if username and password.strip().casefold() == username.strip().casefold():
+        return ["must not be the username"]
     return []
 
 
@@ -78,6 +83,11 @@ def get_by_username(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
 
 
+def username_taken(session: Session, username: str) -> bool:
+    """Whether an account already has that username in any case (`OFFICE` beside `office` is refused)."""
+    return session.scalar(select(User.id).where(func.lower(User.username) == username.lower()).limit(1)) is not None
+
+
 def create_user(session: Session, *, username: str, password: str, role: Role, display_name: str | None = None,
                 jurisdiction_id: uuid.UUID | None = None, school_id: uuid.UUID | None = None,
                 assigned_school_ids: list[uuid.UUID] | None = None, actor=None) -> User:
@@ -87,10 +97,10 @@ def create_user(session: Session, *, username: str, password: str, role: Role, d
         check_binding(session, actor, role=role, jurisdiction_id=jurisdiction_id, school_id=school_id,
                       assigned_school_ids=assigned_school_ids or [])
     errors: dict[str, list[str]] = {}
-    if get_by_username(session, username):
+    if username_taken(session, username):
         errors["username"] = ["is already taken"]
-    if password_errors(password):
-        errors["password"] = password_errors(password)
+    if password_errors(password, username):
+        errors["password"] = password_errors(password, username)
     if role == Role.school:
         if school_id is None:
             errors["school_id"] = ["is required for a school user"]
@@ -158,35 +168,12 @@ def check_binding(session: Session, actor, *, role: Role, jurisdiction_id: uuid.
 
 
 def change_user(session: Session, user: User, *, actor, **changes) -> User:
-    """Change an account as `actor` (a Principal): any of display_name, password, active (either of the last
-    two ends its sessions and tokens) and assigned_school_ids; audited in the actor's name.
-
-    An office changes only accounts whose whole scope (jurisdiction, school, assigned schools) lies inside
-    its own jurisdiction; one that also works elsewhere is changed by an office above both, or an admin.
-    The caller has found `user` among those the actor may see (user_filter), 404 otherwise.
+    """Change an account as `actor` (a Principal): any of display_name (empty: the username), password,
+    active (either of the last two ends its sessions and tokens) and assigned_school_ids; audited in the
+    actor's name. The rules are check_change's.
     """
-    from inspections.accounts.scope import manageable_user_filter
-    if actor.role not in MANAGERS:
-        raise Forbidden("Only offices and admins manage accounts.")
-    if user.role == Role.admin and actor.role != Role.admin:
-        raise Forbidden("Only an admin changes admin accounts.")
-    if session.scalar(select(User.id).where(User.id == user.id, manageable_user_filter(actor))) is None:
-        raise Forbidden("This account also works outside your jurisdiction; an office over all of its "
-                        "scope, or an admin, changes it.")
-    unknown = set(changes) - {"display_name", "password", "active", "assigned_school_ids"}
-    if unknown:
-        raise TypeError(f"change_user() got unexpected fields {sorted(unknown)}")
-    errors: dict[str, list[str]] = {}
-    if "display_name" in changes:
-        changes["display_name"] = (changes["display_name"] or "").strip()
-        if not changes["display_name"]:
-            errors["display_name"] = ["is required"]
-    if "password" in changes and password_errors(changes["password"]):
-        errors["password"] = password_errors(changes["password"])
-    if errors:
-        raise AccountError(errors)
+    changes = check_change(session, user, actor=actor, **changes)
     if "assigned_school_ids" in changes:
-        check_binding(session, actor, role=user.role, assigned_school_ids=changes["assigned_school_ids"])
         set_assignments(session, user=user, school_ids=changes["assigned_school_ids"])
     if "display_name" in changes:
         user.display_name = changes["display_name"]
@@ -200,8 +187,55 @@ def change_user(session: Session, user: User, *, actor, **changes) -> User:
     return user
 
 
+def check_change(session: Session, user: User, *, actor, **changes) -> dict:
+    """Whether `actor` (a Principal) may make these changes to an account, writing nothing (a page asks
+    before it confirms a step); the changes as change_user applies them. Forbidden or AccountError otherwise.
+
+    An office changes only accounts whose whole scope (jurisdiction, school, assigned schools) lies inside
+    its own jurisdiction; one that also works elsewhere is changed by an office above both, or an admin.
+    Nobody deactivates their own account, and an inspector without an area keeps at least one school.
+    The caller has found `user` among those the actor may see (user_filter), 404 otherwise.
+    """
+    from inspections.accounts.scope import manageable_user_filter
+    if actor.role not in MANAGERS:
+        raise Forbidden("Only offices and admins manage accounts.")
+    if user.role == Role.admin and actor.role != Role.admin:
+        raise Forbidden("Only an admin changes admin accounts.")
+    if session.scalar(select(User.id).where(User.id == user.id, manageable_user_filter(actor))) is None:
+        raise Forbidden("This account also works outside your jurisdiction; an office over all of its "
+                        "scope, or an admin, changes it.")
+    unknown = set(changes) - {"display_name", "password", "active", "assigned_school_ids"}
+    if unknown:
+        raise TypeError(f"change_user() got unexpected fields {sorted(unknown)}")
+    changes = dict(changes)
+    errors: dict[str, list[str]] = {}
+    if "display_name" in changes:
+        changes["display_name"] = (changes["display_name"] or "").strip() or user.username
+    if "password" in changes and password_errors(changes["password"], user.username):
+        errors["password"] = password_errors(changes["password"], user.username)
+    if changes.get("active") is False and user.id == actor.user_id:
+        errors["active"] = ["you cannot deactivate your own account"]
+    if "assigned_school_ids" in changes:
+        errors |= _assignment_errors(user, changes["assigned_school_ids"])
+    if errors:
+        raise AccountError(errors)
+    if "assigned_school_ids" in changes:
+        check_binding(session, actor, role=user.role, assigned_school_ids=changes["assigned_school_ids"])
+    return changes
+
+
+def _assignment_errors(user: User, school_ids) -> dict[str, list[str]]:
+    if user.role == Role.inspector and user.jurisdiction_id is None and not school_ids:
+        return {"assigned_school_ids": ["an inspector needs a jurisdiction or assigned schools"]}
+    return {}
+
+
 def set_assignments(session: Session, *, user: User, school_ids: list[uuid.UUID]) -> None:
-    """Replace an inspector's standing school assignments."""
+    """Replace an inspector's standing school assignments; one without an area keeps at least one school
+    (it would otherwise fall out of every office's scope)."""
+    errors = _assignment_errors(user, school_ids)
+    if errors:
+        raise AccountError(errors)
     session.query(InspectorAssignment).filter_by(inspector_id=user.id).delete()
     for sid in dict.fromkeys(school_ids):
         session.add(InspectorAssignment(inspector_id=user.id, school_id=sid))
@@ -287,8 +321,8 @@ def end_sessions(session: Session, user: User, *, tokens: bool = True) -> None:
 
 def set_password(session: Session, user: User, password: str) -> None:
     """Change a password; every session and token of the user ends (whoever knew the old one is out)."""
-    if password_errors(password):
-        raise AccountError({"password": password_errors(password)})
+    if password_errors(password, user.username):
+        raise AccountError({"password": password_errors(password, user.username)})
     user.password_hash = hash_password(password)
     end_sessions(session, user)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from inspections.audit import service as audit
@@ -55,6 +55,23 @@ def _check_enrolment(kind: SchoolKind, primary: int, junior: int) -> dict[str, l
     return errors
 
 
+def _code_used(session: Session, code: str, *, other_than: uuid.UUID | None = None) -> bool:
+    """Whether another school has this code in any case (`mdx-j01` beside `MDX-J01` is refused)."""
+    stmt = select(School.id).where(func.lower(School.code) == code.lower())
+    if other_than is not None:
+        stmt = stmt.where(School.id != other_than)
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def _check_position(latitude, longitude) -> dict[str, list[str]]:
+    """A position is both coordinates or neither."""
+    if latitude is None and longitude is not None:
+        return {"latitude": ["enter both latitude and longitude, or neither"]}
+    if longitude is None and latitude is not None:
+        return {"longitude": ["enter both latitude and longitude, or neither"]}
+    return {}
+
+
 def county_for_write(session: Session, actor, county_id) -> Jurisdiction:
     """The county `actor` (a Principal) registers a school in or moves one to. An id outside the actor's
     scope reads as a field error whether or not it exists; a node it sees but may not manage is Forbidden."""
@@ -81,9 +98,10 @@ def create_school(session: Session, *, county: Jurisdiction, id: uuid.UUID | Non
     errors = {}
     if county.level != JurisdictionLevel.county:
         errors["jurisdiction_id"] = ["schools belong to a county"]
-    if session.scalar(select(School.id).where(School.code == fields["code"])):
+    if _code_used(session, fields["code"]):
         errors["code"] = ["is already used"]
     errors |= _check_enrolment(fields["kind"], fields.get("enrolment_primary", 0), fields.get("enrolment_junior", 0))
+    errors |= _check_position(fields.get("latitude"), fields.get("longitude"))
     if errors:
         raise ValidationFailed("Invalid school", errors)
     school = School(id=id or uuid.uuid4(), jurisdiction_id=county.id, jurisdiction_path=county.path, **fields)
@@ -104,12 +122,13 @@ def update_school(session: Session, school: School, *, county: Jurisdiction | No
         if county is not None:
             _may_manage(actor, county)
     errors = {}
-    if "code" in fields and fields["code"] != school.code and \
-            session.scalar(select(School.id).where(School.code == fields["code"])):
+    if "code" in fields and fields["code"] != school.code and _code_used(session, fields["code"], other_than=school.id):
         errors["code"] = ["is already used"]
     kind = fields.get("kind", school.kind)
     errors |= _check_enrolment(kind, fields.get("enrolment_primary", school.enrolment_primary),
                                fields.get("enrolment_junior", school.enrolment_junior))
+    if "latitude" in fields or "longitude" in fields:
+        errors |= _check_position(fields.get("latitude", school.latitude), fields.get("longitude", school.longitude))
     if county is not None and county.level != JurisdictionLevel.county:
         errors["jurisdiction_id"] = ["schools belong to a county"]
     if errors:

@@ -30,6 +30,10 @@ FIELD_LABELS = {
 # The start of a service's or schema's English message -> what the page says instead.
 MESSAGES = [
     # The school register and the accounts: before the shorter, generic starts below ("at most", "is required").
+    ("cannot deactivate your own account", N_("You cannot deactivate your own account.")),
+    ("must not be only spaces", N_("A password of only spaces is not allowed; choose another.")),
+    ("must not be the username", N_("The password must differ from the username.")),
+    ("enter both latitude and longitude", N_("Enter both latitude and longitude, or neither.")),
     ("letters, digits, '.', '_' or '-'", N_("Use at most 32 letters, digits, '.', '_' or '-'.")),
     ("3-80 letters, digits", N_("Use 3 to 80 letters, digits or . _ @ -.")),
     ("must be at least 8 characters", N_("Use at least 8 characters.")),

@@ -128,8 +128,10 @@ def _render_user(p, user: User, *, error=None, fields=None, form=None, status=20
         if ids else []
     may_change = (user.role != Role.admin or p.role == Role.admin) and db.scalar(
         select(User.id).where(User.id == user.id, manageable_user_filter(p))) is not None
+    may_deactivate = may_change and user.id != p.user_id  # the same rule as accounts.check_change
     schools = _schools_in_scope(p) if may_change and user.role == Role.inspector else []
     return render_template("user.html", user=user, assigned=assigned, roles=ROLE, word=_word, may_change=may_change,
+                           may_deactivate=may_deactivate,
                            schools=schools, assigned_ids={str(i) for i in ids}, error=error,
                            fields=field_errors(fields), form=form or {}), status
 
@@ -139,7 +141,8 @@ def _render_user(p, user: User, *, error=None, fields=None, form=None, status=20
 SCHOOL_FIELDS = ("code", "name", "jurisdiction_id", "kind", "school_type", "locale", "enrolment_primary",
                  "enrolment_junior", "address", "latitude", "longitude")
 REQUIRED = ("code", "name", "jurisdiction_id", "kind", "locale")
-WHOLE = re.compile(r"[0-9]{1,9}")
+INTEGER = re.compile(r"[+-]?[0-9]+")  # a whole number; the schema says whether it is in range
+ACTIVE = {"1": True, "0": False}  # the values the edit form's State list offers
 
 
 def _domain_refusal(e: DomainError) -> dict:
@@ -165,7 +168,7 @@ def _school_form(f, *, edit: bool) -> tuple[dict, dict]:
     for k in SCHOOL_FIELDS:
         v = (f.get(k) or "").strip()
         if k.startswith("enrolment_"):
-            if v and not WHOLE.fullmatch(v):
+            if v and not INTEGER.fullmatch(v):
                 errors[k] = ["is not a whole number"]
                 continue
             v = int(v or 0)
@@ -178,7 +181,11 @@ def _school_form(f, *, edit: bool) -> tuple[dict, dict]:
             v = None
         data[k] = v
     if edit:
-        data["active"] = f.get("active", "1") != "0"
+        if "active" in f:  # the form always sends it; without it the state stays as it is
+            if f["active"] in ACTIVE:
+                data["active"] = ACTIVE[f["active"]]
+            else:
+                errors["active"] = ["must be one of the listed options"]
     loaded = _schema_load(SchoolPatch() if edit else SchoolIn(), {k: v for k, v in data.items() if k not in errors},
                           errors)
     return loaded, errors
@@ -347,8 +354,16 @@ def user_rename(user_id):
     """Change an account's display name."""
     p = _principal(*MANAGERS)
     name = (request.form.get("display_name") or "").strip()
-    return _change_user(p, user_id, {"display_name": name}, _("The display name was changed."),
-                        form_errors=None if name else {"display_name": ["is required"]})
+    user = _user_or_404(p, user_id)
+    if (name or user.username) == user.display_name:  # the same name (empty: the username, as on creation)
+        try:  # still only for an account the office may change
+            accounts.check_change(session(), user, actor=p, display_name=name)
+        except DomainError as e:
+            return _render_user(p, user, error=_("The account was not changed."), fields=_domain_refusal(e),
+                                status=422)
+        flash(_("Nothing was changed."))
+        return redirect(url_for("web.user_detail", user_id=user.id), code=303)
+    return _change_user(p, user_id, {"display_name": name}, _("The display name was changed."))
 
 
 @bp.post("/users/<user_id>/assignments")
@@ -375,6 +390,11 @@ def user_deactivate(user_id):
     p = _principal(*MANAGERS)
     if request.method == "GET":
         user = _user_or_404(p, user_id)
+        try:  # the page asks only for a step the POST would take (accounts.check_change's rules)
+            accounts.check_change(session(), user, actor=p, active=False)
+        except DomainError as e:
+            return _render_user(p, user, error=_("The account was not changed."), fields=_domain_refusal(e),
+                                status=422)
         return render_template("user_deactivate.html", user=user, roles=ROLE, word=_word)
     return _change_user(p, user_id, {"active": False}, _("The account was deactivated and signed out everywhere."))
 

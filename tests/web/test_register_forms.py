@@ -55,7 +55,7 @@ def _audit(session, entity_id) -> list[tuple[str, dict]]:
 def _school_form(world, **over) -> dict:
     return {"code": "WEB-1", "name": "网页新建小学", "jurisdiction_id": str(world.county_a1.id), "kind": "primary",
             "school_type": "ordinary", "locale": "rural", "enrolment_primary": "320", "enrolment_junior": "0",
-            "address": "", "latitude": "28.123456", "longitude": ""} | over
+            "address": "", "latitude": "28.123456", "longitude": "112.654321"} | over
 
 
 # ---- schools -------------------------------------------------------------------------------------------------
@@ -84,6 +84,11 @@ def test_an_office_registers_a_school_from_the_form(client, session, world):
     ("en", {"enrolment_junior": "40"}, "Junior secondary students", "no junior secondary section"),
     ("en", {"enrolment_primary": "3.5"}, "Primary students", "Enter a whole number."),
     ("en", {"enrolment_primary": "100001"}, "Primary students", "from 0 to 100000"),
+    ("en", {"enrolment_primary": "-5"}, "Primary students", "Enter a whole number from 0 to 100000."),
+    ("zh-CN", {"enrolment_junior": "99999999999999999999", "kind": "junior", "enrolment_primary": "0"},
+     "初中在校生数", "0 到 100000"),
+    ("en", {"longitude": ""}, "Longitude", "Enter both latitude and longitude, or neither."),
+    ("zh-CN", {"latitude": ""}, "纬度", "纬度和经度须同时填写，或同时留空。"),
     ("zh-CN", {"latitude": "95"}, "纬度", "-90 到 90"),
     ("en", {"longitude": "east"}, "Longitude", "Enter a number such as"),
     ("en", {"kind": "university"}, "Kind", "Choose one of the listed options."),
@@ -302,8 +307,6 @@ def test_an_office_renames_and_assigns_an_inspector(client, session, world):
                                                                    "csrf_token": token})
     assert r.status_code == 422 and "Assigned schools: Choose schools from the list." in _error(r)
     assert not UUID.search(_visible(r.get_data(as_text=True)))
-    r = client.post(f"/web/users/{uid}/name?lang=zh-CN", data={"display_name": "  ", "csrf_token": token})
-    assert r.status_code == 422 and "显示名称: 此项必填。" in _error(r)
     assert len(_audit(session, uid)) == 2
     assert _count(session, InspectorAssignment, InspectorAssignment.inspector_id == uid) == 2
 
@@ -371,6 +374,157 @@ def test_accounts_outside_the_jurisdiction_are_404_and_shared_ones_403(client, s
         for outside in (world.office_a, world.admin, world.school_b1):  # not accounts it sees: unknown
             assert client.post(f"/web/users/{outside.id}/{action}", data=data).status_code == 404, action
     assert client.get(f"/web/users/{world.office_a.id}/deactivate").status_code == 404
+    # The confirmation page is not offered for a step the POST refuses: the same 403.
+    assert client.get(f"/web/users/{shared.id}/deactivate").status_code == 403
     session.expire_all()
     assert session.get(User, shared.id).active and session.get(User, world.office_a.id).active
     assert _count(session, AuditRecord, AuditRecord.entity == "user") == 0
+
+
+# ---- what an outside test of the forms found ---------------------------------------------------------------------
+
+def test_a_code_differing_only_in_case_is_already_used(client, session, world):
+    token = _as(client, world.office_a1)
+    other = world.school_a1.code.lower() if world.school_a1.code.lower() != world.school_a1.code \
+        else world.school_a1.code.upper()
+    r = client.post("/web/schools/new?lang=en", data=_school_form(world, code=other) | {"csrf_token": token})
+    assert r.status_code == 422 and "School code: This code is already used by another school." in _error(r)
+    assert _count(session, School, School.code == other) == 0
+
+
+def _edit_form(school, **over) -> dict:
+    return {"code": school.code, "name": school.name, "jurisdiction_id": str(school.jurisdiction_id),
+            "kind": school.kind.value, "school_type": school.school_type.value, "locale": school.locale.value,
+            "enrolment_primary": str(school.enrolment_primary), "enrolment_junior": str(school.enrolment_junior),
+            "address": "", "latitude": "", "longitude": "", "active": "1"} | over
+
+
+@pytest.mark.parametrize("active", ["false", "maybe", ""])
+def test_the_state_takes_only_the_values_the_form_offers(client, session, world, active):
+    token = _as(client, world.office_a1)
+    school = world.school_a1
+    r = client.post(f"/web/schools/{school.id}/edit?lang=en", data=_edit_form(school, active=active, name="改名")
+                    | {"csrf_token": token})
+    assert r.status_code == 422 and "State: Choose one of the listed options." in _error(r)
+    session.expire_all()
+    assert session.get(School, school.id).active and session.get(School, school.id).name != "改名"
+    assert _audit(session, school.id) == []
+    r = client.post(f"/web/schools/{school.id}/edit", data=_edit_form(school, active="0") | {"csrf_token": token})
+    assert r.status_code == 303
+    session.expire_all()
+    assert session.get(School, school.id).active is False
+
+
+def test_an_edit_keeps_latitude_and_longitude_together(client, session, world):
+    token = _as(client, world.office_a1)
+    school = world.school_a1
+    r = client.post(f"/web/schools/{school.id}/edit?lang=en", data=_edit_form(school, latitude="28.5")
+                    | {"csrf_token": token})
+    assert r.status_code == 422 and "Longitude: Enter both latitude and longitude, or neither." in _error(r)
+    r = client.post(f"/web/schools/{school.id}/edit", data=_edit_form(school, latitude="28.5", longitude="112.5")
+                    | {"csrf_token": token})
+    assert r.status_code == 303
+    session.expire_all()
+    assert (str(session.get(School, school.id).latitude), str(session.get(School, school.id).longitude)) == \
+        ("28.500000", "112.500000")
+
+
+def test_nobody_deactivates_their_own_account(client, session, world):
+    me = world.office_a1
+    token = _as(client, me)
+    bearer = token_for(session, me)
+    page = client.get(f"/web/users/{me.id}?lang=en").get_data(as_text=True)
+    assert 'data-testid="rename"' in page and 'data-testid="deactivate"' not in page  # no link to it
+    assert 'data-testid="deactivate"' in client.get(f"/web/users/{world.inspector_a1.id}").get_data(as_text=True)
+    r = client.get(f"/web/users/{me.id}/deactivate?lang=en")
+    assert r.status_code == 422 and "State: You cannot deactivate your own account." in _error(r)
+    assert 'data-testid="confirm-deactivate"' not in r.get_data(as_text=True)
+    r = client.post(f"/web/users/{me.id}/deactivate?lang=zh-CN", data={"csrf_token": token})
+    assert r.status_code == 422 and "不能停用自己的账号" in _error(r)
+    r = client.patch(f"/api/v1/users/{me.id}", json={"active": False}, headers=bearer)
+    assert r.status_code == 422 and "active" in r.json["errors"]
+    session.expire_all()
+    assert session.get(User, me.id).active and _audit(session, me.id) == []
+    assert client.get("/web/schools").status_code == 200  # still signed in
+    admin = client.application.test_client()
+    login(admin, world.admin.username)
+    t = csrf(admin.get("/web/schools"))
+    assert admin.post(f"/web/users/{world.admin.id}/deactivate", data={"csrf_token": t}).status_code == 422
+    session.expire_all()
+    assert session.get(User, world.admin.id).active
+
+
+def test_an_inspector_without_an_area_keeps_at_least_one_school(client, session, world):
+    token = _as(client, world.office_a1)
+    r = client.post("/web/users/new", data=_user_form(assigned_school_id=[str(world.school_a1.id)])
+                    | {"csrf_token": token})
+    assert r.status_code == 303
+    user = session.scalar(select(User).where(User.username == "web-insp"))
+    assert user.jurisdiction_id is None
+    r = client.post(f"/web/users/{user.id}/assignments?lang=en", data={"csrf_token": token})
+    assert r.status_code == 422
+    assert "Assigned schools: Choose the inspector's area or assign schools." in _error(r)
+    r = client.patch(f"/api/v1/users/{user.id}", json={"assigned_school_ids": []},
+                     headers=token_for(session, world.office_a1))
+    assert r.status_code == 422 and "assigned_school_ids" in r.json["errors"]
+    assert accounts.assigned_school_ids(session, user.id) == [world.school_a1.id]
+    r = client.post(f"/web/users/{user.id}/assignments", data={"csrf_token": token,
+                                                               "school_id": [str(world.school_a1b.id)]})
+    assert r.status_code == 303 and accounts.assigned_school_ids(session, user.id) == [world.school_a1b.id]
+    # One with an area may have none.
+    r = client.post(f"/web/users/{world.inspector_a1.id}/assignments", data={"csrf_token": token})
+    assert r.status_code == 303
+
+
+def test_a_username_differing_only_in_case_is_taken(client, session, world):
+    token = _as(client, world.office_a1)
+    r = client.post("/web/users/new?lang=en", data=_user_form(username=world.inspector_a1.username.upper(),
+                                                              jurisdiction_id=str(world.county_a1.id))
+                    | {"csrf_token": token})
+    assert r.status_code == 422 and "Username: This username is already taken" in _error(r)
+    assert _count(session, User, User.username == world.inspector_a1.username.upper()) == 0
+
+
+@pytest.mark.parametrize("lang,password,text", [
+    ("en", " " * 8, "A password of only spaces is not allowed"),
+    ("en", "WEB-INSP", "The password must differ from the username."),
+    ("zh-CN", "web-insp", "密码不能与用户名相同"),
+])
+def test_blank_passwords_and_the_username_as_password_are_refused(client, session, world, lang, password, text):
+    token = _as(client, world.office_a1)
+    r = client.post(f"/web/users/new?lang={lang}", data=_user_form(password=password, password2=password,
+                                                                   jurisdiction_id=str(world.county_a1.id))
+                    | {"csrf_token": token})
+    assert r.status_code == 422 and text in _error(r)
+    assert _count(session, User, User.username == "web-insp") == 0
+    uid, name = world.inspector_a1.id, world.inspector_a1.username
+    if password.strip():
+        password = name.upper() if password.isupper() else name
+    r = client.post(f"/web/users/{uid}/password?lang={lang}", data={"password": password, "password2": password,
+                                                                    "csrf_token": token})
+    assert r.status_code == 422 and text in _error(r)
+    assert _audit(session, uid) == []
+
+
+def test_renaming_to_the_same_name_changes_nothing_and_an_empty_name_is_the_username(client, session, world):
+    token = _as(client, world.office_a1)
+    user = world.inspector_a1
+    assert client.post(f"/web/users/{user.id}/name", data={"display_name": "李督学", "csrf_token": token}).status_code \
+        == 303
+    r = client.post(f"/web/users/{user.id}/name?lang=en", data={"display_name": " 李督学 ", "csrf_token": token})
+    assert r.status_code == 303
+    assert "Nothing was changed." in client.get(r.headers["Location"]).get_data(as_text=True)
+    assert len(_audit(session, user.id)) == 1
+    # Empty: the username, as an account created without a name (and as the API does).
+    r = client.post(f"/web/users/{user.id}/name", data={"display_name": "  ", "csrf_token": token})
+    assert r.status_code == 303
+    session.expire_all()
+    assert session.get(User, user.id).display_name == user.username and len(_audit(session, user.id)) == 2
+    r = client.post("/web/users/new", data=_user_form(display_name="", jurisdiction_id=str(world.county_a1.id))
+                    | {"csrf_token": token})
+    assert r.status_code == 303
+    assert session.scalar(select(User.display_name).where(User.username == "web-insp")) == "web-insp"
+    bearer = token_for(session, world.office_a1)
+    assert client.patch(f"/api/v1/users/{user.id}", json={"display_name": "李"}, headers=bearer).status_code == 200
+    r = client.patch(f"/api/v1/users/{user.id}", json={"display_name": ""}, headers=bearer)
+    assert r.status_code == 200 and r.json["display_name"] == user.username

@@ -78,3 +78,89 @@ def test_schools_are_registered_and_changed_only_in_a_managed_county(session, wo
                            .order_by(AuditRecord.at, AuditRecord.id)).all()
     assert [(r.action, r.data) for r in recs] == [("create", {"code": "R-2"}), ("update", {"name": "新校二"})]
     assert world.school_b1.name != "越界"
+
+
+def test_nobody_deactivates_their_own_account_but_may_change_the_rest(session, world):
+    for me in (world.office_a1, world.admin):
+        with pytest.raises(accounts.AccountError) as err:
+            accounts.change_user(session, me, actor=_p(session, me), active=False)
+        assert err.value.fields == {"active": ["you cannot deactivate your own account"]}
+        with pytest.raises(accounts.AccountError):
+            accounts.check_change(session, me, actor=_p(session, me), active=False)
+        assert me.active
+    accounts.change_user(session, world.office_a1, actor=_p(session, world.office_a1), display_name="我", active=True)
+    accounts.check_change(session, world.inspector_a1, actor=_p(session, world.office_a1), active=False)
+    assert world.inspector_a1.active  # check_change writes nothing
+    with pytest.raises(Forbidden):
+        accounts.check_change(session, world.admin, actor=_p(session, world.office_a), active=False)
+
+
+def test_an_inspector_without_an_area_keeps_at_least_one_school(session, world):
+    office = _p(session, world.office_a1)
+    insp = accounts.create_user(session, username="no-area", password="password-123", role=Role.inspector,
+                                assigned_school_ids=[world.school_a1.id], actor=office)
+    for call in (lambda: accounts.change_user(session, insp, actor=office, assigned_school_ids=[]),
+                 lambda: accounts.set_assignments(session, user=insp, school_ids=[])):
+        with pytest.raises(accounts.AccountError) as err:
+            call()
+        assert err.value.fields == {"assigned_school_ids": ["an inspector needs a jurisdiction or assigned schools"]}
+    assert accounts.assigned_school_ids(session, insp.id) == [world.school_a1.id]
+    accounts.change_user(session, world.inspector_a1, actor=office, assigned_school_ids=[])  # it has an area
+
+
+def test_usernames_and_school_codes_are_unique_whatever_their_case(session, world):
+    office = _p(session, world.office_a1)
+    with pytest.raises(accounts.AccountError) as err:
+        accounts.create_user(session, username=world.inspector_a1.username.upper(), password="password-123",
+                             role=Role.inspector, jurisdiction_id=world.county_a1.id, actor=office)
+    assert err.value.fields == {"username": ["is already taken"]}
+    county = world.county_a1
+    org.create_school(session, county=county, code="MDX-J01", name="一", kind=SchoolKind.primary, locale=Locale.rural)
+    with pytest.raises(ValidationFailed) as err:
+        org.create_school(session, county=county, code="mdx-j01", name="二", kind=SchoolKind.primary,
+                          locale=Locale.rural)
+    assert err.value.fields == {"code": ["is already used"]}
+    with pytest.raises(ValidationFailed):
+        org.update_school(session, world.school_a1, code="Mdx-J01")
+    school = world.school_a1
+    org.update_school(session, school, code=school.code.swapcase())  # its own code in another case is its own
+    assert accounts.get_by_username(session, world.inspector_a1.username.upper()) is None  # sign-in unchanged
+
+
+@pytest.mark.parametrize("password,message", [(" " * 8, "must not be only spaces"), ("\t" * 9, "must not be only spaces"),
+                                               ("NEW-USER", "must not be the username"),
+                                               ("new-user", "must not be the username")])
+def test_blank_passwords_and_the_username_are_no_passwords(session, world, password, message):
+    office = _p(session, world.office_a1)
+    with pytest.raises(accounts.AccountError) as err:
+        accounts.create_user(session, username="new-user", password=password, role=Role.inspector,
+                             jurisdiction_id=world.county_a1.id, actor=office)
+    assert err.value.fields == {"password": [message]}
+    user = accounts.create_user(session, username="new-user", password="password-123", role=Role.inspector,
+                                jurisdiction_id=world.county_a1.id, actor=office)
+    with pytest.raises(accounts.AccountError):
+        accounts.change_user(session, user, actor=office, password=password)
+    with pytest.raises(accounts.AccountError):
+        accounts.set_password(session, user, password)
+    assert accounts.check_password(user, "password-123")
+
+
+def test_a_school_position_is_both_coordinates_or_neither(session, world):
+    from decimal import Decimal
+    county = world.county_a1
+    with pytest.raises(ValidationFailed) as err:
+        org.create_school(session, county=county, code="P-1", name="一", kind=SchoolKind.primary, locale=Locale.rural,
+                          latitude=Decimal("28.1"))
+    assert err.value.fields == {"longitude": ["enter both latitude and longitude, or neither"]}
+    with pytest.raises(ValidationFailed) as err:
+        org.create_school(session, county=county, code="P-1", name="一", kind=SchoolKind.primary, locale=Locale.rural,
+                          longitude=Decimal("112.1"))
+    assert err.value.fields == {"latitude": ["enter both latitude and longitude, or neither"]}
+    school = org.create_school(session, county=county, code="P-1", name="一", kind=SchoolKind.primary,
+                               locale=Locale.rural, latitude=Decimal("28.1"), longitude=Decimal("112.1"))
+    with pytest.raises(ValidationFailed):
+        org.update_school(session, school, latitude=None)
+    org.update_school(session, school, latitude=None, longitude=None)
+    org.update_school(session, school, latitude=Decimal("28.2"), longitude=Decimal("112.2"))
+    org.update_school(session, school, latitude=Decimal("28.3"))  # the other one is kept
+    assert (school.latitude, school.longitude) == (Decimal("28.3"), Decimal("112.2"))
