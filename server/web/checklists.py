@@ -377,6 +377,12 @@ def _new_target(form, fields: dict):
     if form.get("target_kind") == "fewer":
         target["min_fewer_per_year"] = int(value) if value.isdigit() else value
     else:  # the form asks a percentage; the definition keeps a share ("70" -> "0.7")
+        from inspections.scoring.expressions import parse_decimal
+        percent = parse_decimal(value)
+        if percent is not None and 0 < percent < 1:  # "0.7" is a share typed where a percentage is asked
+            fields["target_value"] = [forms.Said(_("Enter the percentage of schools, such as %(example)s for "
+                                                   "%(example)s%%.", example=70))]
+            return None
         target["min_share_met"] = _share(value)
     group = {"label": _l("County target"), "objects": [("add_county_targets", code)],
              "labels": {"code": _l("Target code"), "name": _l("Name"), "section": _l("Part of the standard"),
@@ -552,6 +558,7 @@ def _errors(fields: dict, tpl, prefixes=()) -> list[tuple[str, list[str]]]:
                      "item_severity": f"{_('Measured item')} · {_('Severity')}",
                      "target_section": f"{_('County target')} · {_('Part of the standard')}",
                      "target_kind": f"{_('County target')} · {_('Kind of target')}",
+                     "target_value": f"{_('County target')} · {_('Value')}",
                      "check_section": f"{_('New check')} · {_('Part of the standard')}",
                      "check_severity": f"{_('New check')} · {_('Severity')}",
                      "version": _("Version")}.get(parts[0]) \

@@ -274,6 +274,7 @@ def test_a_county_template_may_not_be_looser_than_its_citys_standard(client, ses
     ({**TARGET, "target_section": "A"}, ["County target · Part of the standard: Choose one of the listed options."]),
     ({**TARGET, "target_kind": "most"}, ["County target · Kind of target: Choose one of the listed options."]),
     ({**TARGET, "target_code": "B5"}, ["County target · Target code: This code is already used; choose another."]),
+    ({**TARGET, "target_value": "0.7"}, ["County target · Value: Enter the percentage of schools, such as 70 for 70%."]),
     ({"t.R1.primary": "4.2"}, ["New thresholds: Nothing would change"]),
     ({"t.R1.primary": "4.5", "effective_from": "2020-01-01"}, ["Effective from: Choose today or a later date"]),
 ])
