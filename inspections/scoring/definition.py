@@ -322,10 +322,32 @@ def _threshold_problems(ind: dict, level: str, kind: str | None, path: str) -> l
         return [] if isinstance(raw, bool) else [(tpath, "a yes/no check needs threshold true or false")]
     if isinstance(raw, float):
         return [(tpath, "use a decimal string such as '4.2' so every office computes the same result")]
+    problem = threshold_range_problem(ind, raw)
+    return [(tpath, problem)] if problem else []
+
+
+MAX_THRESHOLD = 10 ** 13  # the API's largest number; nothing a school counts comes near it
+
+
+def threshold_range_problem(ind: dict, raw: Any) -> str | None:
+    """Why `raw` is no sensible threshold for a number indicator (None when it is one): ASCII decimal only,
+    0 to 10^13, a percentage at most 100, and an upper limit above 0 (a school could never meet "at most 0")."""
+    if isinstance(raw, str) and not raw.isascii():  # Decimal() reads full-width digits; they are never stored
+        return "must be a decimal string >= 0 (or a time of day \"HH:MM\")"
     value = ex.parse_threshold(raw)
     if value is None or value < 0:
-        return [(tpath, "must be a decimal string >= 0 (or a time of day \"HH:MM\")")]
-    return []
+        return "must be a decimal string >= 0 (or a time of day \"HH:MM\")"
+    if value > MAX_THRESHOLD:
+        return f"is out of range: at most {MAX_THRESHOLD}"
+    if ind.get("unit") == "percent" and value > 100:
+        return "is out of range: a percentage is at most 100"
+    if ind.get("comparator") in (Comparator.le, Comparator.lt) and value <= 0 and \
+            (ind.get("comparator") == Comparator.lt or ind.get("unit") in COUNTED_UNITS):
+        return "is out of range: no school could meet an upper limit of 0"
+    return None
+
+
+COUNTED_UNITS = ("students", "teachers", "rooms")
 
 
 def _shortfall_problems(ind: dict, kind: str | None, path: str) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from inspections.scoring import expressions as ex
 from inspections.scoring.definition import (EVERY_SCHOOL, LEVELS, NA_ALLOWED, PER_SCHOOL, DefinitionError,
-                                             definition_problems, threshold_for)
+                                             definition_problems, threshold_for, threshold_range_problem)
 from inspections.scoring.enums import Comparator
 
 OVERLAY_KEYS = {"code", "name", "parent", "effective_from", "notes", "set_thresholds", "set_rules", "add_items",
@@ -68,18 +68,39 @@ def apply_overlay(parent: dict, overlay: dict) -> dict:
         if not county:
             p.append(("add_county_targets", f"{parent.get('code')!r} has no county section to add targets to"))
         else:
-            have = {t.get("code") for t in county.get("targets", []) if isinstance(t, dict)}
+            # A target's code must not be one an item, indicator or target already has (B5 is an indicator).
+            have = {x.get("code") for key in ("targets", "items", "indicators") for x in county.get(key, [])
+                    if isinstance(x, dict)} | set(items) | set(indicators)
             for i, t in enumerate(targets):
                 if isinstance(t, dict) and t.get("code") in have:
                     p.append((f"add_county_targets[{i}].code", f"{t.get('code')!r} already exists in the parent"))
             county["targets"] = list(county.get("targets", [])) + copy.deepcopy(targets)
     # Overlay-level problems first; the resolved definition's own checks catch bad added items and indicators.
-    p += [pr for pr in definition_problems(result) if pr not in p]
+    # A threshold the overlay set is reported once, under set_thresholds, not again as the indicator's.
+    said = {_threshold_path(path) for path, _ in p if path.startswith("set_thresholds.")}
+    # An added code already in the parent is reported once, as the overlay's, not again as a duplicate.
+    taken = {m.group(1) for _, msg in p if (m := re.match(r"^'(.+)' already exists in ", msg))}
+    p += [pr for pr in definition_problems(result) if pr not in p and _threshold_path(pr[0]) not in said
+          and not (pr[1].startswith("duplicate code") and _code_of(pr[0]) in taken)]
     if not p:  # the safety net: whatever the overlay said, the result keeps every parent check at full strength
         p += weakening_problems(parent, result)
     if p:
         raise DefinitionError(p, "Invalid template overlay")
     return result
+
+
+def _threshold_path(path: str) -> str:
+    """'set_thresholds.R1.primary' and 'indicators[R1].threshold.primary' (or county.indicators[..]) -> 'R1.primary'."""
+    if path.startswith("set_thresholds."):
+        return path[len("set_thresholds."):]
+    m = re.match(r"^(?:county\.)?indicators\[(.+)\]\.threshold(?:\.(\w+))?$", path)
+    return f"{m.group(1)}.{m.group(2)}" if m and m.group(2) else (m.group(1) if m else path)
+
+
+def _code_of(path: str) -> str | None:
+    """'indicators[R1].code' -> 'R1'."""
+    m = re.match(r"^(?:county\.)?(?:items|indicators|targets)\[(.+)\]\.code$", path)
+    return m.group(1) if m else None
 
 
 def merge_overlays(previous: dict | None, new: dict) -> dict:
@@ -143,9 +164,13 @@ def _tightening_problem(ind: dict, level: str, value: Any) -> str | None:
     old, comparator = threshold_for(ind, level), ind["comparator"]
     if comparator == Comparator.eq:
         return None if value == old else "a yes/no check of the parent cannot be changed"
-    new = None if isinstance(value, float) else ex.parse_threshold(value)
+    new = None if isinstance(value, float) or (isinstance(value, str) and not value.isascii()) \
+        else ex.parse_threshold(value)
     if new is None:
         return "must be a decimal string such as '4.5'"
+    out_of_range = threshold_range_problem(ind, value)
+    if out_of_range and new >= 0:
+        return out_of_range
     if comparator == Comparator.ge and new < old:
         return f"{value} would loosen the parent threshold {old}: a local template may only raise it (>= {old})"
     if comparator in (Comparator.le, Comparator.lt) and new > old:

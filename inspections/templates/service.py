@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from datetime import date
 
@@ -10,6 +11,7 @@ from sqlalchemy import case, literal, or_, select
 from sqlalchemy.orm import Session
 
 from inspections.accounts.enums import Role
+from inspections import clock
 from inspections.accounts.scope import Principal
 from inspections.db import utcnow
 from inspections.errors import Conflict, ValidationFailed
@@ -127,6 +129,7 @@ def create_version(session: Session, template: ChecklistTemplate, *, overlay: di
                    effective_from: date | None) -> TemplateVersion:
     """A draft version: the template's latest published overlay with `overlay` on top (so a new version
     starts from the previous one), applied to the parent's version in force on `effective_from`."""
+    from inspections.scoring.definition import DefinitionError
     from inspections.scoring.overlay import apply_overlay, merge_overlays
     if template.parent_id is None:
         raise Conflict("built-in templates change only with the code that ships them")
@@ -138,6 +141,17 @@ def create_version(session: Session, template: ChecklistTemplate, *, overlay: di
     overlay = merge_overlays(previous.overlay if previous is not None else None, overlay)
     overlay = {**overlay, "code": template.code, "parent": parent_version.definition["code"]}
     definition = apply_overlay(parent_version.definition, overlay)
+    problems = standards_above_problems(session, template, definition, effective_from, overlay)
+    if problems:
+        raise DefinitionError(problems, "A local template may not be looser than a standard above it")
+    if effective_from is not None and effective_from < clock.today():
+        raise ValidationFailed("Invalid version", {"effective_from": ["must be today or later (leave it empty to "
+                                                                      "apply from publication)"]})
+    base = previous.definition if previous is not None and previous.parent_version_id == parent_version.id \
+        else parent_version.definition
+    if _substance(definition) == _substance(base):
+        raise ValidationFailed("Invalid version", {"set_thresholds": ["nothing would change: tighten a threshold "
+                                                                      "or add something"]})
     number = (session.scalar(select(TemplateVersion.number).where(TemplateVersion.template_id == template.id)
                              .order_by(TemplateVersion.number.desc()).limit(1)) or 0) + 1
     v = TemplateVersion(template_id=template.id, number=number, status=VersionStatus.draft,
@@ -155,6 +169,18 @@ def publish(session: Session, version: TemplateVersion) -> TemplateVersion:
     if version.status != VersionStatus.draft:
         raise Conflict(f"version {version.number} is {version.status.value}; only a draft can be published")
     check_definition(version.definition)
+    # A draft is its base (the latest published version when it was made) plus its changes: once another
+    # version is published, publishing this one would drop what that one added.
+    newer = session.scalar(select(TemplateVersion.number).where(
+        TemplateVersion.template_id == version.template_id, TemplateVersion.status == VersionStatus.published,
+        TemplateVersion.published_at > version.created_at).limit(1))
+    if newer is not None:
+        raise Conflict(f"version {newer} was published after this draft was made; make a new draft from the "
+                       "current version")
+    template = session.get(ChecklistTemplate, version.template_id)
+    problems = standards_above_problems(session, template, version.definition, version.effective_from)
+    if problems:
+        raise DefinitionError(problems, "A local template may not be looser than a standard above it")
     parent = session.get(TemplateVersion, version.parent_version_id) if version.parent_version_id else None
     if parent is not None:
         # A draft stored before a rule existed (or edited by hand) must not publish a weaker standard.
@@ -166,6 +192,60 @@ def publish(session: Session, version: TemplateVersion) -> TemplateVersion:
     version.content_sha256 = content_hash(version.definition)
     session.flush()
     return version
+
+
+def _substance(definition: dict) -> dict:
+    """A definition without its names and labels: what scoring uses."""
+    return {k: v for k, v in definition.items() if k not in ("code", "name", "parent", "effective_from", "notes")}
+
+
+def standards_above_problems(session: Session, template: ChecklistTemplate, definition: dict,
+                             on: date | None, overlay: dict | None = None) -> list[tuple[str, str]]:
+    """Where `definition` is looser than a standard in force above its template's area.
+
+    Scoring takes the nearest area's template alone (effective_version), so a county template that
+    extends the national one must still be no looser than its city's template published since: every
+    template of an area above, in force on `on`, is checked on the indicators and rules both have.
+    """
+    from inspections.scoring.overlay import weakening_problems
+    if template.jurisdiction_id is None:
+        return []
+    area = session.get(Jurisdiction, template.jurisdiction_id)
+    above = [uuid.UUID(x) for x in area.path.strip("/").split("/") if x and x != str(area.id)]
+    if not above:
+        return []
+    set_codes = set((overlay or {}).get("set_thresholds") or {})
+    problems: list[tuple[str, str]] = []
+    for tpl in session.scalars(select(ChecklistTemplate).where(ChecklistTemplate.jurisdiction_id.in_(above))):
+        standard = latest_published(session, tpl.id, on)
+        if standard is None:
+            continue
+        shared = _shared_part(standard.definition, definition)
+        for path, msg in weakening_problems(shared, definition):
+            m = re.match(r"^(?:county\.)?indicators\[(.+)\]\.threshold\.(\w+)$", path)
+            if m and m.group(1) in set_codes:
+                path = f"set_thresholds.{m.group(1)}.{m.group(2)}"
+            problem = (path, f"{msg} ({tpl.code})")
+            if problem not in problems:
+                problems.append(problem)
+    return problems
+
+
+def _shared_part(standard: dict, child: dict) -> dict:
+    """`standard` reduced to the items, indicators and targets `child` has too (a county template need
+    not carry what a city template added; it may not be looser on what both have)."""
+    out = dict(standard)
+    codes = {x.get("code") for x in child.get("items", []) + child.get("indicators", []) if isinstance(x, dict)}
+    out["items"] = [x for x in standard.get("items", []) if x.get("code") in codes]
+    out["indicators"] = [x for x in standard.get("indicators", []) if x.get("code") in codes]
+    if isinstance(standard.get("county"), dict):
+        mine = child.get("county") if isinstance(child.get("county"), dict) else {}
+        have = {x.get("code") for key in ("items", "indicators", "targets") for x in mine.get(key, [])
+                if isinstance(x, dict)}
+        out["county"] = {**standard["county"], **{key: [x for x in standard["county"].get(key, []) if
+                                                        x.get("code") in have]
+                                                  for key in ("items", "indicators", "targets")}}
+    return out
 
 
 def item_codes(version: TemplateVersion) -> set[str]:

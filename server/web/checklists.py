@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 import uuid
 
+import unicodedata
+
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -43,6 +46,7 @@ KIND = {"number": _l("Number"), "integer": _l("Whole number"), "boolean": _l("Ye
 CODE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 LEVELS = ("primary", "junior")
 SEVERITIES = ("medium", "high", "low")
+SECTIONS_OFFERED = ("B", "C")  # the parts of the standard the form offers for what a local template adds
 # "At least": a school below it is short by the difference; "at most": a school above it is over by it.
 COMPARATOR = {"ge": _l("At least"), "le": _l("At most")}
 TARGET_KIND = {"share": _l("At least this share of schools meets it (%)"),
@@ -102,6 +106,13 @@ def _own_area(p) -> Jurisdiction | None:
     return j
 
 
+def _own_template(p) -> ChecklistTemplate | None:
+    """The template of the office's own area, if it has made one."""
+    if p.role != Role.office or p.jurisdiction_id is None:
+        return None
+    return session().scalar(select(ChecklistTemplate).where(ChecklistTemplate.jurisdiction_id == p.jurisdiction_id))
+
+
 def _parents(p, area: Jurisdiction) -> list[ChecklistTemplate]:
     """Templates a new local template of `area` may extend: the national ones and those of areas above it."""
     db = session()
@@ -139,7 +150,12 @@ def template_create():
     p = _principal(*VIEWERS)
     area = _own_area(p)
     if area is None:
-        abort(403)
+        made = _own_template(p)
+        if made is None:
+            abort(403)
+        # The form again (the back button): the area's template exists; show it rather than a refusal.
+        flash(_("Your area already has a template; add a version to it."))
+        return redirect(url_for("web.template_detail", template_id=made.id), 303)
     form = request.form
     code, name = form.get("code", "").strip().lower(), form.get("name", "").strip()
     fields: dict[str, list[str]] = {}
@@ -232,22 +248,27 @@ def template_new_version(template_id):
     tpl = _visible_template(p, template_id)
     if not _manages(p, tpl):
         abort(403)
-    form = request.form
+    # Full-width digits and signs ("４.５") become ASCII before anything reads them; they are never stored.
+    form = MultiDict([(k, unicodedata.normalize("NFKC", v)) for k, v in request.form.items(multi=True)])
     changes: dict[str, dict[str, str]] = {}
     for key, value in form.items():
-        parts = key.split(".")
-        if len(parts) == 3 and parts[0] == "t" and value.strip():
-            changes.setdefault(parts[1], {})[parts[2]] = value.strip()
+        # "t.<indicator>.<level>"; indicator codes may contain dots themselves (C9.2, B3.1).
+        code, _dot, level = key[2:].rpartition(".") if key.startswith("t.") else ("", "", "")
+        if code and level in LEVELS and value.strip():
+            changes.setdefault(code, {})[level] = value.strip()
     fields: dict[str, list[str]] = {}
     overlay: dict = {"set_thresholds": changes} if changes else {}
     groups: list[dict] = []  # what each added thing is called on the form, to name the service's errors
     for made in (_new_check(form, fields), _new_measured_item(form, fields, _units(_current_definition(tpl))),
-                 _new_target(form)):
+                 _new_target(form, fields)):
         if made:
             added, group = made
             for key, objs in added.items():
                 overlay[key] = overlay.get(key, []) + objs
             groups.append(group)
+    if form.get("check_code", "").strip() and form.get("check_code", "").strip() == form.get("item_code", "").strip():
+        # One code for two new things: say it once, at the second of them.
+        fields["check_code"] = [forms.Said(_("This code is already used; choose another."))]
     effective = None
     if form.get("effective_from"):
         from datetime import date
@@ -309,6 +330,13 @@ def _new_measured_item(form, fields: dict, units: list[str]):
     if unit not in units:  # a word the page cannot say is no unit of this form
         fields["item_unit"] = [forms.Said(_("Choose one of the listed options."))]
         return None
+    for name, allowed in (("item_section", SECTIONS_OFFERED), ("item_comparator", tuple(COMPARATOR)),
+                          ("item_severity", SEVERITIES)):
+        if form.get(name, "") not in allowed:
+            fields[name] = [forms.Said(_("Choose at least or at most.") if name == "item_comparator" else
+                                       _("Choose one of the listed options."))]
+    if fields:
+        return None
     levels = [level for level in LEVELS if level in form.getlist("item_levels")]
     counted = unit in COUNTED
     section = form.get("item_section", "")
@@ -330,7 +358,7 @@ def _new_measured_item(form, fields: dict, units: list[str]):
     return {"add_items": [item], "add_indicators": [indicator]}, group
 
 
-def _new_target(form):
+def _new_target(form, fields: dict):
     """A county target the local template adds (a share of the county's schools meeting school indicators,
     or failing schools fewer each year), from the form's "target_*" fields; None when they are empty."""
     code = form.get("target_code", "").strip()
@@ -339,11 +367,22 @@ def _new_target(form):
     indicators = form.getlist("target_indicators")
     if not (code or zh or en or value or indicators):
         return None
+    for name, allowed in (("target_section", SECTIONS_OFFERED), ("target_kind", tuple(TARGET_KIND))):
+        if form.get(name, "") not in allowed:
+            fields[name] = [forms.Said(_("Choose one of the listed options."))]
+    if fields.keys() & {"target_section", "target_kind"}:
+        return None
     target = {"code": code, "name": {"zh": zh, "en": en}, "section": form.get("target_section", ""),
               "indicator": indicators[0] if len(indicators) == 1 else indicators}
     if form.get("target_kind") == "fewer":
         target["min_fewer_per_year"] = int(value) if value.isdigit() else value
     else:  # the form asks a percentage; the definition keeps a share ("70" -> "0.7")
+        from inspections.scoring.expressions import parse_decimal
+        percent = parse_decimal(value)
+        if percent is not None and 0 < percent < 1:  # "0.7" is a share typed where a percentage is asked
+            fields["target_value"] = [forms.Said(_("Enter the percentage of schools, such as %(example)s for "
+                                                   "%(example)s%%.", example=70))]
+            return None
         target["min_share_met"] = _share(value)
     group = {"label": _l("County target"), "objects": [("add_county_targets", code)],
              "labels": {"code": _l("Target code"), "name": _l("Name"), "section": _l("Part of the standard"),
@@ -377,8 +416,10 @@ def _new_check(form, fields: dict):
     if not zh or not en or len(zh) > 200 or len(en) > 200:
         fields["check_text"] = [forms.Said(_("Write the question in Chinese and in English (up to 200 characters "
                                              "each)."))]
-    section = form.get("check_section") if form.get("check_section") in ("B", "C") else "C"
-    severity = form.get("check_severity") if form.get("check_severity") in ("low", "medium", "high") else "medium"
+    for name, allowed in (("check_section", SECTIONS_OFFERED), ("check_severity", SEVERITIES)):
+        if form.get(name) and form.get(name) not in allowed:  # absent: the form's first option
+            fields[name] = [forms.Said(_("Choose one of the listed options."))]
+    section, severity = form.get("check_section") or "C", form.get("check_severity") or "medium"
     if fields:
         return None
     levels = ["primary", "junior"]
@@ -488,6 +529,7 @@ def template_publish(version_id):
     return redirect(url_for("web.template_version", version_id=v.id), 303)
 
 
+ABOVE = re.compile(r"^\S+ at (\S+) would loosen the parent threshold (\S+) \(([^)\s]+)\)$")
 LOOSEN = re.compile(r"^([^\s:]+) would loosen the parent threshold ([^\s:]+)")
 
 
@@ -510,7 +552,16 @@ def _errors(fields: dict, tpl, prefixes=()) -> list[tuple[str, list[str]]]:
             where = {"code": _("Code"), "name": _("Name"), "parent_id": _("Extends"),
                      "jurisdiction_id": _("Area"), "effective_from": _("Effective from"),
                      "set_thresholds": _("New thresholds"), "check_code": _("Check code"),
-                     "check_text": _("Question"), "item_unit": f"{_('Measured item')} · {_('Unit')}"}.get(parts[0]) \
+                     "check_text": _("Question"), "item_unit": f"{_('Measured item')} · {_('Unit')}",
+                     "item_section": f"{_('Measured item')} · {_('Part of the standard')}",
+                     "item_comparator": f"{_('Measured item')} · {_('Requirement')}",
+                     "item_severity": f"{_('Measured item')} · {_('Severity')}",
+                     "target_section": f"{_('County target')} · {_('Part of the standard')}",
+                     "target_kind": f"{_('County target')} · {_('Kind of target')}",
+                     "target_value": f"{_('County target')} · {_('Value')}",
+                     "check_section": f"{_('New check')} · {_('Part of the standard')}",
+                     "check_severity": f"{_('New check')} · {_('Severity')}",
+                     "version": _("Version")}.get(parts[0]) \
                 or forms.field_label(path)
         for m in msgs if isinstance(msgs, list) else [msgs]:
             text = _message(m, path)
@@ -527,11 +578,27 @@ def _message(m, path: str = "") -> str:
         return _("Enter a percentage above 0 and at most 100, such as 70.")
     if path.endswith(".min_fewer_per_year"):
         return _("Enter a whole number of schools from 1 to 1000.")
+    above = ABOVE.match(text)
+    if above:
+        return _("%(value)s would loosen the threshold %(old)s of %(standard)s, a standard in force above this area; "
+                 "a local template may only make it stricter.", value=above.group(1), old=above.group(2),
+                 standard=above.group(3))
     loosen = LOOSEN.match(text)
     if loosen:
         return _("%(value)s would loosen the parent's threshold %(old)s; a local template may only make it stricter.",
                  value=loosen.group(1), old=loosen.group(2))
-    for start, words in (("required: {'zh'", _("Write it in Chinese and in English (up to 500 characters each).")),
+    for start, words in (("is out of range: a percentage", _("Enter a percentage from 0 to 100.")),
+                         ("is out of range: no school", _("Enter a number above 0; no school could meet an upper "
+                                                          "limit of 0.")),
+                         ("is out of range: at most", _("Enter a number from 0 to 10000000000000.")),
+                         ("nothing would change", _("Nothing would change; enter a stricter threshold, or add a "
+                                                    "check, a measured item or a county target.")),
+                         ("must be today or later", _("Choose today or a later date, or leave it empty to apply "
+                                                      "from publication.")),
+                         ("was published after this draft was made", _("A newer version was published after this "
+                                                                       "draft was made; make a new draft from the "
+                                                                       "current version.")),
+                         ("required: {'zh'", _("Write it in Chinese and in English (up to 500 characters each).")),
                          ("use 1 to 64 letters", _("Use up to 64 letters, digits, dots, hyphens or underscores, such "
                                                    "as library_books.")),
                          ("required: a non-empty string", _("This is required.")),
@@ -551,7 +618,7 @@ def _message(m, path: str = "") -> str:
                          ("already has a template", _("Your area already has a template; add a version to it.")),
                          ("no published version in force", _("The parent template has no published version in "
                                                              "force on that date.")),
-                         ("only a draft can be published", _("Only a draft can be published.")),
+                         ("only a draft can be published", _("This version is already published.")),
                          ("unknown indicator", _("There is no such indicator.")),
                          ("is not scored for", _("This indicator is not scored at that level.")),
                          ("already exists", _("This code is already used; choose another.")),

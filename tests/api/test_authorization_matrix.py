@@ -285,7 +285,7 @@ def counties(app, client, session):
              "school_user": w.school_user_a1 if key == "a" else make_user(session, Role.school, school=school)}
         tpl = templates.create_template(session, code=f"local-{key}", name=key, jurisdiction=county, parent=national)
         s["version"] = templates.create_version(session, tpl, overlay={"set_thresholds": {"R1": {"primary": "5.0"}}},
-                                                effective_from=date(2020, 1, 1))
+                                                effective_from=None)
         templates.publish(session, s["version"])
         session.commit()
         s["h"] = {"office": token_for(session, s["office"]), "inspector": token_for(session, s["inspector"]),

@@ -164,3 +164,29 @@ def test_a_new_version_starts_from_the_previous_published_one(client, world):
     assert r2["threshold"] == {"primary": "1.1", "junior": "1.2"}  # the earlier junior change is kept
     assert r1["threshold"] == {"primary": "4.2", "junior": "5.3"}  # an unpublished draft is no base
     assert "homework_minutes_daily" in {i["code"] for i in defn["items"]}  # not repeated, still there
+
+
+SOON = (date.today() + timedelta(days=2)).isoformat()
+
+
+def test_the_api_refuses_a_stale_draft_an_absurd_threshold_and_one_looser_than_the_city(client, world):
+    h = world.h_office
+    tpl = client.post("/api/v1/templates", headers=h, json={
+        "code": "county-a1", "name": "A1", "jurisdiction_id": str(world.county_a1.id),
+        "parent_id": _national_id(client, h)}).json
+    url = f"/api/v1/templates/{tpl['id']}/versions"
+    r = client.post(url, headers=h, json={"overlay": {"set_thresholds": {"C4": {"primary": "101"}}}, "effective_from": SOON})
+    assert r.status_code == 422 and "set_thresholds.C4.primary" in r.json["errors"]
+    a = client.post(url, headers=h, json={"overlay": {"set_thresholds": {"R1": {"primary": "4.5"}}}, "effective_from": SOON}).json
+    b = client.post(url, headers=h, json={"overlay": {"set_thresholds": {"R2": {"primary": "1.2"}}}, "effective_from": SOON}).json
+    assert client.post(f"/api/v1/templates/versions/{a['id']}/publish", headers=h).status_code == 200
+    r = client.post(f"/api/v1/templates/versions/{b['id']}/publish", headers=h)
+    assert r.status_code == 409 and "make a new draft" in str(r.json)
+    city = client.post("/api/v1/templates", headers=world.h_city, json={
+        "code": "city-a", "name": "A", "jurisdiction_id": str(world.city_a.id),
+        "parent_id": _national_id(client, h)}).json
+    c = client.post(f"/api/v1/templates/{city['id']}/versions", headers=world.h_city,
+                    json={"overlay": {"set_thresholds": {"R1": {"primary": "5.0"}}}, "effective_from": SOON}).json
+    assert client.post(f"/api/v1/templates/versions/{c['id']}/publish", headers=world.h_city).status_code == 200
+    r = client.post(url, headers=h, json={"overlay": {"set_thresholds": {"R2": {"primary": "1.3"}}}, "effective_from": SOON})
+    assert r.status_code == 422 and "city-a" in str(r.json["errors"]), r.json

@@ -3,7 +3,6 @@ county cannot be used in a preview or a new visit."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -23,9 +22,9 @@ def world(session):
     national = templates.ensure_builtin(session)[0].template
     tpl = templates.create_template(session, code="b1-local", name="B1", jurisdiction=w.county_b1, parent=national)
     w.b1_draft = templates.create_version(session, tpl, overlay={"set_thresholds": {"R1": {"primary": "9.9"}}},
-                                          effective_from=date(2026, 1, 1))
+                                          effective_from=None)
     w.b1_published = templates.create_version(session, tpl, overlay={"set_thresholds": {"R1": {"primary": "5.0"}}},
-                                              effective_from=date(2026, 1, 1))
+                                              effective_from=None)
     templates.publish(session, w.b1_published)
     w.insp_b1 = make_user(session, Role.inspector, jurisdiction=w.county_b1)
     w.visit_b1 = visits.create(session, school=w.school_b1, created_by=w.admin, inspector_ids=[w.insp_b1.id])

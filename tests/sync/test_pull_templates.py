@@ -12,7 +12,7 @@ from tests.sync.helpers import pull_all
 def _overlay(session, county, national):
     tpl = templates.create_template(session, code=f"county-{county.code}", name=county.name, jurisdiction=county,
                                     parent=national)
-    v = templates.create_version(session, tpl, overlay={}, effective_from=None)
+    v = templates.create_version(session, tpl, overlay={"set_thresholds": {"R1": {"primary": "4.5"}}}, effective_from=None)
     templates.publish(session, v)
     return str(v.id)
 

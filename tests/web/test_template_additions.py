@@ -212,3 +212,113 @@ def test_an_area_or_an_amount_is_answered_as_a_decimal_and_its_gap_counted_to_th
     assert (item["kind"], ind["shortfall"]) == ("number", {"unit": "m2", "round": "cent"})
     page = client.get(f"/web/templates/versions/{v.id}?lang=en").get_data(as_text=True)
     assert "Primary: ≥ 120.5 m²" in page and "Number (m²)" in page
+
+
+def _publish(client, v, lang="en"):
+    page = client.get(f"/web/templates/versions/{v.id}?lang={lang}")
+    return client.post(f"/web/templates/versions/{v.id}/publish", data={"csrf_token": csrf(page)})
+
+
+def test_a_draft_made_before_another_version_was_published_is_not_published(client, session, world):
+    login(client, world.office_a1.username)
+    assert _post(client, world, **BOOKS).status_code == 303
+    assert _post(client, world, **TARGET).status_code == 303
+    a, b = session.query(TemplateVersion).filter_by(template_id=world.tpl.id).order_by(TemplateVersion.number).all()
+    assert _publish(client, a).status_code == 303
+    r = _publish(client, b)
+    assert r.status_code == 422 and "make a new draft from the current version" in _errors(r)
+    session.expire_all()
+    assert session.get(TemplateVersion, b.id).status == VersionStatus.draft
+    # A new draft starts from version A, so it keeps what A added.
+    assert _post(client, world, **TARGET).status_code == 303
+    c = session.query(TemplateVersion).filter_by(template_id=world.tpl.id).order_by(TemplateVersion.number.desc()).first()
+    assert "psychology_teachers" in {i["code"] for i in c.definition["items"]}
+    assert _publish(client, c).status_code == 303
+
+
+def test_a_county_template_may_not_be_looser_than_its_citys_standard(client, session, world):
+    from inspections.errors import DomainError
+    from inspections.templates import service as templates
+    national = session.get(ChecklistTemplate, world.tpl.parent_id)
+    login(client, world.office_a1.username)
+    assert _post(client, world, **{"t.R1.primary": "4.5"}).status_code == 303  # before the city has a standard
+    early = session.query(TemplateVersion).filter_by(template_id=world.tpl.id).one()
+    city = templates.create_template(session, code="city-a", name="A", jurisdiction=world.city_a, parent=national)
+    templates.publish(session, templates.create_version(session, city, overlay={"set_thresholds": {
+        "R1": {"primary": "5.0"}}}, effective_from=None))
+    session.commit()
+    r = _post(client, world, **{"t.R1.primary": "4.8"})
+    assert r.status_code == 422 and "4.8 would loosen the threshold 5.0 of city-a" in _errors(r), _errors(r)
+    r = _publish(client, early)
+    assert r.status_code == 422 and "would loosen the threshold 5.0 of city-a" in _errors(r), _errors(r)
+    with pytest.raises(DomainError):  # the API's way in is the same service
+        templates.create_version(session, world.tpl, overlay={"set_thresholds": {"R1": {"primary": "4.6"}}},
+                                 effective_from=None)
+    session.rollback()
+    assert _post(client, world, **{"t.R1.primary": "5.2"}).status_code == 303
+
+
+@pytest.mark.parametrize("data,expected", [
+    ({"t.R1.primary": "1e400"}, ["R1 · Primary: Enter a number from 0 to 10000000000000."]),
+    ({"t.C4.primary": "101"}, ["C4 · Primary: Enter a percentage from 0 to 100."]),
+    ({"t.B5.primary": "0"}, ["B5 · Primary: Enter a number above 0"]),
+    ({"t.R1.primary": "abc"}, ["R1 · Primary: Enter a number such as 4.5."]),
+    ({"t.R1.primary": "-1"}, ["R1 · Primary: -1 would loosen the parent's threshold 4.2"]),
+    ({**BOOKS, "item_t_primary": "1e400"}, ["Measured item · Threshold for Primary: Enter a number from 0 to"]),
+    ({**BOOKS, "item_code": "R1"}, ["Measured item · Item code: This code is already used; choose another."]),
+    ({**BOOKS, "item_code": "B3.1"}, ["Measured item · Item code: This code is already used; choose another."]),
+    ({**BOOKS, "check_code": "psychology_teachers", "check_zh": "有", "check_en": "Has"},
+     ["Check code: This code is already used; choose another."]),
+    ({**BOOKS, "item_section": "A"}, ["Measured item · Part of the standard: Choose one of the listed options."]),
+    ({**BOOKS, "item_section": "D"}, ["Measured item · Part of the standard: Choose one of the listed options."]),
+    ({**TARGET, "target_section": "A"}, ["County target · Part of the standard: Choose one of the listed options."]),
+    ({**TARGET, "target_kind": "most"}, ["County target · Kind of target: Choose one of the listed options."]),
+    ({**TARGET, "target_code": "B5"}, ["County target · Target code: This code is already used; choose another."]),
+    ({**TARGET, "target_value": "0.7"}, ["County target · Value: Enter the percentage of schools, such as 70 for 70%."]),
+    ({"t.R1.primary": "4.2"}, ["New thresholds: Nothing would change"]),
+    ({"t.R1.primary": "4.5", "effective_from": "2020-01-01"}, ["Effective from: Choose today or a later date"]),
+])
+def test_each_problem_is_said_once_under_its_label_and_nothing_is_written(client, session, world, data, expected):
+    login(client, world.office_a1.username)
+    r = _post(client, world, **data)
+    assert r.status_code == 422
+    errors = _errors(r)
+    assert all(e in errors for e in expected), errors
+    assert errors.count(":") == len(expected), errors  # nothing else said, nothing said twice
+    assert _versions(session, world) == 0
+
+
+def test_full_width_digits_and_dotted_codes_are_read(client, session, world):
+    login(client, world.office_a1.username)
+    r = _post(client, world, **{"t.R1.primary": "４.５", "t.C9.2.primary": "0.1"})
+    assert r.status_code == 303, _errors(r)
+    v = session.query(TemplateVersion).filter_by(template_id=world.tpl.id).one()
+    assert v.overlay["set_thresholds"] == {"R1": {"primary": "4.5"}, "C9.2": {"primary": "0.1"}}
+
+
+def test_the_back_button_shows_the_template_and_says_what_happened(client, session, world):
+    from inspections.templates import service as templates
+    login(client, world.office_a1.username)
+    page = client.get("/web/templates?lang=en")
+    r = client.post("/web/templates", data={"csrf_token": csrf(page), "code": "again", "name": "A1 again",
+                                            "parent_id": str(world.tpl.parent_id)})
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/web/templates/{world.tpl.id}")
+    assert "Your area already has a template" in client.get(r.headers["Location"]).get_data(as_text=True)
+    v = templates.create_version(session, world.tpl, overlay={"set_thresholds": {"R1": {"primary": "4.5"}}},
+                                 effective_from=None)
+    session.commit()
+    assert _publish(client, v).status_code == 303
+    r = _publish(client, v)
+    assert r.status_code == 422 and "This version is already published." in _errors(r)
+    assert f'href="/web/templates/{world.tpl.id}"' in r.get_data(as_text=True).split('data-testid="new-draft-link"')[1]
+
+
+def test_the_placeholders_and_an_empty_date_read_in_chinese(client, session, world):
+    from inspections.templates import service as templates
+    login(client, world.office_a1.username)
+    page = client.get(f"/web/templates/{world.tpl.id}?lang=zh-CN").get_data(as_text=True)
+    assert 'placeholder="例如 library_books"' in page and 'placeholder="例如 has_reading_room"' in page
+    v = templates.create_version(session, world.tpl, overlay={"set_thresholds": {"R1": {"primary": "4.5"}}},
+                                 effective_from=None)
+    session.commit()
+    assert "自发布起" in client.get(f"/web/templates/versions/{v.id}?lang=zh-CN").get_data(as_text=True)

@@ -85,7 +85,7 @@ def test_an_office_makes_tightens_previews_and_publishes_its_local_template(clie
     assert session.get(TemplateVersion, v.id).status == VersionStatus.published
     # Publishing twice is refused with words, not a code.
     r = client.post(f"/web/templates/versions/{v.id}/publish", data={"csrf_token": csrf(page)})
-    assert r.status_code == 422 and "Only a draft can be published." in r.get_data(as_text=True)
+    assert r.status_code == 422 and "This version is already published." in r.get_data(as_text=True)
 
 
 def test_a_bad_number_reads_in_chinese(client, session, world):

@@ -241,3 +241,40 @@ def test_an_added_item_needs_an_answerable_code_and_words_in_both_languages():
     assert "indicators[L.books].name" in rejected(add_indicators=[ind]).fields
     assert apply_overlay(NATIONAL_2017, overlay(add_items=[{**item, "code": "library_books",
                                                             "help": {"zh": "藏书", "en": "Books"}}]))
+
+
+@pytest.mark.parametrize("code,level,value,words", [
+    ("R1", "primary", "1e400", "out of range"),
+    ("R1", "primary", "99999999999999999999", "out of range"),
+    ("C4", "primary", "101", "percentage"),
+    ("B9", "primary", "100.5", "percentage"),
+    ("B5", "primary", "0", "upper limit of 0"),
+    ("R1", "primary", "４.５", "decimal string"),
+])
+def test_an_absurd_or_full_width_threshold_is_refused_once(code, level, value, words):
+    fields = rejected(set_thresholds={code: {level: value}}).fields
+    assert list(fields) == [f"set_thresholds.{code}.{level}"] and len(fields[f"set_thresholds.{code}.{level}"]) == 1, \
+        fields
+    assert words in fields[f"set_thresholds.{code}.{level}"][0]
+
+
+def test_an_added_indicator_with_an_absurd_threshold_is_refused():
+    item = {"code": "library_books", "kind": "integer", "unit": "", "section": "C", "levels": ["primary"],
+            "help": HELP}
+    ind = {"code": "L.library_books", "name": HELP, "section": "C", "levels": ["primary"],
+           "expr": {"op": "fact", "fact": "library_books"}, "comparator": "ge", "threshold": {"primary": "1e400"},
+           "unit": "", "shortfall": None, "severity": "low", "weight": "1", "school_rule": False}
+    fields = rejected(add_items=[item], add_indicators=[ind]).fields
+    assert any(p.endswith("threshold.primary") and "out of range" in m[0] for p, m in fields.items()), fields
+
+
+def test_an_added_code_already_in_the_parent_is_reported_once():
+    item = {"code": "R1", "kind": "integer", "unit": "", "section": "C", "levels": ["primary"], "help": HELP}
+    fields = rejected(add_items=[item]).fields
+    assert fields == {"add_items[0].code": ["'R1' already exists in 'national-2017'"]}
+
+
+def test_a_county_target_may_not_take_an_indicator_code():
+    target = {"code": "B5", "name": HELP, "section": "B", "indicator": "B5", "min_share_met": "0.7"}
+    fields = rejected(add_county_targets=[target]).fields
+    assert fields["add_county_targets[0].code"] == ["'B5' already exists in the parent"]
