@@ -144,6 +144,8 @@ DOMAIN = {
     "ticket.evidence_required": N_("Add at least one evidence photo, or describe the work in 20 characters or more."),
     "ticket.invalid_evidence": N_("A photo cannot be used as evidence for this step; see the photos field."),
     "ticket.not_own_photos": N_("Only photos you uploaded, fully received, can be evidence."),
+    "ticket.evidence_being_checked": N_("The evidence photos are still being checked; verify the ticket once they "
+                                        "have passed the checks."),
     "ticket.photos_elsewhere": N_("A photo was not uploaded for this ticket or was already used by an earlier step; "
                                   "choose it again."),
     "photos.no_ticket_here": N_("This ticket is not in your area; open it again from your ticket list."),

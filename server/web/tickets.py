@@ -94,7 +94,8 @@ def ticket_detail(ticket_id):
                        key=str)
     return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error, fields=fields,
                            school=school, people=people, visit_ids=visit_ids, milestone_rows=MILESTONE_ROWS,
-                           overdue=tickets.is_overdue(t), photos=_event_photos(t), form_files=FORM_FILES,
+                           overdue=tickets.is_overdue(t), photos=_event_photos(t),
+                           evidence_checking=tickets.evidence_being_checked(session(), t), form_files=FORM_FILES,
                            max_file_mb=current_app.config["MAX_CHUNK_BYTES"] >> 20), (422 if error else 200)
 
 

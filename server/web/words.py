@@ -130,6 +130,8 @@ def event_text(event, ticket) -> str:
         return ngettext("Overdue by %(num)s day (due %(due)s): escalated to the supervisory office",
                         "Overdue by %(num)s days (due %(due)s): escalated to the supervisory office", days,
                         due=ticket.due_date.isoformat() if ticket.due_date else "–")
+    if "evidence_rejected" in data:
+        return _("An evidence photo failed the checks and no other evidence remains: the ticket is back in progress.")
     if "closure_proposed_by_visit" in data:
         return _("A later visit found this item met; an inspector may verify and close the ticket.")
     if event.from_status == "closed" and event.to_status == "open" and data.get("visit_id"):

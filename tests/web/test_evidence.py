@@ -104,3 +104,27 @@ def test_bearer_tokens_still_win_and_signed_out_api_calls_are_401(client, sessio
     assert client.get("/api/v1/tickets").status_code == 401
     h = token_for(session, world.office_a1)
     assert client.get("/api/v1/tickets", headers=h).status_code == 200
+
+
+def test_a_broken_photo_does_not_hold_up_the_step(app, client, session, world):
+    """A file that only looks like a JPEG is taken for checking, but the ticket cannot be verified on it,
+    and once the check rejects it the ticket is back in progress (the history says why)."""
+    r = client.post(world.url, content_type="multipart/form-data", data={
+        "to": "awaiting_verification", "csrf_token": world.csrf, "note": "",
+        "photos": [(io.BytesIO(b"\xff\xd8\xff\xe0garbage"), "a.jpg", "image/jpeg")]})
+    assert r.status_code in (302, 303), r.get_data(as_text=True)
+    if app.config.get("REDIS_URL"):  # with a worker the photo waits for its check
+        assert 'data-testid="evidence-checking"' in client.get(world.url).get_data(as_text=True)
+        session.refresh(world.ticket)
+        from inspections.tickets import service as tickets
+        assert tickets.evidence_being_checked(session, world.ticket)
+    run_jobs(app)
+    session.expire_all()
+    t = session.get(Ticket, world.ticket.id)
+    assert t.status.value == "in_progress"
+    last = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
+                          .order_by(TicketEvent.at.desc()).limit(1))
+    assert last.actor_id is None and "evidence_rejected" in last.data
+    page = client.get(world.url + "?lang=en").get_data(as_text=True)
+    assert 'data-testid="evidence-checking"' not in page
+    assert "An evidence photo failed the checks and no other evidence remains" in page
