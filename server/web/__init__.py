@@ -147,7 +147,7 @@ def login():
             web_session.update(uid=str(user.id), sv=user.session_version or 0, lang=lang,
                                csrf=secrets.token_urlsafe(32))
             nxt = request.args.get("next", "")
-            return redirect(nxt if nxt.startswith("/web/") else url_for(landing_endpoint(user)))
+            return redirect(nxt if nxt.startswith("/web/") else url_for(landing_endpoint(user)), 303)
         error = _("Wrong username or password")
     return render_template("login.html", error=error), (401 if error else 200)
 
@@ -160,7 +160,7 @@ def logout():
         accounts.end_sessions(session(), user, tokens=False)
         session().commit()
     web_session.clear()
-    return redirect(url_for("web.login"))
+    return redirect(url_for("web.login"), 303)
 
 
 @bp.record_once

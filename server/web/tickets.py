@@ -87,7 +87,7 @@ def ticket_detail(ticket_id):
             error, fields = _("The step was not saved."), field_errors(e.fields or {"_": [e.message]})
         else:
             flash(_("Saved: the ticket is now %(status)s.", status=label("status", t.status)))
-            return redirect(url_for("web.ticket_detail", ticket_id=t.id))
+            return redirect(url_for("web.ticket_detail", ticket_id=t.id), 303)
     school = session().get(School, t.school_id)
     people = _people([t.inspector_id] + [ev.actor_id for ev in t.events])
     visit_ids = sorted({v for v in session().scalars(select(Finding.visit_id).where(Finding.ticket_id == t.id))},
