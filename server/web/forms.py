@@ -156,6 +156,9 @@ DOMAIN = {
     "planning.every_range": N_("Enter a whole number from 1 to 24."),
     "planning.end_before_start": N_("The end date must not be before the start date."),
     "planning.once_every_one": N_("A one-off visit has an interval of 1."),
+    "planning.notes_too_long": N_("Too long (at most 2,000 characters)."),
+    "planning.same_schedule": N_("This school already has this schedule (same recurrence, interval, dates and "
+                                 "inspectors); nothing was added."),
     "planning.school_inactive": N_("This school is no longer active."),
     "planning.only_planned_reassigned": N_("This visit is already %(status)s; only a planned visit can get other "
                                            "inspectors."),

@@ -104,7 +104,7 @@ def _schedule_form(f, errors: dict) -> dict:
     """A schedule's rule from the create or edit form (recurrence, every, dates, inspectors, notes), as
     the planning service takes it; what does not parse goes into `errors` by field."""
     rule = {"recurrence": None, "every": 1, "inspector_ids": [],
-            "notes": (f.get("notes") or "").strip()[:2000] or None}
+            "notes": (f.get("notes") or "").strip() or None}
     try:
         rule["recurrence"] = Recurrence(f.get("recurrence", ""))
     except ValueError:

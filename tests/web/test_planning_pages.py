@@ -196,3 +196,19 @@ def test_office_edits_pauses_and_deletes_a_schedule_on_the_web(client, session, 
     assert client.get(f"/web/planning/schedules/{uuid.uuid4()}").status_code == 404
 
 
+
+
+def test_long_notes_and_a_repeated_schedule_are_refused_with_the_input_kept(client, session, world):
+    from inspections.planning.models import VisitSchedule
+    token = _login(client, world.office_a1.username)
+    start = (utcnow().date() + timedelta(days=1)).isoformat()
+    form = {"school_id": str(world.school_a1b.id), "recurrence": "monthly", "every": "1", "start_date": start,
+            "inspector_id": str(world.inspector_a1.id), "csrf_token": token}
+    r = client.post("/web/planning", data={**form, "notes": "长" * 100_000})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and "太长（最多 2,000 个字符）" in page and "备注" in page
+    assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 0
+    assert client.post("/web/planning", data=form).status_code == 303
+    r = client.post("/web/planning?lang=en", data=form)
+    assert r.status_code == 422 and "already has this schedule" in r.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 1
