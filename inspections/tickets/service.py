@@ -32,6 +32,7 @@ NOT_YOUR_STEP = Says("ticket.not_your_step", "moving a ticket from {status} to {
 STEP_INCOMPLETE = Says("ticket.step_incomplete", "The step is missing information")
 NOTE_REQUIRED = Says("ticket.note_required", "a reason is required for this step")
 PLAN_REQUIRED = Says("ticket.plan_required", "a rectification plan with at least one milestone is required")
+MILESTONE_PAST = Says("ticket.milestone_past", "a milestone is due today or later, not {due}")
 EVIDENCE_REQUIRED = Says("ticket.evidence_required",
                          "at least one evidence photo (or a written account of 20+ characters) is required")
 INVALID_EVIDENCE = Says("ticket.invalid_evidence", "Invalid evidence")
@@ -100,6 +101,13 @@ def transition(session: Session, ticket: Ticket, *, to: TicketStatus, actor: Pri
         errors["note"] = [NOTE_REQUIRED()]
     if rule.needs_plan and not plan:
         errors["plan"] = [PLAN_REQUIRED()]
+    if plan and event_id is None:  # a step made offline is judged as of when it was made (its device's day)
+        today = clock.today()
+        for i, m in enumerate(plan):
+            due = m.get("due")
+            due = date.fromisoformat(due) if isinstance(due, str) else due
+            if due is not None and due < today:
+                errors[f"plan.{i}.due"] = [MILESTONE_PAST(due=due.isoformat())]
     photos = []
     if rule.needs_evidence:
         photos = _evidence_photos(session, ticket, photo_ids or [], actor)

@@ -30,6 +30,9 @@ FIELD_LABELS = {
 # The start of a service's or schema's English message -> what the page says instead.
 MESSAGES = [
     # The school register and the accounts: before the shorter, generic starts below ("at most", "is required").
+    ("write the milestone", N_("Write the milestone.")),
+    ("must be a date from 2000-01-01 to 2100-12-31", N_("Enter a date from 2000-01-01 to 2100-12-31.")),
+    ("Special numeric values (nan or infinity)", N_("Enter a number such as 28.123456.")),
     ("letters, digits, '.', '_' or '-'", N_("Use at most 32 letters, digits, '.', '_' or '-'.")),
     ("3-80 letters, digits", N_("Use 3 to 80 letters, digits or . _ @ -.")),
     ("must be at least 8 characters", N_("Use at least 8 characters.")),
@@ -164,11 +167,14 @@ DOMAIN = {
                                            "inspectors."),
     "report.invalid": N_("The report was not requested; see the fields marked below."),
     "report.county_or_city": N_("Yearly reports are made for a county or a city."),
+    "report.year_not_yet": N_("Year: %(year)s has not begun; choose this year or an earlier one."),
+    "ticket.milestone_past": N_("The milestone due date must be today or later."),
     "report.year_range": N_("Year: enter a whole number from 2000 to 2100."),
 }
 
 # Code -> the facts its sentence shows, in words (a status as the pages name it, never an id).
 FACTS = {
+    "report.year_not_yet": lambda f: {"year": str(f["year"]) if isinstance(f.get("year"), int) else "–"},
     "planning.only_planned_reassigned": lambda f: {"status": _visit_status(f.get("status"))},
 }
 
