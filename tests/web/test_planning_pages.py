@@ -212,3 +212,25 @@ def test_long_notes_and_a_repeated_schedule_are_refused_with_the_input_kept(clie
     r = client.post("/web/planning?lang=en", data=form)
     assert r.status_code == 422 and "already has this schedule" in r.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 1
+
+
+def test_a_nul_character_names_the_field_and_keeps_the_input(client, session, world):
+    import html
+    from inspections.planning.models import VisitSchedule
+    token = _login(client, world.office_a1.username)
+    start = (utcnow().date() + timedelta(days=1)).isoformat()
+    form = {"school_id": str(world.school_a1b.id), "recurrence": "monthly", "every": "1", "start_date": start,
+            "inspector_id": str(world.inspector_a1.id), "csrf_token": token}
+    r = client.post("/web/planning", data={**form, "notes": "每月\x00第一周"}, headers={"Accept": "text/html"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and r.mimetype == "text/html"
+    assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 0
+    named = re.search(r'data-testid="bad-text-fields">(.*?)</ul>', page, re.S).group(1)
+    assert "备注" in named and "NUL" in named
+    again = re.search(r'<form method="post" action="([^"]+)" data-testid="bad-text-form">(.*?)</form>', page, re.S)
+    assert again.group(1) == "/web/planning" and ">每月第一周</textarea>" in again.group(2)
+    resent = {m.group(1): html.unescape(m.group(2)) for m in
+              re.finditer(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', again.group(2))}
+    assert resent == form  # everything typed is offered again
+    assert client.post("/web/planning", data={**resent, "notes": "每月第一周"}).status_code == 303
+    assert session.scalar(select(VisitSchedule.notes)) == "每月第一周"
