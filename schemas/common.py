@@ -9,6 +9,27 @@ from marshmallow import Schema, ValidationError, fields, validate
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 DATES = validate.Range(min=EARLIEST, max=LATEST, error="must be a date from 2000-01-01 to 2100-12-31")
 
+_LANG = re.compile(r"^(zh|en)(?:[-_][A-Za-z0-9]{1,8})*$")
+
+
+def normal_lang(value) -> str | None:
+    """A language as people write it (zh, zh_CN, zh-Hans-CN, en, en-US, EN_gb) as the catalogue's locale
+    ("zh-CN" or "en"); None for one the pages do not speak."""
+    m = _LANG.match(str(value or "").strip().lower())
+    return None if m is None else ("zh-CN" if m.group(1) == "zh" else "en")
+
+
+class Lang(fields.String):
+    """A language argument in any of its common spellings, loaded as "zh-CN" or "en"."""
+
+    default_error_messages = {"invalid_lang": "must be Chinese (zh-CN, zh, zh_CN) or English (en, en-US)"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        lang = normal_lang(super()._deserialize(value, attr, data, **kwargs))
+        if lang is None:
+            raise self.make_error("invalid_lang")
+        return lang
+
 
 def times(value: datetime) -> None:
     """Validator for an aware date-time: within DATES once in UTC (no OverflowError at the ends)."""

@@ -1,6 +1,6 @@
 """Scoring previews, stored scores, county reports and job status."""
 from marshmallow import Schema, fields, validate
-from schemas.common import WholeNumber
+from schemas.common import Lang, WholeNumber
 
 LEVEL = validate.OneOf(["primary", "junior"])
 
@@ -50,7 +50,7 @@ class VisitScoreOut(Schema):
 class ReportArgs(Schema):
     level = fields.String(required=True, validate=LEVEL)
     format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
-    lang = fields.String(validate=validate.OneOf(["zh-CN", "en"]), metadata={
+    lang = Lang(metadata={
         "description": "The CSV's language (headers, verdicts, reasons); otherwise Accept-Language, then zh-CN."})
 
 

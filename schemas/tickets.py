@@ -48,7 +48,8 @@ class TicketQuery(Schema):
 
 
 class Milestone(Schema):
-    milestone = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    milestone = fields.String(required=True, validate=[validate.Length(min=1, error="write the milestone"),
+                                                       validate.Length(max=500)])
     due = fields.Date(required=True, validate=DATES)
 
 

@@ -88,7 +88,17 @@ class Request(FlaskRequest):
             _unreadable()
         bad = [k for k, v in self.form.items(multi=True) if unstorable(k) or unstorable(v)]
         if bad:
+            if self.path.startswith("/web/"):
+                # A page's form: its error page names the fields and offers the typed input again, cleaned.
+                from flask import g
+                g.unstorable_form = {"fields": list(dict.fromkeys(_clean(k) for k in bad)),
+                                     "items": [(_clean(k), _clean(v)) for k, v in self.form.items(multi=True)]}
             _refuse(bad)
+
+
+def _clean(text: str) -> str:
+    """The text without the characters that cannot be stored (NUL, unpaired surrogates)."""
+    return text.replace("\x00", "").encode("utf-8", "ignore").decode("utf-8")
 
 
 def refuse_bad_text_in_url():

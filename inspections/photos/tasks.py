@@ -58,6 +58,9 @@ def process_photo(photo_id: str, *, storage_url: str, endpoint_url: str | None =
             if others is None:
                 st.delete(photo.blob_key)
             photo.blob_key = None
+            # Evidence of a ticket step that no longer holds sends the ticket back (same transaction).
+            from inspections.tickets import service as tickets
+            tickets.evidence_rejected(session, photo)
             session.commit()
             log.info("photo %s rejected: %s", photo_id, exc.reason)
             return photo.status

@@ -38,6 +38,10 @@ NOT_COVERING = Says("planning.inspector_not_covering",
 EVERY_RANGE = Says("planning.every_range", "must be between 1 and 24")
 END_BEFORE_START = Says("planning.end_before_start", "must not be before start_date")
 ONCE_EVERY_ONE = Says("planning.once_every_one", "must be 1 for a one-off visit")
+NOTES_TOO_LONG = Says("planning.notes_too_long", "too long (at most 2,000 characters)")
+SAME_SCHEDULE = Says("planning.same_schedule", "the school already has this schedule (same recurrence, interval, "
+                                               "dates and inspectors)")
+NOTES_MAX = 2000
 SCHOOL_INACTIVE = Says("planning.school_inactive", "the school is not active")
 ONLY_PLANNED = Says("planning.only_planned_reassigned", "visit is {status}; only a planned visit can be reassigned")
 
@@ -96,8 +100,10 @@ def check_inspectors(session: Session, school: School, inspector_ids: list[uuid.
     return {}
 
 
-def _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids) -> None:
+def _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids, notes=None) -> None:
     errors = check_inspectors(session, school, inspector_ids)
+    if notes is not None and len(notes) > NOTES_MAX:
+        errors["notes"] = [NOTES_TOO_LONG()]
     if not 1 <= every <= 24:
         errors["every"] = [EVERY_RANGE()]
     if end_date is not None and end_date < start_date:
@@ -113,9 +119,16 @@ def _check_schedule(session, school, recurrence, every, start_date, end_date, in
 def create_schedule(session: Session, *, school: School, created_by: User, recurrence: Recurrence,
                     start_date: date, every: int = 1, end_date: date | None = None,
                     inspector_ids: list[uuid.UUID] = (), notes: str | None = None) -> VisitSchedule:
-    """Plan recurring visits to a school; the inspectors must cover the school."""
+    """Plan recurring visits to a school; the inspectors must cover the school. A schedule the school already
+    has (same recurrence, interval, dates and inspectors; a repeated form or request) is refused (409)."""
     inspector_ids = list(dict.fromkeys(inspector_ids))
-    _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids)
+    _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids, notes)
+    same = session.scalars(select(VisitSchedule).where(
+        VisitSchedule.school_id == school.id, VisitSchedule.recurrence == recurrence, VisitSchedule.every == every,
+        VisitSchedule.start_date == start_date,
+        VisitSchedule.end_date.is_(None) if end_date is None else VisitSchedule.end_date == end_date)).all()
+    if any(set(other.inspector_ids) == set(inspector_ids) for other in same):
+        raise Conflict(SAME_SCHEDULE())
     s = VisitSchedule(school_id=school.id, recurrence=recurrence, every=every, start_date=start_date,
                       end_date=end_date, created_by_id=created_by.id, notes=notes)
     s.school = school
@@ -143,7 +156,7 @@ def update_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid
     inspector_ids = list(dict.fromkeys(changes["inspector_ids"])) if "inspector_ids" in changes \
         else schedule.inspector_ids
     _check_schedule(session, schedule.school, new["recurrence"], new["every"], new["start_date"], new["end_date"],
-                    inspector_ids if "inspector_ids" in changes else [])
+                    inspector_ids if "inspector_ids" in changes else [], changes.get("notes"))
     rule_changed = any(getattr(schedule, k) != v for k, v in new.items())
     for k, v in new.items():
         setattr(schedule, k, v)

@@ -30,6 +30,8 @@ AREA_CODES = ("A", "B", "C", "D")
 INVALID_REPORT = Says("report.invalid", "Invalid report")
 COUNTY_OR_CITY = Says("report.county_or_city", "yearly reports are made for a county or a city")
 YEAR_RANGE = Says("report.year_range", "must be from 2000 to 2100")
+YEAR_NOT_YET = Says("report.year_not_yet", "{year} has not begun; a yearly report is made for this year or an "
+                                           "earlier one")
 
 
 def job_id(report_id) -> str:
@@ -44,6 +46,8 @@ def request(session: Session, jurisdiction: Jurisdiction, year: int, *, requeste
         raise ValidationFailed(INVALID_REPORT(), {"jurisdiction": [COUNTY_OR_CITY()]})
     if not 2000 <= year <= 2100:
         raise ValidationFailed(INVALID_REPORT(), {"year": [YEAR_RANGE()]})
+    if year > clock.today().year:  # the business year (the business time zone's date)
+        raise ValidationFailed(INVALID_REPORT(), {"year": [YEAR_NOT_YET(year=year)]})
     row = YearlyReport(id=uuid.uuid4(), jurisdiction_id=jurisdiction.id, year=year, status="queued",
                        requested_by_id=requested_by_id, requested_at=utcnow())
     session.add(row)

@@ -149,15 +149,21 @@ def score_visits(session: Session, visit_ids) -> dict[uuid.UUID, list[VisitScore
 COMPARATOR_TEXT = {"ge": "≥", "le": "≤", "lt": "<", "eq": "="}
 # How a shortfall reads on a ticket: people and rooms are whole, money and area to the cent.
 UNIT_TEXT = {"teachers": "名教师", "rooms": "间", "classes": "个班", "students": "名学生", "m2": "平方米",
-             "yuan": "元"}
+             "yuan": "元", "percentage_points": "个百分点", "percent": "%", "m2_per_student": "平方米/生",
+             "yuan_per_student": "元/生", "per_100_students": "/百名学生", "rooms_per_12_classes": "间/12个班"}
 UNIT_TEXT_EN = {"teachers": "teachers", "rooms": "rooms", "classes": "classes", "students": "students", "m2": "m²",
-                "yuan": "yuan"}
+                "yuan": "yuan", "percentage_points": "percentage points", "percent": "%",
+                "m2_per_student": "m² per student", "yuan_per_student": "yuan per student",
+                "per_100_students": "per 100 students", "rooms_per_12_classes": "rooms per 12 classes"}
+
+
+UNIT_COUNTED = ("teachers", "rooms", "classes", "students")
 
 
 def shortfall_text(amount, unit: str | None, lang: str = "zh-CN") -> str:
     """E.g. '2 名教师', '850.00 平方米', '120,000.00 元' (in English: '2 teachers', '850.00 m²')."""
     d = exact(amount)
-    shown = f"{d:,.2f}" if unit in ("m2", "yuan") else f"{d:,.0f}"
+    shown = f"{d:,.2f}" if unit in ("m2", "yuan") else (f"{d:,.0f}" if unit in UNIT_COUNTED else f"{d:,}")
     words = UNIT_TEXT_EN if lang == "en" else UNIT_TEXT
     return f"{shown} {words.get(unit or '', unit or '')}".strip()
 

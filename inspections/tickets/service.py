@@ -32,10 +32,13 @@ NOT_YOUR_STEP = Says("ticket.not_your_step", "moving a ticket from {status} to {
 STEP_INCOMPLETE = Says("ticket.step_incomplete", "The step is missing information")
 NOTE_REQUIRED = Says("ticket.note_required", "a reason is required for this step")
 PLAN_REQUIRED = Says("ticket.plan_required", "a rectification plan with at least one milestone is required")
+MILESTONE_PAST = Says("ticket.milestone_past", "a milestone is due today or later, not {due}")
 EVIDENCE_REQUIRED = Says("ticket.evidence_required",
                          "at least one evidence photo (or a written account of 20+ characters) is required")
 INVALID_EVIDENCE = Says("ticket.invalid_evidence", "Invalid evidence")
 NOT_OWN_PHOTOS = Says("ticket.not_own_photos", "only your own photos that have fully arrived can be evidence")
+EVIDENCE_BEING_CHECKED = Says("ticket.evidence_being_checked",
+                              "the evidence photos are still being checked; verify the ticket once they are")
 PHOTOS_ELSEWHERE = Says("ticket.photos_elsewhere", "not uploaded as evidence for this ticket, or already used by "
                                                    "an earlier step: {photos}")
 
@@ -98,6 +101,13 @@ def transition(session: Session, ticket: Ticket, *, to: TicketStatus, actor: Pri
         errors["note"] = [NOTE_REQUIRED()]
     if rule.needs_plan and not plan:
         errors["plan"] = [PLAN_REQUIRED()]
+    if plan and event_id is None:  # a step made offline is judged as of when it was made (its device's day)
+        today = clock.today()
+        for i, m in enumerate(plan):
+            due = m.get("due")
+            due = date.fromisoformat(due) if isinstance(due, str) else due
+            if due is not None and due < today:
+                errors[f"plan.{i}.due"] = [MILESTONE_PAST(due=due.isoformat())]
     photos = []
     if rule.needs_evidence:
         photos = _evidence_photos(session, ticket, photo_ids or [], actor)
@@ -105,6 +115,8 @@ def transition(session: Session, ticket: Ticket, *, to: TicketStatus, actor: Pri
             errors["photo_ids"] = [EVIDENCE_REQUIRED()]
     if errors:
         raise ValidationFailed(STEP_INCOMPLETE(), errors)
+    if (ticket.status, to) == (T.awaiting_verification, T.closed) and evidence_being_checked(session, ticket):
+        raise Conflict(EVIDENCE_BEING_CHECKED())
     frm = ticket.status
     data = {}
     if plan:
@@ -141,6 +153,50 @@ def _evidence_photos(session: Session, ticket: Ticket, photo_ids: list[uuid.UUID
     if elsewhere:
         raise ValidationFailed(INVALID_EVIDENCE(), {"photo_ids": [PHOTOS_ELSEWHERE(photos=", ".join(elsewhere))]})
     return mine
+
+
+def _evidence_step(session: Session, ticket: Ticket) -> TicketEvent | None:
+    """The step that put the ticket in awaiting verification (the evidence under verification), if it is there."""
+    if ticket.status != T.awaiting_verification:
+        return None
+    return session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
+                                                    TicketEvent.to_status == T.awaiting_verification.value)
+                          .order_by(TicketEvent.at.desc()).limit(1))
+
+
+def evidence_being_checked(session: Session, ticket: Ticket) -> bool:
+    """Awaiting verification on photos not yet checked: they count for the step only once checked, so the
+    ticket cannot be verified until then."""
+    from inspections.photos.models import Photo
+    step = _evidence_step(session, ticket)
+    if step is None:
+        return False
+    return session.scalar(select(Photo.id).where(Photo.ticket_event_id == step.id, Photo.status == "received")
+                          .limit(1)) is not None
+
+
+def evidence_rejected(session: Session, photo) -> TicketEvent | None:
+    """A photo given as a step's evidence failed its checks. If that step is the one the ticket waits for
+    verification on, and no other evidence holds it up (another photo not rejected, or a written account of
+    20+ characters), the ticket goes back to in progress: a system step the school sees in the history."""
+    from inspections.photos.models import Photo
+    if photo.ticket_event_id is None or photo.ticket_id is None:
+        return None
+    ticket = session.get(Ticket, photo.ticket_id)
+    step = _evidence_step(session, ticket) if ticket is not None else None
+    if step is None or step.id != photo.ticket_event_id:
+        return None
+    others = session.scalar(select(Photo.id).where(Photo.ticket_event_id == step.id, Photo.id != photo.id,
+                                                   Photo.status.in_(("received", "processed"))).limit(1))
+    if others is not None or (step.note and len(step.note.strip()) >= 20):
+        return None
+    ev = _event(session, ticket, actor_id=None, frm=T.awaiting_verification.value, to=T.in_progress.value,
+                note="an evidence photo failed its checks and no other evidence remains: back to in progress",
+                data={"evidence_rejected": str(photo.id)})
+    ticket.status = T.in_progress
+    ticket.version += 1
+    session.flush()
+    return ev
 
 
 def due_date_for(severity: Severity, opened: datetime, due_days: dict | None = None) -> date:

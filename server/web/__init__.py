@@ -18,6 +18,7 @@ from inspections.accounts.scope import principal_for
 from server.extensions import session
 from server.web import i18n, words
 from server.web.i18n import _
+from schemas.common import normal_lang
 
 bp = Blueprint("web", __name__, url_prefix="/web", template_folder="templates", static_folder="static")
 
@@ -36,8 +37,9 @@ def nav_link(endpoint: str, label, *roles: Role) -> None:
 
 @bp.before_app_request
 def _lang():
-    if request.args.get("lang") in ("zh-CN", "en"):
-        web_session["lang"] = request.args["lang"]
+    lang = normal_lang(request.args.get("lang"))  # zh, zh_CN, en-US ... as the catalogue's locales
+    if lang is not None:
+        web_session["lang"] = lang
 
 
 @bp.before_request
@@ -147,7 +149,7 @@ def login():
             web_session.update(uid=str(user.id), sv=user.session_version or 0, lang=lang,
                                csrf=secrets.token_urlsafe(32))
             nxt = request.args.get("next", "")
-            return redirect(nxt if nxt.startswith("/web/") else url_for(landing_endpoint(user)))
+            return redirect(nxt if nxt.startswith("/web/") else url_for(landing_endpoint(user)), 303)
         error = _("Wrong username or password")
     return render_template("login.html", error=error), (401 if error else 200)
 
@@ -160,7 +162,7 @@ def logout():
         accounts.end_sessions(session(), user, tokens=False)
         session().commit()
     web_session.clear()
-    return redirect(url_for("web.login"))
+    return redirect(url_for("web.login"), 303)
 
 
 @bp.record_once

@@ -34,7 +34,17 @@ def error_page(status: int, headers: dict | None = None) -> Response:
         except Exception:  # noqa: BLE001 - the database may be what failed
             g.web_user = None
     try:
-        html = render_template("error.html", status=status, heading=_(heading), advice=_(advice))
+        bad_text = g.get("unstorable_form") if status == 422 else None
+        if bad_text:
+            from flask import request
+            from server.web.forms import field_label
+            heading, advice = (N_("Some fields need attention"),
+                               N_("A field held a character that cannot be stored (an invisible NUL character). "
+                                  "It has been removed from what you typed below; check it and send the form again."))
+            bad_text = {"labels": list(dict.fromkeys(field_label(n) for n in bad_text["fields"])),
+                        "label_of": {n: field_label(n) for n in bad_text["fields"]}, "items": bad_text["items"],
+                        "action": request.full_path.rstrip("?")}
+        html = render_template("error.html", status=status, heading=_(heading), advice=_(advice), bad_text=bad_text)
     except Exception:  # noqa: BLE001 - never fail while reporting a failure
         html = f"<!doctype html><title>{status}</title><h1>{status}</h1>"
     resp = Response(html, status=status, mimetype="text/html")

@@ -34,6 +34,9 @@ MESSAGES = [
     ("must not be only spaces", N_("A password of only spaces is not allowed; choose another.")),
     ("must not be the username", N_("The password must differ from the username.")),
     ("enter both latitude and longitude", N_("Enter both latitude and longitude, or neither.")),
+    ("write the milestone", N_("Write the milestone.")),
+    ("must be a date from 2000-01-01 to 2100-12-31", N_("Enter a date from 2000-01-01 to 2100-12-31.")),
+    ("Special numeric values (nan or infinity)", N_("Enter a number such as 28.123456.")),
     ("letters, digits, '.', '_' or '-'", N_("Use at most 32 letters, digits, '.', '_' or '-'.")),
     ("3-80 letters, digits", N_("Use 3 to 80 letters, digits or . _ @ -.")),
     ("must be at least 8 characters", N_("Use at least 8 characters.")),
@@ -148,6 +151,8 @@ DOMAIN = {
     "ticket.evidence_required": N_("Add at least one evidence photo, or describe the work in 20 characters or more."),
     "ticket.invalid_evidence": N_("A photo cannot be used as evidence for this step; see the photos field."),
     "ticket.not_own_photos": N_("Only photos you uploaded, fully received, can be evidence."),
+    "ticket.evidence_being_checked": N_("The evidence photos are still being checked; verify the ticket once they "
+                                        "have passed the checks."),
     "ticket.photos_elsewhere": N_("A photo was not uploaded for this ticket or was already used by an earlier step; "
                                   "choose it again."),
     "photos.no_ticket_here": N_("This ticket is not in your area; open it again from your ticket list."),
@@ -158,16 +163,22 @@ DOMAIN = {
     "planning.every_range": N_("Enter a whole number from 1 to 24."),
     "planning.end_before_start": N_("The end date must not be before the start date."),
     "planning.once_every_one": N_("A one-off visit has an interval of 1."),
+    "planning.notes_too_long": N_("Too long (at most 2,000 characters)."),
+    "planning.same_schedule": N_("This school already has this schedule (same recurrence, interval, dates and "
+                                 "inspectors); nothing was added."),
     "planning.school_inactive": N_("This school is no longer active."),
     "planning.only_planned_reassigned": N_("This visit is already %(status)s; only a planned visit can get other "
                                            "inspectors."),
     "report.invalid": N_("The report was not requested; see the fields marked below."),
     "report.county_or_city": N_("Yearly reports are made for a county or a city."),
+    "report.year_not_yet": N_("Year: %(year)s has not begun; choose this year or an earlier one."),
+    "ticket.milestone_past": N_("The milestone due date must be today or later."),
     "report.year_range": N_("Year: enter a whole number from 2000 to 2100."),
 }
 
 # Code -> the facts its sentence shows, in words (a status as the pages name it, never an id).
 FACTS = {
+    "report.year_not_yet": lambda f: {"year": str(f["year"]) if isinstance(f.get("year"), int) else "–"},
     "planning.only_planned_reassigned": lambda f: {"status": _visit_status(f.get("status"))},
 }
 

@@ -43,6 +43,8 @@ def page_lang() -> str:
 def reader_lang(asked: str | None = None) -> str:
     """The language of a file or an answer someone downloads: the one asked for (?lang), the page's language
     (the session's), the request's Accept-Language, else zh-CN."""
+    from schemas.common import normal_lang
+    asked = normal_lang(asked) if asked else None  # zh, zh_CN, en-US ... as the catalogue's locales
     if asked in LOCALES:
         return asked
     if has_request_context():

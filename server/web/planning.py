@@ -104,7 +104,7 @@ def _schedule_form(f, errors: dict) -> dict:
     """A schedule's rule from the create or edit form (recurrence, every, dates, inspectors, notes), as
     the planning service takes it; what does not parse goes into `errors` by field."""
     rule = {"recurrence": None, "every": 1, "inspector_ids": [],
-            "notes": (f.get("notes") or "").strip()[:2000] or None}
+            "notes": (f.get("notes") or "").strip() or None}
     try:
         rule["recurrence"] = Recurrence(f.get("recurrence", ""))
     except ValueError:
@@ -151,7 +151,7 @@ def planning_create_schedule():
         return _render_planning(p, error=_("The schedule was not saved."), fields=e.fields or {"_": [e.message]},
                                 form=f, status=422)
     flash(_("The schedule was saved."))
-    return redirect(url_for("web.planning_page"))
+    return redirect(url_for("web.planning_page"), 303)
 
 
 @bp.post("/planning/visits/<visit_id>/assign")
@@ -179,7 +179,7 @@ def planning_assign(visit_id):
         return _render_planning(p, error=_("The inspector was not assigned."), fields=e.fields or {"_": [e.message]},
                                 status=e.status)
     flash(_("The inspector was assigned."))
-    return redirect(url_for("web.planning_page"))
+    return redirect(url_for("web.planning_page"), 303)
 
 
 @bp.get("/my-visits")
@@ -232,7 +232,7 @@ def planning_schedule(schedule_id):
                 errors = e.fields or {"_": [e.message]}
             else:
                 flash(_("The schedule was saved."))
-                return redirect(url_for("web.planning_page"))
+                return redirect(url_for("web.planning_page"), 303)
         error, fields = _("The schedule was not saved."), errors
     inspectors = db.scalars(select(User).where(user_filter(p), User.role == Role.inspector, User.active.is_(True))
                             .order_by(User.username).limit(1000)).all()
@@ -257,7 +257,7 @@ def planning_pause(schedule_id):
         return _render_planning(p, error=_("The schedule was not saved."), fields=e.fields or {"_": [e.message]},
                                 status=422)
     flash(_("The schedule was resumed.") if s.active else _("The schedule was paused."))
-    return redirect(url_for("web.planning_page"))
+    return redirect(url_for("web.planning_page"), 303)
 
 
 @bp.route("/planning/schedules/<schedule_id>/delete", methods=["GET", "POST"])
@@ -271,4 +271,4 @@ def planning_delete(schedule_id):
     db.commit()
     flash(ngettext("The schedule was deleted; %(num)s planned visit was cancelled.",
                    "The schedule was deleted; %(num)s planned visits were cancelled.", n))
-    return redirect(url_for("web.planning_page"))
+    return redirect(url_for("web.planning_page"), 303)

@@ -87,14 +87,15 @@ def ticket_detail(ticket_id):
             error, fields = _("The step was not saved."), field_errors(e.fields or {"_": [e.message]})
         else:
             flash(_("Saved: the ticket is now %(status)s.", status=label("status", t.status)))
-            return redirect(url_for("web.ticket_detail", ticket_id=t.id))
+            return redirect(url_for("web.ticket_detail", ticket_id=t.id), 303)
     school = session().get(School, t.school_id)
     people = _people([t.inspector_id] + [ev.actor_id for ev in t.events])
     visit_ids = sorted({v for v in session().scalars(select(Finding.visit_id).where(Finding.ticket_id == t.id))},
                        key=str)
     return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error, fields=fields,
                            school=school, people=people, visit_ids=visit_ids, milestone_rows=MILESTONE_ROWS,
-                           overdue=tickets.is_overdue(t), photos=_event_photos(t), form_files=FORM_FILES,
+                           overdue=tickets.is_overdue(t), photos=_event_photos(t),
+                           evidence_checking=tickets.evidence_being_checked(session(), t), form_files=FORM_FILES,
                            max_file_mb=current_app.config["MAX_CHUNK_BYTES"] >> 20), (422 if error else 200)
 
 

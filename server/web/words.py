@@ -71,21 +71,41 @@ def value_text(value, unit: str | None = None) -> str:
 
 
 def amount_text(amount, unit: str | None) -> str:
-    """A gap with its unit, plural as the language wants: "2 teachers", "1 room", "850.00 m²"."""
+    """A gap with its unit, plural as the language wants: "2 teachers", "1 room", "850.00 m²", "1.4 percentage
+    points". Every unit the standards use has words here (UNITS); an unknown one reads as a bare number."""
     d = Decimal(str(amount))
     if unit in ("m2", "yuan"):
         shown = f"{d:,.2f}"
         return _("%(amount)s m²", amount=shown) if unit == "m2" else _("%(amount)s yuan", amount=shown)
-    n = int(d.to_integral_value())
-    if unit == "teachers":
-        return ngettext("%(num)s teacher", "%(num)s teachers", n)
-    if unit == "rooms":
-        return ngettext("%(num)s room", "%(num)s rooms", n)
-    if unit == "classes":
-        return ngettext("%(num)s class", "%(num)s classes", n)
-    if unit == "students":
+    if unit in COUNTED:
+        n = int(d.to_integral_value())
+        if unit == "teachers":
+            return ngettext("%(num)s teacher", "%(num)s teachers", n)
+        if unit == "rooms":
+            return ngettext("%(num)s room", "%(num)s rooms", n)
+        if unit == "classes":
+            return ngettext("%(num)s class", "%(num)s classes", n)
         return ngettext("%(num)s student", "%(num)s students", n)
-    return f"{_number(d)} {unit or ''}".strip()
+    shown = _number(d)
+    if unit == "percentage_points":
+        return _("%(amount)s percentage points", amount=shown)
+    if unit == "percent":
+        return _("%(amount)s per cent", amount=shown)
+    if unit == "m2_per_student":
+        return _("%(amount)s m² per student", amount=shown)
+    if unit == "yuan_per_student":
+        return _("%(amount)s yuan per student", amount=shown)
+    if unit == "per_100_students":
+        return _("%(amount)s per 100 students", amount=shown)
+    if unit == "rooms_per_12_classes":
+        return _("%(amount)s rooms per 12 classes", amount=shown)
+    return shown
+
+
+COUNTED = ("teachers", "rooms", "classes", "students")
+# Every unit code the standards may name, worded by amount_text and _unit_word (a test holds the standards to it).
+UNITS = COUNTED + ("m2", "yuan", "percentage_points", "percent", "m2_per_student", "yuan_per_student",
+                   "per_100_students", "rooms_per_12_classes")
 
 
 def measurement(ticket) -> str:
@@ -130,6 +150,8 @@ def event_text(event, ticket) -> str:
         return ngettext("Overdue by %(num)s day (due %(due)s): escalated to the supervisory office",
                         "Overdue by %(num)s days (due %(due)s): escalated to the supervisory office", days,
                         due=ticket.due_date.isoformat() if ticket.due_date else "–")
+    if "evidence_rejected" in data:
+        return _("An evidence photo failed the checks and no other evidence remains: the ticket is back in progress.")
     if "closure_proposed_by_visit" in data:
         return _("A later visit found this item met; an inspector may verify and close the ticket.")
     if event.from_status == "closed" and event.to_status == "open" and data.get("visit_id"):
@@ -149,7 +171,9 @@ def export_columns() -> list[str]:
 
 def _unit_word(unit: str | None) -> str:
     words = {"teachers": _("teachers"), "rooms": _("rooms"), "classes": _("classes"), "students": _("students"),
-             "m2": _("m²"), "yuan": _("yuan")}
+             "m2": _("m²"), "yuan": _("yuan"), "percentage_points": _("percentage points"), "percent": _("per cent"),
+             "m2_per_student": _("m² per student"), "yuan_per_student": _("yuan per student"),
+             "per_100_students": _("per 100 students"), "rooms_per_12_classes": _("rooms per 12 classes")}
     return words.get(unit or "", unit or "")
 
 

@@ -239,3 +239,24 @@ def test_new_inspectors_on_a_schedule_take_over_its_planned_visits(client, sessi
     items = client.get(PLANNED, headers=h).json["items"]
     assert len(items) == 2 and all(i["inspector_ids"] == [str(other.id)] for i in items)
     assert session.scalar(select(func.count()).select_from(AuditRecord).where(AuditRecord.action == "assign")) == 2
+
+
+def test_an_identical_schedule_is_refused_and_writes_nothing(client, session, world):
+    assert client.post(SCHEDULES, json=_body(world), headers=world.h["office_a1"]).status_code == 201
+    visits_before = session.scalar(select(func.count()).select_from(Visit))
+    again = client.post(SCHEDULES, json=_body(world, notes="again"), headers=world.h["office_a1"])
+    assert again.status_code == 409 and "already has this schedule" in again.json["detail"], again.json
+    assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 1
+    assert session.scalar(select(func.count()).select_from(Visit)) == visits_before
+    # Another interval (or other inspectors) is another schedule.
+    assert client.post(SCHEDULES, json=_body(world, every=2), headers=world.h["office_a1"]).status_code == 201
+
+
+def test_schedule_notes_have_a_limit_in_the_domain(session, world):
+    from inspections.errors import ValidationFailed
+    from inspections.planning import service as planning
+    with pytest.raises(ValidationFailed) as e:
+        planning.create_schedule(session, school=world.school_a1, created_by=world.office_a1,
+                                 recurrence=planning.Recurrence.monthly, start_date=utcnow().date(),
+                                 inspector_ids=[world.inspector_a1.id], notes="x" * 2001)
+    assert "at most 2,000 characters" in str(e.value.fields["notes"][0])

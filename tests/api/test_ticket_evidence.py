@@ -109,3 +109,34 @@ def test_upload_to_a_ticket_event(app, client, session, world):
     assert up.json["ticket_event_id"] == str(ev.id)
     unknown = _upload(client, world.h_school, photo(401, 300), ticket_event_id=str(uuid.uuid4()))
     assert unknown.status_code == 404
+
+
+def test_a_broken_photo_cannot_carry_the_step_to_verification(app, client, session, world):
+    """The API path decides as the page does: a photo counts as evidence only while it is not rejected, the
+    ticket cannot be verified while it is being checked, and a rejection sends the ticket back."""
+    tid = world.ticket["id"]
+    url = f"/api/v1/tickets/{tid}/transitions"
+    good = _upload(client, world.h_school, photo(800, 600), ticket_id=tid)
+    bad = _upload(client, world.h_school, b"\xff\xd8\xff\xe0garbage", ticket_id=tid)
+    assert good.status_code == 200 and bad.status_code == 200
+    if app.config.get("REDIS_URL"):  # with a worker both photos still wait for their checks
+        r = client.post(url, json={"to": "awaiting_verification", "photo_ids": [bad.json["id"]]},
+                        headers=world.h_school)
+        assert r.status_code == 201, r.json
+        r = client.post(url, json={"to": "closed"}, headers=world.h_insp)
+        assert r.status_code == 409 and "being checked" in r.json["detail"]
+        run_jobs(app)
+        assert client.get(f"/api/v1/tickets/{tid}", headers=world.h_school).json["status"] == "in_progress"
+        back = session.scalar(select(TicketEvent).where(TicketEvent.ticket_id == uuid.UUID(tid),
+                                                        TicketEvent.actor_id.is_(None),
+                                                        TicketEvent.from_status == "awaiting_verification"))
+        assert back is not None and back.data["evidence_rejected"] == bad.json["id"]
+    else:  # embedded, the check already ran: the rejected photo is refused outright
+        r = client.post(url, json={"to": "awaiting_verification", "photo_ids": [bad.json["id"]]},
+                        headers=world.h_school)
+        assert r.status_code == 422
+    run_jobs(app)
+    # A good photo holds the step up; the inspector may then verify.
+    r = client.post(url, json={"to": "awaiting_verification", "photo_ids": [good.json["id"]]}, headers=world.h_school)
+    assert r.status_code == 201, r.json
+    assert client.post(url, json={"to": "closed"}, headers=world.h_insp).status_code == 201

@@ -62,6 +62,13 @@ def test_lifecycle_to_closure_and_reopening(app, client, session, world):
     assert client.post(url, json={"to": "acknowledged"}, headers=world.h_school).status_code == 201
     r = client.post(url, json={"to": "in_progress"}, headers=world.h_school)
     assert r.status_code == 422 and "plan" in r.json["errors"]
+    # A milestone already past (the business day), or one with no words, is refused by the service and schema.
+    r = client.post(url, json={"to": "in_progress", "plan": [{"milestone": "x", "due": "2001-01-01"}]},
+                    headers=world.h_school)
+    assert r.status_code == 422 and "today or later" in r.json["errors"]["plan.0.due"][0], r.json
+    r = client.post(url, json={"to": "in_progress", "plan": [{"milestone": "", "due": "2099-01-01"}]},
+                    headers=world.h_school)
+    assert r.status_code == 422 and "write the milestone" in str(r.json["errors"]), r.json
     plan = [{"milestone": "招聘两名体育教师", "due": (date.today() + timedelta(days=40)).isoformat()}]
     assert client.post(url, json={"to": "in_progress", "plan": plan}, headers=world.h_school).status_code == 201
     r = client.post(url, json={"to": "awaiting_verification"}, headers=world.h_school)

@@ -159,6 +159,9 @@ def test_bad_requests_write_nothing(app, client, session, world):
     url = f"/api/v1/jurisdictions/{world.county_a1.id}/yearly-reports"
     assert client.post(url, json={"year": 1999}, headers=world.h_office).status_code == 422
     assert client.post(url, json={}, headers=world.h_office).status_code == 422
+    # Next business year has not begun: nothing to report yet.
+    r = client.post(url, json={"year": YEAR + 1}, headers=world.h_office)
+    assert r.status_code == 422 and "has not begun" in r.json["errors"]["year"][0], r.json
     r = client.post(f"/api/v1/jurisdictions/{world.province.id}/yearly-reports", json={"year": YEAR},
                     headers=world.h_admin)
     assert r.status_code == 422 and "jurisdiction" in r.json["errors"]

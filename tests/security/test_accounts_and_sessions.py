@@ -86,7 +86,7 @@ def _with_cookie(app, value):
 def test_a_saved_cookie_stops_working_after_logout(app, client, session, world):
     saved = _saved_session(client, world.school_user_a1)
     page = client.get("/web/tickets")
-    assert client.post("/web/logout", data={"csrf_token": csrf(page)}).status_code == 302
+    assert client.post("/web/logout", data={"csrf_token": csrf(page)}).status_code == 303
     replay = _with_cookie(app, saved)
     r = replay.get("/web/tickets")
     assert r.status_code == 302 and "/web/login" in r.headers["Location"]

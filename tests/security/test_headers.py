@@ -27,7 +27,7 @@ def test_pages_run_only_their_own_scripts(client):
 
 def test_pages_have_no_inline_styles_or_scripts_the_policy_would_block(app, client, session):
     w = make_world(session)
-    assert sign_in(client, w.office_a1.username).status_code == 302
+    assert sign_in(client, w.office_a1.username).status_code == 303
     for path in ("/web/tickets", "/web/dashboard", "/web/planning", "/web/dashboard/counties"):
         page = client.get(path).get_data(as_text=True)
         assert " style=" not in page and "<script>" not in page and " onclick=" not in page, path
@@ -77,9 +77,9 @@ def test_forms_and_session_api_writes_need_the_csrf_token(client, session):
     w = make_world(session)
     r = client.post("/web/login", data={"username": w.office_a1.username, "password": "password-123"})
     assert r.status_code == 400
-    assert sign_in(client, w.office_a1.username).status_code == 302
+    assert sign_in(client, w.office_a1.username).status_code == 303
     assert client.post("/web/logout").status_code == 400
     assert client.post("/api/v1/auth/devices", json={"id": "6f1c1c8e-3c39-4c59-9d4e-2a3a3b5e7d11", "name": "x"}
                        ).status_code == 403
     ok = client.post("/web/logout", data={"csrf_token": csrf(client.get("/web/tickets"))})
-    assert ok.status_code == 302
+    assert ok.status_code == 303

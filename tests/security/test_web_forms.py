@@ -42,7 +42,7 @@ def _to_in_progress(client, world):
     client.post(world.url, data={"to": "acknowledged", "csrf_token": world.csrf})
     r = client.post(world.url, data={"to": "in_progress", "milestone": "招聘教师", "due": "2027-03-01",
                                      "csrf_token": world.csrf})
-    assert r.status_code == 302
+    assert r.status_code == 303
 
 
 @pytest.mark.parametrize("name,body,ctype", [
@@ -71,7 +71,7 @@ def test_a_real_photo_still_goes_through_the_form(client, session, world):
     r = client.post(world.url, content_type="multipart/form-data", data={
         "to": "awaiting_verification", "csrf_token": world.csrf,
         "photos": [(io.BytesIO(photo(320, 240)), "pe.jpg", "image/jpeg")]})
-    assert r.status_code == 302
+    assert r.status_code == 303
 
 
 @pytest.mark.parametrize("data,field", [

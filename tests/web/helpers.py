@@ -17,4 +17,4 @@ def sign_in(client, username: str, password: str = "password-123"):
 
 def login(client, username: str, password: str = "password-123") -> None:
     """Sign in, asserting it worked."""
-    assert sign_in(client, username, password).status_code == 302
+    assert sign_in(client, username, password).status_code == 303

@@ -147,6 +147,20 @@ def test_a_bad_year_reads_in_the_page_language(client, world):
     assert 'href="/web/dashboard/counties?lang=en"' in body  # switching language leaves the POST address
 
 
+def test_a_year_not_yet_begun_is_refused_in_the_page_language(client, session, world):
+    from inspections import clock
+    from sqlalchemy import select
+    from inspections.scoring.models import YearlyReport
+    login(client, world.office_a1.username)
+    token = csrf(client.get("/web/dashboard/counties?lang=zh-CN"))
+    nxt = clock.today().year + 1
+    r = client.post("/web/yearly-reports", data={"jurisdiction_id": str(world.county_a1.id), "year": str(nxt),
+                                                 "csrf_token": token})
+    assert r.status_code == 422
+    assert f"年份：{nxt} 年尚未开始" in r.get_data(as_text=True)
+    assert session.scalar(select(YearlyReport.id)) is None
+
+
 def test_a_verdict_is_never_shown_without_a_word_on_why(client, session, world):
     """A stored reason of a kind the page cannot put in words yet still leaves a (translated) pointer."""
     row = session.query(CountyScore).one()

@@ -215,3 +215,13 @@ def test_a_yearly_report_refused_says_why_in_chinese(client, world, where, year,
     assert r.status_code == 422
     body = r.get_data(as_text=True)
     assert says in body and "yearly reports are made" not in body and "must be" not in body
+
+
+@pytest.mark.parametrize("api_message,said", [
+    ("Special numeric values (nan or infinity) are not permitted.", "请输入数字，例如 28.123456。"),
+    ("must be a date from 2000-01-01 to 2100-12-31", "请输入 2000-01-01 至 2100-12-31 之间的日期。"),
+    ("write the milestone", "请填写里程碑内容。"),
+])
+def test_schema_refusals_say_what_to_enter(app, api_message, said):
+    with app.test_request_context("/web/tickets"):
+        assert forms.message(api_message) == said

@@ -33,7 +33,7 @@ def test_each_role_lands_on_its_start_page(client, session, world, role, start):
     session.commit()
     r = client.post("/web/login", data={"username": user.username, "password": "password-123",
                                         "csrf_token": csrf(client.get("/web/login"))})
-    assert r.status_code == 302 and r.headers["Location"].endswith(start)
+    assert r.status_code == 303 and r.headers["Location"].endswith(start)
     assert client.get("/web/").headers["Location"].endswith(start)
     assert client.get(start).status_code == 200
 

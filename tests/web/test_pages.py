@@ -22,7 +22,7 @@ def world(app, client, session):
 
 def test_login_sets_httponly_lax_cookie_and_lists_tickets(client, world):
     r = _login(client, world.school_user_a1.username)
-    assert r.status_code == 302
+    assert r.status_code == 303
     cookie = r.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     page = client.get("/web/tickets").get_data(as_text=True)
@@ -47,15 +47,15 @@ def test_school_answers_ticket_and_other_school_gets_404(client, session, world)
     url = re.search(r'href="(/web/tickets/[0-9a-f-]+)"', page).group(1)
     detail = client.get(url)
     token = _csrf(detail)
-    assert client.post(url, data={"to": "acknowledged", "csrf_token": token}).status_code == 302
+    assert client.post(url, data={"to": "acknowledged", "csrf_token": token}).status_code == 303
     r = client.post(url, data={"to": "in_progress", "csrf_token": token})
     assert r.status_code == 422  # a plan with at least one milestone is required
     r = client.post(url, data={"to": "in_progress", "milestone": "招聘 2 名体育教师", "due": "2027-03-01",
                                "csrf_token": token})
-    assert r.status_code == 302
+    assert r.status_code == 303
     r = client.post(url, data={"to": "awaiting_verification", "csrf_token": token,
                                "note": "已招聘两名专职体育教师，合同与任教安排已上报县教育局备案。"})
-    assert r.status_code == 302
+    assert r.status_code == 303
     page = client.get(url).get_data(as_text=True)
     assert '<span id="status">待核验</span>' in page
     # The wrong move is refused with the reason, nothing written.
@@ -84,12 +84,12 @@ def test_inspector_rejects_with_reason_then_closes(client, session, world):
     url = f"/web/tickets/{t.id}"
     token = _csrf(client.get(url))
     assert client.post(url, data={"to": "in_progress", "csrf_token": token}).status_code == 422  # reason required
-    assert client.post(url, data={"to": "in_progress", "note": "照片不清楚", "csrf_token": token}).status_code == 302
+    assert client.post(url, data={"to": "in_progress", "note": "照片不清楚", "csrf_token": token}).status_code == 303
     session.expire_all()  # the page changed the ticket in another session
     tickets.transition(session, session.get(Ticket, t.id), to=T.awaiting_verification, actor=school,
                        note="重新提交：两名教师的聘用合同与课表均已上传。")
     session.commit()
-    assert client.post(url, data={"to": "closed", "csrf_token": token}).status_code == 302
+    assert client.post(url, data={"to": "closed", "csrf_token": token}).status_code == 303
     assert '<span id="status">已销号</span>' in client.get(url).get_data(as_text=True)
 
 

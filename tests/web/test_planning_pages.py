@@ -69,7 +69,7 @@ def test_create_schedule_through_the_form(client, session, world):
     assert client.post("/web/planning/schedules", data=form).status_code == 400  # no CSRF token
     assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 0
     r = client.post("/web/planning/schedules", data=form | {"csrf_token": token})
-    assert r.status_code == 302
+    assert r.status_code == 303
     s = session.scalar(select(VisitSchedule))
     assert s.school_id == world.school_a1b.id and s.inspector_ids == [world.inspector_a1.id]
     assert session.scalar(select(func.count()).select_from(Visit).where(Visit.school_id == world.school_a1b.id)) == 2
@@ -95,7 +95,7 @@ def test_assign_through_the_form(client, session, world):
     assert client.post(url, data={"inspector_id": str(other.id)}).status_code == 400
     r = client.post(url, data={"inspector_id": str(world.inspector_assigned.id), "csrf_token": token})
     assert r.status_code == 422  # covers only school A2
-    assert client.post(url, data={"inspector_id": str(other.id), "csrf_token": token}).status_code == 302
+    assert client.post(url, data={"inspector_id": str(other.id), "csrf_token": token}).status_code == 303
     session.expire_all()
     assert session.get(Visit, world.v_late.id).inspector_ids == [other.id]
     # Another county's visit: 404, as if it did not exist.
@@ -169,30 +169,68 @@ def test_office_edits_pauses_and_deletes_a_schedule_on_the_web(client, session, 
     start = (utcnow().date() + timedelta(days=1)).isoformat()
     form = {"school_id": str(world.school_a1b.id), "recurrence": "monthly", "every": "1", "start_date": start,
             "inspector_id": str(world.inspector_a1.id), "csrf_token": token}
-    assert client.post("/web/planning", data=form).status_code == 302
+    assert client.post("/web/planning", data=form).status_code == 303
     sid = session.scalar(select(VisitSchedule.id).where(VisitSchedule.school_id == world.school_a1b.id))
     assert "访视安排已保存。" in client.get("/web/planning").get_data(as_text=True)  # flash after the action
     url = f"/web/planning/schedules/{sid}"
     r = client.post(url, data={**form, "notes": "每月第一周", "end_date": "2000-01-01"})
     assert r.status_code == 422 and "结束日期不能早于开始日期" in r.get_data(as_text=True)
-    assert client.post(url, data={**form, "notes": "每月第一周"}).status_code == 302
+    assert client.post(url, data={**form, "notes": "每月第一周"}).status_code == 303
     session.expire_all()
     assert session.get(VisitSchedule, sid).notes == "每月第一周"
-    assert client.post(f"{url}/pause", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"{url}/pause", data={"csrf_token": token}).status_code == 303
     session.expire_all()
     assert session.get(VisitSchedule, sid).active is False
     planned = lambda: session.scalar(select(func.count()).select_from(Visit).where(  # noqa: E731
         Visit.school_id == world.school_a1b.id, Visit.status == "planned"))
     assert planned() == 0
-    assert client.post(f"{url}/pause", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"{url}/pause", data={"csrf_token": token}).status_code == 303
     assert planned() > 0
     confirm = client.get(f"{url}/delete")
     assert confirm.status_code == 200 and 'data-testid="confirm-delete"' in confirm.get_data(as_text=True)
     assert session.get(VisitSchedule, sid) is not None  # nothing deleted by looking
-    assert client.post(f"{url}/delete", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"{url}/delete", data={"csrf_token": token}).status_code == 303
     session.expire_all()
     assert session.get(VisitSchedule, sid) is None and planned() == 0
     # Another county's office cannot reach it.
     assert client.get(f"/web/planning/schedules/{uuid.uuid4()}").status_code == 404
 
 
+
+
+def test_long_notes_and_a_repeated_schedule_are_refused_with_the_input_kept(client, session, world):
+    from inspections.planning.models import VisitSchedule
+    token = _login(client, world.office_a1.username)
+    start = (utcnow().date() + timedelta(days=1)).isoformat()
+    form = {"school_id": str(world.school_a1b.id), "recurrence": "monthly", "every": "1", "start_date": start,
+            "inspector_id": str(world.inspector_a1.id), "csrf_token": token}
+    r = client.post("/web/planning", data={**form, "notes": "长" * 100_000})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and "太长（最多 2,000 个字符）" in page and "备注" in page
+    assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 0
+    assert client.post("/web/planning", data=form).status_code == 303
+    r = client.post("/web/planning?lang=en", data=form)
+    assert r.status_code == 422 and "already has this schedule" in r.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 1
+
+
+def test_a_nul_character_names_the_field_and_keeps_the_input(client, session, world):
+    import html
+    from inspections.planning.models import VisitSchedule
+    token = _login(client, world.office_a1.username)
+    start = (utcnow().date() + timedelta(days=1)).isoformat()
+    form = {"school_id": str(world.school_a1b.id), "recurrence": "monthly", "every": "1", "start_date": start,
+            "inspector_id": str(world.inspector_a1.id), "csrf_token": token}
+    r = client.post("/web/planning", data={**form, "notes": "每月\x00第一周"}, headers={"Accept": "text/html"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and r.mimetype == "text/html"
+    assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 0
+    named = re.search(r'data-testid="bad-text-fields">(.*?)</ul>', page, re.S).group(1)
+    assert "备注" in named and "NUL" in named
+    again = re.search(r'<form method="post" action="([^"]+)" data-testid="bad-text-form">(.*?)</form>', page, re.S)
+    assert again.group(1) == "/web/planning" and ">每月第一周</textarea>" in again.group(2)
+    resent = {m.group(1): html.unescape(m.group(2)) for m in
+              re.finditer(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', again.group(2))}
+    assert resent == form  # everything typed is offered again
+    assert client.post("/web/planning", data={**resent, "notes": "每月第一周"}).status_code == 303
+    assert session.scalar(select(VisitSchedule.notes)) == "每月第一周"

@@ -60,11 +60,11 @@ def test_a_plan_takes_several_milestones(client, session, world):
     login(client, world.school_user_a1.username)
     url = f"/web/tickets/{world.ticket.id}"
     token = csrf(client.get(url))
-    assert client.post(url, data={"to": "acknowledged", "csrf_token": token}).status_code == 302
+    assert client.post(url, data={"to": "acknowledged", "csrf_token": token}).status_code == 303
     assert client.get(url).get_data(as_text=True).count('name="milestone"') >= 2
     r = client.post(url, data={"to": "in_progress", "csrf_token": token, "milestone": ["招聘", "到岗"],
                                "due": ["2027-03-01", "2027-04-01"]})
-    assert r.status_code == 302
+    assert r.status_code == 303
     page = client.get(url).get_data(as_text=True)
     assert "招聘" in page and "到岗" in page and "2027-04-01" in page
     assert re.search(r'data-testid="flash"><p>已保存：整改单现为“整改中”。</p>', page)  # the step is confirmed
@@ -111,3 +111,22 @@ def test_the_header_shows_where_the_user_sits(client, world):
     login(client, world.school_user_a1.username)
     page = client.get("/web/tickets").get_data(as_text=True)
     assert re.search(r'data-testid="place">\(' + re.escape(world.school_a1.name) + r'\)<', page)
+
+
+@pytest.mark.parametrize("milestone,due,said", [
+    ("", "2027-03-01", "请填写里程碑内容。"),
+    ("招聘", "2200-01-01", "请输入 2000-01-01 至 2100-12-31 之间的日期。"),
+    ("招聘", "2001-01-01", "里程碑的完成日期不能早于今天。"),
+])
+def test_a_milestone_is_refused_with_what_to_do(client, session, world, milestone, due, said):
+    from tests.web.helpers import csrf
+    login(client, world.school_user_a1.username)
+    t = world.ticket
+    url = f"/web/tickets/{t.id}"
+    token = csrf(client.get(url))
+    r = client.post(url, data={"to": "in_progress", "csrf_token": token, "milestone": milestone, "due": due})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 422 and said in body and "里程碑" in body, body[:3000]
+    assert "未通过校验" not in body and "长度" not in body and "未通过" not in body
+    session.expire_all()
+    assert session.get(Ticket, t.id).status.value == "open"

@@ -40,6 +40,9 @@ class FakeSession:
     def add(self, obj):
         self.added.append(obj)
 
+    def scalar(self, stmt):
+        return None  # an empty database: no evidence step waiting for its photos' checks
+
     def flush(self):
         for obj in self.added:
             if getattr(obj, "id", None) is None:
