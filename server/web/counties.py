@@ -57,15 +57,21 @@ def _result_text(r: dict) -> str:
     return _("Measured %(measured)s, required %(required)s", measured=measured, required=required)
 
 
-def _school_failures(row) -> dict[str, list[str]]:
-    """School ("code name") -> its school-rule indicators not met, in words, from the visit scores the
-    judgement was computed from."""
+def _score_ids(row) -> list[uuid.UUID]:
+    """The ids of the visit scores a county judgement was computed from (its `inputs`' values)."""
     ids = []
     for v in (row.inputs or {}).values():
         try:
             ids.append(uuid.UUID(str(v)))
         except ValueError:
             continue
+    return ids
+
+
+def _school_failures(row) -> dict[str, list[str]]:
+    """School ("code name") -> its school-rule indicators not met, in words, from the visit scores the
+    judgement was computed from."""
+    ids = _score_ids(row)
     out: dict[str, list[str]] = {}
     if not ids:
         return out
@@ -202,12 +208,7 @@ def report_rows(county, row) -> list[list]:
         [_("School code"), _("School"), _("Verdict"), _("Indicators met"),
          *[f"{c} {names.get(c, '')}".strip() for c in codes]],
     ]
-    ids = []
-    for v in (row.inputs or {}).values():
-        try:
-            ids.append(uuid.UUID(str(v)))
-        except ValueError:
-            continue
+    ids = _score_ids(row)
     pairs = session().execute(select(School, VisitScore).join(VisitScore, VisitScore.school_id == School.id)
                               .where(VisitScore.id.in_(ids)).order_by(School.code)).all() if ids else []
     for school, score in pairs:
