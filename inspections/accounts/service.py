@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 import uuid
 from datetime import datetime, timedelta
 
@@ -46,16 +47,25 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 200
 MANAGERS = (Role.office, Role.admin)
 
 
+def _visible(text: str) -> str:
+    return "".join(c for c in text if not unicodedata.category(c).startswith(("Z", "Cc", "Cf")) and not c.isspace())
+
+
+def _folded(text: str) -> str:
+    return _visible(unicodedata.normalize("NFKC", text)).casefold()
+
+
 def password_errors(password: str, username: str | None = None) -> list[str]:
     """What is wrong with a new password (empty when it may be used): its length, only blanks, or the
-    account's own username (in any case)."""
-    if not password.strip():
+    account's own username (in any case, in full-width letters too). Blanks are spaces and the invisible
+    format characters (Unicode categories Z*, Cc and Cf: U+200B zero-width space, U+FEFF...)."""
+    if not _visible(password):
         return ["must not be only spaces"]
     if len(password) < PASSWORD_MIN:
         return [f"must be at least {PASSWORD_MIN} characters"]
     if len(password) > PASSWORD_MAX:
         return [f"must be at most {PASSWORD_MAX} characters"]
-    if username and password.strip().casefold() == username.strip().casefold():
+    if username and _folded(password) == _folded(username):
         return ["must not be the username"]
     return []
 

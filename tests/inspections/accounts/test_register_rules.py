@@ -129,7 +129,10 @@ def test_usernames_and_school_codes_are_unique_whatever_their_case(session, worl
 
 @pytest.mark.parametrize("password,message", [(" " * 8, "must not be only spaces"), ("\t" * 9, "must not be only spaces"),
                                                ("NEW-USER", "must not be the username"),
-                                               ("new-user", "must not be the username")])
+                                               ("new-user", "must not be the username"),
+                                               ("\u200b" * 8, "must not be only spaces"),
+                                               ("\u3000\ufeff" * 4, "must not be only spaces"),
+                                               ("\uff4e\uff45\uff57-\uff55\uff53\uff45\uff52", "must not be the username")])
 def test_blank_passwords_and_the_username_are_no_passwords(session, world, password, message):
     office = _p(session, world.office_a1)
     with pytest.raises(accounts.AccountError) as err:
