@@ -162,6 +162,14 @@ def create_version(session: Session, template: ChecklistTemplate, *, overlay: di
     return v
 
 
+def superseded_by(session: Session, version: TemplateVersion) -> int | None:
+    """The number of a version of the same template published after this draft was made (None if there
+    is none): such a draft can no longer be published."""
+    return session.scalar(select(TemplateVersion.number).where(
+        TemplateVersion.template_id == version.template_id, TemplateVersion.status == VersionStatus.published,
+        TemplateVersion.published_at > version.created_at).order_by(TemplateVersion.number.desc()).limit(1))
+
+
 def publish(session: Session, version: TemplateVersion) -> TemplateVersion:
     """Freeze a draft version so visits can pin it (its definition is checked once more first)."""
     from inspections.scoring.definition import DefinitionError, check_definition
@@ -171,9 +179,7 @@ def publish(session: Session, version: TemplateVersion) -> TemplateVersion:
     check_definition(version.definition)
     # A draft is its base (the latest published version when it was made) plus its changes: once another
     # version is published, publishing this one would drop what that one added.
-    newer = session.scalar(select(TemplateVersion.number).where(
-        TemplateVersion.template_id == version.template_id, TemplateVersion.status == VersionStatus.published,
-        TemplateVersion.published_at > version.created_at).limit(1))
+    newer = superseded_by(session, version)
     if newer is not None:
         raise Conflict(f"version {newer} was published after this draft was made; make a new draft from the "
                        "current version")

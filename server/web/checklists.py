@@ -483,6 +483,7 @@ def _version_page(p, v: TemplateVersion, error=None, fields=None, status=200):
     return render_template("checklist_version.html", v=v, tpl=tpl, indicators=indicators, items=items,
                            targets=targets, name=name_of(d.get("name"), tpl.name), statuses=VERSION_STATUS,
                            word=_word, manages=_manages(p, tpl),
+                           superseded=templates.superseded_by(session(), v) if v.status.value == "draft" else None,
                            changed=any(l["was"] for i in indicators for l in i["levels"]),
                            added=any(x["added"] for x in indicators + items + targets), error=error,
                            fields=fields), status

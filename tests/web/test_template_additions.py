@@ -224,7 +224,11 @@ def test_a_draft_made_before_another_version_was_published_is_not_published(clie
     assert _post(client, world, **BOOKS).status_code == 303
     assert _post(client, world, **TARGET).status_code == 303
     a, b = session.query(TemplateVersion).filter_by(template_id=world.tpl.id).order_by(TemplateVersion.number).all()
+    assert 'data-testid="publish"' in client.get(f"/web/templates/versions/{b.id}").get_data(as_text=True)
     assert _publish(client, a).status_code == 303
+    page = client.get(f"/web/templates/versions/{b.id}?lang=zh-CN").get_data(as_text=True)
+    assert 'data-testid="publish"' not in page and 'data-testid="superseded"' in page
+    assert f"第 {a.number} 版" in page and "不能再发布" in page
     r = _publish(client, b)
     assert r.status_code == 422 and "make a new draft from the current version" in _errors(r)
     session.expire_all()
