@@ -36,7 +36,7 @@ from pathlib import Path
 from PIL import Image
 
 from bench.photo_ingest import camera_jpeg
-from bench.sync_common import machine, median, scratch_app
+from bench.sync_common import machine, median, pct, scratch_app
 
 
 def baseline(files: list[bytes]) -> float:
@@ -54,6 +54,32 @@ def baseline(files: list[bytes]) -> float:
     return time.perf_counter() - t
 
 
+
+def s3_bucket(endpoint: str) -> dict:
+    """Make the bench's bucket on an S3 endpoint; returns the app settings that store blobs there."""
+    import boto3
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+                 aws_secret_access_key="bench").create_bucket(Bucket="bench-photos")
+    return {"STORAGE_URL": "s3://bench-photos/p", "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+
+
+def inspector_and_env(app, tmp, redis_db: int, prefix: str, storage: dict):
+    """The demo world in the scratch app's database, an inspector's bearer token, and the environment a
+    served copy of the app (gunicorn, worker) runs with: (world, token, env)."""
+    from bench.sync_common import make_world
+    from inspections.accounts import service as accounts
+    from inspections.db import new_session
+    from tests.faults.stack import app_env
+    with new_session() as s:
+        w = make_world(s)
+        token = accounts.issue_token(s, user=w.inspector_a1)[0]
+        s.commit()
+    env = app_env(DATABASE_URL=app.config["DATABASE_URL"], REDIS_URL=f"redis://127.0.0.1:6379/{redis_db}",
+                  KEY_PREFIX=f"{prefix}{uuid.uuid4().hex[:6]}-", VAR_DIR=tmp, SECRET_KEY="bench",
+                  ARGON2_TIME_COST=1, ARGON2_MEMORY_KIB=1024, **storage)
+    return w, token, env
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=8)
@@ -63,11 +89,9 @@ def main() -> None:
     args = ap.parse_args()
     from sqlalchemy import func, select
 
-    from bench.sync_common import make_world
-    from inspections.accounts import service as accounts
     from inspections.db import new_session
     from inspections.photos.models import Photo
-    from tests.faults.stack import Worker, app_env, gunicorn
+    from tests.faults.stack import Worker, gunicorn
 
     files = [camera_jpeg(4032, 3024, seed=i, quality=98) for i in range(args.files)]
     sizes = [len(f) for f in files]
@@ -75,25 +99,15 @@ def main() -> None:
     moto = None
     storage = {"STORAGE_URL": tmp / "blobs"}
     if args.s3:
-        import boto3
         from moto.server import ThreadedMotoServer
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto.start()
         host, port = moto.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
-                     aws_secret_access_key="bench").create_bucket(Bucket="bench-photos")
-        storage = {"STORAGE_URL": "s3://bench-photos/p", "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1",
-                   "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+        storage = s3_bucket(endpoint)
     try:
         with scratch_app() as app:
-            with new_session() as s:
-                w = make_world(s)
-                token = accounts.issue_token(s, user=w.inspector_a1)[0]
-                s.commit()
-            env = app_env(DATABASE_URL=app.config["DATABASE_URL"], REDIS_URL=f"redis://127.0.0.1:6379/{args.redis_db}",
-                          KEY_PREFIX=f"benchphoto{uuid.uuid4().hex[:6]}-", VAR_DIR=tmp, SECRET_KEY="bench",
-                          ARGON2_TIME_COST=1, ARGON2_MEMORY_KIB=1024, **storage)
+            w, token, env = inspector_and_env(app, tmp, args.redis_db, "benchphoto", storage)
             worker = Worker(env, tmp / "worker.log").start()
             uploads, rates, base_rates, ratios, alone = [], [], [], [], []
             try:
@@ -188,11 +202,11 @@ def main() -> None:
                   f"{min(sizes) / 1e6:.2f}-{max(sizes) / 1e6:.2f} MB; {args.rounds} rounds")
             uploads.sort()
             print(f"upload request during the rounds: p50 {median(uploads) * 1000:.1f} ms, p90 "
-                  f"{uploads[int(0.9 * (len(uploads) - 1))] * 1000:.1f} ms, max {uploads[-1] * 1000:.1f} ms "
+                  f"{pct(uploads, 90) * 1000:.1f} ms, max {uploads[-1] * 1000:.1f} ms "
                   f"(target <= 30 ms)")
             alone.sort()
             print(f"upload request alone (no job running): p50 {median(alone) * 1000:.1f} ms, "
-                  f"p90 {alone[int(0.9 * (len(alone) - 1))] * 1000:.1f} ms, max {alone[-1] * 1000:.1f} ms")
+                  f"p90 {pct(alone, 90) * 1000:.1f} ms, max {alone[-1] * 1000:.1f} ms")
             print(f"end to end: median {median(rates):.2f} photos/s; baseline median {median(base_rates):.2f} photos/s")
             print(f"ratio end to end / baseline: median {median(ratios):.2f}, min {min(ratios):.2f}, "
                   f"max {max(ratios):.2f} (target >= 0.7)")

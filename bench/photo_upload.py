@@ -26,13 +26,12 @@ import http.client
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
+from bench.photo_deployed import inspector_and_env, s3_bucket
 from bench.photo_ingest import camera_jpeg
 from bench.sync_common import machine, median, scratch_app
 
@@ -101,10 +100,7 @@ def main() -> None:
     ap.add_argument("--against", type=Path, help="a folder with other code to run side by side")
     ap.add_argument("--redis-db", type=int, default=10)
     args = ap.parse_args()
-    from bench.sync_common import make_world
-    from inspections.accounts import service as accounts
-    from inspections.db import new_session
-    from tests.faults.stack import _stop, app_env, free_port, wait_for
+    from tests.faults.stack import _stop, free_port, wait_for
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-upload-"))
     files = [camera_jpeg(4032, 3024, seed=i, quality=98) for i in range(4)]
@@ -112,24 +108,14 @@ def main() -> None:
     moto = endpoint = None
     if args.s3:
         moto, endpoint = _moto(free_port())
-        import boto3
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
-                     aws_secret_access_key="bench").create_bucket(Bucket="bench-photos")
-        storage = {"STORAGE_URL": "s3://bench-photos/p", "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1",
-                   "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+        storage = s3_bucket(endpoint)
     servers = {"this code": ROOT}
     if args.against:
         servers = {"other code": args.against.resolve(), **servers}
     procs = []
     try:
         with scratch_app() as app:
-            with new_session() as s:
-                w = make_world(s)
-                token = accounts.issue_token(s, user=w.inspector_a1)[0]
-                s.commit()
-            env = app_env(DATABASE_URL=app.config["DATABASE_URL"], REDIS_URL=f"redis://127.0.0.1:6379/{args.redis_db}",
-                          KEY_PREFIX=f"benchupload{uuid.uuid4().hex[:6]}-", VAR_DIR=tmp, SECRET_KEY="bench",
-                          ARGON2_TIME_COST=1, ARGON2_MEMORY_KIB=1024, **storage)
+            w, token, env = inspector_and_env(app, tmp, args.redis_db, "benchupload", storage)
             conns = {}
             # The wrapper as a top-level module of its own, so the other code needs no copy of it.
             shim = tmp / "shim"
