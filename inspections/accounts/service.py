@@ -109,8 +109,8 @@ def create_user(session: Session, *, username: str, password: str, role: Role, d
     errors: dict[str, list[str]] = {}
     if username_taken(session, username):
         errors["username"] = ["is already taken"]
-    if password_errors(password, username):
-        errors["password"] = password_errors(password, username)
+    if bad_password := password_errors(password, username):
+        errors["password"] = bad_password
     if role == Role.school:
         if school_id is None:
             errors["school_id"] = ["is required for a school user"]
@@ -221,8 +221,8 @@ def check_change(session: Session, user: User, *, actor, **changes) -> dict:
     errors: dict[str, list[str]] = {}
     if "display_name" in changes:
         changes["display_name"] = (changes["display_name"] or "").strip() or user.username
-    if "password" in changes and password_errors(changes["password"], user.username):
-        errors["password"] = password_errors(changes["password"], user.username)
+    if "password" in changes and (bad_password := password_errors(changes["password"], user.username)):
+        errors["password"] = bad_password
     if changes.get("active") is False and user.id == actor.user_id:
         errors["active"] = ["you cannot deactivate your own account"]
     if "assigned_school_ids" in changes:
@@ -331,8 +331,8 @@ def end_sessions(session: Session, user: User, *, tokens: bool = True) -> None:
 
 def set_password(session: Session, user: User, password: str) -> None:
     """Change a password; every session and token of the user ends (whoever knew the old one is out)."""
-    if password_errors(password, user.username):
-        raise AccountError({"password": password_errors(password, user.username)})
+    if bad_password := password_errors(password, user.username):
+        raise AccountError({"password": bad_password})
     user.password_hash = hash_password(password)
     end_sessions(session, user)
 
