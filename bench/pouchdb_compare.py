@@ -1,13 +1,16 @@
 """Our sync against PouchDB-server 4.2 (the CouchDB-protocol server offline-first apps replicate to), side
 by side on the same machine, the same records, in interleaved rounds.
 
-    .venv/bin/python -m bench.pouchdb_compare [--rounds 5] [--stored 20000] [--redis-db 9]
+    .venv/bin/python -m bench.pouchdb_compare [--rounds 5] [--stored 20000] [--redis-db 9] [--pouch-store leveldb|memory]
 
 Needs Node and npm: PouchDB-server is installed by `npm ci` from bench/pouchdb/package-lock.json
 (pinned, into bench/pouchdb/node_modules, which is not committed); without Node the benchmark says
-so and exits. PouchDB-server runs `--in-memory` (its LevelDB adapter is a native module that needs
-node-gyp and Node's headers from the network, which a bench must not fetch): it writes nothing to
-disk, we write to PostgreSQL, so its figures are if anything flattering to it.
+so and exits. PouchDB-server runs as deployed, on its default LevelDB files in a scratch folder
+(leveldown 5.6 installs from the prebuilt linux-x64 binary in its npm package, nothing is compiled);
+`--pouch-store memory` runs it `--in-memory` instead, which keeps nothing across a restart and so is
+no replication server anyone deploys, but is shown as the harder reference. Neither side is told to
+sync to disk differently from its default: we commit to PostgreSQL with `synchronous_commit = on`,
+LevelDB writes without fsync.
 
 Ours: gunicorn (2 x 4) on a scratch PostgreSQL database, Redis (db 9 by default, own key prefix),
 one `flask worker`. Both are driven over HTTP on 127.0.0.1 by this process, one kept-alive
@@ -125,6 +128,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--stored", type=int, default=20000, help="changes in each log before the pull is timed")
     ap.add_argument("--redis-db", type=int, default=9, choices=(9, 10))
+    ap.add_argument("--pouch-store", choices=("leveldb", "memory"), default="leveldb",
+                    help="PouchDB-server's storage: its default LevelDB files (as deployed) or --in-memory")
     args = ap.parse_args()
     exe = pouchdb_server()
     if exe is None:
@@ -137,7 +142,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-pouch-"))
     port = free_port()
     pouch_log = open(tmp / "pouchdb.log", "ab")
-    pouch = subprocess.Popen([str(exe), "--in-memory", "--no-stdout-logs", "-p", str(port), "-o", "127.0.0.1",
+    store = ["--in-memory"] if args.pouch_store == "memory" else []
+    pouch = subprocess.Popen([str(exe), *store, "--no-stdout-logs", "-p", str(port), "-o", "127.0.0.1",
                               "-d", str(tmp)],
                              cwd=tmp, stdout=pouch_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -243,7 +249,7 @@ def main() -> None:
             finally:
                 worker.stop()
         print(f"machine: {machine()}; node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}")
-        print(f"PouchDB-server {version} (--in-memory); ours: gunicorn 2 x 4, PostgreSQL, Redis db {args.redis_db}, "
+        print(f"PouchDB-server {version} ({'--in-memory' if args.pouch_store == 'memory' else 'LevelDB files'}); ours: gunicorn 2 x 4, PostgreSQL, Redis db {args.redis_db}, "
               f"one worker; {args.rounds} interleaved rounds; pull over ~{args.stored:,}+ changes")
         print("| work | ours (median) | PouchDB-server (median) | ratio PouchDB / ours | target |")
         print("| --- | --- | --- | --- | --- |")
