@@ -116,16 +116,23 @@ def _inspector_ids(conn, visits: list[Visit]) -> dict:
 
 
 def _rows_for_flush(session: Session) -> tuple[list[dict], list[dict]]:
+    return rows_for(session, session.new, session.dirty, session.deleted)
+
+
+def rows_for(session: Session, new, dirty, deleted) -> tuple[list[dict], list[dict]]:
+    """(change rows, revisions) for these records about to be written: what a flush of them logs. The
+    flush hook passes the session's; a batch that writes changed records itself passes those
+    (`sync.bulk.write_updates`)."""
     conn = session.connection()
     visits_cache: dict = {}
     changes: list[dict] = []
     revisions: list[dict] = []
     now = utcnow()
     touched_visits: dict[uuid.UUID, Visit] = {}
-    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+    for obj in list(new) + list(dirty) + list(deleted):
         if isinstance(obj, VisitInspector):
             v = session.identity_map.get(inspect(Visit).identity_key_from_primary_key((obj.visit_id,)))
-            if v is not None and v not in session.deleted:
+            if v is not None and v not in deleted:
                 touched_visits[v.id] = v
     seen: set = set()
     visit_rows: list[tuple[Visit, dict]] = []
@@ -161,18 +168,18 @@ def _rows_for_flush(session: Session) -> tuple[list[dict], list[dict]]:
         if op == "upsert" and entity in MERGEABLE:
             revisions.append(dict(entity=entity, entity_id=obj.id, version=version, data=data, created_at=now))
 
-    for obj in session.new:
+    for obj in new:
         if type(obj) in ENTITY and _visible(obj):
             emit(obj, "upsert")
     submitted = []
-    for obj in session.dirty:
+    for obj in dirty:
         if type(obj) in ENTITY and _visible(obj) and (_changed(obj) or obj in touched_visits.values()):
             emit(obj, "upsert")
             if isinstance(obj, Visit) and _became_submitted(obj):
                 submitted.append(obj)
     for v in touched_visits.values():
         emit(v, "upsert")
-    for obj in session.deleted:
+    for obj in deleted:
         if type(obj) in ENTITY:
             emit(obj, "delete")
     if visit_rows:
@@ -217,25 +224,14 @@ def _reemit_responses(session, conn, visits: list[Visit], changes: list, now, se
                             data=data, changed_at=now))
 
 
-def _upsert_revisions(conn, revisions: list[dict]) -> None:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(RecordRevision)
-    stmt = stmt.on_conflict_do_update(index_elements=["entity", "entity_id", "version"],
-                                      set_={"data": stmt.excluded.data})
-    conn.execute(stmt, revisions)
-
-
 def _after_flush(session: Session, flush_context) -> None:
     changes, revisions = _rows_for_flush(session)
     conn = session.connection()
+    from sync.bulk import insert_rows, upsert_revisions  # (sync.bulk reads this module)
     if changes:
-        from sync.bulk import insert_rows  # (sync.bulk reads this module)
         insert_rows(conn, ChangeLog.__table__, changes)  # COPY on PostgreSQL: a submit re-sends every answer
     if revisions:
-        _upsert_revisions(conn, revisions)
+        upsert_revisions(conn, revisions)
 
 
 def _before_commit(session: Session) -> None:
