@@ -21,7 +21,7 @@ from inspections.accounts.models import User
 from inspections.accounts.scope import Principal, school_filter, visit_filter
 from inspections.audit import service as audit
 from inspections.audit.models import AuditRecord
-from inspections.db import JSONType, utcnow
+from inspections.db import JSONType, among, utcnow
 from inspections.errors import DomainError
 from inspections.org.models import School
 from inspections.templates import service as templates
@@ -503,7 +503,7 @@ def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: 
     visit_ids = {i for i in visit_ids if isinstance(i, uuid.UUID)}
     answer_ids = {i for i in answer_ids if isinstance(i, uuid.UUID)}
     if answer_ids:
-        visit_ids |= set(session.scalars(select(Response.visit_id).where(Response.id.in_(answer_ids))))
+        visit_ids |= set(session.scalars(select(Response.visit_id).where(among(session, Response.id, answer_ids))))
     if not visit_ids:
         return
     # A batch of visit edits only (a push submitting 300 visits) needs not their answers, only whether

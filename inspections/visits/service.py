@@ -14,7 +14,7 @@ from inspections.accounts.models import InspectorAssignment, User
 from inspections.accounts.scope import Principal
 from inspections.audit import service as audit
 from inspections.audit.models import AuditRecord
-from inspections.db import utcnow
+from inspections.db import among, utcnow
 from inspections.errors import Conflict, Forbidden, ValidationFailed
 from inspections.jobs import outbox
 from inspections.org.enums import SECTIONS
@@ -119,7 +119,7 @@ def deleted_ids(session: Session, entity: str, ids) -> set[uuid.UUID]:
     batched = {uuid.UUID(r["entity_id"]) for r in audit.pending(session)
                if r["entity"] == entity and r["entity_id"] in wanted and r["action"].split(".")[-1] == "delete"}
     return batched | {uuid.UUID(i) for i in session.scalars(
-        select(AuditRecord.entity_id).where(AuditRecord.entity == entity, AuditRecord.entity_id.in_(ids),
+        select(AuditRecord.entity_id).where(AuditRecord.entity == entity, among(session, AuditRecord.entity_id, ids),
                                             or_(AuditRecord.action == "delete", AuditRecord.action.like("%.delete"))))}
 
 
