@@ -47,3 +47,27 @@ def test_app_responses_use_it(client):
     assert isinstance(client.application.json, OrjsonProvider)
     r = client.get("/healthz")
     assert r.status_code == 200 and r.get_json() == json.loads(r.data)
+
+
+def test_what_it_reads_is_what_the_standard_library_reads():
+    """Request bodies are read by orjson where it reads them exactly as `json.loads` does, by the
+    standard library otherwise (long integers, NaN, lone surrogates, BOMs, UTF-16, broken UTF-8)."""
+    provider = OrjsonProvider(Flask("t"))
+    texts = ['{"a": 1, "a": 2}', "123456789012345678901234567890", "18446744073709551616", "-9223372036854775809",
+             '{"v": 1234567890123456789012}', "[1e400, -1e400]", "NaN", '"\\ud800"', "1.0", "0.1", "-0", "1E5",
+             "0.30000000000000004", '{"t": "还差 2 名教师", "n": null, "b": [true, false]}', '"\\u0000"',
+             '{"x": 12345678901234567.5}', "  {} "]
+    for text in texts:
+        for raw in (text, text.encode(), text.encode("utf-16"), b"\xef\xbb\xbf" + text.encode()):
+            assert repr(provider.loads(raw)) == repr(json.loads(raw)), raw
+    assert provider.loads(b'"\xed\xa0\x80"') == json.loads(b'"\xed\xa0\x80"') == "\ud800"  # not UTF-8, read
+    for bad in ("[1, 2", '"\t"', "{}x", b'"\xff"', ""):
+        try:
+            json.loads(bad)
+        except ValueError as e:
+            expected = type(e)
+        try:
+            provider.loads(bad)
+            raise AssertionError(f"{bad!r} was read")
+        except ValueError as e:
+            assert type(e) is expected, (bad, e)
