@@ -149,26 +149,10 @@ def _columns(conn, table, cols: tuple[str, ...], rows: list[dict]) -> tuple[str,
     return "unnest(" + ", ".join(f"%b::{t}[]" for t in types) + ")", arrays
 
 
-def upsert_revisions(conn, rows: list[dict]) -> None:
-    """Insert merge bases, a version already kept getting these fields: one statement on PostgreSQL (the
-    rows as arrays), executemany elsewhere. The rows name distinct versions."""
-    table = RecordRevision.__table__
-    if conn.dialect.name != "postgresql":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-        stmt = sqlite_insert(RecordRevision)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["entity", "entity_id", "version"],
-                                                set_={"data": stmt.excluded.data}), rows)
-        return
-    cols = ("entity", "entity_id", "version", "data", "created_at")
-    source, params = _columns(conn, table, cols, rows)
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT * FROM {source} "
-                         "ON CONFLICT (entity, entity_id, version) DO UPDATE SET data = EXCLUDED.data", tuple(params))
-
-
 def write_updates(session: Session) -> None:
     """Write the changed columns of the session's changed visits and answers with one
-    `UPDATE ... FROM unnest(...)` per table and set of columns, with the change rows and merge bases a
-    flush logs for them (`changelog.rows_for`), and mark them written, as a flush leaves them (also for
+    `UPDATE ... FROM unnest(...)` per table and set of columns, with the change rows a flush logs for
+    them (`changelog.rows_for`), and mark them written, as a flush leaves them (also for
     a savepoint rolled back later, which expires them). PostgreSQL only; whatever else the session holds
     (new or deleted records, a visit's inspectors or answers changed, a visit submitted, whose flush
     logs more) is left to the next flush, as is everything on another database.
@@ -200,7 +184,7 @@ def write_updates(session: Session) -> None:
     if not written:
         return
     from sync.changelog import rows_for
-    changes, revisions = rows_for(session, (), written, ())
+    changes = rows_for(session, (), written, ())
     for (cls, keys), objs in groups.items():
         table = cls.__table__
         cols = ("id", *(table.c[k].key for k in keys))
@@ -214,8 +198,6 @@ def write_updates(session: Session) -> None:
             raise StaleDataError(f"UPDATE {table.name} matched {n} rows of {len(objs)}")
     if changes:
         insert_rows(conn, ChangeLog.__table__, changes)
-    if revisions:
-        upsert_revisions(conn, revisions)
     states = [inspect(o) for o in written]
     for state in states:
         state._commit_all(state.dict, session.identity_map)  # as a flush leaves what it wrote

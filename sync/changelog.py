@@ -126,18 +126,17 @@ def _inspector_ids(conn, visits: list[Visit]) -> dict:
     return out
 
 
-def _rows_for_flush(session: Session) -> tuple[list[dict], list[dict]]:
-    return rows_for(session, session.new, session.dirty, session.deleted)
+def rows_for(session: Session, new, dirty, deleted) -> list[dict]:
+    """The change rows of these records about to be written: what a flush of them logs. The flush hook
+    passes the session's; a batch that writes changed records itself passes those
+    (`sync.bulk.write_updates`).
 
-
-def rows_for(session: Session, new, dirty, deleted) -> tuple[list[dict], list[dict]]:
-    """(change rows, revisions) for these records about to be written: what a flush of them logs. The
-    flush hook passes the session's; a batch that writes changed records itself passes those
-    (`sync.bulk.write_updates`)."""
+    A version's change row holds its fields, which is where a three-way merge finds its base
+    (`push.base_record`) until the prune job drops a superseded row, having first kept its fields as
+    a revision: no revision row is written with each change."""
     conn = session.connection()
     visits_cache: dict = {}
     changes: list[dict] = []
-    revisions: list[dict] = []
     now = utcnow()
     touched_visits: dict[uuid.UUID, Visit] = {}
     for obj in list(new) + list(dirty) + list(deleted):
@@ -176,8 +175,6 @@ def rows_for(session: Session, new, dirty, deleted) -> tuple[list[dict], list[di
         version = getattr(obj, "version", None)
         changes.append(dict(txn_id=_txn_id(session), entity=entity, entity_id=obj.id, op=op, version=version,
                             school_id=school_id, visit_id=visit_id, data=data, changed_at=now))
-        if op == "upsert" and entity in MERGEABLE:
-            revisions.append(dict(entity=entity, entity_id=obj.id, version=version, data=data, created_at=now))
 
     for obj in new:
         if type(obj) in ENTITY and _visible(obj):
@@ -196,12 +193,12 @@ def rows_for(session: Session, new, dirty, deleted) -> tuple[list[dict], list[di
     if visit_rows:
         inspectors = _inspector_ids(conn, [v for v, _ in visit_rows])
         for v, data in visit_rows:
-            data["inspector_ids"] = inspectors[v.id]  # the change row and its revision share this dict
+            data["inspector_ids"] = inspectors[v.id]
     if submitted:
         # A school sees a visit's answers only once it is submitted: send them again now, once each
         # (not those this flush or an earlier flush of this transaction already logged).
         _reemit_responses(session, conn, submitted, changes, now, seen)
-    return changes, revisions
+    return changes
 
 
 def _visible(obj) -> bool:
@@ -236,13 +233,11 @@ def _reemit_responses(session, conn, visits: list[Visit], changes: list, now, se
 
 
 def _after_flush(session: Session, flush_context) -> None:
-    changes, revisions = _rows_for_flush(session)
-    conn = session.connection()
-    from sync.bulk import insert_rows, upsert_revisions  # (sync.bulk reads this module)
+    changes = rows_for(session, session.new, session.dirty, session.deleted)
     if changes:
-        insert_rows(conn, ChangeLog.__table__, changes)  # COPY on PostgreSQL: a submit re-sends every answer
-    if revisions:
-        upsert_revisions(conn, revisions)
+        from sync.bulk import insert_rows  # (sync.bulk reads this module)
+        # COPY on PostgreSQL: a submit re-sends every answer
+        insert_rows(session.connection(), ChangeLog.__table__, changes)
 
 
 def _before_commit(session: Session) -> None:
@@ -297,8 +292,8 @@ def prune(session: Session, *, older_than_days: float) -> int:
     # Row locks serialise writers of one record, so its latest change also has its highest seq.
     latest = select(func.max(ChangeLog.seq)).group_by(ChangeLog.entity, ChangeLog.entity_id).scalar_subquery()
     doomed = [ChangeLog.changed_at < cutoff, ChangeLog.seq.not_in(latest)]
-    # A version written in bulk has its fields only in its change row: keep them as a revision first,
-    # so it can still be a merge base (push.base_record).
+    # A version's fields are in its change row only (no revision is written with a change): keep them as a
+    # revision first, so it can still be a merge base (push.base_record).
     has_revision = select(RecordRevision.id).where(RecordRevision.entity == ChangeLog.entity,
                                                    RecordRevision.entity_id == ChangeLog.entity_id,
                                                    RecordRevision.version == ChangeLog.version).exists()

@@ -46,7 +46,8 @@ class SyncCommit(Base):
 
 
 class RecordRevision(Base):
-    """Field values of each version of a mergeable record: the base of a three-way merge."""
+    """Field values of a version of a mergeable record, the base of a three-way merge, kept here once its
+    change row is pruned (and for a visit's first version written in bulk, which has no change row)."""
 
     __tablename__ = "sync_revisions"
     __table_args__ = (UniqueConstraint("entity", "entity_id", "version"),)

@@ -457,9 +457,10 @@ def base_records(session, keys) -> dict:
 
 
 def base_record(session, entity: str, entity_id, version: int) -> dict | None:
-    """A mergeable record's fields at a version: from its revision, or, for a version written in bulk
-    and not yet pruned from the change log, from that version's change row (the same fields; the
-    prune job copies such rows into revisions before it drops them)."""
+    """A mergeable record's fields at a version: from its revision, or from that version's change row
+    (the same fields). Changes write no revision: the prune job keeps a superseded change row's fields
+    as a revision before it drops the row, and the bulk path keeps a visit's first version, which has no
+    change row of its own."""
     data = session.scalar(select(RecordRevision.data).where(RecordRevision.entity == entity,
                                                             RecordRevision.entity_id == entity_id,
                                                             RecordRevision.version == version))

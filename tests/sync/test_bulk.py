@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from inspections.audit.models import AuditRecord
@@ -155,3 +156,33 @@ def test_bulk_versions_stay_merge_bases_after_the_change_log_is_pruned(client, s
     # A retry of the original batch still answers with the original records.
     again = push(client, h, *batch, device_id="bulk")
     assert [r["original"] for r in again] == first
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batch-of-updates", "single-update"])
+def test_updated_versions_stay_merge_bases_after_the_change_log_is_pruned(client, session, batched):
+    """A change writes no revision: a version written by an update lives in its change row, and pruning
+    copies it to a revision before it drops the row (batch pass and single mutation alike)."""
+    from sync.changelog import prune
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    vid, batch = _batch(w.school_a1.id)
+    created = push(client, h, *batch, device_id="bulk")
+    rids = [uuid.UUID(r["id"]) for r in created[1:3]]
+    updates = [mutation("response", "update", id=rid, base_version=1, note="device v2") for rid in rids]
+    v2 = push(client, h, *(updates if batched else updates[:1]), device_id="bulk")
+    assert [r["version"] for r in v2] == [2] * len(v2)
+    rid = rids[0]
+    assert session.scalar(select(func.count()).select_from(RecordRevision)
+                          .where(RecordRevision.entity_id == rid)) == 0  # only the change rows hold v1, v2
+    # Another device changes the value (v3); the v2 change row is then superseded and pruned.
+    r = push(client, h, mutation("response", "update", id=rid, base_version=2, value=7), device_id="other")[0]
+    assert r["status"] == "applied" and r["version"] == 3
+    assert prune(session, older_than_days=-1) > 0
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(ChangeLog)
+                          .where(ChangeLog.entity_id == rid, ChangeLog.version == 2)) == 0
+    assert base_record(session, "response", rid, 2)["note"] == "device v2"
+    # The first device, still on version 2, changes the note: merged with the other device's value.
+    m = push(client, h, mutation("response", "update", id=rid, base_version=2, note="device v4"),
+             device_id="bulk")[0]
+    assert m["status"] == "merged" and m["record"]["value"] == 7 and m["record"]["note"] == "device v4"
