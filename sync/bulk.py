@@ -175,8 +175,8 @@ def write_updates(session: Session) -> None:
             continue  # a relationship changed (answers, inspectors): the flush writes it
         keys = tuple(sorted(k for k in state.committed_state
                             if state.manager[k].impl.get_history(state, state.dict).has_changes()))
-        if not keys:
-            continue
+        if not keys or not _onupdate(state.mapper) <= set(keys):
+            continue  # unchanged, or a column the flush stamps itself (updated_at, unless the service set it)
         if cls is Visit and (obj.id in linked or ("status" in keys and obj.status == VisitStatus.submitted)):
             continue  # its flush logs more (inspectors' scope, the answers a school now sees)
         groups.setdefault((cls, keys), []).append(obj)
@@ -204,6 +204,12 @@ def write_updates(session: Session) -> None:
     # Known to the transaction as written in it, so a rolled-back savepoint expires them (private API of
     # SQLAlchemy's Session, what its flush calls; tests/sync/test_batch_writes.py covers the rollback).
     session._register_altered(states)
+
+
+@functools.lru_cache(maxsize=None)
+def _onupdate(mapper) -> frozenset[str]:
+    """The column attributes a flush sets on every UPDATE that does not set them (`onupdate`)."""
+    return frozenset(a.key for a in mapper.column_attrs if a.columns[0].onupdate is not None)
 
 
 @functools.lru_cache(maxsize=None)

@@ -342,3 +342,22 @@ def test_what_a_batch_read_about_answers_follows_the_answers_it_writes(app, sess
     session.expire(visit, ["responses"])
     assert visits.has_answers(session, visit)
     visits.forget_prepared(session)
+
+
+def test_a_record_changed_without_its_time_is_stamped_as_the_flush_stamps_it(app, session):
+    """A change that did not set `updated_at` (the service always does) is left to the flush, whose
+    `onupdate` stamps it: the set-based write never keeps a stale time."""
+    from inspections.accounts.scope import principal_for
+    from inspections.visits import service as visits
+    w = make_world(session)
+    p = principal_for(session, w.inspector_a1)
+    visit = visits.create_in_scope(session, actor=p, school_id=w.school_a1.id, inspector_ids=[])
+    r, _ = visits.answer(session, visit, actor=p, item_code="enrolment", changes={"value": 600})
+    session.commit()
+    before = r.updated_at
+    r.note = "set directly"
+    push_module._write(session)
+    session.commit()
+    session.expire_all()
+    stored = session.get(Response, r.id)
+    assert stored.note == "set directly" and stored.updated_at > before
