@@ -135,9 +135,8 @@ def insert_rows(conn, table, rows: list[dict]) -> None:
         raise IntegrityError(f"COPY {table.name}", None, e) from e
 
 
-
 def _columns(conn, table, cols: tuple[str, ...], rows: list[dict]) -> tuple[str, list]:
-    """`unnest(%s::type[], ...)` over these columns of a table, and its parameters: the rows as one array
+    """`unnest(%b::type[], ...)` over these columns of a table, and its parameters: the rows as one array
     per column (JSON as jsonb, enums by their value), which PostgreSQL reads as one set of rows."""
     types, json_at, enum_at = _copy_plan(table, cols, conn.dialect)
     arrays = [[row[c] for row in rows] for c in cols]
