@@ -92,8 +92,9 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
     written in bulk (`sync.bulk`). Otherwise, or if any of it would not simply be applied, an
     optimistic pass applies the whole batch inside one savepoint with no per-mutation savepoints:
     what it needs is read in a few set-based queries (`_lock_visits_of`), every mutation is decided
-    by the same service functions as one by one, and the batch is written by one flush (multi-row
-    statements) and COPY. A mutation it refuses rolls the pass back, and the pass runs again with
+    by the same service functions as one by one, and the batch is written at the end (`_write`): its
+    changed visits and answers by one `UPDATE ... FROM unnest(...)` per table (`bulk.write_updates`,
+    PostgreSQL), the rest by one flush, its log rows by COPY. A mutation it refuses rolls the pass back, and the pass runs again with
     that mutation answered by its refusal alone (exactly what its own savepoint leaves one by one),
     up to MAX_REFUSALS_IN_PASS times. Past that, or if the database refuses the batch, the batch is
     applied with a savepoint per mutation, which isolates the bad ones.
@@ -177,7 +178,7 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
     if mid in out.refused:
         result = out.refused[mid]  # refused in an earlier pass: nothing of it is applied
     else:
-        # The pass writes with one flush at the end; a record changed a second time is flushed first,
+        # The pass writes at the end (`_write`); a record changed a second time is written first,
         # so each of its versions has its change row and merge base, as one by one.
         keys = _records_of(m)
         if keys & out.touched:
