@@ -26,7 +26,7 @@ from inspections.errors import Conflict, DomainError, NotFound, Says, Validation
 from inspections.org.models import School
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.models import Photo
-from inspections.storage import BlobStorage
+from inspections.storage import BlobStorage, StagedBlob
 from inspections.tickets.enums import TicketStatus
 from inspections.tickets.models import Finding, Ticket, TicketEvent
 from inspections.visits.enums import VisitStatus
@@ -171,14 +171,15 @@ def get_upload(session: Session, p: Principal, photo_id) -> Photo:
 def create_upload(session: Session, *, target: Target, uploaded_by_id, sha256: str, size: int, content_type: str,
                   expires_in: timedelta, id=None, device_id=None, captured_at: datetime | None = None,
                   latitude: Decimal | None = None, longitude: Decimal | None = None,
-                  storage: BlobStorage | None = None, data: bytes | None = None,
+                  storage: BlobStorage | None = None, data: bytes | StagedBlob | None = None,
                   data_sha256: str | None = None) -> Photo:
     """Declare a photo: the visit now expects it, and its bytes may arrive in chunks.
 
-    With `data` (the whole content, hashed on arrival: `data_sha256`) and `storage`, a new photo is
-    checked against its declaration, its bytes written once to their content address and the row
-    created `received` in one INSERT (no chunk, no second write of the row). A retried create (an id
-    that exists) returns the existing upload and stores nothing; the caller finalizes it as usual.
+    With `data` (the whole content, or a blob staged with it: hashed on arrival, `data_sha256`) and
+    `storage`, a new photo is checked against its declaration, its bytes written once to their content
+    address (a staged blob is published there) and the row created `received` in one INSERT (no chunk,
+    no second write of the row). A retried create (an id that exists) returns the existing upload and
+    stores nothing; the caller finalizes it as usual.
     """
     if id is not None:
         existing = session.get(Photo, id)
@@ -295,7 +296,8 @@ def finalize(session: Session, storage: BlobStorage, photo: Photo) -> bool:
     return deduplicated
 
 
-def store_verified(session: Session, storage: BlobStorage, photo: Photo, data: bytes, *, sha256: str) -> bool:
+def store_verified(session: Session, storage: BlobStorage, photo: Photo, data: bytes | StagedBlob, *,
+                   sha256: str) -> bool:
     """A declared upload whose whole content arrived at once and was hashed on arrival (`sha256`, hex).
 
     Checked against the declaration, then written once, straight to its content address (no staging
@@ -321,14 +323,17 @@ def store_verified(session: Session, storage: BlobStorage, photo: Photo, data: b
     return deduplicated
 
 
-def _store_whole_bytes(session: Session, storage: BlobStorage, data: bytes, *, sha256: str, size: int,
+def _store_whole_bytes(session: Session, storage: BlobStorage, data: bytes | StagedBlob, *, sha256: str, size: int,
                        declared_sha256: str | None, content_type: str) -> tuple[str, bool]:
     """Check a whole content against its declaration and write it once at its content address.
 
-    Returns (key, deduplicated); raises ValidationFailed, having written nothing, on a mismatch.
+    `data`: the bytes, or the same already received into a staged blob (published here, or dropped
+    when they are kept already). Returns (key, deduplicated); raises ValidationFailed, having written
+    nothing, on a mismatch.
     """
-    if len(data) != size:
-        raise ValidationFailed("Size mismatch.", {"body": [f"{len(data)} bytes sent, {size} declared"]})
+    got = len(data) if isinstance(data, bytes) else data.size
+    if got != size:
+        raise ValidationFailed("Size mismatch.", {"body": [f"{got} bytes sent, {size} declared"]})
     if declared_sha256 != sha256:
         raise ValidationFailed("Checksum mismatch.", {"sha256": [
             "the bytes sent do not hash to the declared value; nothing was kept"]})
@@ -339,8 +344,15 @@ def _store_whole_bytes(session: Session, storage: BlobStorage, data: bytes, *, s
     deduplicated = session.scalar(select(Photo.id).where(
         Photo.sha256 == sha256, Photo.blob_key == key,
         Photo.status.in_([PhotoStatus.received, PhotoStatus.processed])).limit(1)) is not None
-    if not deduplicated:
-        storage.put(key, data, content_type=content_type, sha256=sha256)
+    if isinstance(data, bytes):
+        if not deduplicated:
+            storage.put(key, data, content_type=content_type, sha256=sha256)
+    elif data.key != key:
+        raise ValueError(f"staged at {data.key!r}, not at the content address {key!r}")
+    elif deduplicated:
+        data.discard()
+    else:
+        data.publish()
     return key, deduplicated
 
 
