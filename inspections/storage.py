@@ -30,7 +30,8 @@ class StagedBlob(Protocol):
     size: int
     def write(self, piece: bytes) -> None: ...
     def ready(self) -> None: ...
-    def publish(self) -> None: ...
+    def publish(self, *, background: bool = False) -> None: ...
+    def wait(self) -> None: ...
     def discard(self) -> None: ...
     def __enter__(self) -> StagedBlob: ...
     def __exit__(self, *exc) -> None: ...
@@ -140,32 +141,69 @@ class LocalStorage:
         probe.unlink()
 
 
-_syncer: tuple[int, object] | None = None
+_pool: tuple[int, object] | None = None
 
 
 def _in_background(fn, *args):
     """Run `fn(*args)` on this process's small pool of threads (made again after a fork); returns its Future."""
-    global _syncer
-    if _syncer is None or _syncer[0] != os.getpid():
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
-        _syncer = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="blob-fsync"))
-    return _syncer[1].submit(fn, *args)
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="blob-store"))
+    return _pool[1].submit(fn, *args)
 
 
-class LocalStaged:
+class _Staged:
+    """What local and S3 staged blobs share: publishing now or in the background, waiting, `with`."""
+
+    key: str
+    _publishing = None  # the Future of a publish running in the background
+    _published = False
+
+    def publish(self, *, background: bool = False) -> None:
+        """Make the bytes the blob at `key`, durably (once). `background`: on another thread, so the caller
+        can go on with other work; `wait()` then returns once it is done (and re-raises its error)."""
+        if self._published:
+            return
+        if background:
+            if self._publishing is None:
+                self._publishing = _in_background(self._publish)
+            return
+        if self._publishing is not None:
+            self._publishing.result()
+            return
+        self._publish()
+
+    def wait(self) -> None:
+        """Wait for a publish started in the background (nothing to wait for otherwise)."""
+        if self._publishing is not None:
+            self._publishing.result()
+
+    def _settled(self) -> None:
+        """Wait for a background publish to end, whatever its outcome (before dropping anything)."""
+        if self._publishing is not None:
+            self._publishing.exception()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.discard()
+
+
+class LocalStaged(_Staged):
     """A local blob being received: a temporary file beside its final path, opened on the first write.
 
     `ready()` (all bytes written) starts the file's fsync on a background thread, so it runs while the
-    caller does its other work (the database checks of an upload); `publish()` waits for it, renames
-    the file to its key and fsyncs the folder: as durable as `put` once it returns. Nothing stays behind
-    unless published."""
+    caller does its other work (the database checks of an upload); publishing waits for it, renames
+    the file to its key and fsyncs the folder: as durable as `put` once it is done. Nothing stays
+    behind unless published."""
 
     def __init__(self, path: Path, key: str):
         self.path, self.key, self.size = path, key, 0
         self._fd: int | None = None
         self._tmp: str | None = None
         self._synced = None
-        self._published = False
 
     def write(self, piece: bytes) -> None:
         if self._fd is None:
@@ -179,17 +217,17 @@ class LocalStaged:
         self.size += len(piece)
 
     def ready(self) -> None:
-        """Every byte is written: make them durable in the background (publish waits for it)."""
+        """Every byte is written: make them durable in the background (publishing waits for it)."""
         if self._fd is not None and self._synced is None:
             self._synced = _in_background(os.fsync, self._fd)
 
-    def publish(self) -> None:
-        if self._published:
-            return
+    def _publish(self) -> None:
         if self._fd is None:
             self.write(b"")  # an empty blob is a blob too
-        self.ready()
-        self._synced.result()  # re-raises an fsync error: then nothing is published
+        if self._synced is None or self._synced.cancel():
+            os.fsync(self._fd)  # not started (a publish on the pool never waits for a queued task)
+        else:
+            self._synced.result()  # re-raises an fsync error: then nothing is published
         os.close(self._fd)
         self._fd = None
         os.replace(self._tmp, self.path)
@@ -197,30 +235,25 @@ class LocalStaged:
         _fsync_dir(self.path.parent)
 
     def discard(self) -> None:
+        self._settled()
         if self._published or self._tmp is None:
             return
         if self._synced is not None:
-            self._synced.exception()  # never close a file under its running fsync
+            self._synced.cancel() or self._synced.exception()  # never close a file under its running fsync
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
         Path(self._tmp).unlink(missing_ok=True)
         self._tmp = None
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.discard()
-
-
-class S3Staged:
-    """An object being received: its pieces held in memory, sent by `publish()` in one PUT (with its
+class S3Staged(_Staged):
+    """An object being received: its pieces held in memory, sent by publishing in one PUT (with its
     SHA-256 when given, which S3 checks), so a dropped upload never reaches the bucket."""
 
     def __init__(self, storage: S3Storage, key: str, content_type: str | None, sha256: str | None):
         self.storage, self.key, self.content_type, self.sha256 = storage, key, content_type, sha256
-        self.size, self._pieces, self._published = 0, [], False
+        self.size, self._pieces = 0, []
 
     def write(self, piece: bytes) -> None:
         self._pieces.append(piece)
@@ -229,21 +262,15 @@ class S3Staged:
     def ready(self) -> None:
         pass
 
-    def publish(self) -> None:
-        if not self._published:
-            data = self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
-            self.storage.put(self.key, data, content_type=self.content_type, sha256=self.sha256)
-            self._published = True
+    def _publish(self) -> None:
+        data = self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
+        self.storage.put(self.key, data, content_type=self.content_type, sha256=self.sha256)
+        self._published = True
         self._pieces = []
 
     def discard(self) -> None:
+        self._settled()
         self._pieces = []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.discard()
 
 
 class S3Storage:

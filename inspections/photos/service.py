@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -352,8 +352,29 @@ def _store_whole_bytes(session: Session, storage: BlobStorage, data: bytes | Sta
     elif deduplicated:
         data.discard()
     else:
-        data.publish()
+        # Stored on another thread while the rest of the transaction is built: the commit waits for it
+        # (wait_for_blobs), so a committed row never names a blob that is not stored.
+        data.publish(background=True)
+        session.info.setdefault(_STAGED_BLOBS, []).append(data)
+        if not event.contains(session, "before_commit", wait_for_blobs):
+            event.listen(session, "before_commit", wait_for_blobs)
+            event.listen(session, "after_rollback", _forget_blobs)
     return key, deduplicated
+
+
+_STAGED_BLOBS = "photos.staged_blobs"
+
+
+def wait_for_blobs(session: Session) -> None:
+    """Wait until every blob this transaction stores is stored (re-raising a failure); called before the
+    commit, by the caller as late as it likes (the database work meanwhile overlaps the storing) and,
+    at the latest, by the commit itself."""
+    for staged in session.info.pop(_STAGED_BLOBS, []):
+        staged.wait()
+
+
+def _forget_blobs(session: Session) -> None:
+    session.info.pop(_STAGED_BLOBS, None)  # rolled back: no commit waits for them any more
 
 
 def store_whole(session: Session, storage: BlobStorage, *, target: Target, uploaded_by_id, data: bytes,

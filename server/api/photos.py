@@ -366,6 +366,8 @@ def _finalize(db, p, photo: Photo, whole: tuple[bytes | StagedBlob, str] | None 
         # Processing is an effect of this commit (outbox): it runs even if Redis is down right now.
         # The 2xx below therefore means: the original is in blob storage and this job row is committed.
         record_photo_processing(db, photo)
+    db.flush()
+    photos.wait_for_blobs(db)  # a whole upload's original was being stored meanwhile: stored before the commit
     db.commit()
     if photo.status == PhotoStatus.received and not current_app.config.get("REDIS_URL"):
         db.refresh(photo)  # in-process (embedded) mode has processed it already, in another session

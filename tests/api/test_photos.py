@@ -756,3 +756,21 @@ def test_whole_upload_of_bytes_kept_already_leaves_only_the_kept_copy(client, ap
     assert session.get(Photo, uuid.UUID(second.json["id"])).evidence["deduplicated"] is True
     from inspections.photos.service import original_key
     assert [k for k in every_file(app) if not k.startswith(("display/", "thumbs/"))] == [original_key(sha(data))]
+
+
+def test_whole_upload_whose_original_cannot_be_stored_commits_nothing(client, app, insp, visit, session, monkeypatch):
+    # The original is stored on another thread while the rows are written; its failure fails the request
+    # before the commit: no photo row, no job, nothing at the content address.
+    from inspections.storage import LocalStaged
+
+    def full_disk(self):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(LocalStaged, "_publish", full_disk)
+    data = photo(640, 480)
+    r = _whole(client, insp, visit["id"], data)
+    assert r.status_code >= 500
+    from inspections.jobs.models import JobRecord
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Photo)) == 0
+    assert session.scalar(select(func.count()).select_from(JobRecord).where(JobRecord.kind == "process_photo")) == 0
+    assert every_file(app) == []

@@ -165,3 +165,69 @@ def test_store_verified_checks_the_declaration_and_writes_nothing_on_a_mismatch(
     twin = declared()  # the same bytes again: deduplicated, not written twice
     assert photos.store_verified(session, st, twin, data, sha256=hashlib.sha256(data).hexdigest()) is True
     assert twin.blob_key == photo.blob_key
+
+
+def _staged_upload(session, st, w, visit, data, *, slow_publish=None):
+    target = photos.resolve_target(session, principal_for(session, w.inspector_a1), visit_id=visit.id,
+                                   item_code="has_charter")
+    digest = hashlib.sha256(data).hexdigest()
+    staged = st.stage(photos.original_key(digest))
+    staged.write(data[:100])
+    staged.write(data[100:])
+    staged.ready()
+    if slow_publish is not None:
+        staged._publish = slow_publish(staged._publish)
+    photo = photos.create_upload(session, target=target, uploaded_by_id=w.inspector_a1.id, sha256=digest,
+                                 size=len(data), content_type="image/jpeg", expires_in=timedelta(hours=1),
+                                 storage=st, data=staged, data_sha256=digest)
+    return photo, staged
+
+
+def test_a_staged_upload_is_stored_before_its_row_commits(app, session, tmp_path):
+    """The staged original is published on another thread while the transaction goes on: the commit
+    itself waits for it, so a committed row never names a blob that is not stored yet."""
+    import time
+    w = make_world(session)
+    visit = visits.create(session, school=w.school_a1, created_by=w.office_a1, inspector_ids=[w.inspector_a1.id])
+    session.commit()
+    st = LocalStorage(tmp_path)
+    data = b"z" * 5000
+
+    def slow(publish):
+        def run():
+            time.sleep(0.3)
+            publish()
+        return run
+    photo, staged = _staged_upload(session, st, w, visit, data, slow_publish=slow)
+    assert not st.exists(photo.blob_key)  # still being stored
+    session.commit()  # no explicit wait_for_blobs: the commit waits
+    assert (tmp_path / photo.blob_key).read_bytes() == data
+    assert photo.status == "received" and not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_a_staged_upload_whose_storing_fails_commits_nothing(app, session, tmp_path):
+    from inspections.db import new_session
+    w = make_world(session)
+    visit = visits.create(session, school=w.school_a1, created_by=w.office_a1, inspector_ids=[w.inspector_a1.id])
+    session.commit()
+    st = LocalStorage(tmp_path)
+
+    def failing(publish):
+        def run():
+            raise OSError(28, "No space left on device")
+        return run
+    photo, staged = _staged_upload(session, st, w, visit, b"q" * 5000, slow_publish=failing)
+    photo_id = photo.id
+    with pytest.raises(OSError):
+        session.commit()
+    session.rollback()
+    staged.discard()
+    with new_session() as other:
+        assert other.get(Photo, photo_id) is None
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    # Rolled back before any commit (a refusal further on): a later transaction of the same session
+    # no longer waits for (or fails on) that blob.
+    _, again = _staged_upload(session, st, w, visit, b"r" * 5000, slow_publish=failing)
+    session.rollback()
+    again.discard()
+    session.commit()
