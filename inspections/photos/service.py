@@ -102,10 +102,10 @@ def resolve_target(session: Session, p: Principal, *, response_id=None, visit_id
         raise ValidationFailed("Give exactly one target.", {"_schema": [
             "exactly one of response_id, visit_id (with item_code), finding_id, ticket_event_id, ticket_id"]})
     def visible_visit(vid):
-        # With what every check below reads (its inspectors, its checklist) in the same query.
+        # With what every check below reads (its inspectors) in the same query; its checklist's item codes
+        # come from item_codes_of (a published checklist's are known without reading it again).
         return session.scalars(select(Visit).where(Visit.id == vid, visit_filter(p))
-                               .options(joinedload(Visit.inspector_links), joinedload(Visit.template_version))
-                               ).unique().one_or_none()
+                               .options(joinedload(Visit.inspector_links))).unique().one_or_none()
     if response_id is not None:
         resp = session.get(Response, response_id)
         visit = visible_visit(resp.visit_id) if resp else None
@@ -119,8 +119,8 @@ def resolve_target(session: Session, p: Principal, *, response_id=None, visit_id
             raise NotFound(f"No visit {visit_id} here.")
         _may_change_visit(p, visit)
         if item_code is not None:
-            from inspections.templates.service import item_codes
-            if item_code not in item_codes(visit.template_version):
+            from inspections.templates.service import item_codes_of
+            if item_code not in item_codes_of(session, visit.template_version_id):
                 raise ValidationFailed("Unknown item.", {"item_code": ["is not an item of this visit's checklist"]})
             resp = session.scalar(select(Response).where(Response.visit_id == visit.id,
                                                          Response.item_code == item_code).limit(1))

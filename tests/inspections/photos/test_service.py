@@ -231,3 +231,36 @@ def test_a_staged_upload_whose_storing_fails_commits_nothing(app, session, tmp_p
     session.rollback()
     again.discard()
     session.commit()
+
+
+def test_item_codes_of_a_published_checklist_are_read_once_and_a_drafts_each_time(app, session):
+    """A photo's item is checked against the visit's checklist: a published one never changes, so its
+    codes are read once per process; a draft's are read again each time (it may still change)."""
+    from sqlalchemy import event, select
+
+    from inspections.db import utcnow
+    from inspections.templates.enums import VersionStatus
+    from inspections.templates.models import TemplateVersion
+    from inspections.templates.service import item_codes, item_codes_of
+    make_world(session)
+    published = session.scalars(select(TemplateVersion).where(TemplateVersion.status == VersionStatus.published)).first()
+    draft = TemplateVersion(template_id=published.template_id, number=99, status=VersionStatus.draft,
+                            definition={"items": [{"code": "a"}, {"code": "off", "enabled": False}]},
+                            created_at=utcnow())
+    session.add(draft)
+    session.flush()
+    statements: list[str] = []
+    engine = session.get_bind()
+    record = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert item_codes_of(session, published.id) == item_codes(published)
+        before = len(statements)
+        assert item_codes_of(session, published.id) == item_codes(published)
+        assert len(statements) == before, "a published checklist's codes are not read again"
+        assert item_codes_of(session, draft.id) == {"a"}
+        draft.definition = {"items": [{"code": "a"}, {"code": "b"}]}
+        session.flush()
+        assert item_codes_of(session, draft.id) == {"a", "b"}
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
