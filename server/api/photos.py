@@ -35,6 +35,8 @@ PREFIX = ""
 blp = Blueprint("photos", __name__, description="Photo evidence: resumable uploads, downloads, completeness.")
 CHUNK_TYPES = ("application/offset+octet-stream", "application/octet-stream")
 VARIANTS = {"original": photos.original_key, "display": photos.display_key, "thumb": photos.thumb_key}
+# Made once: a schema's construction copies its fields (~0.3 ms a request); load and dump keep no state.
+_UPLOAD_IN, _PHOTO_OUT = UploadIn(), PhotoOut()
 
 
 def served_type(content_type: str) -> str:
@@ -144,7 +146,7 @@ class WholeUpload(MethodView):
             abort(415, message=f"Send the photo as {CHUNK_TYPES[0]} with its declaration in Upload-Metadata.")
         raw = parse_upload_metadata(request.headers.get("Upload-Metadata", ""))
         try:
-            body = UploadIn().load(raw)
+            body = _UPLOAD_IN.load(raw)
         except ValidationError as exc:
             abort(422, errors={f"headers.Upload-Metadata.{k}": v for k, v in exc.normalized_messages().items()})
         hasher = hashlib.sha256()
@@ -325,7 +327,7 @@ def _same_as_stored(photo: Photo, offset: int, data: bytes) -> bool:
 def _completed(db, p, photo: Photo, offset: int, whole: tuple[bytes | StagedBlob, str] | None = None,
                stored_now: bool = False):
     photo = _finalize(db, p, photo, whole, stored_now=stored_now)
-    resp = current_app.json.response(PhotoOut().dump(photo))
+    resp = current_app.json.response(_PHOTO_OUT.dump(photo))
     resp.headers.update({"Upload-Offset": str(offset), "Cache-Control": "no-store"})
     return resp
 
