@@ -149,7 +149,9 @@ def _in_background(fn, *args):
     global _pool
     if _pool is None or _pool[0] != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
-        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="blob-store"))
+        # Threads start as needed, up to more than a worker's request threads: a slow store never waits
+        # for another request's.
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=32, thread_name_prefix="blob-store"))
     return _pool[1].submit(fn, *args)
 
 
