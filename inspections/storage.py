@@ -193,10 +193,28 @@ class _Staged:
         self.discard()
 
 
+# A staged local blob is written with O_DIRECT where the filesystem allows it: the bytes go from an
+# aligned buffer to the disk without the page cache, whose allocation for a fresh 4 MB file cost 1 ms
+# of kernel time on a quiet machine and 10-12 ms on a busy one (measured on ext4, Linux 6.18), while a
+# direct write is a steady ~1.5 ms of CPU, its device time spent on a background thread. The fsync
+# stays (the file's size and blocks, and the disk's own cache).
+DIRECT_IO = hasattr(os, "O_DIRECT")
+DIRECT_BLOCK = 4096  # offsets, lengths and buffers of direct writes are multiples of this
+DIRECT_BUFFER = 1 << 20
+
+
+def _write_fd(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 class LocalStaged(_Staged):
     """A local blob being received: a temporary file beside its final path, opened on the first write.
 
-    `ready()` (all bytes written) starts the file's fsync on a background thread, so it runs while the
+    With O_DIRECT (DIRECT_IO), pieces are gathered in one of two aligned buffers and each full buffer
+    is written on a background thread while the next one fills. `ready()` (all bytes written) starts
+    the rest (the last, partial buffer and the file's fsync) in the background, so it runs while the
     caller does its other work (the database checks of an upload); publishing waits for it, renames
     the file to its key and fsyncs the folder: as durable as `put` once it is done. Nothing stays
     behind unless published."""
@@ -205,46 +223,102 @@ class LocalStaged(_Staged):
         self.path, self.key, self.size = path, key, 0
         self._fd: int | None = None
         self._tmp: str | None = None
-        self._synced = None
+        self._synced = None  # the Future of finish() (the last bytes and the fsync)
+        self._buffers: list | None = None  # two aligned buffers when writing with O_DIRECT
+        self._current = self._fill = 0
+        self._pending = None  # (Future, buffer view) of the direct write in flight
+
+    def _open(self) -> None:
+        import fcntl
+        import mmap
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
+        if DIRECT_IO:
+            try:
+                fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) | os.O_DIRECT)
+            except OSError:  # a filesystem without direct I/O (tmpfs): through the page cache
+                return
+            self._buffers = [mmap.mmap(-1, DIRECT_BUFFER), mmap.mmap(-1, DIRECT_BUFFER)]
 
     def write(self, piece: bytes) -> None:
         if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
+            self._open()
         view = memoryview(piece)
-        for start in range(0, len(view), WRITE_STEP):
-            step = view[start:start + WRITE_STEP]
-            while step:
-                step = step[os.write(self._fd, step):]
+        if self._buffers is None:
+            for start in range(0, len(view), WRITE_STEP):
+                _write_fd(self._fd, view[start:start + WRITE_STEP])
+        else:
+            pos = 0
+            while pos < len(view):
+                n = min(DIRECT_BUFFER - self._fill, len(view) - pos)
+                self._buffers[self._current][self._fill:self._fill + n] = view[pos:pos + n]
+                self._fill += n
+                pos += n
+                if self._fill == DIRECT_BUFFER:
+                    self._written()
+                    self._pending = (_in_background(_write_fd, self._fd, self._buffers[self._current]),
+                                     self._buffers[self._current])
+                    self._current, self._fill = 1 - self._current, 0
         self.size += len(piece)
 
+    def _written(self) -> None:
+        """Wait for the direct write in flight (doing it here if it has not started; re-raising its error)."""
+        if self._pending is not None:
+            future, data = self._pending
+            self._pending = None
+            if future.cancel():
+                _write_fd(self._fd, data)
+            else:
+                future.result()
+
+    def _finish(self) -> None:
+        """The last bytes (a direct write is padded to a block, then the file cut to its size) and the fsync."""
+        self._written()
+        if self._buffers is not None and self._fill:
+            padded = -(-self._fill // DIRECT_BLOCK) * DIRECT_BLOCK
+            buffer = self._buffers[self._current]
+            buffer[self._fill:padded] = bytes(padded - self._fill)
+            _write_fd(self._fd, memoryview(buffer)[:padded])
+            os.ftruncate(self._fd, self.size)
+            self._fill = 0
+        os.fsync(self._fd)
+
     def ready(self) -> None:
-        """Every byte is written: make them durable in the background (publishing waits for it)."""
+        """Every byte is written: finish them and make them durable in the background (publishing waits)."""
         if self._fd is not None and self._synced is None:
-            self._synced = _in_background(os.fsync, self._fd)
+            self._synced = _in_background(self._finish)
 
     def _publish(self) -> None:
         if self._fd is None:
             self.write(b"")  # an empty blob is a blob too
         if self._synced is None or self._synced.cancel():
-            os.fsync(self._fd)  # not started (a publish on the pool never waits for a queued task)
+            self._finish()  # not started (a publish on the pool never waits for a queued task)
         else:
-            self._synced.result()  # re-raises an fsync error: then nothing is published
-        os.close(self._fd)
-        self._fd = None
+            self._synced.result()  # re-raises a write or fsync error: then nothing is published
+        self._close()
         os.replace(self._tmp, self.path)
         self._published = True
         _fsync_dir(self.path.parent)
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        for buffer in self._buffers or ():
+            buffer.close()
+        self._buffers = None
 
     def discard(self) -> None:
         self._settled()
         if self._published or self._tmp is None:
             return
+        # Never close the file (or free a buffer) under a write or fsync still running on another thread.
         if self._synced is not None:
-            self._synced.cancel() or self._synced.exception()  # never close a file under its running fsync
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            self._synced.cancel() or self._synced.exception()
+        if self._pending is not None:
+            self._pending[0].cancel() or self._pending[0].exception()
+            self._pending = None
+        self._close()
         Path(self._tmp).unlink(missing_ok=True)
         self._tmp = None
 
