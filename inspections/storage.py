@@ -19,6 +19,22 @@ class BlobStorage(Protocol):
     def put_stream(self, key: str, chunks: Iterable[bytes], *, content_type: str | None = None) -> int: ...
     def move(self, src: str, dst: str) -> None: ...
     def delete_prefix(self, prefix: str) -> int: ...
+    def stage(self, key: str, *, content_type: str | None = None, sha256: str | None = None) -> StagedBlob: ...
+
+
+class StagedBlob(Protocol):
+    """A blob written piece by piece as its bytes arrive, kept only once `publish()` makes it the blob at
+    its key (atomically, durably); leaving its `with` block unpublished (or `discard()`) drops it whole."""
+
+    key: str
+    size: int
+    def write(self, piece: bytes) -> None: ...
+    def ready(self) -> None: ...
+    def publish(self, *, background: bool = False) -> None: ...
+    def wait(self) -> None: ...
+    def discard(self) -> None: ...
+    def __enter__(self) -> StagedBlob: ...
+    def __exit__(self, *exc) -> None: ...
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -28,6 +44,22 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# The largest single write() to a file. Measured on ext4 (Linux 6.18) for a 3.7 MB photo: one write()
+# of it, or writes of 1-2 MiB, cost 6-8 ms of kernel time at times (the page cache then takes pages in
+# blocks as large as the write, which a fragmented memory makes dear), 256 KiB writes a steady ~0.7 ms.
+WRITE_STEP = 256 << 10
+
+
+def _write_all(fh, data) -> None:
+    """Write `data` to a file in WRITE_STEP pieces (views of it: no copy)."""
+    if len(data) <= WRITE_STEP:
+        fh.write(data)
+        return
+    view = memoryview(data)
+    for start in range(0, len(view), WRITE_STEP):
+        fh.write(view[start:start + WRITE_STEP])
 
 
 class LocalStorage:
@@ -70,7 +102,7 @@ class LocalStorage:
         try:
             with os.fdopen(fd, "wb") as fh:
                 for chunk in chunks:
-                    fh.write(chunk)
+                    _write_all(fh, chunk)
                     total += len(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -98,6 +130,10 @@ class LocalStorage:
         shutil.rmtree(folder, ignore_errors=True)
         return count
 
+    def stage(self, key, *, content_type=None, sha256=None):
+        """A blob written as its bytes arrive (to a temporary file beside `key`), published at `key`."""
+        return LocalStaged(self._path(key), key)
+
     def check(self):
         self.root.mkdir(parents=True, exist_ok=True)
         probe = self.root / ".readyz"
@@ -105,11 +141,233 @@ class LocalStorage:
         probe.unlink()
 
 
+_pool: tuple[int, object] | None = None
+
+
+def _in_background(fn, *args):
+    """Run `fn(*args)` on this process's small pool of threads (made again after a fork); returns its Future."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+        # Threads start as needed, up to more than a worker's request threads: a slow store never waits
+        # for another request's.
+        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=32, thread_name_prefix="blob-store"))
+    return _pool[1].submit(fn, *args)
+
+
+class _Staged:
+    """What local and S3 staged blobs share: publishing now or in the background, waiting, `with`."""
+
+    key: str
+    _publishing = None  # the Future of a publish running in the background
+    _published = False
+
+    def publish(self, *, background: bool = False) -> None:
+        """Make the bytes the blob at `key`, durably (once). `background`: on another thread, so the caller
+        can go on with other work; `wait()` then returns once it is done (and re-raises its error)."""
+        if self._published:
+            return
+        if background:
+            if self._publishing is None:
+                self._publishing = _in_background(self._publish)
+            return
+        if self._publishing is not None:
+            self._publishing.result()
+            return
+        self._publish()
+
+    def wait(self) -> None:
+        """Wait for a publish started in the background (nothing to wait for otherwise)."""
+        if self._publishing is not None:
+            self._publishing.result()
+
+    def _settled(self) -> None:
+        """Wait for a background publish to end, whatever its outcome (before dropping anything)."""
+        if self._publishing is not None:
+            self._publishing.exception()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.discard()
+
+
+# A staged local blob is written with O_DIRECT where the filesystem allows it: the bytes go from an
+# aligned buffer to the disk without the page cache, whose allocation for a fresh 4 MB file cost 1 ms
+# of kernel time on a quiet machine and 10-12 ms on a busy one (measured on ext4, Linux 6.18), while a
+# direct write is a steady ~1.5 ms of CPU, its device time spent on a background thread. The fsync
+# stays (the file's size and blocks, and the disk's own cache).
+DIRECT_IO = hasattr(os, "O_DIRECT")
+DIRECT_BLOCK = 4096  # offsets, lengths and buffers of direct writes are multiples of this
+DIRECT_BUFFER = 1 << 20
+
+
+def _write_fd(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class LocalStaged(_Staged):
+    """A local blob being received: a temporary file beside its final path, opened on the first write.
+
+    With O_DIRECT (DIRECT_IO), pieces are gathered in one of two aligned buffers and each full buffer
+    is written on a background thread while the next one fills. `ready()` (all bytes written) starts
+    the rest (the last, partial buffer and the file's fsync) in the background, so it runs while the
+    caller does its other work (the database checks of an upload); publishing waits for it, renames
+    the file to its key and fsyncs the folder: as durable as `put` once it is done. Nothing stays
+    behind unless published."""
+
+    def __init__(self, path: Path, key: str):
+        self.path, self.key, self.size = path, key, 0
+        self._fd: int | None = None
+        self._tmp: str | None = None
+        self._synced = None  # the Future of finish() (the last bytes and the fsync)
+        self._buffers: list | None = None  # two aligned buffers when writing with O_DIRECT
+        self._current = self._fill = 0
+        self._pending = None  # (Future, buffer view) of the direct write in flight
+
+    def _open(self) -> None:
+        import fcntl
+        import mmap
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
+        if DIRECT_IO:
+            try:
+                fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) | os.O_DIRECT)
+            except OSError:  # a filesystem without direct I/O (tmpfs): through the page cache
+                return
+            self._buffers = [mmap.mmap(-1, DIRECT_BUFFER), mmap.mmap(-1, DIRECT_BUFFER)]
+
+    def write(self, piece: bytes) -> None:
+        if self._fd is None:
+            self._open()
+        view = memoryview(piece)
+        if self._buffers is None:
+            for start in range(0, len(view), WRITE_STEP):
+                _write_fd(self._fd, view[start:start + WRITE_STEP])
+        else:
+            pos = 0
+            while pos < len(view):
+                n = min(DIRECT_BUFFER - self._fill, len(view) - pos)
+                self._buffers[self._current][self._fill:self._fill + n] = view[pos:pos + n]
+                self._fill += n
+                pos += n
+                if self._fill == DIRECT_BUFFER:
+                    self._written()
+                    self._pending = (_in_background(_write_fd, self._fd, self._buffers[self._current]),
+                                     self._buffers[self._current])
+                    self._current, self._fill = 1 - self._current, 0
+        self.size += len(piece)
+
+    def _written(self) -> None:
+        """Wait for the direct write in flight (doing it here if it has not started; re-raising its error)."""
+        if self._pending is not None:
+            future, data = self._pending
+            self._pending = None
+            if future.cancel():
+                _write_fd(self._fd, data)
+            else:
+                future.result()
+
+    def _finish(self) -> None:
+        """The last bytes (a direct write is padded to a block, then the file cut to its size) and the fsync."""
+        self._written()
+        if self._buffers is not None and self._fill:
+            padded = -(-self._fill // DIRECT_BLOCK) * DIRECT_BLOCK
+            buffer = self._buffers[self._current]
+            buffer[self._fill:padded] = bytes(padded - self._fill)
+            _write_fd(self._fd, memoryview(buffer)[:padded])
+            os.ftruncate(self._fd, self.size)
+            self._fill = 0
+        os.fsync(self._fd)
+
+    def ready(self) -> None:
+        """Every byte is written: finish them and make them durable in the background (publishing waits)."""
+        if self._fd is not None and self._synced is None:
+            self._synced = _in_background(self._finish)
+
+    def _publish(self) -> None:
+        if self._fd is None:
+            self.write(b"")  # an empty blob is a blob too
+        if self._synced is None or self._synced.cancel():
+            self._finish()  # not started (a publish on the pool never waits for a queued task)
+        else:
+            self._synced.result()  # re-raises a write or fsync error: then nothing is published
+        self._close()
+        os.replace(self._tmp, self.path)
+        self._published = True
+        _fsync_dir(self.path.parent)
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        for buffer in self._buffers or ():
+            buffer.close()
+        self._buffers = None
+
+    def discard(self) -> None:
+        self._settled()
+        if self._published or self._tmp is None:
+            return
+        # Never close the file (or free a buffer) under a write or fsync still running on another thread.
+        if self._synced is not None:
+            self._synced.cancel() or self._synced.exception()
+        if self._pending is not None:
+            self._pending[0].cancel() or self._pending[0].exception()
+            self._pending = None
+        self._close()
+        Path(self._tmp).unlink(missing_ok=True)
+        self._tmp = None
+
+
+class S3Staged(_Staged):
+    """An object being received: its pieces held in memory, sent by publishing in one PUT (with its
+    SHA-256 when given, which S3 checks), so a dropped upload never reaches the bucket."""
+
+    def __init__(self, storage: S3Storage, key: str, content_type: str | None, sha256: str | None):
+        self.storage, self.key, self.content_type, self.sha256 = storage, key, content_type, sha256
+        self.size, self._pieces = 0, []
+
+    def write(self, piece: bytes) -> None:
+        self._pieces.append(piece)
+        self.size += len(piece)
+
+    def ready(self) -> None:
+        pass
+
+    def _publish(self) -> None:
+        data = self._pieces[0] if len(self._pieces) == 1 else b"".join(self._pieces)
+        self.storage.put(self.key, data, content_type=self.content_type, sha256=self.sha256)
+        self._published = True
+        self._pieces = []
+
+    def discard(self) -> None:
+        self._settled()
+        self._pieces = []
+
+
+def _body_bound_by_its_sha256(request, **_):
+    """A PutObject carrying x-amz-checksum-sha256 goes with an unsigned payload: the signed checksum header
+    already binds the body (S3 refuses a body that does not hash to it), so botocore need not hash the
+    4 MB again for the signature (it does over http; over https with a checksum it never does)."""
+    if "x-amz-checksum-sha256" not in request.headers:
+        return
+    from botocore.config import Config
+    config = request.context.get("client_config") or Config()
+    request.context["client_config"] = config.merge(Config(s3={**(config.s3 or {}), "payload_signing_enabled": False}))
+
+
 class S3Storage:
     """Blobs as objects in an S3-compatible bucket (AWS, MinIO, Ceph RGW) through boto3."""
 
     def __init__(self, bucket: str, prefix: str = "", client=None):
         self.bucket, self.prefix, self.client = bucket, prefix.strip("/"), client
+        if client is not None:
+            client.meta.events.register("before-sign.s3.PutObject", _body_bound_by_its_sha256,
+                                        unique_id="inspections-sha256-binds-body")
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -199,6 +457,10 @@ class S3Storage:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
                 count += len(keys)
         return count
+
+    def stage(self, key, *, content_type=None, sha256=None):
+        """An object received piece by piece, PUT whole at `key` by publish()."""
+        return S3Staged(self, key, content_type, sha256)
 
     def presigned_url(self, key: str, *, expires: int = 300) -> str:
         return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self._key(key)},

@@ -73,3 +73,31 @@ def test_s3_put_sends_the_content_hash_with_the_bytes(s3):
     headers = {k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in sent[-1].items()}
     assert headers["x-amz-checksum-sha256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
     assert "x-amz-checksum-crc32" not in headers
+
+
+def test_a_put_with_its_sha256_is_not_hashed_again_for_the_signature(s3):
+    """With x-amz-checksum-sha256 (signed, and checked by S3 against the body) the payload goes unsigned,
+    so botocore does not hash the photo a second time; a put without it keeps its signed payload."""
+    import hashlib
+    sent: list[dict] = []
+
+    def capture(request, **_):
+        sent.append(dict(request.headers))
+    s3.client.meta.events.register("before-send.s3.PutObject", capture)
+    try:
+        data = os.urandom(200_000)
+        digest = hashlib.sha256(data).hexdigest()
+        s3.put("ab/with-sha", data, content_type="image/jpeg", sha256=digest)
+        s3.put("ab/without", data, content_type="image/jpeg")
+    finally:
+        s3.client.meta.events.unregister("before-send.s3.PutObject", capture)
+
+    def header(h, name):
+        value = next(v for k, v in h.items() if k.lower() == name)
+        return value.decode() if isinstance(value, bytes) else value
+    with_sha, without = sent
+    assert header(with_sha, "x-amz-content-sha256") == "UNSIGNED-PAYLOAD"
+    auth = header(with_sha, "authorization")
+    assert "x-amz-checksum-sha256" in auth.split("SignedHeaders=")[1].split(",")[0].split(";")
+    assert header(without, "x-amz-content-sha256") == digest  # signed payload, as before
+    assert b"".join(s3.open("ab/with-sha")) == data and b"".join(s3.open("ab/without")) == data

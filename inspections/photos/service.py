@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -26,7 +26,7 @@ from inspections.errors import Conflict, DomainError, NotFound, Says, Validation
 from inspections.org.models import School
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.models import Photo
-from inspections.storage import BlobStorage
+from inspections.storage import BlobStorage, StagedBlob
 from inspections.tickets.enums import TicketStatus
 from inspections.tickets.models import Finding, Ticket, TicketEvent
 from inspections.visits.enums import VisitStatus
@@ -102,10 +102,10 @@ def resolve_target(session: Session, p: Principal, *, response_id=None, visit_id
         raise ValidationFailed("Give exactly one target.", {"_schema": [
             "exactly one of response_id, visit_id (with item_code), finding_id, ticket_event_id, ticket_id"]})
     def visible_visit(vid):
-        # With what every check below reads (its inspectors, its checklist) in the same query.
+        # With what every check below reads (its inspectors) in the same query; its checklist's item codes
+        # come from item_codes_of (a published checklist's are known without reading it again).
         return session.scalars(select(Visit).where(Visit.id == vid, visit_filter(p))
-                               .options(joinedload(Visit.inspector_links), joinedload(Visit.template_version))
-                               ).unique().one_or_none()
+                               .options(joinedload(Visit.inspector_links))).unique().one_or_none()
     if response_id is not None:
         resp = session.get(Response, response_id)
         visit = visible_visit(resp.visit_id) if resp else None
@@ -119,8 +119,8 @@ def resolve_target(session: Session, p: Principal, *, response_id=None, visit_id
             raise NotFound(f"No visit {visit_id} here.")
         _may_change_visit(p, visit)
         if item_code is not None:
-            from inspections.templates.service import item_codes
-            if item_code not in item_codes(visit.template_version):
+            from inspections.templates.service import item_codes_of
+            if item_code not in item_codes_of(session, visit.template_version_id):
                 raise ValidationFailed("Unknown item.", {"item_code": ["is not an item of this visit's checklist"]})
             resp = session.scalar(select(Response).where(Response.visit_id == visit.id,
                                                          Response.item_code == item_code).limit(1))
@@ -171,14 +171,15 @@ def get_upload(session: Session, p: Principal, photo_id) -> Photo:
 def create_upload(session: Session, *, target: Target, uploaded_by_id, sha256: str, size: int, content_type: str,
                   expires_in: timedelta, id=None, device_id=None, captured_at: datetime | None = None,
                   latitude: Decimal | None = None, longitude: Decimal | None = None,
-                  storage: BlobStorage | None = None, data: bytes | None = None,
+                  storage: BlobStorage | None = None, data: bytes | StagedBlob | None = None,
                   data_sha256: str | None = None) -> Photo:
     """Declare a photo: the visit now expects it, and its bytes may arrive in chunks.
 
-    With `data` (the whole content, hashed on arrival: `data_sha256`) and `storage`, a new photo is
-    checked against its declaration, its bytes written once to their content address and the row
-    created `received` in one INSERT (no chunk, no second write of the row). A retried create (an id
-    that exists) returns the existing upload and stores nothing; the caller finalizes it as usual.
+    With `data` (the whole content, or a blob staged with it: hashed on arrival, `data_sha256`) and
+    `storage`, a new photo is checked against its declaration, its bytes written once to their content
+    address (a staged blob is published there) and the row created `received` in one INSERT (no chunk,
+    no second write of the row). A retried create (an id that exists) returns the existing upload and
+    stores nothing; the caller finalizes it as usual.
     """
     if id is not None:
         existing = session.get(Photo, id)
@@ -295,7 +296,8 @@ def finalize(session: Session, storage: BlobStorage, photo: Photo) -> bool:
     return deduplicated
 
 
-def store_verified(session: Session, storage: BlobStorage, photo: Photo, data: bytes, *, sha256: str) -> bool:
+def store_verified(session: Session, storage: BlobStorage, photo: Photo, data: bytes | StagedBlob, *,
+                   sha256: str) -> bool:
     """A declared upload whose whole content arrived at once and was hashed on arrival (`sha256`, hex).
 
     Checked against the declaration, then written once, straight to its content address (no staging
@@ -321,14 +323,17 @@ def store_verified(session: Session, storage: BlobStorage, photo: Photo, data: b
     return deduplicated
 
 
-def _store_whole_bytes(session: Session, storage: BlobStorage, data: bytes, *, sha256: str, size: int,
+def _store_whole_bytes(session: Session, storage: BlobStorage, data: bytes | StagedBlob, *, sha256: str, size: int,
                        declared_sha256: str | None, content_type: str) -> tuple[str, bool]:
     """Check a whole content against its declaration and write it once at its content address.
 
-    Returns (key, deduplicated); raises ValidationFailed, having written nothing, on a mismatch.
+    `data`: the bytes, or the same already received into a staged blob (published here, or dropped
+    when they are kept already). Returns (key, deduplicated); raises ValidationFailed, having written
+    nothing, on a mismatch.
     """
-    if len(data) != size:
-        raise ValidationFailed("Size mismatch.", {"body": [f"{len(data)} bytes sent, {size} declared"]})
+    got = len(data) if isinstance(data, bytes) else data.size
+    if got != size:
+        raise ValidationFailed("Size mismatch.", {"body": [f"{got} bytes sent, {size} declared"]})
     if declared_sha256 != sha256:
         raise ValidationFailed("Checksum mismatch.", {"sha256": [
             "the bytes sent do not hash to the declared value; nothing was kept"]})
@@ -339,9 +344,37 @@ def _store_whole_bytes(session: Session, storage: BlobStorage, data: bytes, *, s
     deduplicated = session.scalar(select(Photo.id).where(
         Photo.sha256 == sha256, Photo.blob_key == key,
         Photo.status.in_([PhotoStatus.received, PhotoStatus.processed])).limit(1)) is not None
-    if not deduplicated:
-        storage.put(key, data, content_type=content_type, sha256=sha256)
+    if isinstance(data, bytes):
+        if not deduplicated:
+            storage.put(key, data, content_type=content_type, sha256=sha256)
+    elif data.key != key:
+        raise ValueError(f"staged at {data.key!r}, not at the content address {key!r}")
+    elif deduplicated:
+        data.discard()
+    else:
+        # Stored on another thread while the rest of the transaction is built: the commit waits for it
+        # (wait_for_blobs), so a committed row never names a blob that is not stored.
+        data.publish(background=True)
+        session.info.setdefault(_STAGED_BLOBS, []).append(data)
+        if not event.contains(session, "before_commit", wait_for_blobs):
+            event.listen(session, "before_commit", wait_for_blobs)
+            event.listen(session, "after_rollback", _forget_blobs)
     return key, deduplicated
+
+
+_STAGED_BLOBS = "photos.staged_blobs"
+
+
+def wait_for_blobs(session: Session) -> None:
+    """Wait until every blob this transaction stores is stored (re-raising a failure); called before the
+    commit, by the caller as late as it likes (the database work meanwhile overlaps the storing) and,
+    at the latest, by the commit itself."""
+    for staged in session.info.pop(_STAGED_BLOBS, []):
+        staged.wait()
+
+
+def _forget_blobs(session: Session) -> None:
+    session.info.pop(_STAGED_BLOBS, None)  # rolled back: no commit waits for them any more
 
 
 def store_whole(session: Session, storage: BlobStorage, *, target: Target, uploaded_by_id, data: bytes,

@@ -257,3 +257,20 @@ def _shared_part(standard: dict, child: dict) -> dict:
 def item_codes(version: TemplateVersion) -> set[str]:
     """Codes of the items a version's checklist asks for."""
     return {item["code"] for item in version.definition.get("items", []) if item.get("enabled", True)}
+
+
+# item_codes of published versions by id: a published definition never changes (models._freeze_published).
+_published_item_codes: dict[uuid.UUID, frozenset[str]] = {}
+
+
+def item_codes_of(session: Session, version_id) -> frozenset[str]:
+    """item_codes of the version with this id, without loading its definition again once published
+    (every photo declared for an item checks its code against the visit's checklist)."""
+    codes = _published_item_codes.get(version_id)
+    if codes is None:
+        status, definition = session.execute(select(TemplateVersion.status, TemplateVersion.definition)
+                                             .where(TemplateVersion.id == version_id)).one()
+        codes = frozenset(item["code"] for item in (definition or {}).get("items", []) if item.get("enabled", True))
+        if status == VersionStatus.published:
+            _published_item_codes[version_id] = codes
+    return codes

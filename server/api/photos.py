@@ -20,7 +20,7 @@ from inspections.errors import ValidationFailed
 from inspections.photos import service as photos
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.models import Photo
-from inspections.storage import S3Storage
+from inspections.storage import S3Storage, StagedBlob
 from inspections.visits.models import Visit
 from schemas.photos import EvidenceOut, PhotoOut, UploadIn, UploadOut
 from schemas.text import TEXT_MESSAGE, printable, unstorable
@@ -35,6 +35,8 @@ PREFIX = ""
 blp = Blueprint("photos", __name__, description="Photo evidence: resumable uploads, downloads, completeness.")
 CHUNK_TYPES = ("application/offset+octet-stream", "application/octet-stream")
 VARIANTS = {"original": photos.original_key, "display": photos.display_key, "thumb": photos.thumb_key}
+# Made once: a schema's construction copies its fields (~0.3 ms a request); load and dump keep no state.
+_UPLOAD_IN, _PHOTO_OUT = UploadIn(), PhotoOut()
 
 
 def served_type(content_type: str) -> str:
@@ -78,11 +80,12 @@ class Uploads(MethodView):
         return _upload_out(photo), 201, {"Location": f"/api/v1/photos/uploads/{photo.id}", **_offset_headers(photo)}
 
 
-def _declare(db, body: dict, whole: tuple[bytes, str] | None = None) -> tuple[Photo, bool]:
+def _declare(db, body: dict, whole: tuple[bytes | StagedBlob, str] | None = None) -> tuple[Photo, bool]:
     """Validate and record a declared upload (not committed); returns it and whether it was stored now.
 
-    `whole`: the entire content and its sha256 taken on arrival; a new photo is then stored and
-    recorded `received` at once (see photos.create_upload). A retried declaration stores nothing.
+    `whole`: the entire content (or a blob staged with it) and its sha256 taken on arrival; a new photo
+    is then stored and recorded `received` at once (see photos.create_upload). A retried declaration
+    stores nothing.
     """
     p, user = current_principal(), current_user()
     if body["size"] > current_app.config["UPLOAD_MAX_BYTES"]:
@@ -143,23 +146,29 @@ class WholeUpload(MethodView):
             abort(415, message=f"Send the photo as {CHUNK_TYPES[0]} with its declaration in Upload-Metadata.")
         raw = parse_upload_metadata(request.headers.get("Upload-Metadata", ""))
         try:
-            body = UploadIn().load(raw)
+            body = _UPLOAD_IN.load(raw)
         except ValidationError as exc:
             abort(422, errors={f"headers.Upload-Metadata.{k}": v for k, v in exc.normalized_messages().items()})
         hasher = hashlib.sha256()
-        data = read_chunk(expected=body["size"], digest=hasher)
-        if len(data) != body["size"]:
-            abort(422, errors={"body": [f"{len(data)} bytes sent, {body['size']} declared"]})
-        digest = hasher.hexdigest()
-        if digest != body["sha256"]:
-            # Checked before anything is written: a one-request upload either lands whole or not at all.
-            abort(422, errors={"sha256": ["the bytes sent do not hash to the declared value; nothing was kept"]})
-        # A new photo is written once, straight to its content address, and its row inserted as received;
-        # a retried one (its id exists) gets the same answer, a retry of an unfinished one is finalized.
-        photo, stored_now = _declare(db, body, whole=(data, digest))
-        fresh = not stored_now and photo.status == PhotoStatus.uploading and photo.received_bytes == 0
-        resp = _completed(db, current_principal(), photo, photo.size, whole=(data, digest) if fresh else None,
-                          stored_now=stored_now)
+        # The body goes to a staged blob as it arrives (hashed on the way): written once, never held whole
+        # in memory; it becomes the original at its content address only once checked, and is dropped on
+        # leaving this block otherwise (a short body, a wrong hash, a refused declaration, any error).
+        with storage().stage(photos.original_key(body["sha256"]), content_type=body["content_type"].lower(),
+                             sha256=body["sha256"]) as staged:
+            read_body(staged.write, expected=body["size"], digest=hasher)
+            if staged.size != body["size"]:
+                abort(422, errors={"body": [f"{staged.size} bytes sent, {body['size']} declared"]})
+            digest = hasher.hexdigest()
+            if digest != body["sha256"]:
+                # Checked before anything is kept: a one-request upload either lands whole or not at all.
+                abort(422, errors={"sha256": ["the bytes sent do not hash to the declared value; nothing was kept"]})
+            staged.ready()  # a local file: its fsync runs meanwhile
+            # A new photo is stored once, at its content address, and its row inserted as received; a
+            # retried one (its id exists) gets the same answer, a retry of an unfinished one is finalized.
+            photo, stored_now = _declare(db, body, whole=(staged, digest))
+            fresh = not stored_now and photo.status == PhotoStatus.uploading and photo.received_bytes == 0
+            resp = _completed(db, current_principal(), photo, photo.size, whole=(staged, digest) if fresh else None,
+                              stored_now=stored_now)
         resp.headers["Location"] = f"/api/v1/photos/{photo.id}"
         return resp
 
@@ -239,13 +248,22 @@ class UploadById(MethodView):
 READ_STEP = 1 << 20
 
 
-def read_chunk(expected: int | None = None, digest=None) -> bytes:
-    """The request body, at most MAX_CHUNK_BYTES; 413 when larger, with or without Content-Length.
+def read_chunk() -> bytes:
+    """The request body, at most MAX_CHUNK_BYTES; 413 when larger, with or without Content-Length."""
+    pieces: list[bytes] = []
+    read_body(pieces.append)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
-    A chunked body has no Content-Length, and Werkzeug's limit then stops reading at the limit without
-    saying so: one byte more is allowed in, so a body past the limit is seen and refused, not cut short.
-    `expected`: the declared size; a Content-Length that differs is refused before the body is read.
-    `digest`: a hashlib object fed the body as it arrives (hashing while the rest is still in transit).
+
+def read_body(sink, expected: int | None = None, digest=None) -> int:
+    """Hand the request body to `sink` piece by piece (at most MAX_CHUNK_BYTES); returns its length.
+
+    413 when larger than that, with or without Content-Length, before anything is read when the
+    Content-Length says so. A chunked body has no Content-Length, and Werkzeug's limit then stops
+    reading at the limit without saying so: one byte more is allowed in, so a body past the limit is
+    seen and refused, not cut short. `expected`: the declared size; a Content-Length that differs is
+    refused before the body is read. `digest`: a hashlib object fed the body as it arrives. A body that
+    ends before its Content-Length is a 400 (an interrupted upload).
     """
     limit = current_app.config["MAX_CHUNK_BYTES"]
     length = request.content_length
@@ -255,8 +273,9 @@ def read_chunk(expected: int | None = None, digest=None) -> bytes:
         abort(422, errors={"body": [f"{length} bytes sent, {expected} declared"]})
     if length is not None and not request.headers.get("Transfer-Encoding"):
         # Read from the server's stream in 1 MiB steps up to the announced length (not Werkzeug's 64 KiB
-        # loop, ~60 reads and copies for a 4 MB photo), each step hashed while the next one arrives.
-        stream, pieces, got = request.environ["wsgi.input"], [], 0
+        # loop, ~60 reads and copies for a 4 MB photo), each step hashed and handed on while the next
+        # one arrives.
+        stream, got = request.environ["wsgi.input"], 0
         try:
             while got < length:
                 piece = stream.read(min(READ_STEP, length - got))
@@ -264,13 +283,13 @@ def read_chunk(expected: int | None = None, digest=None) -> bytes:
                     break
                 if digest is not None:
                     digest.update(piece)
-                pieces.append(piece)
+                sink(piece)
                 got += len(piece)
         except UNREADABLE:
             abort(400, message="The request body could not be read: an interrupted upload.")
         if got != length:
             abort(400, message=f"The request body ended after {got} of the {length} bytes announced.")
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        return got
     # Chunks have their own body limit (the app-wide one is for JSON); set before reading the body.
     request.max_content_length = limit + 1
     data = request.get_data(cache=False)
@@ -278,7 +297,8 @@ def read_chunk(expected: int | None = None, digest=None) -> bytes:
         abort(413, message=f"A chunk is at most {limit} bytes; send the photo in resumable chunks.")
     if digest is not None:
         digest.update(data)
-    return data
+    sink(data)
+    return len(data)
 
 
 def _same_as_stored(photo: Photo, offset: int, data: bytes) -> bool:
@@ -304,9 +324,10 @@ def _same_as_stored(photo: Photo, offset: int, data: bytes) -> bool:
     return seen == len(data)
 
 
-def _completed(db, p, photo: Photo, offset: int, whole: tuple[bytes, str] | None = None, stored_now: bool = False):
+def _completed(db, p, photo: Photo, offset: int, whole: tuple[bytes | StagedBlob, str] | None = None,
+               stored_now: bool = False):
     photo = _finalize(db, p, photo, whole, stored_now=stored_now)
-    resp = current_app.json.response(PhotoOut().dump(photo))
+    resp = current_app.json.response(_PHOTO_OUT.dump(photo))
     resp.headers.update({"Upload-Offset": str(offset), "Cache-Control": "no-store"})
     return resp
 
@@ -322,11 +343,12 @@ class UploadFinalize(MethodView):
         return _finalize(db, p, photos.get_upload(db, p, upload_id))
 
 
-def _finalize(db, p, photo: Photo, whole: tuple[bytes, str] | None = None, stored_now: bool = False) -> Photo:
+def _finalize(db, p, photo: Photo, whole: tuple[bytes | StagedBlob, str] | None = None,
+              stored_now: bool = False) -> Photo:
     """Check size and sha256, store the original, commit, then queue processing.
 
-    `whole`: the entire content and its sha256 taken on arrival (one-request upload), stored directly.
-    `stored_now`: the photo was declared, checked and stored received in this request (not committed).
+    `whole`: the entire content (or a blob staged with it) and its sha256 taken on arrival (one-request
+    upload), stored directly. `stored_now`: the photo was declared, checked and stored received in this request (not committed).
     """
     already = photo.status != PhotoStatus.uploading and not stored_now
     try:
@@ -346,6 +368,8 @@ def _finalize(db, p, photo: Photo, whole: tuple[bytes, str] | None = None, store
         # Processing is an effect of this commit (outbox): it runs even if Redis is down right now.
         # The 2xx below therefore means: the original is in blob storage and this job row is committed.
         record_photo_processing(db, photo)
+    db.flush()
+    photos.wait_for_blobs(db)  # a whole upload's original was being stored meanwhile: stored before the commit
     db.commit()
     if photo.status == PhotoStatus.received and not current_app.config.get("REDIS_URL"):
         db.refresh(photo)  # in-process (embedded) mode has processed it already, in another session

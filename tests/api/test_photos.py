@@ -707,3 +707,70 @@ def test_whole_upload_is_read_in_steps_and_hashed_as_it_arrives(client, app, ins
                                                                             "Upload-Metadata": meta})
     assert bad.status_code == 422 and "sha256" in bad.json["errors"]
     assert session.scalar(select(func.count()).select_from(Photo)) == 1
+
+
+def every_file(app) -> list[str]:
+    """Every file under the blob folder, temporary ones (`.tmp-*`) included."""
+    root = storage(app).root
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("case", ["wrong-hash", "ends-early", "out-of-scope", "cancelled-visit", "unknown-item"])
+def test_whole_upload_refused_after_its_body_arrived_leaves_no_file(client, app, session, world, insp, visit, case):
+    # The body is staged as it arrives (before the declaration's target is checked): a refusal at any
+    # point after that drops it whole, temporary file included.
+    from inspections.accounts.enums import Role
+    from tests.factories import make_user
+    data = photo(640, 480)
+    fields = dict(sha256=sha(data), size=len(data), content_type="image/jpeg", visit_id=visit["id"],
+                  item_code="sports_area_m2")
+    headers = {**insp, "Content-Type": CHUNK}
+    extra = {"data": data}
+    if case == "wrong-hash":
+        fields["sha256"] = sha(data[:-1] + b"\0")
+    elif case == "ends-early":
+        extra = {"input_stream": io.BytesIO(data[:len(data) // 2]),
+                 "environ_overrides": {"CONTENT_LENGTH": str(len(data))}}
+    elif case == "out-of-scope":
+        outsider = make_user(session, Role.inspector, jurisdiction=world.county_b1)
+        session.commit()
+        headers = {**token_for(session, outsider), "Content-Type": CHUNK}
+    elif case == "cancelled-visit":
+        r = client.patch(f"{API}/visits/{visit['id']}", json={"status": "cancelled"}, headers=insp)
+        assert r.status_code == 200, r.json
+    else:
+        fields["item_code"] = "no_such_item"
+    r = client.post(f"{API}/photos/uploads/whole", headers={**headers, "Upload-Metadata": _meta(**fields)}, **extra)
+    assert r.status_code == {"wrong-hash": 422, "ends-early": 400, "out-of-scope": 404, "cancelled-visit": 409,
+                             "unknown-item": 422}[case], r.json
+    assert session.scalar(select(func.count()).select_from(Photo)) == 0
+    assert every_file(app) == []
+
+
+def test_whole_upload_of_bytes_kept_already_leaves_only_the_kept_copy(client, app, insp, visit, session):
+    data = photo(640, 480)
+    first = _whole(client, insp, visit["id"], data)
+    assert first.status_code == 200
+    second = _whole(client, insp, visit["id"], data)
+    assert second.status_code == 200 and second.json["id"] != first.json["id"]
+    assert session.get(Photo, uuid.UUID(second.json["id"])).evidence["deduplicated"] is True
+    from inspections.photos.service import original_key
+    assert [k for k in every_file(app) if not k.startswith(("display/", "thumbs/"))] == [original_key(sha(data))]
+
+
+def test_whole_upload_whose_original_cannot_be_stored_commits_nothing(client, app, insp, visit, session, monkeypatch):
+    # The original is stored on another thread while the rows are written; its failure fails the request
+    # before the commit: no photo row, no job, nothing at the content address.
+    from inspections.storage import LocalStaged
+
+    def full_disk(self):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(LocalStaged, "_publish", full_disk)
+    data = photo(640, 480)
+    r = _whole(client, insp, visit["id"], data)
+    assert r.status_code >= 500
+    from inspections.jobs.models import JobRecord
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Photo)) == 0
+    assert session.scalar(select(func.count()).select_from(JobRecord).where(JobRecord.kind == "process_photo")) == 0
+    assert every_file(app) == []

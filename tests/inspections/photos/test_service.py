@@ -165,3 +165,102 @@ def test_store_verified_checks_the_declaration_and_writes_nothing_on_a_mismatch(
     twin = declared()  # the same bytes again: deduplicated, not written twice
     assert photos.store_verified(session, st, twin, data, sha256=hashlib.sha256(data).hexdigest()) is True
     assert twin.blob_key == photo.blob_key
+
+
+def _staged_upload(session, st, w, visit, data, *, slow_publish=None):
+    target = photos.resolve_target(session, principal_for(session, w.inspector_a1), visit_id=visit.id,
+                                   item_code="has_charter")
+    digest = hashlib.sha256(data).hexdigest()
+    staged = st.stage(photos.original_key(digest))
+    staged.write(data[:100])
+    staged.write(data[100:])
+    staged.ready()
+    if slow_publish is not None:
+        staged._publish = slow_publish(staged._publish)
+    photo = photos.create_upload(session, target=target, uploaded_by_id=w.inspector_a1.id, sha256=digest,
+                                 size=len(data), content_type="image/jpeg", expires_in=timedelta(hours=1),
+                                 storage=st, data=staged, data_sha256=digest)
+    return photo, staged
+
+
+def test_a_staged_upload_is_stored_before_its_row_commits(app, session, tmp_path):
+    """The staged original is published on another thread while the transaction goes on: the commit
+    itself waits for it, so a committed row never names a blob that is not stored yet."""
+    import time
+    w = make_world(session)
+    visit = visits.create(session, school=w.school_a1, created_by=w.office_a1, inspector_ids=[w.inspector_a1.id])
+    session.commit()
+    st = LocalStorage(tmp_path)
+    data = b"z" * 5000
+
+    def slow(publish):
+        def run():
+            time.sleep(0.3)
+            publish()
+        return run
+    photo, staged = _staged_upload(session, st, w, visit, data, slow_publish=slow)
+    assert not st.exists(photo.blob_key)  # still being stored
+    session.commit()  # no explicit wait_for_blobs: the commit waits
+    assert (tmp_path / photo.blob_key).read_bytes() == data
+    assert photo.status == "received" and not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_a_staged_upload_whose_storing_fails_commits_nothing(app, session, tmp_path):
+    from inspections.db import new_session
+    w = make_world(session)
+    visit = visits.create(session, school=w.school_a1, created_by=w.office_a1, inspector_ids=[w.inspector_a1.id])
+    session.commit()
+    st = LocalStorage(tmp_path)
+
+    def failing(publish):
+        def run():
+            raise OSError(28, "No space left on device")
+        return run
+    photo, staged = _staged_upload(session, st, w, visit, b"q" * 5000, slow_publish=failing)
+    photo_id = photo.id
+    with pytest.raises(OSError):
+        session.commit()
+    session.rollback()
+    staged.discard()
+    with new_session() as other:
+        assert other.get(Photo, photo_id) is None
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    # Rolled back before any commit (a refusal further on): a later transaction of the same session
+    # no longer waits for (or fails on) that blob.
+    _, again = _staged_upload(session, st, w, visit, b"r" * 5000, slow_publish=failing)
+    session.rollback()
+    again.discard()
+    session.commit()
+
+
+def test_item_codes_of_a_published_checklist_are_read_once_and_a_drafts_each_time(app, session):
+    """A photo's item is checked against the visit's checklist: a published one never changes, so its
+    codes are read once per process; a draft's are read again each time (it may still change)."""
+    from sqlalchemy import event, select
+
+    from inspections.db import utcnow
+    from inspections.templates.enums import VersionStatus
+    from inspections.templates.models import TemplateVersion
+    from inspections.templates.service import item_codes, item_codes_of
+    make_world(session)
+    published = session.scalars(select(TemplateVersion).where(TemplateVersion.status == VersionStatus.published)).first()
+    draft = TemplateVersion(template_id=published.template_id, number=99, status=VersionStatus.draft,
+                            definition={"items": [{"code": "a"}, {"code": "off", "enabled": False}]},
+                            created_at=utcnow())
+    session.add(draft)
+    session.flush()
+    statements: list[str] = []
+    engine = session.get_bind()
+    record = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert item_codes_of(session, published.id) == item_codes(published)
+        before = len(statements)
+        assert item_codes_of(session, published.id) == item_codes(published)
+        assert len(statements) == before, "a published checklist's codes are not read again"
+        assert item_codes_of(session, draft.id) == {"a"}
+        draft.definition = {"items": [{"code": "a"}, {"code": "b"}]}
+        session.flush()
+        assert item_codes_of(session, draft.id) == {"a", "b"}
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
