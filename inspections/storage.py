@@ -204,9 +204,22 @@ DIRECT_BUFFER = 1 << 20
 
 
 def _write_fd(fd: int, data) -> None:
+    """Write all of `data` at the file's offset. A direct write the filesystem refuses (EINVAL: it took
+    the O_DIRECT flag but wants larger blocks than DIRECT_BLOCK) goes on through the page cache: the
+    flag is cleared and the rest of `data` written from where the refusal left it."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        try:
+            n = os.write(fd, view)
+        except OSError as e:
+            import errno
+            import fcntl
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            if e.errno != errno.EINVAL or not DIRECT_IO or not flags & os.O_DIRECT:
+                raise
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
+            continue
+        view = view[n:]
 
 
 class LocalStaged(_Staged):

@@ -292,3 +292,29 @@ def test_local_staged_blob_on_a_filesystem_without_direct_io(tmp_path, monkeypat
         staged.ready()
         staged.publish()
     assert (tmp_path / "originals/ab/abc").read_bytes() == data
+
+
+def test_local_staged_blob_when_the_filesystem_refuses_a_direct_write(tmp_path, monkeypatch):
+    """A filesystem may take the O_DIRECT flag and then refuse its writes (EINVAL: it wants larger blocks):
+    the blob is written through the page cache instead, every byte once, nothing refused."""
+    import fcntl
+    import inspections.storage as storage_mod
+    monkeypatch.setattr(storage_mod, "DIRECT_BUFFER", 8192)
+    real_write = os.write
+    refused = []
+
+    def write(fd, data):
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            refused.append(len(data))
+            raise OSError(22, "Invalid argument")
+        return real_write(fd, data)
+    monkeypatch.setattr(os, "write", write)
+    st = LocalStorage(tmp_path)
+    data = os.urandom(50_001)
+    with st.stage("originals/ab/abc") as staged:
+        staged.write(data[:20_000])
+        staged.write(data[20_000:])
+        staged.ready()
+        staged.publish()
+    assert (tmp_path / "originals/ab/abc").read_bytes() == data
+    assert refused if storage_mod.DIRECT_IO else not refused
