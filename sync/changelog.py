@@ -287,13 +287,48 @@ def install(target=Session) -> None:
 
 def prune(session: Session, *, older_than_days: float) -> int:
     """Drop superseded changes (a newer one exists for the record) and old tombstones of records a device
-    never creates (a visit's or an answer's tombstone is kept)."""
+    never creates (a visit's or an answer's tombstone is kept).
+
+    A version's fields are in its change row only (no revision is written with a change), so a dropped
+    row of a mergeable record is first kept as a revision (push.base_record). Copy and drop see one
+    snapshot: on PostgreSQL they are one statement (a DELETE ... RETURNING feeding the INSERT); as two
+    statements, a change committed between them could make a row superseded that the copy had passed
+    over as the latest, and the drop would lose that version's fields while pushes run. SQLite runs one
+    writer at a time, so its two statements see the same rows."""
     cutoff = utcnow() - timedelta(days=older_than_days)
-    # Row locks serialise writers of one record, so its latest change also has its highest seq.
+    if session.get_bind().dialect.name == "postgresql":
+        n = session.execute(_PRUNE_SQL, {"cutoff": cutoff, "mergeable": sorted(MERGEABLE)}).scalar_one()
+    else:
+        n = _prune_portable(session, cutoff)
+    # Tombstones of visits and answers stay (one small row per delete, and deletes are rare): they are how a
+    # push knows an id was used before, so that a create arriving months later cannot bring it back.
+    n += session.execute(delete(ChangeLog).where(ChangeLog.changed_at < cutoff, ChangeLog.op == "delete",
+                                                 ChangeLog.entity.not_in(MERGEABLE))).rowcount or 0
+    return n
+
+
+# Row locks serialise writers of one record, so its latest change also has its highest seq.
+_PRUNE_SQL = text("""
+WITH doomed AS (
+    DELETE FROM sync_changes
+    WHERE changed_at < :cutoff
+      AND seq NOT IN (SELECT max(seq) FROM sync_changes GROUP BY entity, entity_id)
+    RETURNING seq, entity, entity_id, version, op, data, changed_at
+), kept AS (
+    INSERT INTO sync_revisions (entity, entity_id, version, data, created_at)
+    SELECT DISTINCT ON (entity, entity_id, version) entity, entity_id, version, data, changed_at
+    FROM doomed
+    WHERE op = 'upsert' AND entity = ANY(:mergeable)
+    ORDER BY entity, entity_id, version, seq DESC
+    ON CONFLICT (entity, entity_id, version) DO NOTHING
+)
+SELECT count(*) FROM doomed
+""")
+
+
+def _prune_portable(session: Session, cutoff) -> int:
     latest = select(func.max(ChangeLog.seq)).group_by(ChangeLog.entity, ChangeLog.entity_id).scalar_subquery()
     doomed = [ChangeLog.changed_at < cutoff, ChangeLog.seq.not_in(latest)]
-    # A version's fields are in its change row only (no revision is written with a change): keep them as a
-    # revision first, so it can still be a merge base (push.base_record).
     has_revision = select(RecordRevision.id).where(RecordRevision.entity == ChangeLog.entity,
                                                    RecordRevision.entity_id == ChangeLog.entity_id,
                                                    RecordRevision.version == ChangeLog.version).exists()
@@ -304,10 +339,4 @@ def prune(session: Session, *, older_than_days: float) -> int:
                   ChangeLog.changed_at).where(ChangeLog.seq.in_(newest))
     session.execute(insert(RecordRevision).from_select(["entity", "entity_id", "version", "data", "created_at"],
                                                        keep))
-    superseded = delete(ChangeLog).where(*doomed)
-    n = session.execute(superseded).rowcount or 0
-    # Tombstones of visits and answers stay (one small row per delete, and deletes are rare): they are how a
-    # push knows an id was used before, so that a create arriving months later cannot bring it back.
-    n += session.execute(delete(ChangeLog).where(ChangeLog.changed_at < cutoff, ChangeLog.op == "delete",
-                                                 ChangeLog.entity.not_in(MERGEABLE))).rowcount or 0
-    return n
+    return session.execute(delete(ChangeLog).where(*doomed)).rowcount or 0

@@ -437,44 +437,47 @@ def _base(ctx: _Ctx, entity: str, entity_id, version: int | None) -> dict | None
 
 
 def base_records(session, keys) -> dict:
-    """`base_record` for many (entity, id, version) keys in two queries: revisions, then the change rows
-    of the versions that have none. A key with neither maps to None."""
+    """`base_record` for many (entity, id, version) keys in two queries: change rows, then the revisions
+    of the versions that have none. A key with neither maps to None.
+
+    Change rows are read first: the prune job keeps a change row's fields as a revision and drops the
+    row in one transaction, so a row missing from the first read has its revision committed by then and
+    the second read finds it (in the other order, a prune committing between the two reads would hide
+    the version from both)."""
     keys = set(keys)
     if not keys:
         return {}
     found: dict[tuple, dict | None] = {}
-    ids = list({k[1] for k in keys})
     for entity, entity_id, version, data in session.execute(
-            select(RecordRevision.entity, RecordRevision.entity_id, RecordRevision.version, RecordRevision.data)
-            .where(RecordRevision.entity.in_({k[0] for k in keys}), RecordRevision.entity_id.in_(ids))):
+            select(ChangeLog.entity, ChangeLog.entity_id, ChangeLog.version, ChangeLog.data)
+            .where(ChangeLog.entity_id.in_(list({k[1] for k in keys})), ChangeLog.op == "upsert")
+            .order_by(ChangeLog.seq)):
         if (entity, entity_id, version) in keys:
-            found[(entity, entity_id, version)] = data
+            found[(entity, entity_id, version)] = data  # ascending seq: the latest change row stays
     rest = keys - found.keys()
     if rest:
-        changes: dict[tuple, dict] = {}
         for entity, entity_id, version, data in session.execute(
-                select(ChangeLog.entity, ChangeLog.entity_id, ChangeLog.version, ChangeLog.data)
-                .where(ChangeLog.entity_id.in_(list({k[1] for k in rest})), ChangeLog.op == "upsert")
-                .order_by(ChangeLog.seq)):
+                select(RecordRevision.entity, RecordRevision.entity_id, RecordRevision.version, RecordRevision.data)
+                .where(RecordRevision.entity.in_({k[0] for k in rest}),
+                       RecordRevision.entity_id.in_(list({k[1] for k in rest})))):
             if (entity, entity_id, version) in rest:
-                changes[(entity, entity_id, version)] = data  # ascending seq: the latest change row stays
-        found |= changes
+                found[(entity, entity_id, version)] = data
     return {k: found.get(k) for k in keys}
 
 
 def base_record(session, entity: str, entity_id, version: int) -> dict | None:
-    """A mergeable record's fields at a version: from its revision, or from that version's change row
+    """A mergeable record's fields at a version: from that version's change row, or from its revision
     (the same fields). Changes write no revision: the prune job keeps a superseded change row's fields
     as a revision before it drops the row, and the bulk path keeps a visit's first version, which has no
-    change row of its own."""
-    data = session.scalar(select(RecordRevision.data).where(RecordRevision.entity == entity,
-                                                            RecordRevision.entity_id == entity_id,
-                                                            RecordRevision.version == version))
-    if data is not None:
-        return data
-    return session.scalar(select(ChangeLog.data).where(ChangeLog.entity_id == entity_id, ChangeLog.entity == entity,
+    change row of its own. Read in that order for the reason `base_records` gives."""
+    data = session.scalar(select(ChangeLog.data).where(ChangeLog.entity_id == entity_id, ChangeLog.entity == entity,
                                                        ChangeLog.version == version, ChangeLog.op == "upsert")
                           .order_by(ChangeLog.seq.desc()).limit(1))
+    if data is not None:
+        return data
+    return session.scalar(select(RecordRevision.data).where(RecordRevision.entity == entity,
+                                                            RecordRevision.entity_id == entity_id,
+                                                            RecordRevision.version == version))
 
 
 def _visit_wire(visit: Visit) -> dict:
