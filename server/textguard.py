@@ -18,6 +18,9 @@ import re
 from flask import Request as FlaskRequest
 from flask import request
 from flask_smorest import abort
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_content_length
 
 from schemas.text import TEXT_MESSAGE, bad_text_paths, unstorable
 
@@ -63,10 +66,36 @@ def _unreadable():
     abort(400, message="The request body could not be read: broken chunked encoding or an interrupted upload.")
 
 
+class _AtMost(LimitedStream):
+    """A streamed body (chunked: no Content-Length) of at most `most` bytes. Werkzeug's own stream stops
+    at the maximum without a word, so a longer body read whole came out cut at the limit (a JSON body
+    then "not valid JSON", a form with its last field shortened); this one reads one byte past the
+    maximum and is a 413 when there is one."""
+
+    def __init__(self, stream, most: int):
+        super().__init__(stream, most + 1, is_max=True)
+        self.most = most
+
+    def readinto(self, b) -> int | None:
+        n = super().readinto(b)
+        if self._pos > self.most:
+            raise RequestEntityTooLarge()
+        return n
+
+
 class Request(FlaskRequest):
-    """Flask's request, refusing unstorable text in JSON bodies and form fields as they are read."""
+    """Flask's request, refusing unstorable text in JSON bodies and form fields as they are read, and a
+    streamed body longer than `max_content_length` with a 413 (RFC 9110 15.5.14) rather than cut short."""
 
     _text_checked = False
+
+    @cached_property
+    def stream(self):
+        environ = self.environ
+        if (self.max_content_length is not None and "wsgi.input_terminated" in environ
+                and get_content_length(environ) is None and not self.shallow):
+            return _AtMost(environ["wsgi.input"], self.max_content_length)
+        return super().stream
 
     def get_data(self, *args, **kwargs):
         try:

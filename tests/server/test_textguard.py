@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -100,3 +101,33 @@ def test_web_forms(client, session):
     token = csrf(client.get("/web/tickets"))
     r = client.post("/web/logout", data={"csrf_token": token, "note": "x\x00"})
     assert r.status_code == 422 and list(r.json["errors"]) == ["note"]
+
+
+@pytest.mark.parametrize("size,kind", [(999, "json"), (1000, "json"), (1001, "json"), (5000, "json"),
+                                       (1000, "form"), (1001, "form")])
+def test_a_streamed_body_is_read_whole_up_to_the_limit_and_a_413_past_it(size, kind):
+    """No Content-Length (chunked, the server ends the stream): up to max_content_length the body is read
+    whole; one byte more is a 413 (RFC 9110 15.5.14), never the body cut at the limit."""
+    import io
+
+    from werkzeug.exceptions import RequestEntityTooLarge
+    from werkzeug.test import EnvironBuilder
+
+    from server.textguard import Request
+    if kind == "json":
+        body, ctype = b'{"n": "' + b"x" * (size - 9) + b'"}', "application/json"
+    else:
+        body, ctype = b"note=" + b"y" * (size - 5), "application/x-www-form-urlencoded"
+    assert len(body) == size
+    env = EnvironBuilder(method="POST", input_stream=io.BytesIO(body),
+                         headers={"Transfer-Encoding": "chunked", "Content-Type": ctype}).get_environ()
+    env.pop("CONTENT_LENGTH", None)
+    env["wsgi.input_terminated"] = True
+    r = Request(env)
+    r.max_content_length = 1000
+    read = (lambda: r.get_data()) if kind == "json" else (lambda: r.form["note"])
+    if size > 1000:
+        with pytest.raises(RequestEntityTooLarge):
+            read()
+    else:
+        assert len(read()) == (size if kind == "json" else size - 5)
