@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 
 from inspections.accounts import service as accounts
 from inspections.accounts.models import ApiToken, Device
 from inspections.audit import service as audit
 from schemas.auth import DeviceIn, DeviceOut, LoginIn, MeOut, TokenOut
+from server.api.common import Blueprint
 from server.auth import BEARER, EVERYONE, current_principal, current_user, require
 from server.extensions import session
 

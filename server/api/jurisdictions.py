@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 
 from inspections.accounts.scope import can_manage_jurisdiction, jurisdiction_filter
@@ -12,7 +12,7 @@ from inspections.org.models import Jurisdiction
 from inspections.pagination import paginate
 from schemas.common import PageArgs, page_of
 from schemas.org import JurisdictionIn, JurisdictionOut, JurisdictionPatch, JurisdictionQuery
-from server.api.common import get_in_scope, page_response
+from server.api.common import Blueprint, get_in_scope, page_response
 from server.auth import BEARER, MANAGERS, STAFF, current_principal, require
 from server.extensions import session
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import Response, current_app, redirect, request, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import ValidationError
 from sqlalchemy import inspect, select
 
@@ -24,7 +24,7 @@ from inspections.storage import S3Storage, StagedBlob
 from inspections.visits.models import Visit
 from schemas.photos import EvidenceOut, PhotoOut, UploadIn, UploadOut
 from schemas.text import TEXT_MESSAGE, printable, unstorable
-from server.api.common import get_in_scope
+from server.api.common import Blueprint, get_in_scope
 from server.auth import BEARER, EVERYONE, current_principal, current_user, require
 from server.errors import problem
 from server.extensions import session, storage

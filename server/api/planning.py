@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import exists, false, select
 from sqlalchemy.orm import selectinload
@@ -19,7 +19,7 @@ from inspections.planning.models import ScheduleInspector, VisitSchedule
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit, VisitInspector
 from schemas.common import DATES, PageArgs, WholeNumber, page_of
-from server.api.common import get_in_scope, page_response
+from server.api.common import Blueprint, get_in_scope, page_response
 from server.auth import BEARER, current_principal, current_user, require
 from server.extensions import session
 

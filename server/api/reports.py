@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from flask import Response, current_app, jsonify, request, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 
 from inspections.accounts.scope import can_manage_jurisdiction, jurisdiction_filter
@@ -20,7 +20,7 @@ from inspections.scoring import documents as evidence
 from inspections.scoring.models import CountyDocument
 from schemas.reports import (CountyDocumentList, CountyDocumentOut, DocumentListArgs, DocumentUploadArgs, FormatArgs,
                              YearlyReportArgs, YearlyReportIn, YearlyReportList, YearlyReportOut)
-from server.api.common import get_in_scope
+from server.api.common import Blueprint, get_in_scope
 from server.auth import BEARER, MANAGERS, STAFF, current_principal, require
 from server.extensions import session, storage
 from server.jobs import report_job_args

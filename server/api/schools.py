@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
 from inspections.accounts.scope import school_filter
@@ -11,7 +10,7 @@ from inspections.org.models import Jurisdiction, School
 from inspections.pagination import paginate
 from schemas.common import PageArgs, page_of
 from schemas.org import SchoolIn, SchoolOut, SchoolPatch, SchoolQuery
-from server.api.common import get_in_scope, page_response
+from server.api.common import Blueprint, get_in_scope, page_response
 from server.auth import BEARER, EVERYONE, MANAGERS, current_principal, require
 from server.extensions import session
 

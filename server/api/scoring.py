@@ -6,7 +6,7 @@ import uuid
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 
 from inspections.accounts.enums import Role
@@ -25,7 +25,7 @@ from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit
 from schemas.scoring import (CountyReportOut, CountyRunIn, JobOut, LevelArgs, PreviewIn, ReportArgs, SelfReportIn,
                              SelfReportOut, VisitScoreOut, YearArgs)
-from server.api.common import get_in_scope
+from server.api.common import Blueprint, get_in_scope
 from server.auth import BEARER, EVERYONE, MANAGERS, STAFF, current_principal, require
 from server.extensions import session
 from server.jobs import enqueue_county, score_visit_job_id

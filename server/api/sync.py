@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 
 from inspections.accounts.enums import Role
@@ -11,7 +11,7 @@ from inspections.pagination import paginate
 from schemas.common import PageArgs, page_of
 from schemas.fastload import Invalid
 from schemas.sync import ConflictOut, ConflictQuery, PullArgs, PullOut, PushIn, PushOut, ResolveIn
-from server.api.common import get_in_scope, page_response
+from server.api.common import Blueprint, get_in_scope, page_response
 from server.auth import BEARER, EVERYONE, STAFF, current_principal, current_user, require
 from server.extensions import session
 from sync import conflicts as conflict_service

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -11,7 +11,7 @@ from inspections.templates import service as templates
 from inspections.templates.models import ChecklistTemplate, TemplateVersion
 from schemas.common import PageArgs, page_of
 from schemas.templates import TemplateIn, TemplateOut, TemplateVersionDetail, VersionIn
-from server.api.common import get_in_scope, page_response
+from server.api.common import Blueprint, get_in_scope, page_response
 from inspections.accounts.scope import can_manage_jurisdiction, jurisdiction_filter
 from inspections.audit import service as audit
 from inspections.org.enums import JurisdictionLevel

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -15,7 +14,7 @@ from inspections.tickets import service as tickets
 from inspections.tickets.models import Ticket
 from schemas.common import PageArgs, page_of
 from schemas.tickets import TicketDetailOut, TicketOut, TicketQuery, TransitionIn
-from server.api.common import get_in_scope, page_response
+from server.api.common import Blueprint, get_in_scope, page_response
 from server.auth import BEARER, EVERYONE, current_principal, require
 from server.extensions import session
 

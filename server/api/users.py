@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from inspections.accounts import service as accounts
@@ -12,7 +11,7 @@ from inspections.accounts.scope import user_filter
 from inspections.pagination import paginate
 from schemas.common import PageArgs, page_of
 from schemas.users import UserIn, UserOut, UserPatch, UserQuery
-from server.api.common import get_in_scope, page_response
+from server.api.common import Blueprint, get_in_scope, page_response
 from server.auth import BEARER, MANAGERS, current_principal, require
 from server.extensions import session
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import json
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
@@ -17,7 +17,7 @@ from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit, VisitInspector
 from schemas.common import PageArgs, page_of
 from schemas.visits import ResponseOut, ResponsesIn, VisitIn, VisitOut, VisitPatch, VisitQuery
-from server.api.common import get_in_scope, page_response
+from server.api.common import Blueprint, get_in_scope, page_response
 from server.auth import BEARER, EVERYONE, current_principal, current_user, require
 from server.errors import problem
 from server.extensions import session
