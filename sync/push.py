@@ -65,6 +65,8 @@ class PushOutcome:
     touched: set = field(default_factory=set)
     mutation_rows: list = field(default_factory=list)
     refused: dict = field(default_factory=dict)  # mutation_id -> its refusal, found by an earlier pass
+    # (entity, id, version) -> the record a result of the pass shows: that version's change row holds it.
+    records: dict = field(default_factory=dict)
 
 
 class _SlowPath(Exception):
@@ -131,7 +133,7 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
         audit.start_batch(session)
         try:
             out = _run(session, user, principal, device_id, mutations, fast=True, refused=refused)
-            _write(session)
+            _write(session, out.records)
             # The pass's append-only rows go by COPY: its audit records, then its idempotency rows (whose
             # unique key refuses a concurrent retry: the pass rolls back and goes one by one).
             conn = session.connection()
@@ -182,7 +184,7 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
         # so each of its versions has its change row and merge base, as one by one.
         keys = _records_of(m)
         if keys & out.touched:
-            _write(session)
+            _write(session, out.records)
             out.touched.clear()
         out.touched |= keys
         try:
@@ -199,10 +201,11 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
     return result
 
 
-def _write(session: Session) -> None:
+def _write(session: Session, records: dict | None = None) -> None:
     """The optimistic pass's flush: its changed visits and answers in a few set-based UPDATEs
-    (`bulk.write_updates`, PostgreSQL), then whatever else it holds by the session's flush."""
-    bulk.write_updates(session)
+    (`bulk.write_updates`, PostgreSQL; with the records its results show, `PushOutcome.records`), then
+    whatever else it holds by the session's flush."""
+    bulk.write_updates(session, records)
     session.flush()
 
 
@@ -744,7 +747,8 @@ def _update_response(ctx: _Ctx, visit: Visit, r: Response, base_version, data: d
     conflict = None
     if contested:
         conflict = _conflict(ctx, "response", r.id, visit.school_id, visit.id, r.version, contested)
-    return _outcome(ctx, record=snapshot(r), version=r.version, base_version=base_version, contested=contested,
+    record = ctx.out.records[("response", r.id, r.version)] = snapshot(r)
+    return _outcome(ctx, record=record, version=r.version, base_version=base_version, contested=contested,
                     conflict=conflict, merged=base_version != server["version"])
 
 
