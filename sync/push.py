@@ -520,8 +520,8 @@ def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: 
     # they have any (visits.prepare_submits).
     answers_too = any(m.get("entity") == "response" for m in mutations)
     loads = [selectinload(Visit.inspector_links)]
-    if answers_too:  # what answering checks: the template's items, the school's sections
-        loads += [selectinload(Visit.responses), selectinload(Visit.school), selectinload(Visit.template_version)]
+    if answers_too:  # what answering checks: the school's sections (the template's items: `visits.answer_rules`)
+        loads += [selectinload(Visit.responses), selectinload(Visit.school)]
     for visit in session.scalars(select(Visit).where(Visit.id.in_(visit_ids), visit_filter(p)).order_by(Visit.id)
                                  .with_for_update(of=Visit)
                                  .options(*loads)
