@@ -67,6 +67,7 @@ class PushOutcome:
     refused: dict = field(default_factory=dict)  # mutation_id -> its refusal, found by an earlier pass
     # (entity, id, version) -> the record a result of the pass shows: that version's change row holds it.
     records: dict = field(default_factory=dict)
+    answers: dict = field(default_factory=dict)  # id -> answer, of the visits the pass locked
 
 
 class _SlowPath(Exception):
@@ -529,7 +530,7 @@ def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: 
         out.locked_visits[visit.id] = visit
         if answers_too:
             out.fresh.add(visit.id)  # its answers were read after the lock
-    answers = {r.id: r for v in out.locked_visits.values() for r in v.responses} if answers_too else {}
+    answers = out.answers = {r.id: r for v in out.locked_visits.values() for r in v.responses} if answers_too else {}
     wanted = set()
     for m in mutations:
         base_version = m.get("base_version")
@@ -711,7 +712,10 @@ def _response(ctx: _Ctx, op: str, data: dict) -> dict:
         return _outcome(ctx, record=snapshot(r), version=r.version, base_version=None, contested={}, conflict=None,
                         merged=False)
 
-    r = s.get(Response, ctx.id)
+    # The answers the pass read with their locked visits (the session's own objects), else the session's.
+    r = ctx.out.answers.get(ctx.id)
+    if r is None or inspect(r).was_deleted:
+        r = s.get(Response, ctx.id)
     if r is None:
         _missing(ctx, "response")
     visit = _visit_for_answers(ctx, r.visit_id, None)
