@@ -14,7 +14,6 @@ from schemas.sync import ConflictOut, ConflictQuery, PullArgs, PullOut, PushIn, 
 from server.api.common import get_in_scope, page_response
 from server.auth import BEARER, EVERYONE, STAFF, current_principal, current_user, require
 from server.extensions import session
-from server.jsonio import JSONArgumentsParser
 from sync import conflicts as conflict_service
 from sync.models import Conflict
 from sync.pull import CursorGone, pull
@@ -22,7 +21,6 @@ from sync.push import push
 
 PREFIX = "/sync"
 blp = Blueprint("sync", __name__, description="Offline sync: pull changes, push mutations, resolve conflicts.")
-blp.ARGUMENTS_PARSER = JSONArgumentsParser()  # a push's body (up to SYNC_MAX_PUSH_BYTES) read by orjson
 ConflictPage = page_of(ConflictOut, "ConflictPage")
 
 
