@@ -148,13 +148,16 @@ def _columns(conn, table, cols: tuple[str, ...], rows: list[dict]) -> tuple[str,
     return "unnest(" + ", ".join(f"%b::{t}[]" for t in types) + ")", arrays
 
 
-def write_updates(session: Session) -> None:
+def write_updates(session: Session, records: dict | None = None) -> None:
     """Write the changed columns of the session's changed visits and answers with one
     `UPDATE ... FROM unnest(...)` per table and set of columns, with the change rows a flush logs for
     them (`changelog.rows_for`), and mark them written, as a flush leaves them (also for
     a savepoint rolled back later, which expires them). PostgreSQL only; whatever else the session holds
     (new or deleted records, a visit's inspectors or answers changed, a visit submitted, whose flush
     logs more) is left to the next flush, as is everything on another database.
+
+    `records` ({(entity, id, version): its fields as the wire shows them}) are versions the caller
+    has already shown (a push's results): their change rows hold the same fields, not made twice.
 
     The flush of 500 changed answers sent 500 UPDATE statements (pipelined) and spent more time
     deciding what to write than the batch spent deciding its changes."""
@@ -183,11 +186,12 @@ def write_updates(session: Session) -> None:
     if not written:
         return
     from sync.changelog import rows_for
-    changes = rows_for(session, (), written, ())
+    changes = rows_for(session, (), (), (), changed=written, records=records)
     for (cls, keys), objs in groups.items():
         table = cls.__table__
         cols = ("id", *(table.c[k].key for k in keys))
-        source, params = _columns(conn, table, cols, [{c: getattr(o, c) for c in cols} for o in objs])
+        # The written attributes are loaded (they were changed), as is the primary key.
+        source, params = _columns(conn, table, cols, [o.__dict__ for o in objs])
         sets = ", ".join(f'"{c}" = v."{c}"' for c in cols[1:])
         names = ", ".join(f'"{c}"' for c in cols)
         n = conn.exec_driver_sql(f"UPDATE {table.name} AS t SET {sets} FROM {source} AS v({names}) WHERE t.id = v.id",

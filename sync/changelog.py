@@ -126,10 +126,12 @@ def _inspector_ids(conn, visits: list[Visit]) -> dict:
     return out
 
 
-def rows_for(session: Session, new, dirty, deleted) -> list[dict]:
+def rows_for(session: Session, new, dirty, deleted, *, changed=(), records: dict | None = None) -> list[dict]:
     """The change rows of these records about to be written: what a flush of them logs. The flush hook
-    passes the session's; a batch that writes changed records itself passes those
-    (`sync.bulk.write_updates`).
+    passes the session's; a batch that writes changed records itself passes those as `changed` (dirty
+    records it found changed, `sync.bulk.write_updates`), with `records`, the fields of versions it has
+    already shown ({(entity, id, version): record}): an answer's change row holds them, not a second
+    snapshot of the same version.
 
     A version's change row holds its fields, which is where a three-way merge finds its base
     (`push.base_record`) until the prune job drops a superseded row, having first kept its fields as
@@ -168,11 +170,14 @@ def rows_for(session: Session, new, dirty, deleted) -> list[dict]:
         elif isinstance(obj, Photo):
             school_id, visit_id = getattr(obj, "school_id", None), getattr(obj, "visit_id", None)
         data = None
+        version = getattr(obj, "version", None)
         if op == "upsert":
-            data = snapshot(obj)
+            # A version's fields do not change once it is made (every change bumps the version).
+            data = records.get((entity, obj.id, version)) if records and entity == "response" else None
+            if data is None:
+                data = snapshot(obj)
             if isinstance(obj, Visit):
                 visit_rows.append((obj, data))  # its inspectors are added below, for all visits at once
-        version = getattr(obj, "version", None)
         changes.append(dict(txn_id=_txn_id(session), entity=entity, entity_id=obj.id, op=op, version=version,
                             school_id=school_id, visit_id=visit_id, data=data, changed_at=now))
 
@@ -180,6 +185,8 @@ def rows_for(session: Session, new, dirty, deleted) -> list[dict]:
         if type(obj) in ENTITY and _visible(obj):
             emit(obj, "upsert")
     submitted = []
+    for obj in changed:
+        emit(obj, "upsert")
     for obj in dirty:
         if type(obj) in ENTITY and _visible(obj) and (_changed(obj) or obj in touched_visits.values()):
             emit(obj, "upsert")

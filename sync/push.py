@@ -65,6 +65,9 @@ class PushOutcome:
     touched: set = field(default_factory=set)
     mutation_rows: list = field(default_factory=list)
     refused: dict = field(default_factory=dict)  # mutation_id -> its refusal, found by an earlier pass
+    # (entity, id, version) -> the record a result of the pass shows: that version's change row holds it.
+    records: dict = field(default_factory=dict)
+    answers: dict = field(default_factory=dict)  # id -> answer, of the visits the pass locked
 
 
 class _SlowPath(Exception):
@@ -131,7 +134,7 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
         audit.start_batch(session)
         try:
             out = _run(session, user, principal, device_id, mutations, fast=True, refused=refused)
-            _write(session)
+            _write(session, out.records)
             # The pass's append-only rows go by COPY: its audit records, then its idempotency rows (whose
             # unique key refuses a concurrent retry: the pass rolls back and goes one by one).
             conn = session.connection()
@@ -182,7 +185,7 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
         # so each of its versions has its change row and merge base, as one by one.
         keys = _records_of(m)
         if keys & out.touched:
-            _write(session)
+            _write(session, out.records)
             out.touched.clear()
         out.touched |= keys
         try:
@@ -199,10 +202,11 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
     return result
 
 
-def _write(session: Session) -> None:
+def _write(session: Session, records: dict | None = None) -> None:
     """The optimistic pass's flush: its changed visits and answers in a few set-based UPDATEs
-    (`bulk.write_updates`, PostgreSQL), then whatever else it holds by the session's flush."""
-    bulk.write_updates(session)
+    (`bulk.write_updates`, PostgreSQL; with the records its results show, `PushOutcome.records`), then
+    whatever else it holds by the session's flush."""
+    bulk.write_updates(session, records)
     session.flush()
 
 
@@ -520,8 +524,8 @@ def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: 
     # they have any (visits.prepare_submits).
     answers_too = any(m.get("entity") == "response" for m in mutations)
     loads = [selectinload(Visit.inspector_links)]
-    if answers_too:  # what answering checks: the template's items, the school's sections
-        loads += [selectinload(Visit.responses), selectinload(Visit.school), selectinload(Visit.template_version)]
+    if answers_too:  # what answering checks: the school's sections (the template's items: `visits.answer_rules`)
+        loads += [selectinload(Visit.responses), selectinload(Visit.school)]
     for visit in session.scalars(select(Visit).where(Visit.id.in_(visit_ids), visit_filter(p)).order_by(Visit.id)
                                  .with_for_update(of=Visit)
                                  .options(*loads)
@@ -529,7 +533,7 @@ def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: 
         out.locked_visits[visit.id] = visit
         if answers_too:
             out.fresh.add(visit.id)  # its answers were read after the lock
-    answers = {r.id: r for v in out.locked_visits.values() for r in v.responses} if answers_too else {}
+    answers = out.answers = {r.id: r for v in out.locked_visits.values() for r in v.responses} if answers_too else {}
     wanted = set()
     for m in mutations:
         base_version = m.get("base_version")
@@ -711,7 +715,10 @@ def _response(ctx: _Ctx, op: str, data: dict) -> dict:
         return _outcome(ctx, record=snapshot(r), version=r.version, base_version=None, contested={}, conflict=None,
                         merged=False)
 
-    r = s.get(Response, ctx.id)
+    # The answers the pass read with their locked visits (the session's own objects), else the session's.
+    r = ctx.out.answers.get(ctx.id)
+    if r is None or inspect(r).was_deleted:
+        r = s.get(Response, ctx.id)
     if r is None:
         _missing(ctx, "response")
     visit = _visit_for_answers(ctx, r.visit_id, None)
@@ -747,7 +754,8 @@ def _update_response(ctx: _Ctx, visit: Visit, r: Response, base_version, data: d
     conflict = None
     if contested:
         conflict = _conflict(ctx, "response", r.id, visit.school_id, visit.id, r.version, contested)
-    return _outcome(ctx, record=snapshot(r), version=r.version, base_version=base_version, contested=contested,
+    record = ctx.out.records[("response", r.id, r.version)] = snapshot(r)
+    return _outcome(ctx, record=record, version=r.version, base_version=base_version, contested=contested,
                     conflict=conflict, merged=base_version != server["version"])
 
 

@@ -255,8 +255,12 @@ def _shared_part(standard: dict, child: dict) -> dict:
 
 
 def item_codes(version: TemplateVersion) -> set[str]:
-    """Codes of the items a version's checklist asks for."""
-    return {item["code"] for item in version.definition.get("items", []) if item.get("enabled", True)}
+    """Codes of the items a version's checklist asks for (a published version's are remembered for
+    `item_codes_of`)."""
+    codes = {item["code"] for item in version.definition.get("items", []) if item.get("enabled", True)}
+    if version.status == VersionStatus.published and version.id is not None:
+        _published_item_codes.setdefault(version.id, frozenset(codes))
+    return codes
 
 
 # item_codes of published versions by id: a published definition never changes (models._freeze_published).

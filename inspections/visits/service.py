@@ -370,10 +370,11 @@ def _sections_for(school: School) -> set[str]:
 
 
 def answer_rules(session: Session, visit: Visit) -> tuple[set[str], set[str]]:
-    """(item codes of the visit's pinned template, sections of its school), cached per session."""
+    """(item codes of the visit's pinned template, sections of its school), cached per session. A visit
+    pins a published version, whose codes are known without loading its definition (`item_codes_of`)."""
     cache = session.info.setdefault("visits.rules", {})
     if visit.id not in cache:
-        cache[visit.id] = (templates.item_codes(visit.template_version), _sections_for(visit.school))
+        cache[visit.id] = (templates.item_codes_of(session, visit.template_version_id), _sections_for(visit.school))
     return cache[visit.id]
 
 

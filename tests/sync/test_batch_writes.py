@@ -361,3 +361,28 @@ def test_a_record_changed_without_its_time_is_stamped_as_the_flush_stamps_it(app
     session.expire_all()
     stored = session.get(Response, r.id)
     assert stored.note == "set directly" and stored.updated_at > before
+
+
+@pytest.mark.parametrize("one_by_one", [False, True], ids=["batch", "one-by-one"])
+def test_an_answer_deleted_earlier_in_the_batch_is_not_found_again(client, session, monkeypatch, one_by_one):
+    """The batch finds the answers of the visits it locked without asking the session again, but not one
+    it has deleted: a later change to it is refused as deleted, as one by one."""
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    vid = str(uuid.uuid4())
+    made = push(client, h, mutation("visit", "create", id=vid, school_id=str(w.school_a1.id)),
+                mutation("response", "create", visit_id=vid, item_code="enrolment", value=600),
+                mutation("response", "create", visit_id=vid, item_code="pe_art_teachers", value=6), device_id="setup")
+    gone, kept = made[1]["id"], made[2]["id"]
+    if one_by_one:
+        def slow(*a, **k):
+            raise push_module._SlowPath()
+        monkeypatch.setattr(push_module, "_fast_one", slow)
+    results = push(client, h, mutation("response", "delete", id=gone, base_version=1),
+                   mutation("response", "update", id=gone, base_version=1, value=601),
+                   mutation("response", "update", id=kept, base_version=1, value=7), device_id="dev")
+    assert [r["status"] for r in results] == ["applied", "rejected", "applied"], results
+    assert "deleted" in results[1]["reason"]
+    session.expire_all()
+    assert session.get(Response, uuid.UUID(gone)) is None
+    assert session.get(Response, uuid.UUID(kept)).value == 7
