@@ -19,6 +19,7 @@ class BlobStorage(Protocol):
     def put_stream(self, key: str, chunks: Iterable[bytes], *, content_type: str | None = None) -> int: ...
     def move(self, src: str, dst: str) -> None: ...
     def delete_prefix(self, prefix: str) -> int: ...
+    def drop_temporaries(self, *, older_than_s: float) -> int: ...
     def stage(self, key: str, *, content_type: str | None = None, sha256: str | None = None) -> StagedBlob: ...
 
 
@@ -133,6 +134,23 @@ class LocalStorage:
     def stage(self, key, *, content_type=None, sha256=None):
         """A blob written as its bytes arrive (to a temporary file beside `key`), published at `key`."""
         return LocalStaged(self._path(key), key)
+
+    def drop_temporaries(self, *, older_than_s: float) -> int:
+        """Delete the temporary files (`.tmp-*`, a blob being written) older than `older_than_s` seconds: those
+        of a process that died mid-write (a worker killed or timed out mid-body) stay otherwise. Returns
+        the count. A write in progress is younger than any request may run."""
+        import time
+        cutoff, count = time.time() - older_than_s, 0
+        if not self.root.is_dir():
+            return 0
+        for path in self.root.rglob(".tmp-*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    count += 1
+            except FileNotFoundError:  # finished (renamed) or dropped meanwhile
+                pass
+        return count
 
     def check(self):
         self.root.mkdir(parents=True, exist_ok=True)
@@ -474,6 +492,10 @@ class S3Storage:
     def stage(self, key, *, content_type=None, sha256=None):
         """An object received piece by piece, PUT whole at `key` by publish()."""
         return S3Staged(self, key, content_type, sha256)
+
+    def drop_temporaries(self, *, older_than_s: float) -> int:
+        """Nothing to drop: an object is PUT whole (a failed PUT leaves no object)."""
+        return 0
 
     def presigned_url(self, key: str, *, expires: int = 300) -> str:
         return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": self._key(key)},
