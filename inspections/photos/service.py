@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import and_, event, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -48,6 +48,19 @@ def thumb_key(sha256: str) -> str:
 
 def upload_prefix(photo_id) -> str:
     return f"uploads/{photo_id}/"
+
+
+def lock_content(session: Session, sha256: str) -> None:
+    """Hold one content address (`sha256`, hex) until this transaction ends.
+
+    Whether an original's bytes are kept is decided twice: by an upload of those bytes (stored already,
+    or write them) and by the rejection of a photo of them (another photo still needs them, or delete
+    them). Each decides under this lock, from rows the other has committed: without it, a rejection
+    could delete bytes that an upload, not yet committed, had just found stored and not written. On
+    PostgreSQL a transaction-level advisory lock on the hash's first 60 bits; SQLite's write
+    transactions (BEGIN IMMEDIATE) already run one at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(sha256[:15], 16)})
 
 
 class Forbidden(DomainError):
@@ -262,6 +275,10 @@ def finalize(session: Session, storage: BlobStorage, photo: Photo) -> bool:
 
     On a mismatch the received bytes are discarded and the upload restarts from offset 0.
     """
+    if photo.status == PhotoStatus.uploading:
+        # Two finalizes of one upload (a retry while the first still runs) take turns: the second then
+        # finds it finalized and answers as a retry does, instead of assembling chunks the first moved.
+        session.refresh(photo, with_for_update=True)
     if photo.status != PhotoStatus.uploading:
         if photo.status in (PhotoStatus.received, PhotoStatus.processed, PhotoStatus.rejected):
             return bool(photo.evidence.get("deduplicated"))  # a retried finalize: same answer
@@ -270,6 +287,7 @@ def finalize(session: Session, storage: BlobStorage, photo: Photo) -> bool:
         raise ValidationFailed("Upload incomplete.", {"size": [
             f"received {photo.received_bytes} of the declared {photo.size} bytes; send the rest first"]})
     key, digest = original_key(photo.sha256), hashlib.sha256()
+    lock_content(session, photo.sha256)
     deduplicated = storage.exists(key)
     staging = f"{upload_prefix(photo.id)}assembled"
     if deduplicated or len(photo.chunks) == 1:
@@ -338,6 +356,7 @@ def _store_whole_bytes(session: Session, storage: BlobStorage, data: bytes | Sta
         raise ValidationFailed("Checksum mismatch.", {"sha256": [
             "the bytes sent do not hash to the declared value; nothing was kept"]})
     key = original_key(sha256)
+    lock_content(session, sha256)
     # Whether the bytes are kept already is the database's knowledge (an original is deleted only when
     # no received or processed photo refers to it): one indexed query instead of a storage round trip
     # (a HEAD to S3) on every upload. Verified bytes: a racing twin can only write the very same content.

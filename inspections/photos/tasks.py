@@ -51,7 +51,9 @@ def process_photo(photo_id: str, *, storage_url: str, endpoint_url: str | None =
         except imaging.ImageRejected as exc:
             photo.status, photo.status_reason = PhotoStatus.rejected, exc.reason[:300]
             photo.processed_at = utcnow()
-            # Rejected bytes are not kept; a twin upload still waiting for its own job deletes them later.
+            # Rejected bytes are not kept, unless another photo still needs them: decided under the content
+            # lock, so an upload of the same bytes either is committed by now or will store them itself.
+            photos.lock_content(session, photo.sha256)
             others = session.scalar(select(Photo.id).where(Photo.blob_key == photo.blob_key, Photo.id != photo.id,
                                                            Photo.status.in_([PhotoStatus.received,
                                                                              PhotoStatus.processed])).limit(1))
@@ -90,9 +92,14 @@ def process_photo_job(session, *, photo_id: str, **settings) -> dict:
     return {"photo_id": photo_id, "status": str(process_photo(photo_id, session=session, **settings))}
 
 
+# A blob's temporary file older than this belongs to a process that died writing it (no request lives so long).
+TEMPORARY_MAX_AGE_S = 6 * 3600
+
+
 def cleanup_expired_uploads(*, storage_url: str, endpoint_url: str | None = None, region: str | None = None,
                             storage=None, limit: int = 500) -> int:
-    """Periodic: expire abandoned partial uploads and delete their chunks; returns how many."""
+    """Periodic: expire abandoned partial uploads and delete their chunks; returns how many. Also drops
+    blob temporaries left by a process that died mid-write (logged)."""
     st = storage or _storage(storage_url, endpoint_url, region)
     total = 0
     with new_session() as session:
@@ -101,7 +108,15 @@ def cleanup_expired_uploads(*, storage_url: str, endpoint_url: str | None = None
             session.commit()
             total += n
             if n < limit:
+                _drop_temporaries(st)
                 return total
+
+
+def _drop_temporaries(st) -> int:
+    n = st.drop_temporaries(older_than_s=TEMPORARY_MAX_AGE_S)
+    if n:
+        log.info("dropped %d temporary blob file(s) left by an interrupted write", n)
+    return n
 
 
 @tracked("photos_cleanup")
@@ -115,4 +130,4 @@ def expire_partial_uploads(session, *, storage_url: str, endpoint_url: str | Non
         session.commit()
         total += n
         if n < 500:
-            return {"expired": total}
+            return {"expired": total, "temporaries": _drop_temporaries(st)}

@@ -126,12 +126,21 @@ def test_tracked_periodic_cleanup(app, session, tmp_path):
     keep = photos.create_upload(session, target=target, uploaded_by_id=w.inspector_a1.id, sha256="b" * 64, size=10,
                                 content_type="image/jpeg", expires_in=timedelta(hours=1))
     session.commit()
+    # A blob's temporary file left by a worker that died mid-body (hours ago), and one being written now.
+    import os
+    import time
+    folder = tmp_path / "originals" / "ab"
+    folder.mkdir(parents=True)
+    (folder / ".tmp-dead").write_bytes(b"x" * 100)
+    os.utime(folder / ".tmp-dead", (time.time() - 7 * 3600,) * 2)
+    (folder / ".tmp-live").write_bytes(b"y" * 100)
     expire_partial_uploads("photos-cleanup-test", storage_url=str(tmp_path))
     session.expire_all()
     assert session.get(Photo, old.id).status == "expired" and session.get(Photo, keep.id).status == "uploading"
     assert not (tmp_path / "uploads" / str(old.id)).exists()
+    assert sorted(p.name for p in folder.iterdir()) == [".tmp-live"]
     rec = session.get(JobRecord, "photos-cleanup-test")
-    assert rec.status == "finished" and rec.result == {"expired": 1}
+    assert rec.status == "finished" and rec.result == {"expired": 1, "temporaries": 1}
 
 
 def test_store_verified_checks_the_declaration_and_writes_nothing_on_a_mismatch(app, session, tmp_path):
@@ -264,3 +273,99 @@ def test_item_codes_of_a_published_checklist_are_read_once_and_a_drafts_each_tim
         assert item_codes_of(session, draft.id) == {"a", "b"}
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def _pg_only(app):
+    if app.extensions["db_engine"].dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite's write transactions already run one at a time")
+
+
+def test_a_rejection_keeps_bytes_an_uncommitted_upload_found_stored(app, session, tmp_path):
+    """Photo A (the bytes declared as JPEG, but a PNG) waits for its job; photo B, the same bytes declared
+    as PNG, finds them stored and does not write them; A's rejection runs before B commits. The bytes stay:
+    B's processing needs them."""
+    import io
+    import threading
+
+    from PIL import Image
+
+    from inspections.db import new_session
+    from inspections.photos.enums import PhotoStatus
+    from inspections.photos.tasks import process_photo
+    _pg_only(app)
+    w = make_world(session)
+    visit = visits.create(session, school=w.school_a1, created_by=w.office_a1, inspector_ids=[w.inspector_a1.id])
+    session.commit()
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "PNG")
+    data = buf.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    st = LocalStorage(tmp_path)
+    target = photos.resolve_target(session, principal_for(session, w.inspector_a1), visit_id=visit.id,
+                                   item_code="has_charter")
+
+    def upload(s, ctype):
+        t = photos.resolve_target(s, principal_for(s, w.inspector_a1), visit_id=visit.id, item_code="has_charter")
+        p = photos.create_upload(s, target=t, uploaded_by_id=w.inspector_a1.id, sha256=digest, size=len(data),
+                                 content_type=ctype, expires_in=timedelta(hours=1))
+        return p, photos.store_verified(s, st, p, data, sha256=digest)
+    assert target is not None
+    a, _ = upload(session, "image/jpeg")
+    session.commit()
+    with new_session() as s_b:
+        b, deduplicated = upload(s_b, "image/png")  # B holds the content until it commits
+        assert deduplicated is True
+        outcome = {}
+        job = threading.Thread(target=lambda: outcome.update(a=process_photo(
+            str(a.id), storage_url=str(tmp_path), storage=st)))
+        job.start()
+        job.join(0.5)
+        assert job.is_alive()  # A's rejection waits for B's transaction
+        s_b.commit()
+        b_id = b.id
+    job.join(10)
+    assert outcome["a"] == PhotoStatus.rejected
+    assert (tmp_path / photos.original_key(digest)).read_bytes() == data
+    assert process_photo(str(b_id), storage_url=str(tmp_path), storage=st) == PhotoStatus.processed
+
+
+def test_two_finalizes_of_one_upload_take_turns(app, session, tmp_path):
+    """A retried finalize while the first still runs: the second waits, then answers as a retry does
+    (the first had moved the chunks it would have assembled)."""
+    import threading
+
+    from inspections.db import new_session
+    from inspections.photos.enums import PhotoStatus
+    _pg_only(app)
+    w = make_world(session)
+    visit = visits.create(session, school=w.school_a1, created_by=w.office_a1, inspector_ids=[w.inspector_a1.id])
+    session.commit()
+    data = bytes(range(256)) * 40
+    digest = hashlib.sha256(data).hexdigest()
+    st = LocalStorage(tmp_path)
+    target = photos.resolve_target(session, principal_for(session, w.inspector_a1), visit_id=visit.id,
+                                   item_code="has_charter")
+    p = photos.create_upload(session, target=target, uploaded_by_id=w.inspector_a1.id, sha256=digest,
+                             size=len(data), content_type="image/jpeg", expires_in=timedelta(hours=1))
+    photos.append_chunk(session, st, p, offset=0, data=data[:4000], expires_in=timedelta(hours=1))
+    photos.append_chunk(session, st, p, offset=4000, data=data[4000:], expires_in=timedelta(hours=1))
+    session.commit()
+    pid = p.id
+    with new_session() as first:
+        assert photos.finalize(first, st, first.get(Photo, pid)) is False  # holds the upload until it commits
+        second = {}
+
+        def retry():
+            with new_session() as s:
+                second["dedup"] = photos.finalize(s, st, s.get(Photo, pid))
+                s.commit()
+        t = threading.Thread(target=retry)
+        t.start()
+        t.join(0.5)
+        assert t.is_alive()
+        first.commit()
+    t.join(10)
+    assert second == {"dedup": False}
+    session.expire_all()
+    assert session.get(Photo, pid).status == PhotoStatus.received
+    assert (tmp_path / photos.original_key(digest)).read_bytes() == data
