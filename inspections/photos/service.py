@@ -59,8 +59,14 @@ def lock_content(session: Session, sha256: str) -> None:
     could delete bytes that an upload, not yet committed, had just found stored and not written. On
     PostgreSQL a transaction-level advisory lock on the hash's first 60 bits; SQLite's write
     transactions (BEGIN IMMEDIATE) already run one at a time."""
+    _hold(session, int(sha256[:15], 16))
+
+
+def _hold(session: Session, key: int) -> None:
+    """A PostgreSQL transaction-level advisory lock on `key` (0 <= key < 2**63); nothing on SQLite, whose
+    write transactions run one at a time."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(sha256[:15], 16)})
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 class Forbidden(DomainError):
@@ -195,6 +201,9 @@ def create_upload(session: Session, *, target: Target, uploaded_by_id, sha256: s
     stores nothing; the caller finalizes it as usual.
     """
     if id is not None:
+        # Parallel retries of one create take turns: the later ones find the row and answer as a retry,
+        # instead of failing on its primary key.
+        _hold(session, uuid.UUID(str(id)).int >> 65)
         existing = session.get(Photo, id)
         if existing is not None:
             # A retried create (the device never saw our answer) returns the same upload.

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
 from inspections.accounts.scope import principal_for
 from inspections.errors import NotFound
@@ -357,8 +358,9 @@ def test_two_finalizes_of_one_upload_take_turns(app, session, tmp_path):
 
         def retry():
             with new_session() as s:
-                second["dedup"] = photos.finalize(s, st, s.get(Photo, pid))
+                dedup = photos.finalize(s, st, s.get(Photo, pid))
                 s.commit()
+                second["dedup"] = dedup
         t = threading.Thread(target=retry)
         t.start()
         t.join(0.5)
@@ -369,3 +371,44 @@ def test_two_finalizes_of_one_upload_take_turns(app, session, tmp_path):
     session.expire_all()
     assert session.get(Photo, pid).status == PhotoStatus.received
     assert (tmp_path / photos.original_key(digest)).read_bytes() == data
+
+
+def test_parallel_retries_of_one_create_take_turns(app, session, tmp_path):
+    """The same upload (same id, same bytes) sent twice at once: the second waits for the first and
+    answers as a retry does (the same upload), instead of failing on the row's primary key."""
+    import threading
+    import uuid as uuid_mod
+
+    from inspections.db import new_session
+    from inspections.photos.enums import PhotoStatus
+    _pg_only(app)
+    w = make_world(session)
+    visit = visits.create(session, school=w.school_a1, created_by=w.office_a1, inspector_ids=[w.inspector_a1.id])
+    session.commit()
+    data = b"w" * 3000
+    digest = hashlib.sha256(data).hexdigest()
+    st = LocalStorage(tmp_path)
+    pid = uuid_mod.uuid4()
+
+    def create(s):
+        t = photos.resolve_target(s, principal_for(s, w.inspector_a1), visit_id=visit.id, item_code="has_charter")
+        return photos.create_upload(s, target=t, uploaded_by_id=w.inspector_a1.id, sha256=digest, size=len(data),
+                                    content_type="image/jpeg", expires_in=timedelta(hours=1), id=pid,
+                                    storage=st, data=data, data_sha256=digest)
+    with new_session() as first:
+        create(first)
+        second = {}
+
+        def retry():
+            with new_session() as s:
+                p = create(s)
+                s.commit()
+                second["status"] = p.status
+        t = threading.Thread(target=retry)
+        t.start()
+        t.join(0.5)
+        assert t.is_alive()
+        first.commit()
+    t.join(10)
+    assert second == {"status": PhotoStatus.received}
+    assert session.scalar(select(func.count()).select_from(Photo).where(Photo.id == pid)) == 1
