@@ -281,6 +281,29 @@ def _pg_only(app):
         pytest.skip("needs PostgreSQL: SQLite's write transactions already run one at a time")
 
 
+def _waits_for(first, work):
+    """Run `work(session)` and commit it on another thread while `first` holds its transaction open: it
+    must wait for `first`, which then commits. Returns what `work` returned once committed."""
+    import threading
+
+    from inspections.db import new_session
+    out = {}
+
+    def run():
+        with new_session() as s:
+            value = work(s)
+            s.commit()
+            out["value"] = value
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(0.5)
+    assert t.is_alive()
+    first.commit()
+    t.join(10)
+    assert "value" in out, "the second transaction failed"
+    return out["value"]
+
+
 def test_a_rejection_keeps_bytes_an_uncommitted_upload_found_stored(app, session, tmp_path):
     """Photo A (the bytes declared as JPEG, but a PNG) waits for its job; photo B, the same bytes declared
     as PNG, finds them stored and does not write them; A's rejection runs before B commits. The bytes stay:
@@ -333,8 +356,6 @@ def test_a_rejection_keeps_bytes_an_uncommitted_upload_found_stored(app, session
 def test_two_finalizes_of_one_upload_take_turns(app, session, tmp_path):
     """A retried finalize while the first still runs: the second waits, then answers as a retry does
     (the first had moved the chunks it would have assembled)."""
-    import threading
-
     from inspections.db import new_session
     from inspections.photos.enums import PhotoStatus
     _pg_only(app)
@@ -354,20 +375,7 @@ def test_two_finalizes_of_one_upload_take_turns(app, session, tmp_path):
     pid = p.id
     with new_session() as first:
         assert photos.finalize(first, st, first.get(Photo, pid)) is False  # holds the upload until it commits
-        second = {}
-
-        def retry():
-            with new_session() as s:
-                dedup = photos.finalize(s, st, s.get(Photo, pid))
-                s.commit()
-                second["dedup"] = dedup
-        t = threading.Thread(target=retry)
-        t.start()
-        t.join(0.5)
-        assert t.is_alive()
-        first.commit()
-    t.join(10)
-    assert second == {"dedup": False}
+        assert _waits_for(first, lambda s: photos.finalize(s, st, s.get(Photo, pid))) is False
     session.expire_all()
     assert session.get(Photo, pid).status == PhotoStatus.received
     assert (tmp_path / photos.original_key(digest)).read_bytes() == data
@@ -376,7 +384,6 @@ def test_two_finalizes_of_one_upload_take_turns(app, session, tmp_path):
 def test_parallel_retries_of_one_create_take_turns(app, session, tmp_path):
     """The same upload (same id, same bytes) sent twice at once: the second waits for the first and
     answers as a retry does (the same upload), instead of failing on the row's primary key."""
-    import threading
     import uuid as uuid_mod
 
     from inspections.db import new_session
@@ -397,18 +404,5 @@ def test_parallel_retries_of_one_create_take_turns(app, session, tmp_path):
                                     storage=st, data=data, data_sha256=digest)
     with new_session() as first:
         create(first)
-        second = {}
-
-        def retry():
-            with new_session() as s:
-                p = create(s)
-                s.commit()
-                second["status"] = p.status
-        t = threading.Thread(target=retry)
-        t.start()
-        t.join(0.5)
-        assert t.is_alive()
-        first.commit()
-    t.join(10)
-    assert second == {"status": PhotoStatus.received}
+        assert _waits_for(first, lambda s: create(s).status) == PhotoStatus.received
     assert session.scalar(select(func.count()).select_from(Photo).where(Photo.id == pid)) == 1
