@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.photo_ingest import camera_jpeg, make_app  # noqa: E402
+from inspections import clock
 
 DIST = ROOT / "field" / "dist"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
@@ -89,7 +90,7 @@ def world(app) -> tuple[str, str]:
         school_id, version_id = school.id, version.id
     client = app.test_client()
     v = client.post("/api/v1/visits", headers={"Authorization": f"Bearer {secret}"}, json={
-        "school_id": str(school_id), "planned_for": date.today().isoformat(), "template_version_id": str(version_id)})
+        "school_id": str(school_id), "planned_for": clock.today().isoformat(), "template_version_id": str(version_id)})
     assert v.status_code == 201, v.json
     return "bench-field", v.json["id"]
 

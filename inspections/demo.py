@@ -149,7 +149,7 @@ def _teaching_point(session: Session, county, *, admin, inspector, codes, versio
                           address="明德县黄庄村")
     facts = school_facts(rng, "primary", 38, weak=False) | {"class_sizes": [12, 13, 13], "pe_art_teachers": 0}
     v = visits.create(session, school=s, created_by=admin, inspector_ids=[inspector.id],
-                      planned_for=utcnow().date() - timedelta(days=3), template_version_id=version.id)
+                      planned_for=clock.today() - timedelta(days=3), template_version_id=version.id)
     visits.put_responses(session, v, answers=[{"item_code": k, "section": "", "value": val}
                                               for k, val in facts.items() if k in codes],
                          actor=principal_for(session, inspector), via="demo")
@@ -166,8 +166,8 @@ def _advance_tickets(session: Session, rng: random.Random, *, office_user, progr
     from sqlalchemy import select
 
     rows = list(session.scalars(select(Ticket).order_by(Ticket.opened_at, Ticket.item_code)))
-    plan = [{"milestone": "制定整改方案并报县督导室备案", "due": (utcnow().date() + timedelta(days=20)).isoformat()},
-            {"milestone": "完成整改并提交佐证材料", "due": (utcnow().date() + timedelta(days=50)).isoformat()}]
+    plan = [{"milestone": "制定整改方案并报县督导室备案", "due": (clock.today() + timedelta(days=20)).isoformat()},
+            {"milestone": "完成整改并提交佐证材料", "due": (clock.today() + timedelta(days=50)).isoformat()}]
     account = "已按整改方案完成整改，相关合同、验收单和现场照片已归档，请督学核查。"
     # Target states in rotation; the first tickets stay open.
     path = {T.acknowledged: [T.acknowledged], T.in_progress: [T.acknowledged, T.in_progress],
@@ -214,7 +214,7 @@ def _plan_visits(session: Session, schools, *, office_user, insp1, insp2, progre
     from inspections.visits.models import Visit
     from sqlalchemy import func, select
 
-    today = utcnow().date()
+    today = clock.today()
     for i, s in enumerate(schools[5:13]):
         sched = planning.create_schedule(session, school=s, created_by=office_user, recurrence=Recurrence.monthly,
                                          start_date=today - timedelta(days=68 - 4 * i), inspector_ids=[insp2.id],
@@ -266,7 +266,7 @@ def load(session: Session, progress: Callable[[str], None] = lambda _m: None) ->
     # One submitted visit per school with its facts, plus some planned ones.
     weak_codes = {"MDX-P04", "MDX-P13", "MDX-P16", "MDX-J05", "MDX-J08", "MDX-N03"}
     codes = templates.item_codes(version)
-    today = utcnow().date()
+    today = clock.today()
     for i, s in enumerate(schools):
         inspector = insp2 if s.id in {x.id for x in schools[5:13]} else insp1
         v = visits.create(session, school=s, created_by=admin, inspector_ids=[inspector.id],

@@ -294,7 +294,7 @@ def put_self_report(session: Session, county: Jurisdiction, year: int, *, facts:
                     documents: list, reported_by_id: uuid.UUID | None) -> CountySelfReport:
     """Record (or replace) a county's self-report for a year, checked against the county's template;
     ValidationFailed with field messages (nothing written) when any part is invalid."""
-    version = templates.effective_version(session, jurisdiction_path=county.path, on=utcnow().date())
+    version = templates.effective_version(session, jurisdiction_path=county.path, on=clock.today())
     if version is None:
         raise ValidationFailed("no published template applies to this county")
     body = {"facts": facts, "survey": survey, "vetoes": vetoes, "documents": documents}
@@ -322,7 +322,7 @@ def score_county(session: Session, county_id: uuid.UUID, level: str,
     county = session.get(Jurisdiction, county_id)
     if county is None:
         raise NotFound(f"jurisdiction {county_id} does not exist")
-    version = templates.effective_version(session, jurisdiction_path=county.path, on=utcnow().date())
+    version = templates.effective_version(session, jurisdiction_path=county.path, on=clock.today())
     if version is None:
         raise ValidationFailed("no published template applies to this county")
     year = year or clock.year_of(utcnow(), tz)

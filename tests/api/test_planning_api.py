@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from inspections import clock
 from inspections.accounts.scope import principal_for
 
 from inspections.audit.models import AuditRecord
-from inspections.db import utcnow
+
 from inspections.planning.models import VisitSchedule
 from inspections.visits import service as visits
 from inspections.visits.enums import VisitStatus
@@ -31,7 +32,7 @@ def world(session):
 
 
 def _body(w, **kw):
-    today = utcnow().date()
+    today = clock.today()
     return {"school_id": str(w.school_a1.id), "recurrence": "monthly", "start_date": (today + timedelta(days=3)).isoformat(),
             "inspector_ids": [str(w.inspector_a1.id)]} | kw
 
@@ -102,7 +103,7 @@ def test_patch_rejects_out_of_jurisdiction_inspector_and_delete_cancels_future(c
 
 def _visit(session, w, school, days_from_today, inspectors=()):
     v = visits.create(session, school=school, created_by=w.office_a, inspector_ids=[i.id for i in inspectors],
-                      planned_for=utcnow().date() + timedelta(days=days_from_today))
+                      planned_for=clock.today() + timedelta(days=days_from_today))
     session.commit()
     return v
 
@@ -189,7 +190,7 @@ def test_editing_a_schedule_replans_its_future_visits(client, session, world):
     dates are planned with the new inspector; a visit already started is left alone."""
     from inspections.planning.models import ScheduleOccurrence
     h = world.h["office_a1"]
-    today = utcnow().date()
+    today = clock.today()
     sid = client.post(SCHEDULES, json=_body(world, start_date=(today + timedelta(days=1)).isoformat()),
                       headers=h).json["id"]
     client.patch(f"{SCHEDULES}/{sid}", json={"active": True}, headers=h)  # no change: nothing re-planned
@@ -257,6 +258,6 @@ def test_schedule_notes_have_a_limit_in_the_domain(session, world):
     from inspections.planning import service as planning
     with pytest.raises(ValidationFailed) as e:
         planning.create_schedule(session, school=world.school_a1, created_by=world.office_a1,
-                                 recurrence=planning.Recurrence.monthly, start_date=utcnow().date(),
+                                 recurrence=planning.Recurrence.monthly, start_date=clock.today(),
                                  inspector_ids=[world.inspector_a1.id], notes="x" * 2001)
     assert "at most 2,000 characters" in str(e.value.fields["notes"][0])

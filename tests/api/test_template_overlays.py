@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
-from inspections.db import utcnow
+from inspections import clock
+
 from inspections.scoring import service as scoring
 from tests.factories import GOOD_PRIMARY, make_world, run_jobs, submit_visit, token_for
 
@@ -42,7 +43,7 @@ NEAR = {**GOOD_PRIMARY, "teachers_above_required_qualification": 26, "pe_art_tea
 
 def test_a_tightened_threshold_changes_only_visits_pinned_to_the_new_version(app, client, session, world):
     old = submit_visit(client, world.h_insp, world.school_a1.id, NEAR)
-    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, utcnow().date())
+    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, clock.today())
     assert draft["status"] == "draft" and draft["definition"]["parent"] == "national-2017"
     r = client.post(f"/api/v1/templates/versions/{draft['id']}/publish", headers=world.h_office)
     assert r.status_code == 200 and r.json["content_sha256"]
@@ -60,11 +61,11 @@ def test_a_tightened_threshold_changes_only_visits_pinned_to_the_new_version(app
 
 
 def test_future_effective_date_does_not_apply_yet(client, world):
-    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today() + timedelta(days=30))
+    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, clock.today() + timedelta(days=30))
     client.post(f"/api/v1/templates/versions/{draft['id']}/publish", headers=world.h_office)
     v = client.post("/api/v1/visits", json={"school_id": str(world.school_a1.id)}, headers=world.h_insp).json
     assert v["template_version_id"] != draft["id"]
-    later = (date.today() + timedelta(days=31)).isoformat()
+    later = (clock.today() + timedelta(days=31)).isoformat()
     v = client.post("/api/v1/visits", json={"school_id": str(world.school_a1.id), "planned_for": later},
                     headers=world.h_insp).json
     assert v["template_version_id"] == draft["id"]
@@ -82,7 +83,7 @@ def test_loosening_is_rejected_and_nothing_is_written(client, session, world):
 
 
 def test_published_versions_cannot_be_republished_and_others_cannot_edit(client, world):
-    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today())
+    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, clock.today())
     url = f"/api/v1/templates/versions/{draft['id']}/publish"
     assert client.post(url, headers=world.h_insp).status_code == 403
     assert client.post(url, headers=world.h_office).status_code == 200
@@ -94,7 +95,7 @@ def test_published_versions_cannot_be_republished_and_others_cannot_edit(client,
 
 
 def test_an_overlay_switching_off_r5_is_refused_at_creation_naming_it(client, world):
-    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today())
+    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, clock.today())
     r = client.post(f"/api/v1/templates/{draft['template_id']}/versions", headers=world.h_office,
                     json={"overlay": {"disable": ["R5", "sports_area_m2"]}, "effective_from": "2027-01-01"})
     assert r.status_code == 422
@@ -106,7 +107,7 @@ def test_an_overlay_switching_off_r5_is_refused_at_creation_naming_it(client, wo
 def test_a_weakened_draft_is_refused_at_publication_naming_it(client, session, world):
     """A draft stored before the rule (or edited in the database) cannot publish a weaker standard."""
     from inspections.templates.models import TemplateVersion
-    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today())
+    draft = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, clock.today())
     v = session.get(TemplateVersion, uuid.UUID(draft["id"]))
     weak = {**v.definition, "indicators": [dict(i, enabled=False) if i["code"] == "R5" else i
                                            for i in v.definition["indicators"]]}
@@ -126,9 +127,9 @@ def test_the_nearest_jurisdictions_version_in_force_applies(client, world):
     assert r.status_code == 201, r.json
     city = client.post(f"/api/v1/templates/{r.json['id']}/versions", headers=h_city,
                        json={"overlay": {"set_thresholds": {"R1": {"primary": "4.3"}}},
-                             "effective_from": utcnow().date().isoformat()}).json
+                             "effective_from": clock.today().isoformat()}).json
     assert client.post(f"/api/v1/templates/versions/{city['id']}/publish", headers=h_city).status_code == 200
-    later = date.today() + timedelta(days=30)
+    later = clock.today() + timedelta(days=30)
     county = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, later)
     assert client.post(f"/api/v1/templates/versions/{county['id']}/publish", headers=h).status_code == 200
 
@@ -140,7 +141,7 @@ def test_the_nearest_jurisdictions_version_in_force_applies(client, world):
 
     assert pinned(world.school_a1) == city["id"]  # the county's version is not in force yet
     assert pinned(world.school_a1, later) == county["id"]
-    national = pinned(world.school_a1, date.today() - timedelta(days=400))  # before the city's too
+    national = pinned(world.school_a1, clock.today() - timedelta(days=400))  # before the city's too
     assert national not in (city["id"], county["id"])
 
 
@@ -148,15 +149,15 @@ def test_a_new_version_starts_from_the_previous_published_one(client, world):
     h = world.h_office
     homework = {"code": "homework_minutes_daily", "kind": "integer", "unit": "minutes", "section": "C",
                 "levels": ["primary", "junior"], "help": {"zh": "每日书面作业时间（分钟）", "en": "Daily homework (minutes)"}}
-    first = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, date.today())
+    first = _make_overlay(client, world, {"R1": {"primary": "4.5"}}, clock.today())
     tpl = first["template_id"]
     r = client.post(f"/api/v1/templates/{tpl}/versions", headers=h, json={
         "overlay": {"set_thresholds": {"R2": {"junior": "1.2"}}, "add_items": [homework]},
-        "effective_from": date.today().isoformat()})
+        "effective_from": clock.today().isoformat()})
     assert r.status_code == 201, r.json
     assert client.post(f"/api/v1/templates/versions/{r.json['id']}/publish", headers=h).status_code == 200
     r = client.post(f"/api/v1/templates/{tpl}/versions", headers=h, json={
-        "overlay": {"set_thresholds": {"R2": {"primary": "1.1"}}}, "effective_from": date.today().isoformat()})
+        "overlay": {"set_thresholds": {"R2": {"primary": "1.1"}}}, "effective_from": clock.today().isoformat()})
     assert r.status_code == 201, r.json
     defn = r.json["definition"]
     r2 = next(i for i in defn["indicators"] if i["code"] == "R2")
@@ -166,7 +167,7 @@ def test_a_new_version_starts_from_the_previous_published_one(client, world):
     assert "homework_minutes_daily" in {i["code"] for i in defn["items"]}  # not repeated, still there
 
 
-SOON = (date.today() + timedelta(days=2)).isoformat()
+SOON = (clock.today() + timedelta(days=2)).isoformat()
 
 
 def test_the_api_refuses_a_stale_draft_an_absurd_threshold_and_one_looser_than_the_city(client, world):

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from inspections import clock
 from inspections.photos.models import Photo
 from inspections.tickets.models import TicketEvent
 from tests.factories import GOOD_PRIMARY, make_user, make_world, run_jobs, submit_visit, token_for
@@ -26,7 +27,7 @@ def world(app, client, session):
     run_jobs(app)
     w.ticket = client.get("/api/v1/tickets", query_string={"item_code": "R3"}, headers=w.h_school).json["items"][0]
     url = f"/api/v1/tickets/{w.ticket['id']}/transitions"
-    plan = [{"milestone": "招聘两名体育教师", "due": (date.today() + timedelta(days=40)).isoformat()}]
+    plan = [{"milestone": "招聘两名体育教师", "due": (clock.today() + timedelta(days=40)).isoformat()}]
     assert client.post(url, json={"to": "acknowledged"}, headers=w.h_school).status_code == 201
     assert client.post(url, json={"to": "in_progress", "plan": plan}, headers=w.h_school).status_code == 201
     return w

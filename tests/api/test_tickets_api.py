@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import uuid
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from inspections import clock
 from inspections.tickets import service as tickets
 from inspections.tickets.models import Finding, Ticket, TicketEvent
 from tests.factories import GOOD_PRIMARY, make_world, run_jobs, submit_visit, token_for
@@ -69,7 +70,7 @@ def test_lifecycle_to_closure_and_reopening(app, client, session, world):
     r = client.post(url, json={"to": "in_progress", "plan": [{"milestone": "", "due": "2099-01-01"}]},
                     headers=world.h_school)
     assert r.status_code == 422 and "write the milestone" in str(r.json["errors"]), r.json
-    plan = [{"milestone": "招聘两名体育教师", "due": (date.today() + timedelta(days=40)).isoformat()}]
+    plan = [{"milestone": "招聘两名体育教师", "due": (clock.today() + timedelta(days=40)).isoformat()}]
     assert client.post(url, json={"to": "in_progress", "plan": plan}, headers=world.h_school).status_code == 201
     r = client.post(url, json={"to": "awaiting_verification"}, headers=world.h_school)
     assert r.status_code == 422 and "photo_ids" in r.json["errors"]

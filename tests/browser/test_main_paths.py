@@ -12,7 +12,7 @@ kept under test-artifacts/browser/. One browser, one sign-in per user, language 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -136,7 +136,7 @@ def _school(j: Journey, world, session):
     form = j.page.get_by_test_id(f"move-{to}")
     if to == "in_progress":
         form.locator('input[name="milestone"]').first.fill("招聘两名专职教师 / hire two teachers")
-        form.locator('input[name="due"]').first.fill((date.today() + timedelta(days=45)).isoformat())
+        form.locator('input[name="due"]').first.fill((clock.today() + timedelta(days=45)).isoformat())
     elif to == "awaiting_verification":
         # A file that is no photo: the upload API refuses it, the page says so in its own language.
         files = form.locator('input[name="photos"]')

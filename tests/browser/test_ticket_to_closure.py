@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from inspections import clock
 from inspections.org.models import School
 from inspections.photos.models import Photo
 from inspections.tickets.models import Ticket
@@ -44,7 +45,7 @@ def _to_in_progress(page):
     page.wait_for_selector('[data-status="acknowledged"]')
     form = page.get_by_test_id("move-in_progress")
     form.locator('input[name="milestone"]').first.fill("招聘两名专职体育教师")
-    form.locator('input[name="due"]').first.fill((date.today() + timedelta(days=45)).isoformat())
+    form.locator('input[name="due"]').first.fill((clock.today() + timedelta(days=45)).isoformat())
     form.locator("button").click()
     page.wait_for_selector('[data-status="in_progress"]')
 

@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import principal_for
-from inspections.db import utcnow
+
 from inspections.planning.models import VisitSchedule
 from inspections.tickets import service as tickets
 from inspections.tickets.enums import TicketStatus as T
@@ -29,7 +30,7 @@ def _login(client, username, password="password-123"):
 @pytest.fixture
 def world(session):
     w = make_world(session)
-    today = utcnow().date()
+    today = clock.today()
     for days, name in ((4, "up"), (-3, "late"), (-20, "missed")):
         setattr(w, f"v_{name}", visits.create(session, school=w.school_a1, created_by=w.office_a1,
                                               inspector_ids=[w.inspector_a1.id], planned_for=today + timedelta(days=days)))
@@ -63,7 +64,7 @@ def _error(resp) -> str:
 
 def test_create_schedule_through_the_form(client, session, world):
     token = _login(client, world.office_a1.username)
-    start = (utcnow().date() + timedelta(days=1)).isoformat()
+    start = (clock.today() + timedelta(days=1)).isoformat()
     form = {"school_id": str(world.school_a1b.id), "recurrence": "monthly", "every": "1", "start_date": start,
             "inspector_id": str(world.inspector_a1.id)}
     assert client.post("/web/planning/schedules", data=form).status_code == 400  # no CSRF token
@@ -152,7 +153,7 @@ def test_inspector_page_lists_my_visits_and_tickets_awaiting_verification(app, c
 
 def test_assign_form_offers_only_inspectors_covering_the_school(client, session, world):
     a2_visit = visits.create(session, school=world.school_a2, created_by=world.office_a, inspector_ids=[],
-                             planned_for=utcnow().date() + timedelta(days=6))
+                             planned_for=clock.today() + timedelta(days=6))
     session.commit()
     _login(client, world.office_a.username)  # city A: sees both inspectors
     page = client.get("/web/planning").get_data(as_text=True)
@@ -166,7 +167,7 @@ def test_assign_form_offers_only_inspectors_covering_the_school(client, session,
 def test_office_edits_pauses_and_deletes_a_schedule_on_the_web(client, session, world):
     from inspections.planning.models import VisitSchedule
     token = _login(client, world.office_a1.username)
-    start = (utcnow().date() + timedelta(days=1)).isoformat()
+    start = (clock.today() + timedelta(days=1)).isoformat()
     form = {"school_id": str(world.school_a1b.id), "recurrence": "monthly", "every": "1", "start_date": start,
             "inspector_id": str(world.inspector_a1.id), "csrf_token": token}
     assert client.post("/web/planning", data=form).status_code == 303
@@ -197,11 +198,10 @@ def test_office_edits_pauses_and_deletes_a_schedule_on_the_web(client, session, 
 
 
 
-
 def test_long_notes_and_a_repeated_schedule_are_refused_with_the_input_kept(client, session, world):
     from inspections.planning.models import VisitSchedule
     token = _login(client, world.office_a1.username)
-    start = (utcnow().date() + timedelta(days=1)).isoformat()
+    start = (clock.today() + timedelta(days=1)).isoformat()
     form = {"school_id": str(world.school_a1b.id), "recurrence": "monthly", "every": "1", "start_date": start,
             "inspector_id": str(world.inspector_a1.id), "csrf_token": token}
     r = client.post("/web/planning", data={**form, "notes": "长" * 100_000})
@@ -218,7 +218,7 @@ def test_a_nul_character_names_the_field_and_keeps_the_input(client, session, wo
     import html
     from inspections.planning.models import VisitSchedule
     token = _login(client, world.office_a1.username)
-    start = (utcnow().date() + timedelta(days=1)).isoformat()
+    start = (clock.today() + timedelta(days=1)).isoformat()
     form = {"school_id": str(world.school_a1b.id), "recurrence": "monthly", "every": "1", "start_date": start,
             "inspector_id": str(world.inspector_a1.id), "csrf_token": token}
     r = client.post("/web/planning", data={**form, "notes": "每月\x00第一周"}, headers={"Accept": "text/html"})

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-from datetime import date
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.visits.models import Response, Visit
 from tests.browser.field.helpers import PHONE, axe_serious, sign_in, unsent, wait_synced
@@ -22,7 +22,7 @@ def world(session, client):
     w.inspector_2 = make_user(session, Role.inspector, jurisdiction=w.county_a1)
     session.commit()
     w.visit = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
-        "school_id": str(w.school_a1.id), "planned_for": date.today().isoformat(),
+        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
         "inspector_ids": [str(w.inspector_a1.id), str(w.inspector_2.id)]}).json
     return w
 

@@ -4,10 +4,11 @@ does, with the after-school window judged on the time typed."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+
 
 from sqlalchemy import select
 
+from inspections import clock
 from inspections.org.enums import SchoolType
 from inspections.templates import service as templates
 from inspections.templates.models import ChecklistTemplate
@@ -34,7 +35,7 @@ def test_time_of_day_na_where_allowed_and_an_exempt_teaching_point(session, clie
     w.school_a1.school_type = SchoolType.teaching_point
     session.commit()
     visit = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
-        "school_id": str(w.school_a1.id), "planned_for": date.today().isoformat(),
+        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
         "inspector_ids": [str(w.inspector_a1.id)], "template_version_id": str(version.id)}).json
 
     ctx = browser.new_context(**PHONE)

@@ -7,11 +7,12 @@ import uuid
 
 import time
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from inspections import clock
 from inspections.photos.models import Photo
 from inspections.tickets.models import Ticket
 from inspections.visits.models import Response, Visit
@@ -34,7 +35,7 @@ YES = ["has_charter", "it_in_management_and_teaching", "teachers_use_ict_well", 
 def world(session, client):
     w = make_world(session)
     office = token_for(session, w.office_a1)
-    today, yesterday = date.today(), date.today() - timedelta(days=1)
+    today, yesterday = clock.today(), clock.today() - timedelta(days=1)
     w.planned = client.post("/api/v1/visits", headers=office, json={
         "school_id": str(w.school_a1.id), "planned_for": today.isoformat(), "inspector_ids": [str(w.inspector_a1.id)]}).json
     w.late = client.post("/api/v1/visits", headers=office, json={

@@ -5,12 +5,13 @@ is no valid answer yet comes back as typed and is not sent."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from inspections import clock
 from inspections.visits.models import Response
 from tests.browser.field.helpers import PHONE, sign_in
 from tests.factories import make_world, token_for
@@ -20,7 +21,7 @@ from tests.factories import make_world, token_for
 def world(session, client):
     w = make_world(session)
     w.visit = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
-        "school_id": str(w.school_a1.id), "planned_for": date.today().isoformat(),
+        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
         "inspector_ids": [str(w.inspector_a1.id)]}).json
     return w
 

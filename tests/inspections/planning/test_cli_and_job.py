@@ -5,7 +5,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from inspections.db import utcnow
+from inspections import clock
+
 from inspections.jobs.models import JobRecord
 from inspections.planning import service
 from inspections.planning.enums import Recurrence
@@ -21,12 +22,12 @@ def _schedule(session, w, start):
 
 def test_cli_plans_with_progress_and_is_idempotent(runner, session):
     w = make_world(session)
-    _schedule(session, w, utcnow().date() + timedelta(days=400))
-    r = runner.invoke(args=["plan-visits", "--today", (utcnow().date() + timedelta(days=390)).isoformat(),
+    _schedule(session, w, clock.today() + timedelta(days=400))
+    r = runner.invoke(args=["plan-visits", "--today", (clock.today() + timedelta(days=390)).isoformat(),
                             "--horizon", "45"])
     assert r.exit_code == 0, r.output
     assert f"plan: {w.school_a1.name}: 2 new" in r.output and "1 schedules: 2 visits planned" in r.output
-    r = runner.invoke(args=["plan-visits", "--today", (utcnow().date() + timedelta(days=390)).isoformat(),
+    r = runner.invoke(args=["plan-visits", "--today", (clock.today() + timedelta(days=390)).isoformat(),
                             "--horizon", "45"])
     assert "0 visits planned, 2 already there" in r.output
     assert session.scalar(select(func.count()).select_from(Visit)) == 2
@@ -36,7 +37,7 @@ def test_cli_plans_with_progress_and_is_idempotent(runner, session):
 
 def test_periodic_job_plans_visits(app, runner, session):
     w = make_world(session)
-    _schedule(session, w, utcnow().date() + timedelta(days=10))
+    _schedule(session, w, clock.today() + timedelta(days=10))
     r = runner.invoke(args=["periodic"])
     assert r.exit_code == 0 and "plan-visits-" in r.output, r.output
     run_jobs(app)

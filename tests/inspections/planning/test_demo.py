@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from inspections import clock
 from inspections import demo
-from inspections.db import utcnow
+
 from inspections.planning import service
 from inspections.planning.enums import PlanState
 from inspections.planning.models import VisitSchedule
@@ -16,7 +17,7 @@ def test_demo_plans_visits_in_every_state(session):
     demo.load(session, progress=lines.append)
     session.commit()
     assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 11
-    today = utcnow().date()
+    today = clock.today()
     for state in PlanState:
         n = session.scalar(select(func.count()).select_from(Visit).where(service.state_criterion(state, today)))
         assert n > 0, state
