@@ -37,7 +37,7 @@ from inspections import clock
 
 DIST = ROOT / "field" / "dist"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
-         "locale": "zh-CN", "service_workers": "allow"}
+         "locale": "zh-CN", "timezone_id": "Asia/Shanghai", "service_workers": "allow"}
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 

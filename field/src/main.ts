@@ -40,7 +40,12 @@ function h(tag: string, attrs: Attrs = {}, ...children: (Node | string | null | 
   for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
   return el;
 }
-const todayISO = () => new Date().toISOString().slice(0, 10);
+/** Today's date (YYYY-MM-DD) on the device's calendar: an inspector's phone is in the business zone.
+ * Not toISOString(), which is the UTC date: from 16:00 UTC it named yesterday in China. */
+const todayISO = (): string => {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+};
 const name = (x: any): string => (x && typeof x === "object" ? x[getLang()] ?? x.zh ?? "" : x ?? "");
 
 // --- session -----------------------------------------------------------------------------------

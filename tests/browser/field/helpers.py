@@ -7,7 +7,7 @@ from pathlib import Path
 
 FIELD = Path(__file__).resolve().parents[3] / "field"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
-         "locale": "zh-CN", "service_workers": "allow"}
+         "locale": "zh-CN", "timezone_id": "Asia/Shanghai", "service_workers": "allow"}  # a phone in China
 
 
 def sign_in(page, base, username, *, wait_for_visits=True):
