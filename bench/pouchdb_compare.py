@@ -29,6 +29,10 @@ connection each. Per round, in alternating order:
 
 Ratio = PouchDB's time / ours (> 1: we are faster). Targets (issue 18): >= 1.5 for the three pushes,
 >= 1.2 for the pull.
+
+Then the throughput phase (`--devices 4 --batches 3`; `--devices 0` skips it): several devices push at
+once, each its own batches over its own connection, as a county's inspectors sync at the end of a day;
+records per second of wall time for creates, their updates and a replay, on both sides (`throughput`).
 """
 from __future__ import annotations
 
@@ -123,6 +127,90 @@ def batch_updates(creates: list[dict], results: list[dict]) -> list[dict]:
     return out
 
 
+def throughput(args, school_id: str, ours_netloc: str, token: str, pouch_netloc: str) -> dict:
+    """Records per second of wall time with `args.devices` devices pushing at once, each its own batches
+    (its own visits, device id and kept-alive connection), `args.batches` of 500 each: creates, then their
+    updates, then the creates again (a retry after a lost answer). PouchDB-server gets the same documents
+    in `_bulk_docs` from the same number of clients, into its one database, as devices replicate to it.
+    Request bodies are encoded before the clock starts and answers decoded after it stops, so the client's
+    JSON work (one process, shared cores) weighs on neither side. Rounds alternate which side goes first."""
+    import threading
+
+    def run(netloc, headers, path, bodies_per_device) -> tuple[float, list[list[bytes]]]:
+        conns = [http.client.HTTPConnection(netloc, timeout=300) for _ in bodies_per_device]
+        for c in conns:
+            c.connect()
+        answers: list[list[tuple[int, bytes]]] = [[] for _ in bodies_per_device]
+        gate = threading.Barrier(len(conns) + 1)
+
+        def device(i):
+            gate.wait()
+            for body in bodies_per_device[i]:
+                conns[i].request("POST", path, body=body, headers={**headers, "Content-Type": "application/json"})
+                r = conns[i].getresponse()
+                answers[i].append((r.status, r.read()))
+        threads = [threading.Thread(target=device, args=(i,)) for i in range(len(conns))]
+        for t in threads:
+            t.start()
+        gate.wait()
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        took = time.perf_counter() - t0
+        for c in conns:
+            c.close()
+        for device_answers in answers:
+            for status, raw in device_answers:
+                assert status in (200, 201), raw[:300]
+        return took, [[raw for _, raw in a] for a in answers]
+
+    rates = {k: {"ours": [], "pouch": []} for k in ("creates", "updates", "replay")}
+    n = args.devices * args.batches * 500
+    ours_headers = {"Authorization": f"Bearer {token}"}
+    for rnd in range(args.rounds):
+        plan = [[batch_creates(school_id) for _ in range(args.batches)] for _ in range(args.devices)]
+        for side in (["ours", "pouch"] if rnd % 2 == 0 else ["pouch", "ours"]):
+            if side == "ours":
+                devices = [f"bench-{rnd}-{i}" for i in range(args.devices)]
+                creates = [[json.dumps({"device_id": devices[i], "mutations": m}).encode() for m, _ in plan[i]]
+                           for i in range(args.devices)]
+                took, got = run(ours_netloc, ours_headers, "/api/v1/sync/push", creates)
+                rates["creates"][side].append(n / took)
+                results = [[json.loads(raw)["results"] for raw in a] for a in got]
+                assert all({r["status"] for r in res} == {"applied"} for a in results for res in a)
+                updates = [[json.dumps({"device_id": devices[i], "mutations": batch_updates(m, results[i][j])}).encode()
+                            for j, (m, _) in enumerate(plan[i])] for i in range(args.devices)]
+                took, got = run(ours_netloc, ours_headers, "/api/v1/sync/push", updates)
+                rates["updates"][side].append(n / took)
+                assert all({r["status"] for r in json.loads(raw)["results"]} <= {"applied", "merged"}
+                           for a in got for raw in a)
+                took, got = run(ours_netloc, ours_headers, "/api/v1/sync/push", creates)
+                rates["replay"][side].append(n / took)
+                assert all({r["status"] for r in json.loads(raw)["results"]} == {"duplicate"} for a in got for raw in a)
+            else:
+                creates = [[json.dumps({"docs": d}).encode() for _, d in plan[i]] for i in range(args.devices)]
+                took, got = run(pouch_netloc, {}, "/bench/_bulk_docs", creates)
+                rates["creates"][side].append(n / took)
+                revs = [[{r["id"]: r["rev"] for r in json.loads(raw)} for raw in a] for a in got]
+                assert all(all(r.get("ok") for r in json.loads(raw)) for a in got for raw in a)
+                updates = [[json.dumps({"docs": [{**d, "_rev": revs[i][j][d["_id"]],
+                                                   **({"notes": "bench, edited"} if d["type"] == "visit"
+                                                      else {"value": d["value"] + 1})} for d in docs]}).encode()
+                            for j, (_, docs) in enumerate(plan[i])] for i in range(args.devices)]
+                took, got = run(pouch_netloc, {}, "/bench/_bulk_docs", updates)
+                rates["updates"][side].append(n / took)
+                assert all(all(r.get("ok") for r in json.loads(raw)) for a in got for raw in a)
+                replays = [[json.dumps({"docs": [{**d, "_rev": revs[i][j][d["_id"]]} for d in docs],
+                                        "new_edits": False}).encode()
+                            for j, (_, docs) in enumerate(plan[i])] for i in range(args.devices)]
+                took, got = run(pouch_netloc, {}, "/bench/_bulk_docs", replays)
+                rates["replay"][side].append(n / took)
+        print(f"throughput round {rnd + 1}: " + ", ".join(
+            f"{k} ours {rates[k]['ours'][-1]:,.0f} / PouchDB {rates[k]['pouch'][-1]:,.0f} records/s" for k in rates),
+            flush=True)
+    return rates
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -130,6 +218,9 @@ def main() -> None:
     ap.add_argument("--redis-db", type=int, default=9, choices=(9, 10))
     ap.add_argument("--pouch-store", choices=("leveldb", "memory"), default="leveldb",
                     help="PouchDB-server's storage: its default LevelDB files (as deployed) or --in-memory")
+    ap.add_argument("--devices", type=int, default=4,
+                    help="devices pushing at once in the throughput phase (0: skip it)")
+    ap.add_argument("--batches", type=int, default=3, help="batches of 500 each device pushes per throughput round")
     args = ap.parse_args()
     exe = pouchdb_server()
     if exe is None:
@@ -246,6 +337,8 @@ def main() -> None:
                         print(f"round {rnd + 1}: " + ", ".join(
                             f"{k} ours {figures[k]['ours'][-1] * 1000:.0f} ms / PouchDB {figures[k]['pouch'][-1] * 1000:.0f} ms"
                             for k in figures), flush=True)
+                    rates = throughput(args, school_id, url.split("//", 1)[1], token, f"127.0.0.1:{port}") \
+                        if args.devices > 0 else None
             finally:
                 worker.stop()
         print(f"machine: {machine()}; node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}")
@@ -258,6 +351,14 @@ def main() -> None:
         for k, (name, target) in names.items():
             o, p = median(figures[k]["ours"]), median(figures[k]["pouch"])
             print(f"| {name} | {o * 1000:.0f} ms | {p * 1000:.0f} ms | {p / o:.2f} | >= {target} |")
+        if rates:
+            print(f"\nthroughput, {args.devices} devices pushing at once, {args.batches} batches of 500 each per round "
+                  f"({args.rounds} interleaved rounds, medians; records per second of wall time):")
+            print("| work | ours | PouchDB-server | ratio ours / PouchDB | target |")
+            print("| --- | --- | --- | --- | --- |")
+            for k, name in (("creates", "push creates"), ("updates", "push updates"), ("replay", "replay creates")):
+                o, p = median(rates[k]["ours"]), median(rates[k]["pouch"])
+                print(f"| {name} | {o:,.0f} records/s | {p:,.0f} records/s | {o / p:.2f} | >= 1.5 |")
     finally:
         os.killpg(pouch.pid, signal.SIGTERM)
         try:
