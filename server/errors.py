@@ -104,7 +104,9 @@ class ProblemApi(Api):
 
 def retryable_db_error(err: BaseException) -> bool:
     """A deadlock, a serialization failure, a lock wait that timed out, SQLite's "database is locked",
-    or a dropped connection: the transaction was rolled back whole and may simply run again."""
+    a dropped connection, or a unique key a concurrent request took first (its checks, run again, now see
+    the winner and say why in words: "is already taken"): the transaction was rolled back whole and may
+    simply run again."""
     if not isinstance(err, DBAPIError):
         return False
     if err.connection_invalidated:
@@ -116,7 +118,8 @@ def retryable_db_error(err: BaseException) -> bool:
     return isinstance(orig, sqlite3.OperationalError) and ("locked" in str(orig) or "busy" in str(orig))
 
 
-RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03"}  # deadlock, serialization failure, lock not available
+# deadlock, serialization failure, lock not available, unique violation
+RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03", "23505"}
 COMMITS = "request_commits"  # session.info: commits so far (a retry must not repeat a committed part)
 
 

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 from inspections.db import Base, make_engine
 from server.cli import alembic_config
@@ -33,6 +35,15 @@ def _empty_database(backend, base_app, tmp_path):
             services.drop_pg_database(url)
 
 
+def _folded_indexes(conn) -> set[str]:
+    names = ("uq_users_username_folded", "uq_schools_code_folded")
+    if conn.dialect.name == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND name IN (?, ?)"
+    else:
+        sql = "SELECT indexname FROM pg_indexes WHERE indexname IN (%s, %s)"
+    return {row[0] for row in conn.exec_driver_sql(sql, names)}
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_empty_to_head_and_back(backend, base_app, tmp_path):
     with _empty_database(backend, base_app, tmp_path) as (engine, cfg):
@@ -40,9 +51,15 @@ def test_empty_to_head_and_back(backend, base_app, tmp_path):
         tables = set(inspect(engine).get_table_names())
         assert set(Base.metadata.tables) <= tables
         # The migrations describe exactly what the models declare.
-        with engine.connect() as conn:
+        with engine.connect() as conn, warnings.catch_warnings():
+            # SQLite's reflection skips indexes on expressions (the case-folded unique names): their
+            # presence is checked below instead.
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+            warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based index")
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
         assert diff == []
+        with engine.connect() as conn:
+            assert _folded_indexes(conn) == {"uq_users_username_folded", "uq_schools_code_folded"}
         command.downgrade(cfg, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         command.upgrade(cfg, "head")
@@ -79,3 +96,26 @@ def test_idempotency_rows_survive_0010_both_ways(backend, base_app, tmp_path):
             conn.execute(text("INSERT INTO sync_mutations (device_id, mutation_id, user_id, result, received_at) "
                               "VALUES ('d1', 'm3', :u, '{}', CURRENT_TIMESTAMP)"), {"u": user})
             assert conn.execute(text("SELECT count(DISTINCT id) FROM sync_mutations")).scalar() == 3
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0018_stops_on_names_differing_only_in_case_then_refuses_new_ones(backend, base_app, tmp_path):
+    """Usernames in two cases (made before the index, by two requests at once) stop the upgrade with the
+    names to rename; once renamed, the index refuses a new pair, whoever writes it."""
+    from sqlalchemy import text
+    insert = text("INSERT INTO users (id, username, display_name, password_hash, role, active, locale, created_at, "
+                  "updated_at, sync_epoch, session_version) VALUES (:id, :name, 'I', 'x', 'inspector', true, 'zh-CN', "
+                  "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 0, 0)")
+    with _empty_database(backend, base_app, tmp_path) as (engine, cfg):
+        command.upgrade(cfg, "0017")
+        with engine.begin() as conn:
+            conn.execute(insert, {"id": "1b7d2c3e6f5a4c1e9d8b2a1f0e9c8d7b", "name": "office-wang"})
+            conn.execute(insert, {"id": "2b7d2c3e6f5a4c1e9d8b2a1f0e9c8d7b", "name": "Office-Wang"})
+        with pytest.raises(RuntimeError, match=r"users.username holds values that differ only in case \(office-wang\)"):
+            command.upgrade(cfg, "0018")
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE users SET username = 'office-wang-2' WHERE username = 'Office-Wang'"))
+        command.upgrade(cfg, "0018")
+        with pytest.raises(IntegrityError):
+            with engine.begin() as conn:
+                conn.execute(insert, {"id": "3b7d2c3e6f5a4c1e9d8b2a1f0e9c8d7b", "name": "OFFICE-WANG"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inspections.accounts.enums import Role
@@ -20,6 +20,9 @@ class User(IdMixin, TimestampMixin, Base):
             " OR (role <> 'school' AND school_id IS NULL)",
             name="binding_matches_role",
         ),
+        # `OFFICE` beside `office` is refused by the service (username_taken); this refuses the pair made
+        # by two requests at once.
+        Index("uq_users_username_folded", text("lower(username)"), unique=True),
     )
 
     username: Mapped[str] = mapped_column(String(80), unique=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inspections.db import Base, ExactDecimal, IdMixin, TimestampMixin, VersionedMixin
@@ -32,6 +32,8 @@ class School(IdMixin, TimestampMixin, VersionedMixin, Base):
         # varchar_pattern_ops lets PostgreSQL use the index for LIKE 'prefix%' in any collation.
         Index("ix_schools_jurisdiction_path", "jurisdiction_path",
               postgresql_ops={"jurisdiction_path": "varchar_pattern_ops"}),
+        # Codes are unique in any case (org._code_used), also for two requests at once.
+        Index("uq_schools_code_folded", text("lower(code)"), unique=True),
     )
 
     code: Mapped[str] = mapped_column(String(32), unique=True)

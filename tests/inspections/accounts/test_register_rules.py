@@ -167,3 +167,50 @@ def test_a_school_position_is_both_coordinates_or_neither(session, world):
     org.update_school(session, school, latitude=Decimal("28.2"), longitude=Decimal("112.2"))
     org.update_school(session, school, latitude=Decimal("28.3"))  # the other one is kept
     assert (school.latitude, school.longitude) == (Decimal("28.3"), Decimal("112.2"))
+
+
+@pytest.mark.parametrize("kind", ["username", "school code"])
+def test_two_requests_at_once_cannot_make_names_differing_only_in_case(app, session, world, kind):
+    """The services' check reads only committed rows: a second request creating the same name in another case
+    while the first has not committed passes it. The database's folded unique index makes it wait for the
+    first and then refuses it (IntegrityError: a 409 in the API), so only the first is kept."""
+    import threading
+
+    from sqlalchemy import func
+    from sqlalchemy.exc import IntegrityError
+
+    from inspections.accounts.models import User
+    from inspections.db import new_session
+    from inspections.org.models import School
+    if app.extensions["db_engine"].dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite's write transactions already run one at a time")
+
+    def make(s, name):
+        if kind == "username":
+            accounts.create_user(s, username=name, password="password-123", role=Role.inspector,
+                                 jurisdiction_id=world.county_a1.id)
+        else:
+            org.create_school(s, county=s.merge(world.county_a1), code=name, name=name, kind=SchoolKind.primary,
+                              locale=Locale.rural)
+        s.flush()
+
+    make(session, "racer-01")  # written, not committed
+    outcome = {}
+
+    def second():
+        with new_session() as s:
+            try:
+                make(s, "RACER-01")
+                s.commit()
+                outcome["second"] = "committed"
+            except IntegrityError:
+                outcome["second"] = "refused"
+    t = threading.Thread(target=second)
+    t.start()
+    t.join(0.5)
+    assert t.is_alive()  # waits on the index for the first transaction
+    session.commit()
+    t.join(10)
+    assert outcome == {"second": "refused"}
+    column = User.username if kind == "username" else School.code
+    assert session.scalar(select(func.count()).where(func.lower(column) == "racer-01")) == 1
