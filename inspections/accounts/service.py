@@ -314,6 +314,20 @@ def revoke_token(session: Session, token: ApiToken) -> None:
     token.revoked_at = token.revoked_at or utcnow()
 
 
+def revoke_device(session: Session, *, user: User, device_id: uuid.UUID) -> Device | None:
+    """Sign a device of this user out (a lost phone): every token issued for it stops working at once; audited.
+    None when the user has no device with this id (another user's reads the same: no existence leak).
+    Signing in on it again with the password registers it again (`register_device`), as any new device."""
+    device = session.scalar(select(Device).where(Device.id == device_id, Device.user_id == user.id))
+    if device is None:
+        return None
+    device.revoked_at = utcnow()
+    session.execute(update(ApiToken).where(ApiToken.device_id == device.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=device.revoked_at))
+    audit.record(session, actor_id=user.id, action="revoke", entity="device", entity_id=device.id)
+    return device
+
+
 def revoke_all_tokens(session: Session, user_id: uuid.UUID) -> int:
     """Revoke every live token of a user (password change, deactivation); returns how many."""
     res = session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))

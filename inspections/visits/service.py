@@ -139,8 +139,9 @@ class Frozen(Conflict):
 def require_open(visit: Visit) -> None:
     """A submitted or cancelled visit is frozen; Frozen (a Conflict) saying so."""
     if visit.status not in OPEN:
+        # No way reopens a submitted visit (its score and tickets stand on it): a correction is a new visit.
         raise Frozen(f"the visit is {visit.status.value} and frozen; late edits are not accepted "
-                       f"(ask the office to reopen it or record an amendment)")
+                     f"(a correction is a new visit to the school)")
 
 
 def require_may_answer(actor: Principal, visit: Visit) -> None:

@@ -7,7 +7,7 @@ from flask_smorest import abort
 from sqlalchemy import select
 
 from inspections.accounts import service as accounts
-from inspections.accounts.models import ApiToken, Device
+from inspections.accounts.models import Device
 from inspections.audit import service as audit
 from schemas.auth import DeviceIn, DeviceOut, LoginIn, MeOut, TokenOut
 from server.api.common import Blueprint
@@ -105,14 +105,9 @@ class DeviceById(MethodView):
     @blp.doc(security=[BEARER])
     @require(*EVERYONE)
     def delete(self, device_id):
-        """Revoke a lost device: its tokens stop working at once."""
-        from inspections.db import utcnow
+        """Revoke a lost device: its tokens stop working at once. Signing in on it again with the password
+        registers it again, as any new device."""
         db = session()
-        device = db.scalar(select(Device).where(Device.id == device_id, Device.user_id == current_user().id))
-        if device is None:
+        if accounts.revoke_device(db, user=current_user(), device_id=device_id) is None:
             abort(404, message=f"No device {device_id} here.")
-        device.revoked_at = utcnow()
-        for token in db.scalars(select(ApiToken).where(ApiToken.device_id == device.id, ApiToken.revoked_at.is_(None))):
-            accounts.revoke_token(db, token)
-        audit.record(db, actor_id=current_user().id, action="revoke", entity="device", entity_id=device.id)
         db.commit()

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from inspections.accounts.enums import Role
 from inspections.accounts.models import ApiToken, Device
+from inspections.audit.models import AuditRecord
 from inspections.db import utcnow
 from tests.factories import make_jurisdiction, make_user
 
@@ -84,6 +85,18 @@ def test_login_with_device_registers_it_and_revoking_the_device_kills_its_tokens
     assert client.get("/api/v1/auth/me", headers=h).status_code == 401
     assert client.get("/api/v1/auth/me", headers=other).status_code == 200
     assert session.get(Device, uuid.UUID(device_id)).revoked_at is not None
+    assert session.scalar(select(AuditRecord).where(AuditRecord.action == "revoke",
+                                                    AuditRecord.entity_id == device_id)) is not None
+    # Another user cannot tell the device exists; signing in on it again with the password registers it again.
+    stranger = make_user(session, Role.inspector, jurisdiction=user.jurisdiction, password="password-1")
+    session.commit()
+    s = {"Authorization": f"Bearer {_login(client, stranger.username, 'password-1').json['access_token']}"}
+    assert client.delete(f"/api/v1/auth/devices/{device_id}", headers=s).status_code == 404
+    assert client.delete(f"/api/v1/auth/devices/{uuid.uuid4()}", headers=s).status_code == 404
+    r = _login(client, user.username, "password-1", device={"id": device_id, "name": "Pixel 7"})
+    assert r.status_code == 201
+    session.expire_all()
+    assert session.get(Device, uuid.UUID(device_id)).revoked_at is None
 
 
 def test_a_device_id_of_another_user_is_refused(client, session):
