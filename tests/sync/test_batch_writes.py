@@ -234,7 +234,7 @@ def _statements_of_updates(app, client, session, h, school_id, n_visits: int) ->
     assert {r["status"] for r in created} == {"applied"}
     updates = [mutation(m["entity"], "update", id=m["id"], base_version=r["version"],
                         **({"notes": "edited"} if m["entity"] == "visit" else
-                           {"value": answer_value(m["fields"]["item_code"], ITEMS.index(m["fields"]["item_code"]) + 1)}))
+                           {"value": answer_value(code := m["fields"]["item_code"], ITEMS.index(code) + 1)}))
                for m, r in zip(creates, created)]
     statements = []
     engine = app.extensions["db_engine"]
