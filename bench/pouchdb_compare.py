@@ -196,7 +196,8 @@ def throughput(args, school_id: str, ours_netloc: str, token: str, pouch_netloc:
                 assert all(all(r.get("ok") for r in json.loads(raw)) for a in got for raw in a)
                 updates = [[json.dumps({"docs": [{**d, "_rev": revs[i][j][d["_id"]],
                                                    **({"notes": "bench, edited"} if d["type"] == "visit"
-                                                      else {"value": d["value"] + 1})} for d in docs]}).encode()
+                                                      else {"value": next_answer_value(d["item_code"], d["value"])})}
+                                                   for d in docs]}).encode()
                             for j, (_, docs) in enumerate(plan[i])] for i in range(args.devices)]
                 took, got = run(pouch_netloc, {}, "/bench/_bulk_docs", updates)
                 rates["updates"][side].append(n / took)
