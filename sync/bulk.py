@@ -299,10 +299,10 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
             else:
                 checklist = templates.checklist_of(session, old_visits[vid].template_version_id)
                 school = old_visits[vid].school
-            rules[vid] = (checklist, visits._sections_for(school))
+            rules[vid] = (checklist, visits.section_levels(school))
         checklist, sections = rules[vid]
         key = (vid, d["item_code"], d.get("section", ""))
-        if d["item_code"] not in checklist.items or key[2] not in sections or key in answered:
+        if key in answered or visits.key_errors(checklist, sections, key[1], key[2]):
             return None  # invalid, or merges into another answer: one by one
         if d.get("value") is not None and visits.value_problem(checklist, d["item_code"], d["value"]):
             return None  # a value its item does not take: refused one by one (visits.answer), the rest applied

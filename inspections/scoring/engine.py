@@ -54,9 +54,9 @@ def validate_facts(defn: dict, level: str, facts: Any) -> dict[str, list[str]]:
     return errors
 
 
-# The keys of an item `answer_problem` reads: what a cache of a checklist keeps of each item
-# (templates.checklist) to check answers as they are written.
-ANSWER_KEYS = ("code", "kind", "choices", NA_ALLOWED)
+# The keys of an item the rules of a written answer read (`answer_problem`, and the levels it is asked at:
+# `visits.key_errors`): what a cache of a checklist keeps of each item (templates.checklist).
+ANSWER_KEYS = ("code", "kind", "choices", NA_ALLOWED, "levels")
 
 
 def answer_problem(item: dict, value: Any, template: str | None = None) -> str | None:

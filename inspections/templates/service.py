@@ -261,7 +261,7 @@ def _shared_part(standard: dict, child: dict) -> dict:
 class Checklist:
     """What writing an answer needs of a version's checklist: its template's code, and its enabled items
     by code, each with only the keys the answer rule reads (`engine.ANSWER_KEYS`: code, kind, choices,
-    na_allowed), so a process keeps thousands of checklists in little memory."""
+    na_allowed, levels), so a process keeps thousands of checklists in little memory."""
 
     template: str | None
     items: Mapping[str, Mapping]

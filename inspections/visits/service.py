@@ -365,30 +365,54 @@ def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
     return visit
 
 
-def _sections_for(school: School) -> set[str]:
-    sections = SECTIONS[school.kind]
-    return {""} | set(sections) if len(sections) > 1 else {""}
+def section_levels(school: School) -> dict[str, frozenset[str]]:
+    """The sections a school's answers go in, each with the levels (学段) its answers are scored at: a
+    single-level school answers for the whole school (""), at its one level; a combined school (nine- or
+    twelve-year) answers per section ("primary", "junior") or for the whole school (""), whose answers
+    count in both sections (`facts_for`)."""
+    levels = SECTIONS[school.kind]
+    if len(levels) == 1:
+        return {"": frozenset(levels)}
+    return {"": frozenset(levels)} | {level: frozenset((level,)) for level in levels}
 
 
-def answer_rules(session: Session, visit: Visit) -> tuple[templates.Checklist, set[str]]:
-    """(the checklist of the visit's pinned template, sections of its school), cached per session. A visit
-    pins a published version, whose checklist is known without loading its definition (`checklist_of`)."""
+def key_errors(checklist: templates.Checklist, sections: dict[str, frozenset[str]], code: str, section: str,
+               at: str = "") -> dict[str, list[str]]:
+    """Field errors of one answer's (item_code, section): an item of the checklist, a section of the school
+    (`section_levels`), and an item asked at every level that section is scored at (scoring refuses an item
+    not asked for the school's level, `engine.validate_facts`: written there, it would make the visit
+    unscorable)."""
+    errors: dict[str, list[str]] = {}
+    item = checklist.items.get(code)
+    if item is None:
+        errors[f"{at}item_code"] = [f"{code!r} is not an item of this visit's template"]
+    if section not in sections:
+        errors[f"{at}section"] = [f"must be one of {sorted(sections)} for this school"]
+    elif item is not None:
+        missing = sorted(sections[section] - set(item.get("levels", ())))
+        if missing:
+            errors[f"{at}item_code"] = [f"{code!r} is not asked for {' or '.join(missing)} schools"
+                                        + (" (answer it in its section)" if section == "" and len(sections) > 1
+                                           and set(item.get("levels", ())) & sections[section] else "")]
+    return errors
+
+
+def answer_rules(session: Session, visit: Visit) -> tuple[templates.Checklist, dict[str, frozenset[str]]]:
+    """(the checklist of the visit's pinned template, its school's `section_levels`), cached per session. A
+    visit pins a published version, whose checklist is known without loading its definition (`checklist_of`)."""
     cache = session.info.setdefault("visits.rules", {})
     if visit.id not in cache:
-        cache[visit.id] = (templates.checklist_of(session, visit.template_version_id), _sections_for(visit.school))
+        cache[visit.id] = (templates.checklist_of(session, visit.template_version_id), section_levels(visit.school))
     return cache[visit.id]
 
 
 def check_answer_keys(session: Session, visit: Visit, keys: list[tuple[str, str]], prefix: str = "") -> dict:
-    """Field errors for (item_code, section) pairs that are not items/sections of this visit."""
+    """Field errors for (item_code, section) pairs that are not items/sections of this visit, or items not
+    asked at the levels their section is scored at (`key_errors`)."""
     checklist, sections = answer_rules(session, visit)
     errors: dict[str, list[str]] = {}
     for i, (code, section) in enumerate(keys):
-        at = prefix.format(i=i)
-        if code not in checklist.items:
-            errors[f"{at}item_code"] = [f"{code!r} is not an item of this visit's template"]
-        if section not in sections:
-            errors[f"{at}section"] = [f"must be one of {sorted(sections)} for this school"]
+        errors |= key_errors(checklist, sections, code, section, prefix.format(i=i))
     return errors
 
 
