@@ -48,7 +48,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.sync_common import ROOT, machine, median
+from bench.sync_common import ROOT, answer_value, machine, median, next_answer_value
 
 POUCH_DIR = ROOT / "bench" / "pouchdb"
 ITEMS = ['enrolment', 'teachers_above_required_qualification', 'key_teachers_county_level_or_above',
@@ -110,7 +110,7 @@ def batch_creates(school_id: str) -> tuple[list[dict], list[dict]]:
         docs.append({"_id": vid, "type": "visit", **fields})
         for i, code in enumerate(ITEMS):
             rid = str(uuid.uuid4())
-            fields = {"visit_id": vid, "item_code": code, "value": i * 10}
+            fields = {"visit_id": vid, "item_code": code, "value": answer_value(code, i)}
             muts.append({"mutation_id": str(uuid.uuid4()), "entity": "response", "id": rid, "op": "create",
                          "fields": fields})
             docs.append({"_id": rid, "type": "response", **fields})
@@ -121,7 +121,8 @@ def batch_updates(creates: list[dict], results: list[dict]) -> list[dict]:
     """Each created record changed once, on the version the create answered."""
     out = []
     for m, res in zip(creates, results):
-        fields = {"notes": "bench, edited"} if m["entity"] == "visit" else {"value": m["fields"]["value"] + 1}
+        fields = {"notes": "bench, edited"} if m["entity"] == "visit" else \
+            {"value": next_answer_value(m["fields"]["item_code"], m["fields"]["value"])}
         out.append({"mutation_id": str(uuid.uuid4()), "entity": m["entity"], "id": m["id"], "op": "update",
                     "base_version": res["version"], "fields": fields})
     return out
@@ -195,7 +196,8 @@ def throughput(args, school_id: str, ours_netloc: str, token: str, pouch_netloc:
                 assert all(all(r.get("ok") for r in json.loads(raw)) for a in got for raw in a)
                 updates = [[json.dumps({"docs": [{**d, "_rev": revs[i][j][d["_id"]],
                                                    **({"notes": "bench, edited"} if d["type"] == "visit"
-                                                      else {"value": d["value"] + 1})} for d in docs]}).encode()
+                                                      else {"value": next_answer_value(d["item_code"], d["value"])})}
+                                                   for d in docs]}).encode()
                             for j, (_, docs) in enumerate(plan[i])] for i in range(args.devices)]
                 took, got = run(pouch_netloc, {}, "/bench/_bulk_docs", updates)
                 rates["updates"][side].append(n / took)
@@ -315,7 +317,8 @@ def main() -> None:
                                 revs = {r["id"]: r["rev"] for r in res}
                                 edited = [{**d, "_rev": revs[d["_id"]],
                                            **({"notes": "bench, edited"} if d["type"] == "visit"
-                                              else {"value": d["value"] + 1})} for d in docs]
+                                              else {"value": next_answer_value(d["item_code"], d["value"])})}
+                                          for d in docs]
                                 st, res2, t_update = pdb("POST", "/bench/_bulk_docs", {"docs": edited})
                                 assert st == 201 and all(r.get("ok") for r in res2), res2[:2]
                                 replay = [{**d, "_rev": revs[d["_id"]]} for d in docs]

@@ -108,3 +108,34 @@ def token_for(session, user) -> dict:
     secret, _ = accounts.issue_token(session, user=user)
     session.commit()
     return {"Authorization": f"Bearer {secret}"}
+
+
+def answer_value(code: str, i: int = 0):
+    """A value of the national item's kind (answers of another kind are refused), different for each i."""
+    from inspections.scoring.definition import items_by_code
+    from inspections.scoring.national import NATIONAL_2017
+    item = items_by_code(NATIONAL_2017)[code]
+    kind = item["kind"]
+    if kind in ("integer", "number"):
+        return i * 10 + 1
+    if kind == "boolean":
+        return i % 2 == 0
+    if kind == "rating":
+        return item["choices"][i % len(item["choices"])]
+    if kind in ("class_sizes", "room_areas"):
+        return [i + 1]
+    return f"{7 + i % 12:02d}:30" if kind == "time_of_day" else f"text {i}"
+
+
+def next_answer_value(code: str, value):
+    """Another value of the item's kind than `value` (an update that changes the answer)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, list):
+        return [v + 1 for v in value]
+    if isinstance(value, (int, float)):
+        return value + 1
+    from inspections.scoring.definition import items_by_code
+    from inspections.scoring.national import NATIONAL_2017
+    choices = items_by_code(NATIONAL_2017)[code].get("choices") or [value]
+    return choices[(choices.index(value) + 1) % len(choices)] if value in choices else value

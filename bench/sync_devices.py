@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 
-from bench.sync_common import machine, pct, scratch_app
+from bench.sync_common import answer_value, machine, pct, scratch_app
 
 ITEMS = ['enrolment', 'teachers_above_required_qualification', 'key_teachers_county_level_or_above',
          'pe_art_teachers', 'teaching_aux_area_m2', 'sports_area_m2', 'equipment_value_yuan', 'multimedia_classrooms',
@@ -76,7 +76,8 @@ def main() -> None:
                     barrier.wait()
                     dev.pull()
                     vid = dev.create("visit", {"school_id": school_ids[n % 2], "notes": f"device {n}"})
-                    answers = [dev.create("response", {"visit_id": vid, "item_code": code, "value": n + i})
+                    answers = [dev.create("response", {"visit_id": vid, "item_code": code,
+                                                       "value": answer_value(code, n + i)})
                                for i, code in enumerate(ITEMS)]
                     out = dev.sync()
                     for rid in answers[:3]:

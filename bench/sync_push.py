@@ -16,7 +16,7 @@ import argparse
 import time
 import uuid
 
-from bench.sync_common import machine, median, scratch_app
+from bench.sync_common import answer_value, machine, median, scratch_app
 
 ITEMS = ['enrolment', 'teachers_above_required_qualification', 'key_teachers_county_level_or_above',
          'pe_art_teachers', 'teaching_aux_area_m2', 'sports_area_m2', 'equipment_value_yuan', 'multimedia_classrooms',
@@ -33,7 +33,7 @@ def batch(school_id) -> list[dict]:
                     "fields": {"school_id": str(school_id), "notes": "bench"}})
         for i, code in enumerate(ITEMS):
             out.append({"mutation_id": str(uuid.uuid4()), "entity": "response", "id": str(uuid.uuid4()), "op": "create",
-                        "fields": {"visit_id": vid, "item_code": code, "value": i * 10}})
+                        "fields": {"visit_id": vid, "item_code": code, "value": answer_value(code, i)}})
     return out
 
 
@@ -48,7 +48,8 @@ def raw_rows(school_id, template_version_id, user_id):
                        "created_at": now, "updated_at": now, "started_at": now})
         links.append({"visit_id": vid, "inspector_id": user_id})
         for i, code in enumerate(ITEMS):
-            answers.append({"id": uuid.uuid4(), "visit_id": vid, "item_code": code, "section": "", "value": i * 10,
+            answers.append({"id": uuid.uuid4(), "visit_id": vid, "item_code": code, "section": "",
+                            "value": answer_value(code, i),
                             "flagged": False, "version": 1, "answered_by_id": user_id, "created_at": now,
                             "updated_at": now})
     return visits, links, answers

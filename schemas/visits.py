@@ -33,7 +33,11 @@ class ResponseIn(Schema):
 
     item_code = fields.String(required=True, validate=ITEM)
     section = fields.String(load_default="", validate=validate.OneOf(["", "primary", "junior"]))
-    value = AnswerValue(allow_none=True)
+    value = AnswerValue(allow_none=True, metadata={
+        "description": "A value of the item's kind in the visit's template (whole number >= 0, number >= 0, "
+                       "true/false, one of a rating's choices, text, a list of class sizes or room areas, "
+                       "\"HH:MM\"; \"n/a\" only where the template allows it; null clears the answer). "
+                       "Another is refused (422, `answers.N.value`): the rule scoring judges answers by."})
     note = fields.String(allow_none=True, validate=validate.Length(max=4000))
     flagged = JSONBool()
     version = WholeNumber(validate=VERSION, metadata={

@@ -3,10 +3,10 @@
 A device's typical batch plans visits and answers their checklists: only `create` mutations of
 visits and answers. Such a batch is checked as a whole with a handful of `IN (...)` queries (the
 domain rules come from `inspections.visits.service`: inspectors, id reuse, template pinning,
-item codes and school sections), then its visits, inspector links, answers, change-log rows,
-the first versions of visits that the batch then started, idempotency rows (results without their
-records, which are the versions' merge bases anyway) and audit records are written with one COPY
-per table. A version whose fields are in its change row gets no revision row (`push.base_record`).
+item codes, school sections and the values items take), then its visits, inspector links, answers,
+change-log rows, the first versions of visits that the batch then started, idempotency rows (results
+without their records, which are the versions' merge bases anyway) and audit records are written with
+one COPY per table. A version whose fields are in its change row gets no revision row (`push.base_record`).
 
 `apply` returns None when the batch is not such a batch, or when any mutation of it would not be
 `applied` (a refusal, an answer that merges into another one, ...): nothing has been written
@@ -290,18 +290,22 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
             seen_visits.add(m["id"])
             continue
         vid = d["visit_id"]
-        if vid in new_visits:
-            if vid not in seen_visits:
-                return None  # answered before it is created: refused one by one
-            version, school = new_visits[vid]["version"], new_visits[vid]["spec"]["school"]
-        else:
-            version, school = old_visits[vid].template_version, old_visits[vid].school
         if vid not in rules:
-            rules[vid] = (templates.item_codes(version), visits._sections_for(school))
-        codes, sections = rules[vid]
+            if vid in new_visits:
+                if vid not in seen_visits:
+                    return None  # answered before it is created: refused one by one
+                checklist = templates.checklist(new_visits[vid]["version"])
+                school = new_visits[vid]["spec"]["school"]
+            else:
+                checklist = templates.checklist_of(session, old_visits[vid].template_version_id)
+                school = old_visits[vid].school
+            rules[vid] = (checklist, visits.section_levels(school))
+        checklist, sections = rules[vid]
         key = (vid, d["item_code"], d.get("section", ""))
-        if d["item_code"] not in codes or key[2] not in sections or key in answered:
+        if key in answered or visits.key_errors(checklist, sections, key[1], key[2]):
             return None  # invalid, or merges into another answer: one by one
+        if d.get("value") is not None and visits.value_problem(checklist, d["item_code"], d["value"]):
+            return None  # a value its item does not take: refused one by one (visits.answer), the rest applied
         answered.add(key)
 
     # Everything is checked: write it.

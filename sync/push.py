@@ -748,6 +748,10 @@ def _update_response(ctx: _Ctx, visit: Visit, r: Response, base_version, data: d
         apply, contested = {k: v for k, v in client.items() if not same(server.get(k), v)}, {}
     else:
         apply, contested = three_way(base or _base(ctx, "response", r.id, base_version), server, client)
+    if "value" in contested:
+        # A value the item does not take is refused, not kept as a conflict for someone to choose later
+        # (a value applied is checked by visits.answer).
+        visits.require_answer_value(s, visit, r.item_code, data["value"])
     if apply:
         visits.answer(s, visit, actor=ctx.p, item_code=r.item_code, section=r.section,
                       changes={k: data[k] for k in apply}, via="sync", context=_device(ctx))

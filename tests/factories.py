@@ -115,12 +115,54 @@ GOOD_PRIMARY = {  # 600 pupils, every R1-R7 comfortably met
 }
 
 
-def submit_visit(client, headers, school_id, facts: dict, section: str = "") -> dict:
-    """Plan, answer and submit a visit through the API; returns the submitted visit."""
+def submit_visit(client, headers, school_id, facts: dict, section: str = "", *, session=None,
+                 stored_as_is: dict | None = None) -> dict:
+    """Plan, answer and submit a visit through the API; returns the submitted visit.
+
+    `stored_as_is` (with `session`): values put into the database directly after the answers, before
+    the visit is submitted: values no way in writes any more (each is checked against its item's kind),
+    as answers stored before that check may still hold them; for tests of how such data scores."""
     v = client.post("/api/v1/visits", json={"school_id": str(school_id)}, headers=headers).json
     answers = [{"item_code": k, "value": val, "section": section} for k, val in facts.items()]
     r = client.put(f"/api/v1/visits/{v['id']}/responses", json={"answers": answers}, headers=headers)
     assert r.status_code == 200, r.json
+    if stored_as_is:
+        store_as_is(session, v["id"], stored_as_is, section)
     r = client.patch(f"/api/v1/visits/{v['id']}", json={"status": "submitted"}, headers=headers)
     assert r.status_code == 200, r.json
     return r.json
+
+
+def store_as_is(session, visit_id, values: dict, section: str = "") -> None:
+    """Write answers' values into the database directly, unchecked (see submit_visit), and commit."""
+    import uuid
+
+    from sqlalchemy import update
+
+    from inspections.visits.models import Response
+    for code, value in values.items():
+        n = session.execute(update(Response).where(Response.visit_id == uuid.UUID(str(visit_id)),
+                                                   Response.item_code == code, Response.section == section)
+                            .values(value=value)).rowcount
+        assert n == 1, f"no answer to {code} to overwrite"
+    session.commit()
+
+
+def answer_value(code: str, i: int = 0):
+    """A value the national checklist's item `code` takes (a value of its kind: answers are checked as
+    they are written), a different one for each i where the kind has more than two."""
+    from inspections.scoring.definition import items_by_code
+    from inspections.scoring.national import NATIONAL_2017
+    item = items_by_code(NATIONAL_2017)[code]
+    kind = item["kind"]
+    if kind in ("integer", "number"):
+        return i + 1
+    if kind == "boolean":
+        return i % 2 == 0
+    if kind == "rating":
+        return item["choices"][i % len(item["choices"])]
+    if kind in ("class_sizes", "room_areas"):
+        return [i + 1]
+    if kind == "time_of_day":
+        return f"{7 + i % 12:02d}:30"
+    return f"text {i}"

@@ -47,24 +47,39 @@ def validate_facts(defn: dict, level: str, facts: Any) -> dict[str, list[str]]:
             msg = "this item is switched off in this template"
         elif level not in item.get("levels", ()):
             msg = f"this item is not asked for {level} schools"
-        elif value is None:
-            continue
-        elif _beyond(value):
-            msg = f"is beyond any real value (at most {MAX_MAGNITUDE:,} in size)"
-        elif code == ex.ENROLMENT:
-            n = _number(value)
-            msg = None if n is not None and n == n.to_integral_value() and n > 0 else \
-                "must be a positive whole number of students (never 0 or n/a)"
-        elif value == ex.NA:
-            if item.get(NA_ALLOWED) is True:
-                continue
-            msg = ("\"n/a\" is not allowed: template "
-                   f"{defn.get('code')!r} does not let this item not apply, so every assessed school answers it")
         else:
-            msg = _kind_problem(item, value)
+            msg = answer_problem(item, value, defn.get("code"))
         if msg:
             errors.setdefault(code, []).append(msg)
     return errors
+
+
+# The keys of an item the rules of a written answer read (`answer_problem`, and the levels it is asked at:
+# `visits.key_errors`): what a cache of a checklist keeps of each item (templates.checklist).
+ANSWER_KEYS = ("code", "kind", "choices", NA_ALLOWED, "levels")
+
+
+def answer_problem(item: dict, value: Any, template: str | None = None) -> str | None:
+    """What is wrong with `value` as an answer to `item` (a message), or None when scoring takes it.
+
+    The one rule for a value: an answer is written under it (visits.answer, the sync bulk path) and
+    scored under it (validate_facts), so what is accepted is exactly what scores as valid. None is
+    unanswered (always fine); "n/a" only where the template lets the item not apply (never enrolment);
+    otherwise the item's kind decides (_kind_problem). Reads only the item's ANSWER_KEYS."""
+    if value is None:
+        return None
+    if _beyond(value):
+        return f"is beyond any real value (at most {MAX_MAGNITUDE:,} in size)"
+    if item.get("code") == ex.ENROLMENT:
+        n = _number(value)
+        return None if n is not None and n == n.to_integral_value() and n > 0 else \
+            "must be a positive whole number of students (never 0 or n/a)"
+    if value == ex.NA:
+        if item.get(NA_ALLOWED) is True:
+            return None
+        return ("\"n/a\" is not allowed: template "
+                f"{template!r} does not let this item not apply, so every assessed school answers it")
+    return _kind_problem(item, value)
 
 
 # No school fact comes near this (a county's budget in yuan is ~1e10); far larger values would only

@@ -5,7 +5,10 @@ import hashlib
 import json
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import date
+from types import MappingProxyType
+from typing import Mapping
 
 from sqlalchemy import case, literal, or_, select
 from sqlalchemy.orm import Session
@@ -254,27 +257,59 @@ def _shared_part(standard: dict, child: dict) -> dict:
     return out
 
 
+@dataclass(frozen=True)
+class Checklist:
+    """What writing an answer needs of a version's checklist: its template's code, and its enabled items
+    by code, each with only the keys the answer rule reads (`engine.ANSWER_KEYS`: code, kind, choices,
+    na_allowed, levels), so a process keeps thousands of checklists in little memory."""
+
+    template: str | None
+    items: Mapping[str, Mapping]
+    codes: frozenset[str]
+
+
+def _checklist(definition: dict | None) -> Checklist:
+    from inspections.scoring.engine import ANSWER_KEYS
+    definition = definition or {}
+    items = {item["code"]: MappingProxyType({k: tuple(v) if isinstance(v, list) else v
+                                             for k, v in item.items() if k in ANSWER_KEYS})
+             for item in definition.get("items", []) if item.get("enabled", True)}
+    return Checklist(template=definition.get("code"), items=MappingProxyType(items), codes=frozenset(items))
+
+
+def checklist(version: TemplateVersion) -> Checklist:
+    """The checklist of a loaded version (a published version's is remembered for `checklist_of`)."""
+    if version.status == VersionStatus.published and version.id is not None:
+        found = _published_checklists.get(version.id)
+        if found is None:
+            found = _published_checklists.setdefault(version.id, _checklist(version.definition))
+        return found
+    return _checklist(version.definition)
+
+
 def item_codes(version: TemplateVersion) -> set[str]:
     """Codes of the items a version's checklist asks for (a published version's are remembered for
     `item_codes_of`)."""
-    codes = {item["code"] for item in version.definition.get("items", []) if item.get("enabled", True)}
-    if version.status == VersionStatus.published and version.id is not None:
-        _published_item_codes.setdefault(version.id, frozenset(codes))
-    return codes
+    return set(checklist(version).items)
 
 
-# item_codes of published versions by id: a published definition never changes (models._freeze_published).
-_published_item_codes: dict[uuid.UUID, frozenset[str]] = {}
+# Checklists of published versions by id: a published definition never changes (models._freeze_published).
+_published_checklists: dict[uuid.UUID, Checklist] = {}
+
+
+def checklist_of(session: Session, version_id) -> Checklist:
+    """The checklist of the version with this id, without loading its definition again once published
+    (every answer written, and every photo declared for an item, checks against it)."""
+    found = _published_checklists.get(version_id)
+    if found is None:
+        status, definition = session.execute(select(TemplateVersion.status, TemplateVersion.definition)
+                                             .where(TemplateVersion.id == version_id)).one()
+        found = _checklist(definition)
+        if status == VersionStatus.published:
+            found = _published_checklists.setdefault(version_id, found)
+    return found
 
 
 def item_codes_of(session: Session, version_id) -> frozenset[str]:
-    """item_codes of the version with this id, without loading its definition again once published
-    (every photo declared for an item checks its code against the visit's checklist)."""
-    codes = _published_item_codes.get(version_id)
-    if codes is None:
-        status, definition = session.execute(select(TemplateVersion.status, TemplateVersion.definition)
-                                             .where(TemplateVersion.id == version_id)).one()
-        codes = frozenset(item["code"] for item in (definition or {}).get("items", []) if item.get("enabled", True))
-        if status == VersionStatus.published:
-            _published_item_codes[version_id] = codes
-    return codes
+    """item_codes of the version with this id, without loading its definition again once published."""
+    return checklist_of(session, version_id).codes

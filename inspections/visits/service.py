@@ -19,6 +19,7 @@ from inspections.errors import Conflict, Forbidden, ValidationFailed
 from inspections.jobs import outbox
 from inspections.org.enums import SECTIONS
 from inspections.org.models import Jurisdiction, School
+from inspections.scoring import engine
 from inspections.templates import service as templates
 from inspections.templates.enums import VersionStatus
 from inspections.templates.models import TemplateVersion
@@ -365,30 +366,84 @@ def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
     return visit
 
 
-def _sections_for(school: School) -> set[str]:
-    sections = SECTIONS[school.kind]
-    return {""} | set(sections) if len(sections) > 1 else {""}
+def section_levels(school: School) -> dict[str, frozenset[str]]:
+    """The sections a school's answers go in, each with the levels (学段) its answers are scored at: a
+    single-level school answers for the whole school (""), at its one level; a combined school (nine- or
+    twelve-year) answers per section ("primary", "junior") or for the whole school (""), whose answers
+    count in both sections (`facts_for`)."""
+    levels = SECTIONS[school.kind]
+    if len(levels) == 1:
+        return {"": frozenset(levels)}
+    return {"": frozenset(levels)} | {level: frozenset((level,)) for level in levels}
 
 
-def answer_rules(session: Session, visit: Visit) -> tuple[set[str], set[str]]:
-    """(item codes of the visit's pinned template, sections of its school), cached per session. A visit
-    pins a published version, whose codes are known without loading its definition (`item_codes_of`)."""
+def key_errors(checklist: templates.Checklist, sections: dict[str, frozenset[str]], code: str, section: str,
+               at: str = "") -> dict[str, list[str]]:
+    """Field errors of one answer's (item_code, section): an item of the checklist, a section of the school
+    (`section_levels`), and an item asked at every level that section is scored at (scoring refuses an item
+    not asked for the school's level, `engine.validate_facts`: written there, it would make the visit
+    unscorable)."""
+    errors: dict[str, list[str]] = {}
+    item = checklist.items.get(code)
+    if item is None:
+        errors[f"{at}item_code"] = [f"{code!r} is not an item of this visit's template"]
+    if section not in sections:
+        errors[f"{at}section"] = [f"must be one of {sorted(sections)} for this school"]
+    elif item is not None:
+        missing = sorted(sections[section] - set(item.get("levels", ())))
+        if missing:
+            errors[f"{at}item_code"] = [f"{code!r} is not asked for {' or '.join(missing)} schools"
+                                        + (" (answer it in its section)" if section == "" and len(sections) > 1
+                                           and set(item.get("levels", ())) & sections[section] else "")]
+    return errors
+
+
+def answer_rules(session: Session, visit: Visit) -> tuple[templates.Checklist, dict[str, frozenset[str]]]:
+    """(the checklist of the visit's pinned template, its school's `section_levels`), cached per session. A
+    visit pins a published version, whose checklist is known without loading its definition (`checklist_of`)."""
     cache = session.info.setdefault("visits.rules", {})
     if visit.id not in cache:
-        cache[visit.id] = (templates.item_codes_of(session, visit.template_version_id), _sections_for(visit.school))
+        cache[visit.id] = (templates.checklist_of(session, visit.template_version_id), section_levels(visit.school))
     return cache[visit.id]
 
 
 def check_answer_keys(session: Session, visit: Visit, keys: list[tuple[str, str]], prefix: str = "") -> dict:
-    """Field errors for (item_code, section) pairs that are not items/sections of this visit."""
-    codes, sections = answer_rules(session, visit)
+    """Field errors for (item_code, section) pairs that are not items/sections of this visit, or items not
+    asked at the levels their section is scored at (`key_errors`)."""
+    checklist, sections = answer_rules(session, visit)
     errors: dict[str, list[str]] = {}
     for i, (code, section) in enumerate(keys):
-        at = prefix.format(i=i)
-        if code not in codes:
-            errors[f"{at}item_code"] = [f"{code!r} is not an item of this visit's template"]
-        if section not in sections:
-            errors[f"{at}section"] = [f"must be one of {sorted(sections)} for this school"]
+        errors |= key_errors(checklist, sections, code, section, prefix.format(i=i))
+    return errors
+
+
+def value_problem(checklist: templates.Checklist, item_code: str, value) -> str | None:
+    """What is wrong with `value` as the answer to an item of this checklist (its kind, "n/a" where the
+    template allows it, ...), or None: the rule scoring judges answers by (`engine.answer_problem`), so
+    a value written is one the visit scores with. The item is one of the checklist's (check_answer_keys)."""
+    return engine.answer_problem(checklist.items[item_code], value, checklist.template)
+
+
+def check_answer_values(session: Session, visit: Visit, answers: list[tuple[str, str, object]],
+                        prefix: str = "") -> dict:
+    """Field errors for (item_code, section, value) triples whose value would be written and is not one
+    the item takes (`value_problem`). A value the stored answer has already is not judged again (an
+    answer kept from before this rule can still have its note changed); items not of this visit are
+    check_answer_keys' to name."""
+    checklist, _ = answer_rules(session, visit)
+    stored = None
+    errors: dict[str, list[str]] = {}
+    for i, (code, section, value) in enumerate(answers):
+        if value is None or code not in checklist.items:
+            continue  # unanswered (or cleared) is always written
+        problem = value_problem(checklist, code, value)
+        if problem is None:
+            continue
+        if stored is None:
+            stored = {(r.item_code, r.section): r for r in visit.responses}
+        r = stored.get((code, section))
+        if r is None or not same(r.value, value):
+            errors[f"{prefix.format(i=i)}value"] = [problem]
     return errors
 
 
@@ -400,8 +455,11 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
            audit_items: bool = True, context: dict | None = None, new_version: bool = False) -> tuple[Response, bool]:
     """The one way an answer is written: create it, or change only the fields given (value, note,
     flagged). Only inspectors on an open visit answer; the first answer starts a planned visit.
-    Returns (answer, created). Raises Forbidden, Conflict (frozen), Stale (expected_version behind),
-    ValidationFailed (not an item or section of this visit)."""
+    A value written (a new one, or a change) must be one the item takes (`value_problem`: its kind, the
+    rule scoring judges by); a value already stored is never judged again (an answer kept from before
+    the rule can still have its note changed). Returns (answer, created). Raises Forbidden, Conflict
+    (frozen), Stale (expected_version behind), ValidationFailed (not an item or section of this visit,
+    or a value the item does not take: nothing is written)."""
     require_may_answer(actor, visit)
     errors = check_answer_keys(session, visit, [(item_code, section)])
     if errors:
@@ -416,6 +474,7 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
                            {"version": ["the answer is no longer on the server"]})
         if id is not None and (session.get(Response, id) is not None or deleted_ids(session, "response", [id])):
             raise ValidationFailed("this answer id is already used", {"id": ["is already used"]})
+        require_answer_value(session, visit, item_code, changes.get("value"))
         now = utcnow()
         r = Response(id=id or uuid.uuid4(), visit_id=visit.id, item_code=item_code, section=section,
                      value=changes.get("value"), note=changes.get("note"), flagged=bool(changes.get("flagged", False)),
@@ -427,6 +486,8 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
         require_version(r, expected_version, "answer")
         changes = {k: v if k != "flagged" else bool(v) for k, v in changes.items()}
         changes = {k: v for k, v in changes.items() if not same(getattr(r, k), v)}
+        if "value" in changes:
+            require_answer_value(session, visit, item_code, changes["value"])
         for k, v in changes.items():
             setattr(r, k, v)
         if "value" in changes:
@@ -445,6 +506,16 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
     return r, created
 
 
+def require_answer_value(session: Session, visit: Visit, item_code: str, value) -> None:
+    """ValidationFailed {"value": [...]} unless the item takes `value` as its new value (`value_problem`)."""
+    if value is None:
+        return
+    checklist, _ = answer_rules(session, visit)
+    problem = value_problem(checklist, item_code, value)
+    if problem:
+        raise ValidationFailed("Invalid answer", {"value": [problem]})
+
+
 def delete_answer(session: Session, visit: Visit, r: Response, *, actor: Principal, expected_version: int | None = None,
                   via: str = "api") -> None:
     """Remove an answer from an open visit (inspectors on it only); audited. Forbidden / Conflict / Stale."""
@@ -459,11 +530,14 @@ def delete_answer(session: Session, visit: Visit, r: Response, *, actor: Princip
 
 def put_responses(session: Session, visit: Visit, *, answers: list[dict], actor: Principal, via: str = "api") -> list[Response]:
     """Write several answers, all or nothing: each changes only the fields it carries, and one carrying
-    `version` is refused (Stale) when the answer moved on. Item and section errors name the answer."""
+    `version` is refused (Stale) when the answer moved on. Item, section and value errors name the answer."""
     require_on_visit(actor, visit)
     require_open(visit)
     keys = [(a["item_code"], a.get("section", "")) for a in answers]
     errors = check_answer_keys(session, visit, keys, prefix="answers.{i}.")
+    # Every value up front, so each refusal names its answer (`answer` checks each again as it writes it).
+    errors |= check_answer_values(session, visit, [(*k, a.get("value")) for k, a in zip(keys, answers)],
+                                  prefix="answers.{i}.")
     if len(set(keys)) != len(keys):
         errors["answers"] = ["an item is answered twice in one request"]
     if errors:

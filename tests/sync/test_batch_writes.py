@@ -14,7 +14,7 @@ from inspections.jobs.models import JobRecord
 from inspections.visits.models import Response, Visit
 from sync import push as push_module
 from sync.models import ChangeLog, Conflict, Mutation, RecordRevision
-from tests.factories import GOOD_PRIMARY, make_school, make_world, token_for
+from tests.factories import GOOD_PRIMARY, answer_value, make_school, make_world, token_for
 from tests.sync.helpers import mutation, push
 
 # Times differ between two runs; whether they are set does not.
@@ -228,11 +228,13 @@ def _statements_of_updates(app, client, session, h, school_id, n_visits: int) ->
     for _ in range(n_visits):
         vid = str(uuid.uuid4())
         creates.append(mutation("visit", "create", id=vid, school_id=str(school_id)))
-        creates += [mutation("response", "create", visit_id=vid, item_code=c, value=i) for i, c in enumerate(ITEMS)]
+        creates += [mutation("response", "create", visit_id=vid, item_code=c, value=answer_value(c, i))
+                    for i, c in enumerate(ITEMS)]
     created = push(client, h, *creates)
     assert {r["status"] for r in created} == {"applied"}
     updates = [mutation(m["entity"], "update", id=m["id"], base_version=r["version"],
-                        **({"notes": "edited"} if m["entity"] == "visit" else {"value": m["fields"]["value"] + 1}))
+                        **({"notes": "edited"} if m["entity"] == "visit" else
+                           {"value": answer_value(code := m["fields"]["item_code"], ITEMS.index(code) + 1)}))
                for m, r in zip(creates, created)]
     statements = []
     engine = app.extensions["db_engine"]

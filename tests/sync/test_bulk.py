@@ -10,7 +10,7 @@ from inspections.audit.models import AuditRecord
 from inspections.visits.models import Response, Visit
 from sync.models import ChangeLog, Mutation, RecordRevision
 from sync.push import base_record
-from tests.factories import make_world, token_for
+from tests.factories import answer_value, make_world, token_for
 from tests.sync.helpers import mutation, new_visit, pull_all, push
 
 VOLATILE = {"id", "mutation_id", "visit_id", "created_at", "updated_at", "started_at"}
@@ -19,7 +19,8 @@ VOLATILE = {"id", "mutation_id", "visit_id", "created_at", "updated_at", "starte
 def _batch(school_id, items=("enrolment", "pe_art_teachers", "has_charter")):
     vid = uuid.uuid4()
     return vid, [mutation("visit", "create", id=vid, school_id=str(school_id), notes="n"),
-                 *(mutation("response", "create", visit_id=str(vid), item_code=code, value=i, note=f"note {i}")
+                 *(mutation("response", "create", visit_id=str(vid), item_code=code, value=answer_value(code, i),
+                            note=f"note {i}")
                    for i, code in enumerate(items))]
 
 
