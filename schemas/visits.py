@@ -79,7 +79,10 @@ class VisitIn(Schema):
     school_id = fields.UUID(required=True)
     inspector_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=20))
     planned_for = fields.Date(load_default=None, validate=DATES)
-    template_version_id = fields.UUID(load_default=None, metadata={"description": "Defaults to the version in force."})
+    template_version_id = fields.UUID(load_default=None, metadata={"description": (
+        "The version the client has. The visit always pins the version in force for the school on planned_for "
+        "(the record returned shows it); an id that is no published version of a template applying to the "
+        "school is a 422.")})
     notes = fields.String(load_default=None, validate=validate.Length(max=4000))
 
 

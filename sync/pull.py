@@ -76,8 +76,8 @@ def scope_criterion(session: Session, p: Principal):
     """SQL criterion on ChangeLog rows the principal may see (evaluated against current data)."""
     if p.role == Role.admin:
         return true()
-    # Template versions as the templates API shows them: national ones, and the overlays of the
-    # jurisdictions above the caller (what its schools inherit) and below it (what it oversees).
+    # Template versions as the templates API shows them (templates.visible_filter, the one rule): national
+    # ones, the overlays on the path of every school the caller sees, and those below it (what it oversees).
     templates_in_scope = ChangeLog.entity_id.in_(
         select(TemplateVersion.id).join(ChecklistTemplate).where(templates.visible_filter(session, p)))
     in_schools = ChangeLog.school_id.in_(select(School.id).where(school_filter(p)))

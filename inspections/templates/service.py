@@ -18,9 +18,10 @@ from inspections import clock
 from inspections.accounts.scope import Principal
 from inspections.db import utcnow
 from inspections.errors import Conflict, ValidationFailed
-from inspections.org.models import Jurisdiction
+from inspections.org.models import Jurisdiction, School
 from inspections.templates.enums import VersionStatus
 from inspections.templates.models import ChecklistTemplate, TemplateVersion
+from inspections.visits.models import Visit, VisitInspector
 
 NATIONAL_CODE = "national-2017"
 
@@ -62,17 +63,48 @@ def ensure_builtin(session: Session) -> list[TemplateVersion]:
     return out
 
 
+def _path_ids(path: str) -> list[uuid.UUID]:
+    return [uuid.UUID(x) for x in path.strip("/").split("/") if x]
+
+
 def visible_filter(session: Session, p: Principal):
-    """Templates a principal may read: national ones, and those of jurisdictions above or below it."""
+    """The one rule for who reads which templates (SQL criterion on ChecklistTemplate); a version is
+    readable when its template is. Every read goes through it: the REST list and by-id, pull, the web
+    pages and previews, so a version outside it is a 404 like an unknown id everywhere.
+
+    A principal reads the national templates and those of every jurisdiction on the path of a school
+    it may see (what applies to that school), which includes every version a visit it may see is
+    pinned to (a visit pins a version of a template on its school's path); an office or a bound
+    inspector also reads those of the jurisdictions below it (what it oversees). The schools come
+    from its anchor (jurisdiction, or a school account's school), its assigned schools and, for an
+    inspector, the schools of the visits it is on.
+    """
     if p.role == Role.admin:
         return ChecklistTemplate.id.isnot(None)
     clauses = [ChecklistTemplate.jurisdiction_id.is_(None)]
+    above: set[uuid.UUID] = set()
     for path in p.anchor_paths:
-        ancestor_ids = [uuid.UUID(x) for x in path.strip("/").split("/") if x]
-        clauses.append(ChecklistTemplate.jurisdiction_id.in_(ancestor_ids))
+        above.update(_path_ids(path))
         clauses.append(ChecklistTemplate.jurisdiction_id.in_(
             select(Jurisdiction.id).where(Jurisdiction.path.startswith(path, autoescape=True))))
+    if p.role == Role.inspector:
+        # Schools it sees without a jurisdiction: assigned ones, and those of the visits it is on.
+        on_visits = select(Visit.school_id).join(VisitInspector, VisitInspector.visit_id == Visit.id) \
+            .where(VisitInspector.inspector_id == p.user_id)
+        others = School.id.in_(on_visits)
+        if p.assigned_school_ids:
+            others = or_(School.id.in_(p.assigned_school_ids), others)
+        for path in session.scalars(select(School.jurisdiction_path).where(others).distinct()):
+            above.update(_path_ids(path))
+    if above:
+        clauses.append(ChecklistTemplate.jurisdiction_id.in_(sorted(above)))
     return or_(*clauses)
+
+
+def version_in_scope(session: Session, p: Principal, version_id: uuid.UUID) -> TemplateVersion | None:
+    """A template version the principal may read (`visible_filter`), or None like an unknown id."""
+    return session.scalar(select(TemplateVersion).join(ChecklistTemplate)
+                          .where(TemplateVersion.id == version_id, visible_filter(session, p)))
 
 
 def get_version(session: Session, version_id: uuid.UUID) -> TemplateVersion | None:

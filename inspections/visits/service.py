@@ -39,7 +39,7 @@ def _check_inspectors(session: Session, inspector_ids: list[uuid.UUID]) -> dict[
 def create(session: Session, *, school: School, created_by: User, inspector_ids: list[uuid.UUID],
            planned_for: date | None = None, template_version_id: uuid.UUID | None = None,
            notes: str | None = None, id: uuid.UUID | None = None) -> Visit:
-    """Plan a visit; the template version is pinned now (the effective one unless given)."""
+    """Plan a visit; it pins the template version in force for its school on its day (see `check_new`)."""
     [(version, errors)] = check_new(session, [dict(school=school, inspector_ids=inspector_ids, planned_for=planned_for,
                                                    template_version_id=template_version_id, id=id)])
     if errors:
@@ -56,6 +56,16 @@ def check_new(session: Session, specs: list[dict]) -> list[tuple[TemplateVersion
     """Validate visits to be planned, in a few queries for all of them: (pinned version, errors) each.
 
     A spec has school, inspector_ids, planned_for, template_version_id and id (both may be None).
+
+    The version pinned is always the one in force for the school on the planned day (today when none):
+    the nearest jurisdiction's published template, its latest version effective by then
+    (`templates.effective_version`), decided here and not by the caller. A `template_version_id` the
+    caller names is what its device had: when it is a published version of a template that applies to
+    the school (national, or of a jurisdiction on its path) but not the one in force (an older one, the
+    national one under a county standard, one not effective yet), the visit is still planned, pinned to
+    the version in force, and the record returned says which: a visit planned offline before a new
+    version was published keeps its answers. Any other id (unknown, a draft, another county's) is a
+    field error on `template_version_id` naming the version in force.
     """
     wanted = {i for sp in specs for i in sp["inspector_ids"]}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(wanted)))} if wanted else {}
@@ -87,24 +97,28 @@ def check_new(session: Session, specs: list[dict]) -> list[tuple[TemplateVersion
                 f"not an inspector whose jurisdiction covers this school: {', '.join(elsewhere)}")
         if sp.get("id") is not None and sp["id"] in taken:
             errors["id"] = ["is already used"]
-        if sp.get("template_version_id") is not None:
-            version = given.get(sp["template_version_id"])
-            # Only a published version of a template that applies to the school (national, or of a
-            # jurisdiction above it): another county's template, draft or not, is refused like an unknown id.
-            school_nodes = sp["school"].jurisdiction_path.strip("/").split("/")
-            if version is None or version.status != VersionStatus.published or (
-                    version.template.jurisdiction_id is not None
-                    and str(version.template.jurisdiction_id) not in school_nodes):
-                errors["template_version_id"] = ["is not a published template version"]
-        else:
-            key = (sp["school"].jurisdiction_path, sp.get("planned_for") or clock.today())
-            if key not in effective:
-                effective[key] = templates.effective_version(session, jurisdiction_path=key[0], on=key[1])
-            version = effective[key]
-            if version is None:
-                errors["template_version_id"] = ["no published template applies to this school"]
+        # The standard a visit is scored by is the one in force for its school on its day, decided here.
+        key = (sp["school"].jurisdiction_path, sp.get("planned_for") or clock.today())
+        if key not in effective:
+            effective[key] = templates.effective_version(session, jurisdiction_path=key[0], on=key[1])
+        version = effective[key]
+        asked = sp.get("template_version_id")
+        if version is None:
+            errors["template_version_id"] = ["no published template applies to this school"]
+        elif asked is not None and asked != version.id and not _applies(given.get(asked), sp["school"]):
+            errors["template_version_id"] = [
+                f"is not a published version of a template that applies to this school; the version in force "
+                f"for it on {key[1].isoformat()} is {version.template.code} version {version.number} ({version.id})"]
         out.append((version, errors))
     return out
+
+
+def _applies(version: TemplateVersion | None, school: School) -> bool:
+    """Whether a version is a published one of a template that applies to the school (national, or of a
+    jurisdiction on its path): a device may have pinned it; the visit gets the one in force instead."""
+    return version is not None and version.status == VersionStatus.published and (
+        version.template.jurisdiction_id is None
+        or str(version.template.jurisdiction_id) in school.jurisdiction_path.strip("/").split("/"))
 
 
 # --- the rules of a change, named once ---------------------------------------------------------

@@ -20,7 +20,6 @@ from inspections.scoring.models import VisitScore
 from inspections.errors import ValidationFailed
 from inspections.templates import service as templates
 from inspections.templates.enums import VersionStatus
-from inspections.templates.models import ChecklistTemplate, TemplateVersion
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit
 from schemas.scoring import (CountyReportOut, CountyRunIn, JobOut, LevelArgs, PreviewIn, ReportArgs, SelfReportIn,
@@ -48,11 +47,9 @@ class Preview(MethodView):
         any other id is answered exactly as one that does not exist.
         """
         db = session()
-        if body["template_version_id"] is not None and db.scalar(
-                select(TemplateVersion.id).join(ChecklistTemplate)
-                .where(TemplateVersion.id == body["template_version_id"],
-                       TemplateVersion.status == VersionStatus.published,
-                       templates.visible_filter(db, current_principal()))) is None:
+        seen = templates.version_in_scope(db, current_principal(), body["template_version_id"]) \
+            if body["template_version_id"] is not None else None
+        if body["template_version_id"] is not None and (seen is None or seen.status != VersionStatus.published):
             raise ValidationFailed("Invalid template", {"template_version_id": ["does not exist"]})
         version = scoring.version_for_preview(db, body["template_version_id"])
         return scoring.preview(version.definition, body["level"], body["facts"], school_type=body["school_type"])

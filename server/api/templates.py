@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from inspections.pagination import paginate
 from inspections.templates import service as templates
-from inspections.templates.models import ChecklistTemplate, TemplateVersion
+from inspections.templates.models import ChecklistTemplate
 from schemas.common import PageArgs, page_of
 from schemas.templates import TemplateIn, TemplateOut, TemplateVersionDetail, VersionIn
 from server.api.common import Blueprint, get_in_scope, page_response
@@ -93,8 +93,7 @@ class PublishVersion(MethodView):
     def post(self, version_id):
         """Publish a draft: it becomes immutable and applies to visits planned from its effective date."""
         db = session()
-        v = db.scalar(select(TemplateVersion).join(ChecklistTemplate)
-                      .where(TemplateVersion.id == version_id, templates.visible_filter(db, current_principal())))
+        v = templates.version_in_scope(db, current_principal(), version_id)
         if v is None:
             abort(404, message=f"No template version {version_id} here.")
         _managed_template(v.template_id)
@@ -124,8 +123,7 @@ class VersionById(MethodView):
     def get(self, version_id):
         """One version with its full definition (items and indicators)."""
         db = session()
-        v = db.scalar(select(TemplateVersion).join(ChecklistTemplate)
-                      .where(TemplateVersion.id == version_id, templates.visible_filter(db, current_principal())))
+        v = templates.version_in_scope(db, current_principal(), version_id)
         if v is None:
             abort(404, message=f"No template version {version_id} here.")
         return v

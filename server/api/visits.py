@@ -66,7 +66,11 @@ class Visits(MethodView):
     @blp.doc(security=[BEARER])
     @require(*PLANNERS)
     def post(self, body):
-        """Plan a visit to a school in my scope (an inspector planning one is put on it)."""
+        """Plan a visit to a school in my scope (an inspector planning one is put on it).
+
+        The visit pins the template version in force for the school on its planned day, whatever version
+        the client names (see `template_version_id`); the response shows the version pinned.
+        """
         db = session()
         visit = visits.create_in_scope(db, actor=current_principal(), school_id=body["school_id"],
                                        inspector_ids=list(body["inspector_ids"]), planned_for=body["planned_for"],

@@ -80,8 +80,7 @@ def _visible_version(p, version_id) -> TemplateVersion:
     except ValueError:
         abort(404)
     db = session()
-    v = db.scalar(select(TemplateVersion).join(ChecklistTemplate)
-                  .where(TemplateVersion.id == vid, templates.visible_filter(db, p)))
+    v = templates.version_in_scope(db, p, vid)
     if v is None:
         abort(404)
     return v
