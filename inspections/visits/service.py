@@ -252,7 +252,9 @@ def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: di
     """The one way a visit's fields change: planned_for, notes, inspector_ids, status.
 
     A status is moved along the lifecycle (planned -> in_progress -> submitted compose; cancelled from
-    either open state); submitting records the scoring effect. Bumps the version once; audited.
+    either open state); submitting records the scoring effect. A planned visit moved to another day is
+    pinned to the version in force on that day (as `check_new` pins a new one); one already answered keeps
+    its version. Bumps the version once; audited.
     Raises Forbidden (not on the visit), Conflict (frozen, unreachable status, no answers to submit),
     Stale (expected_version given and behind), ValidationFailed (inspectors).
     """
@@ -279,6 +281,13 @@ def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: di
         visit.inspector_links = [VisitInspector(inspector_id=i) for i in dict.fromkeys(changes["inspector_ids"])]
     if changes.get("planned_for") is not None:
         visit.planned_for = changes["planned_for"]
+        if visit.status == VisitStatus.planned:
+            # Not started (no answers yet): scored by the standard in force on its new day, as a visit
+            # planned for that day would be (check_new). Once answered, its checklist stays the one answered.
+            version = templates.effective_version(session, jurisdiction_path=visit.school.jurisdiction_path,
+                                                  on=visit.planned_for)
+            if version is not None and version.id != visit.template_version_id:
+                visit.template_version = version
     if "notes" in changes:
         visit.notes = changes["notes"]
     if changes.get("status") is not None and changes["status"] != visit.status:

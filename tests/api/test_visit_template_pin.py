@@ -139,3 +139,37 @@ def test_schedules_pin_the_version_in_force_on_each_day(client, session, world):
     pinned = dict(session.execute(select(Visit.planned_for, Visit.template_version_id)
                                   .where(Visit.school_id == world.school_a1.id)).all())
     assert pinned == {date.fromisoformat(world.soon): world.v1.id, date.fromisoformat(world.later): world.v2.id}
+
+
+@pytest.mark.parametrize("way", ["rest", "push"])
+def test_a_planned_visit_moved_to_another_day_takes_the_version_in_force_then(client, session, world, way):
+    """Moving a visit not yet started across a new version's first day pins that version (the same bypass
+    as pinning it by hand); a visit already answered keeps the checklist it was answered on."""
+    h = token_for(session, world.inspector_a1)
+    planned = client.post("/api/v1/visits", json={"school_id": str(world.school_a1.id), "planned_for": world.soon},
+                          headers=h).json
+    started = client.post("/api/v1/visits", json={"school_id": str(world.school_a1.id), "planned_for": world.soon},
+                          headers=h).json
+    r = client.put(f"/api/v1/visits/{started['id']}/responses", headers=h,
+                   json={"answers": [{"item_code": "enrolment", "value": answer_value("enrolment")}]})
+    assert r.status_code == 200, r.json
+    for v in (planned, started):
+        if way == "rest":
+            current = client.get(f"/api/v1/visits/{v['id']}", headers=h).json
+            r = client.patch(f"/api/v1/visits/{v['id']}", json={"planned_for": world.later, "version": current["version"]},
+                             headers=h)
+            assert r.status_code == 200, r.json
+        else:
+            current = client.get(f"/api/v1/visits/{v['id']}", headers=h).json
+            (res,) = push(client, h, mutation("visit", "update", id=v["id"], base_version=current["version"],
+                                              planned_for=world.later))
+            assert res["status"] == "applied", res
+    session.expire_all()
+    assert session.get(Visit, uuid.UUID(planned["id"])).template_version_id == world.v2.id
+    assert session.get(Visit, uuid.UUID(started["id"])).template_version_id == world.v1.id
+    # Back to a day of the first version: the first version again.
+    current = client.get(f"/api/v1/visits/{planned['id']}", headers=h).json
+    assert client.patch(f"/api/v1/visits/{planned['id']}", json={"planned_for": world.soon,
+                                                                 "version": current["version"]}, headers=h).status_code == 200
+    session.expire_all()
+    assert session.get(Visit, uuid.UUID(planned["id"])).template_version_id == world.v1.id
