@@ -221,7 +221,7 @@ class ScheduleById(MethodView):
     @blp.doc(security=[BEARER])
     @require(*MANAGERS)
     def delete(self, schedule_id):
-        """Delete a schedule; its visits still planned for today or later are cancelled."""
+        """Delete a schedule; every visit of it not yet started (upcoming, late or missed) is cancelled."""
         db = session()
         n = planning.delete_schedule(db, _schedule(schedule_id), actor_id=current_principal().user_id,
                                      today=clock.today())
