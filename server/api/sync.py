@@ -121,10 +121,16 @@ class Conflicts(MethodView):
 class ResolveConflict(MethodView):
     @blp.arguments(ResolveIn)
     @blp.response(200, ConflictOut)
+    @blp.alt_response(409, description="Already resolved; the visit is frozen; or the record was deleted on the "
+                                       "server and a client or custom value was chosen (it has nothing to be written "
+                                       "to: the conflict stays open; answer the item again, then take the server's "
+                                       "side).")
     @blp.doc(security=[BEARER])
     @require(Role.admin, Role.office, Role.inspector)
     def post(self, body):
-        """Settle a conflict: server, client or a custom value per field; writes a new version."""
+        """Settle a conflict: server, client or a custom value per field; writes a new version.
+
+        If the record was deleted on the server meanwhile, only the server's side (the deletion) settles it."""
         db = session()
         conflict = get_in_scope(Conflict, body["conflict_id"], conflict_service.scope_criterion(current_principal()))
         conflict_service.resolve(db, conflict, user=current_user(), principal=current_principal(),
