@@ -106,7 +106,7 @@ class Conflicts(MethodView):
     @blp.doc(security=[BEARER])
     @require(*STAFF)
     def get(self, query, limit, cursor):
-        """Conflicts on records in my scope, newest first."""
+        """Conflicts on records in my scope, newest first (by creation, then id: a stable order to page in)."""
         stmt = select(Conflict).where(conflict_service.scope_criterion(current_principal()))
         if query["status"] != "all":
             stmt = stmt.where(Conflict.status == query["status"])
@@ -114,7 +114,8 @@ class Conflicts(MethodView):
             stmt = stmt.where(Conflict.visit_id == query["visit_id"])
         if query["id"]:
             stmt = stmt.where(Conflict.id == query["id"])
-        return page_response(paginate(session(), stmt, [Conflict.created_at, Conflict.id], cursor=cursor, limit=limit))
+        return page_response(paginate(session(), stmt, [Conflict.created_at, Conflict.id], cursor=cursor, limit=limit,
+                                      descending=True))
 
 
 @blp.route("/conflicts/resolve")
