@@ -303,3 +303,18 @@ def test_deleting_a_schedule_cancels_its_late_visits_too(client, session, world,
     assert session.scalar(select(func.count()).select_from(ScheduleOccurrence)) == 0
     for state in ("upcoming", "late", "missed"):
         assert client.get(PLANNED, headers=world.h["office_a1"], query_string={"state": state}).json["items"] == []
+
+
+@pytest.mark.parametrize("version", [2**63, 2**31, -1])
+def test_a_version_no_record_can_have_is_422_on_the_field_and_changes_nothing(client, session, world, version):
+    sid = client.post(SCHEDULES, json=_body(world), headers=world.h["office_a1"]).json["id"]
+    r = client.patch(f"{SCHEDULES}/{sid}", json={"notes": "moved", "version": version}, headers=world.h["office_a1"])
+    assert r.status_code == 422 and r.content_type == "application/problem+json", r.json
+    assert list(r.json["errors"]) == ["version"]
+    [planned, *_] = client.get(PLANNED, headers=world.h["office_a1"]).json["items"]
+    r = client.put(f"{PLANNED}/{planned['id']}/inspectors", json={"inspector_ids": [str(world.inspector_a1.id)],
+                                                                  "version": version}, headers=world.h["office_a1"])
+    assert r.status_code == 422 and list(r.json["errors"]) == ["version"], r.json
+    session.expire_all()
+    s = session.get(VisitSchedule, uuid.UUID(sid))
+    assert s.notes is None and s.version == 1
