@@ -71,7 +71,8 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
         if kept:
             raise ConflictError(f"the {conflict.entity} was deleted on the server, so the chosen value cannot be "
                                 f"kept by settling this conflict, which stays open; {_GONE_HOW[conflict.entity]}, "
-                                f"then settle this conflict with take \"server\"", {f"fields.{n}": [m] for n, m in kept.items()})
+                                f"then settle this conflict with take \"server\"",
+                                {f"fields.{n}": [m] for n, m in kept.items()})
     if gone or (not values and visit.status not in visits.OPEN):
         # Nothing is to be written: the record is gone and nothing chosen needs it, or the server's values
         # stand on a frozen visit. The conflict is closed, saying so, rather than left open for ever.

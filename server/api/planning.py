@@ -106,7 +106,8 @@ class AssignIn(Schema):
 
 
 class DeletedOut(Schema):
-    cancelled_visits = WholeNumber(metadata={"description": "The schedule's visits not yet started that were cancelled."})
+    cancelled_visits = WholeNumber(metadata={"description": "The schedule's visits not yet started that were "
+                                                            "cancelled."})
 
 
 SchedulePage = page_of(ScheduleOut, "SchedulePage")
