@@ -56,12 +56,15 @@ def _decode(cursor: str, order_cols: list) -> tuple:
         raise ValidationFailed("Invalid cursor", {"cursor": ["is not a cursor this API issued"]}) from None
 
 
-def paginate(session: Session, stmt: Select, order_cols: list, *, cursor: str | None, limit: int) -> Page:
-    """Rows after `cursor` ordered by `order_cols` (the last must be unique), at most `limit`."""
-    stmt = stmt.order_by(*order_cols)
+def paginate(session: Session, stmt: Select, order_cols: list, *, cursor: str | None, limit: int,
+             descending: bool = False) -> Page:
+    """Rows after `cursor` ordered by `order_cols` (the last must be unique), at most `limit`; `descending`
+    orders every column from the highest (newest first), the last one still breaking ties."""
+    stmt = stmt.order_by(*(c.desc() for c in order_cols)) if descending else stmt.order_by(*order_cols)
     if cursor:
         after = _decode(cursor, order_cols)
-        stmt = stmt.where(tuple_(*order_cols) > tuple_(*after))
+        stmt = stmt.where(tuple_(*order_cols) < tuple_(*after) if descending
+                          else tuple_(*order_cols) > tuple_(*after))
     rows = list(session.scalars(stmt.limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]

@@ -73,6 +73,16 @@ class JSONBool(fields.Boolean):
 VERSION = validate.Range(min=0, max=2**31 - 1)
 
 
+class Version(WholeNumber):
+    """A record version a request says it is based on: a whole number within what a version can be (else 422
+    on the field, never a 409 saying it moved on, nor a query failing). The one definition every way in uses."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["validate"] = [VERSION, *([kwargs["validate"]] if callable(kwargs.get("validate"))
+                                         else kwargs.get("validate") or [])]
+        super().__init__(*args, **kwargs)
+
+
 class PageArgs(Schema):
     limit = WholeNumber(text=True, load_default=50, validate=validate.Range(min=1, max=500),
                            metadata={"description": "Items per page (1-500)."})

@@ -1,7 +1,7 @@
 """Sync wire formats: pull pages, push batches and their results, conflicts."""
 from marshmallow import Schema, fields, validate
 
-from schemas.common import VERSION, WholeNumber
+from schemas.common import Version, WholeNumber
 from schemas.fastload import EachOrInvalid, FastSchema
 
 OPS = ("create", "update", "delete")
@@ -54,8 +54,8 @@ class MutationIn(FastSchema):
                        "answering it; the ticket's state machine applies, a refusal is `rejected` with its reason)."})
     id = fields.UUID(required=True)
     op = fields.String(required=True, validate=validate.OneOf(OPS))
-    base_version = WholeNumber(load_default=None, allow_none=True, validate=VERSION,
-                                  metadata={"description": "The server version the change was made on."})
+    base_version = Version(load_default=None, allow_none=True,
+                           metadata={"description": "The server version the change was made on."})
     # Keys and values are checked per entity by sync.fields (a typed key field here would re-check each key).
     fields_ = fields.Dict(data_key="fields", attribute="fields", load_default=dict)
 

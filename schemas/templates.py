@@ -39,7 +39,9 @@ class TemplateIn(Schema):
 class VersionIn(Schema):
     overlay = fields.Dict(required=True, metadata={
         "description": "set_thresholds, set_rules, add_items, add_indicators, disable (see docs)."})
-    effective_from = fields.Date(required=True, validate=DATES)
+    effective_from = fields.Date(load_default=None, allow_none=True, validate=DATES, metadata={
+        "description": "The first day it applies: today or later; left out or null, it applies from publication "
+                       "(as the empty date on the web form)."})
 
 
 class TemplateVersionDetail(TemplateVersionOut):

@@ -57,4 +57,5 @@ class TransitionIn(Schema):
     to = fields.Enum(TicketStatus, required=True)
     note = fields.String(load_default=None, validate=validate.Length(max=4000))
     plan = fields.List(fields.Nested(Milestone), load_default=None, validate=validate.Length(max=50))
-    photo_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=50))
+    photo_ids = fields.List(fields.UUID(), load_default=list, validate=validate.Length(max=50), metadata={
+        "description": "Evidence photos uploaded for this ticket, each named once (a photo named twice is a 422)."})

@@ -4,7 +4,7 @@ import math
 from marshmallow import Schema, fields, validate
 
 from inspections.visits.enums import VisitStatus
-from schemas.common import DATES, VERSION, JSONBool, WholeNumber
+from schemas.common import DATES, JSONBool, Version, WholeNumber
 
 ITEM = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$", error="an item code")
 
@@ -40,7 +40,7 @@ class ResponseIn(Schema):
                        "Another is refused (422, `answers.N.value`): the rule scoring judges answers by."})
     note = fields.String(allow_none=True, validate=validate.Length(max=4000))
     flagged = JSONBool()
-    version = WholeNumber(validate=VERSION, metadata={
+    version = Version(metadata={
         "description": "The answer's version this edit is based on; refused (409) if the answer moved on."})
 
 
@@ -91,8 +91,7 @@ class VisitPatch(Schema):
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20))
     notes = fields.String(validate=validate.Length(max=4000))
     status = fields.Enum(VisitStatus, metadata={"description": "planned -> in_progress -> submitted; or cancelled."})
-    version = WholeNumber(validate=VERSION,
-                             metadata={"description": "If given, the change is refused (409) unless it matches."})
+    version = Version(metadata={"description": "If given, the change is refused (409) unless it matches."})
 
 
 class VisitQuery(Schema):

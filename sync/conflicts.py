@@ -17,6 +17,11 @@ from sync import fields as wire
 from sync.models import Conflict
 
 TAKES = ("server", "client", "custom")
+# A choice that cannot be kept because the record was deleted on the server: what to say, and how to keep it.
+_GONE = {"response": "the answer was deleted on the server; this value can only be kept as a new answer",
+         "visit": "the visit was deleted on the server; this value can only be kept on a new visit"}
+_GONE_HOW = {"response": "to keep the value, answer the item again (a new answer on the visit)",
+             "visit": "to keep the value, record the visit again"}
 
 
 def scope_criterion(p: Principal):
@@ -56,13 +61,24 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
             values[name] = conflict.fields[name]["client"]
         elif choice["take"] == "custom":
             values[name] = choice["value"]
-    if record is None or visit is None or (not values and visit.status not in visits.OPEN):
-        # Nothing can be written (the record is gone) or nothing is to be (the server's values stand on a
-        # frozen visit): the conflict is closed, saying so, rather than left open for ever.
-        if values and record is not None:
+    gone = record is None or visit is None
+    if gone:
+        # The record was deleted on the server: a value chosen from the device (or typed) has nothing to be
+        # written to, and closing the conflict would drop it. Refuse, and leave the conflict open (it keeps
+        # the value) until the user has kept it anew; taking the server's side (the deletion) closes it.
+        kept = {name: _GONE[conflict.entity] for name, choice in choices.items()
+                if name != "_deleted" and choice["take"] in ("client", "custom")}
+        if kept:
+            raise ConflictError(f"the {conflict.entity} was deleted on the server, so the chosen value cannot be "
+                                f"kept by settling this conflict, which stays open; {_GONE_HOW[conflict.entity]}, "
+                                f"then settle this conflict with take \"server\"",
+                                {f"fields.{n}": [m] for n, m in kept.items()})
+    if gone or (not values and visit.status not in visits.OPEN):
+        # Nothing is to be written: the record is gone and nothing chosen needs it, or the server's values
+        # stand on a frozen visit. The conflict is closed, saying so, rather than left open for ever.
+        if values and not gone:
             visits.require_open(visit)
-        return _close(session, conflict, user, choices, {}, getattr(record, "version", None),
-                      gone=record is None or visit is None)
+        return _close(session, conflict, user, choices, {}, getattr(record, "version", None), gone=gone)
     # A resolution is the write it stands for, with the chosen values: the same service call, so the
     # same rules (who may, the visit still open, only a planned visit with no answers is deleted, ...).
     if values.pop("_deleted", False):

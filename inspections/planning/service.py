@@ -129,8 +129,9 @@ def create_schedule(session: Session, *, school: School, created_by: User, recur
         VisitSchedule.end_date.is_(None) if end_date is None else VisitSchedule.end_date == end_date)).all()
     if any(set(other.inspector_ids) == set(inspector_ids) for other in same):
         raise Conflict(SAME_SCHEDULE())
+    # Stamped by the business clock: its day is the first one `generate` plans for.
     s = VisitSchedule(school_id=school.id, recurrence=recurrence, every=every, start_date=start_date,
-                      end_date=end_date, created_by_id=created_by.id, notes=notes)
+                      end_date=end_date, created_by_id=created_by.id, notes=notes, created_at=clock.now())
     s.school = school
     s.inspector_links = [ScheduleInspector(inspector_id=i) for i in inspector_ids]
     session.add(s)
@@ -210,20 +211,24 @@ def _replan(session: Session, schedule: VisitSchedule, *, actor_id, today: date,
 
 
 def delete_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid.UUID, today: date) -> int:
-    """Delete a schedule; its visits still planned for today or later are cancelled. Returns how many."""
-    future = session.scalars(select(Visit).join(ScheduleOccurrence, ScheduleOccurrence.visit_id == Visit.id)
-                             .where(ScheduleOccurrence.schedule_id == schedule.id,
-                                    Visit.status == VisitStatus.planned, Visit.planned_for >= today)).all()
-    for v in future:
+    """Delete a schedule; every visit of it not yet started (still planned, whatever its date: upcoming, late or
+    missed) is cancelled, so none is left planned without its schedule. Returns how many."""
+    pending = session.scalars(select(Visit).join(ScheduleOccurrence, ScheduleOccurrence.visit_id == Visit.id)
+                              .where(ScheduleOccurrence.schedule_id == schedule.id,
+                                     Visit.status == VisitStatus.planned)
+                              .order_by(Visit.planned_for, Visit.id)).all()
+    for v in pending:
         visits.transition(session, v, VisitStatus.cancelled)
         v.version += 1
         audit.record(session, actor_id=actor_id, action="cancel", entity="visit", entity_id=v.id,
-                     data={"reason": "schedule deleted", "schedule_id": str(schedule.id)})
+                     data={"reason": "schedule deleted", "schedule_id": str(schedule.id),
+                           "planned_for": v.planned_for.isoformat() if v.planned_for else None,
+                           "past": bool(v.planned_for and v.planned_for < today)})
     audit.record(session, actor_id=actor_id, action="delete", entity="visit_schedule", entity_id=schedule.id,
-                 data={"school_id": str(schedule.school_id), "cancelled_visits": len(future)})
+                 data={"school_id": str(schedule.school_id), "cancelled_visits": len(pending)})
     session.delete(schedule)
     session.flush()
-    return len(future)
+    return len(pending)
 
 
 def generate(session: Session, *, today: date, horizon_days: int = HORIZON_DAYS,
@@ -232,8 +237,9 @@ def generate(session: Session, *, today: date, horizon_days: int = HORIZON_DAYS,
     """Materialise planned visits for every active schedule up to `today + horizon_days`.
 
     Idempotent: a (schedule, date) pair gets one visit ever (the occurrence's primary key; a
-    concurrent run losing the race skips the date). Dates from the schedule's creation onwards
-    are made, so a run after downtime catches up (those visits then show as late or missed);
+    concurrent run losing the race skips the date). Dates from the business day of the schedule's
+    creation onwards are made (never a day already past when it was made), so a run after downtime
+    catches up (those visits then show as late or missed);
     `not_before` stops that (a schedule just edited plans from today on). The caller commits.
     """
     until = today + timedelta(days=horizon_days)
@@ -246,7 +252,7 @@ def generate(session: Session, *, today: date, horizon_days: int = HORIZON_DAYS,
     totals = {"schedules": 0, "created": 0, "existing": 0, "skipped": 0}
     for schedule in session.scalars(stmt).all():
         totals["schedules"] += 1
-        since = max(schedule.start_date, schedule.created_at.date(), not_before or date.min)
+        since = max(schedule.start_date, clock.day_of(schedule.created_at), not_before or date.min)
         dates = list(occurrences(schedule, since, until))
         done = set(session.scalars(select(ScheduleOccurrence.due_on).where(
             ScheduleOccurrence.schedule_id == schedule.id, ScheduleOccurrence.due_on.in_(dates)))) if dates else set()

@@ -180,8 +180,8 @@ def create_version(session: Session, template: ChecklistTemplate, *, overlay: di
     if problems:
         raise DefinitionError(problems, "A local template may not be looser than a standard above it")
     if effective_from is not None and effective_from < clock.today():
-        raise ValidationFailed("Invalid version", {"effective_from": ["must be today or later (leave it empty to "
-                                                                      "apply from publication)"]})
+        raise ValidationFailed("Invalid version", {"effective_from": ["must be today or later (or no date: left out "
+                                                                      "or null, to apply from publication)"]})
     base = previous.definition if previous is not None and previous.parent_version_id == parent_version.id \
         else parent_version.definition
     if _substance(definition) == _substance(base):

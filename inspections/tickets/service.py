@@ -6,6 +6,7 @@ are events too, so a ticket's whole history reads from one table.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -39,6 +40,7 @@ INVALID_EVIDENCE = Says("ticket.invalid_evidence", "Invalid evidence")
 NOT_OWN_PHOTOS = Says("ticket.not_own_photos", "only your own photos that have fully arrived can be evidence")
 EVIDENCE_BEING_CHECKED = Says("ticket.evidence_being_checked",
                               "the evidence photos are still being checked; verify the ticket once they are")
+PHOTO_TWICE = Says("ticket.photo_twice", "names the same photo more than once: {photos}")
 PHOTOS_ELSEWHERE = Says("ticket.photos_elsewhere", "not uploaded as evidence for this ticket, or already used by "
                                                    "an earlier step: {photos}")
 
@@ -97,6 +99,11 @@ def transition(session: Session, ticket: Ticket, *, to: TicketStatus, actor: Pri
         raise Forbidden(NOT_YOUR_STEP(status=ticket.status.value, to=to.value, role=actor.role.value,
                                       roles=" or ".join(r.value for r in rule.roles)))
     errors: dict[str, list[str]] = {}
+    # A photo is one piece of evidence: named twice, the step says something other than what it is (refused on
+    # every way in: the API, a device's ticket_event, the page's form).
+    twice = [str(i) for i, n in Counter(photo_ids or []).items() if n > 1]
+    if twice:
+        errors["photo_ids"] = [PHOTO_TWICE(photos=", ".join(twice))]
     if rule.needs_note and not (note and note.strip()):
         errors["note"] = [NOTE_REQUIRED()]
     if rule.needs_plan and not plan:
@@ -109,9 +116,9 @@ def transition(session: Session, ticket: Ticket, *, to: TicketStatus, actor: Pri
             if due is not None and due < today:
                 errors[f"plan.{i}.due"] = [MILESTONE_PAST(due=due.isoformat())]
     photos = []
-    if rule.needs_evidence:
+    if rule.needs_evidence and not twice:
         photos = _evidence_photos(session, ticket, photo_ids or [], actor)
-        if not photos and not (note and len(note.strip()) >= 20):
+        if not photos and not twice and not (note and len(note.strip()) >= 20):
             errors["photo_ids"] = [EVIDENCE_REQUIRED()]
     if errors:
         raise ValidationFailed(STEP_INCOMPLETE(), errors)

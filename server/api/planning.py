@@ -18,7 +18,7 @@ from inspections.planning.enums import PlanState, Recurrence
 from inspections.planning.models import ScheduleInspector, VisitSchedule
 from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit, VisitInspector
-from schemas.common import DATES, PageArgs, WholeNumber, page_of
+from schemas.common import DATES, PageArgs, Version, WholeNumber, page_of
 from server.api.common import Blueprint, get_in_scope, page_response
 from server.auth import BEARER, current_principal, current_user, require
 from server.extensions import session
@@ -53,7 +53,7 @@ class SchedulePatch(Schema):
     inspector_ids = fields.List(fields.UUID(), validate=validate.Length(max=20), metadata=INSPECTORS_DOC)
     active = fields.Boolean()
     notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    version = WholeNumber(metadata={"description": "If given, the change is refused (409) unless it matches."})
+    version = Version(metadata={"description": "If given, the change is refused (409) unless it matches."})
 
 
 class ScheduleOut(Schema):
@@ -102,11 +102,12 @@ class PlannedVisitOut(Schema):
 
 class AssignIn(Schema):
     inspector_ids = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=20))
-    version = WholeNumber(metadata={"description": "If given, the change is refused (409) unless it matches."})
+    version = Version(metadata={"description": "If given, the change is refused (409) unless it matches."})
 
 
 class DeletedOut(Schema):
-    cancelled_visits = WholeNumber(metadata={"description": "Planned visits from today on that were cancelled."})
+    cancelled_visits = WholeNumber(metadata={"description": "The schedule's visits not yet started that were "
+                                                            "cancelled."})
 
 
 SchedulePage = page_of(ScheduleOut, "SchedulePage")
@@ -221,7 +222,7 @@ class ScheduleById(MethodView):
     @blp.doc(security=[BEARER])
     @require(*MANAGERS)
     def delete(self, schedule_id):
-        """Delete a schedule; its visits still planned for today or later are cancelled."""
+        """Delete a schedule; every visit of it not yet started (upcoming, late or missed) is cancelled."""
         db = session()
         n = planning.delete_schedule(db, _schedule(schedule_id), actor_id=current_principal().user_id,
                                      today=clock.today())

@@ -106,7 +106,7 @@ class Conflicts(MethodView):
     @blp.doc(security=[BEARER])
     @require(*STAFF)
     def get(self, query, limit, cursor):
-        """Conflicts on records in my scope, newest first."""
+        """Conflicts on records in my scope, newest first (by creation, then id: a stable order to page in)."""
         stmt = select(Conflict).where(conflict_service.scope_criterion(current_principal()))
         if query["status"] != "all":
             stmt = stmt.where(Conflict.status == query["status"])
@@ -114,17 +114,24 @@ class Conflicts(MethodView):
             stmt = stmt.where(Conflict.visit_id == query["visit_id"])
         if query["id"]:
             stmt = stmt.where(Conflict.id == query["id"])
-        return page_response(paginate(session(), stmt, [Conflict.created_at, Conflict.id], cursor=cursor, limit=limit))
+        return page_response(paginate(session(), stmt, [Conflict.created_at, Conflict.id], cursor=cursor, limit=limit,
+                                      descending=True))
 
 
 @blp.route("/conflicts/resolve")
 class ResolveConflict(MethodView):
     @blp.arguments(ResolveIn)
     @blp.response(200, ConflictOut)
+    @blp.alt_response(409, description="Already resolved; the visit is frozen; or the record was deleted on the "
+                                       "server and a client or custom value was chosen (it has nothing to be written "
+                                       "to: the conflict stays open; answer the item again, then take the server's "
+                                       "side).")
     @blp.doc(security=[BEARER])
     @require(Role.admin, Role.office, Role.inspector)
     def post(self, body):
-        """Settle a conflict: server, client or a custom value per field; writes a new version."""
+        """Settle a conflict: server, client or a custom value per field; writes a new version.
+
+        If the record was deleted on the server meanwhile, only the server's side (the deletion) settles it."""
         db = session()
         conflict = get_in_scope(Conflict, body["conflict_id"], conflict_service.scope_criterion(current_principal()))
         conflict_service.resolve(db, conflict, user=current_user(), principal=current_principal(),

@@ -50,7 +50,7 @@ class Visits(MethodView):
     @blp.doc(security=[BEARER])
     @require(*EVERYONE)
     def get(self, query, limit, cursor):
-        """Visits in my scope, newest first by creation."""
+        """Visits in my scope, newest first by creation (then by id: a stable order to page in)."""
         p = current_principal()
         stmt = select(Visit).where(visit_filter(p)).options(selectinload(Visit.inspector_links))
         if query["school_id"]:
@@ -59,7 +59,8 @@ class Visits(MethodView):
             stmt = stmt.where(Visit.status == query["status"])
         if query["mine"]:
             stmt = stmt.where(exists().where(VisitInspector.visit_id == Visit.id, VisitInspector.inspector_id == p.user_id))
-        return page_response(paginate(session(), stmt, [Visit.created_at, Visit.id], cursor=cursor, limit=limit))
+        return page_response(paginate(session(), stmt, [Visit.created_at, Visit.id], cursor=cursor, limit=limit,
+                                      descending=True))
 
     @blp.arguments(VisitIn)
     @blp.response(201, VisitOut)

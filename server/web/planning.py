@@ -262,7 +262,7 @@ def planning_pause(schedule_id):
 
 @bp.route("/planning/schedules/<schedule_id>/delete", methods=["GET", "POST"])
 def planning_delete(schedule_id):
-    """Delete a schedule, after a confirmation page (its visits still planned from today on are cancelled)."""
+    """Delete a schedule, after a confirmation page (its visits not yet started are cancelled)."""
     p = _principal(Role.office, Role.admin)
     db, s = session(), _schedule_or_404(p, schedule_id)
     if request.method == "GET":

@@ -261,3 +261,60 @@ def test_schedule_notes_have_a_limit_in_the_domain(session, world):
                                  recurrence=planning.Recurrence.monthly, start_date=clock.today(),
                                  inspector_ids=[world.inspector_a1.id], notes="x" * 2001)
     assert "at most 2,000 characters" in str(e.value.fields["notes"][0])
+
+
+# 30 November 2026 in UTC: 15:46 is 23:46 on the 30th in Beijing, 17:46 is already 01:46 on 1 December.
+@pytest.mark.parametrize("utc_hour,business_today,expected", [
+    (15, "2026-11-30", ["2026-11-30", "2026-12-30"]),            # through 2027-01-29 (60 days)
+    (17, "2026-12-01", ["2026-12-30", "2027-01-30"]),            # the 30th of November is already past
+])
+def test_a_new_schedule_plans_from_the_business_day_not_the_utc_day(client, session, world, monkeypatch,
+                                                                    utc_hour, business_today, expected):
+    from datetime import datetime, timezone
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 11, 30, utc_hour, 46, tzinfo=timezone.utc))
+    assert clock.today().isoformat() == business_today
+    r = client.post(SCHEDULES, json=_body(world, start_date="2026-01-30"), headers=world.h["office_a1"])
+    assert r.status_code == 201, r.json
+    planned = client.get(PLANNED, headers=world.h["office_a1"], query_string={"state": "upcoming"}).json["items"]
+    assert [p["planned_for"] for p in planned] == expected
+    # Nothing was planned for a day already past (no late or missed visit from a schedule just made).
+    assert client.get(PLANNED, headers=world.h["office_a1"], query_string={"state": "late"}).json["items"] == []
+    assert session.scalar(select(func.count()).select_from(Visit)) == len(expected)
+
+
+def test_deleting_a_schedule_cancels_its_late_visits_too(client, session, world, monkeypatch):
+    """A visit of the schedule whose day has passed (late, still planned) is cancelled with the others, not left
+    planned without its schedule to turn missed."""
+    from datetime import datetime, timezone
+    from inspections.planning import service as planning
+    from inspections.planning.models import ScheduleOccurrence
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 11, 20, 17, 46, tzinfo=timezone.utc))  # 21 Nov
+    sid = client.post(SCHEDULES, json=_body(world, start_date="2026-01-30"),
+                      headers=world.h["office_a1"]).json["id"]
+    monkeypatch.setattr(clock, "now", lambda: datetime(2026, 12, 3, 17, 46, tzinfo=timezone.utc))  # 4 Dec
+    planning.generate(session, today=clock.today(), schedule_ids=[uuid.UUID(sid)])
+    session.commit()
+    late = client.get(PLANNED, headers=world.h["office_a1"], query_string={"state": "late"}).json["items"]
+    assert [(p["planned_for"], p["schedule_id"]) for p in late] == [("2026-11-30", sid)]
+    r = client.delete(f"{SCHEDULES}/{sid}", headers=world.h["office_a1"])
+    assert r.status_code == 200 and r.json == {"cancelled_visits": 3}  # 30 Nov (late), 30 Dec, 30 Jan
+    session.expire_all()
+    assert set(session.scalars(select(Visit.status))) == {VisitStatus.cancelled}
+    assert session.scalar(select(func.count()).select_from(ScheduleOccurrence)) == 0
+    for state in ("upcoming", "late", "missed"):
+        assert client.get(PLANNED, headers=world.h["office_a1"], query_string={"state": state}).json["items"] == []
+
+
+@pytest.mark.parametrize("version", [2**63, 2**31, -1])
+def test_a_version_no_record_can_have_is_422_on_the_field_and_changes_nothing(client, session, world, version):
+    sid = client.post(SCHEDULES, json=_body(world), headers=world.h["office_a1"]).json["id"]
+    r = client.patch(f"{SCHEDULES}/{sid}", json={"notes": "moved", "version": version}, headers=world.h["office_a1"])
+    assert r.status_code == 422 and r.content_type == "application/problem+json", r.json
+    assert list(r.json["errors"]) == ["version"]
+    [planned, *_] = client.get(PLANNED, headers=world.h["office_a1"]).json["items"]
+    r = client.put(f"{PLANNED}/{planned['id']}/inspectors", json={"inspector_ids": [str(world.inspector_a1.id)],
+                                                                  "version": version}, headers=world.h["office_a1"])
+    assert r.status_code == 422 and list(r.json["errors"]) == ["version"], r.json
+    session.expire_all()
+    s = session.get(VisitSchedule, uuid.UUID(sid))
+    assert s.notes is None and s.version == 1

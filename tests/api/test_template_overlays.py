@@ -191,3 +191,25 @@ def test_the_api_refuses_a_stale_draft_an_absurd_threshold_and_one_looser_than_t
     assert client.post(f"/api/v1/templates/versions/{c['id']}/publish", headers=world.h_city).status_code == 200
     r = client.post(url, headers=h, json={"overlay": {"set_thresholds": {"R2": {"primary": "1.3"}}}, "effective_from": SOON})
     assert r.status_code == 422 and "city-a" in str(r.json["errors"]), r.json
+
+
+def test_a_version_without_an_effective_date_applies_from_publication_as_on_the_form(client, session, world):
+    """Found by a break-it pass: the refusal of a past date said "leave it empty to apply from publication", yet
+    the API refused a missing, null or empty date. Left out or null it is taken (as the form's empty date and the
+    service take it); an empty string is no date (422 on the field); a past date says what is accepted."""
+    h = world.h_office
+    tpl = client.post("/api/v1/templates", headers=h, json={
+        "code": "county-a1", "name": "A1 县标准", "jurisdiction_id": str(world.county_a1.id),
+        "parent_id": _national_id(client, h)}).json
+    url = f"/api/v1/templates/{tpl['id']}/versions"
+    past = (clock.today() - timedelta(days=1)).isoformat()
+    for bad, says in (("", "Not a valid date."), (past, "or no date: left out or null, to apply from publication")):
+        r = client.post(url, headers=h, json={"overlay": {"set_thresholds": {"R1": {"primary": "4.4"}}},
+                                              "effective_from": bad})
+        assert r.status_code == 422 and says in r.json["errors"]["effective_from"][0], r.json
+    assert client.get(f"/api/v1/templates/{tpl['id']}", headers=h).json["versions"] == []
+    left_out = client.post(url, headers=h, json={"overlay": {"set_thresholds": {"R1": {"primary": "4.4"}}}})
+    assert left_out.status_code == 201 and left_out.json["effective_from"] is None, left_out.json
+    null = client.post(url, headers=h, json={"overlay": {"set_thresholds": {"R2": {"primary": "1.1"}}},
+                                             "effective_from": None})
+    assert null.status_code == 201 and null.json["effective_from"] is None, null.json

@@ -141,3 +141,29 @@ def test_a_broken_photo_cannot_carry_the_step_to_verification(app, client, sessi
     r = client.post(url, json={"to": "awaiting_verification", "photo_ids": [good.json["id"]]}, headers=world.h_school)
     assert r.status_code == 201, r.json
     assert client.post(url, json={"to": "closed"}, headers=world.h_insp).status_code == 201
+
+
+def test_a_photo_named_twice_is_refused_on_every_way_in_and_nothing_is_written(app, client, session, world):
+    """Found by a break-it pass: `photo_ids: [p, p]` was taken (as one photo). A step names each photo once: the
+    API (422 on photo_ids) and a device's ticket_event (rejected, fields.photo_ids) refuse it; the page's form
+    too (tests/web/test_evidence.py)."""
+    from tests.sync.helpers import mutation, push
+    up = _upload(client, world.h_school, photo(800, 600), ticket_id=world.ticket["id"])
+    run_jobs(app)
+    p = up.json["id"]
+    url = f"/api/v1/tickets/{world.ticket['id']}/transitions"
+    r = client.post(url, json={"to": "awaiting_verification", "note": "已补齐", "photo_ids": [p, p]},
+                    headers=world.h_school)
+    assert r.status_code == 422 and r.content_type == "application/problem+json", r.json
+    assert r.json["errors"]["photo_ids"] == [f"names the same photo more than once: {p}"]
+    (res,) = push(client, world.h_school, mutation("ticket_event", "create", ticket_id=world.ticket["id"],
+                                                   to="awaiting_verification", note="x" * 30, photo_ids=[p, p]))
+    assert res["status"] == "rejected" and "more than once" in res["errors"]["fields.photo_ids"][0], res
+    assert session.scalar(select(func.count()).select_from(TicketEvent)
+                          .where(TicketEvent.to_status == "awaiting_verification")) == 0
+    session.expire_all()
+    assert session.get(Photo, uuid.UUID(p)).ticket_event_id is None
+    # Named once, the same photo is good evidence.
+    r = client.post(url, json={"to": "awaiting_verification", "note": "已补齐", "photo_ids": [p]},
+                    headers=world.h_school)
+    assert r.status_code == 201, r.json

@@ -178,14 +178,29 @@ def test_a_conflict_settled_for_the_server_is_a_new_version(client, session):
     assert a["value"] == 650 and a["version"] == 3
 
 
-def test_a_conflict_whose_record_is_gone_can_be_closed(client, session):
-    """Found by the break-it pass: both choices were a 409 and the conflict stayed open for ever."""
+def test_a_conflict_whose_record_is_gone_keeps_the_chosen_value_until_answered_again(client, session):
+    """Found by the break-it pass: settling for the device's value of an answer deleted meanwhile said
+    "resolved" and wrote the value nowhere. It is refused (409, saying how to keep it) and the conflict stays
+    open, holding the value; the server's side (the deletion) closes it, with nothing lost."""
     h, v, rid, cid = _answer_conflict(client, session)
     (d,) = push(client, h, mutation("response", "delete", id=rid, base_version=2), device_id="A")
     assert d["status"] == "applied"
-    r = client.post("/api/v1/sync/conflicts/resolve", json={"conflict_id": cid, "take": "client"}, headers=h)
+    for body in ({"take": "client"}, {"fields": {"value": {"take": "custom", "value": 710}}}):
+        r = client.post("/api/v1/sync/conflicts/resolve", json={"conflict_id": cid} | body, headers=h)
+        assert r.status_code == 409 and r.content_type == "application/problem+json", r.get_json()
+        problem = r.get_json()
+        assert "deleted on the server" in problem["detail"] and "answer the item again" in problem["detail"]
+        assert "deleted on the server" in problem["errors"]["fields.value"][0]
+        [still] = client.get("/api/v1/sync/conflicts", query_string={"status": "open"}, headers=h).get_json()["items"]
+        assert still["id"] == cid and still["fields"]["value"]["client"] == 700
+        assert client.get(f"/api/v1/visits/{v['id']}/responses", headers=h).get_json() == []
+    # The value kept as a new answer, the conflict then closed for the server: nothing lost, nothing left open.
+    (again,) = push(client, h, mutation("response", "create", visit_id=v["id"], item_code="enrolment", value=700))
+    assert again["status"] == "applied"
+    r = client.post("/api/v1/sync/conflicts/resolve", json={"conflict_id": cid, "take": "server"}, headers=h)
     assert r.status_code == 200 and r.get_json()["resolution"]["record_gone"] is True
     assert client.get("/api/v1/sync/conflicts", query_string={"status": "open"}, headers=h).get_json()["items"] == []
+    assert [a["value"] for a in client.get(f"/api/v1/visits/{v['id']}/responses", headers=h).get_json()] == [700]
 
 
 def test_a_conflict_on_a_submitted_visit_closes_for_the_server_and_refuses_a_change(client, session):

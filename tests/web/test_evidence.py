@@ -128,3 +128,23 @@ def test_a_broken_photo_does_not_hold_up_the_step(app, client, session, world):
     page = client.get(world.url + "?lang=en").get_data(as_text=True)
     assert 'data-testid="evidence-checking"' not in page
     assert "An evidence photo failed the checks and no other evidence remains" in page
+
+
+def test_the_form_refuses_a_photo_named_twice_and_says_so(app, client, session, world):
+    data = photo(640, 480)
+    body = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "content_type": "image/jpeg",
+            "ticket_id": str(world.ticket.id)}
+    r = client.post("/api/v1/photos/uploads", json=body, headers={"X-CSRF-Token": world.csrf})
+    done = client.patch(r.json["chunk_url"], data=data, headers={
+        "X-CSRF-Token": world.csrf, "Upload-Offset": "0", "Upload-Complete": "?1",
+        "Content-Type": "application/offset+octet-stream"})
+    assert done.status_code == 200
+    run_jobs(app)
+    p = done.json["id"]
+    r = client.post(world.url, data={"to": "awaiting_verification", "csrf_token": world.csrf, "note": "见照片",
+                                     "photo_ids": [p, p]})
+    assert r.status_code == 422
+    assert "同一张照片被选择了不止一次" in r.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Photo, uuid.UUID(p)).ticket_event_id is None
+    assert session.get(Ticket, world.ticket.id).status.value == "in_progress"

@@ -156,15 +156,15 @@ def test_state_boundaries_in_sql_and_python(session, world, days_ago, status, ex
     assert found == ({expected} if expected else set())
 
 
-def test_delete_cancels_only_future_planned_visits(session, world):
+def test_delete_cancels_every_visit_not_yet_started(session, world):
     s = _schedule(session, world, recurrence=Recurrence.monthly, start_date=date(2027, 1, 10))
     service.generate(session, today=date(2027, 1, 1), horizon_days=60)
     session.commit()
     n = service.delete_schedule(session, s, actor_id=world.office_a1.id, today=date(2027, 2, 1))
     session.commit()
-    assert n == 1
+    assert n == 2  # the late one of 10 January too: left planned, it would lose its schedule and turn missed
     statuses = dict(session.execute(select(Visit.planned_for, Visit.status)).all())
-    assert statuses == {date(2027, 1, 10): VisitStatus.planned, date(2027, 2, 10): VisitStatus.cancelled}
+    assert statuses == {date(2027, 1, 10): VisitStatus.cancelled, date(2027, 2, 10): VisitStatus.cancelled}
 
 
 def test_two_concurrent_runs_make_each_date_once(base_app, session, world):
