@@ -206,7 +206,9 @@ def superseded_by(session: Session, version: TemplateVersion) -> int | None:
 
 
 def publish(session: Session, version: TemplateVersion) -> TemplateVersion:
-    """Freeze a draft version so visits can pin it (its definition is checked once more first)."""
+    """Freeze a draft version so visits can pin it (its definition is checked once more first). A version with
+    no `effective_from` is in force from publication: where the template has a dated version already, its
+    date is set to the business day it is published (otherwise it applies to any day, as the first one)."""
     from inspections.scoring.definition import DefinitionError, check_definition
     from inspections.scoring.overlay import weakening_problems
     if version.status != VersionStatus.draft:
@@ -228,6 +230,13 @@ def publish(session: Session, version: TemplateVersion) -> TemplateVersion:
         problems = weakening_problems(parent.definition, version.definition)
         if problems:
             raise DefinitionError(problems, "A local template may not drop or loosen its parent's items")
+    if version.effective_from is None and session.scalar(
+            select(TemplateVersion.id).where(TemplateVersion.template_id == version.template_id,
+                                             TemplateVersion.status == VersionStatus.published,
+                                             TemplateVersion.effective_from.is_not(None)).limit(1)) is not None:
+        # "No date: in force from publication". Among dated versions an undated one would rank last
+        # (effective_version) and never take over: it starts on the business day it is published.
+        version.effective_from = clock.today()
     version.status = VersionStatus.published
     version.published_at = utcnow()
     version.content_sha256 = content_hash(version.definition)

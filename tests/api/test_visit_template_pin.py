@@ -173,3 +173,22 @@ def test_a_planned_visit_moved_to_another_day_takes_the_version_in_force_then(cl
                                                                  "version": current["version"]}, headers=h).status_code == 200
     session.expire_all()
     assert session.get(Visit, uuid.UUID(planned["id"])).template_version_id == world.v1.id
+
+
+def test_a_version_with_no_date_takes_over_from_its_publication(client, session, world):
+    """"No date: in force from publication": after the county's dated versions, an undated one published
+    today is the one visits planned from today pin (it ranked below every dated version and never applied)."""
+    undated = templates.create_version(session, world.v2.template, overlay={"set_thresholds": {"R1": {"primary": "4.8"}}},
+                                       effective_from=None)
+    # A draft is made from the latest published version; v2 (not effective yet) is that one.
+    templates.publish(session, undated)
+    session.commit()
+    assert undated.effective_from == clock.today()
+    path = world.school_a1.jurisdiction_path
+    assert templates.effective_version(session, jurisdiction_path=path, on=date.fromisoformat(world.soon)) == undated
+    # The day before, no county version had started: the national standard applies.
+    assert templates.effective_version(session, jurisdiction_path=path, on=clock.today() - timedelta(days=1)) \
+        == world.national
+    h = token_for(session, world.inspector_a1)
+    r = client.post("/api/v1/visits", json={"school_id": str(world.school_a1.id), "planned_for": world.soon}, headers=h)
+    assert r.status_code == 201 and r.json["template_version_id"] == str(undated.id), r.json
