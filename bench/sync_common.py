@@ -111,20 +111,10 @@ def token_for(session, user) -> dict:
 
 
 def answer_value(code: str, i: int = 0):
-    """A value of the national item's kind (answers of another kind are refused), different for each i."""
-    from inspections.scoring.definition import items_by_code
-    from inspections.scoring.national import NATIONAL_2017
-    item = items_by_code(NATIONAL_2017)[code]
-    kind = item["kind"]
-    if kind in ("integer", "number"):
-        return i * 10 + 1
-    if kind == "boolean":
-        return i % 2 == 0
-    if kind == "rating":
-        return item["choices"][i % len(item["choices"])]
-    if kind in ("class_sizes", "room_areas"):
-        return [i + 1]
-    return f"{7 + i % 12:02d}:30" if kind == "time_of_day" else f"text {i}"
+    """A value of the national item's kind (answers of another kind are refused), different for each i:
+    the tests' own (`tests.factories.answer_value`)."""
+    from tests.factories import answer_value as of_its_kind
+    return of_its_kind(code, i)
 
 
 def next_answer_value(code: str, value):
