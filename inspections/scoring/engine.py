@@ -100,9 +100,12 @@ def _beyond(value: Any) -> bool:
 
 
 def _number(value: Any) -> Decimal | None:
-    # JSON clients send ints, floats or decimal strings; floats go through str() to keep what was typed.
+    # JSON clients send ints, floats or decimal strings. A float is a JSON number, not text: it goes
+    # through str() to keep what was typed (0.1, never 0.1000000000000000055...), exponent and all
+    # (1e-05); text must be in the one decimal grammar (ex.parse_decimal).
     if isinstance(value, float):
-        value = str(value)
+        d = Decimal(str(value))
+        return d if d.is_finite() else None
     return ex.parse_decimal(value)
 
 
@@ -367,13 +370,30 @@ def score_school(defn: dict, level: str, facts: dict, *, school_type: str = Scho
     and marked as judged in section `judged_in` in the other.
     """
     level = Level(level)
-    errors = validate_facts(defn, level, facts)
+    errors = template_problems(defn, level) | validate_facts(defn, level, facts)
     if whole_school is not None:
         errors |= {f"whole_school.{k}": v for k, v in validate_facts(defn, level, whole_school).items()}
     if errors:
         raise InvalidFacts(errors)
     return _score_school(defn, level, facts, school_type=school_type, whole_school=whole_school,
                          judged_in=judged_in)
+
+
+def template_problems(defn: dict, level: str) -> dict[str, list[str]]:
+    """The numbers of a definition scoring at `level` needs and cannot read, under "template": a threshold of a
+    number indicator or the school rule's ratio written outside the decimal grammar (a version stored before
+    it was enforced, e.g. threshold "4_3"). Such a version scores nothing: each school is reported invalid."""
+    out = []
+    for ind in indicators_for(defn, level):
+        if ind.get("comparator") != Comparator.eq and not isinstance(threshold_for(ind, level), Decimal):
+            raw = ind.get("threshold")
+            raw = raw.get(level) if isinstance(raw, dict) else raw
+            out.append(f"{ind.get('code')}: the threshold {raw!r} for {level} is not a decimal; "
+                       "this template version cannot be scored")
+    ratio = ((defn.get("rules") or {}).get("school") or {}).get("min_ratio_not_met")
+    if ex.parse_decimal(ratio) is None:
+        out.append(f"rules.school.min_ratio_not_met {ratio!r} is not a decimal; this template version cannot be scored")
+    return {"template": out} if out else {}
 
 
 def exemption(school_type: str, enrolment: Any) -> str | None:
