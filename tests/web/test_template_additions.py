@@ -151,6 +151,9 @@ def test_a_refused_measured_item_is_named_as_the_form_labels_it(client, session,
 @pytest.mark.parametrize("changes,expected", [
     ({"target_value": "120"}, "County target · Value: Enter a percentage above 0 and at most 100, such as 70."),
     ({"target_kind": "fewer", "target_value": "0"}, "County target · Value: Enter a whole number of schools from 1"),
+    # Digits of another script are no number of the decimal grammar (isdigit() alone takes them as 12).
+    ({"target_kind": "fewer", "target_value": "١٢"}, "County target · Value: Enter a whole number of schools from 1"),
+    ({"target_value": "7_0"}, "County target · Value: Enter a percentage above 0 and at most 100, such as 70."),
     ({"target_indicators": []}, "County target · Indicators counted: Choose at least one indicator from the list."),
     ({"target_zh": ""}, "County target · Name: Write it in Chinese and in English"),
     ({"target_code": ""}, "County target · Target code: Enter a code no other county item, indicator or target uses."),
