@@ -396,6 +396,26 @@ def template_problems(defn: dict, level: str) -> dict[str, list[str]]:
     return {"template": out} if out else {}
 
 
+def county_template_problems(defn: dict, level: str) -> dict[str, list[str]]:
+    """template_problems, and the county's own numbers judging it reads: the CV limit at `level`, the county
+    indicators' thresholds, the survey's minimum and the targets' shares."""
+    out = template_problems(defn, level).get("template", [])
+    limit = (((defn.get("rules") or {}).get("county") or {}).get("cv_limit") or {}).get(level)
+    if ex.parse_decimal(limit) is None:
+        out.append(f"rules.county.cv_limit.{level} {limit!r} is not a decimal")
+    county = defn.get("county") if isinstance(defn.get("county"), dict) else None
+    if county is not None:
+        out += template_problems({"indicators": county.get("indicators") or [],
+                                  "rules": {"school": {"min_ratio_not_met": "0"}}}, level).get("template", [])
+        survey = county.get("survey") if isinstance(county.get("survey"), dict) else {}
+        if ex.parse_decimal(survey.get("min_percent", "85")) is None:
+            out.append(f"county.survey.min_percent {survey.get('min_percent')!r} is not a decimal")
+        for t in county.get("targets") or []:
+            if isinstance(t, dict) and "min_share_met" in t and ex.parse_decimal(t["min_share_met"]) is None:
+                out.append(f"county.targets[{t.get('code')}].min_share_met {t['min_share_met']!r} is not a decimal")
+    return {"template": out} if out else {}
+
+
 def exemption(school_type: str, enrolment: Any) -> str | None:
     """Why a school is left out of R1-R7 and the CV, or None when it is judged on them."""
     if school_type == SchoolType.special_education:
@@ -577,7 +597,7 @@ def score_county(defn: dict, level: str, schools: list[dict]) -> CountyResult:
     named, never silently dropped.
     """
     level = Level(level)
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = county_template_problems(defn, level)
     for i, s in enumerate(schools):
         for code, msgs in validate_facts(defn, level, s.get("facts")).items():
             errors[f"schools[{i}].facts.{code}"] = msgs
