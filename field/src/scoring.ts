@@ -427,11 +427,34 @@ function skipped(ind: Indicator, level: string, status: IndicatorResult["status"
   };
 }
 
+const NUMBER_KINDS = ["number", "integer", "time_of_day"];
+
+/** The constants of an expression, and the defaults of the number facts it reads, outside the decimal grammar
+ * (engine._unreadable_literals). */
+function unreadableLiterals(expr: any, items: Record<string, Item>): string[] {
+  if (!expr || typeof expr !== "object") return [];
+  const out: string[] = [];
+  if (expr.op === "const" && typeof expr.value !== "boolean" && parseDecimalText(expr.value) === null) out.push(`the constant ${JSON.stringify(expr.value)}`);
+  if (expr.op === "fact" && "default" in expr && NUMBER_KINDS.includes(items[expr.fact]?.kind) && parseDecimalText(expr.default) === null)
+    out.push(`the default ${JSON.stringify(expr.default)} of ${expr.fact}`);
+  for (const k of ["num", "den", "arg"]) out.push(...unreadableLiterals(expr[k], items));
+  if (Array.isArray(expr.args)) for (const e of expr.args) out.push(...unreadableLiterals(e, items));
+  return out;
+}
+
+/** parse_decimal as a definition's literals are read: an integer or text in the grammar; no fractional JSON number. */
+function parseDecimalText(value: unknown): Dec | null {
+  return typeof value === "number" && !Number.isInteger(value) ? null : parseDecimal(value);
+}
+
 /** The numbers of a definition scoring at `level` needs and cannot read, under "template" (engine.template_problems):
  * a number indicator's threshold or the school rule's ratio outside the decimal grammar (e.g. "4_3"). */
 export function templateProblems(defn: Definition, level: string): Record<string, string[]> {
   const out: string[] = [];
+  const items = itemsByCode(defn);
   for (const ind of indicatorsFor(defn, level)) {
+    for (const expr of [ind.expr, ind.applies_if])
+      for (const what of unreadableLiterals(expr, items)) out.push(`${ind.code}: ${what} is not a decimal; this template version cannot be scored`);
     if (ind.comparator !== "eq" && !(thresholdFor(ind, level) instanceof D)) {
       const raw = ind.threshold !== null && typeof ind.threshold === "object" ? ind.threshold[level] : ind.threshold;
       out.push(`${ind.code}: the threshold ${JSON.stringify(raw)} for ${level} is not a decimal; this template version cannot be scored`);

@@ -384,7 +384,11 @@ def template_problems(defn: dict, level: str) -> dict[str, list[str]]:
     number indicator or the school rule's ratio written outside the decimal grammar (a version stored before
     it was enforced, e.g. threshold "4_3"). Such a version scores nothing: each school is reported invalid."""
     out = []
+    items = items_by_code(defn)
     for ind in indicators_for(defn, level):
+        for expr in (ind.get("expr"), ind.get("applies_if")):
+            out += [f"{ind.get('code')}: {what} is not a decimal; this template version cannot be scored"
+                    for what in _unreadable_literals(expr, items)]
         if ind.get("comparator") != Comparator.eq and not isinstance(threshold_for(ind, level), Decimal):
             raw = ind.get("threshold")
             raw = raw.get(level) if isinstance(raw, dict) else raw
@@ -396,6 +400,25 @@ def template_problems(defn: dict, level: str) -> dict[str, list[str]]:
     return {"template": out} if out else {}
 
 
+def _unreadable_literals(expr: Any, items: dict[str, dict]) -> list[str]:
+    """The constants of an expression, and the defaults of the number facts it reads, that are no decimal of
+    the grammar (evaluating would meet None or text where it needs a number)."""
+    if not isinstance(expr, dict):
+        return []
+    out = []
+    if expr.get("op") == "const" and not isinstance(expr.get("value"), bool) and ex.parse_decimal(expr.get("value")) is None:
+        out.append(f"the constant {expr.get('value')!r}")
+    if expr.get("op") == "fact" and "default" in expr and \
+            ex.KIND_TYPE.get(items.get(expr.get("fact"), {}).get("kind")) == ex.NUMBER and \
+            ex.parse_decimal(expr["default"]) is None:
+        out.append(f"the default {expr['default']!r} of {expr.get('fact')}")
+    for key in ("num", "den", "arg"):
+        out += _unreadable_literals(expr.get(key), items)
+    for e in expr.get("args") if isinstance(expr.get("args"), list) else []:
+        out += _unreadable_literals(e, items)
+    return out
+
+
 def county_template_problems(defn: dict, level: str) -> dict[str, list[str]]:
     """template_problems, and the county's own numbers judging it reads: the CV limit at `level`, the county
     indicators' thresholds, the survey's minimum and the targets' shares."""
@@ -405,7 +428,7 @@ def county_template_problems(defn: dict, level: str) -> dict[str, list[str]]:
         out.append(f"rules.county.cv_limit.{level} {limit!r} is not a decimal")
     county = defn.get("county") if isinstance(defn.get("county"), dict) else None
     if county is not None:
-        out += template_problems({"indicators": county.get("indicators") or [],
+        out += template_problems({"items": county.get("items") or [], "indicators": county.get("indicators") or [],
                                   "rules": {"school": {"min_ratio_not_met": "0"}}}, level).get("template", [])
         survey = county.get("survey") if isinstance(county.get("survey"), dict) else {}
         if ex.parse_decimal(survey.get("min_percent", "85")) is None:

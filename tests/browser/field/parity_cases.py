@@ -218,6 +218,19 @@ BROKEN = {f"parity-threshold-{i}": _broken(f"parity-threshold-{i}", "X2", t) for
     "parity-threshold-primary": _broken("parity-threshold-primary", "X1", {"primary": "0_5", "junior": "0.75"})}
 
 
+def _literal(code: str, const, default) -> dict:
+    """EXTRA with X2's constant (1.5) and its default for b (0) as given."""
+    d = _broken(code, "X2", "1000")
+    next(i for i in d["indicators"] if i["code"] == "X2")["expr"] = {"op": "sum", "args": [
+        {"op": "fact", "fact": "a"}, {"op": "fact", "fact": "b", "default": default}, {"op": "const", "value": const}]}
+    return d
+
+
+# A constant and a number fact's default outside the grammar (and, last, both in it).
+BROKEN |= {f"parity-literal-{i}": _literal(f"parity-literal-{i}", c, d)
+           for i, (c, d) in enumerate([("1_5", "0"), ("1.5", " 0"), ("1e0", "0"), ("1.5", "+0"), ("1.5", "0")])}
+
+
 def grammar_cases() -> list[dict]:
     """Each text of GRAMMAR as a number answer, an integer answer (enrolment) and an element of a list of class
     sizes and of room areas, and as a stored threshold; scored by the engine as `cases` are."""
