@@ -725,7 +725,8 @@ async function scoreView(visit: any): Promise<HTMLElement> {
   else for (const s of score.sections || []) {
     const r = s.result || {};
     box.append(h("p", { class: `verdict-line ${s.verdict}`, testid: "server-verdict", "data-verdict": s.verdict },
-      `${s.section ? t(`section_${s.section}` as Key) + ": " : ""}${t(`verdict_${s.verdict}` as Key)} · R ${r.met_count ?? "?"}/${r.applicable_count ?? "?"}`));
+      `${s.section ? t(`section_${s.section}` as Key) + ": " : ""}${r.errors?.template ? t("verdict_unavailable") // the template, not the answers
+        : `${t(`verdict_${s.verdict}` as Key)} · R ${r.met_count ?? "?"}/${r.applicable_count ?? "?"}`}`));
   }
   box.append(h("h3", {}, t("tickets")), tickets.length
     ? h("ul", { class: "list", testid: "tickets" }, ...tickets.map((tk) => h("li", { "data-item": tk.item_code, testid: "ticket" }, `${tk.item_code}: ${tk.title} (${tk.status})`)))

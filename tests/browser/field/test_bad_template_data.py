@@ -12,9 +12,10 @@ from sqlalchemy import select, update
 from inspections import clock
 from inspections.templates import service as templates
 from inspections.templates.models import ChecklistTemplate, TemplateVersion
+from inspections.visits.models import Visit
 from sync.models import ChangeLog
-from tests.browser.field.helpers import PHONE, sign_in
-from tests.factories import make_world, token_for
+from tests.browser.field.helpers import PHONE, sign_in, wait_synced
+from tests.factories import GOOD_PRIMARY, make_world, run_jobs, token_for
 
 
 def _version_with_threshold(session, w, threshold: str) -> TemplateVersion:
@@ -55,7 +56,7 @@ def test_a_visit_whose_template_cannot_be_read_says_so_and_breaks_nothing(sessio
     office, insp = token_for(session, w.office_a1), token_for(session, w.inspector_a1)
     visits = {}
     for name, school, version, answers in (
-            ("bad", w.school_a1, bad, {"enrolment": 1000, "teachers_above_required_qualification": 45}),
+            ("bad", w.school_a1, bad, {**GOOD_PRIMARY, "enrolment": 1000, "teachers_above_required_qualification": 45}),
             ("good", w.school_a1b, national, {"enrolment": 800, "teachers_above_required_qualification": 20})):
         v = client.post("/api/v1/visits", headers=office, json={
             "school_id": str(school.id), "planned_for": clock.today().isoformat(),
@@ -84,6 +85,20 @@ def test_a_visit_whose_template_cannot_be_read_says_so_and_breaks_nothing(sessio
     expect(page.get_by_test_id("verdict-unavailable")).to_contain_text("This visit's result cannot be computed")
     page.get_by_test_id("sync-now").click()
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
+    # Submitted, the server records it unscorable for its template, and the app says so (not "answers").
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_test_id("submit-visit").click()
+    expect(page.get_by_test_id("visit-status")).to_contain_text("submitted")
+    page.get_by_test_id("sync-now").click()
+    wait_synced(page)
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
+    session.expire_all()
+    assert session.get(Visit, uuid.UUID(visits["bad"])).status.value == "submitted"
+    run_jobs(client.application)
+    page.get_by_test_id("sync-now").click()
+    wait_synced(page)
+    expect(page.get_by_test_id("server-verdict")).to_contain_text("This visit's result cannot be computed",
+                                                                  timeout=30000)
 
     page.goto(f"{live_server}/field/#/")
     expect(page.get_by_test_id("visit-card")).to_have_count(2)
