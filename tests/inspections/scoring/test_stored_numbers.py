@@ -54,3 +54,16 @@ def test_the_same_numbers_in_the_grammar_score():
     d = _with(("indicators", "R1", "threshold"), {"primary": "4.30", "junior": "5.3"})
     assert score_school(d, "primary", good_facts("primary")).results
     assert score_county(d, "primary", [{"school": "A", "facts": good_facts("primary")}]).indicators
+
+
+@pytest.mark.parametrize("value", ["1_000", " 95", "9.5e1", "９５"])
+def test_a_county_report_stored_before_the_grammar_is_named_not_read(value):
+    from inspections.scoring import county
+    from tests.inspections.scoring.reports import good_report
+    report = good_report()
+    code = next(c for c, v in report["facts"].items() if isinstance(v, (int, str)) and not isinstance(v, bool))
+    report["facts"][code] = value
+    schools = [{"school": "A", "facts": good_facts("primary")}]
+    with pytest.raises(InvalidFacts) as e:
+        county.judge(NATIONAL_2017, "primary", score_county(NATIONAL_2017, "primary", schools), report)
+    assert list(e.value.fields) == [f"report.facts.{code}"], e.value.fields
