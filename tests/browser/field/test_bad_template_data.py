@@ -23,13 +23,18 @@ def _version_with_threshold(session, w, threshold: str) -> TemplateVersion:
     such a threshold now (and publishing checks the definition once more), so it is published at "4.5" and
     then written into the database directly, in the version's row and in the change the app pulls it from:
     what a version published before the decimal grammar was enforced may still hold."""
+    return _version_changed(session, w, lambda r1: r1["threshold"].update(primary=threshold))
+
+
+def _version_changed(session, w, change) -> TemplateVersion:
+    """A published county version whose R1 indicator `change` has altered after publication (see above)."""
     national = session.scalar(select(ChecklistTemplate).where(ChecklistTemplate.jurisdiction_id.is_(None)))
     tpl = templates.create_template(session, code="county-a1-old", name="old", jurisdiction=w.county_a1, parent=national)
     version = templates.publish(session, templates.create_version(
         session, tpl, overlay={"set_thresholds": {"R1": {"primary": "4.5"}}}, effective_from=None))
     session.commit()
     definition = copy.deepcopy(version.definition)
-    next(i for i in definition["indicators"] if i["code"] == "R1")["threshold"]["primary"] = threshold
+    change(next(i for i in definition["indicators"] if i["code"] == "R1"))
     session.execute(update(TemplateVersion).where(TemplateVersion.id == version.id).values(definition=definition))
     for change in session.scalars(select(ChangeLog).where(ChangeLog.entity == "template_version",
                                                           ChangeLog.entity_id == version.id)).all():
@@ -112,4 +117,30 @@ def test_a_visit_whose_template_cannot_be_read_says_so_and_breaks_nothing(sessio
     from inspections.visits.models import Response
     assert {r.item_code: r.value for r in session.scalars(
         select(Response).where(Response.visit_id == uuid.UUID(visits["bad"])))}["pe_art_teachers"] == 7
+    ctx.close()
+
+
+def test_anything_else_the_evaluator_trips_on_costs_only_that_visits_verdict(session, client, live_server, browser,
+                                                                           field_dist):
+    """Template data the evaluator cannot evaluate at all (an expression op it does not know; no way in writes
+    one): the visit page says its result cannot be computed instead of throwing, and the list stays."""
+    from playwright.sync_api import expect
+    w = make_world(session)
+    bad = _version_changed(session, w, lambda r1: r1.update(expr={"op": "bogus", "fact": "enrolment"}))
+    v = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
+        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
+        "inspector_ids": [str(w.inspector_a1.id)], "template_version_id": str(bad.id)}).json
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, live_server, w.inspector_a1.username)
+    _open(page, v["id"])
+    page.wait_for_selector('[data-testid="section-school"]')
+    page.get_by_test_id("input-enrolment").fill("600")
+    expect(page.get_by_test_id("verdict-unavailable")).to_contain_text("无法计算本次走访的结果")
+    expect(page.get_by_test_id("verdict-unavailable-why")).to_contain_text("bogus")
+    page.goto(f"{live_server}/field/#/")
+    expect(page.get_by_test_id("visit-card")).to_have_count(1)
+    assert errors == []
     ctx.close()
