@@ -23,18 +23,22 @@ def _version_with_threshold(session, w, threshold: str) -> TemplateVersion:
     such a threshold now (and publishing checks the definition once more), so it is published at "4.5" and
     then written into the database directly, in the version's row and in the change the app pulls it from:
     what a version published before the decimal grammar was enforced may still hold."""
-    return _version_changed(session, w, lambda r1: r1["threshold"].update(primary=threshold))
+    return _version_changed(session, w, lambda d: _r1(d)["threshold"].update(primary=threshold))
+
+
+def _r1(definition: dict) -> dict:
+    return next(i for i in definition["indicators"] if i["code"] == "R1")
 
 
 def _version_changed(session, w, change) -> TemplateVersion:
-    """A published county version whose R1 indicator `change` has altered after publication (see above)."""
+    """A published county version whose definition `change` has altered after publication (see above)."""
     national = session.scalar(select(ChecklistTemplate).where(ChecklistTemplate.jurisdiction_id.is_(None)))
     tpl = templates.create_template(session, code="county-a1-old", name="old", jurisdiction=w.county_a1, parent=national)
     version = templates.publish(session, templates.create_version(
         session, tpl, overlay={"set_thresholds": {"R1": {"primary": "4.5"}}}, effective_from=None))
     session.commit()
     definition = copy.deepcopy(version.definition)
-    change(next(i for i in definition["indicators"] if i["code"] == "R1"))
+    change(definition)
     session.execute(update(TemplateVersion).where(TemplateVersion.id == version.id).values(definition=definition))
     for change in session.scalars(select(ChangeLog).where(ChangeLog.entity == "template_version",
                                                           ChangeLog.entity_id == version.id)).all():
@@ -126,7 +130,7 @@ def test_anything_else_the_evaluator_trips_on_costs_only_that_visits_verdict(ses
     one): the visit page says its result cannot be computed instead of throwing, and the list stays."""
     from playwright.sync_api import expect
     w = make_world(session)
-    bad = _version_changed(session, w, lambda r1: r1.update(expr={"op": "bogus", "fact": "enrolment"}))
+    bad = _version_changed(session, w, lambda d: _r1(d).update(expr={"op": "bogus", "fact": "enrolment"}))
     v = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
         "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
         "inspector_ids": [str(w.inspector_a1.id)], "template_version_id": str(bad.id)}).json
@@ -141,6 +145,28 @@ def test_anything_else_the_evaluator_trips_on_costs_only_that_visits_verdict(ses
     expect(page.get_by_test_id("verdict-unavailable")).to_contain_text("无法计算本次走访的结果")
     expect(page.get_by_test_id("verdict-unavailable-why")).to_contain_text("bogus")
     page.goto(f"{live_server}/field/#/")
+    expect(page.get_by_test_id("visit-card")).to_have_count(1)
+    assert errors == []
+    ctx.close()
+
+
+def test_a_visit_page_that_cannot_be_built_leaves_the_way_back(session, client, live_server, browser, field_dist):
+    """A definition the page cannot even lay out (an item's levels missing; no way in writes one): the visit
+    says the page cannot be shown, with a way back, and the list still opens."""
+    from playwright.sync_api import expect
+    w = make_world(session)
+    bad = _version_changed(session, w, lambda d: next(i for i in d["items"] if i["code"] == "has_charter").update(levels=None))
+    v = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
+        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
+        "inspector_ids": [str(w.inspector_a1.id)], "template_version_id": str(bad.id)}).json
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, live_server, w.inspector_a1.username)
+    _open(page, v["id"])
+    expect(page.get_by_test_id("view-failed")).to_contain_text("无法显示此页")
+    page.get_by_test_id("view-failed").get_by_role("link").click()
     expect(page.get_by_test_id("visit-card")).to_have_count(1)
     assert errors == []
     ctx.close()
