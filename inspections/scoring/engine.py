@@ -396,7 +396,8 @@ def template_problems(defn: dict, level: str) -> dict[str, list[str]]:
                        "this template version cannot be scored")
     ratio = ((defn.get("rules") or {}).get("school") or {}).get("min_ratio_not_met")
     if ex.parse_decimal(ratio) is None:
-        out.append(f"rules.school.min_ratio_not_met {ratio!r} is not a decimal; this template version cannot be scored")
+        out.append(f"rules.school.min_ratio_not_met {ratio!r} is not a decimal; "
+                   "this template version cannot be scored")
     return {"template": out} if out else {}
 
 
@@ -406,8 +407,9 @@ def _unreadable_literals(expr: Any, items: dict[str, dict]) -> list[str]:
     if not isinstance(expr, dict):
         return []
     out = []
-    if expr.get("op") == "const" and not isinstance(expr.get("value"), bool) and ex.parse_decimal(expr.get("value")) is None:
-        out.append(f"the constant {expr.get('value')!r}")
+    value = expr.get("value")
+    if expr.get("op") == "const" and not isinstance(value, bool) and ex.parse_decimal(value) is None:
+        out.append(f"the constant {value!r}")
     if expr.get("op") == "fact" and "default" in expr and \
             ex.KIND_TYPE.get(items.get(expr.get("fact"), {}).get("kind")) == ex.NUMBER and \
             ex.parse_decimal(expr["default"]) is None:

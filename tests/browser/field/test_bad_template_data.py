@@ -33,7 +33,8 @@ def _r1(definition: dict) -> dict:
 def _version_changed(session, w, change) -> TemplateVersion:
     """A published county version whose definition `change` has altered after publication (see above)."""
     national = session.scalar(select(ChecklistTemplate).where(ChecklistTemplate.jurisdiction_id.is_(None)))
-    tpl = templates.create_template(session, code="county-a1-old", name="old", jurisdiction=w.county_a1, parent=national)
+    tpl = templates.create_template(session, code="county-a1-old", name="old", jurisdiction=w.county_a1,
+                                    parent=national)
     version = templates.publish(session, templates.create_version(
         session, tpl, overlay={"set_thresholds": {"R1": {"primary": "4.5"}}}, effective_from=None))
     session.commit()
@@ -155,7 +156,8 @@ def test_a_visit_page_that_cannot_be_built_leaves_the_way_back(session, client, 
     says the page cannot be shown, with a way back, and the list still opens."""
     from playwright.sync_api import expect
     w = make_world(session)
-    bad = _version_changed(session, w, lambda d: next(i for i in d["items"] if i["code"] == "has_charter").update(levels=None))
+    bad = _version_changed(session, w, lambda d: next(i for i in d["items"] if i["code"] == "has_charter")
+                           .update(levels=None))
     v = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
         "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
         "inspector_ids": [str(w.inspector_a1.id)], "template_version_id": str(bad.id)}).json

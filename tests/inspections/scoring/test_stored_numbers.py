@@ -26,8 +26,9 @@ SCHOOL = [(("indicators", "R1", "threshold"), {"primary": "4_3", "junior": "5.3"
           (("indicators", "R2", "threshold"), {"primary": "4.2e0", "junior": "4.2"}, "'4.2e0'"),
           (("rules", "school", "min_ratio_not_met"), "0.8_5", "'0.8_5'"),
           # a constant or a number fact's default inside an expression
-          (("indicators", "R1", "expr"), {"op": "sum", "args": [{"op": "fact", "fact": "teachers_above_required_qualification"},
-                                                              {"op": "const", "value": "1_0"}]}, "'1_0'"),
+          (("indicators", "R1", "expr"), {"op": "sum", "args": [
+              {"op": "fact", "fact": "teachers_above_required_qualification"}, {"op": "const", "value": "1_0"}]},
+           "'1_0'"),
           (("indicators", "R1", "expr"), {"op": "fact", "fact": "teachers_above_required_qualification",
                                           "default": "+3"}, "'+3'")]
 COUNTY = SCHOOL + [(("rules", "county", "cv_limit"), {"primary": "0.5_0", "junior": "0.45"}, "'0.5_0'"),
