@@ -4,6 +4,8 @@ from datetime import date, datetime, timezone
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from inspections.numbers import DECIMAL_TEXT
+
 # Dates and times a record may carry: the years around now (a date far outside them is a typing
 # slip, and at the calendar's ends converting it to UTC or adding a day overflows).
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
@@ -54,6 +56,17 @@ class WholeNumber(fields.Integer):
 
     def _validated(self, value):
         if isinstance(value, (bool, float)) or (isinstance(value, str) and not (self.text and self._DIGITS.fullmatch(value))):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class DecimalText(fields.Decimal):
+    """A decimal as JSON writes a number (12.5) or as text in the one decimal grammar ("12.5",
+    inspections.numbers). marshmallow's own Decimal reads whatever Python's Decimal() does: "1_0" as 10,
+    " 12.5 ", "1e1", "+3" and full-width "１２"; those are refused here ("Not a valid number.")."""
+
+    def _validated(self, value):
+        if isinstance(value, str) and not DECIMAL_TEXT.fullmatch(value):
             raise self.make_error("invalid", input=value)
         return super()._validated(value)
 

@@ -2,7 +2,7 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
 from inspections.org.enums import JurisdictionLevel, Locale, SchoolKind, SchoolType
-from schemas.common import WholeNumber
+from schemas.common import DecimalText, WholeNumber
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$", error="letters, digits, '.', '_' or '-', at most 32")
 
@@ -78,8 +78,8 @@ class SchoolIn(Schema):
     enrolment_primary = WholeNumber(load_default=0, validate=ENROLMENT)
     enrolment_junior = WholeNumber(load_default=0, validate=ENROLMENT)
     address = fields.String(load_default=None, validate=validate.Length(max=300))
-    latitude = fields.Decimal(load_default=None, validate=LAT, places=6)
-    longitude = fields.Decimal(load_default=None, validate=LON, places=6)
+    latitude = DecimalText(load_default=None, validate=LAT, places=6)
+    longitude = DecimalText(load_default=None, validate=LON, places=6)
 
 
 class SchoolPatch(Schema):
@@ -92,8 +92,8 @@ class SchoolPatch(Schema):
     enrolment_primary = WholeNumber(validate=ENROLMENT)
     enrolment_junior = WholeNumber(validate=ENROLMENT)
     address = fields.String(allow_none=True, validate=validate.Length(max=300))
-    latitude = fields.Decimal(allow_none=True, validate=LAT, places=6)
-    longitude = fields.Decimal(allow_none=True, validate=LON, places=6)
+    latitude = DecimalText(allow_none=True, validate=LAT, places=6)
+    longitude = DecimalText(allow_none=True, validate=LON, places=6)
     active = fields.Boolean()
 
 

@@ -3,7 +3,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.imaging import ACCEPTED_TYPES
-from schemas.common import WholeNumber, times
+from schemas.common import DecimalText, WholeNumber, times
 
 
 def _between(lo: int, hi: int):
@@ -34,8 +34,8 @@ class UploadIn(Schema):
         "description": "Evidence for a ticket's next step (a school proving its rectification)."})
     captured_at = fields.AwareDateTime(load_default=None, validate=times,
                                       metadata={"description": "When the device took it."})
-    latitude = fields.Decimal(load_default=None, places=6, validate=_between(-90, 90))
-    longitude = fields.Decimal(load_default=None, places=6, validate=_between(-180, 180))
+    latitude = DecimalText(load_default=None, places=6, validate=_between(-90, 90))
+    longitude = DecimalText(load_default=None, places=6, validate=_between(-180, 180))
     device_id = fields.UUID(load_default=None, metadata={"description": "Defaults to the token's device."})
 
     @validates_schema

@@ -243,10 +243,16 @@ async function renderView() {
   const y = window.scrollY;
   let node: HTMLElement;
   const m = hash.match(/^#\/visit\/([0-9a-f-]+)/);
-  if (m) node = await visitView(m[1]);
-  else if (hash.startsWith("#/sync")) node = await syncView();
-  else if (hash.startsWith("#/new")) node = await newVisitView();
-  else node = await visitsView();
+  try {
+    if (m) node = await visitView(m[1]);
+    else if (hash.startsWith("#/sync")) node = await syncView();
+    else if (hash.startsWith("#/new")) node = await newVisitView();
+    else node = await visitsView();
+  } catch (e) {
+    // One record the app cannot show (bad data from the server) leaves the way back to the list open.
+    node = h("div", { class: "card", testid: "view-failed" }, h("a", { href: "#/", class: "btn small" }, `← ${t("back")}`),
+      h("p", { class: "error", role: "alert" }, t("view_failed")), h("p", { class: "muted" }, String((e as Error)?.message ?? e)));
+  }
   view.replaceChildren(node);
   window.scrollTo(0, y);
   performance.mark(`field:view:${hash.split("/")[1] || "visits"}`); // read by bench/field_app.py
@@ -514,7 +520,23 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     const progress = t("answered", { a: answered, t: total }) + (missingPhotos ? ` · ${t("photos_missing", { n: missingPhotos })}` : "");
     if (progressEl.textContent !== progress) progressEl.textContent = progress;
     // As the server scores it: the register's school type, a combined school's rooms and size judged once.
-    const scored = scoreVisit(defn, currentAnswers(), school).map((s) => s.result);
+    // Bad template data (a threshold the grammar does not read, or anything the evaluator trips on) costs
+    // this visit its on-site verdict, said as such; never the page, the visit list or another visit.
+    let scored: ReturnType<typeof scoreVisit>[number]["result"][];
+    try {
+      scored = scoreVisit(defn, currentAnswers(), school).map((s) => s.result);
+      if (scored.some((r) => r.errors?.template)) throw new Error(scored.flatMap((r) => r.errors?.template ?? []).join("; "));
+    } catch (e) {
+      const why = String((e as Error)?.message ?? e);
+      const signature = `unavailable|${getLang()}|${why}`;
+      if (verdictEl.dataset.signature === signature) return;
+      verdictEl.dataset.signature = signature;
+      verdictEl.replaceChildren(h("h2", {}, t("verdict")),
+        h("div", { testid: "verdict-unavailable", "data-verdict": "unavailable" },
+          h("p", { class: "verdict-line incomplete" }, t("verdict_unavailable")),
+          h("p", { class: "muted", testid: "verdict-unavailable-why" }, why)));
+      return;
+    }
     const signature = JSON.stringify(scored.map((r) => [r.verdict, r.results.map((x) => [x.status, String(x.value), String(x.shortfall)])]));
     if (verdictEl.dataset.signature === signature) return; // the same verdict: leave the page's layout alone
     verdictEl.dataset.signature = signature;
@@ -703,7 +725,8 @@ async function scoreView(visit: any): Promise<HTMLElement> {
   else for (const s of score.sections || []) {
     const r = s.result || {};
     box.append(h("p", { class: `verdict-line ${s.verdict}`, testid: "server-verdict", "data-verdict": s.verdict },
-      `${s.section ? t(`section_${s.section}` as Key) + ": " : ""}${t(`verdict_${s.verdict}` as Key)} · R ${r.met_count ?? "?"}/${r.applicable_count ?? "?"}`));
+      `${s.section ? t(`section_${s.section}` as Key) + ": " : ""}${r.errors?.template ? t("verdict_unavailable") // the template, not the answers
+        : `${t(`verdict_${s.verdict}` as Key)} · R ${r.met_count ?? "?"}/${r.applicable_count ?? "?"}`}`));
   }
   box.append(h("h3", {}, t("tickets")), tickets.length
     ? h("ul", { class: "list", testid: "tickets" }, ...tickets.map((tk) => h("li", { "data-item": tk.item_code, testid: "ticket" }, `${tk.item_code}: ${tk.title} (${tk.status})`)))

@@ -28,7 +28,13 @@ class Missing extends Error { constructor(public fact: string) { super(fact); } 
 class Undefined extends Error {}
 class Empty extends Undefined {}
 
-/** A finite decimal from an integer, a decimal string or a number; null for anything else (as parse_decimal). */
+/** The one grammar of a decimal written as text (inspections/numbers.py DECIMAL_TEXT): ASCII digits, an
+ * optional leading minus, an optional fraction after a dot. Never spaces, "_", exponents, "+", ".5", "5.",
+ * NaN/Infinity or digits of other scripts. [0-9], not \d; no "m" flag, so "4.3\n" does not match. */
+export const DECIMAL_TEXT = /^-?[0-9]+(?:\.[0-9]+)?$/;
+
+/** A finite decimal from a JSON number or a decimal string in the one grammar; null for anything else
+ * (engine._number: a number is taken as JSON wrote it, text only in DECIMAL_TEXT). */
 export function parseDecimal(value: unknown): Dec | null {
   if (typeof value === "boolean" || value === null || value === undefined) return null;
   if (typeof value === "number") {
@@ -36,10 +42,8 @@ export function parseDecimal(value: unknown): Dec | null {
     return new D(String(value)); // str(float) in Python: the shortest round-trip form
   }
   if (value instanceof D) return value as Dec;
-  if (typeof value !== "string") return null;
-  const s = value.trim();
-  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(s)) return null;
-  try { return new D(s); } catch { return null; }
+  if (typeof value !== "string" || !DECIMAL_TEXT.test(value)) return null;
+  return new D(value);
 }
 
 const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/;
@@ -370,7 +374,9 @@ export interface SchoolResult {
 
 function percent(ratio: Dec | null): string {
   if (ratio === null) return "an unknown share";
-  return `${ratio.mul(100).toFixed(2, D.ROUND_FLOOR)}%`;
+  const shown = ratio.mul(100).toFixed(2, D.ROUND_FLOOR);
+  // Python keeps the sign of a negative zero ("-0" is a decimal of the grammar): Decimal("-0.00"), not 0.00.
+  return `${ratio.isZero() && ratio.isNeg() && !shown.startsWith("-") ? "-" : ""}${shown}%`;
 }
 
 function schoolVerdict(rule: IndicatorResult[], cfg: Definition["rules"]["school"]): [SchoolResult["verdict"], string[]] {
@@ -421,11 +427,50 @@ function skipped(ind: Indicator, level: string, status: IndicatorResult["status"
   };
 }
 
+const NUMBER_KINDS = ["number", "integer", "time_of_day"];
+
+/** The constants of an expression, and the defaults of the number facts it reads, outside the decimal grammar
+ * (engine._unreadable_literals). */
+function unreadableLiterals(expr: any, items: Record<string, Item>): string[] {
+  if (!expr || typeof expr !== "object") return [];
+  const out: string[] = [];
+  if (expr.op === "const" && typeof expr.value !== "boolean" && parseDecimalText(expr.value) === null) out.push(`the constant ${JSON.stringify(expr.value)}`);
+  if (expr.op === "fact" && "default" in expr && NUMBER_KINDS.includes(items[expr.fact]?.kind) && parseDecimalText(expr.default) === null)
+    out.push(`the default ${JSON.stringify(expr.default)} of ${expr.fact}`);
+  for (const k of ["num", "den", "arg"]) out.push(...unreadableLiterals(expr[k], items));
+  if (Array.isArray(expr.args)) for (const e of expr.args) out.push(...unreadableLiterals(e, items));
+  return out;
+}
+
+/** parse_decimal as a definition's literals are read: an integer or text in the grammar; no fractional JSON number. */
+function parseDecimalText(value: unknown): Dec | null {
+  return typeof value === "number" && !Number.isInteger(value) ? null : parseDecimal(value);
+}
+
+/** The numbers of a definition scoring at `level` needs and cannot read, under "template" (engine.template_problems):
+ * a number indicator's threshold or the school rule's ratio outside the decimal grammar (e.g. "4_3"). */
+export function templateProblems(defn: Definition, level: string): Record<string, string[]> {
+  const out: string[] = [];
+  const items = itemsByCode(defn);
+  for (const ind of indicatorsFor(defn, level)) {
+    for (const expr of [ind.expr, ind.applies_if])
+      for (const what of unreadableLiterals(expr, items)) out.push(`${ind.code}: ${what} is not a decimal; this template version cannot be scored`);
+    if (ind.comparator !== "eq" && !(thresholdFor(ind, level) instanceof D)) {
+      const raw = ind.threshold !== null && typeof ind.threshold === "object" ? ind.threshold[level] : ind.threshold;
+      out.push(`${ind.code}: the threshold ${JSON.stringify(raw)} for ${level} is not a decimal; this template version cannot be scored`);
+    }
+  }
+  const ratio = defn.rules?.school?.min_ratio_not_met;
+  if (parseDecimal(ratio) === null)
+    out.push(`rules.school.min_ratio_not_met ${JSON.stringify(ratio)} is not a decimal; this template version cannot be scored`);
+  return out.length ? { template: out } : {};
+}
+
 /** Score one school (or one section) against a definition at a level (engine.score_school); invalid
  * facts give verdict "incomplete" with `errors` instead of raising, so the page can show them. Special-
  * education schools and teaching points under 50 pupils get verdict "exempt" (not judged on R1-R7). */
 export function scoreSchool(defn: Definition, level: string, facts: Record<string, unknown>, ctx: ScoreContext = {}): SchoolResult {
-  const errors = validateFacts(defn, level, facts);
+  const errors = { ...templateProblems(defn, level), ...validateFacts(defn, level, facts) };
   const whole = ctx.whole_school ?? null;
   if (whole) for (const [k, v] of Object.entries(validateFacts(defn, level, whole))) errors[`whole_school.${k}`] = v;
   const items = itemsByCode(defn);

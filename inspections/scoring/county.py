@@ -225,6 +225,14 @@ def judge(defn: dict, level: str, county_result: engine.CountyResult, report: di
     """
     submitted = report is not None
     report = report or {}
+    # A report stored before a rule tightened (e.g. "1_000" before the decimal grammar) is named, field by
+    # field, as when it is written; it is never read as some other number or left to fail on None.
+    # (Only the values of items this template has: facts of items a later version dropped are left out, as ever.)
+    items = items_by_code(defn.get("county") or {})
+    facts = report.get("facts") if isinstance(report.get("facts"), dict) else {}
+    stale = validate_report(defn, {"facts": {k: v for k, v in facts.items() if k in items}}) if submitted else {}
+    if stale:
+        raise engine.InvalidFacts({f"report.{k}": v for k, v in stale.items()})
     has_county = isinstance(defn.get("county"), dict)
     results = judge_items(defn, level, report.get("facts") or {}) if has_county else []
     survey = judge_survey(defn, report.get("survey") or {}) if has_county else None

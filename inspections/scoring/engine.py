@@ -100,9 +100,12 @@ def _beyond(value: Any) -> bool:
 
 
 def _number(value: Any) -> Decimal | None:
-    # JSON clients send ints, floats or decimal strings; floats go through str() to keep what was typed.
+    # JSON clients send ints, floats or decimal strings. A float is a JSON number, not text: it goes
+    # through str() to keep what was typed (0.1, never 0.1000000000000000055...), exponent and all
+    # (1e-05); text must be in the one decimal grammar (ex.parse_decimal).
     if isinstance(value, float):
-        value = str(value)
+        d = Decimal(str(value))
+        return d if d.is_finite() else None
     return ex.parse_decimal(value)
 
 
@@ -367,13 +370,75 @@ def score_school(defn: dict, level: str, facts: dict, *, school_type: str = Scho
     and marked as judged in section `judged_in` in the other.
     """
     level = Level(level)
-    errors = validate_facts(defn, level, facts)
+    errors = template_problems(defn, level) | validate_facts(defn, level, facts)
     if whole_school is not None:
         errors |= {f"whole_school.{k}": v for k, v in validate_facts(defn, level, whole_school).items()}
     if errors:
         raise InvalidFacts(errors)
     return _score_school(defn, level, facts, school_type=school_type, whole_school=whole_school,
                          judged_in=judged_in)
+
+
+def template_problems(defn: dict, level: str) -> dict[str, list[str]]:
+    """The numbers of a definition scoring at `level` needs and cannot read, under "template": a threshold of a
+    number indicator or the school rule's ratio written outside the decimal grammar (a version stored before
+    it was enforced, e.g. threshold "4_3"). Such a version scores nothing: each school is reported invalid."""
+    out = []
+    items = items_by_code(defn)
+    for ind in indicators_for(defn, level):
+        for expr in (ind.get("expr"), ind.get("applies_if")):
+            out += [f"{ind.get('code')}: {what} is not a decimal; this template version cannot be scored"
+                    for what in _unreadable_literals(expr, items)]
+        if ind.get("comparator") != Comparator.eq and not isinstance(threshold_for(ind, level), Decimal):
+            raw = ind.get("threshold")
+            raw = raw.get(level) if isinstance(raw, dict) else raw
+            out.append(f"{ind.get('code')}: the threshold {raw!r} for {level} is not a decimal; "
+                       "this template version cannot be scored")
+    ratio = ((defn.get("rules") or {}).get("school") or {}).get("min_ratio_not_met")
+    if ex.parse_decimal(ratio) is None:
+        out.append(f"rules.school.min_ratio_not_met {ratio!r} is not a decimal; "
+                   "this template version cannot be scored")
+    return {"template": out} if out else {}
+
+
+def _unreadable_literals(expr: Any, items: dict[str, dict]) -> list[str]:
+    """The constants of an expression, and the defaults of the number facts it reads, that are no decimal of
+    the grammar (evaluating would meet None or text where it needs a number)."""
+    if not isinstance(expr, dict):
+        return []
+    out = []
+    value = expr.get("value")
+    if expr.get("op") == "const" and not isinstance(value, bool) and ex.parse_decimal(value) is None:
+        out.append(f"the constant {value!r}")
+    if expr.get("op") == "fact" and "default" in expr and \
+            ex.KIND_TYPE.get(items.get(expr.get("fact"), {}).get("kind")) == ex.NUMBER and \
+            ex.parse_decimal(expr["default"]) is None:
+        out.append(f"the default {expr['default']!r} of {expr.get('fact')}")
+    for key in ("num", "den", "arg"):
+        out += _unreadable_literals(expr.get(key), items)
+    for e in expr.get("args") if isinstance(expr.get("args"), list) else []:
+        out += _unreadable_literals(e, items)
+    return out
+
+
+def county_template_problems(defn: dict, level: str) -> dict[str, list[str]]:
+    """template_problems, and the county's own numbers judging it reads: the CV limit at `level`, the county
+    indicators' thresholds, the survey's minimum and the targets' shares."""
+    out = template_problems(defn, level).get("template", [])
+    limit = (((defn.get("rules") or {}).get("county") or {}).get("cv_limit") or {}).get(level)
+    if ex.parse_decimal(limit) is None:
+        out.append(f"rules.county.cv_limit.{level} {limit!r} is not a decimal")
+    county = defn.get("county") if isinstance(defn.get("county"), dict) else None
+    if county is not None:
+        out += template_problems({"items": county.get("items") or [], "indicators": county.get("indicators") or [],
+                                  "rules": {"school": {"min_ratio_not_met": "0"}}}, level).get("template", [])
+        survey = county.get("survey") if isinstance(county.get("survey"), dict) else {}
+        if ex.parse_decimal(survey.get("min_percent", "85")) is None:
+            out.append(f"county.survey.min_percent {survey.get('min_percent')!r} is not a decimal")
+        for t in county.get("targets") or []:
+            if isinstance(t, dict) and "min_share_met" in t and ex.parse_decimal(t["min_share_met"]) is None:
+                out.append(f"county.targets[{t.get('code')}].min_share_met {t['min_share_met']!r} is not a decimal")
+    return {"template": out} if out else {}
 
 
 def exemption(school_type: str, enrolment: Any) -> str | None:
@@ -557,7 +622,7 @@ def score_county(defn: dict, level: str, schools: list[dict]) -> CountyResult:
     named, never silently dropped.
     """
     level = Level(level)
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = county_template_problems(defn, level)
     for i, s in enumerate(schools):
         for code, msgs in validate_facts(defn, level, s.get("facts")).items():
             errors[f"schools[{i}].facts.{code}"] = msgs

@@ -5,6 +5,7 @@ import re
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from inspections.numbers import decimal_text
 from inspections.scoring.enums import ItemKind
 
 ENROLMENT = "enrolment"
@@ -148,13 +149,13 @@ def facts_used(expr: Any) -> list[tuple[str, bool]]:
 
 
 def parse_decimal(value: Any) -> Decimal | None:
-    """A finite Decimal from an int, a Decimal or a decimal string; None for anything else."""
-    if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
+    """A finite Decimal from an int, a Decimal or a decimal string in the one grammar (numbers.DECIMAL_TEXT:
+    "-12.50", never " 12", "1_000", "1e3", "+5", ".5" or "１２"); None for anything else."""
+    if isinstance(value, str):
+        return decimal_text(value)
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         return None
-    try:
-        d = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except ArithmeticError:
-        return None
+    d = Decimal(value)
     return d if d.is_finite() else None
 
 

@@ -374,7 +374,8 @@ def _new_target(form, fields: dict):
     target = {"code": code, "name": {"zh": zh, "en": en}, "section": form.get("target_section", ""),
               "indicator": indicators[0] if len(indicators) == 1 else indicators}
     if form.get("target_kind") == "fewer":
-        target["min_fewer_per_year"] = int(value) if value.isdigit() else value
+        # isdigit() alone takes every script's digits ("١٢"); only the grammar's ASCII ones become a number.
+        target["min_fewer_per_year"] = int(value) if value.isascii() and value.isdigit() else value
     else:  # the form asks a percentage; the definition keeps a share ("70" -> "0.7")
         from inspections.scoring.expressions import parse_decimal
         percent = parse_decimal(value)
@@ -391,12 +392,10 @@ def _new_target(form, fields: dict):
 
 
 def _share(percent: str) -> str:
-    from decimal import Decimal, InvalidOperation
-    try:
-        d = Decimal(percent)
-    except InvalidOperation:
-        return percent
-    return format((d / 100).normalize(), "f") if d.is_finite() else percent
+    """"70" -> "0.7"; text outside the decimal grammar is passed on as typed, for the service to refuse."""
+    from inspections.scoring.expressions import parse_decimal
+    d = parse_decimal(percent)
+    return percent if d is None else format((d / 100).normalize(), "f")
 
 
 CHECK_CODE = re.compile(r"^[a-z][a-z0-9_]{2,39}$")

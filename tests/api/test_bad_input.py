@@ -39,6 +39,11 @@ CASES = [
     ("bad enum", {"kind": "university"}, "kind"),
     ("bad uuid", {"jurisdiction_id": "not-a-uuid"}, "jurisdiction_id"),
     ("latitude out of range", {"latitude": 91}, "latitude"),
+    # Text outside the one decimal grammar (inspections.numbers), which Python's Decimal() would read.
+    ("latitude with an underscore", {"latitude": "2_8.5", "longitude": "112.9"}, "latitude"),
+    ("longitude with an exponent", {"latitude": "28.5", "longitude": "1.129e2"}, "longitude"),
+    ("latitude in full-width digits", {"latitude": "２８.５", "longitude": "112.9"}, "latitude"),
+    ("longitude with spaces", {"latitude": "28.5", "longitude": " 112.9"}, "longitude"),
     ("code with spaces", {"code": "has space"}, "code"),
     ("junior enrolment in a primary school", {"enrolment_junior": 30}, "enrolment_junior"),
     ("null name", {"name": None}, "name"),

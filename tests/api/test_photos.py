@@ -225,6 +225,8 @@ def _count(session) -> int:
      "item_code"),
     ({"sha256": "ab" * 32, "size": 10, "content_type": "image/jpeg", "visit_id": "V", "latitude": "95",
       "longitude": "1"}, "latitude"),
+    ({"sha256": "ab" * 32, "size": 10, "content_type": "image/jpeg", "visit_id": "V", "latitude": "2_6.5",
+      "longitude": "1"}, "latitude"),  # Python's Decimal() reads "2_6.5"; the one decimal grammar does not
     ({"sha256": "ab" * 32, "size": 10, "content_type": "image/jpeg", "visit_id": "V", "extra": 1}, "extra"),
     ({"sha256": "ab" * 32, "size": 10, "content_type": "image/jpeg", "visit_id": "V", "device_id": str(uuid.uuid4())},
      "device_id"),

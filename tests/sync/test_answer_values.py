@@ -39,7 +39,10 @@ CASES = {
     "after_school_end": ("24:00", "23:59"),         # time of day, 24-hour
 }
 MORE_REFUSED = {"pe_art_teachers": "n/a", "sports_area_m2": 10 ** 14, "inspector_remarks": "n/a",
-                "has_charter": "true", "after_school_end": "7:30"}
+                "has_charter": "true", "after_school_end": "7:30",
+                # Text outside the one decimal grammar (Python's Decimal() reads them as 1000, 600, 12, 5).
+                "teaching_aux_area_m2": "1_000", "enrolment": "６００", "key_teachers_county_level_or_above": " 12",
+                "multimedia_classrooms": "5e0"}
 ALSO_ACCEPTED = {"after_school_end": "n/a", "pe_art_teachers": None}  # n/a where the template allows it; cleared
 
 
@@ -256,7 +259,8 @@ def test_an_answer_stored_before_the_check_stays_readable_and_editable(client, s
 
 
 VALUES = [None, 0, 1, -1, 2.5, 3.0, "3", " 4 ", "abc", "", "n/a", True, False, [], [0], [1, 2], [1.5], [-1],
-          ["a"], "poor", "Good", "excellent", "17:30", "24:00", "7:30", 10 ** 13, 10 ** 14, "1e3"]
+          ["a"], "poor", "Good", "excellent", "17:30", "24:00", "7:30", 10 ** 13, 10 ** 14, "1e3", "1_000", "+3",
+          ".5", "3.", "３", "٣", "NaN", "-0", "0.50", ["1_0"], [" 2"], 1e-05]
 
 
 def test_the_server_and_the_engine_judge_every_value_alike(session, world):

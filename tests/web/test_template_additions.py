@@ -151,6 +151,9 @@ def test_a_refused_measured_item_is_named_as_the_form_labels_it(client, session,
 @pytest.mark.parametrize("changes,expected", [
     ({"target_value": "120"}, "County target · Value: Enter a percentage above 0 and at most 100, such as 70."),
     ({"target_kind": "fewer", "target_value": "0"}, "County target · Value: Enter a whole number of schools from 1"),
+    # Digits of another script are no number of the decimal grammar (isdigit() alone takes them as 12).
+    ({"target_kind": "fewer", "target_value": "١٢"}, "County target · Value: Enter a whole number of schools from 1"),
+    ({"target_value": "7_0"}, "County target · Value: Enter a percentage above 0 and at most 100, such as 70."),
     ({"target_indicators": []}, "County target · Indicators counted: Choose at least one indicator from the list."),
     ({"target_zh": ""}, "County target · Name: Write it in Chinese and in English"),
     ({"target_code": ""}, "County target · Target code: Enter a code no other county item, indicator or target uses."),
@@ -263,12 +266,16 @@ def test_a_county_template_may_not_be_looser_than_its_citys_standard(client, ses
 
 
 @pytest.mark.parametrize("data,expected", [
-    ({"t.R1.primary": "1e400"}, ["R1 · Primary: Enter a number from 0 to 10000000000000."]),
+    ({"t.R1.primary": "100000000000000"}, ["R1 · Primary: Enter a number from 0 to 10000000000000."]),
     ({"t.C4.primary": "101"}, ["C4 · Primary: Enter a percentage from 0 to 100."]),
     ({"t.B5.primary": "0"}, ["B5 · Primary: Enter a number above 0"]),
     ({"t.R1.primary": "abc"}, ["R1 · Primary: Enter a number such as 4.5."]),
+    # What Python's Decimal() reads and the one decimal grammar does not (the API refuses them alike).
+    ({"t.R1.primary": "4_3"}, ["R1 · Primary: Enter a number such as 4.5."]),
+    ({"t.R1.primary": "4.3e0"}, ["R1 · Primary: Enter a number such as 4.5."]),
+    ({"t.R1.primary": "+4.3"}, ["R1 · Primary: Enter a number such as 4.5."]),
     ({"t.R1.primary": "-1"}, ["R1 · Primary: -1 would loosen the parent's threshold 4.2"]),
-    ({**BOOKS, "item_t_primary": "1e400"}, ["Measured item · Threshold for Primary: Enter a number from 0 to"]),
+    ({**BOOKS, "item_t_primary": "100000000000000"}, ["Measured item · Threshold for Primary: Enter a number from 0 to"]),
     ({**BOOKS, "item_code": "R1"}, ["Measured item · Item code: This code is already used; choose another."]),
     ({**BOOKS, "item_code": "B3.1"}, ["Measured item · Item code: This code is already used; choose another."]),
     ({**BOOKS, "check_code": "psychology_teachers", "check_zh": "有", "check_en": "Has"},

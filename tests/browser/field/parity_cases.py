@@ -193,6 +193,76 @@ def cases(n: int, seed: int = 14) -> list[dict]:
     return out
 
 
+# Decimals written as text at the edges of the one grammar (inspections/numbers.py; field/src/scoring.ts
+# DECIMAL_TEXT): ASCII digits, an optional leading minus, an optional fraction after a dot. Python's Decimal()
+# reads most of the others ("1_000" as 1000, "１２" as 12); both engines must take or refuse each alike.
+GRAMMAR = ["12", "-0", "0012", "12.50", "0.0001", "-3", "1_000", "1_2.5", " 12", "12 ", "\t12", "12\n", "1e3", "1E3",
+           "1e-3", "+12", ".5", "5.", "NaN", "nan", "sNaN", "Infinity", "-Infinity", "inf", "１２", "١٢", "१२", "12.5.1",
+           "", "-", "--1", "0x10", "12,5", "1 000", "​12"]
+BASE = {"enrolment": 300, "a": 100, "b": 200, "rooms": [70, 80.5, 90], "classes": [30, 40], "p": True, "q": False,
+        "grade": "A", "ends_at": "17:45", "d": "10", "r": "0.1"}
+
+
+def _broken(code: str, indicator: str, threshold) -> dict:
+    """EXTRA with one indicator's threshold replaced as a stored version may hold it (written before the API
+    refused thresholds outside the grammar)."""
+    import copy
+    d = copy.deepcopy(EXTRA)
+    d["code"] = code
+    next(i for i in d["indicators"] if i["code"] == indicator)["threshold"] = threshold
+    return d
+
+
+# Thresholds outside the grammar (and two in it): X2 ("le", one value for every level) and X1 at primary only.
+BROKEN = {f"parity-threshold-{i}": _broken(f"parity-threshold-{i}", "X2", t) for i, t in enumerate(GRAMMAR)} | {
+    "parity-threshold-primary": _broken("parity-threshold-primary", "X1", {"primary": "0_5", "junior": "0.75"})}
+
+
+def _literal(code: str, const, default) -> dict:
+    """EXTRA with X2's constant (1.5) and its default for b (0) as given."""
+    d = _broken(code, "X2", "1000")
+    next(i for i in d["indicators"] if i["code"] == "X2")["expr"] = {"op": "sum", "args": [
+        {"op": "fact", "fact": "a"}, {"op": "fact", "fact": "b", "default": default}, {"op": "const", "value": const}]}
+    return d
+
+
+# A constant and a number fact's default outside the grammar (and, last, both in it).
+BROKEN |= {f"parity-literal-{i}": _literal(f"parity-literal-{i}", c, d)
+           for i, (c, d) in enumerate([("1_5", "0"), ("1.5", " 0"), ("1e0", "0"), ("1.5", "+0"), ("1.5", "0")])}
+
+
+def grammar_cases() -> list[dict]:
+    """Each text of GRAMMAR as a number answer, an integer answer (enrolment) and an element of a list of class
+    sizes and of room areas, and as a stored threshold; scored by the engine as `cases` are."""
+    out = []
+    for text in GRAMMAR:
+        for facts in ({**BASE, "a": text}, {**BASE, "enrolment": text}, {**BASE, "classes": [30, text]},
+                      {**BASE, "rooms": [text]}):
+            out.append(_scored(EXTRA, "primary", facts, {}))
+    for code, defn in BROKEN.items():
+        for level in ("primary", "junior"):
+            out.append(_scored(defn, level, dict(BASE), {}))
+    return out
+
+
+def _scored(defn: dict, level: str, facts: dict, context: dict) -> dict:
+    case = {"template": defn["code"], "level": level, "facts": facts, "context": context}
+    errors = engine.validate_facts(defn, level, facts)
+    if errors:
+        case["errors"] = sorted(errors)
+        return case
+    try:
+        r = engine.score_school(defn, level, facts, **context)
+    except engine.InvalidFacts as e:  # the template's own numbers unreadable (engine.template_problems)
+        case["errors"] = sorted(e.fields)
+        return case
+    case["verdict"], case["reasons"] = r.verdict.value, r.reasons
+    case["results"] = [_out({k: getattr(x, k) for k in (
+        "code", "status", "value", "met", "ratio", "shortfall", "shortfall_unit", "reason", "detail",
+        "exact_value", "exact_ratio")}) for x in r.results]
+    return case
+
+
 def visit_cases(n: int, seed: int = 15) -> list[dict]:
     """Visits' answers (whole-school and per-section) at schools of every kind and type, scored as
     scoring.service.score_visit does: each section's facts (facts_for_section), the register's school type,
@@ -266,7 +336,7 @@ def _visit(visit, kind: str):
 
 def write(path, n: int = 300) -> None:
     """The cases and the definitions they use, as one JSON file."""
-    data = {"definitions": {NATIONAL_2017["code"]: NATIONAL_2017, EXTRA["code"]: EXTRA}, "cases": cases(n),
-            "visits": visit_cases(n // 3)}
+    data = {"definitions": {NATIONAL_2017["code"]: NATIONAL_2017, EXTRA["code"]: EXTRA, **BROKEN},
+            "cases": cases(n) + grammar_cases(), "visits": visit_cases(n // 3)}
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, ensure_ascii=False)

@@ -244,7 +244,7 @@ def test_an_added_item_needs_an_answerable_code_and_words_in_both_languages():
 
 
 @pytest.mark.parametrize("code,level,value,words", [
-    ("R1", "primary", "1e400", "out of range"),
+    ("R1", "primary", "1e400", "decimal string"),  # an exponent is no decimal of the grammar
     ("R1", "primary", "99999999999999999999", "out of range"),
     ("C4", "primary", "101", "percentage"),
     ("B9", "primary", "100.5", "percentage"),
@@ -262,7 +262,7 @@ def test_an_added_indicator_with_an_absurd_threshold_is_refused():
     item = {"code": "library_books", "kind": "integer", "unit": "", "section": "C", "levels": ["primary"],
             "help": HELP}
     ind = {"code": "L.library_books", "name": HELP, "section": "C", "levels": ["primary"],
-           "expr": {"op": "fact", "fact": "library_books"}, "comparator": "ge", "threshold": {"primary": "1e400"},
+           "expr": {"op": "fact", "fact": "library_books"}, "comparator": "ge", "threshold": {"primary": "1" + "0" * 400},
            "unit": "", "shortfall": None, "severity": "low", "weight": "1", "school_rule": False}
     fields = rejected(add_items=[item], add_indicators=[ind]).fields
     assert any(p.endswith("threshold.primary") and "out of range" in m[0] for p, m in fields.items()), fields
