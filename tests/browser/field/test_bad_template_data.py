@@ -63,11 +63,18 @@ def test_a_visit_whose_template_cannot_be_read_says_so_and_breaks_nothing(sessio
     national = session.scalar(select(TemplateVersion).join(ChecklistTemplate)
                               .where(ChecklistTemplate.jurisdiction_id.is_(None))
                               .order_by(TemplateVersion.number.desc()).limit(1))
-    office, insp = token_for(session, w.office_a1), token_for(session, w.inspector_a1)
+    # The other visit is at a school of county A2 (no county template: the national one is in force there),
+    # which the inspector is assigned to as well: the server pins the version in force, whatever is asked.
+    from inspections.accounts import service as accounts
+    from inspections.accounts.scope import principal_for
+    accounts.change_user(session, w.inspector_a1, actor=principal_for(session, w.office_a),
+                         assigned_school_ids=[w.school_a2.id])
+    session.commit()
+    office, insp = token_for(session, w.office_a), token_for(session, w.inspector_a1)
     visits = {}
     for name, school, version, answers in (
             ("bad", w.school_a1, bad, {**GOOD_PRIMARY, "enrolment": 1000, "teachers_above_required_qualification": 45}),
-            ("good", w.school_a1b, national, {"enrolment": 800, "teachers_above_required_qualification": 20})):
+            ("good", w.school_a2, national, {"enrolment": 800, "teachers_above_required_qualification": 20})):
         v = client.post("/api/v1/visits", headers=office, json={
             "school_id": str(school.id), "planned_for": clock.today().isoformat(),
             "inspector_ids": [str(w.inspector_a1.id)], "template_version_id": str(version.id)}).json
