@@ -90,6 +90,21 @@ function reasonEl(reason: string | null | undefined, attrs: Attrs = {}): HTMLEle
     detail ? h("details", { class: "detail" }, h("summary", {}, t("details")), h("span", { testid: "reason-detail" }, detail)) : null);
 }
 
+/** An item's question from its template; a room-area list's "an empty list if there are none" is said as
+ * the app's "none" tick, which is how it is answered here. */
+function question(item: Item | undefined, code = ""): string {
+  const q = name(item?.help) || item?.code || code;
+  if (item?.kind !== "room_areas") return q;
+  return q.replace(/\s*[；;][^；;]*(空列表|empty list)[^；;]*$/, "") + t("rooms_none_hint");
+}
+
+/** The scoring engine's exemption (its own words, for parity with the server) in the UI language. */
+function exemptText(reason: string): string {
+  if (reason.startsWith("special-education")) return t("exempt_special");
+  const m = /^teaching point of (\S+) pupils \(< (\d+)\)/.exec(reason);
+  return m ? t("exempt_teaching_point", { n: m[1], min: m[2] }) : reason;
+}
+
 /** An answer's value as its item reads: 是/否, lists joined, times, choices, "unanswered" for null. */
 function valueText(item: Item | undefined, v: any): string {
   if (v === null || v === undefined) return t("unanswered");
@@ -587,7 +602,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       const rule = res.results.filter((r) => r.school_rule || r.status === "not_met");
       return h("div", { testid: `verdict-${section || "school"}`, "data-verdict": res.verdict },
         h("p", { class: `verdict-line ${res.verdict}` }, label, t(`verdict_${res.verdict}` as Key)),
-        res.verdict === "exempt" ? h("p", { class: "muted", testid: "exempt-reason" }, res.reasons.join("; ")) : null,
+        res.verdict === "exempt" ? h("p", { class: "muted", testid: "exempt-reason" }, res.reasons.map(exemptText).join("; ")) : null,
         h("ul", { class: "ind" }, ...rule.map((r) => h("li", { "data-code": r.code, "data-status": r.status, class: r.status },
           `${r.code} ${name(r.name)}: `, r.value !== null ? `${r.unit === "time_of_day" && r.value instanceof D ? showTime(r.value) : r.value.toString()} ` : "", `(${t(r.status as Key)})`,
           r.status === "not_met" && r.shortfall && r.shortfall.gt(0)
@@ -703,7 +718,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       } });
     return h("div", { class: `item ${value === NA ? "na" : ""}`, "data-item": item.code, "data-section": section, testid: `item-${item.code}` },
       h("label", { id: `${id}-label`, for: id, class: "q" },
-        name(item.help) || item.code,
+        question(item),
         required.has(item.code) ? h("span", { class: "tag req", title: t("required") }, ` *${t("required")}`) : null,
         item.photo_required ? h("span", { class: "tag photo" }, ` 📷${t("photo_required")}`) : null),
       control,
@@ -765,7 +780,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
             const v = valueOf(code, section);
             if (v !== null && v !== undefined) continue;
             const item = defn.items.find((i) => i.code === code);
-            missing.push((sections.length > 1 ? `${t(`section_${section}` as Key)}: ` : "") + (name(item?.help) || code));
+            missing.push((sections.length > 1 ? `${t(`section_${section}` as Key)}: ` : "") + question(item, code));
           }
         if (missing.length) { submitErr.textContent = t("submit_blocked", { n: missing.join(getLang() === "zh" ? "；" : "; ") }); return; }
         if (!confirm(t("submit_confirm"))) return;
@@ -789,7 +804,7 @@ async function scoreView(visit: any): Promise<HTMLElement> {
       `${s.section ? t(`section_${s.section}` as Key) + ": " : ""}${t(`verdict_${s.verdict}` as Key)} · R ${r.met_count ?? "?"}/${r.applicable_count ?? "?"}`));
   }
   box.append(h("h3", {}, t("tickets")), tickets.length
-    ? h("ul", { class: "list", testid: "tickets" }, ...tickets.map((tk) => h("li", { "data-item": tk.item_code, testid: "ticket" }, `${tk.item_code}: ${tk.title} (${tk.status})`)))
+    ? h("ul", { class: "list", testid: "tickets" }, ...tickets.map((tk) => h("li", { "data-item": tk.item_code, testid: "ticket" }, `${tk.item_code}: ${tk.title} (${t(`ticket_${tk.status}` as Key)})`)))
     : h("p", { class: "muted" }, t("no_tickets")));
   return box;
 }
@@ -827,7 +842,7 @@ async function describe(entity: string, rec: Rec | undefined): Promise<{ title: 
     const version = visit ? await core!.get("template_version", visit.template_version_id) : null;
     const item: Item | undefined = (version?.definition as Definition | undefined)?.items.find((i) => i.code === local.item_code);
     const section = local.section ? `${t(`section_${local.section}` as Key)}: ` : "";
-    return { title: section + (name(item?.help) || local.item_code || ""), visit: where, item };
+    return { title: section + question(item, local.item_code ?? ""), visit: where, item };
   }
   const label = ({ visit: "entity_visit", photo: "entity_photo", ticket: "entity_ticket" } as Record<string, Key>)[entity];
   return { title: label ? t(label) : entity, visit: where };

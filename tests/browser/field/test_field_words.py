@@ -162,6 +162,8 @@ def test_room_areas_answered_none_and_submit_names_items(lang, session, world, l
     item = page.get_by_test_id("item-music_rooms_m2")
     page.get_by_test_id("input-music_rooms_m2").fill("0")
     expect(item.locator(".error")).to_contain_text(w["none"])  # the error names the choice the item offers
+    label = item.locator("label.q").inner_text()
+    assert w["none"] in label and "空列表" not in label and "empty list" not in label  # the question says the same
     none = page.get_by_test_id("none-music_rooms_m2")
     expect(item.locator("label.choice", has=none)).to_have_text(w["none"])
     none.check()
