@@ -10,6 +10,7 @@ const STRINGS = {
   sign_out_unsent: ["还有 {n} 条记录未发送。退出后它们会保留在本机，您再次登录后继续发送。确定退出？",
     "{n} records are not sent yet. They stay on this phone for you and are sent when you sign in again. Sign out?"],
   wrong_login: ["用户名或密码错误", "Wrong username or password"],
+  too_many_tries: ["尝试次数过多，请稍后再试", "Too many attempts; try again later"],
   need_network: ["登录需要网络连接，请在有信号的地方再试", "Signing in needs a network connection; try again where there is signal"],
   sign_out_offline: ["现在没有网络。退出后，再次登录需要有信号。确定退出？",
     "There is no network now. After signing out, signing in again will need signal. Sign out?"],

@@ -147,7 +147,11 @@ async function signIn(username: string, password: string): Promise<string | null
     });
   } catch { return t("need_network"); }
   const body = await resp.json().catch(() => ({}));
-  if (resp.status !== 201) return resp.status === 401 ? t("wrong_login") : body.detail || body.title || `HTTP ${resp.status}`;
+  if (resp.status !== 201) {
+    if (resp.status === 401) return t("wrong_login");
+    if (resp.status === 429) return t("too_many_tries");
+    return t("r_refused", { n: resp.status }); // the server's English text is no message for the inspector
+  }
   session = { token: body.access_token, user: body.user, device_id };
   localStorage.setItem("field.session", JSON.stringify(session));
   startCore(session);

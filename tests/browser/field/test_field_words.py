@@ -16,7 +16,7 @@ from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.visits.models import Response
 from sync.models import Conflict
-from tests.browser.field.helpers import PHONE, sign_in, wait_synced
+from tests.browser.field.helpers import PHONE, axe_serious, sign_in, wait_synced
 from tests.factories import make_user, make_world, token_for
 
 WORDS = {
@@ -144,6 +144,7 @@ def test_refused_settlement_says_why_and_the_card_can_be_closed(lang, way, sessi
     expect(err).to_contain_text(w["settle"])
     expect(err).to_contain_text(w["frozen"])
     _only_ui_language(lang, err.inner_text(), world.school_a1.name)
+    assert axe_serious(page) == []  # the refusal, its folded detail and the buttons
     row.get_by_test_id(way).click()
     expect(page.locator('[data-testid="unsynced"][data-state="conflict"]')).to_have_count(0)
     session.expire_all()
