@@ -24,10 +24,12 @@ WORDS = {
            "unanswered": "未答", "edited": "本机已修改", "frozen": "该走访已提交或已取消，不能再修改",
            "settle": "未能解决冲突", "none": "没有（0 间）", "pe": "体育、艺术（音乐、美术）专任教师数",
            "need_network": "登录需要网络连接", "sign_out_offline": "再次登录需要有信号"},
-    "en": {"charter": "Does the school have a charter?", "teachers": "Full-time teachers above the required qualification",
+    "en": {"charter": "Does the school have a charter?",
+           "teachers": "Full-time teachers above the required qualification",
            "answer": "Answer", "yes": "Yes", "no": "No", "unanswered": "unanswered", "edited": "edited on this phone",
            "frozen": "the visit is submitted or cancelled and cannot change", "settle": "could not be settled",
-           "none": "None (0 rooms)", "pe": "Full-time PE and art", "need_network": "Signing in needs a network connection",
+           "none": "None (0 rooms)", "pe": "Full-time PE and art",
+           "need_network": "Signing in needs a network connection",
            "sign_out_offline": "signing in again will need signal"},
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
