@@ -166,7 +166,8 @@ async function signOut() {
   if (n > 0 && !confirm(t("sign_out_unsent", { n }))) return;
   if (n === 0) {
     // No signal: the next sign-in (this inspector's or another's) will need one; say so before it is too late.
-    const up = await fetch("/healthz", { cache: "no-store" }).then((r) => r.ok, () => false);
+    // Asked with a time limit: a network that takes the request and never answers is no signal either.
+    const up = await fetch("/healthz", { cache: "no-store", signal: AbortSignal.timeout(3000) }).then((r) => r.ok, () => false);
     if (!up && !confirm(t("sign_out_offline"))) return;
   }
   // The records stay in this user's own database for when they sign in again.
