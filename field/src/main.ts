@@ -869,7 +869,7 @@ async function syncView(): Promise<HTMLElement> {
     const li = h("li", { class: `card state-${u.state}`, testid: "unsynced", "data-entity": u.entity, "data-state": u.state, "data-id": u.id },
       h("div", {}, h("strong", { testid: "record-title" }, what.title), " ", h("span", { class: `state ${u.state}` }, t(`state_${u.state}` as Key))),
       what.visit ? h("p", { class: "muted", testid: "record-visit" }, what.visit) : null,
-      u.state === "conflict" ? null : reasonEl(u.reason));
+      rec?.state === "conflict" && rec.conflict ? null : reasonEl(u.reason)); // a conflict's card says it all
     if (rec?.state === "conflict" && rec.conflict) {
       const conflict = rec.conflict;
       const fieldName = (f: string) => { const k = `field_${f.replace(/^_/, "")}` as Key; try { return t(k); } catch { return f; } };
@@ -904,7 +904,7 @@ async function syncView(): Promise<HTMLElement> {
             await core!.acknowledge(u.entity, u.id); settleRefusals.delete(key); await renderView(); await renderHeader();
           } }, t("dismiss"))
             : h("button", { class: "btn primary", testid: "keep-mine", onclick: settle("client") }, t("keep_mine"))));
-    } else if (u.state === "rejected" && u.entity !== "photo") {
+    } else if ((u.state === "rejected" || u.state === "conflict") && u.entity !== "photo") { // refused, or deleted on the server
       li.append(h("button", { class: "btn", testid: "dismiss", onclick: async () => { await core!.acknowledge(u.entity, u.id); await renderView(); } }, t("dismiss")));
     }
     list.append(li);
