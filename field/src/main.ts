@@ -48,6 +48,79 @@ const todayISO = (): string => {
 };
 const name = (x: any): string => (x && typeof x === "object" ? x[getLang()] ?? x.zh ?? "" : x ?? "");
 
+// --- reasons in the UI language ----------------------------------------------------------------
+
+const REASONS: Record<string, Key> = {
+  "created on this device": "r_created", "edited on this device": "r_edited", "sent, waiting for the server": "r_sent",
+  "server unreachable; will retry": "r_unreachable", "merged with changes made elsewhere": "r_merged",
+  "conflict settled": "r_settled", "deleted on the server while you edited it": "r_deleted",
+  "taken on this device": "r_photo_taken", "sending": "r_photo_sending",
+  "waiting for its visit to reach the server": "r_photo_wait_visit", "its visit was refused by the server": "r_photo_visit_refused",
+};
+
+/** A sync reason (the sync core's English, with the server's text in it) as words of the UI language; the
+ * server's own text, when there is one, comes back apart as a detail. Refusals are recognised by their
+ * status code and field keys, never by translating the server's sentences. */
+function reasonText(reason: string | null | undefined): { text: string; detail: string } {
+  if (!reason) return { text: "", detail: "" };
+  const known = REASONS[reason];
+  if (known) return { text: t(known), detail: "" };
+  if (reason.startsWith("conflict ")) return { text: t("r_conflict"), detail: "" };
+  if (reason.startsWith("the server dropped the unfinished upload")) return { text: t("r_photo_expired"), detail: "" };
+  const image = /^the server refused the image: (.*)$/s.exec(reason);
+  if (image) return { text: t("r_photo_bad_image"), detail: image[1] };
+  const coded = /\((\d{3})\): (.*)$/s.exec(reason);
+  const detail = coded ? coded[2] : reason;
+  const status = coded ? Number(coded[1]) : 0;
+  let key: Key = "r_other";
+  if (status === 401) key = "r_signed_out";
+  else if (status === 403) key = "r_forbidden";
+  else if (/already resolved/.test(detail)) key = "r_already_settled";
+  else if (/\bfrozen\b/.test(detail)) key = "r_frozen";
+  else if (/\((fields\.)?value: /.test(detail) || /^(fields\.)?value: /.test(detail)) key = "r_bad_value";
+  else if (status === 422 || status === 400) key = "r_invalid";
+  else if (status) return { text: t("r_refused", { n: status }), detail };
+  return { text: t(key), detail };
+}
+
+/** A reason as a line: the translated words, the server's text folded away under them. */
+function reasonEl(reason: string | null | undefined, attrs: Attrs = {}): HTMLElement {
+  const { text, detail } = reasonText(reason);
+  return h("p", { class: "muted", testid: "reason", ...attrs }, text,
+    detail ? h("details", { class: "detail" }, h("summary", {}, t("details")), h("span", { testid: "reason-detail" }, detail)) : null);
+}
+
+/** An item's question from its template; a room-area list's "an empty list if there are none" is said as
+ * the app's "none" tick, which is how it is answered here. */
+function question(item: Item | undefined, code = ""): string {
+  const q = name(item?.help) || item?.code || code;
+  if (item?.kind !== "room_areas") return q;
+  return q.replace(/\s*[；;][^；;]*(空列表|empty list)[^；;]*$/, "") + t("rooms_none_hint");
+}
+
+/** The scoring engine's exemption (its own words, for parity with the server) in the UI language. */
+function exemptText(reason: string): string {
+  if (reason.startsWith("special-education")) return t("exempt_special");
+  const m = /^teaching point of (\S+) pupils \(< (\d+)\)/.exec(reason);
+  return m ? t("exempt_teaching_point", { n: m[1], min: m[2] }) : reason;
+}
+
+/** An answer's value as its item reads: 是/否, lists joined, times, choices, "unanswered" for null. */
+function valueText(item: Item | undefined, v: any): string {
+  if (v === null || v === undefined) return t("unanswered");
+  if (v === NA) return t("na");
+  if (typeof v === "boolean") return v ? t("yes") : t("no");
+  if (Array.isArray(v)) {
+    if (!v.length && item?.kind === "room_areas") return t("none_rooms");
+    return v.join(getLang() === "zh" ? "、" : ", ") + (item?.unit ? ` ${unitText(item.unit)}` : "");
+  }
+  if (item?.kind === "rating" && CHOICES[v]) return CHOICES[v][getLang() === "zh" ? 0 : 1];
+  if (typeof v === "number" || (typeof v === "string" && item && (item.kind === "integer" || item.kind === "number")))
+    return `${v}${item?.unit ? ` ${unitText(item.unit)}` : ""}`;
+  if (typeof v === "string" || typeof v === "number") return String(v);
+  return JSON.stringify(v);
+}
+
 // --- session -----------------------------------------------------------------------------------
 
 function startCore(s: Session) {
@@ -74,7 +147,11 @@ async function signIn(username: string, password: string): Promise<string | null
     });
   } catch { return t("need_network"); }
   const body = await resp.json().catch(() => ({}));
-  if (resp.status !== 201) return resp.status === 401 ? t("wrong_login") : body.detail || body.title || `HTTP ${resp.status}`;
+  if (resp.status !== 201) {
+    if (resp.status === 401) return t("wrong_login");
+    if (resp.status === 429) return t("too_many_tries");
+    return t("r_refused", { n: resp.status }); // the server's English text is no message for the inspector
+  }
   session = { token: body.access_token, user: body.user, device_id };
   localStorage.setItem("field.session", JSON.stringify(session));
   startCore(session);
@@ -87,6 +164,12 @@ async function signOut() {
   await saving;
   const n = core ? await core.unsentCount() : 0;
   if (n > 0 && !confirm(t("sign_out_unsent", { n }))) return;
+  if (n === 0) {
+    // No signal: the next sign-in (this inspector's or another's) will need one; say so before it is too late.
+    // Asked with a time limit: a network that takes the request and never answers is no signal either.
+    const up = await fetch("/healthz", { cache: "no-store", signal: AbortSignal.timeout(3000) }).then((r) => r.ok, () => false);
+    if (!up && !confirm(t("sign_out_offline"))) return;
+  }
   // The records stay in this user's own database for when they sign in again.
   fetch("/api/v1/auth/token", { method: "DELETE", headers: { Authorization: `Bearer ${session?.token}` } }).catch(() => undefined);
   session = null; core = null; db?.close(); db = null; flushTyping = null;
@@ -110,8 +193,8 @@ async function syncNow() {
   } catch (e) {
     unanswered = e instanceof NoAnswer || e instanceof TransportError;
     reachable = !unanswered;
-    lastError = e instanceof SyncUnavailable || e instanceof TransportError ? t("offline") : String(e);
-    if (e instanceof SyncUnavailable && /\(401\)/.test(e.message)) lastError = e.message;
+    lastError = e instanceof SyncUnavailable || e instanceof TransportError ? t("offline") : reasonText(String(e)).text;
+    if (e instanceof SyncUnavailable && /\(\d{3}\)/.test(e.message)) lastError = reasonText(e.message).text;
   } finally {
     syncing = false;
     if (unanswered) retryLater(); else retryMs = 0;
@@ -338,7 +421,7 @@ async function newVisitView(): Promise<HTMLElement> {
         const school = schools.find((s: any) => s.id === select.value);
         if (!school) return;
         const version = await effectiveVersion(school);
-        if (!version) { err.textContent = "no template"; return; }
+        if (!version) { err.textContent = t("no_template_school"); return; }
         const id = await core!.create("visit", {
           school_id: school.id, template_version_id: version.id, planned_for: todayISO(), status: "in_progress",
           inspector_ids: [session!.user.id],
@@ -482,7 +565,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
   if (!visit) return h("p", {}, h("a", { href: "#/" }, t("back")));
   const school = (await core!.get("school", visit.school_id)) || { kind: "primary", name: visit.school_id };
   const version = await core!.get("template_version", visit.template_version_id);
-  if (!version) return h("p", { class: "muted" }, "template not on this device yet; sync first");
+  if (!version) return h("p", { class: "muted" }, t("no_template"));
   const defn: Definition = version.definition;
   const frozen = visit.status === "submitted" || visit.status === "cancelled";
   const sections = sectionsOf(school.kind);
@@ -546,7 +629,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       const rule = res.results.filter((r) => r.school_rule || r.status === "not_met");
       return h("div", { testid: `verdict-${section || "school"}`, "data-verdict": res.verdict },
         h("p", { class: `verdict-line ${res.verdict}` }, label, t(`verdict_${res.verdict}` as Key)),
-        res.verdict === "exempt" ? h("p", { class: "muted", testid: "exempt-reason" }, res.reasons.join("; ")) : null,
+        res.verdict === "exempt" ? h("p", { class: "muted", testid: "exempt-reason" }, res.reasons.map(exemptText).join("; ")) : null,
         h("ul", { class: "ind" }, ...rule.map((r) => h("li", { "data-code": r.code, "data-status": r.status, class: r.status },
           `${r.code} ${name(r.name)}: `, r.value !== null ? `${r.unit === "time_of_day" && r.value instanceof D ? showTime(r.value) : r.value.toString()} ` : "", `(${t(r.status as Key)})`,
           r.status === "not_met" && r.shortfall && r.shortfall.gt(0)
@@ -563,7 +646,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     answers.set(key, rec);
     const badge = badges.get(key);
     const cls = `state ${rec.state}`;
-    if (badge && badge.className !== cls) { badge.className = cls; badge.textContent = t(`state_${rec.state}` as Key); badge.title = rec.reason ?? ""; }
+    if (badge && badge.className !== cls) { badge.className = cls; badge.textContent = t(`state_${rec.state}` as Key); badge.title = reasonText(rec.reason).text; }
     summarySoon();
   }
 
@@ -589,7 +672,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
   const badges = new Map<string, HTMLElement>();
   const stateBadge = (item: Item, section: string) => {
     const r = answers.get(`${item.code}|${section}`);
-    const el = h("span", { class: `state ${r?.state ?? ""}`, testid: "answer-state", title: r?.reason ?? "" }, r ? t(`state_${r.state}` as Key) : "");
+    const el = h("span", { class: `state ${r?.state ?? ""}`, testid: "answer-state", title: reasonText(r?.reason).text }, r ? t(`state_${r.state}` as Key) : "");
     badges.set(`${item.code}|${section}`, el);
     return el;
   };
@@ -606,10 +689,14 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     };
     // "n/a" only where the template lets this item not apply (never enrolment): the engine refuses it elsewhere.
     const naAllowed = item.na_allowed === true && item.code !== "enrolment";
+    const noneAllowed = item.kind === "room_areas";
+    const isNone = (v: any) => Array.isArray(v) && v.length === 0;
     let control: HTMLElement;
     const onText = (input: HTMLInputElement | HTMLTextAreaElement) => {
       const raw = input.value;
       const { value: v, ok } = parseInput(item, raw);
+      const none = input.closest(".item")?.querySelector<HTMLInputElement>(`[data-testid="none-${item.code}"]`);
+      if (none && raw.trim()) none.checked = false; // rooms typed: no longer "none"
       const valid = ok && check(v);
       const nan = getLang() === "zh" ? "请输入数字" : "enter a number";
       if (!ok && err.textContent !== nan) err.textContent = nan;
@@ -658,7 +745,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       } });
     return h("div", { class: `item ${value === NA ? "na" : ""}`, "data-item": item.code, "data-section": section, testid: `item-${item.code}` },
       h("label", { id: `${id}-label`, for: id, class: "q" },
-        name(item.help) || item.code,
+        question(item),
         required.has(item.code) ? h("span", { class: "tag req", title: t("required") }, ` *${t("required")}`) : null,
         item.photo_required ? h("span", { class: "tag photo" }, ` 📷${t("photo_required")}`) : null),
       control,
@@ -674,6 +761,17 @@ async function visitView(visitId: string): Promise<HTMLElement> {
             keepKeystroke({ raw: "", ok: true, value: on ? NA : null, visit_id: visitId, item_code: item.code, section });
             void save(item, section, on ? NA : null, "");
           } }), ` ${t("na")}`) : null,
+        // A room-area list with no such room is answered by an empty list ("no rooms"), not left empty.
+        noneAllowed && !frozen ? h("label", { class: "choice" }, h("input", { type: "checkbox", checked: isNone(value), testid: `none-${item.code}`,
+          onchange: (e: Event) => {
+            const on = (e.target as HTMLInputElement).checked;
+            const field = (e.target as HTMLElement).closest(".item")?.querySelector<HTMLInputElement>(`#${id}`);
+            if (field && on) field.value = ""; // "none" replaces what was typed
+            err.textContent = "";
+            typed.delete(`${item.code}|${section}`);
+            keepKeystroke({ raw: "", ok: true, value: on ? [] : null, visit_id: visitId, item_code: item.code, section });
+            void save(item, section, on ? [] : null, "");
+          } }), ` ${t("none_rooms")}`) : null,
         h("label", { class: "btn small", for: `${id}-photo` }, `📷 ${t("take_photo")}`), fileInput,
         stateBadge(item, section)),
       err, photoList);
@@ -697,7 +795,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     h("a", { href: "#/", class: "btn small" }, `← ${t("back")}`),
     h("h1", {}, school.name ?? ""),
     h("p", { class: "muted", testid: "visit-status" }, `${t(`status_${visit.status}` as Key)}`,
-      rec && rec.state !== "synced" ? ` · ${t(`state_${rec.state}` as Key)}${rec.reason ? `: ${rec.reason}` : ""}` : ""),
+      rec && rec.state !== "synced" ? ` · ${t(`state_${rec.state}` as Key)}${rec.reason ? `: ${reasonText(rec.reason).text}` : ""}` : ""),
     progressEl, scoreBox, verdictEl, ...body,
     frozen ? null : h("div", { class: "card" },
       h("button", { class: "btn primary", testid: "submit-visit", onclick: async () => {
@@ -705,8 +803,13 @@ async function visitView(visitId: string): Promise<HTMLElement> {
         await saving;
         const missing: string[] = [];
         for (const [section, level] of sections)
-          for (const code of requiredCodes(defn, level)) { const v = valueOf(code, section); if (v === null || v === undefined) missing.push(code); }
-        if (missing.length) { submitErr.textContent = t("submit_blocked", { n: missing.join(", ") }); return; }
+          for (const code of requiredCodes(defn, level)) {
+            const v = valueOf(code, section);
+            if (v !== null && v !== undefined) continue;
+            const item = defn.items.find((i) => i.code === code);
+            missing.push((sections.length > 1 ? `${t(`section_${section}` as Key)}: ` : "") + question(item, code));
+          }
+        if (missing.length) { submitErr.textContent = t("submit_blocked", { n: missing.join(getLang() === "zh" ? "；" : "; ") }); return; }
         if (!confirm(t("submit_confirm"))) return;
         await core!.update("visit", visitId, { status: "submitted" }, { barrier: true });
         scheduleSync();
@@ -729,7 +832,7 @@ async function scoreView(visit: any): Promise<HTMLElement> {
         : `${t(`verdict_${s.verdict}` as Key)} · R ${r.met_count ?? "?"}/${r.applicable_count ?? "?"}`}`));
   }
   box.append(h("h3", {}, t("tickets")), tickets.length
-    ? h("ul", { class: "list", testid: "tickets" }, ...tickets.map((tk) => h("li", { "data-item": tk.item_code, testid: "ticket" }, `${tk.item_code}: ${tk.title} (${tk.status})`)))
+    ? h("ul", { class: "list", testid: "tickets" }, ...tickets.map((tk) => h("li", { "data-item": tk.item_code, testid: "ticket" }, `${tk.item_code}: ${tk.title} (${t(`ticket_${tk.status}` as Key)})`)))
     : h("p", { class: "muted" }, t("no_tickets")));
   return box;
 }
@@ -737,7 +840,7 @@ async function scoreView(visit: any): Promise<HTMLElement> {
 function photoLi(p: { id: string; state: string; progress: number; reason: string | null; server_status?: string }): HTMLElement {
   const label = p.state === "synced" ? (p.server_status === "processed" ? t("photo_processed") : t("photo_sent"))
     : p.state === "syncing" ? t("photo_uploading", { p: Math.round(p.progress * 100) })
-    : p.state === "rejected" ? `${t("photo_refused")}: ${p.reason ?? ""}` : t("photo_queued");
+    : p.state === "rejected" ? `${t("photo_refused")}: ${reasonText(p.reason).text}` : t("photo_queued");
   return h("li", { class: `photo ${p.state}`, testid: "photo-status", "data-state": p.state, "data-photo": p.id }, `📷 ${label}`);
 }
 
@@ -753,30 +856,78 @@ function position(): Promise<{ latitude?: number; longitude?: number }> {
 
 // --- sync status and conflicts ----------------------------------------------------------------
 
+/** Settlements the server refused, by record (entity:id): why, shown on the conflict's card until it goes. */
+const settleRefusals = new Map<string, { text: string; detail: string }>();
+
+/** Which item and which visit a record is, in words: its item's name from the visit's template version. */
+async function describe(entity: string, rec: Rec | undefined): Promise<{ title: string; visit: string; item?: Item }> {
+  const local = rec?.local ?? {};
+  const visitId = entity === "visit" ? rec?.id : local.visit_id;
+  const visit = visitId ? await core!.get("visit", visitId) : null;
+  const school = visit ? await core!.get("school", visit.school_id) : null;
+  const where = visit ? t("visit_of", { school: school?.name ?? "", date: visit.planned_for ?? "" }) : "";
+  if (entity === "response") {
+    const version = visit ? await core!.get("template_version", visit.template_version_id) : null;
+    const item: Item | undefined = (version?.definition as Definition | undefined)?.items.find((i) => i.code === local.item_code);
+    const section = local.section ? `${t(`section_${local.section}` as Key)}: ` : "";
+    return { title: section + question(item, local.item_code ?? ""), visit: where, item };
+  }
+  const label = ({ visit: "entity_visit", photo: "entity_photo", ticket: "entity_ticket" } as Record<string, Key>)[entity];
+  return { title: label ? t(label) : entity, visit: where };
+}
+
+/** A contested field's value as the item (or the visit) reads. */
+function fieldValue(entity: string, field: string, item: Item | undefined, v: any): string {
+  if (entity === "visit" && field === "status" && typeof v === "string") return t(`status_${v}` as Key);
+  if (entity === "response" && field === "value") return valueText(item, v);
+  return valueText(undefined, v);
+}
+
 async function syncView(): Promise<HTMLElement> {
   const rows = await core!.unsynced();
   const list = h("ul", { class: "list" });
   for (const u of rows) {
-    const rec = u.entity === "photo" ? null : await core!.record(u.entity, u.id);
+    const rec = u.entity === "photo" ? undefined : await core!.record(u.entity, u.id);
+    const what = await describe(u.entity, rec);
     const li = h("li", { class: `card state-${u.state}`, testid: "unsynced", "data-entity": u.entity, "data-state": u.state, "data-id": u.id },
-      h("div", {}, h("strong", {}, `${u.entity} ${rec?.local?.item_code ?? ""}`), " ", h("span", { class: `state ${u.state}` }, t(`state_${u.state}` as Key))),
-      h("p", { class: "muted" }, u.reason ?? ""));
+      h("div", {}, h("strong", { testid: "record-title" }, what.title), " ", h("span", { class: `state ${u.state}` }, t(`state_${u.state}` as Key))),
+      what.visit ? h("p", { class: "muted", testid: "record-visit" }, what.visit) : null,
+      rec?.state === "conflict" && rec.conflict ? null : reasonEl(u.reason)); // a conflict's card says it all
     if (rec?.state === "conflict" && rec.conflict) {
+      const conflict = rec.conflict;
+      const fieldName = (f: string) => { const k = `field_${f.replace(/^_/, "")}` as Key; try { return t(k); } catch { return f; } };
       const table = h("table", { class: "conflict", testid: "conflict" },
-        h("caption", {}, t("conflict_title")),
+        h("caption", {}, u.entity === "response" ? t("conflict_item", { item: what.title }) : t("conflict_visit"),
+          what.visit ? ` · ${what.visit}` : "", h("br", {}), t("conflict_title")),
         h("tr", {}, h("th", {}, ""), h("th", {}, t("was")), h("th", {}, t("theirs")), h("th", {}, t("mine"))),
-        ...Object.entries(rec.conflict.fields).map(([f, v]) => h("tr", {}, h("th", {}, f),
-          h("td", {}, JSON.stringify(v.base)), h("td", { testid: "theirs" }, JSON.stringify(v.server)), h("td", { testid: "mine" }, JSON.stringify(v.client)))));
+        ...Object.entries(conflict.fields).map(([f, v]) => h("tr", {}, h("th", {}, fieldName(f)),
+          h("td", {}, fieldValue(u.entity, f, what.item, v.base)), h("td", { testid: "theirs" }, fieldValue(u.entity, f, what.item, v.server)),
+          h("td", { testid: "mine" }, fieldValue(u.entity, f, what.item, v.client)))));
+      const key = `${u.entity}:${u.id}`;
       const settle = (take: "server" | "client") => async () => {
         const choices: Record<string, { take: "server" | "client" }> = {};
-        for (const f of Object.keys(rec.conflict!.fields)) choices[f] = { take };
-        try { await core!.resolve(u.entity, u.id, choices); } catch (e) { lastError = String(e); }
+        for (const f of Object.keys(conflict.fields)) choices[f] = { take };
+        try {
+          await core!.resolve(u.entity, u.id, choices);
+          settleRefusals.delete(key);
+        } catch (e) {
+          // Refused (e.g. the visit was submitted meanwhile) or no answer: say why, on the card itself.
+          settleRefusals.set(key, e instanceof TransportError || e instanceof NoAnswer
+            ? { text: t("r_unreachable"), detail: "" } : reasonText(e instanceof Error ? e.message : String(e)));
+        }
         await renderView(); await renderHeader();
       };
-      li.append(table, h("div", { class: "row" },
-        h("button", { class: "btn", testid: "keep-theirs", onclick: settle("server") }, t("keep_theirs")),
-        h("button", { class: "btn primary", testid: "keep-mine", onclick: settle("client") }, t("keep_mine"))));
-    } else if (u.state === "rejected" && u.entity !== "photo") {
+      const refused = settleRefusals.get(key);
+      li.append(table, h("div", {},
+        refused ? h("div", { class: "error", role: "alert", testid: "settle-error" }, t("settle_refused", { why: refused.text }),
+          refused.detail ? h("details", { class: "detail" }, h("summary", {}, t("details")), h("span", { testid: "reason-detail" }, refused.detail)) : null) : null),
+        h("div", { class: "row" },
+          h("button", { class: "btn", testid: "keep-theirs", onclick: settle("server") }, t("keep_theirs")),
+          refused ? h("button", { class: "btn", testid: "dismiss", onclick: async () => {
+            await core!.acknowledge(u.entity, u.id); settleRefusals.delete(key); await renderView(); await renderHeader();
+          } }, t("dismiss"))
+            : h("button", { class: "btn primary", testid: "keep-mine", onclick: settle("client") }, t("keep_mine"))));
+    } else if ((u.state === "rejected" || u.state === "conflict") && u.entity !== "photo") { // refused, or deleted on the server
       li.append(h("button", { class: "btn", testid: "dismiss", onclick: async () => { await core!.acknowledge(u.entity, u.id); await renderView(); } }, t("dismiss")));
     }
     list.append(li);

@@ -231,7 +231,7 @@ function kindProblem(item: Item, value: unknown, zh: boolean): string | null {
   } else if (kind === "room_areas") {
     const areas = Array.isArray(value) ? value.map(parseDecimal) : null;
     if (!areas || areas.some((n) => n === null || n.lte(0)))
-      return zh ? "每间一个大于 0 的面积；没有则留空" : "must be a list of room areas > 0, one per room; [] when there are none";
+      return zh ? "每间一个大于 0 的面积；没有这类教室则勾选“没有（0 间）”" : "one area > 0 per room; tick “None (0 rooms)” when there are none";
   }
   return null;
 }

@@ -54,8 +54,8 @@ def test_two_inspectors_offline_conflict_settled_in_the_app(session, world, live
     row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
     expect(row).to_have_count(1)
     table = row.get_by_test_id("conflict")
-    expect(table.get_by_test_id("theirs")).to_have_text("650")
-    expect(table.get_by_test_id("mine")).to_have_text("600")
+    expect(table.get_by_test_id("theirs")).to_have_text("650 名学生")  # as the item reads, with its unit
+    expect(table.get_by_test_id("mine")).to_have_text("600 名学生")
     shots(p1, "conflict-side-by-side")
     assert axe_serious(p1) == []  # the sync panel with a conflict table
     session.expire_all()

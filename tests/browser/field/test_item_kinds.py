@@ -54,7 +54,7 @@ def test_time_of_day_na_where_allowed_and_an_exempt_teaching_point(session, clie
     page.get_by_test_id("input-enrolment").fill("38")
     verdict = page.get_by_test_id("verdict-school")
     expect(verdict).to_have_attribute("data-verdict", "exempt")
-    expect(page.get_by_test_id("exempt-reason")).to_contain_text("teaching point of 38 pupils")
+    expect(page.get_by_test_id("exempt-reason")).to_have_text("不足 50 人的教学点（38 人）：按实际配备，不参与 R1–R7 评估")
     expect(verdict.locator('li[data-code="R1"]')).to_have_attribute("data-status", "not_applicable")
 
     time_input.fill("17:00")  # before 17:30: not met, shown as a time
