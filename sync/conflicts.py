@@ -110,6 +110,10 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
         return _close(session, conflict, user, choices, {}, getattr(record, "version", None), gone=gone)
     # A resolution is the write it stands for, with the chosen values: the same service call, so the
     # same rules (who may, the visit still open, only a planned visit with no answers is deleted, ...).
+    # This conflict is settled by the write (a submit it chooses is not held back by the conflict itself);
+    # if the write is refused, the caller rolls back and the conflict is open again.
+    conflict.status = "resolved"
+    session.flush()
     if values.pop("_deleted", False):
         if conflict.entity == "visit":
             visits.delete(session, record, actor=principal, via="sync")
