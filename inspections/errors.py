@@ -7,10 +7,11 @@ class DomainError(Exception):
 
     status = 422
 
-    def __init__(self, message: str, fields: dict[str, list[str]] | None = None):
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None, *, extra: dict | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
+        self.extra = extra or {}  # further members of the problem document (e.g. the record's current values)
 
 
 class ValidationFailed(DomainError):

@@ -83,7 +83,11 @@ class PhotoOut(Schema):
     received_at = fields.AwareDateTime(metadata={"description": "When the server had every byte."})
     processed_at = fields.AwareDateTime(allow_none=True)
     flagged = fields.Boolean()
-    evidence = fields.Dict(metadata={"description": "EXIF facts (time, GPS, camera), flags and derivative sizes."})
+    evidence = fields.Dict(metadata={"description": (
+        "EXIF facts (time, GPS, camera), flags and derivative sizes. Flags are facts with a `code`: "
+        "before_start (before the business day of the visit's earliest evidence) or after_end (after its "
+        "submission), each with `hours`, `taken` and `source` (exif | device); far_from_school with `km` and "
+        "`source`; reused with `visit_ids`.")})
 
 
 class RequiredItemOut(Schema):

@@ -107,3 +107,7 @@ class ResolveIn(Schema):
                          metadata={"description": "Default choice for every contested field."})
     fields_ = fields.Dict(keys=fields.String(), values=fields.Nested(FieldChoice), data_key="fields",
                           attribute="fields", load_default=dict)
+    version = Version(load_default=None, metadata={"description": (
+        "The record's version the choice was made against. Needed only to keep a client or custom value on a "
+        "record changed since the conflict was recorded (the 409 shows `current.version` and `current.fields`);"
+        " it must be the current version.")})

@@ -176,7 +176,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
-        return problem(err.status, err.message, errors=err.fields or None)
+        return problem(err.status, err.message, errors=err.fields or None, **err.extra)
 
     @app.errorhandler(ImmutableVersionError)
     def _immutable(err):

@@ -14,6 +14,7 @@ from inspections.org.models import School
 from inspections.visits import service as visits
 from inspections.visits.models import Response, Visit
 from sync import fields as wire
+from sync.changelog import jsonable
 from sync.models import Conflict
 
 TAKES = ("server", "client", "custom")
@@ -31,9 +32,26 @@ def scope_criterion(p: Principal):
     return or_(in_visits, (Conflict.visit_id.is_(None) & in_schools), in_schools & (Conflict.status == "resolved"))
 
 
+def current_values(conflict: Conflict, record) -> dict:
+    """The record's values now of the fields a conflict contests, as the wire shows them."""
+    out = {}
+    for name in conflict.fields:
+        if name == "_deleted":
+            out[name] = record is None
+        elif name == "inspector_ids":
+            out[name] = sorted(str(i) for i in record.inspector_ids)
+        else:
+            out[name] = jsonable(getattr(record, name))
+    return out
+
+
 def resolve(session: Session, conflict: Conflict, *, user: User, principal: Principal, take: str | None,
-            fields: dict) -> Conflict:
-    """Settle every contested field (server, client or a custom value) and write a new version."""
+            fields: dict, version: int | None = None) -> Conflict:
+    """Settle every contested field (server, client or a custom value) and write a new version.
+
+    A client or custom value is written only over the record as the conflict saw it (its `server_version`),
+    or over the version the caller names as the one it chose against (`version`, which must be the current
+    one): a record changed since would otherwise lose the later change without anyone having seen it."""
     if conflict.status != "open":
         raise ConflictError("this conflict is already resolved")
     choices: dict[str, dict] = {}
@@ -73,6 +91,17 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
                                 f"kept by settling this conflict, which stays open; {_GONE_HOW[conflict.entity]}, "
                                 f"then settle this conflict with take \"server\"",
                                 {f"fields.{n}": [m] for n, m in kept.items()})
+    if not gone and values and record.version != (conflict.server_version if version is None else version):
+        # Changed since the conflict was recorded (or since the version the caller chose against): the
+        # choice was made without seeing the current value. Refuse, show it, and leave the conflict open.
+        raise ConflictError(f"the {conflict.entity} changed since this conflict was recorded (version "
+                            f"{conflict.server_version}, now {record.version}); the conflict stays open: take the "
+                            f"server's side to keep the current values, or choose again with \"version\": "
+                            f"{record.version} to write a client or custom value over them",
+                            {f"fields.{n}": ["changed on the server since the conflict was recorded"]
+                             for n in values},
+                            extra={"current": {"version": record.version,
+                                               "fields": current_values(conflict, record)}})
     if gone or (not values and visit.status not in visits.OPEN):
         # Nothing is to be written: the record is gone and nothing chosen needs it, or the server's values
         # stand on a frozen visit. The conflict is closed, saying so, rather than left open for ever.
@@ -81,6 +110,10 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
         return _close(session, conflict, user, choices, {}, getattr(record, "version", None), gone=gone)
     # A resolution is the write it stands for, with the chosen values: the same service call, so the
     # same rules (who may, the visit still open, only a planned visit with no answers is deleted, ...).
+    # This conflict is settled by the write (a submit it chooses is not held back by the conflict itself);
+    # if the write is refused, the caller rolls back and the conflict is open again.
+    conflict.status = "resolved"
+    session.flush()
     if values.pop("_deleted", False):
         if conflict.entity == "visit":
             visits.delete(session, record, actor=principal, via="sync")

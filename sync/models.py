@@ -4,10 +4,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inspections.db import Base, IdMixin, JSONType, UTCDateTime, utcnow
+from inspections.visits import service as visits_service
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid); PostgreSQL gets a bigint identity.
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
@@ -101,3 +102,53 @@ class Conflict(IdMixin, Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution: Mapped[dict | None] = mapped_column(JSONType)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+
+# A push pass that may submit visits reads their open conflicts once (prefetch_open_conflicts); the
+# conflicts the pass records after that are counted from the session, flushed or not. Dropped when the
+# pass ends (forget_open_conflicts): a pass rolled back takes its conflicts with it.
+OPEN_AT_START = "sync.open_conflicts"
+RECORDED = "sync.recorded_conflicts"
+
+
+def prefetch_open_conflicts(session, visit_ids) -> None:
+    """Before a batch that may submit these visits: how many open conflicts each has, in one query."""
+    ids = list(visit_ids)
+    counts = dict.fromkeys(ids, 0)
+    if ids:
+        with session.no_autoflush:
+            counts |= dict(session.execute(select(Conflict.visit_id, func.count()).where(
+                Conflict.visit_id.in_(ids), Conflict.status == "open").group_by(Conflict.visit_id)).all())
+    session.info[OPEN_AT_START] = counts
+    session.info[RECORDED] = []
+
+
+def recorded(session, conflict: "Conflict") -> None:
+    """A push recorded this conflict (counted against a submit later in the pass)."""
+    if OPEN_AT_START in session.info:
+        session.info[RECORDED].append(conflict)
+
+
+def forget_open_conflicts(session) -> None:
+    session.info.pop(OPEN_AT_START, None)
+    session.info.pop(RECORDED, None)
+
+
+def _open_conflicts(session, visit) -> int:
+    """Open conflicts on a visit or its answers: those written, and those of this transaction not written yet
+    (a push batch records them at its flush; an answer in the batch may have opened one before the submit)."""
+    here = {id(obj): obj for obj in session.new if isinstance(obj, Conflict) and obj.visit_id == visit.id}
+    known = session.info.get(OPEN_AT_START, {})
+    if visit.id in known:
+        here |= {id(c): c for c in session.info.get(RECORDED, []) if c.visit_id == visit.id
+                 and (inspect(c).pending or inspect(c).persistent)}
+        written = known[visit.id]
+    else:
+        with session.no_autoflush:
+            written = session.scalar(select(func.count()).select_from(Conflict).where(
+                Conflict.visit_id == visit.id, Conflict.status == "open")) or 0
+    return written + sum(1 for c in here.values() if c.status in (None, "open"))
+
+
+visits_service.OPEN_CONFLICTS[:] = [_open_conflicts]

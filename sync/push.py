@@ -34,7 +34,8 @@ from sync import bulk
 from sync import fields as wire
 from sync.changelog import jsonable, snapshot
 from sync.merge import same, three_way
-from sync.models import ChangeLog, Conflict, Mutation, RecordRevision
+from sync.models import ChangeLog, Conflict, Mutation, RecordRevision, forget_open_conflicts, prefetch_open_conflicts
+from sync.models import recorded as conflicts_kept
 
 VISIT_FIELDS = ("planned_for", "notes", "inspector_ids", "status")
 RESPONSE_FIELDS = ("value", "note", "flagged")
@@ -153,6 +154,7 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
         finally:
             audit.take_batch(session)
             visits.forget_prepared(session)
+            forget_open_conflicts(session)
     return _run(session, user, principal, device_id, mutations, fast=False)
 
 
@@ -548,6 +550,7 @@ def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: 
     if any(m.get("entity") == "visit" and (m.get("fields") or {}).get("status") == VisitStatus.submitted.value
            for m in mutations):
         visits.prepare_submits(session, submits)
+        prefetch_open_conflicts(session, [v.id for v in submits])
 
 
 def _lock_visit(ctx: _Ctx, visit_id) -> Visit | None:
@@ -566,6 +569,7 @@ def _conflict(ctx: _Ctx, entity: str, entity_id, school_id, visit_id, version: i
                  base_version=ctx.m.get("base_version"), server_version=version, fields=contested,
                  device_id=ctx.device_id, mutation_id=ctx.m["mutation_id"], created_by_id=ctx.user.id)
     ctx.session.add(c)  # written with the batch's flush
+    conflicts_kept(ctx.session, c)  # a submit later in the batch counts it
     return c
 
 
@@ -653,6 +657,13 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
             apply["status"] = wanted_status
         elif verdict == "conflict":
             contested["status"] = {"base": base_status, "server": server["status"], "client": wanted_status}
+    if contested and apply.get("status") == VisitStatus.submitted.value:
+        # Submitting would freeze the visit with this very conflict open (visits.transition refuses a
+        # submit over open conflicts): refused whole, nothing written; the device pulls, settles, submits.
+        names = ", ".join(sorted(contested))
+        raise Rejected(f"the visit cannot be submitted: its {names} changed on the server since your copy; "
+                       f"pull, settle the difference, then submit",
+                       {f"fields.{n}": ["changed on the server since your copy"] for n in contested})
     if apply:
         visits.edit(s, visit, actor=ctx.p, changes={k: data[k] for k in apply}, via="sync", context=_device(ctx))
     conflict = None

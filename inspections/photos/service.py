@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import and_, event, or_, select, text, update
+from sqlalchemy import and_, event, func, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.scope import Principal, school_filter, visit_filter
 from inspections.db import utcnow
@@ -447,48 +448,65 @@ def haversine_m(lat1, lon1, lat2, lon2) -> float:
     return 2 * r * math.asin(min(1.0, math.sqrt(a)))
 
 
-def visit_window(visit: Visit) -> tuple[datetime, datetime] | None:
-    """When the visit happened: started..submitted (or the planned day when it never started)."""
-    start = visit.started_at
-    if start is None and visit.planned_for is not None:
-        start = datetime.combine(visit.planned_for, datetime.min.time(), tzinfo=timezone.utc)
-    if start is None:
+def visit_window(visit: Visit, *, declared: datetime | None = None) -> tuple[datetime, datetime] | None:
+    """When the visit happened, as far as the server can tell: from the start of the business day of its
+    earliest evidence (its start on the server, or `declared`, the earliest time a device declared for one
+    of its photos) to its submission (or now while open). A visit done offline reaches the server hours or
+    days later: its server start is when the first answer arrived, so the day of the earliest evidence is
+    the visit's day. The planned day says nothing of when it was done (visits are done early and late);
+    a visit with no evidence of its start has no window. None then."""
+    evidence = [t for t in (visit.started_at, declared) if t is not None]
+    if not evidence:
         return None
-    if visit.started_at is None:
-        end = start + timedelta(days=1)
-    else:
-        end = visit.submitted_at or max(start, utcnow())
+    start = clock.day_start(clock.day_of(min(evidence)))
+    end = visit.submitted_at or max(start, utcnow(), *evidence)
     return start, end
 
 
+def earliest_declared(session: Session, visit_id) -> datetime | None:
+    """The earliest time a device declared for a photo of the visit (kept or still arriving)."""
+    return session.scalar(select(func.min(Photo.captured_at)).where(
+        Photo.visit_id == visit_id, Photo.status.in_([PhotoStatus.uploading, PhotoStatus.received,
+                                                      PhotoStatus.processed])))
+
+
+# Flags are facts, each with a code (server/web/words.py says them in the reader's language):
+#   {"code": "before_start" | "after_end", "taken": ISO time, "source": "exif" | "device", "hours": 13.0}
+#   {"code": "far_from_school", "km": 5.9, "source": "exif" | "device"}
+#   {"code": "reused", "visit_ids": [...]}
+FLAG_CODES = ("before_start", "after_end", "far_from_school", "reused")
+
+
 def integrity_flags(photo: Photo, *, exif: dict, visit: Visit | None, school: School | None,
-                    max_distance_m: float, time_tolerance: timedelta, reused_on: list[str]) -> list[str]:
-    """Reasons an office should look twice at a photo (never a rejection)."""
-    flags: list[str] = []
+                    max_distance_m: float, time_tolerance: timedelta, reused_on: list[str],
+                    declared: datetime | None = None) -> list[dict]:
+    """Reasons an office should look twice at a photo (never a rejection), as facts (FLAG_CODES)."""
+    flags: list[dict] = []
     taken = datetime.fromisoformat(exif["captured_at"]) if exif.get("captured_at") else photo.captured_at
-    source = "EXIF" if exif.get("captured_at") else "device"
-    window = visit_window(visit) if visit else None
+    source = "exif" if exif.get("captured_at") else "device"
+    window = visit_window(visit, declared=declared) if visit else None
     if taken is not None and window is not None:
         start, end = window
         if taken < start - time_tolerance:
-            flags.append(f"taken {taken.isoformat()} ({source}), {_span(start - taken)} before the visit started")
+            flags.append({"code": "before_start", "taken": taken.isoformat(), "source": source,
+                          "hours": _hours(start - taken)})
         elif taken > end + time_tolerance:
-            flags.append(f"taken {taken.isoformat()} ({source}), {_span(taken - end)} after the visit ended")
-    lat, lon, where = exif.get("latitude"), exif.get("longitude"), "EXIF"
+            flags.append({"code": "after_end", "taken": taken.isoformat(), "source": source,
+                          "hours": _hours(taken - end)})
+    lat, lon, where = exif.get("latitude"), exif.get("longitude"), "exif"
     if lat is None and photo.latitude is not None:
         lat, lon, where = photo.latitude, photo.longitude, "device"
     if lat is not None and school is not None and school.latitude is not None and school.longitude is not None:
         dist = haversine_m(lat, lon, school.latitude, school.longitude)
         if dist > max_distance_m:
-            flags.append(f"taken {dist / 1000:.1f} km from the school ({where} GPS)")
+            flags.append({"code": "far_from_school", "km": round(dist / 1000, 1), "source": where})
     if reused_on:
-        flags.append(f"the same file is evidence on other visits: {', '.join(reused_on)}")
+        flags.append({"code": "reused", "visit_ids": list(reused_on)})
     return flags
 
 
-def _span(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+def _hours(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 3600, 1)
 
 
 def reused_on(session: Session, photo: Photo) -> list[str]:

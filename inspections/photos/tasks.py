@@ -75,7 +75,8 @@ def process_photo(photo_id: str, *, storage_url: str, endpoint_url: str | None =
         school = session.get(School, photo.school_id) if photo.school_id else None
         flags = photos.integrity_flags(photo, exif=exif, visit=visit, school=school, max_distance_m=max_distance_m,
                                        time_tolerance=timedelta(hours=time_tolerance_hours),
-                                       reused_on=photos.reused_on(session, photo))
+                                       reused_on=photos.reused_on(session, photo),
+                                       declared=photos.earliest_declared(session, visit.id) if visit else None)
         photo.evidence = {**(photo.evidence or {}), "exif": exif, "flags": flags,
                           "display": {"width": out.display_size[0], "height": out.display_size[1]},
                           "thumbnail": {"width": out.thumbnail_size[0], "height": out.thumbnail_size[1]}}

@@ -371,6 +371,18 @@ def has_answers(session: Session, visit: Visit) -> bool:
     return known if known is not None else bool(visit.responses)
 
 
+# Open sync conflicts on a visit (on it or on its answers) keep it from being submitted: a submitted visit
+# is frozen, and a choice still to be made on it could then never be kept. The sync package keeps the
+# conflicts and registers here how many a visit has open (sync/models.py), so the rule stays in
+# `transition`, the one place a visit is submitted, without this package importing sync.
+OPEN_CONFLICTS: list = []  # callables (session, visit) -> int
+
+
+def open_conflicts(session: Session, visit: Visit) -> int:
+    """How many conflicts are open on the visit or its answers."""
+    return sum(count(session, visit) for count in OPEN_CONFLICTS)
+
+
 def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
     """Move a visit one step along VISIT_TRANSITIONS, or raise Conflict saying why not. Submitting
     records its scoring in the outbox, in this transaction (relayed to RQ after commit)."""
@@ -382,6 +394,10 @@ def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
     if to == VisitStatus.submitted:
         if not has_answers(session, visit):
             raise Conflict("a visit with no answers cannot be submitted")
+        if n := open_conflicts(session, visit):
+            raise Conflict(f"the visit has {n} open conflict{'s' if n != 1 else ''} (on it or its answers); "
+                           f"settle {'them' if n != 1 else 'it'} first, then submit",
+                           {"status": [f"{n} open conflict{'s' if n != 1 else ''} to settle first"]})
         visit.submitted_at = now
         # Scoring is an effect of the submission, recorded in its transaction (the outbox relays it).
         outbox.add(session, "score_visit", job_id=score_job_id(visit), visit_id=str(visit.id))

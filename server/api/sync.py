@@ -125,16 +125,21 @@ class ResolveConflict(MethodView):
     @blp.alt_response(409, description="Already resolved; the visit is frozen; or the record was deleted on the "
                                        "server and a client or custom value was chosen (it has nothing to be written "
                                        "to: the conflict stays open; answer the item again, then take the server's "
-                                       "side).")
+                                       "side); or the record changed since the conflict was recorded and a client "
+                                       "or custom value was chosen without `version`: the conflict stays open, "
+                                       "the problem's `current` shows the record's version and values now; take "
+                                       "the server's side, or choose again with that `version`.")
     @blp.doc(security=[BEARER])
     @require(Role.admin, Role.office, Role.inspector)
     def post(self, body):
         """Settle a conflict: server, client or a custom value per field; writes a new version.
 
-        If the record was deleted on the server meanwhile, only the server's side (the deletion) settles it."""
+        If the record was deleted on the server meanwhile, only the server's side (the deletion) settles it.
+        If it was changed since the conflict was recorded, a client or custom value is written only when the
+        request names the current version (`version`), so a later change is never undone unseen."""
         db = session()
         conflict = get_in_scope(Conflict, body["conflict_id"], conflict_service.scope_criterion(current_principal()))
         conflict_service.resolve(db, conflict, user=current_user(), principal=current_principal(),
-                                 take=body["take"], fields=body["fields"])
+                                 take=body["take"], fields=body["fields"], version=body["version"])
         db.commit()
         return conflict

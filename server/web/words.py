@@ -203,10 +203,24 @@ OPEN_STATUSES = ("open", "acknowledged", "in_progress", "awaiting_verification")
 
 
 def photo_flags(photo) -> list[str]:
-    """A photo's integrity warnings in the reader's language (the stored reasons name internals and ids)."""
+    """A photo's integrity warnings in the reader's language, from the facts stored (photos.FLAG_CODES); flags
+    stored as English sentences before that are still read."""
     import re
     out = []
     for flag in (photo.evidence or {}).get("flags", []) if photo.flagged else []:
+        if isinstance(flag, dict):
+            code = flag.get("code")
+            if code == "before_start":
+                out.append(_("Taken %(hours)s hours before the visit's day", hours=flag.get("hours", "?")))
+            elif code == "after_end":
+                out.append(_("Taken %(hours)s hours after the visit ended", hours=flag.get("hours", "?")))
+            elif code == "far_from_school":
+                out.append(_("Taken %(km)s km from the school", km=flag.get("km", "?")))
+            elif code == "reused":
+                out.append(_("The same file is evidence on other visits"))
+            else:
+                out.append(_("Needs a check"))
+            continue
         text = str(flag)
         if "before the visit started" in text:
             out.append(_("Taken before the visit started"))

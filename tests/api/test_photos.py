@@ -355,18 +355,35 @@ def test_photos_far_in_time_or_place_are_flagged_not_rejected(client, app, insp,
     got = client.get(f"{API}/photos/{r.json['id']}", headers=insp).json
     assert got["status"] == "processed" and got["flagged"] is True
     flags = got["evidence"]["flags"]
-    assert any("before the visit started" in f and "EXIF" in f for f in flags), flags
-    assert any("km from the school (EXIF GPS)" in f for f in flags), flags
+    assert any(f["code"] == "before_start" and f["source"] == "exif" and f["hours"] > 24 * 29 for f in flags), flags
+    assert any(f["code"] == "far_from_school" and f["source"] == "exif" for f in flags), flags
     assert client.get(f"{API}/visits/{visit['id']}/evidence", headers=insp).json["flagged"] == [r.json["id"]]
     # The device's own GPS is used when the file has none.
     r2 = upload(client, app, insp, visit["id"], photo(301, 200), latitude="26.900000", longitude="106.630000")
     flags2 = client.get(f"{API}/photos/{r2.json['id']}", headers=insp).json["evidence"]["flags"]
-    assert flags2 == ["taken 28.1 km from the school (device GPS)"]
+    assert flags2 == [{"code": "far_from_school", "km": 28.1, "source": "device"}]
     # On site and on time: no flag.
     now = datetime.now(timezone.utc)
     ok = photo(302, 200, when=now.replace(tzinfo=None), offset="+00:00", gps=(26.6475, 106.6305))
     r3 = upload(client, app, insp, visit["id"], ok)
     assert client.get(f"{API}/photos/{r3.json['id']}", headers=insp).json["flagged"] is False
+
+
+def test_photos_of_a_visit_done_offline_earlier_are_not_flagged(client, app, insp, visit):
+    """The server started the visit when its first answer arrived; the device took and declared its photos
+    long before (offline). The devices' own times of the visit's photos open its window."""
+    earlier = datetime.now(timezone.utc) - timedelta(hours=40)
+    first = photo(310, 200, when=earlier.replace(tzinfo=None), offset="+00:00")
+    r = upload(client, app, insp, visit["id"], first, captured_at=earlier.isoformat())
+    got = client.get(f"{API}/photos/{r.json['id']}", headers=insp).json
+    assert got["status"] == "processed" and got["flagged"] is False, got["evidence"]["flags"]
+    # The same moment in a file the device did not declare then (attached now): the window is the visit's day.
+    second = photo(311, 200, when=earlier.replace(tzinfo=None), offset="+00:00")
+    other = client.post(f"{API}/visits", json={"school_id": visit["school_id"]}, headers=insp).json
+    client.patch(f"{API}/visits/{other['id']}", json={"status": "in_progress"}, headers=insp)
+    r = upload(client, app, insp, other["id"], second, captured_at=datetime.now(timezone.utc).isoformat())
+    flags = client.get(f"{API}/photos/{r.json['id']}", headers=insp).json["evidence"]["flags"]
+    assert [f["code"] for f in flags] == ["before_start"], flags
 
 
 def test_same_file_on_two_visits_is_flagged(client, app, session, world, insp, visit):
@@ -375,7 +392,7 @@ def test_same_file_on_two_visits_is_flagged(client, app, session, world, insp, v
     upload(client, app, insp, visit["id"], data)
     r = upload(client, app, insp, other["id"], data)
     flags = client.get(f"{API}/photos/{r.json['id']}", headers=insp).json["evidence"]["flags"]
-    assert flags == [f"the same file is evidence on other visits: {visit['id']}"]
+    assert flags == [{"code": "reused", "visit_ids": [visit["id"]]}]
 
 
 def test_expired_partial_uploads_are_cleaned(client, app, insp, visit, session):

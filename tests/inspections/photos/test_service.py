@@ -87,7 +87,7 @@ def _visit(**kw):
 
 
 def test_flags_use_exif_first_then_device_values():
-    now = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)  # 17:00 in the business zone (Asia/Shanghai)
     visit = _visit(started_at=now, submitted_at=now + timedelta(hours=3))
     from inspections.org.models import School
     school = School(latitude=Decimal("26.647000"), longitude=Decimal("106.630000"))
@@ -98,18 +98,48 @@ def test_flags_use_exif_first_then_device_values():
     assert photos.integrity_flags(photo, exif={}, **kw) == []
     late = {"captured_at": (now + timedelta(days=5)).isoformat()}
     assert photos.integrity_flags(photo, exif=late, **kw) == [
-        "taken 2026-06-06T09:00:00+00:00 (EXIF), 4.9 days after the visit ended"]
-    photo.captured_at = now - timedelta(hours=20)
+        {"code": "after_end", "taken": "2026-06-06T09:00:00+00:00", "source": "exif", "hours": 117.0}]
+    # Before the visit's day (it starts at 2026-05-31T16:00Z, local midnight) and the tolerance.
+    photo.captured_at = now - timedelta(hours=40)
     assert photos.integrity_flags(photo, exif={}, **kw) == [
-        "taken 2026-05-31T13:00:00+00:00 (device), 20.0 hours before the visit started"]
+        {"code": "before_start", "taken": "2026-05-30T17:00:00+00:00", "source": "device", "hours": 23.0}]
     photo.captured_at = None
     assert photos.integrity_flags(photo, exif={"latitude": "26.700000", "longitude": "106.630000"}, **kw) == [
-        "taken 5.9 km from the school (EXIF GPS)"]
+        {"code": "far_from_school", "km": 5.9, "source": "exif"}]
+    assert photos.integrity_flags(photo, exif={}, **kw | {"reused_on": ["v-1"]}) == [
+        {"code": "reused", "visit_ids": ["v-1"]}]
+
+
+def test_a_photo_taken_in_the_morning_of_a_visit_synced_at_night_is_not_flagged():
+    """Offline all day: the server starts the visit when the first answer arrives, at 21:00."""
+    synced = datetime(2026, 6, 1, 13, 0, tzinfo=timezone.utc)  # 21:00 in the business zone
+    visit = _visit(started_at=synced, submitted_at=synced + timedelta(minutes=1))
+    morning = Photo(captured_at=synced - timedelta(hours=13), sha256="a" * 64)  # 08:00 the same day
+    kw = {"visit": visit, "school": None, "max_distance_m": 2000, "time_tolerance": timedelta(hours=12),
+          "reused_on": []}
+    assert photos.integrity_flags(morning, exif={}, **kw) == []
+    # Done offline over two days: the devices' own times of its photos say when it began.
+    visit = _visit(started_at=synced + timedelta(days=2), submitted_at=synced + timedelta(days=2))
+    assert photos.integrity_flags(morning, exif={}, **kw | {"visit": visit})[0]["code"] == "before_start"
+    assert photos.integrity_flags(morning, exif={}, **kw | {"visit": visit}, declared=morning.captured_at) == []
+
+
+def test_a_visit_done_before_its_planned_day_is_judged_by_when_it_was_done():
+    today = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
+    planned = _visit(planned_for=date(2026, 6, 8))  # not started on the server yet: its answers are still coming
+    now_photo = Photo(captured_at=today, sha256="a" * 64)
+    kw = {"school": None, "max_distance_m": 2000, "time_tolerance": timedelta(hours=12), "reused_on": []}
+    assert photos.integrity_flags(now_photo, exif={}, visit=planned, **kw, declared=today) == []
+    started = _visit(planned_for=date(2026, 6, 8), started_at=today + timedelta(minutes=1))
+    assert photos.integrity_flags(now_photo, exif={}, visit=started, **kw) == []
 
 
 def test_visit_window_for_a_visit_never_started():
     v = _visit(planned_for=date(2026, 6, 1))
-    assert photos.visit_window(v) == (datetime(2026, 6, 1, tzinfo=timezone.utc), datetime(2026, 6, 2, tzinfo=timezone.utc))
+    assert photos.visit_window(v) is None  # the planned day is no evidence of when it was done
+    declared = datetime(2026, 5, 20, 3, 0, tzinfo=timezone.utc)
+    start, _ = photos.visit_window(v, declared=declared)
+    assert start == datetime(2026, 5, 19, 16, 0, tzinfo=timezone.utc)  # local midnight of the 20th
     assert photos.visit_window(_visit()) is None
 
 

@@ -1,0 +1,74 @@
+"""Settling a conflict on a record changed since it was recorded never undoes the later change unseen."""
+from __future__ import annotations
+
+import uuid
+
+from inspections.visits.models import Response, Visit
+from sync.models import Conflict
+from tests.factories import make_world, token_for
+from tests.sync.helpers import mutation, new_visit, push
+
+RESOLVE = "/api/v1/sync/conflicts/resolve"
+
+
+def _stale_answer_conflict(client, session):
+    """An answer: 500 (v1), 600 by device A (v2), 601 by device B on v1 (conflict at v2), 602 by A (v3)."""
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    vid, rid = uuid.uuid4(), uuid.uuid4()
+    push(client, h, mutation("visit", "create", id=vid, school_id=str(w.school_a1.id)),
+         mutation("response", "create", id=rid, visit_id=str(vid), item_code="enrolment", value=500))
+    push(client, h, mutation("response", "update", id=rid, base_version=1, value=600), device_id="A")
+    (b,) = push(client, h, mutation("response", "update", id=rid, base_version=1, value=601), device_id="B")
+    assert b["status"] == "conflict"
+    assert session.get(Conflict, uuid.UUID(b["conflict"]["id"])).server_version == 2
+    (later,) = push(client, h, mutation("response", "update", id=rid, base_version=2, value=602), device_id="A")
+    assert later["status"] == "applied" and later["version"] == 3
+    return h, b["conflict"]["id"], rid
+
+
+def test_taking_the_client_value_over_a_later_change_is_refused_and_shows_the_current_value(client, session):
+    h, cid, rid = _stale_answer_conflict(client, session)
+    for body in ({"take": "client"}, {"fields": {"value": {"take": "custom", "value": 650}}},
+                 {"take": "client", "version": 2}):
+        r = client.post(RESOLVE, json={"conflict_id": cid} | body, headers=h)
+        assert r.status_code == 409 and r.content_type == "application/problem+json", (body, r.get_json())
+        problem = r.get_json()
+        assert problem["current"] == {"version": 3, "fields": {"value": 602}}
+        assert "changed since" in problem["detail"] and "fields.value" in problem["errors"]
+    session.expire_all()
+    assert session.get(Conflict, uuid.UUID(cid)).status == "open"
+    answer = session.get(Response, rid)
+    assert (answer.value, answer.version) == (602, 3)
+
+
+def test_a_choice_made_against_the_current_version_is_written(client, session):
+    h, cid, rid = _stale_answer_conflict(client, session)
+    r = client.post(RESOLVE, json={"conflict_id": cid, "take": "client", "version": 3}, headers=h)
+    assert r.status_code == 200, r.get_json()
+    session.expire_all()
+    answer = session.get(Response, rid)
+    assert (answer.value, answer.version) == (601, 4)
+    assert session.get(Conflict, uuid.UUID(cid)).status == "resolved"
+
+
+def test_taking_the_server_side_of_a_stale_conflict_keeps_the_later_value(client, session):
+    h, cid, rid = _stale_answer_conflict(client, session)
+    r = client.post(RESOLVE, json={"conflict_id": cid, "take": "server"}, headers=h)
+    assert r.status_code == 200, r.get_json()
+    session.expire_all()
+    assert session.get(Response, rid).value == 602
+    assert session.get(Conflict, uuid.UUID(cid)).status == "resolved"
+
+
+def test_a_stale_visit_conflict_shows_the_visit_fields_now(client, session):
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    v = new_visit(client, h, w.school_a1.id, notes="n0")
+    push(client, h, mutation("visit", "update", id=v["id"], base_version=1, notes="server"), device_id="A")
+    (b,) = push(client, h, mutation("visit", "update", id=v["id"], base_version=1, notes="client"), device_id="B")
+    push(client, h, mutation("visit", "update", id=v["id"], base_version=2, notes="later"), device_id="A")
+    r = client.post(RESOLVE, json={"conflict_id": b["conflict"]["id"], "take": "client"}, headers=h)
+    assert r.status_code == 409 and r.get_json()["current"] == {"version": 3, "fields": {"notes": "later"}}
+    session.expire_all()
+    assert session.get(Visit, uuid.UUID(v["id"])).notes == "later"
