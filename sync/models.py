@@ -83,7 +83,9 @@ class Conflict(IdMixin, Base):
     """Contested fields of one record: the server value stayed, the client value is kept here."""
 
     __tablename__ = "sync_conflicts"
-    __table_args__ = (Index("ix_sync_conflicts_school_status", "school_id", "status"),)
+    __table_args__ = (Index("ix_sync_conflicts_school_status", "school_id", "status"),
+                      # A visit is submitted only with none of its conflicts open (visits.transition).
+                      Index("ix_sync_conflicts_visit_status", "visit_id", "status"))
 
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[uuid.UUID] = mapped_column(index=True)
