@@ -381,13 +381,15 @@ let saving: Promise<unknown> = Promise.resolve();
 /** Save an answer (the response record and its outbox entry, in one transaction) and drop the draft it
  * came from unless more was typed since. Saves run one after another: two saves of one item must not
  * each create its answer. An unchanged value writes nothing (no mutation to send). */
-function saveAnswer(visitId: string, code: string, section: string, value: any, raw?: string): Promise<Rec | undefined> {
+function saveAnswer(visitId: string, code: string, section: string, value: any, raw?: string, seen?: Rec): Promise<Rec | undefined> {
   const run = saving.then(async () => {
     if (!core || !db) return undefined;
     const existing = (await core.answersOf(visitId)).find((r) => r.local.item_code === code && (r.local.section ?? "") === section);
     let id = existing?.id;
     if (!existing) id = await core.create("response", { visit_id: visitId, item_code: code, section, value });
-    else if (JSON.stringify(existing.local.value ?? null) !== JSON.stringify(value ?? null)) await core.update("response", existing.id, { value });
+    else if (JSON.stringify(existing.local.value ?? null) !== JSON.stringify(value ?? null))
+      // Made on the answer as the screen showed it, not on a copy a pull brought meanwhile.
+      await core.update("response", existing.id, { value }, { seen: seen?.id === existing.id ? seen : undefined });
     if (raw !== undefined) {
       const key = draftKey(visitId, section, code);
       await db.transaction("rw", db.meta, async () => {
@@ -535,9 +537,9 @@ async function visitView(visitId: string): Promise<HTMLElement> {
 
   /** Save one answer, then show its state on its own badge (nothing else on the page is touched). */
   async function save(item: Item, section: string, value: any, raw?: string): Promise<void> {
-    const rec = await saveAnswer(visitId, item.code, section, value, raw);
-    if (!rec) return;
     const key = `${item.code}|${section}`;
+    const rec = await saveAnswer(visitId, item.code, section, value, raw, answers.get(key));
+    if (!rec) return;
     answers.set(key, rec);
     const badge = badges.get(key);
     const cls = `state ${rec.state}`;
@@ -738,7 +740,7 @@ async function syncView(): Promise<HTMLElement> {
     const li = h("li", { class: `card state-${u.state}`, testid: "unsynced", "data-entity": u.entity, "data-state": u.state, "data-id": u.id },
       h("div", {}, h("strong", {}, `${u.entity} ${rec?.local?.item_code ?? ""}`), " ", h("span", { class: `state ${u.state}` }, t(`state_${u.state}` as Key))),
       h("p", { class: "muted" }, u.reason ?? ""));
-    if (rec?.state === "conflict" && rec.conflict) {
+    if (rec?.conflict) {
       const table = h("table", { class: "conflict", testid: "conflict" },
         h("caption", {}, t("conflict_title")),
         h("tr", {}, h("th", {}, ""), h("th", {}, t("was")), h("th", {}, t("theirs")), h("th", {}, t("mine"))),
@@ -753,7 +755,8 @@ async function syncView(): Promise<HTMLElement> {
       li.append(table, h("div", { class: "row" },
         h("button", { class: "btn", testid: "keep-theirs", onclick: settle("server") }, t("keep_theirs")),
         h("button", { class: "btn primary", testid: "keep-mine", onclick: settle("client") }, t("keep_mine"))));
-    } else if (u.state === "rejected" && u.entity !== "photo") {
+    }
+    if (u.state === "rejected" && u.entity !== "photo") {
       li.append(h("button", { class: "btn", testid: "dismiss", onclick: async () => { await core!.acknowledge(u.entity, u.id); await renderView(); } }, t("dismiss")));
     }
     list.append(li);
