@@ -5,7 +5,7 @@ import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
 import { NoAnswer, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
 import {
-  D, type Definition, type Item, NA, factProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
+  D, type Definition, type Item, NA, factProblem, wireProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
   showTime,
 } from "./scoring";
 
@@ -580,7 +580,8 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     const value = valueOf(item.code, section);
     let draft = draftText(drafts.get(draftKey(visitId, section, item.code)));
     const check = (v: any) => {
-      const msg = v === null ? null : factProblem(item, level, item.code, v, getLang());
+      // What the server refuses on the wire (text too long, a NUL, too many numbers) is refused here too.
+      const msg = v === null ? null : wireProblem(v, getLang()) ?? factProblem(item, level, item.code, v, getLang());
       if (err.textContent !== (msg ?? "")) err.textContent = msg ?? ""; // no DOM write (and layout) when unchanged
       return !msg;
     };
