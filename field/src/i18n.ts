@@ -10,6 +10,8 @@ const STRINGS = {
   sign_out_unsent: ["还有 {n} 条记录未发送。退出后它们会保留在本机，您再次登录后继续发送。确定退出？",
     "{n} records are not sent yet. They stay on this phone for you and are sent when you sign in again. Sign out?"],
   wrong_login: ["用户名或密码错误", "Wrong username or password"],
+  signin_again: ["登录已失效（已过期或在别处被撤销），请重新输入密码。未发送的记录仍保留在本机，登录后继续发送。",
+    "Your sign-in is no longer valid (it expired or was revoked elsewhere). Enter your password again: the unsent records stay on this phone and are sent once you are signed in."],
   need_network: ["首次登录需要网络", "The first sign-in needs a network"],
   unsent: ["未发送", "Unsent"],
   sync_now: ["立即同步", "Sync now"],

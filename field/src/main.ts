@@ -3,13 +3,16 @@ import "./styles.css";
 import { type FieldDB, type Rec, openUserDB, recKey } from "./db";
 import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
-import { NoAnswer, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
+import { NoAnswer, SignInNeeded, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
 import {
   D, type Definition, type Item, NA, factProblem, wireProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
   showTime,
 } from "./scoring";
 
-interface Session { token: string; user: { id: string; username: string; display_name?: string; role: string }; device_id: string }
+interface Session {
+  token: string; user: { id: string; username: string; display_name?: string; role: string }; device_id: string;
+  expired?: boolean; // the server refused the token (401): the user must sign in again
+}
 
 const root = document.getElementById("app")!;
 let session: Session | null = JSON.parse(localStorage.getItem("field.session") || "null");
@@ -77,6 +80,7 @@ async function signIn(username: string, password: string): Promise<string | null
   if (resp.status !== 201) return resp.status === 401 ? t("wrong_login") : body.detail || body.title || `HTTP ${resp.status}`;
   session = { token: body.access_token, user: body.user, device_id };
   localStorage.setItem("field.session", JSON.stringify(session));
+  db?.close(); // the database of the session that expired (the same one again for the same user)
   startCore(session);
   navigator.storage?.persist?.().catch(() => undefined);
   return null;
@@ -97,8 +101,18 @@ async function signOut() {
 
 // --- sync --------------------------------------------------------------------------------------
 
+/** The server refused the token: ask for the password again. Nothing unsent is touched: it stays in this
+ * user's database and is sent once they are signed in again. */
+function askSignIn() {
+  if (!session) return;
+  session = { ...session, expired: true };
+  localStorage.setItem("field.session", JSON.stringify(session));
+  window.clearTimeout(autoTimer);
+  renderLogin();
+}
+
 async function syncNow() {
-  if (!core || syncing) return;
+  if (!core || syncing || session?.expired) return;
   window.clearTimeout(autoTimer);
   syncing = true; lastError = "";
   renderHeader();
@@ -108,10 +122,10 @@ async function syncNow() {
     reachable = true;
     await refreshExtras();
   } catch (e) {
+    if (e instanceof SignInNeeded) { syncing = false; askSignIn(); return; }
     unanswered = e instanceof NoAnswer || e instanceof TransportError;
     reachable = !unanswered;
     lastError = e instanceof SyncUnavailable || e instanceof TransportError ? t("offline") : String(e);
-    if (e instanceof SyncUnavailable && /\(401\)/.test(e.message)) lastError = e.message;
   } finally {
     syncing = false;
     if (unanswered) retryLater(); else retryMs = 0;
@@ -151,7 +165,7 @@ function retryLater() {
 /** An unattended sync. When the server did not answer last time (or the browser says offline), one
  * cheap request asks first, so that no signal costs one failed fetch and no "syncing" flicker. */
 async function attempt() {
-  if (!core || syncing) return;
+  if (!core || syncing || session?.expired) return;
   if (reachable !== true || !navigator.onLine) {
     let up = false;
     try { up = (await fetch("/healthz", { cache: "no-store" })).ok; } catch { up = false; }
@@ -176,7 +190,7 @@ function headerSoon() {
 
 async function renderHeader() {
   const bar = document.getElementById("bar");
-  if (!bar || !core || !db) return;
+  if (!bar || !core || !db || session?.expired) return;
   const n = await core.unsentCount();
   const pulled = (await db.meta.get("pulled_at"))?.value;
   const count = bar.querySelector('[data-testid="unsent-count"]');
@@ -200,7 +214,7 @@ async function renderHeader() {
 
 async function render() {
   document.documentElement.lang = getLang() === "zh" ? "zh-CN" : "en";
-  if (!session) return renderLogin();
+  if (!session || session.expired) return renderLogin();
   if (!core) startCore(session);
   root.replaceChildren(
     h("header", { id: "bar", role: "banner" }),
@@ -218,7 +232,8 @@ async function render() {
 
 function renderLogin() {
   const err = h("p", { class: "error", role: "alert", testid: "login-error" });
-  const user = h("input", { id: "username", name: "username", autocomplete: "username", required: true }) as HTMLInputElement;
+  const again = session?.expired ? session.user.username : null;
+  const user = h("input", { id: "username", name: "username", autocomplete: "username", required: true, value: again }) as HTMLInputElement;
   const pass = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true }) as HTMLInputElement;
   const form = h("form", {
     class: "card login", onsubmit: async (e: Event) => {
@@ -229,6 +244,7 @@ function renderLogin() {
     },
   },
   h("h1", {}, t("app")),
+  again ? h("p", { class: "notice", role: "status", testid: "sign-in-again" }, t("signin_again")) : null,
   h("label", { for: "username" }, t("username")), user,
   h("label", { for: "password" }, t("password")), pass,
   h("button", { class: "btn primary", type: "submit", testid: "sign-in" }, t("sign_in")), err,
@@ -238,7 +254,7 @@ function renderLogin() {
 
 async function renderView() {
   const view = document.getElementById("view");
-  if (!view || !core) return;
+  if (!view || !core || session?.expired) return;
   const hash = location.hash || "#/";
   const y = window.scrollY;
   let node: HTMLElement;

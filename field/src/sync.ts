@@ -15,6 +15,9 @@ export class TransportError extends Error {}
 export class SyncUnavailable extends Error {}
 /** The server never answered (network errors, or only 5xx/429) in all the attempts. */
 export class NoAnswer extends SyncUnavailable {}
+/** The server no longer takes the session's token (401: expired, signed out or revoked elsewhere): the
+ * user signs in again; everything unsent stays queued for them. */
+export class SignInNeeded extends SyncUnavailable {}
 
 export const uuid = (): string =>
   (globalThis.crypto as Crypto).randomUUID ? crypto.randomUUID()
@@ -262,6 +265,10 @@ export class SyncCore {
         await this.unsend("server unreachable; will retry");
         throw e;
       }
+      if (answer.status === 401) {
+        await this.unsend("edited on this device");
+        throw new SignInNeeded(`server refused the batch (401): ${problem(answer.payload)}`);
+      }
       if (answer.status !== 200) {
         const reason = `server refused the batch (${answer.status}): ${problem(answer.payload)}`;
         await this.unsend(reason);
@@ -372,6 +379,7 @@ export class SyncCore {
         });
         continue;
       }
+      if (page.status === 401) throw new SignInNeeded(`pull refused (401): ${problem(page.payload)}`);
       if (page.status !== 200) throw new SyncUnavailable(`pull refused (${page.status}): ${problem(page.payload)}`);
       await this.db.transaction("rw", [this.db.records, this.db.outbox, this.db.meta, this.db.photos], async () => {
         for (const ch of page.payload.changes) applied += await this.applyChange(ch);
@@ -465,7 +473,11 @@ export class SyncCore {
         break;
       }
       const { status, payload } = answer;
-      if (status === 401 || status === 403) {
+      if (status === 401) {
+        await this.db.photos.update(p.seq!, { state: "pending", reason: "taken on this device" });
+        throw new SignInNeeded(`server refused the upload (401): ${problem(payload)}`);
+      }
+      if (status === 403) {
         await this.db.photos.update(p.seq!, { state: "pending", reason: `server refused the upload (${status}): ${problem(payload)}` });
         bump("unavailable");
         break;

@@ -199,3 +199,28 @@ def test_an_answer_typed_over_what_the_screen_showed_while_a_pull_brought_a_coll
     expect(row.get_by_test_id("theirs")).to_have_text("200")
     expect(row.get_by_test_id("mine")).to_have_text("300")
     ctx.close()
+
+
+def test_a_revoked_sign_in_asks_for_the_password_again_and_keeps_the_unsent_answers(
+        session, world, live_server, browser, client, field_dist):
+    base, vid = live_server, world.visit["id"]
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    username = world.inspector_a1.username
+    sign_in(page, base, username)
+    ctx.set_offline(True)
+    _answer_enrolment(page, vid, "777")
+    token = page.evaluate("JSON.parse(localStorage.getItem('field.session')).token")
+    assert client.delete("/api/v1/auth/token", headers={"Authorization": f"Bearer {token}"}).status_code in (200, 204)
+    ctx.set_offline(False)  # the app syncs as the signal returns (or at its next try)
+    expect(page.get_by_test_id("sign-in-again")).to_contain_text("请重新输入密码", timeout=30000)  # in the app's language
+    expect(page.locator("#username")).to_have_value(username)
+    session.expire_all()
+    assert session.scalars(select(Response).where(Response.visit_id == uuid.UUID(vid))).all() == []
+    page.fill("#password", "password-123")
+    page.get_by_test_id("sign-in").click()
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
+    session.expire_all()
+    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
+                                                       Response.item_code == "enrolment")) == 777
+    ctx.close()
