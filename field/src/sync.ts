@@ -302,7 +302,7 @@ export class SyncCore {
     const key = recKey(entity, rid);
     // The record's next mutation was made on top of this one: this answer gives it its base.
     const next = (await this.liveRows(entity, rid)).find((r) => r.state === "pending");
-    if (next && result.status === "rejected" && row.op === "create") {
+    if (next && result.status === "rejected" && row.op === "create" && next.op === "update") {
       // The server never made the record: the next change creates it, with everything the device has.
       const created = { ...row.fields, ...next.fields };
       await this.db.outbox.update(next.seq!, { op: "create", fields: created, base_version: null, base_prior: false });
