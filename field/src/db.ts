@@ -16,6 +16,8 @@ export interface Rec {
    * waiting, else the one the waiting edit was made on (null: unknown, the server then calls a
    * difference a conflict). A pull never moves it past the user's waiting edit. */
   base?: number | null;
+  /** The mutation carrying the device's edit that `local` shows (null once the server copy is shown). */
+  edit?: string | null;
   state: SyncState;
   reason: string | null;
   deleted: 0 | 1;

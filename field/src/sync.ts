@@ -62,6 +62,18 @@ const baseOf = (r: Pick<Rec, "version" | "base">): number | null => (r.base === 
 const conflictReason = (c: NonNullable<Rec["conflict"]>): string => `conflict ${c.id}: ` + Object.entries(c.fields)
   .map(([f, v]) => `${f}: server has ${JSON.stringify(v.server)}, you had ${JSON.stringify(v.client)}`).join("; ");
 
+/** The base an edit shown on top of an answered mutation rests on: the version its answer gave (the server
+ * then held the user's value), the refused one's own base (nothing was written), none after a conflict
+ * or a merge into another record (the server kept values the user never saw). */
+function baseAfter(row: OutboxRow): number | null {
+  let res = row.result;
+  if (res?.status === "duplicate") res = res.original;
+  if (!res) return null;
+  if (res.status === "rejected") return row.base_version;
+  if (res.status === "conflict" || (res.id && res.id !== row.id)) return null;
+  return res.version ?? null;
+}
+
 export class SyncCore {
   readonly opts: Required<SyncOptions>;
   private running: Promise<any> | null = null;
@@ -115,7 +127,8 @@ export class SyncCore {
         key: recKey(entity, rid), entity, id: rid, visit_id: fields.visit_id ?? (entity === "visit" ? rid : undefined),
         version: null, server: null, local: { id: rid, ...fields }, state: "pending", reason: "created on this device", deleted: 0,
       });
-      await this.queue(entity, rid, "create", null, fields);
+      const row = await this.queue(entity, rid, "create", null, fields);
+      await this.db.records.update(recKey(entity, rid), { edit: row.mutation_id });
     });
     this.opts.onChange();
     return rid;
@@ -129,7 +142,7 @@ export class SyncCore {
    * brought while the user typed over an older value never becomes the base of what they typed. An
    * edit behind one of the same record still unanswered takes its base from that answer. */
   async update(entity: string, id: string, fields: Record<string, any>,
-               opts: { barrier?: boolean; seen?: Pick<Rec, "version" | "local" | "base"> } = {}): Promise<void> {
+               opts: { barrier?: boolean; seen?: Pick<Rec, "version" | "local" | "base" | "edit"> } = {}): Promise<void> {
     await this.db.transaction("rw", this.db.records, this.db.outbox, async () => {
       const key = recKey(entity, id);
       const r = await this.db.records.get(key);
@@ -139,23 +152,25 @@ export class SyncCore {
       if (!live.length && r.version === null && r.server === null) {
         // The server never made it (its create was refused): a correction creates it.
         const { id: _drop, ...all } = local;
-        await this.db.records.update(key, { local, state: "pending", reason: "edited on this device", base: null });
-        await this.queue(entity, id, "create", null, all);
+        const row = await this.queue(entity, id, "create", null, all);
+        await this.db.records.update(key, { local, state: "pending", reason: "edited on this device", base: null, edit: row.mutation_id });
         return;
       }
       const seen = opts.seen ?? r;
       let base = baseOf(r);
       if (!live.length) {
         const saw = (copy: any) => Object.keys(fields).every((f) => JSON.stringify(seen.local?.[f] ?? null) === JSON.stringify(copy?.[f] ?? null));
-        // The server copy as seen; what the record shows now as seen (its own base); else the screen
-        // was older than the record (a pull landed while the user typed): the base the screen rested on.
-        base = saw(r.server) ? r.version : saw(r.local) ? baseOf(r) : baseOf(seen);
+        const shown = seen.edit ? await this.db.outbox.where("mutation_id").equals(seen.edit).first() : undefined;
+        // The server copy as seen; else the screen showed an edit of the device: what its answer left it
+        // resting on; else what the record shows now as seen (its own base); else the screen was older
+        // than the record (a pull landed while the user typed): the base the screen rested on.
+        base = saw(r.server) ? r.version : shown?.state === "done" ? baseAfter(shown) : saw(r.local) ? baseOf(r) : baseOf(seen);
       }
       const row = await this.queue(entity, id, "update", base, fields, opts.barrier);
       // An open conflict stays in view (settled only by the user) while the edit waits.
       await this.db.records.update(key, { local, state: r.conflict ? "conflict" : "pending",
                                           reason: r.conflict ? r.reason : "edited on this device",
-                                          base: row.base_prior ? null : row.base_version });
+                                          base: row.base_prior ? null : row.base_version, edit: row.mutation_id });
     });
     this.opts.onChange();
   }
@@ -307,8 +322,9 @@ export class SyncCore {
       const created = { ...row.fields, ...next.fields };
       await this.db.outbox.update(next.seq!, { op: "create", fields: created, base_version: null, base_prior: false });
     } else if (next?.base_prior) {
-      let known: number | null = result.version ?? null;
-      if (known === null && result.status === "rejected") known = (await this.db.records.get(key))?.version ?? null;
+      // A refused one wrote nothing: the next rests on what the refused one rested on (not on the record's
+      // version, which a pull may have moved to a value the user never saw).
+      let known: number | null = result.status === "rejected" ? row.base_version : result.version ?? null;
       // The server kept values the user never saw (a conflict, or another device's answer this one
       // merged into): the next change goes with no base, a conflict where it differs.
       if (result.status === "conflict" || (result.id && result.id !== rid)) known = null;
@@ -361,7 +377,7 @@ export class SyncCore {
       key: recKey(entity, rid), entity, id: rid,
       visit_id: entity === "response" ? local.visit_id : entity === "visit" ? rid : local.visit_id,
       version, server: record, local, state, reason, deleted: 0,
-      base: pending.length ? (prev ? baseOf(prev) : null) : version,
+      base: pending.length ? (prev ? baseOf(prev) : null) : version, edit: pending.length ? prev?.edit ?? null : null,
       conflict: conflict ?? (state === "conflict" ? prev?.conflict ?? null : null),
     });
   }
