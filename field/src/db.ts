@@ -12,6 +12,12 @@ export interface Rec {
   version: number | null; // the server's version (null: made here, not acknowledged yet)
   server: any | null; // the server's copy as last seen
   local: any; // what the user sees: the server copy plus local edits
+  /** The server version what the user sees rests on: the server copy's while no edit of the device is
+   * waiting, else the one the waiting edit was made on (null: unknown, the server then calls a
+   * difference a conflict). A pull never moves it past the user's waiting edit. */
+  base?: number | null;
+  /** The mutation carrying the device's edit that `local` shows (null once the server copy is shown). */
+  edit?: string | null;
   state: SyncState;
   reason: string | null;
   deleted: 0 | 1;
@@ -29,6 +35,9 @@ export interface OutboxRow {
   state: "pending" | "syncing" | "done";
   attempts: number; // > 0: it was sent once and is immutable from then on
   barrier?: boolean; // a visit's submission: sent on its own, after everything queued before it
+  /** Made on top of an earlier mutation of the same record still unanswered: its base is the version
+   * that mutation's answer gives (set when the answer arrives; it is not sent before). */
+  base_prior?: boolean;
   result?: any;
 }
 

@@ -14,6 +14,8 @@ const STRINGS = {
   need_network: ["登录需要网络连接，请在有信号的地方再试", "Signing in needs a network connection; try again where there is signal"],
   sign_out_offline: ["现在没有网络。退出后，再次登录需要有信号。确定退出？",
     "There is no network now. After signing out, signing in again will need signal. Sign out?"],
+  signin_again: ["登录已失效（已过期或在别处被撤销），请重新输入密码。未发送的记录仍保留在本机，登录后继续发送。",
+    "Your sign-in is no longer valid (it expired or was revoked elsewhere). Enter your password again: the unsent records stay on this phone and are sent once you are signed in."],
   unsent: ["未发送", "Unsent"],
   sync_now: ["立即同步", "Sync now"],
   syncing: ["同步中…", "Syncing…"],

@@ -3,13 +3,16 @@ import "./styles.css";
 import { type FieldDB, type Rec, openUserDB, recKey } from "./db";
 import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
-import { NoAnswer, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
+import { NoAnswer, SignInNeeded, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
 import {
-  D, type Definition, type Item, NA, factProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
+  D, type Definition, type Item, NA, factProblem, wireProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
   showTime,
 } from "./scoring";
 
-interface Session { token: string; user: { id: string; username: string; display_name?: string; role: string }; device_id: string }
+interface Session {
+  token: string; user: { id: string; username: string; display_name?: string; role: string }; device_id: string;
+  expired?: boolean; // the server refused the token (401): the user must sign in again
+}
 
 const root = document.getElementById("app")!;
 let session: Session | null = JSON.parse(localStorage.getItem("field.session") || "null");
@@ -154,6 +157,7 @@ async function signIn(username: string, password: string): Promise<string | null
   }
   session = { token: body.access_token, user: body.user, device_id };
   localStorage.setItem("field.session", JSON.stringify(session));
+  db?.close(); // the database of the session that expired (the same one again for the same user)
   startCore(session);
   navigator.storage?.persist?.().catch(() => undefined);
   return null;
@@ -180,8 +184,18 @@ async function signOut() {
 
 // --- sync --------------------------------------------------------------------------------------
 
+/** The server refused the token: ask for the password again. Nothing unsent is touched: it stays in this
+ * user's database and is sent once they are signed in again. */
+function askSignIn() {
+  if (!session) return;
+  session = { ...session, expired: true };
+  localStorage.setItem("field.session", JSON.stringify(session));
+  window.clearTimeout(autoTimer);
+  renderLogin();
+}
+
 async function syncNow() {
-  if (!core || syncing) return;
+  if (!core || syncing || session?.expired) return;
   window.clearTimeout(autoTimer);
   syncing = true; lastError = "";
   renderHeader();
@@ -191,6 +205,7 @@ async function syncNow() {
     reachable = true;
     await refreshExtras();
   } catch (e) {
+    if (e instanceof SignInNeeded) { syncing = false; askSignIn(); return; }
     unanswered = e instanceof NoAnswer || e instanceof TransportError;
     reachable = !unanswered;
     lastError = e instanceof SyncUnavailable || e instanceof TransportError ? t("offline") : reasonText(String(e)).text;
@@ -234,7 +249,7 @@ function retryLater() {
 /** An unattended sync. When the server did not answer last time (or the browser says offline), one
  * cheap request asks first, so that no signal costs one failed fetch and no "syncing" flicker. */
 async function attempt() {
-  if (!core || syncing) return;
+  if (!core || syncing || session?.expired) return;
   if (reachable !== true || !navigator.onLine) {
     let up = false;
     try { up = (await fetch("/healthz", { cache: "no-store" })).ok; } catch { up = false; }
@@ -259,7 +274,7 @@ function headerSoon() {
 
 async function renderHeader() {
   const bar = document.getElementById("bar");
-  if (!bar || !core || !db) return;
+  if (!bar || !core || !db || session?.expired) return;
   const n = await core.unsentCount();
   const pulled = (await db.meta.get("pulled_at"))?.value;
   const count = bar.querySelector('[data-testid="unsent-count"]');
@@ -283,7 +298,7 @@ async function renderHeader() {
 
 async function render() {
   document.documentElement.lang = getLang() === "zh" ? "zh-CN" : "en";
-  if (!session) return renderLogin();
+  if (!session || session.expired) return renderLogin();
   if (!core) startCore(session);
   root.replaceChildren(
     h("header", { id: "bar", role: "banner" }),
@@ -301,7 +316,8 @@ async function render() {
 
 function renderLogin() {
   const err = h("p", { class: "error", role: "alert", testid: "login-error" });
-  const user = h("input", { id: "username", name: "username", autocomplete: "username", required: true }) as HTMLInputElement;
+  const again = session?.expired ? session.user.username : null;
+  const user = h("input", { id: "username", name: "username", autocomplete: "username", required: true, value: again }) as HTMLInputElement;
   const pass = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true }) as HTMLInputElement;
   const form = h("form", {
     class: "card login", onsubmit: async (e: Event) => {
@@ -312,6 +328,7 @@ function renderLogin() {
     },
   },
   h("h1", {}, t("app")),
+  again ? h("p", { class: "notice", role: "status", testid: "sign-in-again" }, t("signin_again")) : null,
   h("label", { for: "username" }, t("username")), user,
   h("label", { for: "password" }, t("password")), pass,
   h("button", { class: "btn primary", type: "submit", testid: "sign-in" }, t("sign_in")), err,
@@ -321,7 +338,7 @@ function renderLogin() {
 
 async function renderView() {
   const view = document.getElementById("view");
-  if (!view || !core) return;
+  if (!view || !core || session?.expired) return;
   const hash = location.hash || "#/";
   const y = window.scrollY;
   let node: HTMLElement;
@@ -470,13 +487,15 @@ let saving: Promise<unknown> = Promise.resolve();
 /** Save an answer (the response record and its outbox entry, in one transaction) and drop the draft it
  * came from unless more was typed since. Saves run one after another: two saves of one item must not
  * each create its answer. An unchanged value writes nothing (no mutation to send). */
-function saveAnswer(visitId: string, code: string, section: string, value: any, raw?: string): Promise<Rec | undefined> {
+function saveAnswer(visitId: string, code: string, section: string, value: any, raw?: string, seen?: Rec): Promise<Rec | undefined> {
   const run = saving.then(async () => {
     if (!core || !db) return undefined;
     const existing = (await core.answersOf(visitId)).find((r) => r.local.item_code === code && (r.local.section ?? "") === section);
     let id = existing?.id;
     if (!existing) id = await core.create("response", { visit_id: visitId, item_code: code, section, value });
-    else if (JSON.stringify(existing.local.value ?? null) !== JSON.stringify(value ?? null)) await core.update("response", existing.id, { value });
+    else if (JSON.stringify(existing.local.value ?? null) !== JSON.stringify(value ?? null))
+      // Made on the answer as the screen showed it, not on a copy a pull brought meanwhile.
+      await core.update("response", existing.id, { value }, { seen: seen?.id === existing.id ? seen : undefined });
     if (raw !== undefined) {
       const key = draftKey(visitId, section, code);
       await db.transaction("rw", db.meta, async () => {
@@ -640,9 +659,9 @@ async function visitView(visitId: string): Promise<HTMLElement> {
 
   /** Save one answer, then show its state on its own badge (nothing else on the page is touched). */
   async function save(item: Item, section: string, value: any, raw?: string): Promise<void> {
-    const rec = await saveAnswer(visitId, item.code, section, value, raw);
-    if (!rec) return;
     const key = `${item.code}|${section}`;
+    const rec = await saveAnswer(visitId, item.code, section, value, raw, answers.get(key));
+    if (!rec) return;
     answers.set(key, rec);
     const badge = badges.get(key);
     const cls = `state ${rec.state}`;
@@ -683,7 +702,8 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     const value = valueOf(item.code, section);
     let draft = draftText(drafts.get(draftKey(visitId, section, item.code)));
     const check = (v: any) => {
-      const msg = v === null ? null : factProblem(item, level, item.code, v, getLang());
+      // What the server refuses on the wire (text too long, a NUL, too many numbers) is refused here too.
+      const msg = v === null ? null : wireProblem(v, getLang()) ?? factProblem(item, level, item.code, v, getLang());
       if (err.textContent !== (msg ?? "")) err.textContent = msg ?? ""; // no DOM write (and layout) when unchanged
       return !msg;
     };
@@ -893,7 +913,7 @@ async function syncView(): Promise<HTMLElement> {
       h("div", {}, h("strong", { testid: "record-title" }, what.title), " ", h("span", { class: `state ${u.state}` }, t(`state_${u.state}` as Key))),
       what.visit ? h("p", { class: "muted", testid: "record-visit" }, what.visit) : null,
       rec?.state === "conflict" && rec.conflict ? null : reasonEl(u.reason)); // a conflict's card says it all
-    if (rec?.state === "conflict" && rec.conflict) {
+    if (rec?.conflict) { // shown until settled, also when a later edit of it was refused
       const conflict = rec.conflict;
       const fieldName = (f: string) => { const k = `field_${f.replace(/^_/, "")}` as Key; try { return t(k); } catch { return f; } };
       const table = h("table", { class: "conflict", testid: "conflict" },
@@ -927,7 +947,9 @@ async function syncView(): Promise<HTMLElement> {
             await core!.acknowledge(u.entity, u.id); settleRefusals.delete(key); await renderView(); await renderHeader();
           } }, t("dismiss"))
             : h("button", { class: "btn primary", testid: "keep-mine", onclick: settle("client") }, t("keep_mine"))));
-    } else if ((u.state === "rejected" || u.state === "conflict") && u.entity !== "photo") { // refused, or deleted on the server
+    }
+    if ((u.state === "rejected" || (u.state === "conflict" && !rec?.conflict)) && u.entity !== "photo"
+        && !(rec?.conflict && settleRefusals.has(`${u.entity}:${u.id}`))) { // refused, or deleted on the server
       li.append(h("button", { class: "btn", testid: "dismiss", onclick: async () => { await core!.acknowledge(u.entity, u.id); await renderView(); } }, t("dismiss")));
     }
     list.append(li);

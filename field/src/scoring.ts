@@ -236,6 +236,26 @@ function kindProblem(item: Item, value: unknown, zh: boolean): string | null {
   return null;
 }
 
+/** What the wire takes as an answer's value (schemas/visits.py AnswerValue, schemas/text.py): text of at
+ * most 2000 characters (code points, as Python counts them) with no NUL character or unpaired surrogate,
+ * a list of at most 500 numbers. The server refuses anything else whatever the item's kind, so the app
+ * refuses it at input (tests/browser/field/parity_cases.py write_wire checks both sides agree). */
+export const TEXT_MAX = 2000;
+export const LIST_MAX = 500;
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+export function wireProblem(value: unknown, lang: "zh" | "en" = "en"): string | null {
+  const zh = lang === "zh";
+  if (typeof value === "string") {
+    if (UNSTORABLE.test(value)) return zh ? "文字不能含有空字符（U+0000）或不成对的代理字符" : "may not contain a NUL character (U+0000) or an unpaired surrogate";
+    if ([...value].length > TEXT_MAX) return zh ? `文字最多 ${TEXT_MAX} 个字符` : `text may be at most ${TEXT_MAX} characters`;
+  } else if (Array.isArray(value)) {
+    if (value.length > LIST_MAX) return zh ? `最多 ${LIST_MAX} 个数` : `a list may hold at most ${LIST_MAX} numbers`;
+    if (value.some((v) => typeof v !== "number" || !Number.isFinite(v))) return zh ? "须全部为数" : "must be a list of numbers";
+  } else if (typeof value === "number" && !Number.isFinite(value)) return zh ? "须为数" : "must be a finite number";
+  return null;
+}
+
 /** Field problems of a set of facts (engine.validate_facts). */
 export function validateFacts(defn: Definition, level: string, facts: Record<string, unknown>): Record<string, string[]> {
   const items = itemsByCode(defn);

@@ -15,6 +15,9 @@ export class TransportError extends Error {}
 export class SyncUnavailable extends Error {}
 /** The server never answered (network errors, or only 5xx/429) in all the attempts. */
 export class NoAnswer extends SyncUnavailable {}
+/** The server no longer takes the session's token (401: expired, signed out or revoked elsewhere): the
+ * user signs in again; everything unsent stays queued for them. */
+export class SignInNeeded extends SyncUnavailable {}
 
 export const uuid = (): string =>
   (globalThis.crypto as Crypto).randomUUID ? crypto.randomUUID()
@@ -51,6 +54,24 @@ function b64(s: string): string {
 export async function sha256Hex(blob: Blob): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
   return Array.from(new Uint8Array(digest)).map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The version what the user sees of a record rests on (a record stored before `base` existed: its version). */
+const baseOf = (r: Pick<Rec, "version" | "base">): number | null => (r.base === undefined ? r.version : r.base);
+
+const conflictReason = (c: NonNullable<Rec["conflict"]>): string => `conflict ${c.id}: ` + Object.entries(c.fields)
+  .map(([f, v]) => `${f}: server has ${JSON.stringify(v.server)}, you had ${JSON.stringify(v.client)}`).join("; ");
+
+/** The base an edit shown on top of an answered mutation rests on: the version its answer gave (the server
+ * then held the user's value), the refused one's own base (nothing was written), none after a conflict
+ * or a merge into another record (the server kept values the user never saw). */
+function baseAfter(row: OutboxRow): number | null {
+  let res = row.result;
+  if (res?.status === "duplicate") res = res.original;
+  if (!res) return null;
+  if (res.status === "rejected") return row.base_version;
+  if (res.status === "conflict" || (res.id && res.id !== row.id)) return null;
+  return res.version ?? null;
 }
 
 export class SyncCore {
@@ -106,38 +127,80 @@ export class SyncCore {
         key: recKey(entity, rid), entity, id: rid, visit_id: fields.visit_id ?? (entity === "visit" ? rid : undefined),
         version: null, server: null, local: { id: rid, ...fields }, state: "pending", reason: "created on this device", deleted: 0,
       });
-      await this.queue(entity, rid, "create", null, fields);
+      const row = await this.queue(entity, rid, "create", null, fields);
+      await this.db.records.update(recKey(entity, rid), { edit: row.mutation_id });
     });
     this.opts.onChange();
     return rid;
   }
 
   /** Change fields offline. `barrier`: a new mutation sent on its own after everything before it
-   * (a visit's submission must follow its answers); it is never folded into. */
-  async update(entity: string, id: string, fields: Record<string, any>, opts: { barrier?: boolean } = {}): Promise<void> {
+   * (a visit's submission must follow its answers); it is never folded into. `seen`: the record as the
+   * screen showed it when the user made the change. The change is based on what the user saw: the
+   * server copy's version when it holds the very values the user saw in the fields changed (the
+   * device's own edit came back, say), else the version what was shown rested on. So a version a pull
+   * brought while the user typed over an older value never becomes the base of what they typed. An
+   * edit behind one of the same record still unanswered takes its base from that answer. */
+  async update(entity: string, id: string, fields: Record<string, any>,
+               opts: { barrier?: boolean; seen?: Pick<Rec, "version" | "local" | "base" | "edit"> } = {}): Promise<void> {
     await this.db.transaction("rw", this.db.records, this.db.outbox, async () => {
       const key = recKey(entity, id);
       const r = await this.db.records.get(key);
       if (!r) throw new Error(`${entity} ${id} is not on this device`);
-      await this.db.records.update(key, { local: { ...r.local, ...fields }, state: "pending", reason: "edited on this device" });
-      await this.queue(entity, id, "update", r.version, fields, opts.barrier);
+      const local = { ...r.local, ...fields };
+      const live = await this.liveRows(entity, id);
+      if (!live.length && r.version === null && r.server === null) {
+        // The server never made it (its create was refused): a correction creates it.
+        const { id: _drop, ...all } = local;
+        const row = await this.queue(entity, id, "create", null, all);
+        await this.db.records.update(key, { local, state: "pending", reason: "edited on this device", base: null, edit: row.mutation_id });
+        return;
+      }
+      const seen = opts.seen ?? r;
+      let base = baseOf(r);
+      if (!live.length) {
+        const saw = (copy: any) => Object.keys(fields).every((f) => JSON.stringify(seen.local?.[f] ?? null) === JSON.stringify(copy?.[f] ?? null));
+        const shown = seen.edit ? await this.db.outbox.where("mutation_id").equals(seen.edit).first() : undefined;
+        // The server copy as seen; else the screen showed an edit of the device: what its answer left it
+        // resting on; else what the record shows now as seen (its own base); else the screen was older
+        // than the record (a pull landed while the user typed): the base the screen rested on.
+        base = saw(r.server) ? r.version : shown?.state === "done" ? baseAfter(shown) : saw(r.local) ? baseOf(r) : baseOf(seen);
+      }
+      const row = await this.queue(entity, id, "update", base, fields, opts.barrier);
+      // An open conflict stays in view (settled only by the user) while the edit waits.
+      await this.db.records.update(key, { local, state: r.conflict ? "conflict" : "pending",
+                                          reason: r.conflict ? r.reason : "edited on this device",
+                                          base: row.base_prior ? null : row.base_version, edit: row.mutation_id });
     });
     this.opts.onChange();
   }
 
+  /** The record's mutations not answered yet (queued or sent), oldest first. */
+  private async liveRows(entity: string, id: string): Promise<OutboxRow[]> {
+    return (await this.db.outbox.where("[entity+id]").equals([entity, id]).toArray())
+      .filter((r) => r.state !== "done").sort((a, b) => a.seq! - b.seq!);
+  }
+
+  /** Queue a change; returns the outbox row that carries it. */
   private async queue(entity: string, id: string, op: OutboxRow["op"], base: number | null, fields: Record<string, any>,
-                      barrier = false): Promise<void> {
+                      barrier = false): Promise<OutboxRow> {
+    const live = await this.liveRows(entity, id);
     if (op === "update" && !barrier) {
       // Fold into the newest queued mutation of this record that was never sent (one base, no false
       // conflict); a mutation once sent is immutable, so a later edit becomes a new one.
-      const rows = await this.db.outbox.where("[entity+id]").equals([entity, id]).toArray();
-      const last = rows.filter((r) => r.state !== "done").sort((a, b) => b.seq! - a.seq!)[0];
+      const last = live[live.length - 1];
       if (last && last.state === "pending" && last.attempts === 0 && !last.barrier && last.op !== "delete") {
-        await this.db.outbox.update(last.seq!, { fields: { ...last.fields, ...fields } });
-        return;
+        last.fields = { ...last.fields, ...fields };
+        await this.db.outbox.update(last.seq!, { fields: last.fields });
+        return last;
       }
     }
-    await this.db.outbox.add({ mutation_id: uuid(), entity, id, op, base_version: base, fields, state: "pending", attempts: 0, barrier });
+    // Behind a mutation of the same record not answered yet: its answer gives this one its base.
+    const prior = op !== "create" && live.length > 0;
+    const row: OutboxRow = { mutation_id: uuid(), entity, id, op, base_version: prior ? null : base, fields, state: "pending",
+                             attempts: 0, barrier, base_prior: prior };
+    row.seq = await this.db.outbox.add(row);
+    return row;
   }
 
   /** The user has seen a rejection: show the server copy again (or drop a refused create). */
@@ -145,7 +208,9 @@ export class SyncCore {
     const key = recKey(entity, id);
     const r = await this.db.records.get(key);
     if (!r) return;
-    if (r.server) await this.db.records.update(key, { state: "synced", reason: null, local: r.server, conflict: null });
+    // An open conflict stays to be settled.
+    if (r.server) await this.db.records.update(key, { state: r.conflict ? "conflict" : "synced", reason: r.conflict ? conflictReason(r.conflict) : null,
+                                                      local: r.server, base: r.version });
     else await this.db.records.delete(key);
     this.opts.onChange();
   }
@@ -179,6 +244,10 @@ export class SyncCore {
     let sentBefore = false;
     for (;;) {
       let rows = (await this.db.outbox.where("state").equals("pending").sortBy("seq")).slice(0, this.opts.batchSize);
+      // A mutation whose base is the answer to an earlier one of its record in this batch waits for the next.
+      const keys = new Set<string>();
+      const cut = rows.findIndex((r) => { const k = recKey(r.entity, r.id); const w = r.base_prior && keys.has(k); keys.add(k); return w; });
+      if (cut >= 0) rows = rows.slice(0, cut);
       if (!rows.length) break;
       const at = rows.findIndex((r) => r.barrier);
       if (at > 0) rows = rows.slice(0, at);
@@ -211,6 +280,10 @@ export class SyncCore {
         await this.unsend("server unreachable; will retry");
         throw e;
       }
+      if (answer.status === 401) {
+        await this.unsend("edited on this device");
+        throw new SignInNeeded(`server refused the batch (401): ${problem(answer.payload)}`);
+      }
       if (answer.status !== 200) {
         const reason = `server refused the batch (${answer.status}): ${problem(answer.payload)}`;
         await this.unsend(reason);
@@ -242,9 +315,26 @@ export class SyncCore {
     let rid = row.id;
     const entity = row.entity;
     const key = recKey(entity, rid);
+    // The record's next mutation was made on top of this one: this answer gives it its base.
+    const next = (await this.liveRows(entity, rid)).find((r) => r.state === "pending");
+    if (next && result.status === "rejected" && row.op === "create" && next.op === "update") {
+      // The server never made the record: the next change creates it, with everything the device has.
+      const created = { ...row.fields, ...next.fields };
+      await this.db.outbox.update(next.seq!, { op: "create", fields: created, base_version: null, base_prior: false });
+    } else if (next?.base_prior) {
+      // A refused one wrote nothing: the next rests on what the refused one rested on (not on the record's
+      // version, which a pull may have moved to a value the user never saw).
+      let known: number | null = result.status === "rejected" ? row.base_version : result.version ?? null;
+      // The server kept values the user never saw (a conflict, or another device's answer this one
+      // merged into): the next change goes with no base, a conflict where it differs.
+      if (result.status === "conflict" || (result.id && result.id !== rid)) known = null;
+      await this.db.outbox.update(next.seq!, { base_version: known, base_prior: false });
+    }
     if (result.status === "rejected") {
       const errors = Object.entries(result.errors || {}).map(([k, v]) => `${k}: ${([] as any[]).concat(v).join(", ")}`).join("; ");
-      await this.db.records.update(key, { state: "rejected", reason: result.reason + (errors ? ` (${errors})` : "") });
+      // Nothing was written: what the user sees still rests on the version the refused edit was made on.
+      await this.db.records.update(key, { state: "rejected", reason: result.reason + (errors ? ` (${errors})` : ""),
+                                          base: row.base_version });
       return;
     }
     if (result.deleted) { await this.db.records.delete(key); return; }
@@ -264,9 +354,14 @@ export class SyncCore {
       const c = result.conflict;
       conflict = c;
       state = "conflict";
-      reason = `conflict ${c.id}: ` + Object.entries(c.fields).map(([f, v]: [string, any]) =>
-        `${f}: server has ${JSON.stringify(v.server)}, you had ${JSON.stringify(v.client)}`).join("; ");
-    } else if (result.status === "merged") reason = "merged with changes made elsewhere";
+      reason = conflictReason(c);
+    } else {
+      if (result.status === "merged") reason = "merged with changes made elsewhere";
+      // A conflict of this record still open on the server stays in view until it is settled: a later
+      // change of the device's applied after it does not settle it.
+      const prev = await this.db.records.get(recKey(entity, rid));
+      if (prev?.conflict) { state = "conflict"; reason = conflictReason(prev.conflict); conflict = prev.conflict; }
+    }
     await this.store(entity, rid, result.version ?? null, result.record, state, reason, conflict);
   }
 
@@ -282,6 +377,7 @@ export class SyncCore {
       key: recKey(entity, rid), entity, id: rid,
       visit_id: entity === "response" ? local.visit_id : entity === "visit" ? rid : local.visit_id,
       version, server: record, local, state, reason, deleted: 0,
+      base: pending.length ? (prev ? baseOf(prev) : null) : version, edit: pending.length ? prev?.edit ?? null : null,
       conflict: conflict ?? (state === "conflict" ? prev?.conflict ?? null : null),
     });
   }
@@ -299,6 +395,7 @@ export class SyncCore {
         });
         continue;
       }
+      if (page.status === 401) throw new SignInNeeded(`pull refused (401): ${problem(page.payload)}`);
       if (page.status !== 200) throw new SyncUnavailable(`pull refused (${page.status}): ${problem(page.payload)}`);
       await this.db.transaction("rw", [this.db.records, this.db.outbox, this.db.meta, this.db.photos], async () => {
         for (const ch of page.payload.changes) applied += await this.applyChange(ch);
@@ -335,7 +432,9 @@ export class SyncCore {
     if (row && row.version !== null && ch.version !== null && ch.version !== undefined && ch.version < row.version) return 0;
     let state: SyncState = "synced", reason: string | null = null;
     if (row && row.state === "rejected") { state = "rejected"; reason = row.reason; }
-    if (row && row.state === "conflict" && row.version !== null && (ch.version || 0) <= row.version) { state = "conflict"; reason = row.reason; }
+    // A conflict stays in view until the user settles it (it stays open on the server until then).
+    if (row?.conflict) { state = "conflict"; reason = conflictReason(row.conflict); }
+    else if (row && row.state === "conflict" && row.version !== null && (ch.version || 0) <= row.version) { state = "conflict"; reason = row.reason; }
     await this.store(entity, id, ch.version ?? null, ch.data, state, reason);
     return 1;
   }
@@ -390,7 +489,11 @@ export class SyncCore {
         break;
       }
       const { status, payload } = answer;
-      if (status === 401 || status === 403) {
+      if (status === 401) {
+        await this.db.photos.update(p.seq!, { state: "pending", reason: "taken on this device" });
+        throw new SignInNeeded(`server refused the upload (401): ${problem(payload)}`);
+      }
+      if (status === 403) {
         await this.db.photos.update(p.seq!, { state: "pending", reason: `server refused the upload (${status}): ${problem(payload)}` });
         bump("unavailable");
         break;

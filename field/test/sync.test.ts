@@ -2,7 +2,7 @@
 import "fake-indexeddb/auto";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FieldDB } from "../src/db";
-import { type Answer, NoAnswer, SyncCore, SyncUnavailable, type Transport, TransportError, sha256Hex } from "../src/sync";
+import { type Answer, NoAnswer, SignInNeeded, SyncCore, SyncUnavailable, type Transport, TransportError, sha256Hex } from "../src/sync";
 
 interface Call { method: string; path: string; params?: any; body?: any; headers?: Record<string, string>; size?: number }
 
@@ -114,6 +114,18 @@ describe("outbox", () => {
     expect(await core.unsentCount()).toBe(1);
     server.script["POST /api/v1/sync/push"] = Array(4).fill({ status: 503, payload: {} });
     await expect(core.push()).rejects.toBeInstanceOf(NoAnswer);
+  });
+
+  it("a refused token (401) asks for a new sign-in and keeps everything queued, with no server words on the records", async () => {
+    const { core, server } = setup();
+    const v = await core.create("visit", { school_id: "s1" });
+    server.script["POST /api/v1/sync/push"] = [{ status: 401, payload: { title: "Unauthorized", detail: "token revoked" } }];
+    await expect(core.sync()).rejects.toBeInstanceOf(SignInNeeded);
+    expect(await core.unsentCount()).toBe(1);
+    expect(await core.record("visit", v)).toMatchObject({ state: "pending", reason: "edited on this device" });
+    server.script["GET /api/v1/sync/pull"] = [{ status: 401, payload: {} }];
+    await core.push();
+    await expect(core.pull()).rejects.toBeInstanceOf(SignInNeeded);
   });
 
   it("shows rejected and conflict results with their reasons; settling a conflict resolves it on the server", async () => {

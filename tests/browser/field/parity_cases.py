@@ -340,3 +340,32 @@ def write(path, n: int = 300) -> None:
             "cases": cases(n) + grammar_cases(), "visits": visit_cases(n // 3)}
     with open(path, "w", encoding="utf-8") as f:
         json.dump(data, f, ensure_ascii=False)
+
+
+def wire_cases() -> list[dict]:
+    """Answer values at and around what the wire takes, each with whether the server refuses it (the push's
+    AnswerValue field and the text rule every wire format shares): the app's wireProblem must agree."""
+    from marshmallow import ValidationError
+
+    from schemas.text import has_bad_text
+    from schemas.visits import AnswerValue
+
+    values: list = [None, True, 0, 3.5, -1, "", "n/a", "17:30", [], [45] * 500, [45] * 501, [80.5] * 501, [1, 2.5]]
+    for n in (1999, 2000, 2001, 4000):
+        values += ["a" * n, "学" * n, "😀" * n, ("a" * (n - 1)) + "😀"]
+    values += ["a\x00b", "\x00", "note\x00" * 3, "\ud800", "a\udc00b", "😀\ud83d", "ok 😀", "学" * 1999 + "\x00"]
+    field = AnswerValue(allow_none=True)
+    out = []
+    for v in values:
+        try:
+            field.deserialize(v)
+            refused = has_bad_text(v)
+        except ValidationError:
+            refused = True
+        out.append({"value": v, "refused": refused})
+    return out
+
+
+def write_wire(path) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"cases": wire_cases()}, f)  # ASCII escapes: an unpaired surrogate survives as one

@@ -155,3 +155,72 @@ def test_lost_answer_during_sync_is_retried_without_doubling(session, world, liv
     page.get_by_test_id("unsent").click()
     expect(page.get_by_test_id("all-sent")).to_be_visible()
     ctx.close()
+
+
+def test_an_answer_typed_over_what_the_screen_showed_while_a_pull_brought_a_colleagues_value_is_a_conflict(
+        session, world, live_server, browser, client, field_dist):
+    """The inspector replaces the 100 on screen while a slow pull brings a colleague's 200: the edit rests on
+    the 100 the inspector saw, so the server keeps the 200 and records a conflict (was 100, theirs 200, mine
+    300) that the app shows, instead of applying 300 over a value nobody on the device saw."""
+    base, vid = live_server, world.visit["id"]
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    sign_in(page, base, world.inspector_a1.username)
+    _answer_enrolment(page, vid, "100")
+    page.get_by_test_id("sync-now").click()
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
+    wait_synced(page)
+    colleague = client.put(f"/api/v1/visits/{vid}/responses", headers=token_for(session, world.inspector_2),
+                           json={"answers": [{"item_code": "enrolment", "value": 200}]})
+    assert colleague.status_code == 200, colleague.json
+
+    held = []
+    page.route("**/api/v1/sync/pull*", lambda route: held.append(route))  # the pull's answer is slow
+    with page.expect_request("**/api/v1/sync/pull*"):
+        page.get_by_test_id("sync-now").click()
+    field = page.get_by_test_id("input-enrolment")
+    field.click()  # the inspector is at the answer when the pull lands
+    held[0].continue_()
+    wait_synced(page)
+    page.unroute("**/api/v1/sync/pull*")
+    expect(field).to_have_value("100")  # what the screen shows: the pull landed behind it
+    field.fill("300")
+    field.press("Tab")
+    expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
+    page.get_by_test_id("sync-now").click()
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
+    wait_synced(page)
+    session.expire_all()
+    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
+                                                       Response.item_code == "enrolment")) == 200
+    page.get_by_test_id("unsent").click()
+    row = page.locator('[data-testid="unsynced"][data-state="conflict"]')
+    expect(row).to_have_count(1)
+    expect(row.get_by_test_id("theirs")).to_have_text("200")
+    expect(row.get_by_test_id("mine")).to_have_text("300")
+    ctx.close()
+
+
+def test_a_revoked_sign_in_asks_for_the_password_again_and_keeps_the_unsent_answers(
+        session, world, live_server, browser, client, field_dist):
+    base, vid = live_server, world.visit["id"]
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    username = world.inspector_a1.username
+    sign_in(page, base, username)
+    ctx.set_offline(True)
+    _answer_enrolment(page, vid, "777")
+    token = page.evaluate("JSON.parse(localStorage.getItem('field.session')).token")
+    assert client.delete("/api/v1/auth/token", headers={"Authorization": f"Bearer {token}"}).status_code in (200, 204)
+    ctx.set_offline(False)  # the app syncs as the signal returns (or at its next try)
+    expect(page.get_by_test_id("sign-in-again")).to_contain_text("请重新输入密码", timeout=30000)  # in the app's language
+    expect(page.locator("#username")).to_have_value(username)
+    session.expire_all()
+    assert session.scalars(select(Response).where(Response.visit_id == uuid.UUID(vid))).all() == []
+    page.fill("#password", "password-123")
+    page.get_by_test_id("sign-in").click()
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
+    session.expire_all()
+    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
+                                                       Response.item_code == "enrolment")) == 777
+    ctx.close()
