@@ -122,6 +122,8 @@ const STRINGS = {
   r_signed_out: ["登录已失效，请退出后重新登录", "the sign-in has expired; sign out and sign in again"],
   r_forbidden: ["服务器不允许您做这项修改", "the server does not allow you this change"],
   r_frozen: ["该走访已提交或已取消，不能再修改", "the visit is submitted or cancelled and cannot change"],
+  r_open_conflicts: ["该走访还有未解决的冲突，请先解决再提交", "the visit has conflicts to settle before it is submitted"],
+  submit_conflicts: ["还有 {n} 处冲突未解决：请先在同步页解决，再提交", "{n} conflicts on this visit are not settled: settle them on the sync page, then submit"],
   r_already_settled: ["该冲突已在别处解决", "this conflict was already settled elsewhere"],
   r_bad_value: ["服务器不接受这个答案", "the server does not accept this answer"],
   r_invalid: ["服务器认为数据不完整或有误", "the server found the data incomplete or wrong"],

@@ -80,6 +80,7 @@ function reasonText(reason: string | null | undefined): { text: string; detail: 
   else if (status === 403) key = "r_forbidden";
   else if (/already resolved/.test(detail)) key = "r_already_settled";
   else if (/\bfrozen\b/.test(detail)) key = "r_frozen";
+  else if (/open conflicts?\b/.test(detail)) key = "r_open_conflicts";
   else if (/\((fields\.)?value: /.test(detail) || /^(fields\.)?value: /.test(detail)) key = "r_bad_value";
   else if (status === 422 || status === 400) key = "r_invalid";
   else if (status) return { text: t("r_refused", { n: status }), detail };
@@ -821,6 +822,15 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       h("button", { class: "btn primary", testid: "submit-visit", onclick: async () => {
         await flush(); // the last answers typed go before the submission
         await saving;
+        // The server submits no visit with open conflicts: those this phone knows of are settled first.
+        let open = 0;
+        for (const u of await core!.unsynced()) {
+          if (u.entity !== "visit" && u.entity !== "response") continue;
+          const r = await core!.record(u.entity, u.id);
+          const of = u.entity === "visit" ? u.id : (r?.local?.visit_id ?? r?.server?.visit_id);
+          if (r?.conflict && of === visitId) open += 1;
+        }
+        if (open) { submitErr.textContent = t("submit_conflicts", { n: open }); return; }
         const missing: string[] = [];
         for (const [section, level] of sections)
           for (const code of requiredCodes(defn, level)) {
@@ -944,7 +954,7 @@ async function syncView(): Promise<HTMLElement> {
         h("div", { class: "row" },
           h("button", { class: "btn", testid: "keep-theirs", onclick: settle("server") }, t("keep_theirs")),
           refused ? h("button", { class: "btn", testid: "dismiss", onclick: async () => {
-            await core!.acknowledge(u.entity, u.id); settleRefusals.delete(key); await renderView(); await renderHeader();
+            await core!.acknowledge(u.entity, u.id, { conflict: true }); settleRefusals.delete(key); await renderView(); await renderHeader();
           } }, t("dismiss"))
             : h("button", { class: "btn primary", testid: "keep-mine", onclick: settle("client") }, t("keep_mine"))));
     }

@@ -204,13 +204,15 @@ export class SyncCore {
   }
 
   /** The user has seen a rejection: show the server copy again (or drop a refused create). */
-  async acknowledge(entity: string, id: string): Promise<void> {
+  async acknowledge(entity: string, id: string, opts: { conflict?: boolean } = {}): Promise<void> {
     const key = recKey(entity, id);
     const r = await this.db.records.get(key);
     if (!r) return;
-    // An open conflict stays to be settled.
-    if (r.server) await this.db.records.update(key, { state: r.conflict ? "conflict" : "synced", reason: r.conflict ? conflictReason(r.conflict) : null,
-                                                      local: r.server, base: r.version });
+    // An open conflict stays to be settled, unless the inspector closes it here (its settlement was refused:
+    // the visit is frozen; it stays open on the server, where the office sees it).
+    const conflict = opts.conflict ? null : r.conflict ?? null;
+    if (r.server) await this.db.records.update(key, { state: conflict ? "conflict" : "synced", reason: conflict ? conflictReason(conflict) : null,
+                                                      local: r.server, base: r.version, conflict });
     else await this.db.records.delete(key);
     this.opts.onChange();
   }

@@ -196,8 +196,8 @@ def test_an_answer_typed_over_what_the_screen_showed_while_a_pull_brought_a_coll
     page.get_by_test_id("unsent").click()
     row = page.locator('[data-testid="unsynced"][data-state="conflict"]')
     expect(row).to_have_count(1)
-    expect(row.get_by_test_id("theirs")).to_have_text("200")
-    expect(row.get_by_test_id("mine")).to_have_text("300")
+    expect(row.get_by_test_id("theirs")).to_have_text("200 名学生")  # values as the item reads them, with its unit
+    expect(row.get_by_test_id("mine")).to_have_text("300 名学生")
     ctx.close()
 
 
