@@ -49,3 +49,18 @@ def touch_targets_too_small(page) -> list[str]:
         .map(e => [e, e.getBoundingClientRect()])
         .filter(([e, r]) => r.width < 44 || r.height < 44)
         .map(([e, r]) => `${e.textContent.trim().slice(0, 20)} ${Math.round(r.width)}x${Math.round(r.height)}`)""")
+
+
+def two_inspectors_on_a_visit(session, client):
+    """The tests' world (tests.factories.make_world) with a second inspector of county A1, both on one visit
+    to school A1 planned for today (`w.visit`: its API record) and `w.inspector_2`."""
+    from inspections import clock
+    from inspections.accounts.enums import Role
+    from tests.factories import make_user, make_world, token_for
+    w = make_world(session)
+    w.inspector_2 = make_user(session, Role.inspector, jurisdiction=w.county_a1)
+    session.commit()
+    w.visit = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
+        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
+        "inspector_ids": [str(w.inspector_a1.id), str(w.inspector_2.id)]}).json
+    return w

@@ -10,21 +10,13 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from inspections import clock
-from inspections.accounts.enums import Role
 from inspections.visits.models import Response, Visit
-from tests.browser.field.helpers import PHONE, axe_serious, sign_in, unsent, wait_synced
-from tests.factories import make_user, make_world, token_for
+from tests.browser.field.helpers import PHONE, axe_serious, sign_in, two_inspectors_on_a_visit, unsent, wait_synced
+from tests.factories import token_for
 
 @pytest.fixture
 def world(session, client):
-    w = make_world(session)
-    w.inspector_2 = make_user(session, Role.inspector, jurisdiction=w.county_a1)
-    session.commit()
-    w.visit = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
-        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
-        "inspector_ids": [str(w.inspector_a1.id), str(w.inspector_2.id)]}).json
-    return w
+    return two_inspectors_on_a_visit(session, client)
 
 
 def _answer_enrolment(page, visit_id, value):

@@ -12,12 +12,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from inspections import clock
-from inspections.accounts.enums import Role
 from inspections.visits.models import Response, Visit
 from sync.models import Conflict
-from tests.browser.field.helpers import PHONE, axe_serious, sign_in, wait_synced
-from tests.factories import make_user, make_world, token_for
+from tests.browser.field.helpers import PHONE, axe_serious, sign_in, two_inspectors_on_a_visit, wait_synced
+from tests.factories import token_for
 
 WORDS = {
     "zh": {"charter": "学校是否有章程", "teachers": "高于规定学历的专任教师数", "answer": "答案", "yes": "是", "no": "否",
@@ -48,13 +46,7 @@ def _only_ui_language(lang: str, text: str, school: str) -> None:
 
 @pytest.fixture
 def world(session, client):
-    w = make_world(session)
-    w.inspector_2 = make_user(session, Role.inspector, jurisdiction=w.county_a1)
-    session.commit()
-    w.visit = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
-        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
-        "inspector_ids": [str(w.inspector_a1.id), str(w.inspector_2.id)]}).json
-    return w
+    return two_inspectors_on_a_visit(session, client)
 
 
 def _phone(browser, base, username, lang):
