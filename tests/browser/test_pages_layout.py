@@ -95,6 +95,7 @@ def _check(page, size: str) -> list[str]:
     return problems
 
 
+@pytest.mark.once  # layout and accessibility of the same pages: no backend changes them
 @pytest.mark.parametrize("size", list(SIZES))
 def test_main_pages_fit_read_and_pass_axe(world, live_server, browser, shots, size):
     problems = []

@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
+
 from tests.browser.field.parity_cases import write, write_wire
+
+# The field app's own tests: no backend changes them.
+pytestmark = pytest.mark.once
 
 
 def test_vitest_sync_core_and_evaluator_parity(field_node, tmp_path):
