@@ -96,6 +96,14 @@ def make_world(session) -> World:
     return w
 
 
+def world_with_tokens(session) -> World:
+    """make_world with bearer headers of county A1's office (`h_office`) and inspector (`h_insp`)."""
+    w = make_world(session)
+    w.h_office = token_for(session, w.office_a1)
+    w.h_insp = token_for(session, w.inspector_a1)
+    return w
+
+
 def run_jobs(app) -> None:
     """Run every queued job to completion, as a worker would (no-op in in-process mode)."""
     if not app.config.get("REDIS_URL"):

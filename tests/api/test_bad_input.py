@@ -9,15 +9,12 @@ from sqlalchemy import func, select
 from inspections.audit.models import AuditRecord
 from inspections.org.models import Jurisdiction, School
 from inspections.visits.models import Response, Visit
-from tests.factories import make_world, token_for
+from tests.factories import world_with_tokens
 
 
 @pytest.fixture
 def world(session):
-    w = make_world(session)
-    w.h_office = token_for(session, w.office_a1)
-    w.h_insp = token_for(session, w.inspector_a1)
-    return w
+    return world_with_tokens(session)
 
 
 def _counts(session):

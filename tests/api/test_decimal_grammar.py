@@ -13,17 +13,14 @@ from sqlalchemy import update
 
 from inspections import clock
 from inspections.templates.models import TemplateVersion
-from tests.factories import GOOD_PRIMARY, make_world, run_jobs, submit_visit, token_for
+from tests.factories import GOOD_PRIMARY, run_jobs, submit_visit, world_with_tokens
 
 NOT_DECIMALS = ["4_3", " 4.3 ", "4.3 ", "4.2e0", "+4.3", ".5", "5.", "NaN", "Infinity", "４.３", "٤.٣", "4,3", "4.3\n"]
 
 
 @pytest.fixture
 def world(session):
-    w = make_world(session)
-    w.h_office = token_for(session, w.office_a1)
-    w.h_insp = token_for(session, w.inspector_a1)
-    return w
+    return world_with_tokens(session)
 
 
 def _today() -> str:

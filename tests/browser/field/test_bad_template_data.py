@@ -55,6 +55,20 @@ def _open(page, visit_id: str) -> None:
     card.locator('[data-testid="open-visit"], [data-testid="start-visit"]').click()
 
 
+def _visit_on_the_phone(session, client, live_server, browser, w, version):
+    """A visit of the inspector to school A1 on `version`, opened on a phone: (context, page, page errors)."""
+    v = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
+        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
+        "inspector_ids": [str(w.inspector_a1.id)], "template_version_id": str(version.id)}).json
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, live_server, w.inspector_a1.username)
+    _open(page, v["id"])
+    return ctx, page, errors
+
+
 def test_a_visit_whose_template_cannot_be_read_says_so_and_breaks_nothing(session, client, live_server, browser,
                                                                           field_dist):
     from playwright.sync_api import expect
@@ -139,15 +153,7 @@ def test_anything_else_the_evaluator_trips_on_costs_only_that_visits_verdict(ses
     from playwright.sync_api import expect
     w = make_world(session)
     bad = _version_changed(session, w, lambda d: _r1(d).update(expr={"op": "bogus", "fact": "enrolment"}))
-    v = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
-        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
-        "inspector_ids": [str(w.inspector_a1.id)], "template_version_id": str(bad.id)}).json
-    ctx = browser.new_context(**PHONE)
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    sign_in(page, live_server, w.inspector_a1.username)
-    _open(page, v["id"])
+    ctx, page, errors = _visit_on_the_phone(session, client, live_server, browser, w, bad)
     page.wait_for_selector('[data-testid="section-school"]')
     page.get_by_test_id("input-enrolment").fill("600")
     expect(page.get_by_test_id("verdict-unavailable")).to_contain_text("无法计算本次走访的结果")
@@ -165,15 +171,7 @@ def test_a_visit_page_that_cannot_be_built_leaves_the_way_back(session, client, 
     w = make_world(session)
     bad = _version_changed(session, w, lambda d: next(i for i in d["items"] if i["code"] == "has_charter")
                            .update(levels=None))
-    v = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
-        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
-        "inspector_ids": [str(w.inspector_a1.id)], "template_version_id": str(bad.id)}).json
-    ctx = browser.new_context(**PHONE)
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    sign_in(page, live_server, w.inspector_a1.username)
-    _open(page, v["id"])
+    ctx, page, errors = _visit_on_the_phone(session, client, live_server, browser, w, bad)
     expect(page.get_by_test_id("view-failed")).to_contain_text("无法显示此页")
     page.get_by_test_id("view-failed").get_by_role("link").click()
     expect(page.get_by_test_id("visit-card")).to_have_count(1)
