@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from inspections.visits.models import Response, Visit
+from inspections.visits.models import Response
 from sync.models import Conflict
 from tests.browser.field.helpers import PHONE, axe_serious, sign_in, two_inspectors_on_a_visit, wait_synced
 from tests.factories import token_for
@@ -206,28 +206,3 @@ def test_signing_out_and_in_with_no_signal(lang, session, world, live_server, br
     expect(err).to_contain_text(w["need_network"])  # not "the first sign-in needs a network"
     assert "首次" not in err.inner_text() and "first" not in err.inner_text()
     ctx.close()
-
-
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_a_visit_with_a_conflict_on_the_phone_is_not_submitted_until_it_is_settled(lang, session, world, live_server,
-                                                                                   browser, field_dist):
-    """The server refuses to submit a visit with open conflicts; the phone says so before sending anything,
-    and once the conflict is settled the submission goes on (the required answers are asked as before)."""
-    one, page, row = _conflict(browser, live_server, world, lang)
-    vid = world.visit["id"]
-    page.goto(f"{live_server}/field/#/visit/{vid}")
-    page.get_by_test_id("submit-visit").click()
-    err = page.get_by_test_id("submit-error")
-    expect(err).to_contain_text({"zh": "还有 1 处冲突未解决", "en": "1 conflicts on this visit are not settled"}[lang])
-    _only_ui_language(lang, err.inner_text(), world.school_a1.name)
-    expect(page.get_by_test_id("unsent-count")).to_have_text("0")  # nothing queued
-    session.expire_all()
-    assert session.get(Visit, uuid.UUID(vid)).status.value == "in_progress"
-    page.goto(f"{live_server}/field/#/sync")
-    page.locator('[data-testid="unsynced"][data-state="conflict"]').get_by_test_id("keep-theirs").click()
-    expect(page.locator('[data-testid="unsynced"][data-state="conflict"]')).to_have_count(0)
-    page.goto(f"{live_server}/field/#/visit/{vid}")
-    page.get_by_test_id("submit-visit").click()
-    expect(page.get_by_test_id("submit-error")).not_to_contain_text(
-        {"zh": "冲突", "en": "conflict"}[lang])  # now only what is still unanswered, if anything
-    one.close()
