@@ -22,11 +22,12 @@ import functools
 import json
 import uuid
 from enum import Enum
+from types import SimpleNamespace
 
 import orjson
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, inspect, insert, select
+from sqlalchemy import JSON, func, inspect, insert, or_, select
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy import types as sqltypes
 from sqlalchemy.types import TypeDecorator
@@ -38,7 +39,8 @@ from inspections.accounts.enums import Role
 from inspections.accounts.models import User
 from inspections.accounts.scope import Principal, school_filter, visit_filter
 from inspections.audit.models import AuditRecord
-from inspections.db import utcnow
+from inspections.db import among, utcnow
+from inspections.errors import DomainError
 from inspections.org.models import School
 from inspections.templates import service as templates
 from inspections.visits import service as visits
@@ -382,4 +384,187 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
         if rows:
             insert_rows(conn, model.__table__, rows)
     session.flush()  # started existing visits: the session hook logs their new version
+    return PushOutcome(results=results)
+
+
+# The answers' columns a push's update reads (as `_answer_record` shows them), and those it writes (all of them, so one UPDATE takes every answer of a batch).
+_ANSWER_READS = ("id", "visit_id", "item_code", "section", "value", "note", "flagged", "version", "created_at")
+_ANSWER_WRITES = ("id", "value", "note", "flagged", "answered_by_id", "version", "updated_at")
+
+
+def _answer_record(row: dict, texts: dict, now_text: str) -> dict:
+    """An answer's row as the wire shows it (`changelog.snapshot`, in the mapper's order); `texts` holds
+    the text of the ids many answers share, the batch's time is `now_text`."""
+    value = row["value"]
+    return {"visit_id": texts[row["visit_id"]], "item_code": row["item_code"], "section": row["section"],
+            "value": value if type(value) in _PLAIN else jsonable(value), "note": row["note"],
+            "flagged": row["flagged"], "answered_by_id": texts[row["answered_by_id"]], "id": str(row["id"]),
+            "created_at": row["created_at"].isoformat(), "updated_at": now_text, "version": row["version"]}
+
+
+def apply_updates(session: Session, *, user: User, principal: Principal, device_id: str, mutations: list[dict]):
+    """Write an all-update batch set-based and return its PushOutcome, or None (nothing written).
+
+    The batch a device sends after editing answers it synced before: each mutation an `update` of an
+    answer, or of a visit's notes, made on the version the server holds, or on an older one whose changes
+    merge field by field (`three_way`) with nothing contested. Decided on plain rows by the
+    services' own rules (`visits.require_may_answer`, `require_version`, `answer_changes` and, for a visit,
+    `require_on_visit`, `require_open`, `edit_changes`), read in three queries: the visits, locked FOR
+    UPDATE in id order with their inspectors (`visit_filter`: out of scope is not found), then their
+    answers, then nothing else. Written with one `UPDATE ... FROM unnest(...)` per table and a COPY each
+    of idempotency rows (first: a retry fails their unique key, as `apply` says), change rows (each
+    version's fields, its merge base) and audit records: one per visit for the batch's answers to it,
+    naming their items in order (as a bulk create and PUT .../responses write; the passes write one per
+    answer), one per visit edit. Otherwise the batch leaves what one savepoint per mutation leaves.
+
+    Anything else (another operation, a contested field, a record not found, a refusal, a change that
+    changes nothing, a planned visit a first answer would start, a visit edit of more than its notes,
+    another role than an inspector, a database other than PostgreSQL) answers None, and the caller's
+    passes decide the batch mutation by mutation, which gives every mutation its own result.
+    """
+    from sync.merge import three_way
+    from sync.push import RESPONSE_FIELDS, PushOutcome, base_records
+    p = principal
+    if p.role != Role.inspector or session.get_bind().dialect.name != "postgresql":
+        return None
+    if any(m["op"] != "update" or m["entity"] not in ("visit", "response") or type(m.get("base_version")) is not int
+           or not isinstance(m["id"], uuid.UUID) for m in mutations):
+        return None
+    mids = [m["mutation_id"] for m in mutations]
+    ids = [m["id"] for m in mutations]
+    if len(set(mids)) != len(mids) or len(set(ids)) != len(ids):
+        return None
+    loaded = []
+    for m in mutations:
+        data, errors = wire.load(m["entity"], "update", m.get("fields") or {})
+        if errors or not data or (m["entity"] == "visit" and set(data) != {"notes"}):
+            return None
+        loaded.append(data)
+    answer_ids = [m["id"] for m in mutations if m["entity"] == "response"]
+    edited_ids = [m["id"] for m in mutations if m["entity"] == "visit"]
+
+    # The visits, locked in id order (as every push locks them), with their inspectors; then their answers,
+    # read after the lock (another push to them has committed or waits).
+    vt, rt, it = Visit.__table__, Response.__table__, VisitInspector.__table__
+    inspectors = select(func.array_agg(it.c.inspector_id)).where(it.c.visit_id == vt.c.id).scalar_subquery()
+    rows = session.execute(
+        select(vt, inspectors.label("inspector_ids"))
+        .where(or_(vt.c.id.in_(select(rt.c.visit_id).where(among(session, rt.c.id, answer_ids))),
+                   among(session, vt.c.id, edited_ids)),
+               visit_filter(p))
+        .order_by(vt.c.id).with_for_update(of=vt)).all()
+    by_visit = {}
+    for row in rows:
+        v = SimpleNamespace(**row._mapping)
+        v.inspector_ids = v.inspector_ids or []
+        by_visit[v.id] = v
+    answers = {}
+    if answer_ids:
+        # Plain tuples from the driver (its own C loaders for uuid, jsonb and timestamptz, which the
+        # session's connection reads in UTC): the ORM's row processing took longer than the query.
+        cursor = session.connection().exec_driver_sql(
+            f"SELECT {', '.join(_ANSWER_READS)} FROM responses WHERE id = ANY(%(ids)s)", {"ids": answer_ids})
+        for values in cursor:
+            answers[values[0]] = SimpleNamespace(**dict(zip(_ANSWER_READS, values)))
+
+    # Each record, and the merge base of an update made on an older version (a device's copy of a visit
+    # it created is version 1, which its first answer moved on to 2 on the server).
+    records = []
+    for m in mutations:
+        if m["entity"] == "response":
+            record = answers.get(m["id"])
+            visit = by_visit.get(record.visit_id) if record is not None else None
+        else:
+            record = visit = by_visit.get(m["id"])
+        if visit is None:
+            return None  # missing or out of scope: one by one says which
+        records.append((record, visit))
+    stale = {(m["entity"], m["id"], m["base_version"]) for m, (record, _) in zip(mutations, records)
+             if record.version != m["base_version"]}
+    bases = base_records(session, stale) if stale else {}
+
+    # Every mutation decided by the services' rules before anything is written.
+    now = utcnow()
+    decided = []
+    try:
+        for m, d, (record, v) in zip(mutations, loaded, records):
+            if m["entity"] == "response":
+                if v.status == VisitStatus.planned:
+                    return None  # a first answer starts it (never an answer's update): the passes move it
+                visits.require_may_answer(p, v)
+                fields = {k: jsonable(getattr(record, k)) for k in RESPONSE_FIELDS}
+            else:
+                visits.require_on_visit(p, v)
+                visits.require_open(v)
+                fields = {"notes": v.notes}
+            if record.version != m["base_version"]:
+                # Changed on the server since the device's copy: the fields the server has not changed
+                # since that base are applied (`three_way`), as the passes merge them.
+                base = bases.get((m["entity"], m["id"], m["base_version"]))  # None: every change contested
+                apply, contested = three_way(base, fields, {k: jsonable(x) for k, x in d.items()})
+                if contested:
+                    return None  # kept as a conflict: one by one
+                d = {k: d[k] for k in apply}
+            if m["entity"] == "response":
+                changes = visits.answer_changes(templates.checklist_of(session, v.template_version_id), record, d)
+            else:
+                changes = visits.edit_changes(v, d)
+            if not changes:
+                return None  # sent again as it stands (keeps its version), or merged into nothing: one by one
+            decided.append((m, v, record if m["entity"] == "response" else None, changes))
+    except DomainError:
+        return None  # refused: the passes give it its own result, the rest applied
+
+    # Write it.
+    now_text = jsonable(now)
+    texts = {user.id: str(user.id)} | {vid: str(vid) for vid in by_visit}  # each id's text made once
+    txn = _txn_id(session)
+    answer_rows, visit_rows, changes_rows, mutation_rows, results = [], [], [], [], []
+    audits = []
+    answer_audits: dict = {}
+    for m, v, r, changes in decided:
+        if r is not None:
+            row = dict(r.__dict__) | changes | dict(answered_by_id=user.id, version=r.version + 1, updated_at=now)
+            answer_rows.append(row)
+            record = _answer_record(row, texts, now_text)
+            changes_rows.append(dict(txn_id=txn, entity="response", entity_id=r.id, op="upsert", version=row["version"],
+                                     school_id=v.school_id, visit_id=v.id, data=record, changed_at=now))
+            if v.id not in answer_audits:
+                answer_audits[v.id] = dict(id=uuid.uuid4(), at=now, actor_id=user.id, action="sync.answer",
+                                           entity="visit", entity_id=texts[v.id],
+                                           data={"items": [], "device_id": device_id})
+                audits.append(answer_audits[v.id])
+            answer_audits[v.id]["data"]["items"].append(r.item_code)
+        else:
+            inspector_ids = sorted(str(i) for i in v.inspector_ids)
+            row = {k: getattr(v, k) for k in _VISIT_KEYS} | changes | dict(version=v.version + 1, updated_at=now)
+            visit_rows.append(row)
+            record = _wire(row, _VISIT_KEYS, now, now_text, {"inspector_ids": inspector_ids})
+            changes_rows.append(dict(txn_id=txn, entity="visit", entity_id=v.id, op="upsert", version=row["version"],
+                                     school_id=v.school_id, visit_id=v.id, data=record, changed_at=now))
+            audits.append(dict(id=uuid.uuid4(), at=now, actor_id=user.id, action="sync.update", entity="visit",
+                               entity_id=str(v.id), data={"fields": sorted(changes), "device_id": device_id}))
+        result = {"mutation_id": m["mutation_id"], "id": record["id"], "version": row["version"], "record": record,
+                  "status": "applied" if m["base_version"] == row["version"] - 1 else "merged"}
+        results.append(result)
+        # Stored without the record: that version's change row holds it (`original_result`).
+        lean = {k: x for k, x in result.items() if k != "record"} | {"record_entity": m["entity"]}
+        mutation_rows.append(dict(device_id=device_id, mutation_id=m["mutation_id"], user_id=user.id, result=lean,
+                                  received_at=now))
+
+    conn = session.connection()
+    insert_rows(conn, Mutation.__table__, mutation_rows)
+    for table, cols, rows in ((rt, _ANSWER_WRITES, answer_rows), (vt, ("id", "notes", "version", "updated_at"),
+                                                                  visit_rows)):
+        if rows:
+            source, params = _columns(conn, table, cols, rows)
+            sets = ", ".join(f'"{c}" = v."{c}"' for c in cols[1:])
+            names = ", ".join(f'"{c}"' for c in cols)
+            n = conn.exec_driver_sql(f"UPDATE {table.name} AS t SET {sets} FROM {source} AS v({names}) "
+                                     f"WHERE t.id = v.id", tuple(params)).rowcount
+            if n != len(rows):  # cannot be, the visits being locked: never written half
+                from sqlalchemy.orm.exc import StaleDataError
+                raise StaleDataError(f"UPDATE {table.name} matched {n} rows of {len(rows)}")
+    insert_rows(conn, ChangeLog.__table__, changes_rows)
+    insert_rows(conn, AuditRecord.__table__, audits)
     return PushOutcome(results=results)

@@ -92,8 +92,8 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
          wire: bool = False) -> PushOutcome:
     """Apply mutations in order; the caller commits. One bad mutation never sinks the batch.
 
-    A batch of creates only (new visits and their answers) is first checked as a whole and
-    written in bulk (`sync.bulk`). Otherwise, or if any of it would not simply be applied, an
+    A batch of creates only (new visits and their answers), or of updates only (answers and visit notes
+    changed on the server's versions), is first checked as a whole and written in bulk (`sync.bulk`). Otherwise, or if any of it would not simply be applied, an
     optimistic pass applies the whole batch inside one savepoint with no per-mutation savepoints:
     what it needs is read in a few set-based queries (`_lock_visits_of`), every mutation is decided
     by the same service functions as one by one, and the batch is written at the end (`_write`): its
@@ -122,7 +122,8 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
     if not replay:
         sp = session.begin_nested()
         try:
-            out = bulk.apply(session, user=user, principal=principal, device_id=device_id, mutations=mutations)
+            whole = bulk.apply_updates if all(m.get("op") == "update" for m in mutations) else bulk.apply
+            out = whole(session, user=user, principal=principal, device_id=device_id, mutations=mutations)
         except (Rejected, DomainError, IntegrityError):
             out = None
         if out is not None:

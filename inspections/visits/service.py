@@ -261,7 +261,7 @@ def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: di
     require_on_visit(actor, visit)
     require_open(visit)
     require_version(visit, expected_version, "visit")
-    changes = {k: v for k, v in changes.items() if _differs(visit, k, v)}
+    changes = edit_changes(visit, changes)
     if not changes and not new_version:
         return visit  # nothing to write: the version stays, so no other copy turns stale
     # (new_version: a settled conflict is a new version even when the server's values stand.)
@@ -306,7 +306,14 @@ def bump(record) -> None:
     record.updated_at = utcnow()
 
 
-def _differs(visit: Visit, field: str, value) -> bool:
+def edit_changes(visit, changes: dict) -> dict:
+    """The fields of `changes` (planned_for, notes, inspector_ids, status) that differ from the visit's
+    (the ORM record or a plain row with those attributes); a field given as None other than notes is
+    not given. The rule of `edit` and of the set-based writer of a push's updates."""
+    return {k: v for k, v in changes.items() if _differs(visit, k, v)}
+
+
+def _differs(visit, field: str, value) -> bool:
     if value is None and field != "notes":
         return False  # not given
     if field == "inspector_ids":
@@ -523,10 +530,7 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
             session.info[ANSWERED][visit.id] = True
     else:
         require_version(r, expected_version, "answer")
-        changes = {k: v if k != "flagged" else bool(v) for k, v in changes.items()}
-        changes = {k: v for k, v in changes.items() if not same(getattr(r, k), v)}
-        if "value" in changes:
-            require_answer_value(session, visit, item_code, changes["value"])
+        changes = answer_changes(answer_rules(session, visit)[0], r, changes)
         for k, v in changes.items():
             setattr(r, k, v)
         if "value" in changes:
@@ -543,6 +547,22 @@ def answer(session: Session, visit: Visit, *, actor: Principal, item_code: str, 
     if audit_items:
         _audit(session, actor, via, "answer", visit.id, {"items": [item_code]} | (context or {}))
     return r, created
+
+
+def answer_changes(checklist: templates.Checklist, stored, changes: dict) -> dict:
+    """What a change makes of a stored answer: the fields of `changes` (value, note, flagged; others are
+    ignored) whose values differ from `stored`'s (compared as JSON, `same`; flagged taken as a bool), {}
+    when it changes nothing. `stored` is the answer (the ORM record or a plain row with item_code, value,
+    note, flagged). A value changed to one its item does not take raises ValidationFailed {"value": [...]}
+    (`value_problem`); a stored value is never judged again. The rule of `answer` and of the set-based
+    writer of a push's updates (`sync.bulk.apply_updates`)."""
+    changes = {k: bool(v) if k == "flagged" else v for k, v in changes.items() if k in ANSWER_FIELDS}
+    changes = {k: v for k, v in changes.items() if not same(getattr(stored, k), v)}
+    if changes.get("value") is not None:
+        problem = value_problem(checklist, stored.item_code, changes["value"])
+        if problem:
+            raise ValidationFailed("Invalid answer", {"value": [problem]})
+    return changes
 
 
 def require_answer_value(session: Session, visit: Visit, item_code: str, value) -> None:
