@@ -3,6 +3,7 @@ from marshmallow import Schema, fields, validate
 
 from schemas.common import Version, WholeNumber
 from schemas.fastload import EachOrInvalid, FastSchema
+from schemas.text import storable
 
 OPS = ("create", "update", "delete")
 
@@ -47,9 +48,10 @@ class PullOut(Schema):
 
 
 class MutationIn(FastSchema):
-    mutation_id = fields.String(required=True, validate=validate.Length(min=1, max=64),
+    # Text is checked here, not at the door: a mutation with unstorable text is rejected alone (textguard).
+    mutation_id = fields.String(required=True, validate=[validate.Length(min=1, max=64), storable],
                                 metadata={"description": "Client-generated, unique per device; retries reuse it."})
-    entity = fields.String(required=True, validate=validate.Length(min=1, max=32), metadata={
+    entity = fields.String(required=True, validate=[validate.Length(min=1, max=32), storable], metadata={
         "description": "visit | response (staff) | ticket_event (create only: a step on a ticket, e.g. a school "
                        "answering it; the ticket's state machine applies, a refusal is `rejected` with its reason)."})
     id = fields.UUID(required=True)

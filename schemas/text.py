@@ -56,3 +56,11 @@ def has_bad_text(value) -> bool:
     if t is list:
         return any(has_bad_text(v) for v in value)
     return False
+
+
+def storable(value: str) -> None:
+    """A marshmallow validator: ValidationError (TEXT_MESSAGE) for text PostgreSQL cannot store
+    (`unstorable`), where the field is checked in the schema rather than at the door (`server.textguard`)."""
+    from marshmallow import ValidationError
+    if unstorable(value):
+        raise ValidationError(TEXT_MESSAGE)

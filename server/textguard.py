@@ -26,9 +26,10 @@ from schemas.text import TEXT_MESSAGE, bad_text_paths, unstorable
 
 # \u0000 preceded by an even number of backslashes (an odd one would make it the text "\u0000").
 _ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-# Paths checked later, where a refusal is finer than a 422 for the whole request: a push's mutation
-# fields (one bad mutation is `rejected`, the batch goes on; `sync.fields.load`).
-_LATER = {"/api/v1/sync/push": re.compile(r"^mutations\.\d+\.fields(\.|$)")}
+# Paths checked later, where a refusal is finer than a 422 for the whole request: anything inside a
+# push's mutation (one bad mutation is `rejected`, the batch goes on: its envelope by `MutationIn`'s
+# validators, its fields by `sync.fields.load`).
+_LATER = {"/api/v1/sync/push": re.compile(r"^mutations\.\d+(\.|$)")}
 
 
 def body_bad_text(raw: bytes) -> list[str]:

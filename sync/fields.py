@@ -71,4 +71,15 @@ def load(entity: str, op: str, data: dict) -> tuple[dict, dict]:
     try:
         return SCHEMAS[(entity, op)].load(data or {}), {}
     except ValidationError as e:
-        return {}, {f"fields.{k}": v if isinstance(v, list) else [str(v)] for k, v in e.messages.items()}
+        return {}, _flat(e.messages, "fields")
+
+
+def _flat(messages, path: str) -> dict[str, list[str]]:
+    """marshmallow's nested messages ({"inspector_ids": {0: [...]}}) as dotted paths to lists of texts
+    ({"fields.inspector_ids.0": [...]}), as the rest of the API names fields."""
+    if isinstance(messages, dict):
+        out: dict[str, list[str]] = {}
+        for k, v in messages.items():
+            out |= _flat(v, f"{path}.{k}")
+        return out
+    return {path: [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]}

@@ -437,10 +437,9 @@ def _missing(ctx: _Ctx, entity: str):
 def _base(ctx: _Ctx, entity: str, entity_id, version: int | None) -> dict | None:
     if version is None:
         return None
-    key = (entity, entity_id, version)
-    if key in ctx.out.bases:
-        return ctx.out.bases[key]
-    return base_record(ctx.session, entity, entity_id, version)
+    # Read ahead for the batch (`_lock_visits_of`); a version made earlier in this batch was not there yet.
+    found = ctx.out.bases.get((entity, entity_id, version))
+    return found if found is not None else base_record(ctx.session, entity, entity_id, version)
 
 
 def base_records(session, keys) -> dict:

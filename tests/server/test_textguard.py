@@ -131,3 +131,30 @@ def test_a_streamed_body_is_read_whole_up_to_the_limit_and_a_413_past_it(size, k
             read()
     else:
         assert len(read()) == (size if kind == "json" else size - 5)
+
+
+@pytest.mark.parametrize("key", ["mutation_id", "entity", "op", "id", "base_version"])
+@pytest.mark.parametrize("bad", ["\x00", "\udc00"], ids=["nul", "lone-surrogate"])
+def test_unstorable_text_anywhere_in_a_mutation_rejects_that_mutation_only(client, session, key, bad):
+    """Not the whole push (a device with such a mutation queued could never sync again): that mutation is
+    `rejected` naming the key, nothing of it is stored, the rest of the batch is applied."""
+    import json
+
+    from sqlalchemy import func, select
+
+    from sync.models import Mutation
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    good = {"mutation_id": "m1", "entity": "visit", "op": "create", "id": "6f1c5e0a-3b2d-4c8e-9f7a-1d2e3f4a5b6c",
+            "fields": {"school_id": str(w.school_a1.id)}}
+    spoilt = {"mutation_id": "m2", "entity": "visit", "op": "update", "id": "7a2d6f1b-4c3e-4d9f-8a8b-2e3f4a5b6c7d",
+              "base_version": 1, "fields": {"notes": "ok"}}
+    spoilt[key] = f"{spoilt[key]}{bad}"
+    body = json.dumps({"device_id": "d1", "mutations": [spoilt, good]})  # \\u escapes, as a device sends them
+    r = client.post("/api/v1/sync/push", data=body, content_type="application/json", headers=h)
+    assert r.status_code == 200, r.json
+    rejected, applied = r.json["results"]
+    assert applied["status"] == "applied"
+    assert rejected["status"] == "rejected" and key in rejected["errors"], rejected
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Mutation)) == 1

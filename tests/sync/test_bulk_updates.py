@@ -80,6 +80,10 @@ SPOILERS = {  # on records the batch above leaves alone (a record twice in a bat
                                            flagged="perhaps"),
     "same record twice": lambda ids: [mutation("response", "update", id=ids["V2.has_charter"], base_version=1, note=n)
                                       for n in ("first", "second")],
+    "a base made earlier in the batch": lambda ids: [  # the third merges into the second's version
+        mutation("response", "update", id=ids["V2.has_charter"], base_version=1, value=False),
+        mutation("response", "update", id=ids["V2.has_charter"], base_version=1, note="x"),
+        mutation("response", "update", id=ids["V2.has_charter"], base_version=2, value=True)],
     "a delete": lambda ids: mutation("response", "delete", id=ids["V2.has_charter"], base_version=1),
     "a submitted visit's answer": lambda ids: mutation("response", "update", id=ids["V3.enrolment"], base_version=1,
                                                        value=451),

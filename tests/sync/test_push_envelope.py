@@ -57,3 +57,15 @@ def test_a_visit_cannot_be_sent_back_to_planned(client, session):
     # A device that had only seen it planned (an older base) keeps the server's in_progress: merged.
     (old,) = push(client, h, mutation("visit", "update", id=v["id"], base_version=1, status="planned"))
     assert old["status"] == "merged" and old["record"]["status"] == "in_progress"
+
+
+def test_a_nested_field_error_is_named_by_its_path(client, session):
+    """An error inside a list names the element (fields.inspector_ids.1), never a dict printed as text."""
+    from tests.factories import make_world, token_for
+    from tests.sync.helpers import mutation, push
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    (res,) = push(client, h, mutation("visit", "create", school_id=str(w.school_a1.id),
+                                      inspector_ids=[str(w.inspector_a1.id), "not-a-uuid"]))
+    assert res["status"] == "rejected"
+    assert res["errors"] == {"fields.inspector_ids.1": ["Not a valid UUID."]}, res
