@@ -49,8 +49,11 @@ run: demo field
 	@echo "Serving on http://$(HOST):$(PORT)  (sign in: http://$(HOST):$(PORT)/web/login; API docs: http://$(HOST):$(PORT)/api/v1/docs)"
 	$(VENV)/bin/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
+# Two processes (pytest-xdist): each has its own throwaway database and key prefix (tests/conftest.py);
+# TEST_WORKERS=0 runs the suite in this one process.
+TEST_WORKERS ?= 2
 test: install-dev field
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The pages' words: extract them, merge into server/web/translations/{zh_Hans_CN,en}, compile the .mo files
 # (committed, so a fresh clone needs no build step; tests/web/test_i18n.py fails on a stale or missing one).

@@ -20,6 +20,15 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    # `make test` runs the suite on two processes (pytest-xdist, --dist loadgroup), each with its own
+    # database, key prefix and servers: one browser test at a time (each drives a Chromium and a server)
+    # and one fault test at a time (each starts and kills services of its own, on timers), each kind on
+    # one process while the other runs the rest.
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            kind = item.nodeid.split("/")[1] if item.nodeid.startswith("tests/") else ""
+            if kind in ("browser", "faults"):
+                item.add_marker(pytest.mark.xdist_group(kind))
     # .ci/run runs the suite twice, on the real services and then embedded: what no backend changes (the
     # field app's own unit and model tests, page layout) ran in the first pass already.
     if os.environ.get("CI_EMBEDDED_PASS") == "1":

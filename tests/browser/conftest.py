@@ -9,6 +9,15 @@ import pytest
 
 from tests.browser import ARGS, CHROMIUM, chromium_missing
 
+try:
+    from playwright.sync_api import expect
+    # `make test` runs two test processes beside the database and Chromium on as few as two cores: an
+    # assertion waits up to 15 s for the page to get there (Playwright's default, 5 s, was passed under
+    # that load by a page that got there). A page that never does still fails.
+    expect.set_options(timeout=15_000)
+except ImportError:  # pragma: no cover - without the dev requirements the browser tests are not collected
+    pass
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
 
