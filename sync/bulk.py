@@ -365,7 +365,7 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
         # Stored without the record, which stays available as that version's merge base.
         lean = {k: v for k, v in result.items() if k != "record"} | {"record_entity": m["entity"]}
         mutation_rows.append(dict(device_id=device_id, mutation_id=m["mutation_id"], user_id=user.id, result=lean,
-                                  received_at=now))
+                                  received_at=now, entity_id=m["id"]))
     visit_changes = []
     for vid, (row, record) in wire_visits.items():
         final = _wire(row, _VISIT_KEYS, now, now_text, {"inspector_ids": record["inspector_ids"]})
@@ -550,7 +550,7 @@ def apply_updates(session: Session, *, user: User, principal: Principal, device_
         # Stored without the record: that version's change row holds it (`original_result`).
         lean = {k: x for k, x in result.items() if k != "record"} | {"record_entity": m["entity"]}
         mutation_rows.append(dict(device_id=device_id, mutation_id=m["mutation_id"], user_id=user.id, result=lean,
-                                  received_at=now))
+                                  received_at=now, entity_id=m["id"]))
 
     conn = session.connection()
     insert_rows(conn, Mutation.__table__, mutation_rows)

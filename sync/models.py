@@ -77,6 +77,10 @@ class Mutation(Base):
     user_id: Mapped[uuid.UUID]
     result: Mapped[dict] = mapped_column(JSONType)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The record the mutation named (its `id`; a result may name another, e.g. a create merged into the
+    # answer another inspector made first): the mutation id used again for another record is refused.
+    # None on rows stored before it was kept.
+    entity_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
 
 class Conflict(IdMixin, Base):

@@ -197,8 +197,8 @@ def _fast_one(session: Session, user: User, p: Principal, device_id: str, m: dic
             raise _Refused(mid, _refusal(m, e)) from e
     # Kept as a row (written by COPY when the pass ends); the object answers a repeat within the batch.
     out.mutation_rows.append(dict(device_id=device_id, mutation_id=mid, user_id=user.id, result=result,
-                                  received_at=utcnow()))
-    out.seen[mid] = SimpleNamespace(user_id=user.id, result=result)
+                                  received_at=utcnow(), entity_id=_uuid(m["id"])))
+    out.seen[mid] = SimpleNamespace(user_id=user.id, result=result, entity_id=_uuid(m["id"]))
     # Locks taken now are held until the enclosing savepoint ends; the slow path starts afresh.
     out.locked_visits.update(out.pending_locks)
     out.pending_locks.clear()
@@ -231,7 +231,7 @@ def _uuid(value):
 
 def _stored_results(session: Session, device_id: str, ids: list[str]):
     """(mutation_id, user_id, result) of those of these mutation ids this device stored."""
-    cols = (Mutation.mutation_id, Mutation.user_id, Mutation.result)
+    cols = (Mutation.mutation_id, Mutation.user_id, Mutation.result, Mutation.entity_id)
     if session.get_bind().dialect.name != "postgresql":
         return session.execute(select(*cols).where(Mutation.device_id == device_id, Mutation.mutation_id.in_(ids)))
     # One key lookup per id (LIMIT 1 keeps the join a loop over the ids): as `IN (...)`, or as a plain
@@ -244,9 +244,9 @@ def _stored_results(session: Session, device_id: str, ids: list[str]):
 _BY_IDS = """unnest(:ids) AS given(mutation_id)
   CROSS JOIN LATERAL (SELECT * FROM sync_mutations s WHERE s.device_id = :device_id
                          AND s.mutation_id = given.mutation_id LIMIT 1) m"""
-_STORED_SQL = text(f"SELECT m.mutation_id, m.user_id, m.result FROM {_BY_IDS}").bindparams(
+_STORED_SQL = text(f"SELECT m.mutation_id, m.user_id, m.result, m.entity_id FROM {_BY_IDS}").bindparams(
     bindparam("ids", type_=ARRAY(String)), bindparam("device_id", type_=String)).columns(
-    mutation_id=String, user_id=Uuid, result=JSONType)
+    mutation_id=String, user_id=Uuid, result=JSONType, entity_id=Uuid)
 
 
 def _stored(session: Session, device_id: str, mutation_id: str) -> Mutation | None:
@@ -254,9 +254,17 @@ def _stored(session: Session, device_id: str, mutation_id: str) -> Mutation | No
 
 
 def _duplicate(session: Session, user: User, m: dict, rec: Mutation) -> dict:
+    """A retry of a stored mutation: `duplicate` with the original result; `rejected` when the stored one
+    was another account's, or named another record (nothing of this one is applied: the device gives
+    it a new mutation id)."""
     if rec.user_id != user.id:
         return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]),
                 "reason": "this mutation id was already used by another account on this device", "errors": {}}
+    named = getattr(rec, "entity_id", None)
+    if named is not None and named != _uuid(m["id"]):
+        return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]),
+                "reason": "this mutation id was already used on this device for another record",
+                "errors": {"mutation_id": ["is already used on this device for another record"]}}
     return {"mutation_id": m["mutation_id"], "status": "duplicate", "id": rec.result.get("id"),
             "original": original_result(session, rec.result)}
 
@@ -280,7 +288,8 @@ def _replayed(session: Session, user: User, mutations: list[dict], seen: dict[st
     out = []
     for m in mutations:
         rec = seen[m["mutation_id"]]
-        if rec.user_id != user.id or "record_entity" not in (rec.result or {}):
+        if rec.user_id != user.id or "record_entity" not in (rec.result or {}) or \
+                rec.entity_id not in (None, _uuid(m["id"])):
             out.append(_duplicate(session, user, m, rec))
             continue
         stored = rec.result
@@ -306,9 +315,9 @@ SELECT m.mutation_id, m.user_id,
                      ORDER BY chg.seq DESC LIMIT 1)))
            ELSE m.result END,
            'status', 'duplicate')::text END AS answer,
-       CASE WHEN m.user_id = :user_id THEN NULL ELSE m.result END AS other
+       CASE WHEN m.user_id = :user_id THEN NULL ELSE m.result END AS other, m.entity_id
   FROM """ + _BY_IDS).bindparams(bindparam("user_id", type_=Uuid), bindparam("ids", type_=ARRAY(String)),
-                bindparam("device_id", type_=String)).columns(other=JSONType)
+                bindparam("device_id", type_=String)).columns(other=JSONType, entity_id=Uuid)
 
 
 def _replayed_in_database(session: Session, user: User, device_id: str, mutations: list[dict]) -> list | None:
@@ -326,6 +335,9 @@ def _replayed_in_database(session: Session, user: User, device_id: str, mutation
         row = found[m["mutation_id"]]
         if row.answer is None:  # stored by another account on this device
             out.append(_duplicate(session, user, m, SimpleNamespace(user_id=row.user_id, result=row.other)))
+        elif row.entity_id not in (None, _uuid(m["id"])):  # stored for another record
+            out.append(_duplicate(session, user, m, SimpleNamespace(user_id=row.user_id, result=None,
+                                                                   entity_id=row.entity_id)))
         else:
             out.append(orjson.Fragment(row.answer))
     return out
@@ -341,7 +353,7 @@ def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, ou
         result = {"mutation_id": mid} | _apply(session, user, p, device_id, m, out)
         # Stored in the same savepoint as the change: a concurrent retry of this mutation blocks on
         # the unique key until we commit, then fails it and answers `duplicate`; never applied twice.
-        rec = Mutation(device_id=device_id, mutation_id=mid, user_id=user.id, result=result)
+        rec = Mutation(device_id=device_id, mutation_id=mid, user_id=user.id, result=result, entity_id=_uuid(m["id"]))
         session.add(rec)
         session.flush()
         sp.commit()
@@ -363,7 +375,7 @@ def _one(session: Session, user: User, p: Principal, device_id: str, m: dict, ou
     # Store the refusal too, so a retry gets the same answer.
     sp = session.begin_nested()
     try:
-        rec = Mutation(device_id=device_id, mutation_id=mid, user_id=user.id, result=result)
+        rec = Mutation(device_id=device_id, mutation_id=mid, user_id=user.id, result=result, entity_id=_uuid(m["id"]))
         session.add(rec)
         session.flush()
         sp.commit()
