@@ -150,6 +150,20 @@ def _columns(conn, table, cols: tuple[str, ...], rows: list[dict]) -> tuple[str,
     return "unnest(" + ", ".join(f"%b::{t}[]" for t in types) + ")", arrays
 
 
+def update_rows(conn, table, cols: tuple[str, ...], rows: list) -> None:
+    """`UPDATE table SET cols[1:] FROM unnest(...) WHERE id = ...`: these columns of these rows (mappings
+    holding them; cols[0] is "id") in one statement (PostgreSQL). StaleDataError, and the caller's
+    transaction rolls back, if any row is not there."""
+    source, params = _columns(conn, table, cols, rows)
+    sets = ", ".join(f'"{c}" = v."{c}"' for c in cols[1:])
+    names = ", ".join(f'"{c}"' for c in cols)
+    n = conn.exec_driver_sql(f"UPDATE {table.name} AS t SET {sets} FROM {source} AS v({names}) WHERE t.id = v.id",
+                             tuple(params)).rowcount
+    if n != len(rows):
+        from sqlalchemy.orm.exc import StaleDataError
+        raise StaleDataError(f"UPDATE {table.name} matched {n} rows of {len(rows)}")
+
+
 def write_updates(session: Session, records: dict | None = None) -> None:
     """Write the changed columns of the session's changed visits and answers with one
     `UPDATE ... FROM unnest(...)` per table and set of columns, with the change rows a flush logs for
@@ -193,14 +207,7 @@ def write_updates(session: Session, records: dict | None = None) -> None:
         table = cls.__table__
         cols = ("id", *(table.c[k].key for k in keys))
         # The written attributes are loaded (they were changed), as is the primary key.
-        source, params = _columns(conn, table, cols, [o.__dict__ for o in objs])
-        sets = ", ".join(f'"{c}" = v."{c}"' for c in cols[1:])
-        names = ", ".join(f'"{c}"' for c in cols)
-        n = conn.exec_driver_sql(f"UPDATE {table.name} AS t SET {sets} FROM {source} AS v({names}) WHERE t.id = v.id",
-                                 tuple(params)).rowcount
-        if n != len(objs):
-            from sqlalchemy.orm.exc import StaleDataError
-            raise StaleDataError(f"UPDATE {table.name} matched {n} rows of {len(objs)}")
+        update_rows(conn, table, cols, [o.__dict__ for o in objs])
     if changes:
         insert_rows(conn, ChangeLog.__table__, changes)
     states = [inspect(o) for o in written]
@@ -557,14 +564,7 @@ def apply_updates(session: Session, *, user: User, principal: Principal, device_
     for table, cols, rows in ((rt, _ANSWER_WRITES, answer_rows), (vt, ("id", "notes", "version", "updated_at"),
                                                                   visit_rows)):
         if rows:
-            source, params = _columns(conn, table, cols, rows)
-            sets = ", ".join(f'"{c}" = v."{c}"' for c in cols[1:])
-            names = ", ".join(f'"{c}"' for c in cols)
-            n = conn.exec_driver_sql(f"UPDATE {table.name} AS t SET {sets} FROM {source} AS v({names}) "
-                                     f"WHERE t.id = v.id", tuple(params)).rowcount
-            if n != len(rows):  # cannot be, the visits being locked: never written half
-                from sqlalchemy.orm.exc import StaleDataError
-                raise StaleDataError(f"UPDATE {table.name} matched {n} rows of {len(rows)}")
+            update_rows(conn, table, cols, rows)  # the visits are locked: every row is there
     insert_rows(conn, ChangeLog.__table__, changes_rows)
     insert_rows(conn, AuditRecord.__table__, audits)
     return PushOutcome(results=results)
