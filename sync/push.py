@@ -259,7 +259,8 @@ def _duplicate(session: Session, user: User, m: dict, rec: Mutation) -> dict:
     it a new mutation id)."""
     if rec.user_id != user.id:
         return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]),
-                "reason": "this mutation id was already used by another account on this device", "errors": {}}
+                "reason": "this mutation id was already used by another account on this device",
+                "errors": {"mutation_id": ["is already used by another account on this device"]}}
     named = getattr(rec, "entity_id", None)
     if named is not None and named != _uuid(m["id"]):
         return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]),

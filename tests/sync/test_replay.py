@@ -101,3 +101,5 @@ def test_the_replay_answered_by_the_database_says_what_the_portable_answer_says(
         assert statuses == (["duplicate"] * len(batch) if device == "device-1"
                             else ["duplicate", "duplicate", "rejected", "duplicate"])
     assert answers[1]["results"][2]["reason"] == "this mutation id was already used by another account on this device"
+    # Named as a field error too, as every refusal of a mutation's key is.
+    assert answers[1]["results"][2]["errors"] == {"mutation_id": ["is already used by another account on this device"]}
