@@ -13,6 +13,7 @@ from inspections.accounts.enums import Role
 from inspections.accounts.scope import school_filter
 from inspections.errors import DomainError, ValidationFailed
 from inspections.org.models import School
+from inspections.photos import imaging
 from inspections.photos import service as photos_service
 from inspections.photos.enums import PhotoStatus
 from inspections.photos.models import Photo
@@ -147,6 +148,10 @@ def _stored_now() -> list[Photo]:
     return g.setdefault("web_stored_photos", [])
 
 
+# What Pillow names the accepted photo types (image/jpeg, image/png, image/webp, image/heic and heif).
+_PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "HEIF", "HEIC"}
+
+
 def _store_form_files(p, ticket: Ticket) -> list[Photo]:
     """Photos sent in the plain form (no script): stored through the same service as the upload API."""
     files = [f for f in request.files.getlist("photos") if f and f.filename]
@@ -170,6 +175,10 @@ def _store_form_files(p, ticket: Ticket) -> list[Photo]:
             # Declared exactly as the upload API declares a photo: the same accepted types and limits.
             UploadIn().load({"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "content_type": ctype,
                              "ticket_id": str(ticket.id)})
+            if imaging.sniff(data) not in _PHOTO_FORMATS:
+                # The whole file is here: one whose header is no photo (a text file named .jpg) is refused
+                # now, in the form, not taken and then sent back by the photo check after the step.
+                raise ValidationError("not a photo")
         except ValidationError:
             raise ValidationFailed("Not an accepted photo", {"photos": [Said(_(
                 "The file %(name)s is not an accepted photo (JPEG, PNG, WebP or HEIC).", name=f.filename))]}) from None
