@@ -9,6 +9,7 @@ import calendar
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +39,7 @@ NOT_COVERING = Says("planning.inspector_not_covering",
 EVERY_RANGE = Says("planning.every_range", "must be between 1 and 24")
 END_BEFORE_START = Says("planning.end_before_start", "must not be before start_date")
 ONCE_EVERY_ONE = Says("planning.once_every_one", "must be 1 for a one-off visit")
+ALL_PAST = Says("planning.all_past", "leaves the schedule no date from today on: it would plan nothing")
 NOTES_TOO_LONG = Says("planning.notes_too_long", "too long (at most 2,000 characters)")
 SAME_SCHEDULE = Says("planning.same_schedule", "the school already has this schedule (same recurrence, interval, "
                                                "dates and inspectors)")
@@ -100,8 +102,16 @@ def check_inspectors(session: Session, school: School, inspector_ids: list[uuid.
     return {}
 
 
-def _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids, notes=None) -> None:
+def _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids, notes=None,
+                    today: date | None = None) -> None:
+    """ValidationFailed naming each field that is wrong. With `today` (a new rule), a schedule whose every
+    date is before it (a one-off visit yesterday, a series that ended) is refused: it would plan nothing."""
     errors = check_inspectors(session, school, inspector_ids)
+    if today is not None and 1 <= every <= 24 and (end_date is None or end_date >= start_date):
+        rule = SimpleNamespace(recurrence=recurrence, every=every, start_date=start_date, end_date=end_date)
+        if next(occurrences(rule, today, end_date or max(today, start_date)), None) is None and \
+                (recurrence == Recurrence.once or end_date is not None):
+            errors["start_date" if recurrence == Recurrence.once else "end_date"] = [ALL_PAST()]
     if notes is not None and len(notes) > NOTES_MAX:
         errors["notes"] = [NOTES_TOO_LONG()]
     if not 1 <= every <= 24:
@@ -122,7 +132,7 @@ def create_schedule(session: Session, *, school: School, created_by: User, recur
     """Plan recurring visits to a school; the inspectors must cover the school. A schedule the school already
     has (same recurrence, interval, dates and inspectors; a repeated form or request) is refused (409)."""
     inspector_ids = list(dict.fromkeys(inspector_ids))
-    _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids, notes)
+    _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids, notes, clock.today())
     same = session.scalars(select(VisitSchedule).where(
         VisitSchedule.school_id == school.id, VisitSchedule.recurrence == recurrence, VisitSchedule.every == every,
         VisitSchedule.start_date == start_date,
@@ -156,9 +166,11 @@ def update_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid
     new = {k: changes.get(k, getattr(schedule, k)) for k in ("recurrence", "every", "start_date", "end_date")}
     inspector_ids = list(dict.fromkeys(changes["inspector_ids"])) if "inspector_ids" in changes \
         else schedule.inspector_ids
-    _check_schedule(session, schedule.school, new["recurrence"], new["every"], new["start_date"], new["end_date"],
-                    inspector_ids if "inspector_ids" in changes else [], changes.get("notes"))
     rule_changed = any(getattr(schedule, k) != v for k, v in new.items())
+    # A new rule must have a date from today on; an old schedule that has ended keeps taking other edits.
+    _check_schedule(session, schedule.school, new["recurrence"], new["every"], new["start_date"], new["end_date"],
+                    inspector_ids if "inspector_ids" in changes else [], changes.get("notes"),
+                    today if rule_changed else None)
     for k, v in new.items():
         setattr(schedule, k, v)
     if "inspector_ids" in changes:

@@ -318,3 +318,38 @@ def test_a_version_no_record_can_have_is_422_on_the_field_and_changes_nothing(cl
     session.expire_all()
     s = session.get(VisitSchedule, uuid.UUID(sid))
     assert s.notes is None and s.version == 1
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"recurrence": "once", "start_date": -1}, "start_date"),     # a one-off visit yesterday
+    ({"recurrence": "monthly", "start_date": -90, "end_date": -1}, "end_date"),  # a series that ended
+    ({"recurrence": "monthly", "start_date": -45, "end_date": 0}, "end_date"),  # ends before its next date
+])
+def test_a_schedule_with_no_date_from_today_on_is_refused(client, session, world, body, field):
+    """It would plan nothing (a 201 that planned no visit); one starting today plans today's visit."""
+    today = clock.today()
+    days = {k: (today + timedelta(days=v)).isoformat() for k, v in body.items() if isinstance(v, int)}
+    r = client.post(SCHEDULES, json=_body(world, **(body | days)), headers=world.h["office_a1"])
+    assert r.status_code == 422 and list(r.json["errors"]) == [field], r.json
+    assert session.scalar(select(func.count()).select_from(VisitSchedule)) == 0
+    # Its first date today: today's visit is planned.
+    edge = {"start_date": today.isoformat()} | ({"end_date": today.isoformat()} if "end_date" in body else {})
+    r = client.post(SCHEDULES, json=_body(world, **(body | edge)), headers=world.h["office_a1"])
+    assert r.status_code == 201, r.json
+    planned = client.get(PLANNED, headers=world.h["office_a1"]).json["items"]
+    assert today.isoformat() in {p["planned_for"] for p in planned}, planned
+
+
+def test_an_ended_schedule_takes_other_edits_but_no_rule_in_the_past(client, session, world):
+    today = clock.today()
+    h = world.h["office_a1"]
+    r = client.post(SCHEDULES, json=_body(world, start_date=today.isoformat(), end_date=today.isoformat()), headers=h)
+    assert r.status_code == 201, r.json
+    sid = r.json["id"]
+    # Days pass: the schedule has ended, and its notes can still be changed.
+    session.execute(VisitSchedule.__table__.update().values(start_date=today - timedelta(days=60),
+                                                             end_date=today - timedelta(days=30)))
+    session.commit()
+    assert client.patch(f"{SCHEDULES}/{sid}", json={"notes": "kept for the record"}, headers=h).status_code == 200
+    r = client.patch(f"{SCHEDULES}/{sid}", json={"end_date": (today - timedelta(days=1)).isoformat()}, headers=h)
+    assert r.status_code == 422 and list(r.json["errors"]) == ["end_date"], r.json
