@@ -207,6 +207,23 @@ def test_sync_model(app, client, session, tmp_path, monkeypatch):
             self.sync_answer_lost(d)
             self.correct(d, then)
 
+        @rule(d=st.integers(0, DEVICES - 1), values=st.lists(VALUES, min_size=1, max_size=6),
+              text=st.sampled_from(["c", "复核"]), lose=st.integers(0, 1))
+        def revise_answers(self, d, values, text, lose):
+            """After a clean sync, the inspector goes over what it answered, changes several answers and a
+            visit's notes, and syncs: a batch of updates only (the set-based path, `sync.bulk.apply_updates`),
+            its answer lost or not."""
+            self.sync(d, 0, 0, 500)
+            dev = self.devices[d]
+            mine = sorted((r for r in dev.all("response") if r.get("version") and self._open_locally(dev, r["visit_id"])),
+                          key=lambda r: r["id"])
+            for r, value in zip(mine, values):
+                self.answer(d, r["visit_id"], r["item_code"], value)
+            if mine:
+                dev.update("visit", mine[0]["visit_id"], {"notes": text})
+                self.intents[(d, "visit", mine[0]["visit_id"], "notes")] = text
+            self.sync(d, 0, lose, 500)
+
         @rule(d=st.integers(0, DEVICES - 1))
         def retype_lookalike(self, d):
             """After a sync, the answer given last is typed again as a value Python calls equal to it but
