@@ -104,8 +104,9 @@ def check_inspectors(session: Session, school: School, inspector_ids: list[uuid.
 
 def _check_schedule(session, school, recurrence, every, start_date, end_date, inspector_ids, notes=None,
                     today: date | None = None) -> None:
-    """ValidationFailed naming each field that is wrong. With `today` (a new rule), a schedule whose every
-    date is before it (a one-off visit yesterday, a series that ended) is refused: it would plan nothing."""
+    """ValidationFailed naming each field that is wrong. With `today` (a new schedule), one with no date
+    from today on (a one-off visit yesterday, a series that ended or ends before its next date) is
+    refused: it would plan nothing."""
     errors = check_inspectors(session, school, inspector_ids)
     if today is not None and 1 <= every <= 24 and (end_date is None or end_date >= start_date):
         rule = SimpleNamespace(recurrence=recurrence, every=every, start_date=start_date, end_date=end_date)
@@ -167,10 +168,10 @@ def update_schedule(session: Session, schedule: VisitSchedule, *, actor_id: uuid
     inspector_ids = list(dict.fromkeys(changes["inspector_ids"])) if "inspector_ids" in changes \
         else schedule.inspector_ids
     rule_changed = any(getattr(schedule, k) != v for k, v in new.items())
-    # A new rule must have a date from today on; an old schedule that has ended keeps taking other edits.
+    # Dates in the past are allowed here: an end date of today or before is how an office ends a series
+    # (its visits still planned from today on are cancelled below); only a new schedule must plan something.
     _check_schedule(session, schedule.school, new["recurrence"], new["every"], new["start_date"], new["end_date"],
-                    inspector_ids if "inspector_ids" in changes else [], changes.get("notes"),
-                    today if rule_changed else None)
+                    inspector_ids if "inspector_ids" in changes else [], changes.get("notes"))
     for k, v in new.items():
         setattr(schedule, k, v)
     if "inspector_ids" in changes:

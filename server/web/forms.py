@@ -164,8 +164,8 @@ DOMAIN = {
     "planning.every_range": N_("Enter a whole number from 1 to 24."),
     "planning.end_before_start": N_("The end date must not be before the start date."),
     "planning.once_every_one": N_("A one-off visit has an interval of 1."),
-    "planning.all_past": N_("Every date of this schedule is past, so it would plan no visit; choose today or a "
-                            "later date."),
+    "planning.all_past": N_("No date of this schedule falls on today or later, so it would plan no visit; "
+                            "change its dates."),
     "planning.notes_too_long": N_("Too long (at most 2,000 characters)."),
     "planning.same_schedule": N_("This school already has this schedule (same recurrence, interval, dates and "
                                  "inspectors); nothing was added."),

@@ -94,6 +94,7 @@ def ticket_detail(ticket_id):
     visit_ids = sorted({v for v in session().scalars(select(Finding.visit_id).where(Finding.ticket_id == t.id))},
                        key=str)
     return render_template("ticket.html", ticket=t, allowed=tickets.allowed_next(t, p.role), error=error, fields=fields,
+                           sent=request.form if error else None,
                            school=school, people=people, visit_ids=visit_ids, milestone_rows=MILESTONE_ROWS,
                            overdue=tickets.is_overdue(t), photos=_event_photos(t),
                            evidence_checking=tickets.evidence_being_checked(session(), t), form_files=FORM_FILES,
@@ -162,7 +163,9 @@ def _store_form_files(p, ticket: Ticket) -> list[Photo]:
             "Too many photos in one form; send at most %(n)s.", n=FORM_FILES))]})
     limit = current_app.config["MAX_CHUNK_BYTES"]
     target = photos_service.resolve_target(session(), p, ticket_id=ticket.id)
-    stored = []
+    # Every file is checked before any is stored: a form refused for its third file leaves no bytes of
+    # the first two behind.
+    accepted = []
     for f in files:
         data = f.read(limit + 1)
         if len(data) > limit:
@@ -182,10 +185,13 @@ def _store_form_files(p, ticket: Ticket) -> list[Photo]:
         except ValidationError:
             raise ValidationFailed("Not an accepted photo", {"photos": [Said(_(
                 "The file %(name)s is not an accepted photo (JPEG, PNG, WebP or HEIC).", name=f.filename))]}) from None
+        accepted.append((data, ctype))
+    stored = []
+    for data, ctype in accepted:
         ph = photos_service.store_whole(session(), storage(), target=target, uploaded_by_id=p.user_id, data=data,
                                         content_type=ctype, expires_in=timedelta(hours=24))
+        _stored_now().append(ph)  # forgotten, bytes and all, if the step fails after this
         stored.append(ph)
-    _stored_now().extend(stored)
     return stored
 
 

@@ -340,16 +340,18 @@ def test_a_schedule_with_no_date_from_today_on_is_refused(client, session, world
     assert today.isoformat() in {p["planned_for"] for p in planned}, planned
 
 
-def test_an_ended_schedule_takes_other_edits_but_no_rule_in_the_past(client, session, world):
+def test_an_office_ends_a_running_series_by_date(client, session, world):
+    """An end date of today (or before) on a running series is how it is ended: accepted, and its visits
+    planned from tomorrow on are cancelled; a new schedule with such dates is refused (above)."""
     today = clock.today()
     h = world.h["office_a1"]
-    r = client.post(SCHEDULES, json=_body(world, start_date=today.isoformat(), end_date=today.isoformat()), headers=h)
+    r = client.post(SCHEDULES, json=_body(world, start_date=today.isoformat()), headers=h)
     assert r.status_code == 201, r.json
     sid = r.json["id"]
-    # Days pass: the schedule has ended, and its notes can still be changed.
-    session.execute(VisitSchedule.__table__.update().values(start_date=today - timedelta(days=60),
-                                                             end_date=today - timedelta(days=30)))
-    session.commit()
-    assert client.patch(f"{SCHEDULES}/{sid}", json={"notes": "kept for the record"}, headers=h).status_code == 200
-    r = client.patch(f"{SCHEDULES}/{sid}", json={"end_date": (today - timedelta(days=1)).isoformat()}, headers=h)
-    assert r.status_code == 422 and list(r.json["errors"]) == ["end_date"], r.json
+    planned = lambda: sorted(p["planned_for"] for p in client.get(PLANNED, headers=h).json["items"]  # noqa: E731
+                             if p["state"] != "cancelled")
+    assert len(planned()) == 2 and planned()[0] == today.isoformat()  # today's and next month's
+    r = client.patch(f"{SCHEDULES}/{sid}", json={"end_date": today.isoformat()}, headers=h)
+    assert r.status_code == 200, r.json
+    assert planned() == [today.isoformat()]  # next month's is cancelled, today's stays
+    assert client.patch(f"{SCHEDULES}/{sid}", json={"notes": "ended"}, headers=h).status_code == 200

@@ -153,3 +153,24 @@ def test_the_form_refuses_a_photo_named_twice_and_says_so(app, client, session, 
     session.expire_all()
     assert session.get(Photo, uuid.UUID(p)).ticket_event_id is None
     assert session.get(Ticket, world.ticket.id).status.value == "in_progress"
+
+
+def test_a_refused_form_stores_no_bytes_and_keeps_what_was_typed(app, client, session, world):
+    """A good photo sent with a bad one: the form is refused whole, no file of it is left in the blob
+    store (the good one was once stored before the bad one was read), and the note comes back as typed."""
+    from pathlib import Path
+    blobs = Path(app.config["STORAGE_URL"])
+    before = {p for p in blobs.rglob("*") if p.is_file()} if blobs.exists() else set()
+    note = "两名教师已到岗 <script>alert(1)</script>"
+    r = client.post(world.url, content_type="multipart/form-data", data={
+        "to": "awaiting_verification", "csrf_token": world.csrf, "note": note,
+        "photos": [(io.BytesIO(photo(64, 48)), "good.jpg", "image/jpeg"),
+                   (io.BytesIO(b"plain text named as a photo"), "bad.jpg", "image/jpeg")]})
+    assert r.status_code == 422
+    after = {p for p in blobs.rglob("*") if p.is_file()} if blobs.exists() else set()
+    assert after == before
+    assert session.scalar(select(func.count()).select_from(Photo)) == 0
+    page = r.get_data(as_text=True)
+    form = page[page.index('data-testid="move-awaiting_verification"'):]
+    form = form[:form.index("</form>")]
+    assert "两名教师已到岗 &lt;script&gt;alert(1)&lt;/script&gt;</textarea>" in form  # kept, and escaped
