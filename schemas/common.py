@@ -118,3 +118,25 @@ class ProblemSchema(Schema):
     detail = fields.String()
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                          metadata={"description": "Field path -> messages."})
+
+
+def field_paths(messages, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as flat field paths: {"inspector_ids": {1: ["Not a valid UUID."]}} ->
+    {"inspector_ids.1": ["Not a valid UUID."]}, under `prefix` (a bare message at the top: "_body"). The
+    one way the API, the push's per-mutation errors and the pages name a field."""
+    out: dict[str, list[str]] = {}
+
+    def walk(path, node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{path}.{k}" if path else str(k), v)
+        elif isinstance(node, list) and all(isinstance(x, str) for x in node):
+            out.setdefault(path or "_body", []).extend(node)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(f"{path}.{i}", v)
+        else:
+            out.setdefault(path or "_body", []).append(str(node))
+
+    walk(prefix, messages)
+    return out

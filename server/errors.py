@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from inspections.errors import DomainError
 from inspections.templates.models import ImmutableVersionError
+from schemas.common import field_paths
 
 log = logging.getLogger(__name__)
 
@@ -21,27 +22,14 @@ TITLES = {422: "Validation failed", 400: "Bad request", 401: "Authentication req
 
 
 def _flatten(errors) -> dict[str, list[str]]:
-    """webargs nests messages by location ({"json": {"field": [...]}}); keep field paths flat."""
+    """webargs nests messages by location ({"json": {"field": [...]}}); keep field paths flat
+    (`field_paths`), without the location for the body, with it for query/path/headers."""
+    if not isinstance(errors, dict):
+        return field_paths(errors)
     out: dict[str, list[str]] = {}
-
-    def walk(prefix, node):
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif isinstance(node, list) and all(isinstance(x, str) for x in node):
-            out.setdefault(prefix or "_body", []).extend(node)
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(f"{prefix}.{i}", v)
-        else:
-            out.setdefault(prefix or "_body", []).append(str(node))
-
-    if isinstance(errors, dict):
-        for loc, v in errors.items():
-            # Drop the location level for the body, keep it for query/path/headers.
-            walk("" if loc == "json" else loc, v)
-    else:
-        walk("", errors)
+    for loc, v in errors.items():
+        for path, msgs in field_paths(v, "" if loc == "json" else loc).items():
+            out.setdefault(path, []).extend(msgs)
     return out
 
 

@@ -394,7 +394,8 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
     return PushOutcome(results=results)
 
 
-# The answers' columns a push's update reads (as `_answer_record` shows them), and those it writes (all of them, so one UPDATE takes every answer of a batch).
+# The answers' columns a push's update reads (as `_answer_record` shows them), and those it writes (all of
+# them, so one UPDATE takes every answer of a batch).
 _ANSWER_READS = ("id", "visit_id", "item_code", "section", "value", "note", "flagged", "version", "created_at")
 _ANSWER_WRITES = ("id", "value", "note", "flagged", "answered_by_id", "version", "updated_at")
 
@@ -550,7 +551,7 @@ def apply_updates(session: Session, *, user: User, principal: Principal, device_
             changes_rows.append(dict(txn_id=txn, entity="visit", entity_id=v.id, op="upsert", version=row["version"],
                                      school_id=v.school_id, visit_id=v.id, data=record, changed_at=now))
             audits.append(dict(id=uuid.uuid4(), at=now, actor_id=user.id, action="sync.update", entity="visit",
-                               entity_id=str(v.id), data={"fields": sorted(changes), "device_id": device_id}))
+                               entity_id=texts[v.id], data={"fields": sorted(changes), "device_id": device_id}))
         result = {"mutation_id": m["mutation_id"], "id": record["id"], "version": row["version"], "record": record,
                   "status": "applied" if m["base_version"] == row["version"] - 1 else "merged"}
         results.append(result)

@@ -5,7 +5,7 @@ from marshmallow import ValidationError, fields, validate
 
 from inspections.tickets.enums import TicketStatus
 from inspections.visits.enums import VisitStatus
-from schemas.common import DATES, JSONBool
+from schemas.common import DATES, JSONBool, field_paths
 from schemas.fastload import FastSchema
 from schemas.text import TEXT_MESSAGE, bad_text_paths, has_bad_text
 from schemas.visits import AnswerValue
@@ -71,15 +71,5 @@ def load(entity: str, op: str, data: dict) -> tuple[dict, dict]:
     try:
         return SCHEMAS[(entity, op)].load(data or {}), {}
     except ValidationError as e:
-        return {}, _flat(e.messages, "fields")
+        return {}, field_paths(e.messages, "fields")
 
-
-def _flat(messages, path: str) -> dict[str, list[str]]:
-    """marshmallow's nested messages ({"inspector_ids": {0: [...]}}) as dotted paths to lists of texts
-    ({"fields.inspector_ids.0": [...]}), as the rest of the API names fields."""
-    if isinstance(messages, dict):
-        out: dict[str, list[str]] = {}
-        for k, v in messages.items():
-            out |= _flat(v, f"{path}.{k}")
-        return out
-    return {path: [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]}

@@ -92,10 +92,10 @@ def push(session: Session, *, user: User, principal: Principal, device_id: str, 
          wire: bool = False) -> PushOutcome:
     """Apply mutations in order; the caller commits. One bad mutation never sinks the batch.
 
-    A batch of creates only (new visits and their answers), or of updates only (answers and visit notes
-    changed on the server's versions), is first checked as a whole and written in bulk (`sync.bulk`). Otherwise, or if any of it would not simply be applied, an
-    optimistic pass applies the whole batch inside one savepoint with no per-mutation savepoints:
-    what it needs is read in a few set-based queries (`_lock_visits_of`), every mutation is decided
+    A batch of creates only (new visits and their answers), or of updates only (answers and visit
+    notes), is first checked as a whole and written in bulk (`sync.bulk`). Otherwise, or if any of it
+    would not simply be applied, an optimistic pass applies the whole batch inside one savepoint with no
+    per-mutation savepoints: what it needs is read in a few set-based queries (`_lock_visits_of`), every mutation is decided
     by the same service functions as one by one, and the batch is written at the end (`_write`): its
     changed visits and answers by one `UPDATE ... FROM unnest(...)` per table (`bulk.write_updates`,
     PostgreSQL), the rest by one flush, its log rows by COPY. A mutation it refuses rolls the pass back, and the pass runs again with
@@ -230,7 +230,7 @@ def _uuid(value):
 
 
 def _stored_results(session: Session, device_id: str, ids: list[str]):
-    """(mutation_id, user_id, result) of those of these mutation ids this device stored."""
+    """(mutation_id, user_id, result, entity_id) of those of these mutation ids this device stored."""
     cols = (Mutation.mutation_id, Mutation.user_id, Mutation.result, Mutation.entity_id)
     if session.get_bind().dialect.name != "postgresql":
         return session.execute(select(*cols).where(Mutation.device_id == device_id, Mutation.mutation_id.in_(ids)))
@@ -253,6 +253,12 @@ def _stored(session: Session, device_id: str, mutation_id: str) -> Mutation | No
     return session.scalar(select(Mutation).where(Mutation.device_id == device_id, Mutation.mutation_id == mutation_id))
 
 
+def _for_other_record(named, m: dict) -> bool:
+    """Whether a stored mutation named another record than `m` does (`named` None: stored before the
+    record was kept, taken as the same)."""
+    return named is not None and named != _uuid(m["id"])
+
+
 def _duplicate(session: Session, user: User, m: dict, rec: Mutation) -> dict:
     """A retry of a stored mutation: `duplicate` with the original result; `rejected` when the stored one
     was another account's, or named another record (nothing of this one is applied: the device gives
@@ -261,8 +267,7 @@ def _duplicate(session: Session, user: User, m: dict, rec: Mutation) -> dict:
         return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]),
                 "reason": "this mutation id was already used by another account on this device",
                 "errors": {"mutation_id": ["is already used by another account on this device"]}}
-    named = getattr(rec, "entity_id", None)
-    if named is not None and named != _uuid(m["id"]):
+    if _for_other_record(getattr(rec, "entity_id", None), m):
         return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]),
                 "reason": "this mutation id was already used on this device for another record",
                 "errors": {"mutation_id": ["is already used on this device for another record"]}}
@@ -289,8 +294,7 @@ def _replayed(session: Session, user: User, mutations: list[dict], seen: dict[st
     out = []
     for m in mutations:
         rec = seen[m["mutation_id"]]
-        if rec.user_id != user.id or "record_entity" not in (rec.result or {}) or \
-                rec.entity_id not in (None, _uuid(m["id"])):
+        if rec.user_id != user.id or "record_entity" not in (rec.result or {}) or _for_other_record(rec.entity_id, m):
             out.append(_duplicate(session, user, m, rec))
             continue
         stored = rec.result
@@ -336,7 +340,7 @@ def _replayed_in_database(session: Session, user: User, device_id: str, mutation
         row = found[m["mutation_id"]]
         if row.answer is None:  # stored by another account on this device
             out.append(_duplicate(session, user, m, SimpleNamespace(user_id=row.user_id, result=row.other)))
-        elif row.entity_id not in (None, _uuid(m["id"])):  # stored for another record
+        elif _for_other_record(row.entity_id, m):
             out.append(_duplicate(session, user, m, SimpleNamespace(user_id=row.user_id, result=None,
                                                                    entity_id=row.entity_id)))
         else:

@@ -108,11 +108,13 @@ def _check_schedule(session, school, recurrence, every, start_date, end_date, in
     from today on (a one-off visit yesterday, a series that ended or ends before its next date) is
     refused: it would plan nothing."""
     errors = check_inspectors(session, school, inspector_ids)
-    if today is not None and 1 <= every <= 24 and (end_date is None or end_date >= start_date):
+    once = recurrence == Recurrence.once
+    bounded = once or end_date is not None  # an open series always has a next date
+    if today is not None and bounded and 1 <= every <= 24 and (end_date or start_date) >= start_date:
+        # Its dates from today to its last one.
         rule = SimpleNamespace(recurrence=recurrence, every=every, start_date=start_date, end_date=end_date)
-        if next(occurrences(rule, today, end_date or max(today, start_date)), None) is None and \
-                (recurrence == Recurrence.once or end_date is not None):
-            errors["start_date" if recurrence == Recurrence.once else "end_date"] = [ALL_PAST()]
+        if next(occurrences(rule, today, end_date or start_date), None) is None:
+            errors["start_date" if once else "end_date"] = [ALL_PAST()]
     if notes is not None and len(notes) > NOTES_MAX:
         errors["notes"] = [NOTES_TOO_LONG()]
     if not 1 <= every <= 24:

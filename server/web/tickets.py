@@ -21,6 +21,7 @@ from inspections.storage import S3Storage
 from inspections.tickets import service as tickets
 from inspections.tickets.enums import TicketStatus
 from inspections.tickets.models import Finding, Ticket
+from schemas.common import field_paths
 from schemas.photos import UploadIn
 from schemas.tickets import TransitionIn
 from server.api.photos import VARIANTS, served_type
@@ -123,18 +124,7 @@ def _transition_form() -> dict:
     try:
         return TransitionIn().load(raw)
     except ValidationError as exc:
-        raise ValidationFailed("Invalid form", _flat(exc.normalized_messages())) from None
-
-
-def _flat(messages, prefix: str = "") -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for k, v in messages.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flat(v, key + "."))
-        else:
-            out[key] = [str(x) for x in (v if isinstance(v, list) else [v])]
-    return out
+        raise ValidationFailed("Invalid form", field_paths(exc.normalized_messages())) from None
 
 
 def _forget_stored_blobs() -> None:
