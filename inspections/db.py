@@ -14,6 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from inspections import jsontext
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -165,6 +167,9 @@ def make_engine(url: str, **kwargs) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     else:
         kwargs.setdefault("pool_pre_ping", True)
+    # json/jsonb columns read by orjson where it reads as the standard library does (`jsontext.loads`):
+    # a push of 500 updates reads 500 answers' values and their merge bases.
+    kwargs.setdefault("json_deserializer", jsontext.loads)
     engine = create_engine(url, **kwargs)
     # RQ forks a work horse per job: a child must open its own connections, never reuse the
     # parent's pooled ones (that corrupts both sides' protocol state).

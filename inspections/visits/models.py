@@ -22,9 +22,11 @@ class VisitInspector(Base):
 
 class Visit(IdMixin, TimestampMixin, VersionedMixin, Base):
     __tablename__ = "visits"
-    __table_args__ = (Index("ix_visits_school_status", "school_id", "status"),)
+    # A school's visits are found by ix_visits_school_status (school_id first). Pages filled to half on
+    # PostgreSQL leave room for a row's new version beside it (a HOT update: no index is written).
+    __table_args__ = (Index("ix_visits_school_status", "school_id", "status"), {"postgresql_with": {"fillfactor": 50}})
 
-    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schools.id"), index=True)
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("schools.id"))
     template_version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("template_versions.id"))
     status: Mapped[VisitStatus] = mapped_column(Enum(VisitStatus, native_enum=False, length=16), default=VisitStatus.planned)
     planned_for: Mapped[date | None]
@@ -47,9 +49,12 @@ class Response(IdMixin, TimestampMixin, VersionedMixin, Base):
     """One answer: a visit x checklist item (x school section, for combined schools)."""
 
     __tablename__ = "responses"
-    __table_args__ = (UniqueConstraint("visit_id", "item_code", "section"),)
+    # A visit's answers are found by the unique key (visit_id first). Answers are written once by a create
+    # and then changed in place: pages filled to half on PostgreSQL keep the new version of a changed
+    # answer on its page (a HOT update), so no index entry is written again.
+    __table_args__ = (UniqueConstraint("visit_id", "item_code", "section"), {"postgresql_with": {"fillfactor": 50}})
 
-    visit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    visit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"))
     item_code: Mapped[str] = mapped_column(String(64))
     # "" for the whole school; "primary"/"junior" for a section of a nine/twelve-year school.
     section: Mapped[str] = mapped_column(String(16), default="")

@@ -82,3 +82,22 @@ def test_a_long_run_of_digits_is_found_wherever_it_is():
                        ('[123456789.0123456789]', False), ('[1234567890, 123456789]', False),
                        ('"\\ud800 1234567890123456789"', True), ("0" * 19, True), ("0" * 18 + "x0", False)):
         assert _long_digits(text) is long and _long_digits(text.encode("utf-8", "surrogatepass")) is long, text
+
+
+def test_the_database_json_columns_read_as_the_standard_library_reads_them(app, session):
+    """json/jsonb columns are read by `jsontext.loads` (orjson where it agrees): an integer beyond 64
+    bits, a long fraction and text orjson would refuse come back exactly as written."""
+    import json
+
+    from sqlalchemy import select
+
+    from inspections.audit.models import AuditRecord
+    from inspections.db import utcnow
+    data = {"big": 123456789012345678901234, "neg": -9223372036854775809, "frac": 0.1234567890123456789,
+            "small": 18, "text": "教育督导 \u00e9", "nested": [1, {"x": None, "y": True}]}
+    session.add(AuditRecord(at=utcnow(), action="test.json", entity="visit", entity_id="x", data=data))
+    session.commit()
+    session.expire_all()
+    (got,) = session.scalars(select(AuditRecord.data).where(AuditRecord.action == "test.json")).all()
+    assert got == json.loads(json.dumps(data)) and type(got["big"]) is int and got["big"] == data["big"]
+    assert type(got["neg"]) is int
