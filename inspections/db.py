@@ -175,6 +175,16 @@ def make_engine(url: str, **kwargs) -> Engine:
     # parent's pooled ones (that corrupts both sides' protocol state).
     ref = weakref.ref(engine)
     os.register_at_fork(after_in_child=lambda: (e := ref()) is not None and e.dispose(close=False))
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _binary_lists(dbapi_conn, _record):
+            # A list parameter (`among`: `id = ANY(%s)` with a push's 500 ids) goes in binary: psycopg
+            # quotes every element of a text array in Python, 1.3 ms for 475 uuids against 0.2 ms, and the
+            # server then parses the text (a query with them took 3.5 ms, 0.9 ms in binary).
+            from psycopg.types.array import ListBinaryDumper
+            dbapi_conn.adapters.register_dumper(list, ListBinaryDumper)
+
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
