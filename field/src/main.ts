@@ -510,6 +510,44 @@ function saveAnswer(visitId: string, code: string, section: string, value: any, 
   return run;
 }
 
+/** An answer's note and flag as the app keeps them when unset: no note, not flagged. */
+const EXTRA_UNSET: Record<string, any> = { note: null, flagged: false };
+
+/** Save an item's note or flag ("flag for follow-up"), in the same queue as its value: on its answer when
+ * there is one, or on a new answer with no value yet (the value may come later, or never). Only what
+ * changed is sent; nothing changed writes nothing. */
+function saveExtras(visitId: string, code: string, section: string, extras: { note?: string | null; flagged?: boolean },
+  seen?: Rec): Promise<Rec | undefined> {
+  const run = saving.then(async () => {
+    if (!core || !db) return undefined;
+    const existing = (await core.answersOf(visitId)).find((r) => r.local.item_code === code && (r.local.section ?? "") === section);
+    const changed: Record<string, any> = {};
+    for (const [k, v] of Object.entries(extras))
+      if (JSON.stringify(existing?.local[k] ?? EXTRA_UNSET[k]) !== JSON.stringify(v ?? EXTRA_UNSET[k])) changed[k] = v;
+    if (!Object.keys(changed).length) return existing;
+    let id = existing?.id;
+    if (!existing) id = await core.create("response", { visit_id: visitId, item_code: code, section, value: null, ...changed });
+    else await core.update("response", existing.id, changed, { seen: seen?.id === existing.id ? seen : undefined });
+    scheduleSync();
+    return core.record("response", id!);
+  });
+  saving = run.catch((e) => { lastError = String(e); });
+  return run;
+}
+
+/** The visit's own notes (the weather, who was met, what to check next time): only when changed. */
+function saveVisitNotes(visitId: string, notes: string | null): Promise<void> {
+  const run = saving.then(async () => {
+    if (!core) return;
+    const visit = await core.get("visit", visitId);
+    if (!visit || (visit.notes ?? null) === notes) return;
+    await core.update("visit", visitId, { notes });
+    scheduleSync();
+  });
+  saving = run.catch((e) => { lastError = String(e); });
+  return run;
+}
+
 /** Keystrokes whose answer was not saved before the app closed: saved now (once per sign-in). A draft
  * that is no valid answer stays a draft, shown in its field as it was typed. */
 let draftsPromoted = false;
@@ -663,11 +701,39 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     const key = `${item.code}|${section}`;
     const rec = await saveAnswer(visitId, item.code, section, value, raw, answers.get(key));
     if (!rec) return;
+    shown(key, rec);
+    summarySoon();
+  }
+
+  /** Save an item's note or flag, then show the answer's state on its badge. */
+  async function saveExtra(item: Item, section: string, extras: { note?: string | null; flagged?: boolean }): Promise<void> {
+    const key = `${item.code}|${section}`;
+    const rec = await saveExtras(visitId, item.code, section, extras, answers.get(key));
+    if (rec) shown(key, rec);
+  }
+
+  function shown(key: string, rec: Rec): void {
     answers.set(key, rec);
     const badge = badges.get(key);
     const cls = `state ${rec.state}`;
     if (badge && badge.className !== cls) { badge.className = cls; badge.textContent = t(`state_${rec.state}` as Key); badge.title = reasonText(rec.reason).text; }
-    summarySoon();
+  }
+
+  /** A note field (an item's or the visit's): kept as typed, saved when typing pauses or the field is
+   * left, as answers are; text the server would refuse says why here and is not sent. */
+  function noteField(attrs: Attrs, text: string, errEl: HTMLElement, job: string, store: (v: string | null) => Promise<unknown>): HTMLElement {
+    const box = h("textarea", { rows: 2, disabled: frozen, ...attrs, onfocus: keepInView, onchange: flushSoon,
+      oninput: (e: Event) => {
+        const raw = (e.target as HTMLTextAreaElement).value;
+        const v = raw.trim() ? raw : null;
+        const msg = v === null ? null : wireProblem(v, getLang());
+        if (errEl.textContent !== (msg ?? "")) errEl.textContent = msg ?? "";
+        typed.set(job, msg ? async () => undefined : async () => { await store(v); });
+        window.clearTimeout(typedTimer);
+        typedTimer = window.setTimeout(() => void flush(), 300);
+      } }) as HTMLTextAreaElement;
+    box.value = text;
+    return box;
   }
 
   // Typing: each keystroke is kept at once as the item's draft (keepKeystroke); the answers typed are
@@ -764,7 +830,16 @@ async function visitView(visitId: string): Promise<HTMLElement> {
         refreshSummary();
         scheduleSync();
       } });
-    return h("div", { class: `item ${value === NA ? "na" : ""}`, "data-item": item.code, "data-section": section, testid: `item-${item.code}` },
+    const ans = answers.get(`${item.code}|${section}`)?.local;
+    const note: string = ans?.note ?? "";
+    const flagged = ans?.flagged === true;
+    const noteErr = h("p", { class: "note-error", "aria-live": "polite", testid: `note-err-${item.code}` });
+    const noteEl = frozen && !note ? null : h("details", { class: "note", open: note ? true : undefined },
+      h("summary", { testid: `note-open-${item.code}` }, `📝 ${t("note")}`),
+      noteField({ id: `${id}-note`, testid: `note-${item.code}`, "aria-label": `${t("note")}: ${question(item)}` }, note, noteErr,
+        `note|${item.code}|${section}`, (v) => saveExtra(item, section, { note: v })),
+      noteErr);
+    return h("div", { class: `item ${value === NA ? "na" : ""} ${flagged ? "flagged" : ""}`, "data-item": item.code, "data-section": section, testid: `item-${item.code}` },
       h("label", { id: `${id}-label`, for: id, class: "q" },
         question(item),
         required.has(item.code) ? h("span", { class: "tag req", title: t("required") }, ` *${t("required")}`) : null,
@@ -794,8 +869,15 @@ async function visitView(visitId: string): Promise<HTMLElement> {
             void save(item, section, on ? [] : null, "");
           } }), ` ${t("none_rooms")}`) : null,
         h("label", { class: "btn small", for: `${id}-photo` }, `📷 ${t("take_photo")}`), fileInput,
+        // Flagged for follow-up: the office sees the item picked out, whatever its value.
+        h("label", { class: "choice flag" }, h("input", { type: "checkbox", checked: flagged, disabled: frozen, testid: `flag-${item.code}`,
+          onchange: (e: Event) => {
+            const on = (e.target as HTMLInputElement).checked;
+            (e.target as HTMLElement).closest(".item")?.classList.toggle("flagged", on);
+            void saveExtra(item, section, { flagged: on });
+          } }), ` ⚑ ${t("flag")}`),
         stateBadge(item, section)),
-      err, photoList);
+      err, noteEl, photoList);
   }
 
   const body: HTMLElement[] = [];
@@ -812,12 +894,18 @@ async function visitView(visitId: string): Promise<HTMLElement> {
   refreshSummary();
   const rec = await core!.record("visit", visitId);
   const scoreBox = frozen ? await scoreView(visit) : null;
+  const visitNotesErr = h("p", { class: "note-error", "aria-live": "polite", testid: "visit-notes-err" });
+  const visitNotes = frozen && !visit.notes ? null : h("details", { class: "card note", open: visit.notes ? true : undefined },
+    h("summary", { testid: "visit-notes-open" }, `📝 ${t("visit_notes")}`),
+    noteField({ id: "visit-notes", testid: "visit-notes", "aria-label": t("visit_notes") }, visit.notes ?? "", visitNotesErr,
+      "visit-notes", (v) => saveVisitNotes(visitId, v)),
+    visitNotesErr);
   return h("div", { class: "visit-page", "data-status": visit.status },
     h("a", { href: "#/", class: "btn small" }, `← ${t("back")}`),
     h("h1", {}, school.name ?? ""),
     h("p", { class: "muted", testid: "visit-status" }, `${t(`status_${visit.status}` as Key)}`,
       rec && rec.state !== "synced" ? ` · ${t(`state_${rec.state}` as Key)}${rec.reason ? `: ${reasonText(rec.reason).text}` : ""}` : ""),
-    progressEl, scoreBox, verdictEl, ...body,
+    progressEl, visitNotes, scoreBox, verdictEl, ...body,
     frozen ? null : h("div", { class: "card" },
       h("button", { class: "btn primary", testid: "submit-visit", onclick: async () => {
         await flush(); // the last answers typed go before the submission
