@@ -120,6 +120,7 @@ const STRINGS = {
   r_unreachable: ["连不上服务器，稍后自动重试", "the server cannot be reached; will retry"],
   r_merged: ["已与别处的修改合并", "merged with changes made elsewhere"],
   r_settled: ["冲突已解决", "conflict settled"],
+  r_settled_elsewhere: ["冲突已在别处解决", "conflict settled elsewhere"],
   r_deleted: ["您修改时它已在服务器上被删除", "deleted on the server while you edited it"],
   r_conflict: ["与别处的修改冲突，请在同步状态页选择保留哪个值", "conflicts with a change made elsewhere; choose the value to keep on the sync page"],
   r_signed_out: ["登录已失效，请退出后重新登录", "the sign-in has expired; sign out and sign in again"],

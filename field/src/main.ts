@@ -56,7 +56,7 @@ const name = (x: any): string => (x && typeof x === "object" ? x[getLang()] ?? x
 const REASONS: Record<string, Key> = {
   "created on this device": "r_created", "edited on this device": "r_edited", "sent, waiting for the server": "r_sent",
   "server unreachable; will retry": "r_unreachable", "merged with changes made elsewhere": "r_merged",
-  "conflict settled": "r_settled", "deleted on the server while you edited it": "r_deleted",
+  "conflict settled": "r_settled", "conflict settled elsewhere": "r_settled_elsewhere", "deleted on the server while you edited it": "r_deleted",
   "taken on this device": "r_photo_taken", "sending": "r_photo_sending",
   "waiting for its visit to reach the server": "r_photo_wait_visit", "its visit was refused by the server": "r_photo_visit_refused",
 };

@@ -229,6 +229,7 @@ export class SyncCore {
           const pushed = await this.push();
           for (const [k, v] of Object.entries(await this.pushPhotos())) photos[k] = (photos[k] || 0) + v;
           const pulled = await this.pull();
+          await this.settledElsewhere();
           return { pushed, photos, pulled };
         } finally {
           this.running = null;
@@ -439,6 +440,33 @@ export class SyncCore {
     else if (row && row.state === "conflict" && row.version !== null && (ch.version || 0) <= row.version) { state = "conflict"; reason = row.reason; }
     await this.store(entity, id, ch.version ?? null, ch.data, state, reason);
     return 1;
+  }
+
+  /** Conflicts held here that were settled elsewhere (by the office, or on another device): closed here
+   * too, after a pull has brought the version the settlement wrote. The record then shows the server's
+   * copy, or the edits of this device still waiting on it. One request per conflict held (a few at most);
+   * one the server no longer shows this user (or that it could not be asked about) stays as it is. */
+  async settledElsewhere(): Promise<number> {
+    let closed = 0;
+    for (const r of await this.db.records.where("state").equals("conflict").toArray()) {
+      const c = r.conflict;
+      if (!c) continue;
+      const answer = await this.call("GET", "/api/v1/sync/conflicts", { params: { id: c.id, status: "all", limit: 1 } });
+      if (answer.status === 401) throw new SignInNeeded(`conflicts refused (401): ${problem(answer.payload)}`);
+      const found = answer.status === 200 ? answer.payload?.items?.[0] : undefined;
+      if (!found || found.id !== c.id || found.status !== "resolved") continue;
+      await this.db.transaction("rw", this.db.records, this.db.outbox, async () => {
+        const now = await this.db.records.get(r.key);
+        if (!now?.conflict || now.conflict.id !== c.id || now.server === null) return; // settled here meanwhile, or deleted
+        const waiting = (await this.liveRows(now.entity, now.id)).length > 0;
+        await this.db.records.update(r.key, waiting
+          ? { conflict: null, state: "pending", reason: "edited on this device" }
+          : { conflict: null, state: "synced", reason: "conflict settled elsewhere", local: now.server, base: now.version, edit: null });
+        closed += 1;
+      });
+    }
+    if (closed) this.opts.onChange();
+    return closed;
   }
 
   /** Settle a conflict: per field, the server's value, mine, or a custom one. */

@@ -216,3 +216,48 @@ def test_a_revoked_sign_in_asks_for_the_password_again_and_keeps_the_unsent_answ
     assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
                                                        Response.item_code == "enrolment")) == 777
     ctx.close()
+
+
+def test_a_conflict_settled_on_another_device_closes_on_the_phone_and_the_visit_can_be_submitted(
+        session, client, world, live_server, browser, field_dist):
+    """The inspector settles a conflict on another device (a tablet, the API) while the phone still shows
+    it: the phone's next sync closes it there too (the settled value shown, nothing left to settle), so
+    it no longer holds the visit's submission back for a conflict the server no longer has."""
+    from sqlalchemy import select as sa_select
+
+    from sync.models import Conflict
+    base, vid = live_server, world.visit["id"]
+    one, two = browser.new_context(**PHONE), browser.new_context(**PHONE)
+    p1, p2 = one.new_page(), two.new_page()
+    sign_in(p1, base, world.inspector_a1.username)
+    sign_in(p2, base, world.inspector_2.username)
+    one.set_offline(True)
+    two.set_offline(True)
+    _answer_enrolment(p1, vid, "600")
+    _answer_enrolment(p2, vid, "650")
+    two.set_offline(False)
+    expect(p2.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
+    one.set_offline(False)
+    p1.get_by_test_id("sync-now").click()
+    wait_synced(p1)
+    expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("冲突")
+
+    session.expire_all()
+    conflict = session.scalar(sa_select(Conflict).where(Conflict.visit_id == uuid.UUID(vid), Conflict.status == "open"))
+    r = client.post("/api/v1/sync/conflicts/resolve", headers=token_for(session, world.inspector_a1),
+                    json={"conflict_id": str(conflict.id), "fields": {"value": {"take": "server"}}})
+    assert r.status_code == 200, r.get_json()
+
+    p1.get_by_test_id("sync-now").click()
+    wait_synced(p1)
+    p1.goto(f"{base}/field/#/visit/{vid}")
+    expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("已同步")
+    expect(p1.get_by_test_id("input-enrolment")).to_have_value("650")  # the value the settlement kept
+    p1.get_by_test_id("submit-visit").click()
+    # Held back now only for the required items not answered, never for the settled conflict.
+    expect(p1.get_by_test_id("submit-error")).not_to_contain_text("冲突")
+    expect(p1.get_by_test_id("submit-error")).not_to_be_empty()
+    p1.get_by_test_id("unsent").click()
+    expect(p1.locator('[data-testid="unsynced"][data-state="conflict"]')).to_have_count(0)
+    one.close()
+    two.close()
