@@ -64,3 +64,15 @@ def two_inspectors_on_a_visit(session, client):
         "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
         "inspector_ids": [str(w.inspector_a1.id), str(w.inspector_2.id)]}).json
     return w
+
+
+def one_inspector_visit_today(session, client):
+    """The tests' world (tests.factories.make_world) with one visit to school A1 planned for today by the
+    county office, inspector A1 on it (`w.visit`: its API record)."""
+    from inspections import clock
+    from tests.factories import make_world, token_for
+    w = make_world(session)
+    w.visit = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
+        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
+        "inspector_ids": [str(w.inspector_a1.id)]}).json
+    return w

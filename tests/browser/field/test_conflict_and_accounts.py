@@ -25,8 +25,10 @@ def _answer_enrolment(page, visit_id, value):
     expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
 
 
-def test_two_inspectors_offline_conflict_settled_in_the_app(session, world, live_server, browser, shots, field_dist):
-    base, vid = live_server, world.visit["id"]
+def _enrolment_contested(browser, base, world):
+    """Both inspectors answer enrolment offline (600 on the first phone, 650 on the second); the second
+    reaches the server first, then the first comes back online: (first context and page, second ones)."""
+    vid = world.visit["id"]
     one, two = browser.new_context(**PHONE), browser.new_context(**PHONE)
     p1, p2 = one.new_page(), two.new_page()
     sign_in(p1, base, world.inspector_a1.username)
@@ -35,10 +37,15 @@ def test_two_inspectors_offline_conflict_settled_in_the_app(session, world, live
     two.set_offline(True)
     _answer_enrolment(p1, vid, "600")
     _answer_enrolment(p2, vid, "650")
-
     two.set_offline(False)  # the second inspector reaches the server first
     expect(p2.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
     one.set_offline(False)
+    return one, p1, two, p2
+
+
+def test_two_inspectors_offline_conflict_settled_in_the_app(session, world, live_server, browser, shots, field_dist):
+    base, vid = live_server, world.visit["id"]
+    one, p1, two, _ = _enrolment_contested(browser, base, world)
     wait_synced(p1)
     p1.get_by_test_id("sync-now").click()
     wait_synced(p1)
@@ -227,17 +234,7 @@ def test_a_conflict_settled_on_another_device_closes_on_the_phone_and_the_visit_
 
     from sync.models import Conflict
     base, vid = live_server, world.visit["id"]
-    one, two = browser.new_context(**PHONE), browser.new_context(**PHONE)
-    p1, p2 = one.new_page(), two.new_page()
-    sign_in(p1, base, world.inspector_a1.username)
-    sign_in(p2, base, world.inspector_2.username)
-    one.set_offline(True)
-    two.set_offline(True)
-    _answer_enrolment(p1, vid, "600")
-    _answer_enrolment(p2, vid, "650")
-    two.set_offline(False)
-    expect(p2.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
-    one.set_offline(False)
+    one, p1, two, _ = _enrolment_contested(browser, base, world)
     p1.get_by_test_id("sync-now").click()
     wait_synced(p1)
     expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("冲突")

@@ -11,19 +11,13 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from inspections import clock
 from inspections.visits.models import Response, Visit
-from tests.browser.field.helpers import PHONE, axe_serious, sign_in, unsent, wait_synced
-from tests.factories import make_world, token_for
+from tests.browser.field.helpers import PHONE, axe_serious, one_inspector_visit_today, sign_in, unsent, wait_synced
 
 
 @pytest.fixture
 def world(session, client):
-    w = make_world(session)
-    w.visit = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
-        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
-        "inspector_ids": [str(w.inspector_a1.id)]}).json
-    return w
+    return one_inspector_visit_today(session, client)
 
 
 def test_notes_and_flags_made_offline_reach_the_server(session, client, world, live_server, browser, field_dist):

@@ -10,19 +10,13 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from inspections import clock
 from inspections.visits.models import Response
-from tests.browser.field.helpers import PHONE, sign_in
-from tests.factories import make_world, token_for
+from tests.browser.field.helpers import PHONE, one_inspector_visit_today, sign_in
 
 
 @pytest.fixture
 def world(session, client):
-    w = make_world(session)
-    w.visit = client.post("/api/v1/visits", headers=token_for(session, w.office_a1), json={
-        "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
-        "inspector_ids": [str(w.inspector_a1.id)]}).json
-    return w
+    return one_inspector_visit_today(session, client)
 
 
 def test_edits_sync_by_themselves_when_the_browser_always_says_offline(session, world, live_server, browser,
