@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LOCALES = ("zh_Hans_CN", "en")
-KEYWORDS = ["-k", "_l", "-k", "lazy_gettext"]
+KEYWORDS = ["-k", "_l", "-k", "lazy_gettext", "-k", "_lp:1c,2", "-k", "lazy_pgettext:1c,2"]
 
 
 def _filled(string) -> bool:
@@ -53,14 +53,14 @@ def main() -> int:
         for m in template:
             if not m.id:
                 continue
-            prev = old.get(m.id) if old is not None else None
+            prev = old.get(m.id, context=m.context) if old is not None else None
             if prev is not None and _filled(prev.string):
                 string = prev.string
             elif locale == "en":
                 string = m.id
             else:
                 string = "" if isinstance(m.id, str) else ("",)
-            cat.add(m.id, string, flags=m.flags)
+            cat.add(m.id, string, flags=m.flags, context=m.context)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as fh:
             write_po(fh, cat, sort_output=True, width=120, no_location=True, omit_header=False)

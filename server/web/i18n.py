@@ -119,6 +119,19 @@ def lazy_gettext(msgid: str, **variables) -> LazyString:
     return LazyString(gettext, msgid, **variables)
 
 
+def pgettext(context: str, msgid: str, **variables) -> str:
+    """msgid as said in a context: one English word with two meanings gets one translation each (a visit
+    "In progress" is 进行中, a ticket's 整改中)."""
+    _check(f"{context}\x04{msgid}")
+    text = get_translations().upgettext(context, msgid)
+    return text % variables if variables else text
+
+
+def lazy_pgettext(context: str, msgid: str, **variables) -> LazyString:
+    """`pgettext` when shown (for module-level tables of labels)."""
+    return LazyString(pgettext, context, msgid, **variables)
+
+
 def N_(msgid: str) -> str:
     """Marks a msgid for the catalogue where it is translated later (with _ at display time)."""
     return msgid
@@ -126,6 +139,7 @@ def N_(msgid: str) -> str:
 
 _ = gettext
 _l = lazy_gettext
+_lp = lazy_pgettext
 
 # Codes the pages show, as words. Every table is keyed by the stored code.
 LABELS = {

@@ -20,13 +20,13 @@ from inspections.visits.enums import VisitStatus
 from inspections.visits.models import Visit
 from server.extensions import session
 from server.web import _principal, bp, nav_link
-from server.web.i18n import _, _l
+from server.web.i18n import _, _l, _lp
 
 VIEWERS = (Role.office, Role.admin, Role.inspector)
 nav_link("web.visit_list", _l("Visits"), *VIEWERS)
 LIST_LIMIT = 200
 
-STATUS = {"planned": _l("Planned"), "in_progress": _l("In progress"), "submitted": _l("Submitted"),
+STATUS = {"planned": _l("Planned"), "in_progress": _lp("visit", "In progress"), "submitted": _l("Submitted"),
           "cancelled": _l("Cancelled")}
 INDICATOR_STATUS = {"met": _l("Met"), "not_met": _l("Not met"), "not_assessed": _l("Not assessed"),
                     "not_applicable": _l("Not applicable")}

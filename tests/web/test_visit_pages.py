@@ -130,3 +130,19 @@ def test_a_milestone_is_refused_with_what_to_do(client, session, world, mileston
     assert "未通过校验" not in body and "长度" not in body and "未通过" not in body
     session.expire_all()
     assert session.get(Ticket, t.id).status.value == "open"
+
+
+@pytest.mark.parametrize("lang,in_progress", [("zh-CN", "进行中"), ("en", "In progress")])
+def test_a_visit_page_shows_the_visits_notes_and_its_own_word_for_in_progress(client, session, lang, in_progress):
+    """The inspector's notes on the visit (the field app's visit notes) are on its page; a visit in
+    progress reads as such, not as a ticket being rectified (整改中), which shares the English word."""
+    from tests.sync.helpers import mutation, push
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    vid = push(client, h, mutation("visit", "create", school_id=str(w.school_a1.id), notes="heavy rain; <b>head</b> away"))[0]["id"]
+    assert push(client, h, mutation("response", "create", visit_id=vid, item_code="enrolment", value=600))[0]["status"] == "applied"
+    login(client, w.office_a1.username)
+    page = client.get(f"/web/visits/{vid}?lang={lang}").get_data(as_text=True)
+    facts = re.search(r'data-testid="visit-facts">(.*?)</dl>', page, re.S).group(1)
+    assert re.search(r'data-testid="visit-notes">heavy rain; &lt;b&gt;head&lt;/b&gt; away<', facts)
+    assert f"<dd>{in_progress}</dd>" in facts and "整改中" not in facts
