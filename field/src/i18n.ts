@@ -148,6 +148,7 @@ const STRINGS = {
   entity_ticket: ["整改单", "Ticket"],
   field_value: ["答案", "Answer"],
   field_note: ["备注", "Note"],
+  field_notes: ["走访备注", "Visit notes"],
   field_flagged: ["标记", "Flagged"],
   field_deleted: ["删除", "Deleted"],
   field_status: ["状态", "Status"],

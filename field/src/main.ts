@@ -5,7 +5,7 @@ import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
 import { NoAnswer, SignInNeeded, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
 import {
-  D, type Definition, type Item, NA, factProblem, wireProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
+  D, type Definition, type Item, NA, factProblem, noteProblem, wireProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
   showTime,
 } from "./scoring";
 
@@ -726,7 +726,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       oninput: (e: Event) => {
         const raw = (e.target as HTMLTextAreaElement).value;
         const v = raw.trim() ? raw : null;
-        const msg = v === null ? null : wireProblem(v, getLang());
+        const msg = v === null ? null : noteProblem(v, getLang());
         if (errEl.textContent !== (msg ?? "")) errEl.textContent = msg ?? "";
         typed.set(job, msg ? async () => undefined : async () => { await store(v); });
         window.clearTimeout(typedTimer);

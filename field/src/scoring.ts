@@ -244,6 +244,17 @@ export const TEXT_MAX = 2000;
 export const LIST_MAX = 500;
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** What the wire takes as a note (an answer's `note`, a visit's `notes`: sync/fields.py, Length(max=4000)):
+ * text of at most 4000 characters with no NUL character or unpaired surrogate. */
+export const NOTE_MAX = 4000;
+
+export function noteProblem(value: string, lang: "zh" | "en" = "en"): string | null {
+  const zh = lang === "zh";
+  if (UNSTORABLE.test(value)) return zh ? "文字不能含有空字符（U+0000）或不成对的代理字符" : "may not contain a NUL character (U+0000) or an unpaired surrogate";
+  if ([...value].length > NOTE_MAX) return zh ? `备注最多 ${NOTE_MAX} 个字符` : `a note may be at most ${NOTE_MAX} characters`;
+  return null;
+}
+
 export function wireProblem(value: unknown, lang: "zh" | "en" = "en"): string | null {
   const zh = lang === "zh";
   if (typeof value === "string") {

@@ -32,7 +32,12 @@ def test_notes_and_flags_made_offline_reach_the_server(session, client, world, l
     page.get_by_test_id("note-enrolment").fill("register shows 652; two pupils moved away")
     page.get_by_test_id("flag-pe_art_teachers").check()  # not answered: the count is checked next week
     page.get_by_test_id("visit-notes-open").click()
+    page.get_by_test_id("visit-notes").fill("x" * 3000)  # a note may be longer than a text answer (4000)
+    expect(page.get_by_test_id("visit-notes-err")).to_be_empty()
+    page.get_by_test_id("visit-notes").fill("x" * 4001)
+    expect(page.get_by_test_id("visit-notes-err")).not_to_be_empty()
     page.get_by_test_id("visit-notes").fill("heavy rain; the head teacher was away")
+    expect(page.get_by_test_id("visit-notes-err")).to_be_empty()
     # Text the server refuses (a NUL character) is said at the field and not kept.
     page.get_by_test_id("note-open-sports_area_m2").click()
     page.get_by_test_id("note-sports_area_m2").fill("bad \u0000 text")
