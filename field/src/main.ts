@@ -131,7 +131,7 @@ function startCore(s: Session) {
   db = openUserDB(s.user.id);
   draftsPromoted = false;
   core = new SyncCore(db, new FetchTransport(() => session?.token ?? null), {
-    deviceId: s.device_id, maxAttempts: 4, backoffMs: 400, onChange: () => headerSoon(),
+    deviceId: s.device_id, userId: s.user.id, maxAttempts: 4, backoffMs: 400, onChange: () => headerSoon(),
   });
 }
 

@@ -26,6 +26,8 @@ export const uuid = (): string =>
 
 export interface SyncOptions {
   deviceId: string;
+  /** The signed-in user: conflicts on visits they are on are brought to this device (reconcileConflicts). */
+  userId?: string;
   batchSize?: number;
   pageSize?: number;
   maxAttempts?: number;
@@ -229,7 +231,7 @@ export class SyncCore {
           const pushed = await this.push();
           for (const [k, v] of Object.entries(await this.pushPhotos())) photos[k] = (photos[k] || 0) + v;
           const pulled = await this.pull();
-          await this.settledElsewhere();
+          await this.reconcileConflicts();
           return { pushed, photos, pulled };
         } finally {
           this.running = null;
@@ -442,15 +444,35 @@ export class SyncCore {
     return 1;
   }
 
-  /** Conflicts held here that were settled elsewhere (by the office, or on another device): closed here
-   * too, after a pull has brought the version the settlement wrote. The record then shows the server's
-   * copy, or the edits of this device still waiting on it. One request per conflict held (a few at most);
-   * one the server no longer shows this user (or that it could not be asked about) stays as it is. */
-  async settledElsewhere(): Promise<number> {
-    let closed = 0;
+  /** This device's conflicts made to agree with the server's, after a pull (which brought the versions
+   * they rest on):
+   * - a conflict held here that was settled elsewhere (by another device, through the API) is closed:
+   *   the record shows the server's copy, or the edits of this device still waiting on it;
+   * - an open conflict on a record of a visit the user is on, made on another device (a lost phone, a
+   *   colleague's), is shown here to be settled: the server refuses to submit a visit with one open, so
+   *   it must not be out of sight.
+   * Reads the open conflicts in the user's scope (a page or two), then asks about each conflict held here
+   * that is not among them. A record with edits of this device waiting takes no conflict until they are
+   * answered (their answer may be that very conflict). */
+  async reconcileConflicts(): Promise<number> {
+    let changed = 0;
+    const open = new Map<string, any>();
+    let cursor: string | null = null;
+    for (;;) {
+      const answer = await this.call("GET", "/api/v1/sync/conflicts",
+        { params: { status: "open", limit: 200, ...(cursor ? { cursor } : {}) } });
+      if (answer.status === 401) throw new SignInNeeded(`conflicts refused (401): ${problem(answer.payload)}`);
+      if (answer.status !== 200) return 0; // not a role that settles conflicts
+      for (const c of answer.payload?.items ?? []) open.set(c.id, c);
+      cursor = answer.payload?.next_cursor ?? null;
+      if (!cursor) break;
+    }
+    const held = new Set<string>();
     for (const r of await this.db.records.where("state").equals("conflict").toArray()) {
       const c = r.conflict;
       if (!c) continue;
+      held.add(c.id);
+      if (open.has(c.id)) continue;
       const answer = await this.call("GET", "/api/v1/sync/conflicts", { params: { id: c.id, status: "all", limit: 1 } });
       if (answer.status === 401) throw new SignInNeeded(`conflicts refused (401): ${problem(answer.payload)}`);
       const found = answer.status === 200 ? answer.payload?.items?.[0] : undefined;
@@ -462,11 +484,25 @@ export class SyncCore {
         await this.db.records.update(r.key, waiting
           ? { conflict: null, state: "pending", reason: "edited on this device" }
           : { conflict: null, state: "synced", reason: "conflict settled elsewhere", local: now.server, base: now.version, edit: null });
-        closed += 1;
+        changed += 1;
       });
     }
-    if (closed) this.opts.onChange();
-    return closed;
+    for (const c of open.values()) {
+      if (held.has(c.id) || (c.entity !== "response" && c.entity !== "visit")) continue;
+      const visit = c.visit_id ? await this.get("visit", c.visit_id) : null;
+      if (this.opts.userId && !(visit?.inspector_ids ?? []).includes(this.opts.userId)) continue;
+      const key = recKey(c.entity, c.entity_id);
+      await this.db.transaction("rw", this.db.records, this.db.outbox, async () => {
+        const r = await this.db.records.get(key);
+        if (!r || r.conflict || r.server === null || r.state === "rejected") return;
+        if ((await this.liveRows(r.entity, r.id)).length) return;
+        const conflict = { id: c.id, fields: c.fields };
+        await this.db.records.update(key, { conflict, state: "conflict", reason: conflictReason(conflict) });
+        changed += 1;
+      });
+    }
+    if (changed) this.opts.onChange();
+    return changed;
   }
 
   /** Settle a conflict: per field, the server's value, mine, or a custom one. */

@@ -258,3 +258,43 @@ def test_a_conflict_settled_on_another_device_closes_on_the_phone_and_the_visit_
     expect(p1.locator('[data-testid="unsynced"][data-state="conflict"]')).to_have_count(0)
     one.close()
     two.close()
+
+
+def test_a_conflict_made_on_a_lost_phone_is_shown_on_the_next_one_to_be_settled(
+        session, client, world, live_server, browser, field_dist):
+    """The phone holding a conflict is lost before it is settled: the server still refuses to submit the
+    visit while it is open, so the inspector's new phone shows it (from the server's open conflicts) and
+    settles it there; the colleague's phone, whose value stood, has nothing to settle."""
+    from sqlalchemy import select as sa_select
+
+    from sync.models import Conflict
+    base, vid = live_server, world.visit["id"]
+    one, p1, two, p2 = _enrolment_contested(browser, base, world)
+    p1.get_by_test_id("sync-now").click()
+    wait_synced(p1)
+    expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("冲突")
+    one.close()  # lost
+
+    fresh = browser.new_context(**PHONE)
+    page = fresh.new_page()
+    sign_in(page, base, world.inspector_a1.username)
+    page.goto(f"{base}/field/#/visit/{vid}")
+    expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("冲突")
+    page.get_by_test_id("unsent").click()
+    row = page.locator('[data-testid="unsynced"][data-state="conflict"]')
+    expect(row).to_have_count(1)
+    expect(row.get_by_test_id("theirs")).to_have_text("650 名学生")
+    expect(row.get_by_test_id("mine")).to_have_text("600 名学生")  # the value the lost phone sent
+    row.get_by_test_id("keep-mine").click()
+    expect(page.locator('[data-testid="unsynced"][data-state="conflict"]')).to_have_count(0, timeout=20000)
+    session.expire_all()
+    assert session.scalar(sa_select(Conflict.status).where(Conflict.visit_id == uuid.UUID(vid))) == "resolved"
+    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
+                                                       Response.item_code == "enrolment")) == 600
+    p2.get_by_test_id("sync-now").click()
+    wait_synced(p2)
+    p2.goto(f"{base}/field/#/visit/{vid}")
+    expect(p2.get_by_test_id("input-enrolment")).to_have_value("600")
+    expect(p2.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("已同步")
+    fresh.close()
+    two.close()
