@@ -548,6 +548,26 @@ function saveVisitNotes(visitId: string, notes: string | null): Promise<void> {
   return run;
 }
 
+/** A note as typed, kept in localStorage at each keystroke (synchronous: a reload right after the key
+ * cannot cut it off) until the note is saved; one still there when the app opens is saved then. */
+interface TypedNote { visit_id: string; item_code: string | null; section: string; note: string | null }
+const notesKey = () => `field.notes.${session?.user.id ?? ""}`;
+const typedNotes = (): Record<string, TypedNote> => JSON.parse(localStorage.getItem(notesKey()) || "{}");
+function keepNote(job: string, n: TypedNote): void {
+  localStorage.setItem(notesKey(), JSON.stringify({ ...typedNotes(), [job]: n }));
+}
+function dropNote(job: string, note: string | null): void {
+  const all = typedNotes();
+  if (!(job in all) || all[job].note !== note) return; // typed on since: that later save drops it
+  delete all[job];
+  if (Object.keys(all).length) localStorage.setItem(notesKey(), JSON.stringify(all));
+  else localStorage.removeItem(notesKey());
+}
+function saveTypedNote(n: TypedNote): Promise<unknown> {
+  return n.item_code === null ? saveVisitNotes(n.visit_id, n.note)
+    : saveExtras(n.visit_id, n.item_code, n.section, { note: n.note });
+}
+
 /** Keystrokes whose answer was not saved before the app closed: saved now (once per sign-in). A draft
  * that is no valid answer stays a draft, shown in its field as it was typed. */
 let draftsPromoted = false;
@@ -557,6 +577,11 @@ async function promoteDrafts(): Promise<void> {
   // Keystrokes whose IndexedDB write the last page did not live to commit: their drafts first.
   for (const [key, t] of Object.entries(writeAhead())) await db.meta.put({ key, value: t });
   localStorage.removeItem(aheadKey());
+  // Notes typed that the last page did not live to save.
+  for (const [job, n] of Object.entries(typedNotes())) {
+    await saveTypedNote(n).catch(() => undefined);
+    dropNote(job, n.note);
+  }
   for (const d of await db.meta.where("key").startsWith("draft:").toArray()) {
     const t = d.value as Typed;
     if (t && typeof t === "object" && t.ok) await saveAnswer(t.visit_id, t.item_code, t.section, t.value, t.raw).catch(() => undefined);
@@ -721,14 +746,16 @@ async function visitView(visitId: string): Promise<HTMLElement> {
 
   /** A note field (an item's or the visit's): kept as typed, saved when typing pauses or the field is
    * left, as answers are; text the server would refuse says why here and is not sent. */
-  function noteField(attrs: Attrs, text: string, errEl: HTMLElement, job: string, store: (v: string | null) => Promise<unknown>): HTMLElement {
+  function noteField(attrs: Attrs, text: string, errEl: HTMLElement, job: string, target: Omit<TypedNote, "note">,
+    shown: (v: string | null) => Promise<unknown>): HTMLElement {
     const box = h("textarea", { rows: 2, disabled: frozen, ...attrs, onfocus: keepInView, onchange: flushSoon,
       oninput: (e: Event) => {
         const raw = (e.target as HTMLTextAreaElement).value;
         const v = raw.trim() ? raw : null;
         const msg = v === null ? null : noteProblem(v, getLang());
         if (errEl.textContent !== (msg ?? "")) errEl.textContent = msg ?? "";
-        typed.set(job, msg ? async () => undefined : async () => { await store(v); });
+        if (!msg) keepNote(job, { ...target, note: v });
+        typed.set(job, msg ? async () => undefined : async () => { await shown(v); dropNote(job, v); });
         window.clearTimeout(typedTimer);
         typedTimer = window.setTimeout(() => void flush(), 300);
       } }) as HTMLTextAreaElement;
@@ -837,7 +864,8 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     const noteEl = frozen && !note ? null : h("details", { class: "note", open: note ? true : undefined },
       h("summary", { testid: `note-open-${item.code}` }, `📝 ${t("note")}`),
       noteField({ id: `${id}-note`, testid: `note-${item.code}`, "aria-label": `${t("note")}: ${question(item)}` }, note, noteErr,
-        `note|${item.code}|${section}`, (v) => saveExtra(item, section, { note: v })),
+        `note|${visitId}|${item.code}|${section}`, { visit_id: visitId, item_code: item.code, section },
+        (v) => saveExtra(item, section, { note: v })),
       noteErr);
     return h("div", { class: `item ${value === NA ? "na" : ""} ${flagged ? "flagged" : ""}`, "data-item": item.code, "data-section": section, testid: `item-${item.code}` },
       h("label", { id: `${id}-label`, for: id, class: "q" },
@@ -898,7 +926,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
   const visitNotes = frozen && !visit.notes ? null : h("details", { class: "card note", open: visit.notes ? true : undefined },
     h("summary", { testid: "visit-notes-open" }, `📝 ${t("visit_notes")}`),
     noteField({ id: "visit-notes", testid: "visit-notes", "aria-label": t("visit_notes") }, visit.notes ?? "", visitNotesErr,
-      "visit-notes", (v) => saveVisitNotes(visitId, v)),
+      `notes|${visitId}`, { visit_id: visitId, item_code: null, section: "" }, (v) => saveVisitNotes(visitId, v)),
     visitNotesErr);
   return h("div", { class: "visit-page", "data-status": visit.status },
     h("a", { href: "#/", class: "btn small" }, `← ${t("back")}`),

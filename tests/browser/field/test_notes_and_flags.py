@@ -81,3 +81,30 @@ def test_notes_and_flags_made_offline_reach_the_server(session, client, world, l
     assert (answers["enrolment"].note, answers["pe_art_teachers"].flagged) == (None, False)
     assert unsent(page) == 0
     ctx.close()
+
+
+def test_a_reload_right_after_typing_a_note_loses_none_of_it(session, world, live_server, browser, field_dist):
+    """Typing a note, then a reload before the app has saved it (it does when typing pauses): every key is
+    kept on the phone at once and the note is saved when the app opens again, an item's and the visit's."""
+    base, vid = live_server, world.visit["id"]
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    sign_in(page, base, world.inspector_a1.username)
+    ctx.set_offline(True)
+    page.locator(f'[data-visit="{vid}"] [data-testid="start-visit"]').click()
+    page.get_by_test_id("visit-notes-open").click()
+    page.get_by_test_id("visit-notes").press_sequentially("消防通道堵塞")
+    page.get_by_test_id("note-open-enrolment").click()
+    page.get_by_test_id("note-enrolment").press_sequentially("巡查发现")
+    page.reload()  # at once: typing has not paused
+    page.wait_for_selector('[data-testid="section-school"]')
+    expect(page.get_by_test_id("note-enrolment")).to_have_value("巡查发现")
+    expect(page.get_by_test_id("visit-notes")).to_have_value("消防通道堵塞")
+    ctx.set_offline(False)
+    page.get_by_test_id("sync-now").click()
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
+    session.expire_all()
+    assert session.get(Visit, uuid.UUID(vid)).notes == "消防通道堵塞"
+    assert session.scalar(select(Response.note).where(Response.visit_id == uuid.UUID(vid),
+                                                      Response.item_code == "enrolment")) == "巡查发现"
+    ctx.close()
