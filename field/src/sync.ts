@@ -448,9 +448,9 @@ export class SyncCore {
    * they rest on):
    * - a conflict held here that was settled elsewhere (by another device, through the API) is closed:
    *   the record shows the server's copy, or the edits of this device still waiting on it;
-   * - an open conflict on a record of a visit the user is on, made on another device (a lost phone, a
-   *   colleague's), is shown here to be settled: the server refuses to submit a visit with one open, so
-   *   it must not be out of sight.
+   * - an open conflict on a record of an open visit the user is on, made on another device (a lost phone,
+   *   a colleague's), is shown here to be settled: the server refuses to submit a visit with one open, so
+   *   it must not be out of sight (one on a frozen visit cannot be settled, and is not brought).
    * Reads the open conflicts in the user's scope (a page or two), then asks about each conflict held here
    * that is not among them. A record with edits of this device waiting takes no conflict until they are
    * answered (their answer may be that very conflict). */
@@ -491,6 +491,8 @@ export class SyncCore {
       if (held.has(c.id) || (c.entity !== "response" && c.entity !== "visit")) continue;
       const visit = c.visit_id ? await this.get("visit", c.visit_id) : null;
       if (this.opts.userId && !(visit?.inspector_ids ?? []).includes(this.opts.userId)) continue;
+      // A submitted or cancelled visit takes no settlement (refused: frozen); its conflicts stay with the office.
+      if (!visit || visit.status === "submitted" || visit.status === "cancelled") continue;
       const key = recKey(c.entity, c.entity_id);
       await this.db.transaction("rw", this.db.records, this.db.outbox, async () => {
         const r = await this.db.records.get(key);

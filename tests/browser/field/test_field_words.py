@@ -142,6 +142,12 @@ def test_refused_settlement_says_why_and_the_card_can_be_closed(lang, way, sessi
     assert axe_serious(page) == []  # the refusal, its folded detail and the buttons
     row.get_by_test_id(way).click()
     expect(page.locator('[data-testid="unsynced"][data-state="conflict"]')).to_have_count(0)
+    # A conflict of a frozen visit is not brought back by the next sync (it cannot be settled).
+    with page.expect_response(lambda r: "/api/v1/sync/conflicts" in r.url and "status=open" in r.url):
+        page.get_by_test_id("sync-now").click()
+    wait_synced(page)
+    page.goto(f"{base}/field/#/sync")
+    expect(page.locator('[data-testid="unsynced"][data-state="conflict"]')).to_have_count(0)
     session.expire_all()
     status = session.scalar(select(Conflict.status).where(Conflict.visit_id == uuid.UUID(vid)))
     assert status == ("resolved" if way == "keep-theirs" else "open")  # dismissing closes the card only
