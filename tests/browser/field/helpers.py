@@ -76,3 +76,13 @@ def one_inspector_visit_today(session, client):
         "school_id": str(w.school_a1.id), "planned_for": clock.today().isoformat(),
         "inspector_ids": [str(w.inspector_a1.id)]}).json
     return w
+
+
+def visit_started_offline(browser, base, world):
+    """Inspector A1 signed in on a phone that then loses signal and starts `world.visit`: (context, page)."""
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    sign_in(page, base, world.inspector_a1.username)
+    ctx.set_offline(True)
+    page.locator(f'[data-visit="{world.visit["id"]}"] [data-testid="start-visit"]').click()
+    return ctx, page

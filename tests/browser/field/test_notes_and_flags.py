@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from inspections.visits.models import Response, Visit
-from tests.browser.field.helpers import PHONE, axe_serious, one_inspector_visit_today, sign_in, unsent, wait_synced
+from tests.browser.field.helpers import (axe_serious, one_inspector_visit_today, unsent, visit_started_offline,
+                                        wait_synced)
 
 
 @pytest.fixture
@@ -22,11 +23,7 @@ def world(session, client):
 
 def test_notes_and_flags_made_offline_reach_the_server(session, client, world, live_server, browser, field_dist):
     base, vid = live_server, world.visit["id"]
-    ctx = browser.new_context(**PHONE)
-    page = ctx.new_page()
-    sign_in(page, base, world.inspector_a1.username)
-    ctx.set_offline(True)
-    page.locator(f'[data-visit="{vid}"] [data-testid="start-visit"]').click()
+    ctx, page = visit_started_offline(browser, base, world)
     page.get_by_test_id("input-enrolment").fill("650")
     page.get_by_test_id("note-open-enrolment").click()
     page.get_by_test_id("note-enrolment").fill("register shows 652; two pupils moved away")
@@ -87,11 +84,7 @@ def test_a_reload_right_after_typing_a_note_loses_none_of_it(session, world, liv
     """Typing a note, then a reload before the app has saved it (it does when typing pauses): every key is
     kept on the phone at once and the note is saved when the app opens again, an item's and the visit's."""
     base, vid = live_server, world.visit["id"]
-    ctx = browser.new_context(**PHONE)
-    page = ctx.new_page()
-    sign_in(page, base, world.inspector_a1.username)
-    ctx.set_offline(True)
-    page.locator(f'[data-visit="{vid}"] [data-testid="start-visit"]').click()
+    ctx, page = visit_started_offline(browser, base, world)
     page.get_by_test_id("visit-notes-open").click()
     page.get_by_test_id("visit-notes").press_sequentially("消防通道堵塞")
     page.get_by_test_id("note-open-enrolment").click()

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from inspections.visits.models import Response
-from tests.browser.field.helpers import PHONE, one_inspector_visit_today, sign_in
+from tests.browser.field.helpers import PHONE, one_inspector_visit_today, sign_in, visit_started_offline
 
 
 @pytest.fixture
@@ -22,11 +22,7 @@ def world(session, client):
 
 def test_reload_mid_typing_loses_no_keystroke(session, world, live_server, browser, field_dist):
     base, vid = live_server, world.visit["id"]
-    ctx = browser.new_context(**PHONE)
-    page = ctx.new_page()
-    sign_in(page, base, world.inspector_a1.username)
-    ctx.set_offline(True)
-    page.locator(f'[data-visit="{vid}"] [data-testid="start-visit"]').click()
+    ctx, page = visit_started_offline(browser, base, world)
     page.get_by_test_id("input-pe_art_teachers").press_sequentially("4x")  # not a number: kept as typed only
     page.get_by_test_id("input-enrolment").press_sequentially("650")
     page.reload()  # at once: no pause in the typing, so the app has not saved the answer itself yet
