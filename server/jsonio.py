@@ -10,8 +10,9 @@ integer beyond 64 bits, a key it cannot sort) is written by Flask's provider as 
 pretty-printed output (debug mode) and any direct `dumps` call other than `response()`'s.
 
 Request bodies are read by orjson too, with exactly the standard library's result: a body orjson
-refuses, or one with a number orjson could read differently (19 digits or more), is read by Flask's
-provider (tests/server/test_jsonio.py).
+refuses, or one with a number orjson could read differently (19 digits or more), is read by the standard
+library (`inspections.jsontext`, which the database's JSON columns are read through too;
+tests/server/test_jsonio.py).
 """
 from __future__ import annotations
 
@@ -20,13 +21,10 @@ import typing as t
 import orjson
 from flask.json.provider import DefaultJSONProvider
 
-from inspections.jsontext import long_digits
+from inspections import jsontext
 
 _OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
             | orjson.OPT_PASSTHROUGH_DATACLASS)
-
-
-_long_digits = long_digits  # the check `loads` makes before orjson reads a body
 
 
 class OrjsonProvider(DefaultJSONProvider):
@@ -43,12 +41,6 @@ class OrjsonProvider(DefaultJSONProvider):
 
     def loads(self, s: str | bytes, **kwargs: t.Any) -> t.Any:
         # A request body read by `request.get_json()` (orjson: about half the standard library's time for
-        # 126 kB of mutations, once the digit check is cheap) reads as the standard library reads it: what
-        # orjson refuses (NaN, 1e400, a lone surrogate, a BOM, UTF-16, bytes that are not UTF-8) or might
-        # read otherwise (a long integer) goes to Flask's own.
-        if not kwargs and type(s) in (str, bytes) and not _long_digits(s):
-            try:
-                return orjson.loads(s)
-            except orjson.JSONDecodeError:
-                pass
-        return super().loads(s, **kwargs)
+        # 126 kB of mutations) reads as the standard library reads it (`jsontext.loads`: what orjson refuses
+        # or might read otherwise goes to `json.loads`, which is what Flask's own provider calls).
+        return jsontext.loads(s) if not kwargs else super().loads(s, **kwargs)

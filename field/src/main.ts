@@ -484,14 +484,26 @@ function dropAhead(key: string, raw: string): void {
   else localStorage.removeItem(aheadKey());
 }
 
+/** The visit's answer to an item (of a school section), if this device has one. */
+async function answerOf(visitId: string, code: string, section: string): Promise<Rec | undefined> {
+  return (await core!.answersOf(visitId)).find((r) => r.local.item_code === code && (r.local.section ?? "") === section);
+}
+
 let saving: Promise<unknown> = Promise.resolve();
+/** Run a save after the ones before it (two saves of one item must not each create its answer); a
+ * failure is kept for the header and does not stop the saves after it. */
+function queued<T>(work: () => Promise<T>): Promise<T> {
+  const run = saving.then(work);
+  saving = run.catch((e) => { lastError = String(e); });
+  return run;
+}
 /** Save an answer (the response record and its outbox entry, in one transaction) and drop the draft it
  * came from unless more was typed since. Saves run one after another: two saves of one item must not
  * each create its answer. An unchanged value writes nothing (no mutation to send). */
 function saveAnswer(visitId: string, code: string, section: string, value: any, raw?: string, seen?: Rec): Promise<Rec | undefined> {
-  const run = saving.then(async () => {
+  return queued(async () => {
     if (!core || !db) return undefined;
-    const existing = (await core.answersOf(visitId)).find((r) => r.local.item_code === code && (r.local.section ?? "") === section);
+    const existing = await answerOf(visitId, code, section);
     let id = existing?.id;
     if (!existing) id = await core.create("response", { visit_id: visitId, item_code: code, section, value });
     else if (JSON.stringify(existing.local.value ?? null) !== JSON.stringify(value ?? null))
@@ -506,8 +518,6 @@ function saveAnswer(visitId: string, code: string, section: string, value: any, 
     if (!existing || existing.local.value !== value) scheduleSync();
     return core.record("response", id!);
   });
-  saving = run.catch((e) => { lastError = String(e); });
-  return run;
 }
 
 /** An answer's note and flag as the app keeps them when unset: no note, not flagged. */
@@ -518,9 +528,9 @@ const EXTRA_UNSET: Record<string, any> = { note: null, flagged: false };
  * changed is sent; nothing changed writes nothing. */
 function saveExtras(visitId: string, code: string, section: string, extras: { note?: string | null; flagged?: boolean },
   seen?: Rec): Promise<Rec | undefined> {
-  const run = saving.then(async () => {
+  return queued(async () => {
     if (!core || !db) return undefined;
-    const existing = (await core.answersOf(visitId)).find((r) => r.local.item_code === code && (r.local.section ?? "") === section);
+    const existing = await answerOf(visitId, code, section);
     const changed: Record<string, any> = {};
     for (const [k, v] of Object.entries(extras))
       if (JSON.stringify(existing?.local[k] ?? EXTRA_UNSET[k]) !== JSON.stringify(v ?? EXTRA_UNSET[k])) changed[k] = v;
@@ -531,21 +541,17 @@ function saveExtras(visitId: string, code: string, section: string, extras: { no
     scheduleSync();
     return core.record("response", id!);
   });
-  saving = run.catch((e) => { lastError = String(e); });
-  return run;
 }
 
 /** The visit's own notes (the weather, who was met, what to check next time): only when changed. */
 function saveVisitNotes(visitId: string, notes: string | null): Promise<void> {
-  const run = saving.then(async () => {
+  return queued(async () => {
     if (!core) return;
     const visit = await core.get("visit", visitId);
     if (!visit || (visit.notes ?? null) === notes) return;
     await core.update("visit", visitId, { notes });
     scheduleSync();
   });
-  saving = run.catch((e) => { lastError = String(e); });
-  return run;
 }
 
 /** A note as typed, kept in localStorage at each keystroke (synchronous: a reload right after the key
@@ -747,7 +753,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
   /** A note field (an item's or the visit's): kept as typed, saved when typing pauses or the field is
    * left, as answers are; text the server would refuse says why here and is not sent. */
   function noteField(attrs: Attrs, text: string, errEl: HTMLElement, job: string, target: Omit<TypedNote, "note">,
-    shown: (v: string | null) => Promise<unknown>): HTMLElement {
+    store: (v: string | null) => Promise<unknown>): HTMLElement {
     const box = h("textarea", { rows: 2, disabled: frozen, ...attrs, onfocus: keepInView, onchange: flushSoon,
       oninput: (e: Event) => {
         const raw = (e.target as HTMLTextAreaElement).value;
@@ -755,7 +761,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
         const msg = v === null ? null : noteProblem(v, getLang());
         if (errEl.textContent !== (msg ?? "")) errEl.textContent = msg ?? "";
         if (!msg) keepNote(job, { ...target, note: v });
-        typed.set(job, msg ? async () => undefined : async () => { await shown(v); dropNote(job, v); });
+        typed.set(job, msg ? async () => undefined : async () => { await store(v); dropNote(job, v); });
         window.clearTimeout(typedTimer);
         typedTimer = window.setTimeout(() => void flush(), 300);
       } }) as HTMLTextAreaElement;

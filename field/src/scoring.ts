@@ -243,6 +243,8 @@ function kindProblem(item: Item, value: unknown, zh: boolean): string | null {
 export const TEXT_MAX = 2000;
 export const LIST_MAX = 500;
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const unstorableText = (zh: boolean): string =>
+  zh ? "文字不能含有空字符（U+0000）或不成对的代理字符" : "may not contain a NUL character (U+0000) or an unpaired surrogate";
 
 /** What the wire takes as a note (an answer's `note`, a visit's `notes`: sync/fields.py, Length(max=4000)):
  * text of at most 4000 characters with no NUL character or unpaired surrogate. */
@@ -250,7 +252,7 @@ export const NOTE_MAX = 4000;
 
 export function noteProblem(value: string, lang: "zh" | "en" = "en"): string | null {
   const zh = lang === "zh";
-  if (UNSTORABLE.test(value)) return zh ? "文字不能含有空字符（U+0000）或不成对的代理字符" : "may not contain a NUL character (U+0000) or an unpaired surrogate";
+  if (UNSTORABLE.test(value)) return unstorableText(zh);
   if ([...value].length > NOTE_MAX) return zh ? `备注最多 ${NOTE_MAX} 个字符` : `a note may be at most ${NOTE_MAX} characters`;
   return null;
 }
@@ -258,7 +260,7 @@ export function noteProblem(value: string, lang: "zh" | "en" = "en"): string | n
 export function wireProblem(value: unknown, lang: "zh" | "en" = "en"): string | null {
   const zh = lang === "zh";
   if (typeof value === "string") {
-    if (UNSTORABLE.test(value)) return zh ? "文字不能含有空字符（U+0000）或不成对的代理字符" : "may not contain a NUL character (U+0000) or an unpaired surrogate";
+    if (UNSTORABLE.test(value)) return unstorableText(zh);
     if ([...value].length > TEXT_MAX) return zh ? `文字最多 ${TEXT_MAX} 个字符` : `text may be at most ${TEXT_MAX} characters`;
   } else if (Array.isArray(value)) {
     if (value.length > LIST_MAX) return zh ? `最多 ${LIST_MAX} 个数` : `a list may hold at most ${LIST_MAX} numbers`;

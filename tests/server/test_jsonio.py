@@ -76,7 +76,7 @@ def test_what_it_reads_is_what_the_standard_library_reads():
 def test_a_long_run_of_digits_is_found_wherever_it_is():
     """A body goes to the standard library exactly when it has 19 digits in a row (in a number, a string
     or a key; as text or bytes); 18, or 19 split by anything, stay with orjson."""
-    from server.jsonio import _long_digits
+    from inspections.jsontext import long_digits as _long_digits
     for text, long in (('{"v": 1234567890123456789}', True), ('{"v": 123456789012345678}', False),
                        ('["a0000000000000000000"]', True), ('{"9999999999999999999": 1}', True),
                        ('[123456789.0123456789]', False), ('[1234567890, 123456789]', False),
