@@ -50,6 +50,8 @@ const STRINGS = {
   visit_notes: ["走访备注", "Visit notes"],
   submit: ["提交走访", "Submit visit"],
   submit_confirm: ["提交后答案不可再改。确定提交？", "Answers cannot change after submission. Submit?"],
+  submit_confirm_photos: ["以下需拍照的项目还没有照片：{n}。提交后答案不可再改，走访的照片证据将记为不全。仍要提交？",
+    "These items need a photo and have none: {n}. Answers cannot change after submission, and the visit's photo evidence will be recorded as incomplete. Submit anyway?"],
   submit_blocked: ["还有必填项未答：{n}", "Required items unanswered: {n}"],
   submitted_wait: ["已提交，等待同步", "Submitted; waiting to sync"],
   verdict: ["现场结论", "On-site verdict"],

@@ -1,6 +1,6 @@
 // The field app: sign in once, then visits, checklists, photos and the on-site verdict with no signal.
 import "./styles.css";
-import { type FieldDB, type Rec, openUserDB, recKey } from "./db";
+import { type FieldDB, type PhotoRow, type Rec, openUserDB, recKey } from "./db";
 import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
 import { NoAnswer, SignInNeeded, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
@@ -658,7 +658,26 @@ async function visitView(visitId: string): Promise<HTMLElement> {
   const defn: Definition = version.definition;
   const frozen = visit.status === "submitted" || visit.status === "cancelled";
   const sections = sectionsOf(school.kind);
-  const photos = await db!.photos.where("visit_id").equals(visitId).toArray();
+  // The visit's photos: those taken on this device (with their upload state) and those the server has from
+  // elsewhere (the inspector's other phone, a colleague on the visit), which pulls bring as photo records.
+  const photos: ShownPhoto[] = await db!.photos.where("visit_id").equals(visitId).toArray();
+  const taken = new Set(photos.map((p) => p.id));
+  for (const r of await db!.records.where("visit_id").equals(visitId).toArray()) {
+    if (r.entity !== "photo" || r.deleted || taken.has(r.id) || !r.local?.item_code) continue;
+    const failed = r.local.status === "rejected" || r.local.status === "expired";
+    photos.push({ id: r.id, decl: { item_code: r.local.item_code }, state: failed ? "rejected" : "synced", progress: 1,
+                  reason: failed ? r.local.status_reason ?? r.local.status : null, server_status: r.local.status });
+  }
+  /** Photo-required items of this visit with no photo that is or may become evidence (as the server's
+   * completeness counts them: one per item code, a refused or expired photo is none). */
+  const lackingPhoto = (): Item[] => {
+    const have = new Set(photos.filter((p) => !photoFailed(p)).map((p) => p.decl.item_code));
+    const need = new Map<string, Item>();
+    for (const [, level] of sections)
+      for (const item of defn.items.filter((i) => (i.enabled ?? true) && i.levels.includes(level) && i.photo_required))
+        if (!have.has(item.code)) need.set(item.code, item);
+    return Array.from(need.values());
+  };
   const answers = new Map<string, Rec>();
   for (const r of await core!.answersOf(visitId)) answers.set(`${r.local.item_code}|${r.local.section ?? ""}`, r);
   const valueOf = (code: string, section: string) => answers.get(`${code}|${section}`)?.local.value ?? null;
@@ -680,15 +699,15 @@ async function visitView(visitId: string): Promise<HTMLElement> {
   }
 
   function refreshSummary() {
-    let total = 0, answered = 0, missingPhotos = 0;
+    let total = 0, answered = 0;
     for (const [section, level] of sections) {
       for (const item of defn.items.filter((i) => (i.enabled ?? true) && i.levels.includes(level))) {
         total++;
         const v = valueOf(item.code, section);
         if (v !== null && v !== undefined) answered++;
-        if (item.photo_required && !photos.some((p) => p.decl.item_code === item.code)) missingPhotos++;
       }
     }
+    const missingPhotos = lackingPhoto().length;
     const progress = t("answered", { a: answered, t: total }) + (missingPhotos ? ` · ${t("photos_missing", { n: missingPhotos })}` : "");
     if (progressEl.textContent !== progress) progressEl.textContent = progress;
     // As the server scores it: the register's school type, a combined school's rooms and size judged once.
@@ -962,7 +981,11 @@ async function visitView(visitId: string): Promise<HTMLElement> {
             missing.push((sections.length > 1 ? `${t(`section_${section}` as Key)}: ` : "") + question(item, code));
           }
         if (missing.length) { submitErr.textContent = t("submit_blocked", { n: missing.join(getLang() === "zh" ? "；" : "; ") }); return; }
-        if (!confirm(t("submit_confirm"))) return;
+        // The server submits a visit whatever photos it lacks (its evidence is then recorded incomplete):
+        // the inspector is told which items still need one before deciding.
+        const noPhoto = lackingPhoto().map((i) => question(i));
+        if (!confirm(noPhoto.length ? t("submit_confirm_photos", { n: noPhoto.join(getLang() === "zh" ? "；" : "; ") })
+          : t("submit_confirm"))) return;
         await core!.update("visit", visitId, { status: "submitted" }, { barrier: true });
         scheduleSync();
         await renderView();
@@ -989,7 +1012,13 @@ async function scoreView(visit: any): Promise<HTMLElement> {
   return box;
 }
 
-function photoLi(p: { id: string; state: string; progress: number; reason: string | null; server_status?: string }): HTMLElement {
+/** A photo as the visit page shows it: one taken here (a PhotoRow) or one pulled from the server. */
+type ShownPhoto = Pick<PhotoRow, "id" | "decl" | "state" | "progress" | "reason" | "server_status">;
+
+/** Refused by the server (or by this device's upload): no evidence, as the server's completeness judges it. */
+const photoFailed = (p: ShownPhoto) => p.state === "rejected" || p.server_status === "rejected" || p.server_status === "expired";
+
+function photoLi(p: ShownPhoto): HTMLElement {
   const label = p.state === "synced" ? (p.server_status === "processed" ? t("photo_processed") : t("photo_sent"))
     : p.state === "syncing" ? t("photo_uploading", { p: Math.round(p.progress * 100) })
     : p.state === "rejected" ? `${t("photo_refused")}: ${reasonText(p.reason).text}` : t("photo_queued");
