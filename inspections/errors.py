@@ -6,12 +6,17 @@ class DomainError(Exception):
     """Base for rule violations; `fields` maps a field name to messages."""
 
     status = 422
+    code: str | None = None  # a kind's stable code where a class stands for one kind (e.g. visit.frozen)
 
-    def __init__(self, message: str, fields: dict[str, list[str]] | None = None, *, extra: dict | None = None):
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None, *, extra: dict | None = None,
+                 code: str | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
         self.extra = extra or {}  # further members of the problem document (e.g. the record's current values)
+        # What a client tells its user from (the problem document's and a push result's `code`), never the
+        # English sentence: given here, else the message's kind (a Message), else the class's.
+        self.code = code or getattr(message, "code", None) or type(self).code
 
 
 class ValidationFailed(DomainError):

@@ -71,7 +71,12 @@ class PushIn(FastSchema):
 
 class PushOut(Schema):
     results = fields.List(fields.Dict(), metadata={
-        "description": "One per mutation, in order: status applied | merged | conflict | duplicate | rejected."})
+        "description": "One per mutation, in order: status applied | merged | conflict | duplicate | rejected. A "
+                       "rejected one carries `reason` (English), `errors` (field -> messages) and `code`, the "
+                       "refusal's kind for a client to tell its user from: visit.frozen, visit.open_conflicts, "
+                       "visit.cannot_go_back, visit.submit_contested, answer.invalid_value, sync.deleted, "
+                       "sync.id_used, sync.not_writable, or a family: invalid, not_found, forbidden, conflict, "
+                       "refused."})
 
 
 class ConflictOut(Schema):

@@ -164,7 +164,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
-        return problem(err.status, err.message, errors=err.fields or None, **err.extra)
+        return problem(err.status, err.message, errors=err.fields or None, **({"code": err.code} if err.code else {}),
+                       **err.extra)
 
     @app.errorhandler(ImmutableVersionError)
     def _immutable(err):

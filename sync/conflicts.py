@@ -53,7 +53,7 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
     or over the version the caller names as the one it chose against (`version`, which must be the current
     one): a record changed since would otherwise lose the later change without anyone having seen it."""
     if conflict.status != "open":
-        raise ConflictError("this conflict is already resolved")
+        raise ConflictError("this conflict is already resolved", code="conflict.already_resolved")
     choices: dict[str, dict] = {}
     errors: dict[str, list[str]] = {}
     for name in conflict.fields:
@@ -90,7 +90,7 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
             raise ConflictError(f"the {conflict.entity} was deleted on the server, so the chosen value cannot be "
                                 f"kept by settling this conflict, which stays open; {_GONE_HOW[conflict.entity]}, "
                                 f"then settle this conflict with take \"server\"",
-                                {f"fields.{n}": [m] for n, m in kept.items()})
+                                {f"fields.{n}": [m] for n, m in kept.items()}, code="conflict.record_gone")
     if not gone and values and record.version != (conflict.server_version if version is None else version):
         # Changed since the conflict was recorded (or since the version the caller chose against): the
         # choice was made without seeing the current value. Refuse, show it, and leave the conflict open.
@@ -100,7 +100,7 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
                             f"{record.version} to write a client or custom value over them",
                             {f"fields.{n}": ["changed on the server since the conflict was recorded"]
                              for n in values},
-                            extra={"current": {"version": record.version,
+                            code="conflict.record_changed", extra={"current": {"version": record.version,
                                                "fields": current_values(conflict, record)}})
     if gone or (not values and visit.status not in visits.OPEN):
         # Nothing is to be written: the record is gone and nothing chosen needs it, or the server's values

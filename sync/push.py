@@ -6,6 +6,8 @@ applied | merged | conflict | duplicate | rejected.
 """
 from __future__ import annotations
 
+import collections
+
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -44,11 +46,12 @@ EMPTY_ANSWER = {"value": None, "note": None, "flagged": False}
 
 
 class Rejected(Exception):
-    """A mutation refused with a readable reason and/or field errors; nothing of it is written."""
+    """A mutation refused with a readable reason and/or field errors, and the refusal's stable code (what a
+    device tells its user from, in the user's language); nothing of it is written."""
 
-    def __init__(self, reason: str, errors: dict | None = None):
+    def __init__(self, reason: str, errors: dict | None = None, *, code: str):
         super().__init__(reason)
-        self.reason, self.errors = reason, errors or {}
+        self.reason, self.errors, self.code = reason, errors or {}, code
 
 
 @dataclass
@@ -266,11 +269,11 @@ def _duplicate(session: Session, user: User, m: dict, rec: Mutation) -> dict:
     if rec.user_id != user.id:
         return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]),
                 "reason": "this mutation id was already used by another account on this device",
-                "errors": {"mutation_id": ["is already used by another account on this device"]}}
+                "errors": {"mutation_id": ["is already used by another account on this device"]}, "code": "sync.id_used"}
     if _for_other_record(getattr(rec, "entity_id", None), m):
         return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]),
                 "reason": "this mutation id was already used on this device for another record",
-                "errors": {"mutation_id": ["is already used on this device for another record"]}}
+                "errors": {"mutation_id": ["is already used on this device for another record"]}, "code": "sync.id_used"}
     return {"mutation_id": m["mutation_id"], "status": "duplicate", "id": rec.result.get("id"),
             "original": original_result(session, rec.result)}
 
@@ -402,26 +405,34 @@ def prune_results(session: Session, *, older_than_days: float) -> int:
 
 
 def _refusal(m: dict, e: Rejected | DomainError) -> dict:
-    """The result of a mutation refused by the push (Rejected) or by the domain's rules (DomainError)."""
+    """The result of a mutation refused by the push (Rejected) or by the domain's rules (DomainError):
+    `reason` (English), `errors` (field -> messages) and `code` (the refusal's kind, e.g. "visit.frozen",
+    "answer.invalid_value"; "refused" for a rule that has no kind of its own)."""
     if isinstance(e, Rejected):
-        return _rejected(m, e.reason, e.errors)
-    return _rejected(m, e.message, {f"fields.{k}": v for k, v in e.fields.items()})
+        return _rejected(m, e.reason, e.errors, e.code)
+    return _rejected(m, e.message, {f"fields.{k}": v for k, v in e.fields.items()}, e.code or _STATUS_CODES[e.status])
 
 
-def _rejected(m: dict, reason: str, errors: dict | None = None) -> dict:
+# A domain refusal with no kind of its own is coded by its HTTP family (what the device can still tell apart).
+_STATUS_CODES = {403: "forbidden", 404: "not_found", 409: "conflict", 422: "invalid"}
+_STATUS_CODES = collections.defaultdict(lambda: "refused", _STATUS_CODES)
+
+
+def _rejected(m: dict, reason: str, errors: dict | None = None, code: str = "refused") -> dict:
     return {"mutation_id": m["mutation_id"], "status": "rejected", "id": str(m["id"]), "reason": reason,
-            "errors": errors or {}}
+            "errors": errors or {}, "code": code}
 
 
 def _apply(session, user, p, device_id, m, out) -> dict:
     entity, op = m["entity"], m["op"]
     if entity not in wire.WRITABLE:
-        raise Rejected(f"{entity!r} records cannot be changed through sync", {"entity": ["is not writable"]})
+        raise Rejected(f"{entity!r} records cannot be changed through sync", {"entity": ["is not writable"]},
+                       code="sync.not_writable")
     if entity != "ticket_event" and p.role not in (Role.admin, Role.office, Role.inspector):
-        raise Rejected("this role cannot change visits or answers")
+        raise Rejected("this role cannot change visits or answers", code="forbidden")
     data, errors = wire.load(entity, op, m.get("fields") or {})
     if errors:
-        raise Rejected("invalid fields", errors)
+        raise Rejected("invalid fields", errors, code="invalid")
     ctx = _Ctx(session, user, p, device_id, m, out)
     return {"visit": _visit, "response": _response, "ticket_event": _ticket_event}[entity](ctx, op, data)
 
@@ -447,8 +458,8 @@ def _was_deleted(session, entity: str, entity_id) -> bool:
 
 def _missing(ctx: _Ctx, entity: str):
     if _was_deleted(ctx.session, entity, ctx.id):
-        raise Rejected(f"this {entity} was deleted on the server; your copy is kept on the device")
-    raise Rejected(f"no {entity} {ctx.id} here", {"id": ["not found"]})
+        raise Rejected(f"this {entity} was deleted on the server; your copy is kept on the device", code="sync.deleted")
+    raise Rejected(f"no {entity} {ctx.id} here", {"id": ["not found"]}, code="not_found")
 
 
 def _base(ctx: _Ctx, entity: str, entity_id, version: int | None) -> dict | None:
@@ -615,7 +626,7 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
     s = ctx.session
     if op == "create":
         if s.get(Visit, ctx.id) is not None or _was_deleted(s, "visit", ctx.id):
-            raise Rejected("this visit id is already used", {"id": ["is already used"]})
+            raise Rejected("this visit id is already used", {"id": ["is already used"]}, code="sync.id_used")
         try:
             visit = visits.create_in_scope(s, actor=ctx.p, school_id=data["school_id"],
                                            inspector_ids=list(data.get("inspector_ids") or []),
@@ -624,7 +635,8 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
                                            notes=data.get("notes"), id=ctx.id, via="sync")
         except DomainError as e:
             raise Rejected("the school is not in your scope" if "school_id" in e.fields else e.message,
-                           {f"fields.{k}": v for k, v in e.fields.items()}) from None
+                           {f"fields.{k}": v for k, v in e.fields.items()},
+                           code="not_found" if "school_id" in e.fields else e.code or _STATUS_CODES[e.status]) from None
         ctx.out.pending_locks[visit.id] = visit  # created (hence row-locked) by this transaction
         status = data.get("status")
         if status is not None and status != visit.status:
@@ -669,7 +681,7 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
             # The device saw the current status and asked to go back along the lifecycle (in_progress ->
             # planned): a move no way in allows, refused as PATCH refuses it, never silently kept.
             raise Rejected(f"a {server['status']} visit cannot become {wanted_status}",
-                           {"fields.status": [f"cannot go back from {server['status']}"]})
+                           {"fields.status": [f"cannot go back from {server['status']}"]}, code="visit.cannot_go_back")
         if verdict == "apply":
             apply["status"] = wanted_status
         elif verdict == "conflict":
@@ -680,7 +692,8 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
         names = ", ".join(sorted(contested))
         raise Rejected(f"the visit cannot be submitted: its {names} changed on the server since your copy; "
                        f"pull, settle the difference, then submit",
-                       {f"fields.{n}": ["changed on the server since your copy"] for n in contested})
+                       {f"fields.{n}": ["changed on the server since your copy"] for n in contested},
+                       code="visit.submit_contested")
     if apply:
         visits.edit(s, visit, actor=ctx.p, changes={k: data[k] for k in apply}, via="sync", context=_device(ctx))
     conflict = None
@@ -698,7 +711,8 @@ def _visit_for_answers(ctx: _Ctx, visit_id, field_name: str | None) -> Visit:
     visit = _lock_visit(ctx, visit_id)
     if visit is None:
         if field_name:
-            raise Rejected("the visit is not in your scope", {f"fields.{field_name}": ["is not a visit in your scope"]})
+            raise Rejected("the visit is not in your scope", {f"fields.{field_name}": ["is not a visit in your scope"]},
+                           code="not_found")
         _missing(ctx, "response")
     try:
         visits.require_may_answer(ctx.p, visit)
@@ -727,7 +741,7 @@ def _response(ctx: _Ctx, op: str, data: dict) -> dict:
         section = data.get("section", "")
         errors = visits.check_answer_keys(s, visit, [(data["item_code"], section)])
         if errors:
-            raise Rejected("invalid answer", {f"fields.{k}": v for k, v in errors.items()})
+            raise Rejected("invalid answer", {f"fields.{k}": v for k, v in errors.items()}, code="invalid")
         # The visit is locked, so its loaded answers are complete (read once per batch).
         existing = next((x for x in visit.responses if x.item_code == data["item_code"] and x.section == section), None)
         frozen = _frozen_answer(ctx, visit, existing, data)
@@ -802,10 +816,11 @@ def _ticket_event(ctx: _Ctx, op: str, data: dict) -> dict:
                                            Ticket.school_id.in_(select(School.id).where(school_filter(ctx.p))))
                       .options(selectinload(Ticket.events)).with_for_update(of=Ticket))
     if ticket is None:
-        raise Rejected("the ticket is not in your scope", {"fields.ticket_id": ["is not a ticket in your scope"]})
+        raise Rejected("the ticket is not in your scope", {"fields.ticket_id": ["is not a ticket in your scope"]},
+                       code="not_found")
     plan = [{"milestone": x["milestone"], "due": x["due"].isoformat()} for x in data["plan"]] if data["plan"] else None
     if s.get(TicketEvent, ctx.id) is not None:
-        raise Rejected("this step id was already used", {"id": ["is already used by another ticket step"]})
+        raise Rejected("this step id was already used", {"id": ["is already used by another ticket step"]}, code="sync.id_used")
     ev = tickets.transition(s, ticket, to=data["to"], actor=ctx.p, note=data["note"], plan=plan,
                             photo_ids=data["photo_ids"], event_id=ctx.id)
     audit.record(s, actor_id=ctx.user.id, action="transition", entity="ticket", entity_id=ticket.id,

@@ -4,6 +4,7 @@ import { type FieldDB, type PhotoRow, type Rec, openUserDB, recKey } from "./db"
 import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
 import { NoAnswer, SignInNeeded, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
+import { reasonText } from "./reasons";
 import {
   D, type Definition, type Item, NA, factProblem, noteProblem, wireProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
   showTime,
@@ -51,41 +52,7 @@ const todayISO = (): string => {
 };
 const name = (x: any): string => (x && typeof x === "object" ? x[getLang()] ?? x.zh ?? "" : x ?? "");
 
-// --- reasons in the UI language ----------------------------------------------------------------
-
-const REASONS: Record<string, Key> = {
-  "created on this device": "r_created", "edited on this device": "r_edited", "sent, waiting for the server": "r_sent",
-  "server unreachable; will retry": "r_unreachable", "merged with changes made elsewhere": "r_merged",
-  "conflict settled": "r_settled", "conflict settled elsewhere": "r_settled_elsewhere", "deleted on the server while you edited it": "r_deleted",
-  "taken on this device": "r_photo_taken", "sending": "r_photo_sending",
-  "waiting for its visit to reach the server": "r_photo_wait_visit", "its visit was refused by the server": "r_photo_visit_refused",
-};
-
-/** A sync reason (the sync core's English, with the server's text in it) as words of the UI language; the
- * server's own text, when there is one, comes back apart as a detail. Refusals are recognised by their
- * status code and field keys, never by translating the server's sentences. */
-function reasonText(reason: string | null | undefined): { text: string; detail: string } {
-  if (!reason) return { text: "", detail: "" };
-  const known = REASONS[reason];
-  if (known) return { text: t(known), detail: "" };
-  if (reason.startsWith("conflict ")) return { text: t("r_conflict"), detail: "" };
-  if (reason.startsWith("the server dropped the unfinished upload")) return { text: t("r_photo_expired"), detail: "" };
-  const image = /^the server refused the image: (.*)$/s.exec(reason);
-  if (image) return { text: t("r_photo_bad_image"), detail: image[1] };
-  const coded = /\((\d{3})\): (.*)$/s.exec(reason);
-  const detail = coded ? coded[2] : reason;
-  const status = coded ? Number(coded[1]) : 0;
-  let key: Key = "r_other";
-  if (status === 401) key = "r_signed_out";
-  else if (status === 403) key = "r_forbidden";
-  else if (/already resolved/.test(detail)) key = "r_already_settled";
-  else if (/\bfrozen\b/.test(detail)) key = "r_frozen";
-  else if (/open conflicts?\b/.test(detail)) key = "r_open_conflicts";
-  else if (/\((fields\.)?value: /.test(detail) || /^(fields\.)?value: /.test(detail)) key = "r_bad_value";
-  else if (status === 422 || status === 400) key = "r_invalid";
-  else if (status) return { text: t("r_refused", { n: status }), detail };
-  return { text: t(key), detail };
-}
+// --- reasons in the UI language: ./reasons.ts ------------------------------------------------
 
 /** A reason as a line: the translated words, the server's text folded away under them. */
 function reasonEl(reason: string | null | undefined, attrs: Attrs = {}): HTMLElement {

@@ -40,10 +40,22 @@ export interface SyncOptions {
 
 const UPLOAD_TYPE = "application/offset+octet-stream";
 
-function problem(payload: any): string {
+/** The server's refusal (a problem document or a push result) as one reason: `{code} ` first when the server
+ * gave the refusal's kind (what the app tells the user from: see reasonCode), then its English words and field
+ * errors, kept to be shown as the server's detail. */
+export function refusalText(payload: any, words = payload?.detail || payload?.title || "refused"): string {
   const errors = Object.entries(payload?.errors || {}).map(([k, v]) => `${k}: ${([] as any[]).concat(v).join(", ")}`).join("; ");
-  return `${payload?.detail || payload?.title || "refused"}` + (errors ? ` (${errors})` : "");
+  const code = typeof payload?.code === "string" && /^[a-z_.]+$/.test(payload.code) ? `{${payload.code}} ` : "";
+  return `${code}${words}` + (errors ? ` (${errors})` : "");
 }
+
+/** A reason's server code and the server's words after it ({code} as refusalText writes it), or no code. */
+export function reasonCode(detail: string): { code: string | null; words: string } {
+  const m = /^\{([a-z_.]+)\} (.*)$/s.exec(detail);
+  return m ? { code: m[1], words: m[2] } : { code: null, words: detail };
+}
+
+const problem = (payload: any) => refusalText(payload);
 
 function b64(s: string): string {
   const bytes = new TextEncoder().encode(s);
@@ -336,10 +348,8 @@ export class SyncCore {
       await this.db.outbox.update(next.seq!, { base_version: known, base_prior: false });
     }
     if (result.status === "rejected") {
-      const errors = Object.entries(result.errors || {}).map(([k, v]) => `${k}: ${([] as any[]).concat(v).join(", ")}`).join("; ");
       // Nothing was written: what the user sees still rests on the version the refused edit was made on.
-      await this.db.records.update(key, { state: "rejected", reason: result.reason + (errors ? ` (${errors})` : ""),
-                                          base: row.base_version });
+      await this.db.records.update(key, { state: "rejected", reason: refusalText(result, result.reason), base: row.base_version });
       return;
     }
     if (result.deleted) { await this.db.records.delete(key); return; }

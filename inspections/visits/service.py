@@ -150,6 +150,8 @@ def require_on_visit(actor: Principal | None, visit: Visit) -> None:
 class Frozen(Conflict):
     """The visit is submitted or cancelled: it takes no more changes (HTTP 409)."""
 
+    code = "visit.frozen"
+
 
 def require_open(visit: Visit) -> None:
     """A submitted or cancelled visit is frozen; Frozen (a Conflict) saying so."""
@@ -404,7 +406,8 @@ def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
         if n := open_conflicts(session, visit):
             raise Conflict(f"the visit has {n} open conflict{'s' if n != 1 else ''} (on it or its answers); "
                            f"settle {'them' if n != 1 else 'it'} first, then submit",
-                           {"status": [f"{n} open conflict{'s' if n != 1 else ''} to settle first"]})
+                           {"status": [f"{n} open conflict{'s' if n != 1 else ''} to settle first"]},
+                           code="visit.open_conflicts")
         visit.submitted_at = now
         # Scoring is an effect of the submission, recorded in its transaction (the outbox relays it).
         outbox.add(session, "score_visit", job_id=score_job_id(visit), visit_id=str(visit.id))
@@ -561,7 +564,7 @@ def answer_changes(checklist: templates.Checklist, stored, changes: dict) -> dic
     if changes.get("value") is not None:
         problem = value_problem(checklist, stored.item_code, changes["value"])
         if problem:
-            raise ValidationFailed("Invalid answer", {"value": [problem]})
+            raise ValidationFailed("Invalid answer", {"value": [problem]}, code="answer.invalid_value")
     return changes
 
 
@@ -572,7 +575,7 @@ def require_answer_value(session: Session, visit: Visit, item_code: str, value) 
     checklist, _ = answer_rules(session, visit)
     problem = value_problem(checklist, item_code, value)
     if problem:
-        raise ValidationFailed("Invalid answer", {"value": [problem]})
+        raise ValidationFailed("Invalid answer", {"value": [problem]}, code="answer.invalid_value")
 
 
 def delete_answer(session: Session, visit: Visit, r: Response, *, actor: Principal, expected_version: int | None = None,
@@ -600,7 +603,9 @@ def put_responses(session: Session, visit: Visit, *, answers: list[dict], actor:
     if len(set(keys)) != len(keys):
         errors["answers"] = ["an item is answered twice in one request"]
     if errors:
-        raise ValidationFailed("Invalid answers", errors)
+        # Coded as a value refusal only when every error is a value's (otherwise the items named are wrong).
+        raise ValidationFailed("Invalid answers", errors,
+                               code="answer.invalid_value" if all(k.endswith(".value") for k in errors) else None)
     out = [answer(session, visit, actor=actor, item_code=a["item_code"], section=a.get("section", ""),
                   changes=a, expected_version=a.get("version"), via=via, audit_items=False)[0] for a in answers]
     _audit(session, actor, via, "answer", visit.id, {"items": [k[0] for k in keys]})

@@ -95,7 +95,8 @@ def _malformed(m: Invalid) -> dict:
     raw = m.raw if isinstance(m.raw, dict) else {}
     text = lambda v: v if isinstance(v, str) and len(v) <= 64 else None  # noqa: E731
     return {"mutation_id": text(raw.get("mutation_id")), "status": "rejected", "id": text(raw.get("id")),
-            "reason": "invalid mutation", "errors": m.messages if isinstance(m.messages, dict) else {"_": m.messages}}
+            "reason": "invalid mutation", "errors": m.messages if isinstance(m.messages, dict) else {"_": m.messages},
+            "code": "invalid"}
 
 
 @blp.route("/conflicts")
