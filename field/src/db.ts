@@ -21,7 +21,9 @@ export interface Rec {
   state: SyncState;
   reason: string | null;
   deleted: 0 | 1;
-  conflict?: { id: string; fields: Record<string, { base: any; server: any; client: any }> } | null;
+  /** `by`: the user who made the conflict, when another user (a colleague on the visit) did: its client values
+   * are that user's, not this one's. */
+  conflict?: { id: string; fields: Record<string, { base: any; server: any; client: any }>; by?: string } | null;
 }
 
 export interface OutboxRow {

@@ -1043,11 +1043,14 @@ async function syncView(): Promise<HTMLElement> {
       rec?.state === "conflict" && rec.conflict ? null : reasonEl(u.reason)); // a conflict's card says it all
     if (rec?.conflict) { // shown until settled, also when a later edit of it was refused
       const conflict = rec.conflict;
+      // A colleague's conflict brought here (sync.reconcileConflicts): the contested value is theirs.
+      const colleague = !!conflict.by && conflict.by !== session?.user.id;
       const fieldName = (f: string) => { const k = `field_${f.replace(/^_/, "")}` as Key; try { return t(k); } catch { return f; } };
       const table = h("table", { class: "conflict", testid: "conflict" },
         h("caption", {}, u.entity === "response" ? t("conflict_item", { item: what.title }) : t("conflict_visit"),
           what.visit ? ` · ${what.visit}` : "", h("br", {}), t("conflict_title")),
-        h("tr", {}, h("th", {}, ""), h("th", {}, t("was")), h("th", {}, t("theirs")), h("th", {}, t("mine"))),
+        h("tr", {}, h("th", {}, ""), h("th", {}, t("was")), h("th", {}, t(colleague ? "on_server" : "theirs")),
+          h("th", {}, t(colleague ? "colleagues" : "mine"))),
         ...Object.entries(conflict.fields).map(([f, v]) => h("tr", {}, h("th", {}, fieldName(f)),
           h("td", {}, fieldValue(u.entity, f, what.item, v.base)), h("td", { testid: "theirs" }, fieldValue(u.entity, f, what.item, v.server)),
           h("td", { testid: "mine" }, fieldValue(u.entity, f, what.item, v.client)))));
@@ -1070,11 +1073,11 @@ async function syncView(): Promise<HTMLElement> {
         refused ? h("div", { class: "error", role: "alert", testid: "settle-error" }, t("settle_refused", { why: refused.text }),
           refused.detail ? h("details", { class: "detail" }, h("summary", {}, t("details")), h("span", { testid: "reason-detail" }, refused.detail)) : null) : null),
         h("div", { class: "row" },
-          h("button", { class: "btn", testid: "keep-theirs", onclick: settle("server") }, t("keep_theirs")),
+          h("button", { class: "btn", testid: "keep-theirs", onclick: settle("server") }, t(colleague ? "keep_server" : "keep_theirs")),
           refused ? h("button", { class: "btn", testid: "dismiss", onclick: async () => {
             await core!.acknowledge(u.entity, u.id, { conflict: true }); settleRefusals.delete(key); await renderView(); await renderHeader();
           } }, t("dismiss"))
-            : h("button", { class: "btn primary", testid: "keep-mine", onclick: settle("client") }, t("keep_mine"))));
+            : h("button", { class: "btn primary", testid: "keep-mine", onclick: settle("client") }, t(colleague ? "keep_colleagues" : "keep_mine"))));
     }
     if ((u.state === "rejected" || (u.state === "conflict" && !rec?.conflict)) && u.entity !== "photo"
         && !(rec?.conflict && settleRefusals.has(`${u.entity}:${u.id}`))) { // refused, or deleted on the server

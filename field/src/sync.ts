@@ -508,7 +508,9 @@ export class SyncCore {
         const r = await this.db.records.get(key);
         if (!r || r.conflict || r.server === null || r.state === "rejected") return;
         if ((await this.liveRows(r.entity, r.id)).length) return;
-        const conflict = { id: c.id, fields: c.fields };
+        // Made by another user (a colleague on the visit): the contested value is theirs, not this user's.
+        const by = this.opts.userId && c.created_by_id && c.created_by_id !== this.opts.userId ? c.created_by_id : null;
+        const conflict = { id: c.id, fields: c.fields, ...(by ? { by } : {}) };
         await this.db.records.update(key, { conflict, state: "conflict", reason: conflictReason(conflict) });
         changed += 1;
       });

@@ -298,3 +298,41 @@ def test_a_conflict_made_on_a_lost_phone_is_shown_on_the_next_one_to_be_settled(
     expect(p2.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("已同步")
     fresh.close()
     two.close()
+
+
+def test_a_colleagues_conflict_is_labelled_as_theirs_on_the_other_inspectors_phone(
+        session, client, world, live_server, browser, field_dist):
+    """The first inspector's answer conflicted with the second's, which stood on the server. The second
+    inspector's phone shows that conflict too (the visit cannot be submitted while it is open), but the
+    contested value is the colleague's, not theirs: labelled so, and keeping the server's settles it."""
+    from sqlalchemy import select as sa_select
+
+    from sync.models import Conflict
+    base, vid = live_server, world.visit["id"]
+    one, p1, two, p2 = _enrolment_contested(browser, base, world)
+    p1.get_by_test_id("sync-now").click()
+    wait_synced(p1)
+    expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("冲突")
+    mine = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
+    p1.get_by_test_id("unsent").click()
+    expect(mine.locator("th").nth(3)).to_have_text("我的")  # on the phone that made it: "mine"
+
+    p2.get_by_test_id("sync-now").click()
+    wait_synced(p2)
+    p2.get_by_test_id("unsent").click()
+    row = p2.locator('[data-testid="unsynced"][data-state="conflict"]')
+    expect(row).to_have_count(1)
+    expect(row.locator("th").nth(2)).to_have_text("服务器上的")
+    expect(row.locator("th").nth(3)).to_have_text("同事的")
+    expect(row.get_by_test_id("theirs")).to_have_text("650 名学生")  # this inspector's own value, on the server
+    expect(row.get_by_test_id("mine")).to_have_text("600 名学生")  # the colleague's
+    expect(row.get_by_test_id("keep-mine")).to_have_text("用同事的")
+    expect(row.get_by_test_id("keep-theirs")).to_have_text("用服务器上的")
+    row.get_by_test_id("keep-theirs").click()
+    expect(p2.locator('[data-testid="unsynced"][data-state="conflict"]')).to_have_count(0, timeout=20000)
+    session.expire_all()
+    assert session.scalar(sa_select(Conflict.status).where(Conflict.visit_id == uuid.UUID(vid))) == "resolved"
+    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
+                                                       Response.item_code == "enrolment")) == 650
+    one.close()
+    two.close()
