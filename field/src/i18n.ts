@@ -76,6 +76,7 @@ const STRINGS = {
   state_rejected: ["被拒绝", "rejected"],
   all_sent: ["全部已发送", "Everything is sent"],
   conflict_title: ["冲突：请选择保留的值", "Conflict: choose the value to keep"],
+  your_change: ["未被接受的修改（放弃前可复制）", "Your change that was not accepted (copy it before discarding)"],
   was: ["原值", "Was"],
   theirs: ["他人的", "Theirs"],
   mine: ["我的", "Mine"],

@@ -1024,6 +1024,12 @@ async function describe(entity: string, rec: Rec | undefined): Promise<{ title: 
   return { title: label ? t(label) : entity, visit: where };
 }
 
+/** The fields of a record a device changes (sync/push.py RESPONSE_FIELDS, VISIT_FIELDS). */
+const EDITABLE: Record<string, string[]> = { response: ["value", "note", "flagged"], visit: ["planned_for", "notes", "status"] };
+
+/** Equal as JSON values (a refused change's fields against the server's copy). */
+const sameValue = (a: any, b: any) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
 /** A contested field's value as the item (or the visit) reads. */
 function fieldValue(entity: string, field: string, item: Item | undefined, v: any): string {
   if (entity === "visit" && field === "status" && typeof v === "string") return t(`status_${v}` as Key);
@@ -1041,11 +1047,20 @@ async function syncView(): Promise<HTMLElement> {
       h("div", {}, h("strong", { testid: "record-title" }, what.title), " ", h("span", { class: `state ${u.state}` }, t(`state_${u.state}` as Key))),
       what.visit ? h("p", { class: "muted", testid: "record-visit" }, what.visit) : null,
       rec?.state === "conflict" && rec.conflict ? null : reasonEl(u.reason)); // a conflict's card says it all
+    const fieldName = (f: string) => { const k = `field_${f.replace(/^_/, "")}` as Key; try { return t(k); } catch { return f; } };
+    if (rec && u.state === "rejected") {
+      // What the refused change held, shown before it can be discarded (a note typed at length, a value
+      // counted on site): the user can copy it, or enter it again elsewhere (a new visit).
+      const changed = (EDITABLE[u.entity] ?? []).filter((f) => f in (rec.local ?? {}) && !sameValue(rec.local[f], rec.server?.[f]));
+      if (changed.length) li.append(h("table", { class: "conflict", testid: "your-change" },
+        h("caption", {}, t("your_change")),
+        ...changed.map((f) => h("tr", {}, h("th", {}, fieldName(f)),
+          h("td", { testid: "yours", "data-field": f }, fieldValue(u.entity, f, what.item, rec.local[f]))))));
+    }
     if (rec?.conflict) { // shown until settled, also when a later edit of it was refused
       const conflict = rec.conflict;
       // A colleague's conflict brought here (sync.reconcileConflicts): the contested value is theirs.
       const colleague = !!conflict.by && conflict.by !== session?.user.id;
-      const fieldName = (f: string) => { const k = `field_${f.replace(/^_/, "")}` as Key; try { return t(k); } catch { return f; } };
       const table = h("table", { class: "conflict", testid: "conflict" },
         h("caption", {}, u.entity === "response" ? t("conflict_item", { item: what.title }) : t("conflict_visit"),
           what.visit ? ` · ${what.visit}` : "", h("br", {}), t("conflict_title")),

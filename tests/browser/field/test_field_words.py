@@ -21,14 +21,16 @@ WORDS = {
     "zh": {"charter": "学校是否有章程", "teachers": "高于规定学历的专任教师数", "answer": "答案", "yes": "是", "no": "否",
            "unanswered": "未答", "edited": "本机已修改", "frozen": "该走访已提交或已取消，不能再修改",
            "settle": "未能解决冲突", "none": "没有（0 间）", "pe": "体育、艺术（音乐、美术）专任教师数",
-           "need_network": "登录需要网络连接", "sign_out_offline": "再次登录需要有信号"},
+           "need_network": "登录需要网络连接", "sign_out_offline": "再次登录需要有信号",
+           "your_change": "未被接受的修改"},
     "en": {"charter": "Does the school have a charter?",
            "teachers": "Full-time teachers above the required qualification",
            "answer": "Answer", "yes": "Yes", "no": "No", "unanswered": "unanswered", "edited": "edited on this phone",
            "frozen": "the visit is submitted or cancelled and cannot change", "settle": "could not be settled",
            "none": "None (0 rooms)", "pe": "Full-time PE and art",
            "need_network": "Signing in needs a network connection",
-           "sign_out_offline": "signing in again will need signal"},
+           "sign_out_offline": "signing in again will need signal",
+           "your_change": "Your change that was not accepted"},
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]{2,}")
@@ -131,6 +133,9 @@ def test_refused_settlement_says_why_and_the_card_can_be_closed(lang, way, sessi
     expect(refused.get_by_test_id("reason")).to_contain_text(w["frozen"])
     expect(refused.get_by_test_id("reason-detail")).to_contain_text("frozen")  # the server's text, folded away
     expect(refused.get_by_test_id("reason-detail")).not_to_be_visible()
+    # What the refused answer held is shown, to be copied before it is discarded.
+    expect(refused.get_by_test_id("your-change").locator("caption")).to_contain_text(w["your_change"])
+    expect(refused.locator('[data-testid="yours"][data-field="value"]')).to_contain_text("4")
     _only_ui_language(lang, refused.inner_text(), world.school_a1.name)
 
     row = page.locator('[data-testid="unsynced"][data-state="conflict"]')

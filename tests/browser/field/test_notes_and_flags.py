@@ -101,3 +101,39 @@ def test_a_reload_right_after_typing_a_note_loses_none_of_it(session, world, liv
     assert session.scalar(select(Response.note).where(Response.visit_id == uuid.UUID(vid),
                                                       Response.item_code == "enrolment")) == "巡查发现"
     ctx.close()
+
+
+def test_a_note_refused_because_the_visit_froze_is_shown_to_be_copied(session, client, world, live_server, browser,
+                                                                       field_dist):
+    """A note written with no signal while the office cancelled the visit is refused at the next sync; the
+    sync page shows its text (to be copied, or written on a new visit) before it can be discarded."""
+    from tests.factories import token_for
+    base, vid = live_server, world.visit["id"]
+    ctx, page = visit_started_offline(browser, base, world)
+    page.get_by_test_id("input-enrolment").fill("650")
+    page.get_by_test_id("input-multimedia_classrooms").click()  # leaving the field saves it
+    expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
+    ctx.set_offline(False)
+    page.get_by_test_id("sync-now").click()
+    expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("已同步",
+                                                                                                    timeout=20000)
+    ctx.set_offline(True)
+    page.get_by_test_id("note-open-enrolment").click()
+    text = "register shows 652; the head teacher will send the transfer papers"
+    page.get_by_test_id("note-enrolment").fill(text)
+    page.get_by_test_id("input-multimedia_classrooms").click()
+    expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
+    assert client.patch(f"/api/v1/visits/{vid}", json={"status": "cancelled"},
+                        headers=token_for(session, world.office_a1)).status_code == 200
+    ctx.set_offline(False)
+    page.get_by_test_id("sync-now").click()
+    wait_synced(page)
+    page.goto(f"{base}/field/#/sync")
+    refused = page.locator('[data-testid="unsynced"][data-state="rejected"]')
+    expect(refused).to_have_count(1)
+    expect(refused.locator('[data-testid="yours"][data-field="note"]')).to_have_text(text)
+    expect(refused.locator('[data-testid="yours"][data-field="value"]')).to_have_count(0)  # the value was accepted
+    session.expire_all()
+    answer = session.scalar(select(Response).where(Response.visit_id == uuid.UUID(vid), Response.item_code == "enrolment"))
+    assert (answer.value, answer.note) == (650, None)
+    ctx.close()
