@@ -146,3 +146,24 @@ def test_a_visit_page_shows_the_visits_notes_and_its_own_word_for_in_progress(cl
     facts = re.search(r'data-testid="visit-facts">(.*?)</dl>', page, re.S).group(1)
     assert re.search(r'data-testid="visit-notes">heavy rain; &lt;b&gt;head&lt;/b&gt; away<', facts)
     assert f"<dd>{in_progress}</dd>" in facts and "整改中" not in facts
+
+
+def test_an_answer_left_with_nothing_is_not_listed_as_one(client, session):
+    """An item flagged then unflagged (or a note typed then cleared) before it was answered keeps an answer
+    record with no value, note or flag: the visit page lists only what the inspector recorded."""
+    from tests.sync.helpers import mutation, push
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    vid = push(client, h, mutation("visit", "create", school_id=str(w.school_a1.id)))[0]["id"]
+    answered, flagged, emptied = push(
+        client, h, mutation("response", "create", visit_id=vid, item_code="enrolment", value=600),
+        mutation("response", "create", visit_id=vid, item_code="has_charter", flagged=True),
+        mutation("response", "create", visit_id=vid, item_code="sports_area_m2", flagged=True))
+    assert push(client, h, mutation("response", "update", id=emptied["id"], base_version=emptied["version"],
+                                    flagged=False))[0]["status"] == "applied"
+    login(client, w.office_a1.username)
+    page = client.get(f"/web/visits/{vid}?lang=en").get_data(as_text=True)
+    rows = re.search(r'data-testid="answers">(.*?)</table>', page, re.S).group(1)
+    assert rows.count("<tr") == 3  # the header, the answer and the flagged item
+    assert "Flagged by the inspector" in rows
+    assert "sports" not in rows.lower() and "运动" not in rows
