@@ -87,7 +87,7 @@ class PhotoOut(Schema):
         "EXIF facts (time, GPS, camera), flags and derivative sizes. Flags are facts with a `code`: "
         "before_start (before the business day of the visit's earliest evidence) or after_end (after its "
         "submission), each with `hours`, `taken` and `source` (exif | device); far_from_school with `km` and "
-        "`source`; reused with `visit_ids`.")})
+        "`source`; reused with `visits` (how many other visits hold the same file; never which).")})
 
 
 class RequiredItemOut(Schema):

@@ -179,10 +179,12 @@ async function syncNow() {
     lastError = e instanceof SyncUnavailable || e instanceof TransportError ? t("offline") : reasonText(String(e)).text;
     if (e instanceof SyncUnavailable && /\(\d{3}\)/.test(e.message)) lastError = reasonText(e.message).text;
   } finally {
-    syncing = false;
     if (unanswered) retryLater(); else retryMs = 0;
-    await renderHeader();
+    // The view first, then the header says the sync is over: what the user sees once the button is back
+    // is the synced view, not one that a render still under way will replace.
     if (!document.activeElement || !(document.activeElement as HTMLElement).closest?.(".item")) await renderView();
+    syncing = false;
+    await renderHeader();
   }
 }
 
@@ -304,9 +306,12 @@ function renderLogin() {
   root.replaceChildren(h("main", { id: "view" }, form));
 }
 
+let renders = 0;
+
 async function renderView() {
   const view = document.getElementById("view");
   if (!view || !core || session?.expired) return;
+  const mine = ++renders; // a render started later (a tap, a sync ending) wins over this one
   const hash = location.hash || "#/";
   const y = window.scrollY;
   let node: HTMLElement;
@@ -321,6 +326,7 @@ async function renderView() {
     node = h("div", { class: "card", testid: "view-failed" }, h("a", { href: "#/", class: "btn small" }, `← ${t("back")}`),
       h("p", { class: "error", role: "alert" }, t("view_failed")), h("p", { class: "muted" }, String((e as Error)?.message ?? e)));
   }
+  if (mine !== renders) return; // a later render replaced (or will replace) the view: never put an older one back
   view.replaceChildren(node);
   window.scrollTo(0, y);
   performance.mark(`field:view:${hash.split("/")[1] || "visits"}`); // read by bench/field_app.py

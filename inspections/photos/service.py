@@ -473,7 +473,9 @@ def earliest_declared(session: Session, visit_id) -> datetime | None:
 # Flags are facts, each with a code (server/web/words.py says them in the reader's language):
 #   {"code": "before_start" | "after_end", "taken": ISO time, "source": "exif" | "device", "hours": 13.0}
 #   {"code": "far_from_school", "km": 5.9, "source": "exif" | "device"}
-#   {"code": "reused", "visit_ids": [...]}
+#   {"code": "reused", "visits": 2}: how many other visits hold the same bytes, never which: the flag is
+#   read by everyone who may read the photo (its inspector, a device's pull), and the other visits may be
+#   outside their scope (another county's, unannounced). An office finds those in its own scope by hash.
 FLAG_CODES = ("before_start", "after_end", "far_from_school", "reused")
 
 
@@ -501,7 +503,7 @@ def integrity_flags(photo: Photo, *, exif: dict, visit: Visit | None, school: Sc
         if dist > max_distance_m:
             flags.append({"code": "far_from_school", "km": round(dist / 1000, 1), "source": where})
     if reused_on:
-        flags.append({"code": "reused", "visit_ids": list(reused_on)})
+        flags.append({"code": "reused", "visits": len(reused_on)})
     return flags
 
 

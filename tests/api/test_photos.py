@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -392,7 +393,35 @@ def test_same_file_on_two_visits_is_flagged(client, app, session, world, insp, v
     upload(client, app, insp, visit["id"], data)
     r = upload(client, app, insp, other["id"], data)
     flags = client.get(f"{API}/photos/{r.json['id']}", headers=insp).json["evidence"]["flags"]
-    assert flags == [{"code": "reused", "visit_ids": [visit["id"]]}]
+    assert flags == [{"code": "reused", "visits": 1}]
+
+
+def test_a_file_reused_from_another_county_names_no_visit_there(client, app, session, world, insp, visit):
+    """The same bytes on a visit of county B1 (out of the A1 inspector's scope, and not yet submitted): the
+    A1 inspector's photo is flagged as reused, but neither its record nor the pull names that visit."""
+    from inspections.accounts.enums import Role
+    from tests.factories import make_user
+    other_insp = token_for(session, make_user(session, Role.inspector, jurisdiction=world.school_b1.jurisdiction))
+    session.commit()
+    theirs = client.post(f"{API}/visits", json={"school_id": str(world.school_b1.id)}, headers=other_insp).json
+    client.patch(f"{API}/visits/{theirs['id']}", json={"status": "in_progress"}, headers=other_insp)
+    data = photo(334, 223)
+    upload(client, app, other_insp, theirs["id"], data)
+    r = upload(client, app, insp, visit["id"], data)
+    got = client.get(f"{API}/photos/{r.json['id']}", headers=insp)
+    assert got.json["evidence"]["flags"] == [{"code": "reused", "visits": 1}]
+    assert client.get(f"{API}/visits/{theirs['id']}", headers=insp).status_code == 404
+    pulled, cursor = [], None
+    while True:
+        page = client.get(f"{API}/sync/pull", query_string={"limit": 500, **({"cursor": cursor} if cursor else {})},
+                          headers=insp).get_data(as_text=True)
+        pulled.append(page)
+        body = json.loads(page)
+        cursor = body["cursor"]
+        if not body["has_more"]:
+            break
+    for text in (got.get_data(as_text=True), *pulled):
+        assert theirs["id"] not in text
 
 
 def test_expired_partial_uploads_are_cleaned(client, app, insp, visit, session):

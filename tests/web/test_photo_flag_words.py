@@ -11,7 +11,7 @@ from server.web import words
 FLAGS = [{"code": "before_start", "taken": "2026-05-30T17:00:00+00:00", "source": "exif", "hours": 23.0},
          {"code": "after_end", "taken": "2026-06-06T09:00:00+00:00", "source": "device", "hours": 117.0},
          {"code": "far_from_school", "km": 5.9, "source": "exif"},
-         {"code": "reused", "visit_ids": ["x"]}]
+         {"code": "reused", "visits": 1}]
 
 
 def _photo(flags):

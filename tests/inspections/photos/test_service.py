@@ -107,7 +107,7 @@ def test_flags_use_exif_first_then_device_values():
     assert photos.integrity_flags(photo, exif={"latitude": "26.700000", "longitude": "106.630000"}, **kw) == [
         {"code": "far_from_school", "km": 5.9, "source": "exif"}]
     assert photos.integrity_flags(photo, exif={}, **kw | {"reused_on": ["v-1"]}) == [
-        {"code": "reused", "visit_ids": ["v-1"]}]
+        {"code": "reused", "visits": 1}]
 
 
 def test_a_photo_taken_in_the_morning_of_a_visit_synced_at_night_is_not_flagged():
