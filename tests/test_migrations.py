@@ -119,3 +119,41 @@ def test_0018_stops_on_names_differing_only_in_case_then_refuses_new_ones(backen
         with pytest.raises(IntegrityError):
             with engine.begin() as conn:
                 conn.execute(insert, {"id": "3b7d2c3e6f5a4c1e9d8b2a1f0e9c8d7b", "name": "OFFICE-WANG"})
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0022_counts_the_visits_a_reused_photo_named(backend, base_app, tmp_path):
+    """Flags stored before 0022 named the other visits holding a photo's file: on the photo, and in the change
+    row and revision that carry it to devices. After it they say how many, and other flags stay as they were."""
+    import json
+    import uuid
+
+    from sqlalchemy import text
+    old = {"exif": {"make": "X"}, "flags": [{"code": "far_from_school", "km": 5.9, "source": "exif"},
+                                             {"code": "reused", "visit_ids": ["v-1", "v-2"]}]}
+    new = {"exif": {"make": "X"}, "flags": [{"code": "far_from_school", "km": 5.9, "source": "exif"},
+                                             {"code": "reused", "visits": 2}]}
+    clean = {"flags": [{"code": "far_from_school", "km": 1.0, "source": "device"}]}
+    pid, other = uuid.uuid4(), uuid.uuid4()
+    ids = {"p": pid.hex if backend == "sqlite" else str(pid), "o": other.hex if backend == "sqlite" else str(other)}
+    with _empty_database(backend, base_app, tmp_path) as (engine, cfg):
+        command.upgrade(cfg, "0021")
+        with engine.begin() as conn:
+            for key, ev in (("p", old), ("o", clean)):
+                conn.execute(text("INSERT INTO photos (id, sha256, size, content_type, status, received_at, evidence, "
+                                  "received_bytes, chunks, flagged) VALUES (:id, 'ab', 1, 'image/jpeg', 'processed', "
+                                  "CURRENT_TIMESTAMP, :ev, 1, '[]', true)"), {"id": ids[key], "ev": json.dumps(ev)})
+            conn.execute(text("INSERT INTO sync_changes (txn_id, entity, entity_id, op, version, data, changed_at) "
+                              "VALUES (:t, 'photo', :id, 'upsert', 2, :d, CURRENT_TIMESTAMP)"),
+                         {"t": ids["o"], "id": ids["p"], "d": json.dumps({"id": str(pid), "evidence": old})})
+            conn.execute(text("INSERT INTO sync_revisions (entity, entity_id, version, data, created_at) "
+                              "VALUES ('photo', :id, 1, :d, CURRENT_TIMESTAMP)"),
+                         {"id": ids["p"], "d": json.dumps({"id": str(pid), "evidence": old})})
+        command.upgrade(cfg, "0022")
+        with engine.begin() as conn:
+            read = lambda v: json.loads(v) if isinstance(v, str) else v  # noqa: E731
+            photos = {r[0]: read(r[1]) for r in conn.execute(text("SELECT id, evidence FROM photos"))}
+            assert sorted(photos.values(), key=json.dumps) == sorted([new, clean], key=json.dumps)
+            for table in ("sync_changes", "sync_revisions"):
+                data = read(conn.execute(text(f"SELECT data FROM {table}")).scalar_one())
+                assert data == {"id": str(pid), "evidence": new}, table
