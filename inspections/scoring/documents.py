@@ -43,6 +43,22 @@ def sniff(data: bytes, filename: str) -> str | None:
     return None
 
 
+# Each accepted type's file name extensions (the first is given to a name that has none of them).
+EXTENSIONS = {"application/pdf": (".pdf",), "image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",),
+              **{kind: (ext,) for ext, kind in (OOXML | OLE).items()}}
+
+
+def named_as(filename: str, kind: str) -> str:
+    """The name with an extension of the type the bytes are (`sniff`): "minutes.pdf" stays, "report.html" of
+    a PDF becomes "report.pdf". A download is saved under this name, so its extension never makes a
+    document of ours open as a page or a program."""
+    stem, ext = os.path.splitext(filename)
+    exts = EXTENSIONS.get(kind)
+    if not exts or ext.lower() in exts:
+        return filename
+    return (stem or "document") + exts[0]
+
+
 def clean_name(filename: str) -> str:
     """The file's own name, without folders or control characters, at most 200 characters."""
     name = re.split(r"[\\/]", filename or "")[-1]
@@ -68,6 +84,7 @@ def add(session: Session, store, county: Jurisdiction, year: int, *, filename: s
     kind = sniff(data, name)
     if kind is None:
         raise ValidationFailed("Invalid document", {"file": [f"must be a {ACCEPTED} file"]})
+    name = named_as(name, kind)[:200]
     sha = hashlib.sha256(data).hexdigest()
     key = storage_key(county.id, sha)
     if not store.exists(key):

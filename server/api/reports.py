@@ -181,9 +181,10 @@ class CountyDocumentFile(MethodView):
         if row is None:
             abort(404, message=f"No county document {document_id} here.")
         resp = Response(stream_with_context(storage().open(row.storage_key)), mimetype=row.content_type)
-        ascii_name = f"document-{row.id}{os.path.splitext(row.filename)[1][:10]}"
+        name = evidence.named_as(row.filename, row.content_type)  # also for files kept before names were fixed
+        ascii_name = f"document-{row.id}{os.path.splitext(name)[1][:10]}"
         resp.headers["Content-Disposition"] = (f"attachment; filename={ascii_name}; "
-                                               f"filename*=UTF-8''{quote(row.filename)}")
+                                               f"filename*=UTF-8''{quote(name)}")
         resp.headers["Cache-Control"] = "private, no-store"
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Content-Security-Policy"] = "sandbox"

@@ -4,6 +4,8 @@ document types."""
 from __future__ import annotations
 
 import hashlib
+import re
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -110,3 +112,29 @@ def test_who_may_attach(app, client, session, world):
     # A folder in the name is dropped.
     app.config["DOCUMENT_MAX_BYTES"] = 1 << 20
     assert upload(client, world, PDF, filename="../../etc/passwd.pdf").json["filename"] == "passwd.pdf"
+
+
+@pytest.mark.parametrize("filename,kept", [("report.html", "report.pdf"), ("setup.exe", "setup.pdf"),
+                                           ("x.svg", "x.pdf"), ("minutes.PDF", "minutes.PDF"), ("noext", "noext.pdf"),
+                                           (".pdf", ".pdf.pdf")])
+def test_a_file_is_named_as_the_type_its_bytes_are(client, session, world, filename, kept):
+    """A PDF sent as "report.html" (or an .exe, an .svg) is kept and offered for download as a PDF: the name
+    a browser saves it under never makes it open as a page or run as a program."""
+    body = PDF[:9] + b"<html><script>alert(document.domain)</script></html>" + PDF[9:]
+    r = upload(client, world, body, filename=filename)
+    assert r.status_code == 201, r.json
+    assert (r.json["filename"], r.json["content_type"]) == (kept, "application/pdf")
+    got = client.get(r.json["url"], headers=world.h_office)
+    disposition = got.headers["Content-Disposition"]
+    assert got.mimetype == "application/pdf" and disposition.startswith("attachment;")
+    assert re.search(r"filename=document-[0-9a-f-]+\.(pdf|PDF);", disposition), disposition
+    assert disposition.endswith("''" + kept), disposition
+
+
+def test_a_file_kept_before_names_were_fixed_downloads_under_its_types_extension(client, session, world):
+    r = upload(client, world, PDF)
+    row = session.get(CountyDocument, uuid.UUID(r.json["id"]))
+    row.filename = "report.html"  # as an earlier version kept it
+    session.commit()
+    disposition = client.get(r.json["url"], headers=world.h_office).headers["Content-Disposition"]
+    assert disposition.endswith("''report.pdf") and ".html" not in disposition, disposition
