@@ -41,6 +41,8 @@ NOT_OWN_PHOTOS = Says("ticket.not_own_photos", "only your own photos that have f
 EVIDENCE_BEING_CHECKED = Says("ticket.evidence_being_checked",
                               "the evidence photos are still being checked; verify the ticket once they are")
 PHOTO_TWICE = Says("ticket.photo_twice", "names the same photo more than once: {photos}")
+NO_EVIDENCE_HERE = Says("ticket.no_evidence_here", "a step to {to} takes no evidence photos; send them with the "
+                                                   "step that reports the rectification done")
 PHOTOS_ELSEWHERE = Says("ticket.photos_elsewhere", "not uploaded as evidence for this ticket, or already used by "
                                                    "an earlier step: {photos}")
 
@@ -104,6 +106,9 @@ def transition(session: Session, ticket: Ticket, *, to: TicketStatus, actor: Pri
     twice = [str(i) for i, n in Counter(photo_ids or []).items() if n > 1]
     if twice:
         errors["photo_ids"] = [PHOTO_TWICE(photos=", ".join(twice))]
+    elif photo_ids and not rule.needs_evidence:
+        # Named on a step that keeps none: refused, never dropped in silence (the sender would believe them kept).
+        errors["photo_ids"] = [NO_EVIDENCE_HERE(to=to.value)]
     if rule.needs_note and not (note and note.strip()):
         errors["note"] = [NOTE_REQUIRED()]
     if rule.needs_plan and not plan:

@@ -154,6 +154,7 @@ DOMAIN = {
     "ticket.evidence_being_checked": N_("The evidence photos are still being checked; verify the ticket once they "
                                         "have passed the checks."),
     "ticket.photo_twice": N_("The same photo is chosen more than once; choose each photo once."),
+    "ticket.no_evidence_here": N_("This step takes no photos; attach them when you report the rectification done."),
     "ticket.photos_elsewhere": N_("A photo was not uploaded for this ticket or was already used by an earlier step; "
                                   "choose it again."),
     "photos.no_ticket_here": N_("This ticket is not in your area; open it again from your ticket list."),

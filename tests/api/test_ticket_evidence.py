@@ -167,3 +167,25 @@ def test_a_photo_named_twice_is_refused_on_every_way_in_and_nothing_is_written(a
     r = client.post(url, json={"to": "awaiting_verification", "note": "已补齐", "photo_ids": [p]},
                     headers=world.h_school)
     assert r.status_code == 201, r.json
+
+
+def test_photos_named_on_a_step_that_takes_none_are_refused_not_dropped(app, client, session, world):
+    """Found by a break-it pass: photo_ids on a step that keeps no evidence (sending the ticket back, say)
+    were taken and dropped in silence, whatever they named. Refused (422 on photo_ids; a device's
+    ticket_event rejected), nothing written; the step without them goes through."""
+    from tests.sync.helpers import mutation, push
+    up = _upload(client, world.h_school, photo(800, 600), ticket_id=world.ticket["id"])
+    run_jobs(app)
+    url = f"/api/v1/tickets/{world.ticket['id']}/transitions"
+    assert client.post(url, json={"to": "awaiting_verification", "note": "已补齐", "photo_ids": [up.json["id"]]},
+                       headers=world.h_school).status_code == 201
+    back = {"to": "in_progress", "note": "体育教师仍缺一名", "photo_ids": [str(uuid.uuid4())]}
+    r = client.post(url, json=back, headers=world.h_insp)
+    assert r.status_code == 422 and "takes no evidence photos" in r.json["errors"]["photo_ids"][0], r.json
+    (res,) = push(client, world.h_insp, mutation("ticket_event", "create", ticket_id=world.ticket["id"], **back))
+    assert res["status"] == "rejected" and "fields.photo_ids" in res["errors"], res
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(TicketEvent)
+                          .where(TicketEvent.to_status == "in_progress")) == 1  # the school's own, earlier
+    r = client.post(url, json={k: v for k, v in back.items() if k != "photo_ids"}, headers=world.h_insp)
+    assert r.status_code == 201, r.json
