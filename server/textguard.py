@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 
 from flask import Request as FlaskRequest
 from flask import request
@@ -113,6 +114,8 @@ class Request(FlaskRequest):
 
     def _load_form_data(self):
         try:
+            if self.mimetype == "application/x-www-form-urlencoded":
+                _refuse_unreadable_form(self.get_data(cache=True))  # parsed below from the cached bytes
             super()._load_form_data()
         except UNREADABLE:
             _unreadable()
@@ -124,6 +127,15 @@ class Request(FlaskRequest):
                 g.unstorable_form = {"fields": list(dict.fromkeys(_clean(k) for k in bad)),
                                      "items": [(_clean(k), _clean(v)) for k, v in self.form.items(multi=True)]}
             _refuse(bad)
+
+
+def _refuse_unreadable_form(raw: bytes) -> None:
+    """A 400 for a urlencoded form whose bytes, or whose %-escapes, are not UTF-8 (`name=bad%FFname`): werkzeug
+    keeps such an escape as its literal text, which was stored as the school's name."""
+    try:
+        urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        abort(400, message="The form could not be read: its text is not UTF-8. Nothing was saved.")
 
 
 def _clean(text: str) -> str:

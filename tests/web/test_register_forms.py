@@ -528,3 +528,21 @@ def test_renaming_to_the_same_name_changes_nothing_and_an_empty_name_is_the_user
     assert client.patch(f"/api/v1/users/{user.id}", json={"display_name": "李"}, headers=bearer).status_code == 200
     r = client.patch(f"/api/v1/users/{user.id}", json={"display_name": ""}, headers=bearer)
     assert r.status_code == 200 and r.json["display_name"] == user.username
+
+
+@pytest.mark.parametrize("raw_name", [b"bad%FFname", b"bad%ED%A0%80name", b"bad\xffname"])
+def test_a_form_whose_text_is_not_utf8_is_refused_and_nothing_is_saved(client, session, world, raw_name):
+    """Found by a break-it pass: `name=bad%FFname` was stored as the school's name, its escape kept as text.
+    A form whose bytes or %-escapes are not UTF-8 is a 400 page in the reader's language; nothing is saved."""
+    from urllib.parse import urlencode
+    token = _as(client, world.office_a1)
+    fields = _school_form(world, code="WEB-8") | {"csrf_token": token}
+    body = urlencode({k: v for k, v in fields.items() if k != "name"}).encode() + b"&name=" + raw_name
+    r = client.post("/web/schools/new?lang=en", data=body, content_type="application/x-www-form-urlencoded",
+                    headers={"Accept": "text/html"})
+    assert r.status_code == 400 and r.mimetype == "text/html", (r.status_code, r.mimetype)
+    assert _count(session, School, School.code == "WEB-8") == 0
+    good = body.replace(b"&name=" + raw_name, b"&name=" + urlencode({"n": "好名字"}).encode()[2:])
+    assert client.post("/web/schools/new?lang=en", data=good, content_type="application/x-www-form-urlencoded"
+                       ).status_code == 303
+    assert _count(session, School, School.code == "WEB-8") == 1
