@@ -74,7 +74,8 @@ class PushOut(Schema):
         "description": "One per mutation, in order: status applied | merged | conflict | duplicate | rejected. A "
                        "rejected one carries `reason` (English), `errors` (field -> messages) and `code`, the "
                        "refusal's kind for a client to tell its user from: visit.frozen, visit.open_conflicts, "
-                       "visit.cannot_go_back, visit.submit_contested, answer.invalid_value, sync.deleted, "
+                       "visit.cannot_go_back, visit.submit_contested, visit.school_not_covered, answer.invalid_value, "
+                       "sync.deleted, "
                        "sync.id_used, sync.not_writable, or a family: invalid, not_found, forbidden, conflict, "
                        "refused."})
 

@@ -290,6 +290,10 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
     for v in old_visits.values():
         if p.user_id not in v.inspector_ids or v.status not in (VisitStatus.planned, VisitStatus.in_progress):
             return None
+        try:
+            visits.require_on_visit(p, v)  # still covering its school
+        except DomainError:
+            return None
     answered = {(r.visit_id, r.item_code, r.section) for r in session.scalars(
         select(Response).where(Response.visit_id.in_(old_ids)))} if old_ids else set()
     rules: dict = {}
@@ -455,8 +459,9 @@ def apply_updates(session: Session, *, user: User, principal: Principal, device_
     # read after the lock (another push to them has committed or waits).
     vt, rt, it = Visit.__table__, Response.__table__, VisitInspector.__table__
     inspectors = select(func.array_agg(it.c.inspector_id)).where(it.c.visit_id == vt.c.id).scalar_subquery()
+    school_path = select(School.jurisdiction_path).where(School.id == vt.c.school_id).scalar_subquery()
     rows = session.execute(
-        select(vt, inspectors.label("inspector_ids"))
+        select(vt, inspectors.label("inspector_ids"), school_path.label("school_path"))
         .where(or_(vt.c.id.in_(select(rt.c.visit_id).where(among(session, rt.c.id, answer_ids))),
                    among(session, vt.c.id, edited_ids)),
                visit_filter(p))

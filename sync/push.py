@@ -553,9 +553,10 @@ def _lock_visits_of(session: Session, p: Principal, mutations: list[dict], out: 
     # A batch of visit edits only (a push submitting 300 visits) needs not their answers, only whether
     # they have any (visits.prepare_submits).
     answers_too = any(m.get("entity") == "response" for m in mutations)
-    loads = [selectinload(Visit.inspector_links)]
-    if answers_too:  # what answering checks: the school's sections (the template's items: `visits.answer_rules`)
-        loads += [selectinload(Visit.responses), selectinload(Visit.school)]
+    # The school: whether an inspector still covers it (`visits.require_on_visit`), and for answers its sections.
+    loads = [selectinload(Visit.inspector_links), selectinload(Visit.school)]
+    if answers_too:  # what answering checks: the answers there (the template's items: `visits.answer_rules`)
+        loads += [selectinload(Visit.responses)]
     for visit in session.scalars(select(Visit).where(Visit.id.in_(visit_ids), visit_filter(p)).order_by(Visit.id)
                                  .with_for_update(of=Visit)
                                  .options(*loads)

@@ -132,6 +132,7 @@ const STRINGS = {
   r_conflict: ["与别处的修改冲突，请在同步状态页选择保留哪个值", "conflicts with a change made elsewhere; choose the value to keep on the sync page"],
   r_signed_out: ["登录已失效，请退出后重新登录", "the sign-in has expired; sign out and sign in again"],
   r_forbidden: ["服务器不允许您做这项修改", "the server does not allow you this change"],
+  r_not_covered: ["您已不再负责该学校，此走访由其他督学或督导办完成", "you no longer cover this school; the visit's other inspectors or the office finish it"],
   r_frozen: ["该走访已提交或已取消，不能再修改", "the visit is submitted or cancelled and cannot change"],
   r_open_conflicts: ["该走访还有未解决的冲突，请先解决再提交", "the visit has conflicts to settle before it is submitted"],
   submit_conflicts: ["还有 {n} 处冲突未解决：请先在同步页解决，再提交", "{n} conflicts on this visit are not settled: settle them on the sync page, then submit"],

@@ -24,6 +24,10 @@ describe("server refusals in the app's words", () => {
     expect(reasonText(conflicts).detail).toBe("wording changed (status: 2 to settle)");
   });
 
+  it("an inspector whose school was taken away is told so", () => {
+    expect(reasonText(refusalText({ code: "visit.school_not_covered" }, "reworded")).text).toBe(t("r_not_covered"));
+  });
+
   it("a problem document's code, behind its HTTP status, decides the words too", () => {
     const settle = `the server refused the settlement (409): ${refusalText({ code: "conflict.already_resolved", detail: "gone" })}`;
     expect(reasonText(settle)).toEqual({ text: t("r_already_settled"), detail: "gone" });

@@ -57,6 +57,17 @@ def principal_for(session: Session, user: User) -> Principal:
                      sync_epoch=user.sync_epoch or 0)
 
 
+def covers_school(p: Principal, school_id, school_path: str | None) -> bool:
+    """Whether an inspector covers a school (its jurisdiction's subtree, or an assignment): what planning
+    asks of anyone put on a visit, and what an inspector on a visit must still meet to change it. Other
+    roles: True (their scope is the filters')."""
+    if p.role != Role.inspector:
+        return True
+    if school_id in p.assigned_school_ids:
+        return True
+    return bool(p.jurisdiction_path) and bool(school_path) and school_path.startswith(p.jurisdiction_path)
+
+
 def school_filter(p: Principal):
     """SQL criterion on School for the schools a principal may see."""
     if p.role == Role.admin:

@@ -107,6 +107,8 @@ TICKET_TAKES_NO_EVIDENCE = Says("photos.ticket_takes_no_evidence", "The ticket i
 def _may_change_visit(p: Principal, visit: Visit) -> None:
     if p.role == Role.inspector and p.user_id not in visit.inspector_ids:
         raise Forbidden("Only the inspectors on this visit may add evidence to it.")
+    from inspections.visits.service import require_on_visit
+    require_on_visit(p, visit)  # and still covering its school
     if p.role not in (Role.inspector, Role.office, Role.admin):
         raise Forbidden("Schools add evidence to their tickets, not to visits.")
     if visit.status == VisitStatus.cancelled:

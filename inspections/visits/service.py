@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from inspections import clock
 from inspections.accounts.enums import Role
 from inspections.accounts.models import InspectorAssignment, User
-from inspections.accounts.scope import Principal
+from inspections.accounts.scope import Principal, covers_school
 from inspections.audit import service as audit
 from inspections.audit.models import AuditRecord
 from inspections.db import among, utcnow
@@ -142,9 +142,18 @@ OPEN = (VisitStatus.planned, VisitStatus.in_progress)
 
 
 def require_on_visit(actor: Principal | None, visit: Visit) -> None:
-    """An inspector changes only a visit it is on (offices and admins in scope change any); Forbidden."""
-    if actor is not None and actor.role == Role.inspector and actor.user_id not in visit.inspector_ids:
+    """An inspector changes only a visit it is on, and only while it still covers the visit's school (the rule
+    it was put on the visit by: an office that takes the school from it takes the school's visits too; it
+    still reads its visits); offices and admins in scope change any. Forbidden. `visit` is the ORM record,
+    or a plain row with inspector_ids, school_id and school_path."""
+    if actor is None or actor.role != Role.inspector:
+        return
+    if actor.user_id not in visit.inspector_ids:
         raise Forbidden("Only the inspectors on this visit may change it.")
+    path = visit.school_path if hasattr(visit, "school_path") else visit.school.jurisdiction_path
+    if not covers_school(actor, visit.school_id, path):
+        raise Forbidden("You no longer cover this visit's school (its office took it from you); the visit's "
+                        "other inspectors or the office finish it.", code="visit.school_not_covered")
 
 
 class Frozen(Conflict):
@@ -272,7 +281,8 @@ def edit(session: Session, visit: Visit, *, actor: Principal | None, changes: di
         if not changes["inspector_ids"] and visit.inspector_ids:
             # Nobody left on it, nobody could answer or edit it again but an office.
             errors["inspector_ids"] = ["a visit keeps at least one inspector"]
-        # An inspector put on the visit now must cover its school (those already on it may stay).
+        # An inspector put on the visit now must cover its school (those already on it stay on it, and change it
+        # only while they cover it: require_on_visit).
         added = [i for i in dict.fromkeys(changes["inspector_ids"]) if i not in set(visit.inspector_ids)]
         if added and not errors:
             [(_, new_errors)] = check_new(session, [dict(school=visit.school, inspector_ids=added, planned_for=None,
