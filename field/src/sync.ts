@@ -349,7 +349,14 @@ export class SyncCore {
     }
     if (result.status === "rejected") {
       // Nothing was written: what the user sees still rests on the version the refused edit was made on.
-      await this.db.records.update(key, { state: "rejected", reason: refusalText(result, result.reason), base: row.base_version });
+      const rec = await this.db.records.get(key);
+      // A move along the visit's lifecycle that was refused (a submit over open conflicts, or onto a visit
+      // cancelled meanwhile) did not happen: the visit is shown as the server holds it, with the refusal's
+      // reason, and can be moved again (submitted once its conflicts are settled).
+      const moved = entity === "visit" && row.fields && "status" in row.fields && rec?.server
+        ? { local: { ...rec.local, status: rec.server.status } } : {};
+      await this.db.records.update(key, { state: "rejected", reason: refusalText(result, result.reason), base: row.base_version,
+                                          ...moved });
       return;
     }
     if (result.deleted) { await this.db.records.delete(key); return; }

@@ -1,0 +1,85 @@
+"""In real Chromium: a visit submitted with no signal whose submission the server refuses (an answer changed
+meanwhile on another device, so a conflict is open) is shown as the server holds it, in progress, with why,
+and can be submitted again once the conflict is settled. Found by a break-it pass: the phone kept showing it
+"submitted · rejected", frozen, with no way to submit it again but discarding the change."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from inspections.visits.models import Response, Visit
+from tests.browser.field.helpers import one_inspector_visit_today, visit_started_offline, wait_synced
+from tests.browser.field.test_offline_visit import NUMBERS, YES
+from tests.factories import token_for
+from tests.sync.helpers import mutation, push
+
+
+@pytest.fixture
+def world(session, client):
+    return one_inspector_visit_today(session, client)
+
+
+def _state(page, code):
+    return page.locator(f'[data-testid="item-{code}"] [data-testid="answer-state"]')
+
+
+def test_a_refused_submit_leaves_the_visit_open_to_be_submitted_again(session, client, world, live_server, browser,
+                                                                      field_dist):
+    base, vid = live_server, world.visit["id"]
+    ctx, page = visit_started_offline(browser, base, world)
+    page.on("dialog", lambda d: d.accept())
+    for code, value in NUMBERS.items():
+        page.get_by_test_id(f"input-{code}").fill(value)
+    for code in YES:
+        page.locator(f'[data-testid="item-{code}"] input[value="true"]').check()
+    page.locator('[data-testid="item-combined_school"] input[value="false"]').check()
+    page.locator('[data-testid="item-moral_education_rating"] input[value="good"]').check()
+    ctx.set_offline(False)
+    page.get_by_test_id("sync-now").click()
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
+    wait_synced(page)
+
+    # No signal again: the enrolment recounted (610), the visit submitted on the phone.
+    ctx.set_offline(True)
+    page.get_by_test_id("input-enrolment").fill("610")
+    page.get_by_test_id("input-multimedia_classrooms").click()
+    expect(_state(page, "enrolment")).to_have_text("待发送")
+    page.get_by_test_id("submit-visit").click()
+    expect(page.locator(".visit-page")).to_have_attribute("data-status", "submitted")
+    # Meanwhile the inspector's tablet set it to 620.
+    session.expire_all()
+    answer = session.scalar(select(Response).where(Response.visit_id == uuid.UUID(vid), Response.item_code == "enrolment"))
+    h = token_for(session, world.inspector_a1)
+    (b,) = push(client, h, mutation("response", "update", id=answer.id, base_version=answer.version, value=620),
+                device_id="tablet")
+    assert b["status"] == "applied", b
+
+    ctx.set_offline(False)
+    page.get_by_test_id("sync-now").click()
+    wait_synced(page)
+    page.reload()
+    page.wait_for_selector('[data-testid="section-school"]')
+    session.expire_all()
+    assert session.get(Visit, uuid.UUID(vid)).status.value == "in_progress"  # the server refused the submit
+    # The phone agrees: open, the refusal said, the conflict shown; not a frozen "submitted".
+    expect(page.locator(".visit-page")).to_have_attribute("data-status", "in_progress")
+    expect(_state(page, "enrolment")).to_have_text("冲突")
+    expect(page.get_by_test_id("input-enrolment")).to_be_enabled()
+
+    page.get_by_test_id("unsent").click()
+    row = page.locator('[data-testid="unsynced"][data-entity="response"][data-state="conflict"]')
+    row.get_by_test_id("keep-mine").click()
+    expect(row).to_have_count(0, timeout=20000)
+    page.goto(f"{base}/field/#/visit/{vid}")
+    page.wait_for_selector('[data-testid="section-school"]')
+    page.get_by_test_id("submit-visit").click()
+    page.get_by_test_id("sync-now").click()
+    wait_synced(page)
+    session.expire_all()
+    visit = session.get(Visit, uuid.UUID(vid))
+    assert visit.status.value == "submitted"
+    assert {r.item_code: r.value for r in visit.responses}["enrolment"] == 610
+    ctx.close()
