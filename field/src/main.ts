@@ -792,7 +792,8 @@ async function visitView(visitId: string): Promise<HTMLElement> {
     const id = `f-${section || "s"}-${item.code}`;
     const err = h("p", { class: "error", id: `${id}-err`, "aria-live": "polite" });
     const value = valueOf(item.code, section);
-    let draft = draftText(drafts.get(draftKey(visitId, section, item.code)));
+    // A submitted or cancelled visit shows what the server recorded, never text typed and left unsaved.
+    let draft = frozen ? undefined : draftText(drafts.get(draftKey(visitId, section, item.code)));
     const check = (v: any) => {
       // What the server refuses on the wire (text too long, a NUL, too many numbers) is refused here too.
       const msg = v === null ? null : wireProblem(v, getLang()) ?? factProblem(item, level, item.code, v, getLang());
@@ -954,6 +955,16 @@ async function visitView(visitId: string): Promise<HTMLElement> {
             missing.push((sections.length > 1 ? `${t(`section_${section}` as Key)}: ` : "") + question(item, code));
           }
         if (missing.length) { submitErr.textContent = t("submit_blocked", { n: missing.join(getLang() === "zh" ? "；" : "; ") }); return; }
+        // Text typed that is no valid answer ("4O") stays a draft, and the answer saved before it would be
+        // submitted (and frozen) in its place: the inspector corrects or clears it first.
+        const invalid: string[] = [];
+        for (const d of await db!.meta.where("key").startsWith(`draft:${visitId}:`).toArray()) {
+          const v = d.value as { ok?: boolean; item_code?: string; section?: string } | undefined;
+          if (!v || v.ok !== false || !v.item_code) continue;
+          const item = defn.items.find((i) => i.code === v.item_code);
+          invalid.push((sections.length > 1 && v.section ? `${t(`section_${v.section}` as Key)}: ` : "") + question(item, v.item_code));
+        }
+        if (invalid.length) { submitErr.textContent = t("submit_invalid", { n: invalid.join(getLang() === "zh" ? "；" : "; ") }); return; }
         // The server submits a visit whatever photos it lacks (its evidence is then recorded incomplete):
         // the inspector is told which items still need one before deciding.
         const noPhoto = lackingPhoto().map((i) => question(i));

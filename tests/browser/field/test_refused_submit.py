@@ -76,10 +76,56 @@ def test_a_refused_submit_leaves_the_visit_open_to_be_submitted_again(session, c
     page.goto(f"{base}/field/#/visit/{vid}")
     page.wait_for_selector('[data-testid="section-school"]')
     page.get_by_test_id("submit-visit").click()
+    expect(page.locator(".visit-page")).to_have_attribute("data-status", "submitted")
+    wait_synced(page)
+    page.get_by_test_id("sync-now").click()
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
+    wait_synced(page)
+    session.expire_all()
+    visit = session.get(Visit, uuid.UUID(vid))
+    assert visit.status.value == "submitted"
+    assert {r.item_code: r.value for r in visit.responses}["enrolment"] == 610
+    ctx.close()
+
+
+def test_text_that_is_no_answer_holds_the_submit_back_and_a_submitted_visit_shows_what_was_recorded(
+        session, client, world, live_server, browser, field_dist):
+    """Found by a break-it pass: with "4O" typed over a saved 40 (the field saying "enter a number"), Submit
+    went through, the server froze 40, and the submitted visit still showed "4O". Such text now holds the
+    submit back, naming the item; corrected, the visit is submitted, and shows what the server recorded."""
+    base, vid = live_server, world.visit["id"]
+    ctx, page = visit_started_offline(browser, base, world)
+    page.on("dialog", lambda d: d.accept())
+    for code, value in NUMBERS.items():
+        page.get_by_test_id(f"input-{code}").fill(value)
+    for code in YES:
+        page.locator(f'[data-testid="item-{code}"] input[value="true"]').check()
+    page.locator('[data-testid="item-combined_school"] input[value="false"]').check()
+    page.locator('[data-testid="item-moral_education_rating"] input[value="good"]').check()
+    page.get_by_test_id("input-enrolment").fill("6O0")  # a letter O typed for a zero
+    page.get_by_test_id("input-multimedia_classrooms").click()
+    page.get_by_test_id("submit-visit").click()
+    expect(page.get_by_test_id("submit-error")).to_contain_text("不是有效答案")
+    expect(page.get_by_test_id("submit-error")).to_contain_text("在校学生数")
+    expect(page.locator(".visit-page")).to_have_attribute("data-status", "in_progress")
+    page.reload()  # the half-typed text is still there, and still holds the submit back
+    page.wait_for_selector('[data-testid="section-school"]')
+    expect(page.get_by_test_id("input-enrolment")).to_have_value("6O0")
+    page.get_by_test_id("submit-visit").click()
+    expect(page.get_by_test_id("submit-error")).to_contain_text("不是有效答案")
+
+    page.get_by_test_id("input-enrolment").fill("610")
+    page.get_by_test_id("input-multimedia_classrooms").click()
+    page.get_by_test_id("submit-visit").click()
+    expect(page.locator(".visit-page")).to_have_attribute("data-status", "submitted")
+    ctx.set_offline(False)
     page.get_by_test_id("sync-now").click()
     wait_synced(page)
     session.expire_all()
     visit = session.get(Visit, uuid.UUID(vid))
     assert visit.status.value == "submitted"
     assert {r.item_code: r.value for r in visit.responses}["enrolment"] == 610
+    page.reload()
+    page.wait_for_selector('[data-testid="section-school"]')
+    expect(page.get_by_test_id("input-enrolment")).to_have_value("610")
     ctx.close()
