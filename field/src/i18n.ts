@@ -53,6 +53,7 @@ const STRINGS = {
   submit_confirm_photos: ["以下需拍照的项目还没有照片：{n}。提交后答案不可再改，走访的照片证据将记为不全。仍要提交？",
     "These items need a photo and have none: {n}. Answers cannot change after submission, and the visit's photo evidence will be recorded as incomplete. Submit anyway?"],
   submit_blocked: ["还有必填项未答：{n}", "Required items unanswered: {n}"],
+  inspectors_only: ["本应用供督学现场检查使用；学校和督导办请使用网页端（/web）", "This app is for inspectors on site visits; schools and offices use the web pages (/web)"],
   submit_invalid: ["以下项目填写的内容不是有效答案：{n}。请更正或清空后再提交", "These items hold text that is not a valid answer: {n}. Correct or clear them, then submit"],
   submitted_wait: ["已提交，等待同步", "Submitted; waiting to sync"],
   verdict: ["现场结论", "On-site verdict"],

@@ -123,6 +123,12 @@ async function signIn(username: string, password: string): Promise<string | null
     if (resp.status === 429) return t("too_many_tries");
     return t("r_refused", { n: resp.status }); // the server's English text is no message for the inspector
   }
+  if (body.user?.role !== "inspector") {
+    // The app is the inspectors' checklist: anything a school or an office filled in it would be refused at
+    // the next sync. The token just issued is given back; the web pages are theirs.
+    fetch("/api/v1/auth/token", { method: "DELETE", headers: { Authorization: `Bearer ${body.access_token}` } }).catch(() => undefined);
+    return t("inspectors_only");
+  }
   session = { token: body.access_token, user: body.user, device_id };
   localStorage.setItem("field.session", JSON.stringify(session));
   db?.close(); // the database of the session that expired (the same one again for the same user)

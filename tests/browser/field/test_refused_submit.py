@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from inspections.visits.models import Response, Visit
 from tests.browser.field.helpers import one_inspector_visit_today, visit_started_offline, wait_synced
@@ -128,4 +128,35 @@ def test_text_that_is_no_answer_holds_the_submit_back_and_a_submitted_visit_show
     page.reload()
     page.wait_for_selector('[data-testid="section-school"]')
     expect(page.get_by_test_id("input-enrolment")).to_have_value("610")
+    ctx.close()
+
+
+@pytest.mark.parametrize("who", ["school_user_a1", "office_a1"])
+def test_only_inspectors_sign_in_to_the_field_app(session, world, live_server, browser, field_dist, who):
+    """Found by a break-it pass: a school's or an office's account signed in, started visits and filled
+    checklists, all refused at the next sync. They are told at sign-in that the app is the inspectors', and
+    the token issued is given back."""
+    from inspections.accounts.models import ApiToken
+    user = getattr(world, who)
+
+    def live():
+        session.expire_all()
+        return session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id,
+                                                                               ApiToken.revoked_at.is_(None)))
+    before = live()  # the world's own tokens
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(f"{live_server}/field/")
+    page.fill("#username", user.username)
+    page.fill("#password", "password-123")
+    page.get_by_test_id("sign-in").click()
+    expect(page.get_by_test_id("login-error")).to_contain_text("供督学现场检查使用")
+    expect(page.get_by_test_id("sync-now")).to_have_count(0)
+    assert page.evaluate("() => localStorage.getItem('field.session')") is None
+    for _ in range(50):
+        if live() == before:
+            break
+        page.wait_for_timeout(100)
+    assert live() == before
+    assert session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id)) == before + 1
     ctx.close()
