@@ -17,6 +17,7 @@ const STRINGS = {
   signin_again: ["登录已失效（已过期或在别处被撤销），请重新输入密码。未发送的记录仍保留在本机，登录后继续发送。",
     "Your sign-in is no longer valid (it expired or was revoked elsewhere). Enter your password again: the unsent records stay on this phone and are sent once you are signed in."],
   unsent: ["未发送", "Unsent"],
+  attention: ["需处理", "To check"],
   sync_now: ["立即同步", "Sync now"],
   syncing: ["同步中…", "Syncing…"],
   offline: ["离线", "Offline"],

@@ -252,20 +252,25 @@ async function renderHeader() {
   const bar = document.getElementById("bar");
   if (!bar || !core || !db || session?.expired) return;
   const n = await core.unsentCount();
+  // Refused or conflicting records are sent, but not done: their own count, so "0 unsent" never reads as all well.
+  const attention = await db.records.where("state").anyOf("rejected", "conflict").count()
+    + await db.photos.where("state").equals("rejected").count();
   const pulled = (await db.meta.get("pulled_at"))?.value;
   const count = bar.querySelector('[data-testid="unsent-count"]');
   const online = navigator.onLine && reachable !== false;
-  const shown = `${n}|${online}|${syncing}|${getLang()}`;
+  const shown = `${n}|${attention}|${online}|${syncing}|${getLang()}`;
   if (count && bar.dataset.shown === shown) return; // nothing changed: leave the header's DOM alone
   bar.dataset.shown = shown;
-  bar.replaceChildren(
+  bar.replaceChildren(...[
     h("a", { href: "#/", class: "title" }, t("app")),
     h("a", { href: "#/sync", class: `badge ${n ? "warn" : "ok"}`, testid: "unsent", "aria-label": `${t("unsent")}: ${n}` },
       `${t("unsent")} `, h("b", { testid: "unsent-count" }, String(n))),
+    attention ? h("a", { href: "#/sync", class: "badge warn", testid: "attention", "aria-label": `${t("attention")}: ${attention}` },
+      `${t("attention")} `, h("b", { testid: "attention-count" }, String(attention))) : null,
     h("span", { class: `net ${online ? "on" : "off"}`, testid: "net" }, online ? t("online") : t("offline")),
     h("button", { class: "btn small", testid: "sync-now", onclick: () => void syncNow(), disabled: syncing },
       syncing ? t("syncing") : t("sync_now")),
-  );
+  ].filter((el): el is HTMLElement => el !== null));
   const info = document.getElementById("syncinfo");
   if (info) info.textContent = `${t("last_sync")}: ${pulled ? new Date(pulled).toLocaleString() : t("never")}${lastError ? ` · ${lastError}` : ""}`;
 }
