@@ -456,6 +456,17 @@ def _was_deleted(session, entity: str, entity_id) -> bool:
                                                       ChangeLog.op == "delete").limit(1)) is not None
 
 
+def _deleted_in_scope(ctx: _Ctx, visit_id) -> bool:
+    """Whether a visit of a school in the caller's scope was deleted under this id (one elsewhere is "not in
+    your scope", as a visit there that exists: no id outside the scope is told apart)."""
+    if not isinstance(visit_id, uuid.UUID):
+        return False
+    school_id = ctx.session.scalar(select(ChangeLog.school_id).where(
+        ChangeLog.entity == "visit", ChangeLog.entity_id == visit_id, ChangeLog.op == "delete").limit(1))
+    return school_id is not None and ctx.session.scalar(
+        select(School.id).where(School.id == school_id, school_filter(ctx.p))) is not None
+
+
 def _missing(ctx: _Ctx, entity: str):
     if _was_deleted(ctx.session, entity, ctx.id):
         raise Rejected(f"this {entity} was deleted on the server; your copy is kept on the device", code="sync.deleted")
@@ -711,6 +722,9 @@ def _visit_for_answers(ctx: _Ctx, visit_id, field_name: str | None) -> Visit:
     _frozen_answer), after the same role and membership checks."""
     visit = _lock_visit(ctx, visit_id)
     if visit is None:
+        if field_name and _deleted_in_scope(ctx, _uuid(visit_id)):
+            raise Rejected("the visit was deleted on the server; your answers are kept on the device",
+                           {f"fields.{field_name}": ["is a visit deleted on the server"]}, code="sync.deleted")
         if field_name:
             raise Rejected("the visit is not in your scope", {f"fields.{field_name}": ["is not a visit in your scope"]},
                            code="not_found")

@@ -1044,7 +1044,14 @@ async function describe(entity: string, rec: Rec | undefined): Promise<{ title: 
   const where = visit ? t("visit_of", { school: school?.name ?? "", date: visit.planned_for ?? "" }) : "";
   if (entity === "response") {
     const version = visit ? await core!.get("template_version", visit.template_version_id) : null;
-    const item: Item | undefined = (version?.definition as Definition | undefined)?.items.find((i) => i.code === local.item_code);
+    let item: Item | undefined = (version?.definition as Definition | undefined)?.items.find((i) => i.code === local.item_code);
+    if (!item && local.item_code) {
+      // Its visit is gone from this phone (deleted on the server meanwhile): any checklist here names the item.
+      for (const v of await core!.all("template_version")) {
+        item = (v.definition as Definition | undefined)?.items.find((i) => i.code === local.item_code);
+        if (item) break;
+      }
+    }
     const section = local.section ? `${t(`section_${local.section}` as Key)}: ` : "";
     return { title: section + question(item, local.item_code ?? ""), visit: where, item };
   }

@@ -83,3 +83,25 @@ def test_settling_a_settled_conflict_is_coded(client, session):
     assert client.post(RESOLVE, json={"conflict_id": cid, "take": "server"}, headers=h).status_code == 200
     again = client.post(RESOLVE, json={"conflict_id": cid, "take": "client"}, headers=h)
     assert again.status_code == 409 and again.get_json()["code"] == "conflict.already_resolved", again.get_json()
+
+
+def test_an_answer_to_a_visit_deleted_meanwhile_says_so_and_to_no_one_else(client, session):
+    """Found by a break-it pass: a phone's answers to a visit its inspector's other device deleted were refused
+    as "the visit is not in your scope". They are refused as deleted (sync.deleted), kept on the device; an
+    inspector to whom the visit was never in scope still reads "not in your scope", as for any visit there."""
+    from inspections.accounts.enums import Role
+    from tests.factories import make_user
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    stranger = token_for(session, make_user(session, Role.inspector, jurisdiction=w.school_b1.jurisdiction))
+    (v,) = push(client, h, mutation("visit", "create", school_id=str(w.school_a1.id)), device_id="tablet")
+    (d,) = push(client, h, mutation("visit", "delete", id=v["id"], base_version=v["version"]), device_id="tablet")
+    assert d["status"] == "applied", d
+    (mine,) = push(client, h, mutation("response", "create", visit_id=v["id"], item_code="enrolment", value=600),
+                   device_id="phone")
+    assert (mine["status"], mine["code"]) == ("rejected", "sync.deleted"), mine
+    (theirs,) = push(client, stranger, mutation("response", "create", visit_id=v["id"], item_code="enrolment",
+                                                value=600), device_id="x")
+    (never,) = push(client, stranger, mutation("response", "create", visit_id=str(uuid.uuid4()), item_code="enrolment",
+                                               value=600), device_id="x")
+    assert (theirs["code"], theirs["reason"]) == (never["code"], never["reason"]) == ("not_found", "the visit is not in your scope")
