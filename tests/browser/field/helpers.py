@@ -86,3 +86,15 @@ def visit_started_offline(browser, base, world):
     ctx.set_offline(True)
     page.locator(f'[data-visit="{world.visit["id"]}"] [data-testid="start-visit"]').click()
     return ctx, page
+
+
+def fill_checklist(page):
+    """Answer every item of a primary school's checklist on the open visit page (the answers of
+    test_offline_visit: R3 missed, everything else met)."""
+    from tests.browser.field.test_offline_visit import NUMBERS, YES
+    for code, value in NUMBERS.items():
+        page.get_by_test_id(f"input-{code}").fill(value)
+    for code in YES:
+        page.locator(f'[data-testid="item-{code}"] input[value="true"]').check()
+    page.locator('[data-testid="item-combined_school"] input[value="false"]').check()
+    page.locator('[data-testid="item-moral_education_rating"] input[value="good"]').check()

@@ -11,8 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from inspections.visits.models import Visit
-from tests.browser.field.helpers import PHONE, one_inspector_visit_today, sign_in
-from tests.browser.field.test_offline_visit import NUMBERS, YES
+from tests.browser.field.helpers import PHONE, fill_checklist, one_inspector_visit_today, sign_in
 from tests.factories import run_jobs, token_for
 from tests.inspections.photos.images import photo
 
@@ -63,12 +62,7 @@ def test_photos_sent_from_another_phone_count_and_submit_names_what_lacks_one(ap
     expect(page.locator(f'[data-testid="item-sports_area_m2"] [data-photo="{good}"]')).to_have_text("📷 已处理")
     expect(page.locator(f'[data-testid="item-has_charter"] [data-photo="{bad}"]')).to_have_attribute("data-state", "rejected")
 
-    for code, value in NUMBERS.items():
-        page.get_by_test_id(f"input-{code}").fill(value)
-    for code in YES:
-        page.locator(f'[data-testid="item-{code}"] input[value="true"]').check()
-    page.locator('[data-testid="item-combined_school"] input[value="false"]').check()
-    page.locator('[data-testid="item-moral_education_rating"] input[value="good"]').check()
+    fill_checklist(page)
     expect(page.get_by_test_id("progress")).to_have_text("已答 21/22 · 缺 4 张照片")
 
     # Before submitting, the inspector is told which items still lack a photo; declining keeps the visit open.

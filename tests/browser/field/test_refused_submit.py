@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from inspections.visits.models import Response, Visit
-from tests.browser.field.helpers import one_inspector_visit_today, visit_started_offline, wait_synced
-from tests.browser.field.test_offline_visit import NUMBERS, YES
+from tests.browser.field.helpers import (fill_checklist, one_inspector_visit_today, visit_started_offline,
+                                        wait_synced)
 from tests.factories import token_for
 from tests.sync.helpers import mutation, push
 
@@ -31,12 +31,7 @@ def test_a_refused_submit_leaves_the_visit_open_to_be_submitted_again(session, c
     base, vid = live_server, world.visit["id"]
     ctx, page = visit_started_offline(browser, base, world)
     page.on("dialog", lambda d: d.accept())
-    for code, value in NUMBERS.items():
-        page.get_by_test_id(f"input-{code}").fill(value)
-    for code in YES:
-        page.locator(f'[data-testid="item-{code}"] input[value="true"]').check()
-    page.locator('[data-testid="item-combined_school"] input[value="false"]').check()
-    page.locator('[data-testid="item-moral_education_rating"] input[value="good"]').check()
+    fill_checklist(page)
     ctx.set_offline(False)
     page.get_by_test_id("sync-now").click()
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
@@ -96,12 +91,7 @@ def test_text_that_is_no_answer_holds_the_submit_back_and_a_submitted_visit_show
     base, vid = live_server, world.visit["id"]
     ctx, page = visit_started_offline(browser, base, world)
     page.on("dialog", lambda d: d.accept())
-    for code, value in NUMBERS.items():
-        page.get_by_test_id(f"input-{code}").fill(value)
-    for code in YES:
-        page.locator(f'[data-testid="item-{code}"] input[value="true"]').check()
-    page.locator('[data-testid="item-combined_school"] input[value="false"]').check()
-    page.locator('[data-testid="item-moral_education_rating"] input[value="good"]').check()
+    fill_checklist(page)
     page.get_by_test_id("input-enrolment").fill("6O0")  # a letter O typed for a zero
     page.get_by_test_id("input-multimedia_classrooms").click()
     page.get_by_test_id("submit-visit").click()
