@@ -456,19 +456,19 @@ def _was_deleted(session, entity: str, entity_id) -> bool:
                                                       ChangeLog.op == "delete").limit(1)) is not None
 
 
-def _deleted_in_scope(ctx: _Ctx, visit_id) -> bool:
-    """Whether a visit of a school in the caller's scope was deleted under this id (one elsewhere is "not in
-    your scope", as a visit there that exists: no id outside the scope is told apart)."""
-    if not isinstance(visit_id, uuid.UUID):
+def _deleted_in_scope(ctx: _Ctx, record_id, entity: str = "visit") -> bool:
+    """Whether a record of a school in the caller's scope was deleted under this id (one elsewhere is "not
+    found", as one there that exists: no id outside the scope is told apart)."""
+    if not isinstance(record_id, uuid.UUID):
         return False
     school_id = ctx.session.scalar(select(ChangeLog.school_id).where(
-        ChangeLog.entity == "visit", ChangeLog.entity_id == visit_id, ChangeLog.op == "delete").limit(1))
+        ChangeLog.entity == entity, ChangeLog.entity_id == record_id, ChangeLog.op == "delete").limit(1))
     return school_id is not None and ctx.session.scalar(
         select(School.id).where(School.id == school_id, school_filter(ctx.p))) is not None
 
 
 def _missing(ctx: _Ctx, entity: str):
-    if _was_deleted(ctx.session, entity, ctx.id):
+    if _deleted_in_scope(ctx, _uuid(ctx.id), entity):
         raise Rejected(f"this {entity} was deleted on the server; your copy is kept on the device", code="sync.deleted")
     raise Rejected(f"no {entity} {ctx.id} here", {"id": ["not found"]}, code="not_found")
 

@@ -272,7 +272,7 @@ async function renderHeader() {
       syncing ? t("syncing") : t("sync_now")),
   ].filter((el): el is HTMLElement => el !== null));
   const info = document.getElementById("syncinfo");
-  if (info) info.textContent = `${t("last_sync")}: ${pulled ? new Date(pulled).toLocaleString() : t("never")}${lastError ? ` · ${lastError}` : ""}`;
+  if (info) info.textContent = `${t("last_sync")}: ${pulled ? new Date(pulled).toLocaleString(getLang() === "zh" ? "zh-CN" : "en-GB") : t("never")}${lastError ? ` · ${lastError}` : ""}`;
 }
 
 // --- views -------------------------------------------------------------------------------------

@@ -112,7 +112,7 @@ def _may_change_visit(p: Principal, visit: Visit) -> None:
     if p.role not in (Role.inspector, Role.office, Role.admin):
         raise Forbidden("Schools add evidence to their tickets, not to visits.")
     if visit.status == VisitStatus.cancelled:
-        raise Conflict("The visit is cancelled; it takes no more evidence.")
+        raise Conflict("The visit is cancelled; it takes no more evidence.", code="visit.frozen")
 
 
 def resolve_target(session: Session, p: Principal, *, response_id=None, visit_id=None, item_code=None,
@@ -186,6 +186,17 @@ def get_upload(session: Session, p: Principal, photo_id) -> Photo:
     if photo is None or photo.uploaded_by_id != p.user_id:
         raise NotFound(f"No upload {photo_id} here.")
     return photo
+
+
+def require_still_accepted(session: Session, p: Principal, photo: Photo) -> None:
+    """Bytes and the finalize of an upload still under way meet the rules its declaration met: its visit takes
+    evidence from the caller now (on it, still covering its school, not cancelled: `_may_change_visit`).
+    An upload declared before the visit was cancelled, or its school taken from the inspector, ends there."""
+    if photo.status != PhotoStatus.uploading or photo.visit_id is None:
+        return
+    visit = session.get(Visit, photo.visit_id)
+    if visit is not None:
+        _may_change_visit(p, visit)
 
 
 # --- the upload protocol ------------------------------------------------------------------------

@@ -232,7 +232,7 @@ def _audit(session: Session, actor: Principal | None, via: str, verb: str, entit
 def _move(session: Session, visit: Visit, to: VisitStatus) -> None:
     path = status_path(visit.status, to)
     if path is None:
-        raise Conflict(f"a {visit.status.value} visit cannot become {to.value}")
+        raise Conflict(f"a {visit.status.value} visit cannot become {to.value}", code="visit.cannot_become")
     for step in path:
         transition(session, visit, step)
 
@@ -406,7 +406,7 @@ def transition(session: Session, visit: Visit, to: VisitStatus) -> Visit:
     """Move a visit one step along VISIT_TRANSITIONS, or raise Conflict saying why not. Submitting
     records its scoring in the outbox, in this transaction (relayed to RQ after commit)."""
     if to not in VISIT_TRANSITIONS[visit.status]:
-        raise Conflict(f"a {visit.status.value} visit cannot become {to.value}")
+        raise Conflict(f"a {visit.status.value} visit cannot become {to.value}", code="visit.cannot_become")
     now = utcnow()
     if to == VisitStatus.in_progress:
         visit.started_at = visit.started_at or now

@@ -211,6 +211,7 @@ class UploadById(MethodView):
         """Send the next chunk (raw bytes) at Upload-Offset; safe to retry after a dropped connection."""
         db, p = session(), current_principal()
         photo = photos.get_upload(db, p, upload_id)
+        photos.require_still_accepted(db, p, photo)
         raw = request.headers.get("Upload-Offset", "")
         if not (raw.isascii() and raw.isdigit()):  # isdigit alone takes "²", which int() refuses
             abort(422, errors={"headers.Upload-Offset": ["required: a non-negative integer"]})
@@ -340,7 +341,9 @@ class UploadFinalize(MethodView):
     def post(self, upload_id):
         """Check size and sha256, store the original by its hash (once), queue processing."""
         db, p = session(), current_principal()
-        return _finalize(db, p, photos.get_upload(db, p, upload_id))
+        photo = photos.get_upload(db, p, upload_id)
+        photos.require_still_accepted(db, p, photo)
+        return _finalize(db, p, photo)
 
 
 def _finalize(db, p, photo: Photo, whole: tuple[bytes | StagedBlob, str] | None = None,

@@ -81,7 +81,7 @@ def test_a_problem_echoing_an_unpaired_surrogate_is_still_json():
     from server.errors import problem
     r = problem(422, "bad", errors={"facts.\ud800": ["unknown"]})
     assert json.loads(r.get_data()) == {"type": "about:blank", "title": "Validation failed", "status": 422,
-                                        "detail": "bad", "errors": {"facts.\ud800": ["unknown"]}}
+                                        "detail": "bad", "errors": {"facts.\ud800": ["unknown"]}, "code": "invalid"}
 
 
 def test_dashboard_dates_and_cursors_outside_the_calendar_are_400(client, world):

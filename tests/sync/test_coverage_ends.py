@@ -76,3 +76,31 @@ def test_given_the_school_back_the_inspector_writes_again(client, session, world
     (res,) = push(client, w.h, mutation("response", "update", id=a["id"], base_version=a["version"], value=610),
                   device_id="P")
     assert res["status"] == "applied", res
+
+
+def test_an_upload_declared_before_the_school_was_taken_away_is_not_finished(client, app, session):
+    """Found by a break-it pass: the declaration was refused once coverage ended, but an upload declared before
+    still took its bytes and was finalized onto the visit. Its chunks and finalize meet the same rule."""
+    w = make_world(session)
+    h, h_office = token_for(session, w.inspector_assigned), token_for(session, w.office_a)
+    vid = push(client, h, mutation("visit", "create", school_id=str(w.school_a2.id)), device_id="P")[0]["id"]
+    data = photo(320, 240)
+    r = client.post("/api/v1/photos/uploads", headers=h, json={
+        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "content_type": "image/jpeg",
+        "visit_id": vid, "item_code": "sports_area_m2"})
+    assert r.status_code == 201, r.get_json()
+    uid = r.get_json()["id"]
+    half = len(data) // 2
+    chunk = {"Content-Type": "application/offset+octet-stream"}
+    assert client.patch(f"/api/v1/photos/uploads/{uid}", data=data[:half],
+                        headers={**h, **chunk, "Upload-Offset": "0"}).status_code == 204
+    assert client.patch(f"/api/v1/users/{w.inspector_assigned.id}", json={"assigned_school_ids": [str(w.school_a1b.id)]},
+                        headers=h_office).status_code == 200
+    r = client.patch(f"/api/v1/photos/uploads/{uid}", data=data[half:],
+                     headers={**h, **chunk, "Upload-Offset": str(half), "Upload-Complete": "?1"})
+    assert r.status_code == 403 and r.get_json()["code"] == "visit.school_not_covered", r.get_json()
+    r = client.post(f"/api/v1/photos/uploads/{uid}/finalize", headers=h)
+    assert r.status_code == 403, r.get_json()
+    session.expire_all()
+    assert session.get(Photo, uuid.UUID(uid)).status == "uploading"
+    assert client.delete(f"/api/v1/photos/uploads/{uid}", headers=h).status_code == 204  # withdrawing it is fine

@@ -105,3 +105,36 @@ def test_an_answer_to_a_visit_deleted_meanwhile_says_so_and_to_no_one_else(clien
     (never,) = push(client, stranger, mutation("response", "create", visit_id=str(uuid.uuid4()), item_code="enrolment",
                                                value=600), device_id="x")
     assert (theirs["code"], theirs["reason"]) == (never["code"], never["reason"]) == ("not_found", "the visit is not in your scope")
+
+
+def test_a_deleted_record_is_told_apart_only_inside_the_scope(client, session):
+    """Found by a break-it pass: an update or delete of a visit deleted in another county answered "deleted on
+    the server" (sync.deleted) to a stranger, where one that exists there, or none, answers not_found."""
+    from inspections.accounts.enums import Role
+    from tests.factories import make_user
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    stranger = token_for(session, make_user(session, Role.inspector, jurisdiction=w.school_b1.jurisdiction))
+    (v,) = push(client, h, mutation("visit", "create", school_id=str(w.school_a1.id)), device_id="tablet")
+    (d,) = push(client, h, mutation("visit", "delete", id=v["id"], base_version=v["version"]), device_id="tablet")
+    assert d["status"] == "applied", d
+    (mine,) = push(client, h, mutation("visit", "update", id=v["id"], base_version=1, notes="x"), device_id="phone")
+    assert mine["code"] == "sync.deleted", mine
+    for op in ("update", "delete"):
+        (theirs,) = push(client, stranger, mutation("visit", op, id=v["id"], base_version=1, notes="x"), device_id="s")
+        (never,) = push(client, stranger, mutation("visit", op, id=uuid.uuid4(), base_version=1, notes="x"), device_id="s")
+        assert theirs["code"] == never["code"] == "not_found", (theirs, never)
+        assert theirs["reason"].replace(v["id"], "?") == never["reason"].replace(never["id"], "?")
+
+
+def test_every_problem_document_says_its_kind_or_its_family(client, session):
+    """Found by a break-it pass: many REST refusals had no code where the same refusal by push had one."""
+    w, h, vid, rid = _answered_visit(client, session)
+    back = client.patch(f"/api/v1/visits/{vid}", json={"status": "planned"}, headers=h)
+    assert back.status_code == 409 and back.get_json()["code"] == "visit.cannot_become", back.get_json()
+    other = token_for(session, w.inspector_assigned)  # not on the visit, nor covering its school
+    assert client.patch(f"/api/v1/visits/{vid}", json={"notes": "x"}, headers=other).get_json()["code"] == "not_found"
+    assert client.get(f"/api/v1/visits/{uuid.uuid4()}", headers=h).get_json()["code"] == "not_found"
+    bad = client.put(f"/api/v1/visits/{vid}/responses", json={"answers": [{"item_code": "nope", "value": 1}]}, headers=h)
+    assert bad.status_code == 422 and bad.get_json()["code"] == "invalid", bad.get_json()
+    assert client.get("/api/v1/visits", headers={"Authorization": "Bearer nope"}).get_json()["code"] == "unauthenticated"
