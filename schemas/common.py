@@ -118,6 +118,7 @@ class ProblemSchema(Schema):
     detail = fields.String()
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                          metadata={"description": "Field path -> messages."})
+    code = fields.String(metadata={"description": "The refusal's kind, else its HTTP family (server/openapi.py)."})
 
 
 def field_paths(messages, prefix: str = "") -> dict[str, list[str]]:

@@ -18,6 +18,12 @@ class ProblemOut(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                          metadata={"description": "Field path -> messages (validation errors)."})
     offset = fields.Integer(metadata={"description": "Uploads: where to resume (409)."})
+    code = fields.String(metadata={"description": (
+        "The refusal's kind, for a client to tell its user from (README, Offline sync): e.g. visit.frozen, "
+        "answer.invalid_value, conflict.record_changed; else the HTTP family: invalid, unauthenticated, "
+        "forbidden, not_found, conflict, too_large, rate_limited, unavailable."), "example": "visit.frozen"})
+    current = fields.Dict(metadata={"description": "Conflicts: the record's current version and fields (409)."})
+    dependency = fields.String(metadata={"description": "503: the part that is down (database, queue, storage)."})
 
 
 def _decimal_as_string(self, field, ret):

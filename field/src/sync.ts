@@ -349,12 +349,12 @@ export class SyncCore {
     }
     if (result.status === "rejected") {
       // Nothing was written: what the user sees still rests on the version the refused edit was made on.
-      const rec = await this.db.records.get(key);
       // A move along the visit's lifecycle that was refused (a submit over open conflicts, or onto a visit
       // cancelled meanwhile) did not happen: the visit is shown as the server holds it, with the refusal's
-      // reason, and can be moved again (submitted once its conflicts are settled).
-      const moved = entity === "visit" && row.fields && "status" in row.fields && rec?.server
-        ? { local: { ...rec.local, status: rec.server.status } } : {};
+      // reason, and can be moved again (submitted once its conflicts are settled). (Only then is the record
+      // read first: an answer's refusal stays one write, as the sync core's model test interleaves it.)
+      const rec = entity === "visit" && row.fields && "status" in row.fields ? await this.db.records.get(key) : undefined;
+      const moved = rec?.server ? { local: { ...rec.local, status: rec.server.status } } : {};
       await this.db.records.update(key, { state: "rejected", reason: refusalText(result, result.reason), base: row.base_version,
                                           ...moved });
       return;
