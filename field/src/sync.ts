@@ -281,12 +281,21 @@ export class SyncCore {
           }
         }
       }
+      // Marked sent and read again in one transaction: an edit folded into a row after the read above (while
+      // the pull before a barrier ran, say) goes with it. Sending the fields read above would send the row
+      // without that edit while marking it sent: the edit lost (the sync core's model test found it).
+      const marked: OutboxRow[] = [];
       await this.db.transaction("rw", this.db.outbox, this.db.records, async () => {
         for (const r of rows) {
-          await this.db.outbox.update(r.seq!, { state: "syncing", attempts: r.attempts + 1 });
+          const now = await this.db.outbox.get(r.seq!);
+          if (!now || now.state !== "pending") break; // answered or withdrawn meanwhile: the next round sees it
+          await this.db.outbox.update(r.seq!, { state: "syncing", attempts: now.attempts + 1 });
           await this.db.records.update(recKey(r.entity, r.id), { state: "syncing", reason: "sent, waiting for the server" });
+          marked.push({ ...now, state: "syncing", attempts: now.attempts + 1 });
         }
       });
+      rows = marked;
+      if (!rows.length) continue;
       this.opts.onChange();
       const batch = rows.map((r) => ({ mutation_id: r.mutation_id, entity: r.entity, id: r.id, op: r.op,
         base_version: r.base_version, fields: r.fields }));
