@@ -110,6 +110,7 @@ def test_text_that_is_no_answer_holds_the_submit_back_and_a_submitted_visit_show
     expect(page.locator(".visit-page")).to_have_attribute("data-status", "submitted")
     ctx.set_offline(False)
     page.get_by_test_id("sync-now").click()
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)  # the start, answers and submit
     wait_synced(page)
     session.expire_all()
     visit = session.get(Visit, uuid.UUID(vid))
