@@ -19,6 +19,17 @@ class DomainError(Exception):
         self.code = code or getattr(message, "code", None) or type(self).code
 
 
+# The code of a refusal with no kind of its own: its HTTP family (problem documents and push results alike).
+FAMILIES = {400: "invalid", 422: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+            409: "conflict", 410: "gone", 413: "too_large", 415: "unsupported_media_type", 405: "method_not_allowed",
+            429: "rate_limited", 500: "server_error", 503: "unavailable"}
+
+
+def family_code(status: int) -> str:
+    """The family code of an HTTP status ("refused" for one with none)."""
+    return FAMILIES.get(status, "refused")
+
+
 class ValidationFailed(DomainError):
     status = 422
 

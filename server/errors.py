@@ -8,17 +8,13 @@ from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from inspections.errors import DomainError
+from inspections.errors import DomainError, family_code
 from inspections.templates.models import ImmutableVersionError
 from schemas.common import field_paths
 
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
-# The family code of a problem without a kind of its own (as push results code them: sync/push.py).
-FAMILIES = {400: "invalid", 422: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-            409: "conflict", 410: "gone", 413: "too_large", 415: "unsupported_media_type", 405: "method_not_allowed",
-            429: "rate_limited", 500: "server_error", 503: "unavailable"}
 TITLES = {422: "Validation failed", 400: "Bad request", 401: "Authentication required", 403: "Forbidden",
           404: "Not found", 409: "Conflict", 413: "Request body too large", 429: "Too many requests",
           405: "Method not allowed", 415: "Unsupported media type", 500: "Internal server error",
@@ -62,7 +58,7 @@ def problem(status: int, detail: str | None = None, *, errors: dict | None = Non
     body.update(extra)
     # Every problem says its kind in `code` (README "Offline sync"): a domain refusal its own, any other
     # its HTTP family, what a push result gives for the same refusal.
-    body.setdefault("code", FAMILIES.get(status, "refused"))
+    body.setdefault("code", family_code(status))
     text = json.dumps(body, ensure_ascii=False)
     try:
         data = text.encode("utf-8")

@@ -6,7 +6,6 @@ applied | merged | conflict | duplicate | rejected.
 """
 from __future__ import annotations
 
-import collections
 
 import uuid
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from inspections.accounts.scope import Principal, school_filter, visit_filter
 from inspections.audit import service as audit
 from inspections.audit.models import AuditRecord
 from inspections.db import JSONType, among, utcnow
-from inspections.errors import DomainError
+from inspections.errors import DomainError, family_code
 from inspections.org.models import School
 from inspections.templates import service as templates
 from inspections.tickets import service as tickets
@@ -410,12 +409,7 @@ def _refusal(m: dict, e: Rejected | DomainError) -> dict:
     "answer.invalid_value"; "refused" for a rule that has no kind of its own)."""
     if isinstance(e, Rejected):
         return _rejected(m, e.reason, e.errors, e.code)
-    return _rejected(m, e.message, {f"fields.{k}": v for k, v in e.fields.items()}, e.code or _STATUS_CODES[e.status])
-
-
-# A domain refusal with no kind of its own is coded by its HTTP family (what the device can still tell apart).
-_STATUS_CODES = {403: "forbidden", 404: "not_found", 409: "conflict", 422: "invalid"}
-_STATUS_CODES = collections.defaultdict(lambda: "refused", _STATUS_CODES)
+    return _rejected(m, e.message, {f"fields.{k}": v for k, v in e.fields.items()}, e.code or family_code(e.status))
 
 
 def _rejected(m: dict, reason: str, errors: dict | None = None, code: str = "refused") -> dict:
@@ -648,7 +642,7 @@ def _visit(ctx: _Ctx, op: str, data: dict) -> dict:
         except DomainError as e:
             raise Rejected("the school is not in your scope" if "school_id" in e.fields else e.message,
                            {f"fields.{k}": v for k, v in e.fields.items()},
-                           code="not_found" if "school_id" in e.fields else e.code or _STATUS_CODES[e.status]) from None
+                           code="not_found" if "school_id" in e.fields else e.code or family_code(e.status)) from None
         ctx.out.pending_locks[visit.id] = visit  # created (hence row-locked) by this transaction
         status = data.get("status")
         if status is not None and status != visit.status:
