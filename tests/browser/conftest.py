@@ -49,10 +49,26 @@ def browser(chromium_path):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=chromium_path, headless=True, args=ARGS)
+        _log_pages(b)
         try:
             yield b
         finally:
             b.close()
+
+
+def _log_pages(b) -> None:
+    """Each context's console errors and warnings and uncaught page errors, printed with the time: pytest
+    shows them beside a failure (a test that fails once under load then says what the page was doing)."""
+    import time
+    new_context = b.new_context
+
+    def logged(*args, **kwargs):
+        ctx = new_context(*args, **kwargs)
+        stamp = lambda: time.strftime("%H:%M:%S") + f".{int(time.time() * 1000) % 1000:03d}"  # noqa: E731
+        ctx.on("console", lambda m: m.type in ("error", "warning") and print(f"{stamp()} console.{m.type}: {m.text}"))
+        ctx.on("weberror", lambda e: print(f"{stamp()} page error: {e.error}"))
+        return ctx
+    b.new_context = logged
 
 
 @pytest.fixture

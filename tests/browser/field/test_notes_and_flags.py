@@ -65,11 +65,15 @@ def test_notes_and_flags_made_offline_reach_the_server(session, client, world, l
         (None, None, True)
     assert session.get(Visit, uuid.UUID(vid)).notes == "heavy rain; the head teacher was away"
 
-    # Unflagged and the note cleared: both reach the server as such.
+    # Unflagged and the note cleared: both reach the server as such. Made with no signal, so that they stay
+    # "pending" to be seen (online, the app sends them by itself: at once if a sync is still under way).
+    wait_synced(page)
+    ctx.set_offline(True)
     page.get_by_test_id("flag-pe_art_teachers").uncheck()
     page.get_by_test_id("note-enrolment").fill("")
     page.get_by_test_id("input-multimedia_classrooms").click()
     expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
+    ctx.set_offline(False)
     page.get_by_test_id("sync-now").click()
     wait_synced(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
