@@ -22,8 +22,10 @@ export interface Rec {
   reason: string | null;
   deleted: 0 | 1;
   /** `by`: the user who made the conflict, when another user (a colleague on the visit) did: its client values
-   * are that user's, not this one's. */
-  conflict?: { id: string; fields: Record<string, { base: any; server: any; client: any }>; by?: string } | null;
+   * are that user's, not this one's. `moved`: the record changed on the server after the conflict was
+   * recorded, and `server` holds its values at `version`, the version a choice is now made against. */
+  conflict?: { id: string; fields: Record<string, { base: any; server: any; client: any }>; by?: string;
+    version?: number; moved?: boolean } | null;
 }
 
 export interface OutboxRow {

@@ -165,6 +165,8 @@ const STRINGS = {
   field_status: ["状态", "Status"],
   field_planned_for: ["计划日期", "Planned for"],
   field_inspector_ids: ["督学", "Inspectors"],
+  conflict_moved: ["服务器上的值在冲突记录后又被修改：上表已显示现在的值，请重新选择。",
+    "The value on the server changed after this conflict was recorded: the table shows it as it is now. Choose again."],
   settle_refused: ["未能解决冲突：{why}。您可以放弃我的修改，或用他人的。",
     "The conflict could not be settled: {why}. You can discard your change or keep theirs."],
 } as const;

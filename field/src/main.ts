@@ -3,7 +3,7 @@ import "./styles.css";
 import { type FieldDB, type PhotoRow, type Rec, openUserDB, recKey } from "./db";
 import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
-import { NoAnswer, SignInNeeded, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
+import { ConflictMoved, NoAnswer, SignInNeeded, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
 import { reasonText } from "./reasons";
 import {
   D, type Definition, type Item, NA, factProblem, noteProblem, wireProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
@@ -1112,6 +1112,8 @@ async function syncView(): Promise<HTMLElement> {
           await core!.resolve(u.entity, u.id, choices);
           settleRefusals.delete(key);
         } catch (e) {
+          // Changed on the server meanwhile: the card shows the values now, to be chosen again (not refused).
+          if (e instanceof ConflictMoved) { settleRefusals.delete(key); await renderView(); await renderHeader(); return; }
           // Refused (e.g. the visit was submitted meanwhile) or no answer: say why, on the card itself.
           settleRefusals.set(key, e instanceof TransportError || e instanceof NoAnswer
             ? { text: t("r_unreachable"), detail: "" } : reasonText(e instanceof Error ? e.message : String(e)));
@@ -1119,7 +1121,8 @@ async function syncView(): Promise<HTMLElement> {
         await renderView(); await renderHeader();
       };
       const refused = settleRefusals.get(key);
-      li.append(table, h("div", {},
+      li.append(table, ...(conflict.moved ? [h("p", { class: "notice", role: "status", testid: "conflict-moved" }, t("conflict_moved"))] : []),
+        h("div", {},
         refused ? h("div", { class: "error", role: "alert", testid: "settle-error" }, t("settle_refused", { why: refused.text }),
           refused.detail ? h("details", { class: "detail" }, h("summary", {}, t("details")), h("span", { testid: "reason-detail" }, refused.detail)) : null) : null),
         h("div", { class: "row" },

@@ -18,6 +18,9 @@ export class NoAnswer extends SyncUnavailable {}
 /** The server no longer takes the session's token (401: expired, signed out or revoked elsewhere): the
  * user signs in again; everything unsent stays queued for them. */
 export class SignInNeeded extends SyncUnavailable {}
+/** A settlement refused because the record changed on the server meanwhile: the conflict now shows the
+ * current values, to be chosen again (SyncCore.resolve). */
+export class ConflictMoved extends Error {}
 
 export const uuid = (): string =>
   (globalThis.crypto as Crypto).randomUUID ? crypto.randomUUID()
@@ -535,13 +538,29 @@ export class SyncCore {
     return changed;
   }
 
-  /** Settle a conflict: per field, the server's value, mine, or a custom one. */
+  /** Settle a conflict: per field, the server's value, mine, or a custom one.
+   *
+   * Refused because the record changed on the server since the conflict was recorded (409
+   * `conflict.record_changed`, which carries `current`: the version and values now), the conflict stays
+   * open with the server's side replaced by those current values and `moved` set, and `ConflictMoved` is
+   * thrown: the user sees what the server holds now and chooses again, and that choice names the version
+   * it was made against (so a later change is again never overwritten unseen). */
   async resolve(entity: string, id: string, choices: Record<string, { take: "server" | "client" | "custom"; value?: any }>): Promise<void> {
-    const r = await this.db.records.get(recKey(entity, id));
+    const key = recKey(entity, id);
+    const r = await this.db.records.get(key);
     if (!r?.conflict) throw new Error("no conflict to settle");
     const fields: Record<string, any> = {};
     for (const [f, c] of Object.entries(choices)) fields[f] = c.take === "custom" ? { take: "custom", value: c.value } : { take: c.take };
-    const answer = await this.call("POST", "/api/v1/sync/conflicts/resolve", { body: { conflict_id: r.conflict.id, fields } });
+    const version = typeof r.conflict.version === "number" ? { version: r.conflict.version } : {};
+    const answer = await this.call("POST", "/api/v1/sync/conflicts/resolve", { body: { conflict_id: r.conflict.id, fields, ...version } });
+    const current = answer.payload?.current;
+    if (answer.status === 409 && answer.payload?.code === "conflict.record_changed" && typeof current?.version === "number") {
+      const moved = { ...r.conflict, version: current.version, moved: true, fields: { ...r.conflict.fields } };
+      for (const [f, v] of Object.entries(current.fields ?? {})) if (moved.fields[f]) moved.fields[f] = { ...moved.fields[f], server: v };
+      await this.db.records.update(key, { conflict: moved });
+      this.opts.onChange();
+      throw new ConflictMoved(`the server refused the settlement (409): ${problem(answer.payload)}`);
+    }
     if (answer.status !== 200) throw new SyncUnavailable(`the server refused the settlement (${answer.status}): ${problem(answer.payload)}`);
     await this.db.records.update(recKey(entity, id), { state: "synced", reason: "conflict settled", conflict: null });
     await this.pull();

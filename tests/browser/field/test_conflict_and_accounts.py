@@ -71,6 +71,44 @@ def test_two_inspectors_offline_conflict_settled_in_the_app(session, world, live
     two.close()
 
 
+def test_a_conflict_whose_answer_changed_again_on_the_server_shows_the_value_now_and_is_chosen_again(
+        session, client, world, live_server, browser, field_dist):
+    """The colleague changes the contested answer again (650 -> 700) while the conflict waits on the phone:
+    keeping mine is refused by the server (it was chosen against 650), the card then shows 700 and says the
+    value changed, and keeping mine again writes 600 over the 700 now seen. Before, the phone could only say
+    "refused (409)" and show 650 for ever, and the conflict held the visit's submission back."""
+    base, vid = live_server, world.visit["id"]
+    one, p1, two, _ = _enrolment_contested(browser, base, world)
+    wait_synced(p1)
+    p1.get_by_test_id("sync-now").click()
+    wait_synced(p1)
+    p1.get_by_test_id("unsent").click()
+    row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
+    expect(row.get_by_test_id("theirs")).to_have_text("650 名学生")
+    again = client.put(f"/api/v1/visits/{vid}/responses", headers=token_for(session, world.inspector_2),
+                       json={"answers": [{"item_code": "enrolment", "value": 700}]})
+    assert again.status_code == 200, again.get_json()
+
+    row.get_by_test_id("keep-mine").click()
+    expect(row.get_by_test_id("conflict-moved")).to_be_visible()
+    expect(row.get_by_test_id("theirs")).to_have_text("700 名学生")  # what the server holds now
+    expect(row.get_by_test_id("mine")).to_have_text("600 名学生")
+    expect(row.get_by_test_id("settle-error")).to_have_count(0)  # not refused: to be chosen again
+    session.expire_all()
+    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
+                                                       Response.item_code == "enrolment")) == 700
+    p1.reload()  # the value now is kept on the phone, not only on the screen
+    row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
+    expect(row.get_by_test_id("theirs")).to_have_text("700 名学生")
+    row.get_by_test_id("keep-mine").click()
+    expect(p1.get_by_test_id("all-sent")).to_be_visible(timeout=20000)
+    session.expire_all()
+    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
+                                                       Response.item_code == "enrolment")) == 600
+    one.close()
+    two.close()
+
+
 def test_sign_out_with_unsent_records_warns_and_keeps_them_for_that_user(session, world, live_server, browser, shots,
                                                                           field_dist):
     base = live_server
