@@ -854,7 +854,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
       (control.querySelector("input") as HTMLInputElement).value = draft ?? shownValue(item, value);
     }
     const photoList = h("ul", { class: "photos" }, ...photos.filter((p) => p.decl.item_code === item.code)
-      .map((p) => photoLi(p)));
+      .map((p) => photoLi(p, !frozen)));
     const fileInput = h("input", { type: "file", accept: "image/*", capture: "environment", class: "visually-hidden", id: `${id}-photo`,
       testid: `photo-${item.code}`, disabled: frozen,
       onchange: async (e: Event) => {
@@ -863,7 +863,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
         const pos = await position();
         const pid = await core!.attachPhoto(file, { visit_id: visitId, item_code: item.code, captured_at: new Date().toISOString(), ...pos });
         const row = await db!.photos.where("id").equals(pid).first();
-        if (row) { photos.push(row); photoList.append(photoLi(row)); }
+        if (row) { photos.push(row); photoList.append(photoLi(row, !frozen)); }
         refreshSummary();
         scheduleSync();
       } });
@@ -1013,11 +1013,19 @@ type ShownPhoto = Pick<PhotoRow, "id" | "decl" | "state" | "progress" | "reason"
 /** Refused by the server (or by this device's upload): no evidence, as the server's completeness judges it. */
 const photoFailed = (p: ShownPhoto) => p.state === "rejected" || p.server_status === "rejected" || p.server_status === "expired";
 
-function photoLi(p: ShownPhoto): HTMLElement {
+/** A photo's line; on a visit still open (`open`), a photo taken here and not sent yet (waiting or refused)
+ * offers to be removed (taken by mistake: it never leaves the phone). */
+function photoLi(p: ShownPhoto, open = false): HTMLElement {
   const label = p.state === "synced" ? (p.server_status === "processed" ? t("photo_processed") : t("photo_sent"))
     : p.state === "syncing" ? t("photo_uploading", { p: Math.round(p.progress * 100) })
     : p.state === "rejected" ? `${t("photo_refused")}: ${reasonText(p.reason).text}` : t("photo_queued");
-  return h("li", { class: `photo ${p.state}`, testid: "photo-status", "data-state": p.state, "data-photo": p.id }, `📷 ${label}`);
+  const removable = open && "seq" in p && (p.state === "pending" || p.state === "rejected");
+  return h("li", { class: `photo ${p.state}`, testid: "photo-status", "data-state": p.state, "data-photo": p.id }, `📷 ${label}`,
+    removable ? h("button", { class: "btn small", type: "button", testid: "photo-remove", onclick: async () => {
+      if (!confirm(t("photo_remove_confirm"))) return;
+      if (!(await core!.discardPhoto(p.id))) alert(t("photo_remove_late"));
+      await renderView(); await renderHeader();
+    } }, t("photo_remove")) : null);
 }
 
 function position(): Promise<{ latitude?: number; longitude?: number }> {

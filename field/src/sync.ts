@@ -579,6 +579,20 @@ export class SyncCore {
     return id;
   }
 
+  /** Remove a photo taken on this device that has not started to upload (waiting, or refused): a photo
+   * taken by mistake never leaves the phone. False when it is being sent or was sent (it is the server's
+   * then) or is not here. */
+  async discardPhoto(id: string): Promise<boolean> {
+    const gone = await this.db.transaction("rw", this.db.photos, async () => {
+      const row = await this.db.photos.where("id").equals(id).first();
+      if (!row || (row.state !== "pending" && row.state !== "rejected")) return false;
+      await this.db.photos.delete(row.seq!);
+      return true;
+    });
+    if (gone) this.opts.onChange();
+    return gone;
+  }
+
   async pushPhotos(): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
     const bump = (k: string) => (counts[k] = (counts[k] || 0) + 1);
@@ -592,7 +606,15 @@ export class SyncCore {
         bump(refused ? "rejected" : "waiting");
         continue;
       }
-      await this.db.photos.update(p.seq!, { state: "syncing", reason: "sending" });
+      // Claimed for sending only while still waiting: a photo removed by the user since the read above
+      // (discardPhoto) is not sent.
+      const claimed = await this.db.transaction("rw", this.db.photos, async () => {
+        const now = await this.db.photos.get(p.seq!);
+        if (!now || (now.state !== "pending" && now.state !== "syncing")) return false;
+        await this.db.photos.update(p.seq!, { state: "syncing", reason: "sending" });
+        return true;
+      });
+      if (!claimed) continue;
       this.opts.onChange();
       let answer: Answer;
       try {

@@ -231,6 +231,23 @@ describe("photos", () => {
     expect((await db.photos.get(row.seq!))).toMatchObject({ state: "synced", progress: 1 });
   });
 
+  it("a photo removed while an earlier one is being sent is never sent; one sent can no longer be removed", async () => {
+    const { core, server, db } = setup();
+    const first = await core.attachPhoto(new Blob([new Uint8Array(5).fill(1)]), { visit_id: "known", item_code: "x" });
+    const second = await core.attachPhoto(new Blob([new Uint8Array(5).fill(2)]), { visit_id: "known", item_code: "x" });
+    let removed: Promise<boolean> | undefined;
+    server.script["POST /api/v1/photos/uploads/whole"] = [(c) => {
+      removed = core.discardPhoto(second); // the user removes the second while the first is on its way
+      return { status: 201, payload: { status: "received", seen: c.path } };
+    }];
+    expect(await core.pushPhotos()).toEqual({ sent: 1 });
+    expect(await removed).toBe(true);
+    expect(server.calls.filter((c) => c.path === "/api/v1/photos/uploads/whole")).toHaveLength(1);
+    expect(await db.photos.where("id").equals(second).count()).toBe(0);
+    expect(await core.discardPhoto(first)).toBe(false); // sent: the server's now
+    expect(await db.photos.where("id").equals(first).first()).toMatchObject({ state: "synced" });
+  });
+
   it("a refused image is final for that photo, with the server's reason", async () => {
     const { core, server, db } = setup();
     const pid = await core.attachPhoto(new Blob([new Uint8Array(5)]), { visit_id: "known", item_code: "x" });

@@ -84,3 +84,47 @@ def test_photos_sent_from_another_phone_count_and_submit_names_what_lacks_one(ap
     assert session.get(Visit, uuid.UUID(vid)).status.value == "submitted"
     assert client.get(f"/api/v1/visits/{vid}/evidence", headers=h).json["complete"] is False
     ctx.close()
+
+
+def test_a_photo_taken_by_mistake_is_removed_before_it_leaves_the_phone(session, world, live_server, browser, tmp_path,
+                                                                       field_dist):
+    """With no signal the inspector photographs the sports grounds, then something that is no evidence (a
+    personal picture): the second is removed on the phone (after a confirmation), stays removed after a
+    reload, no longer counts as unsent or as evidence, and only the first reaches the server. A photo
+    already sent offers no removal."""
+    from sqlalchemy import select
+
+    from inspections.photos.models import Photo
+    from tests.browser.field.helpers import visit_started_offline
+    base, vid = live_server, world.visit["id"]
+    ctx, page = visit_started_offline(browser, base, world)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    grounds, personal = tmp_path / "grounds.jpg", tmp_path / "family.jpg"
+    grounds.write_bytes(photo(320, 240))
+    personal.write_bytes(photo(200, 300))
+    item = page.get_by_test_id("item-sports_area_m2")
+    page.get_by_test_id("photo-sports_area_m2").set_input_files(str(grounds))
+    expect(item.get_by_test_id("photo-status")).to_have_count(1)
+    page.get_by_test_id("photo-sports_area_m2").set_input_files(str(personal))
+    expect(item.get_by_test_id("photo-status")).to_have_count(2)
+    expect(page.get_by_test_id("unsent-count")).to_have_text("3")  # the start and two photos
+    item.get_by_test_id("photo-status").nth(1).get_by_test_id("photo-remove").click()
+    assert dialogs and "删除" in dialogs[-1]
+    expect(item.get_by_test_id("photo-status")).to_have_count(1)
+    expect(page.get_by_test_id("unsent-count")).to_have_text("2")
+    page.reload()
+    page.wait_for_selector('[data-testid="section-school"]')
+    item = page.get_by_test_id("item-sports_area_m2")
+    expect(item.get_by_test_id("photo-status")).to_have_count(1)
+    expect(page.get_by_test_id("progress")).to_contain_text("缺 4 张照片")  # one of the five items has its photo
+
+    ctx.set_offline(False)
+    page.get_by_test_id("sync-now").click()
+    expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
+    session.expire_all()
+    sent = session.scalars(select(Photo).where(Photo.visit_id == uuid.UUID(vid))).all()
+    assert [p.sha256 for p in sent] == [hashlib.sha256(grounds.read_bytes()).hexdigest()]
+    expect(item.get_by_test_id("photo-status")).to_have_attribute("data-state", "synced")
+    expect(item.get_by_test_id("photo-remove")).to_have_count(0)  # sent: the server's now
+    ctx.close()
