@@ -168,15 +168,23 @@ function askSignIn() {
   renderLogin();
 }
 
+/** The syncs started on this page are numbered on <body>: data-syncs-started holds the last one's number,
+ * data-sync-reached the number of the last one that completed (pushed and pulled, its view drawn). What the
+ * browser tests wait on (a sync started after an action has completed), which no screen shows. */
+let syncsStarted = 0;
+
 async function syncNow() {
   if (!core || syncing || session?.expired) return;
   window.clearTimeout(autoTimer);
   syncing = true; lastError = "";
+  const number = ++syncsStarted;
+  document.body.dataset.syncsStarted = String(number);
   renderHeader();
-  let unanswered = false;
+  let unanswered = false, reached = false;
   try {
     await core.sync();
     reachable = true;
+    reached = true;
     await refreshExtras();
   } catch (e) {
     if (e instanceof SignInNeeded) { syncing = false; askSignIn(); return; }
@@ -191,6 +199,7 @@ async function syncNow() {
     if (!document.activeElement || !(document.activeElement as HTMLElement).closest?.(".item")) await renderView();
     syncing = false;
     await renderHeader();
+    if (reached) document.body.dataset.syncReached = String(number);
   }
 }
 
@@ -956,7 +965,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
           const of = u.entity === "visit" ? u.id : (r?.local?.visit_id ?? r?.server?.visit_id);
           if (r?.conflict && of === visitId) open += 1;
         }
-        if (open) { submitErr.textContent = t("submit_conflicts", { n: open }); return; }
+        if (open) { submitErr.textContent = t("submit_conflicts", { n: open }); console.warn("submit held back: open conflicts", open); return; }
         const missing: string[] = [];
         for (const [section, level] of sections)
           for (const code of requiredCodes(defn, level)) {
@@ -965,7 +974,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
             const item = defn.items.find((i) => i.code === code);
             missing.push((sections.length > 1 ? `${t(`section_${section}` as Key)}: ` : "") + question(item, code));
           }
-        if (missing.length) { submitErr.textContent = t("submit_blocked", { n: missing.join(getLang() === "zh" ? "；" : "; ") }); return; }
+        if (missing.length) { submitErr.textContent = t("submit_blocked", { n: missing.join(getLang() === "zh" ? "；" : "; ") }); console.warn("submit held back: unanswered", missing.length); return; }
         // Text typed that is no valid answer ("4O") stays a draft, and the answer saved before it would be
         // submitted (and frozen) in its place: the inspector corrects or clears it first.
         const invalid: string[] = [];
@@ -975,7 +984,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
           const item = defn.items.find((i) => i.code === v.item_code);
           invalid.push((sections.length > 1 && v.section ? `${t(`section_${v.section}` as Key)}: ` : "") + question(item, v.item_code));
         }
-        if (invalid.length) { submitErr.textContent = t("submit_invalid", { n: invalid.join(getLang() === "zh" ? "；" : "; ") }); return; }
+        if (invalid.length) { submitErr.textContent = t("submit_invalid", { n: invalid.join(getLang() === "zh" ? "；" : "; ") }); console.warn("submit held back: invalid drafts", invalid.length); return; }
         // The server submits a visit whatever photos it lacks (its evidence is then recorded incomplete):
         // the inspector is told which items still need one before deciding.
         const noPhoto = lackingPhoto().map((i) => question(i));

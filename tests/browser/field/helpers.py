@@ -1,6 +1,7 @@
 """Shared steps of the field app's browser tests."""
 from __future__ import annotations
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from pathlib import Path
@@ -27,6 +28,28 @@ def wait_synced(page, timeout=30000):
     # Locator assertions, not page.wait_for_function: the app's Content-Security-Policy refuses the
     # string evaluation that one uses in the page.
     expect(page.get_by_test_id("sync-now")).to_be_enabled(timeout=timeout)
+
+
+def sync_fully(page, timeout: float = 30.0) -> None:
+    """Until a sync that started after this call has completed, so that its push carried everything queued
+    before the call; one is started (as the sync button does) while none is under way. The app numbers its
+    syncs on <body>: data-syncs-started (the last one started), data-sync-reached (the last one completed:
+    pushed and pulled). A sync already under way when this is called may have read the outbox before the
+    last change, and one may end without reaching the server (the signal just back): neither counts. Nor does the sync button being enabled, which it is before a sync scheduled after an
+    edit starts."""
+    import time
+    body = page.locator("body")
+    since = int(body.get_attribute("data-syncs-started") or 0)
+    deadline = time.monotonic() + timeout
+    while int(body.get_attribute("data-sync-reached") or 0) <= since:
+        assert time.monotonic() < deadline, f"no sync started after sync {since} completed within {timeout} s"
+        button = page.get_by_test_id("sync-now")
+        if button.is_enabled():  # a tap, as the user's (it takes the focus from a field, and the view is drawn)
+            try:
+                button.click(timeout=1000)
+            except PlaywrightTimeout:
+                pass  # a sync started meanwhile (the button is disabled while one is under way)
+        page.wait_for_timeout(250)
 
 
 def unsent(page) -> int:

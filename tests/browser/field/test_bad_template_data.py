@@ -14,7 +14,7 @@ from inspections.templates import service as templates
 from inspections.templates.models import ChecklistTemplate, TemplateVersion
 from inspections.visits.models import Visit
 from sync.models import ChangeLog
-from tests.browser.field.helpers import PHONE, sign_in, wait_synced
+from tests.browser.field.helpers import PHONE, sign_in, sync_fully
 from tests.factories import GOOD_PRIMARY, make_world, run_jobs, token_for
 
 
@@ -114,20 +114,18 @@ def test_a_visit_whose_template_cannot_be_read_says_so_and_breaks_nothing(sessio
     page.get_by_test_id("input-pe_art_teachers").fill("7")  # and still taken
     page.get_by_test_id("lang").click()
     expect(page.get_by_test_id("verdict-unavailable")).to_contain_text("This visit's result cannot be computed")
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
     # Submitted, the server records it unscorable for its template, and the app says so (not "answers").
     page.once("dialog", lambda d: d.accept())
     page.get_by_test_id("submit-visit").click()
     expect(page.get_by_test_id("visit-status")).to_contain_text("submitted")
-    page.get_by_test_id("sync-now").click()
-    wait_synced(page)
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
     session.expire_all()
     assert session.get(Visit, uuid.UUID(visits["bad"])).status.value == "submitted"
     run_jobs(client.application)
-    page.get_by_test_id("sync-now").click()
-    wait_synced(page)
+    sync_fully(page)
     expect(page.get_by_test_id("server-verdict")).to_contain_text("This visit's result cannot be computed",
                                                                   timeout=30000)
 

@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from inspections.visits.models import Response, Visit
-from tests.browser.field.helpers import PHONE, axe_serious, sign_in, two_inspectors_on_a_visit, unsent, wait_synced
+from tests.browser.field.helpers import (PHONE, axe_serious, sign_in, sync_fully, two_inspectors_on_a_visit, unsent,
+                                        wait_synced)
 from tests.factories import token_for
 
 @pytest.fixture
@@ -47,8 +48,7 @@ def test_two_inspectors_offline_conflict_settled_in_the_app(session, world, live
     base, vid = live_server, world.visit["id"]
     one, p1, two, _ = _enrolment_contested(browser, base, world)
     wait_synced(p1)
-    p1.get_by_test_id("sync-now").click()
-    wait_synced(p1)
+    sync_fully(p1)
     p1.get_by_test_id("unsent").click()  # the unsent badge opens the sync panel
     row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
     expect(row).to_have_count(1)
@@ -80,8 +80,7 @@ def test_a_conflict_whose_answer_changed_again_on_the_server_shows_the_value_now
     base, vid = live_server, world.visit["id"]
     one, p1, two, _ = _enrolment_contested(browser, base, world)
     wait_synced(p1)
-    p1.get_by_test_id("sync-now").click()
-    wait_synced(p1)
+    sync_fully(p1)
     p1.get_by_test_id("unsent").click()
     row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
     expect(row.get_by_test_id("theirs")).to_have_text("650 名学生")
@@ -206,7 +205,7 @@ def test_an_answer_typed_over_what_the_screen_showed_while_a_pull_brought_a_coll
     ctx.set_offline(True)  # "pending" stays to be seen (online, the app sends it by itself within seconds)
     _answer_enrolment(page, vid, "100")
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
     wait_synced(page)
     colleague = client.put(f"/api/v1/visits/{vid}/responses", headers=token_for(session, world.inspector_2),
@@ -228,7 +227,7 @@ def test_an_answer_typed_over_what_the_screen_showed_while_a_pull_brought_a_coll
     field.press("Tab")
     expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
     wait_synced(page)
     session.expire_all()
@@ -277,8 +276,7 @@ def test_a_conflict_settled_on_another_device_closes_on_the_phone_and_the_visit_
     from sync.models import Conflict
     base, vid = live_server, world.visit["id"]
     one, p1, two, _ = _enrolment_contested(browser, base, world)
-    p1.get_by_test_id("sync-now").click()
-    wait_synced(p1)
+    sync_fully(p1)
     expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("冲突")
 
     session.expire_all()
@@ -287,8 +285,7 @@ def test_a_conflict_settled_on_another_device_closes_on_the_phone_and_the_visit_
                     json={"conflict_id": str(conflict.id), "fields": {"value": {"take": "server"}}})
     assert r.status_code == 200, r.get_json()
 
-    p1.get_by_test_id("sync-now").click()
-    wait_synced(p1)
+    sync_fully(p1)
     p1.goto(f"{base}/field/#/visit/{vid}")
     expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("已同步")
     expect(p1.get_by_test_id("input-enrolment")).to_have_value("650")  # the value the settlement kept
@@ -312,8 +309,7 @@ def test_a_conflict_made_on_a_lost_phone_is_shown_on_the_next_one_to_be_settled(
     from sync.models import Conflict
     base, vid = live_server, world.visit["id"]
     one, p1, two, p2 = _enrolment_contested(browser, base, world)
-    p1.get_by_test_id("sync-now").click()
-    wait_synced(p1)
+    sync_fully(p1)
     expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("冲突")
     one.close()  # lost
 
@@ -333,8 +329,7 @@ def test_a_conflict_made_on_a_lost_phone_is_shown_on_the_next_one_to_be_settled(
     assert session.scalar(sa_select(Conflict.status).where(Conflict.visit_id == uuid.UUID(vid))) == "resolved"
     assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
                                                        Response.item_code == "enrolment")) == 600
-    p2.get_by_test_id("sync-now").click()
-    wait_synced(p2)
+    sync_fully(p2)
     p2.goto(f"{base}/field/#/visit/{vid}")
     expect(p2.get_by_test_id("input-enrolment")).to_have_value("600")
     expect(p2.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("已同步")
@@ -352,15 +347,13 @@ def test_a_colleagues_conflict_is_labelled_as_theirs_on_the_other_inspectors_pho
     from sync.models import Conflict
     base, vid = live_server, world.visit["id"]
     one, p1, two, p2 = _enrolment_contested(browser, base, world)
-    p1.get_by_test_id("sync-now").click()
-    wait_synced(p1)
+    sync_fully(p1)
     expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("冲突")
     mine = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
     p1.get_by_test_id("unsent").click()
     expect(mine.locator("th").nth(3)).to_have_text("我的")  # on the phone that made it: "mine"
 
-    p2.get_by_test_id("sync-now").click()
-    wait_synced(p2)
+    sync_fully(p2)
     p2.get_by_test_id("unsent").click()
     row = p2.locator('[data-testid="unsynced"][data-state="conflict"]')
     expect(row).to_have_count(1)

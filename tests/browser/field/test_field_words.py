@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from inspections.visits.models import Response
 from sync.models import Conflict
-from tests.browser.field.helpers import PHONE, axe_serious, sign_in, two_inspectors_on_a_visit, wait_synced
+from tests.browser.field.helpers import (PHONE, axe_serious, sign_in, sync_fully, two_inspectors_on_a_visit,
+                                        wait_synced)
 from tests.factories import token_for
 
 WORDS = {
@@ -84,8 +85,7 @@ def _conflict(browser, base, world, lang):
     two.close()
     one.set_offline(False)
     wait_synced(p1)
-    p1.get_by_test_id("sync-now").click()
-    wait_synced(p1)
+    sync_fully(p1)
     p1.goto(f"{base}/field/#/sync")
     row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
     expect(row).to_have_count(1)
@@ -123,8 +123,7 @@ def test_refused_settlement_says_why_and_the_card_can_be_closed(lang, way, sessi
                         headers=token_for(session, world.office_a1)).status_code == 200
     one.set_offline(False)
     wait_synced(page)
-    page.get_by_test_id("sync-now").click()
-    wait_synced(page)
+    sync_fully(page)
     page.goto(f"{base}/field/#/sync")
 
     refused = page.locator('[data-testid="unsynced"][data-state="rejected"]')  # the answer: refused, in words
@@ -182,7 +181,7 @@ def test_room_areas_answered_none_and_submit_names_items(lang, session, world, l
     expect(err).to_contain_text(w["teachers"])
     _only_ui_language(lang, err.inner_text(), world.school_a1.name)
 
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
     session.expire_all()
     answer = session.scalar(select(Response).where(Response.visit_id == uuid.UUID(vid),

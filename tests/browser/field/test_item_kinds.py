@@ -13,7 +13,7 @@ from inspections.org.enums import SchoolType
 from inspections.templates import service as templates
 from inspections.templates.models import ChecklistTemplate
 from inspections.visits.models import Response
-from tests.browser.field.helpers import PHONE, sign_in
+from tests.browser.field.helpers import PHONE, sign_in, sync_fully
 from tests.factories import make_world, token_for
 
 AFTER_SCHOOL = {"code": "after_school_end", "kind": "time_of_day", "unit": "", "section": "C",
@@ -68,7 +68,7 @@ def test_time_of_day_na_where_allowed_and_an_exempt_teaching_point(session, clie
     expect(time_input).to_have_value("")
     expect(page.locator('[data-testid="item-after_school_end"] .error')).to_be_hidden()
     expect(verdict).to_have_attribute("data-verdict", "exempt")
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)  # the server takes the n/a
     session.expire_all()
     answers = {r.item_code: r.value for r in session.scalars(select(Response).where(Response.visit_id == uuid.UUID(visit["id"])))}

@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from inspections.visits.models import Response, Visit
-from tests.browser.field.helpers import (axe_serious, one_inspector_visit_today, unsent, visit_started_offline,
-                                        wait_synced)
+from tests.browser.field.helpers import (axe_serious, one_inspector_visit_today, sync_fully, unsent,
+                                        visit_started_offline, wait_synced)
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_notes_and_flags_made_offline_reach_the_server(session, client, world, l
     expect(page.get_by_test_id("note-sports_area_m2")).to_have_value("")
 
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
     session.expire_all()
     answers = {a.item_code: a for a in session.scalars(select(Response).where(Response.visit_id == uuid.UUID(vid)))}
@@ -74,8 +74,7 @@ def test_notes_and_flags_made_offline_reach_the_server(session, client, world, l
     page.get_by_test_id("input-multimedia_classrooms").click()
     expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
-    wait_synced(page)
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
     session.expire_all()
     answers = {a.item_code: a for a in session.scalars(select(Response).where(Response.visit_id == uuid.UUID(vid)))}
@@ -98,7 +97,7 @@ def test_a_reload_right_after_typing_a_note_loses_none_of_it(session, world, liv
     expect(page.get_by_test_id("note-enrolment")).to_have_value("巡查发现")
     expect(page.get_by_test_id("visit-notes")).to_have_value("消防通道堵塞")
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
     session.expire_all()
     assert session.get(Visit, uuid.UUID(vid)).notes == "消防通道堵塞"
@@ -118,7 +117,7 @@ def test_a_note_refused_because_the_visit_froze_is_shown_to_be_copied(session, c
     page.get_by_test_id("input-multimedia_classrooms").click()  # leaving the field saves it
     expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("已同步",
                                                                                                     timeout=20000)
     ctx.set_offline(True)
@@ -130,8 +129,7 @@ def test_a_note_refused_because_the_visit_froze_is_shown_to_be_copied(session, c
     assert client.patch(f"/api/v1/visits/{vid}", json={"status": "cancelled"},
                         headers=token_for(session, world.office_a1)).status_code == 200
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
-    wait_synced(page)
+    sync_fully(page)
     # Nothing is left unsent, but the refused note is not done: the header counts it apart.
     expect(page.get_by_test_id("unsent-count")).to_have_text("0")
     expect(page.get_by_test_id("attention-count")).to_have_text("1")

@@ -17,7 +17,7 @@ from inspections.photos.models import Photo
 from inspections.tickets.models import Ticket
 from inspections.visits.models import Response, Visit
 from tests.factories import make_world, run_jobs, token_for
-from tests.browser.field.helpers import PHONE, axe_serious, sign_in, touch_targets_too_small
+from tests.browser.field.helpers import PHONE, axe_serious, sign_in, sync_fully, touch_targets_too_small
 from tests.inspections.photos.images import photo
 
 # 600 pupils with 4 PE/art teachers where 5.4 are needed: R3 missed at 74%, so the school fails with
@@ -125,7 +125,7 @@ def test_whole_visit_offline_then_one_sync_submits_and_scores(app, session, worl
     assert len(pics) == 1 and pics[0].item_code == "sports_area_m2"
 
     run_jobs(app)  # the scoring (and photo) jobs a worker runs
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     score = page.get_by_test_id("score")
     expect(score).to_have_attribute("data-state", "scored", timeout=20000)
     expect(page.get_by_test_id("server-verdict")).to_have_attribute("data-verdict", "fail")

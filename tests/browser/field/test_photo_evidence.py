@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from inspections.visits.models import Visit
-from tests.browser.field.helpers import PHONE, fill_checklist, one_inspector_visit_today, sign_in
+from tests.browser.field.helpers import PHONE, fill_checklist, one_inspector_visit_today, sign_in, sync_fully
 from tests.factories import run_jobs, token_for
 from tests.inspections.photos.images import photo
 
@@ -78,7 +78,7 @@ def test_photos_sent_from_another_phone_count_and_submit_names_what_lacks_one(ap
     answer["accept"] = True
     page.get_by_test_id("submit-visit").click()
     expect(page.locator(".visit-page")).to_have_attribute("data-status", "submitted")
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
     session.expire_all()
     assert session.get(Visit, uuid.UUID(vid)).status.value == "submitted"
@@ -120,7 +120,7 @@ def test_a_photo_taken_by_mistake_is_removed_before_it_leaves_the_phone(session,
     expect(page.get_by_test_id("progress")).to_contain_text("缺 4 张照片")  # one of the five items has its photo
 
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
     session.expire_all()
     sent = session.scalars(select(Photo).where(Photo.visit_id == uuid.UUID(vid))).all()

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from inspections.visits.models import Response, Visit
-from tests.browser.field.helpers import (fill_checklist, one_inspector_visit_today, visit_started_offline,
+from tests.browser.field.helpers import (fill_checklist, one_inspector_visit_today, sync_fully, visit_started_offline,
                                         wait_synced)
 from tests.factories import token_for
 from tests.sync.helpers import mutation, push
@@ -33,7 +33,7 @@ def test_a_refused_submit_leaves_the_visit_open_to_be_submitted_again(session, c
     page.on("dialog", lambda d: d.accept())
     fill_checklist(page)
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
     wait_synced(page)
 
@@ -53,8 +53,7 @@ def test_a_refused_submit_leaves_the_visit_open_to_be_submitted_again(session, c
     assert b["status"] == "applied", b
 
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
-    wait_synced(page)
+    sync_fully(page)
     page.reload()
     page.wait_for_selector('[data-testid="section-school"]')
     session.expire_all()
@@ -73,7 +72,7 @@ def test_a_refused_submit_leaves_the_visit_open_to_be_submitted_again(session, c
     page.get_by_test_id("submit-visit").click()
     expect(page.locator(".visit-page")).to_have_attribute("data-status", "submitted")
     wait_synced(page)
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
     wait_synced(page)
     session.expire_all()
@@ -109,7 +108,7 @@ def test_text_that_is_no_answer_holds_the_submit_back_and_a_submitted_visit_show
     page.get_by_test_id("submit-visit").click()
     expect(page.locator(".visit-page")).to_have_attribute("data-status", "submitted")
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)  # the start, answers and submit
     wait_synced(page)
     session.expire_all()

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from inspections.visits.models import Response
-from tests.browser.field.helpers import PHONE, one_inspector_visit_today, sign_in, visit_started_offline
+from tests.browser.field.helpers import PHONE, one_inspector_visit_today, sign_in, sync_fully, visit_started_offline
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_reload_mid_typing_loses_no_keystroke(session, world, live_server, brows
     expect(page.get_by_test_id("unsent-count")).to_have_text("2")  # the start and enrolment, not "4x"
 
     ctx.set_offline(False)
-    page.get_by_test_id("sync-now").click()
+    sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=20000)
     session.expire_all()
     answers = session.scalars(select(Response).where(Response.visit_id == uuid.UUID(vid))).all()
