@@ -23,9 +23,10 @@ export interface Rec {
   deleted: 0 | 1;
   /** `by`: the user who made the conflict, when another user (a colleague on the visit) did: its client values
    * are that user's, not this one's. `moved`: the record changed on the server after the conflict was
-   * recorded, and `server` holds its values at `version`, the version a choice is now made against. */
+   * recorded, and `server` holds its values at `version`, the version a choice is now made against.
+   * `superseded`: a later change of this device to every contested field was applied (settled at the next sync). */
   conflict?: { id: string; fields: Record<string, { base: any; server: any; client: any }>; by?: string;
-    version?: number; moved?: boolean } | null;
+    version?: number; moved?: boolean; superseded?: boolean } | null;
 }
 
 export interface OutboxRow {

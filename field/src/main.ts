@@ -3,7 +3,7 @@ import "./styles.css";
 import { type FieldDB, type PhotoRow, type Rec, openUserDB, recKey } from "./db";
 import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
-import { ConflictMoved, NoAnswer, SignInNeeded, SyncCore, SyncUnavailable, TransportError, uuid } from "./sync";
+import { ConflictMoved, NoAnswer, SignInNeeded, SyncCore, photoRemovable, SyncUnavailable, TransportError, uuid } from "./sync";
 import { reasonText } from "./reasons";
 import {
   D, type Definition, type Item, NA, factProblem, noteProblem, wireProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
@@ -1028,7 +1028,7 @@ function photoLi(p: ShownPhoto, open = false): HTMLElement {
   const label = p.state === "synced" ? (p.server_status === "processed" ? t("photo_processed") : t("photo_sent"))
     : p.state === "syncing" ? t("photo_uploading", { p: Math.round(p.progress * 100) })
     : p.state === "rejected" ? `${t("photo_refused")}: ${reasonText(p.reason).text}` : t("photo_queued");
-  const removable = open && "seq" in p && (p.state === "pending" || p.state === "rejected");
+  const removable = open && "seq" in p && photoRemovable(p);
   return h("li", { class: `photo ${p.state}`, testid: "photo-status", "data-state": p.state, "data-photo": p.id }, `📷 ${label}`,
     removable ? h("button", { class: "btn small", type: "button", testid: "photo-remove", onclick: async () => {
       if (!confirm(t("photo_remove_confirm"))) return;

@@ -41,6 +41,6 @@ export function reasonText(reason: string | null | undefined): { text: string; d
 const CODES: Record<string, Key> = {
   "visit.frozen": "r_frozen", "visit.open_conflicts": "r_open_conflicts", "conflict.already_resolved": "r_already_settled",
   "answer.invalid_value": "r_bad_value", "forbidden": "r_forbidden", "invalid": "r_invalid", "sync.deleted": "r_deleted",
-  "visit.school_not_covered": "r_not_covered",
+  "visit.school_not_covered": "r_not_covered", "conflict.record_gone": "r_record_gone",
 };
 

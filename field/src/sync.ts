@@ -18,6 +18,12 @@ export class NoAnswer extends SyncUnavailable {}
 /** The server no longer takes the session's token (401: expired, signed out or revoked elsewhere): the
  * user signs in again; everything unsent stays queued for them. */
 export class SignInNeeded extends SyncUnavailable {}
+/** A photo taken here that the server holds no copy of: waiting to be sent, or refused at the upload (a
+ * refusal with no photo status: the server kept nothing). One the server stored, even refused afterwards
+ * as no image, is the server's record. */
+export function photoRemovable(p: { state: SyncState; server_status?: unknown }): boolean {
+  return p.state === "pending" || (p.state === "rejected" && typeof p.server_status !== "string");
+}
 /** A settlement refused because the record changed on the server meanwhile: the conflict now shows the
  * current values, to be chosen again (SyncCore.resolve). */
 export class ConflictMoved extends Error {}
@@ -244,6 +250,7 @@ export class SyncCore {
           const photos = await this.pushPhotos();
           delete photos.waiting;
           const pushed = await this.push();
+          await this.settleSuperseded();
           for (const [k, v] of Object.entries(await this.pushPhotos())) photos[k] = (photos[k] || 0) + v;
           const pulled = await this.pull();
           await this.reconcileConflicts();
@@ -392,9 +399,16 @@ export class SyncCore {
     } else {
       if (result.status === "merged") reason = "merged with changes made elsewhere";
       // A conflict of this record still open on the server stays in view until it is settled: a later
-      // change of the device's applied after it does not settle it.
+      // change of the device's applied after it does not settle it by itself. One that wrote every
+      // contested field was made on the server's value (applied, not a conflict) and answers the conflict:
+      // it is marked `superseded`, and the sync settles it for the server's side, which that change now is
+      // (settleSuperseded). Else "keep mine" would write the conflict's older value over it.
       const prev = await this.db.records.get(recKey(entity, rid));
-      if (prev?.conflict) { state = "conflict"; reason = conflictReason(prev.conflict); conflict = prev.conflict; }
+      if (prev?.conflict) {
+        const covered = Object.keys(prev.conflict.fields).every((f) => row.fields && f in row.fields);
+        conflict = covered ? { ...prev.conflict, superseded: true } : prev.conflict;
+        state = "conflict"; reason = conflictReason(conflict);
+      }
     }
     await this.store(entity, rid, result.version ?? null, result.record, state, reason, conflict);
   }
@@ -538,6 +552,31 @@ export class SyncCore {
     return changed;
   }
 
+  /** Conflicts answered by a later change of this device to every contested field (`superseded`, see
+   * applyResult): settled for the server's side, which is that change (or a change made after it). One the
+   * server refuses to settle stays shown, for the user. */
+  async settleSuperseded(): Promise<number> {
+    let settled = 0;
+    for (const r of await this.db.records.where("state").equals("conflict").toArray()) {
+      const c = r.conflict;
+      if (!c?.superseded) continue;
+      const fields = Object.fromEntries(Object.keys(c.fields).map((f) => [f, { take: "server" }]));
+      const answer = await this.call("POST", "/api/v1/sync/conflicts/resolve", { body: { conflict_id: c.id, fields } });
+      if (answer.status === 401) throw new SignInNeeded(`conflicts refused (401): ${problem(answer.payload)}`);
+      if (answer.status !== 200 && answer.payload?.code !== "conflict.already_resolved") continue;
+      await this.db.transaction("rw", this.db.records, this.db.outbox, async () => {
+        const now = await this.db.records.get(r.key);
+        if (!now?.conflict || now.conflict.id !== c.id) return;
+        const waiting = (await this.liveRows(now.entity, now.id)).length > 0;
+        await this.db.records.update(r.key, waiting ? { conflict: null, state: "pending", reason: "edited on this device" }
+          : { conflict: null, state: "synced", reason: null });
+        settled += 1;
+      });
+    }
+    if (settled) this.opts.onChange();
+    return settled;
+  }
+
   /** Settle a conflict: per field, the server's value, mine, or a custom one.
    *
    * Refused because the record changed on the server since the conflict was recorded (409
@@ -585,7 +624,7 @@ export class SyncCore {
   async discardPhoto(id: string): Promise<boolean> {
     const gone = await this.db.transaction("rw", this.db.photos, async () => {
       const row = await this.db.photos.where("id").equals(id).first();
-      if (!row || (row.state !== "pending" && row.state !== "rejected")) return false;
+      if (!row || !photoRemovable(row)) return false;
       await this.db.photos.delete(row.seq!);
       return true;
     });

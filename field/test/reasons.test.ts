@@ -24,6 +24,12 @@ describe("server refusals in the app's words", () => {
     expect(reasonText(conflicts).detail).toBe("wording changed (status: 2 to settle)");
   });
 
+  it("a conflict whose answer was deleted on the server says so, not that the value was refused", () => {
+    const gone = `the server refused the settlement (409): ${refusalText({ code: "conflict.record_gone", detail: "deleted",
+      errors: { "fields.value": ["was deleted on the server"] } })}`;
+    expect(reasonText(gone).text).toBe(t("r_record_gone"));
+  });
+
   it("an inspector whose school was taken away is told so", () => {
     expect(reasonText(refusalText({ code: "visit.school_not_covered" }, "reworded")).text).toBe(t("r_not_covered"));
   });

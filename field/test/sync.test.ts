@@ -248,6 +248,19 @@ describe("photos", () => {
     expect(await db.photos.where("id").equals(first).first()).toMatchObject({ state: "synced" });
   });
 
+  it("only a photo the server holds no copy of can be removed", async () => {
+    const { core, server, db } = setup();
+    const stored = await core.attachPhoto(new Blob([new Uint8Array(5).fill(3)]), { visit_id: "known", item_code: "x" });
+    server.script["POST /api/v1/photos/uploads/whole"] = [{ status: 201, payload: { status: "rejected", status_reason: "no image" } }];
+    expect(await core.pushPhotos()).toEqual({ rejected: 1 });
+    expect(await core.discardPhoto(stored)).toBe(false); // stored, then refused as no image: the server's record
+    const refused = await core.attachPhoto(new Blob([new Uint8Array(5).fill(4)]), { visit_id: "known", item_code: "x" });
+    server.script["POST /api/v1/photos/uploads/whole"] = [{ status: 422, payload: { status: 422, detail: "not a JPEG" } }];
+    expect(await core.pushPhotos()).toEqual({ rejected: 1 });
+    expect(await core.discardPhoto(refused)).toBe(true); // refused at the upload: nothing kept there
+    expect(await db.photos.where("id").anyOf(stored, refused).count()).toBe(1);
+  });
+
   it("a refused image is final for that photo, with the server's reason", async () => {
     const { core, server, db } = setup();
     const pid = await core.attachPhoto(new Blob([new Uint8Array(5)]), { visit_id: "known", item_code: "x" });

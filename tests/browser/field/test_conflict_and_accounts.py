@@ -108,6 +108,33 @@ def test_a_conflict_whose_answer_changed_again_on_the_server_shows_the_value_now
     two.close()
 
 
+def test_an_answer_typed_again_over_the_colleagues_value_settles_its_conflict(session, world, live_server, browser,
+                                                                           field_dist):
+    """The conflict shows the colleague's 650 in the field; the inspector types 620 over it, which the server
+    applies (made on the 650 seen). That answers the conflict: the sync settles it, so no "keep mine" is left
+    to write the conflict's older 600 over the 620 (a break-it pass lost the 620 that way), and the visit's
+    submission is not held back by it."""
+    from sync.models import Conflict
+    base, vid = live_server, world.visit["id"]
+    one, p1, two, _ = _enrolment_contested(browser, base, world)
+    sync_fully(p1)
+    p1.goto(f"{base}/field/#/visit/{vid}")
+    expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("冲突")
+    expect(p1.get_by_test_id("input-enrolment")).to_have_value("650")
+    p1.get_by_test_id("input-enrolment").fill("620")
+    p1.get_by_test_id("input-enrolment").press("Tab")
+    sync_fully(p1)
+    expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("已同步")
+    session.expire_all()
+    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
+                                                       Response.item_code == "enrolment")) == 620
+    assert session.scalars(select(Conflict.status).where(Conflict.visit_id == uuid.UUID(vid))).all() == ["resolved"]
+    p1.goto(f"{base}/field/#/sync")
+    expect(p1.locator('[data-testid="unsynced"][data-state="conflict"]')).to_have_count(0)
+    one.close()
+    two.close()
+
+
 def test_sign_out_with_unsent_records_warns_and_keeps_them_for_that_user(session, world, live_server, browser, shots,
                                                                           field_dist):
     base = live_server
