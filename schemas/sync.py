@@ -106,7 +106,8 @@ class ConflictQuery(Schema):
 
 class FieldChoice(Schema):
     take = fields.String(required=True, validate=validate.OneOf(["server", "client", "custom"]))
-    value = fields.Raw(allow_none=True)
+    value = fields.Raw(allow_none=True, metadata={"description": "The value to write: with take \"custom\" only "
+                                                                "(beside server or client it is a 422)."})
 
 
 class ResolveIn(Schema):

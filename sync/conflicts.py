@@ -62,6 +62,9 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
             errors[f"fields.{name}"] = ["choose server, client or custom for this field"]
         elif choice.get("take") == "custom" and (name == "_deleted" or "value" not in choice):
             errors[f"fields.{name}"] = ["a custom choice needs a value (not allowed for a delete)"]
+        elif choice.get("take") != "custom" and "value" in choice:
+            # A value beside server or client would be dropped unseen: the caller meant something else.
+            errors[f"fields.{name}"] = ["a value is given only with take \"custom\""]
         else:
             choices[name] = choice
     for name in fields:
@@ -94,12 +97,14 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
     if not gone and values and record.version != (conflict.server_version if version is None else version):
         # Changed since the conflict was recorded (or since the version the caller chose against): the
         # choice was made without seeing the current value. Refuse, show it, and leave the conflict open.
-        raise ConflictError(f"the {conflict.entity} changed since this conflict was recorded (version "
-                            f"{conflict.server_version}, now {record.version}); the conflict stays open: take the "
-                            f"server's side to keep the current values, or choose again with \"version\": "
-                            f"{record.version} to write a client or custom value over them",
-                            {f"fields.{n}": ["changed on the server since the conflict was recorded"]
-                             for n in values},
+        what = (f"the {conflict.entity} changed since this conflict was recorded (version {conflict.server_version}, "
+                f"now {record.version})" if record.version != conflict.server_version else
+                f"the version given ({version}) is not the {conflict.entity}'s current one ({record.version})")
+        raise ConflictError(f"{what}; the conflict stays open: take the server's side to keep the current values, or "
+                            f"choose again with \"version\": {record.version} to write a client or custom value over them",
+                            {f"fields.{n}": ["changed on the server since the conflict was recorded"
+                                             if record.version != conflict.server_version else
+                                             "not chosen against the current version"] for n in values},
                             code="conflict.record_changed", extra={"current": {"version": record.version,
                                                "fields": current_values(conflict, record)}})
     if gone or (not values and visit.status not in visits.OPEN):

@@ -72,3 +72,27 @@ def test_a_stale_visit_conflict_shows_the_visit_fields_now(client, session):
     assert r.status_code == 409 and r.get_json()["current"] == {"version": 3, "fields": {"notes": "later"}}
     session.expire_all()
     assert session.get(Visit, uuid.UUID(v["id"])).notes == "later"
+
+
+def test_a_value_beside_server_or_client_is_refused_and_a_wrong_version_is_named_as_such(client, session):
+    """Found by a break-it pass: {"take": "client", "value": 999} wrote the client's value and dropped the 999
+    unsaid; a `version` that is not the current one, on a record unchanged since the conflict, was said to
+    have "changed since the conflict was recorded"."""
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    vid, rid = uuid.uuid4(), uuid.uuid4()
+    push(client, h, mutation("visit", "create", id=vid, school_id=str(w.school_a1.id)),
+         mutation("response", "create", id=rid, visit_id=str(vid), item_code="enrolment", value=500))
+    push(client, h, mutation("response", "update", id=rid, base_version=1, value=600), device_id="A")
+    (b,) = push(client, h, mutation("response", "update", id=rid, base_version=1, value=601), device_id="B")
+    cid = b["conflict"]["id"]
+    for take in ("client", "server"):
+        r = client.post(RESOLVE, json={"conflict_id": cid, "fields": {"value": {"take": take, "value": 999}}}, headers=h)
+        assert r.status_code == 422, r.get_json()
+        assert "custom" in r.get_json()["errors"]["fields.value"][0]
+    r = client.post(RESOLVE, json={"conflict_id": cid, "take": "client", "version": 1}, headers=h)
+    assert r.status_code == 409 and r.get_json()["code"] == "conflict.record_changed"
+    assert "is not the response's current one (2)" in r.get_json()["detail"]
+    assert r.get_json()["errors"]["fields.value"] == ["not chosen against the current version"]
+    session.expire_all()
+    assert (session.get(Response, rid).value, session.get(Conflict, uuid.UUID(cid)).status) == (600, "open")
