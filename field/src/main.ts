@@ -3,7 +3,7 @@ import "./styles.css";
 import { type FieldDB, type PhotoRow, type Rec, openUserDB, recKey } from "./db";
 import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
-import { ConflictMoved, NoAnswer, SignInNeeded, SyncCore, photoRemovable, SyncUnavailable, TransportError, uuid } from "./sync";
+import { ConflictMoved, NoAnswer, SignInNeeded, SyncCore, conflictShown, photoRemovable, SyncUnavailable, TransportError, uuid } from "./sync";
 import { reasonText } from "./reasons";
 import {
   D, type Definition, type Item, NA, factProblem, noteProblem, wireProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
@@ -1113,13 +1113,14 @@ async function syncView(): Promise<HTMLElement> {
       const conflict = rec.conflict;
       // A colleague's conflict brought here (sync.reconcileConflicts): the contested value is theirs.
       const colleague = !!conflict.by && conflict.by !== session?.user.id;
+      const shown = conflictShown(rec); // the server's side as this device last saw it
       const table = h("table", { class: "conflict", testid: "conflict" },
         h("caption", {}, u.entity === "response" ? t("conflict_item", { item: what.title }) : t("conflict_visit"),
           what.visit ? ` · ${what.visit}` : "", h("br", {}), t("conflict_title")),
         h("tr", {}, h("th", {}, ""), h("th", {}, t("was")), h("th", {}, t(colleague ? "on_server" : "theirs")),
           h("th", {}, t(colleague ? "colleagues" : "mine"))),
         ...Object.entries(conflict.fields).map(([f, v]) => h("tr", {}, h("th", {}, fieldName(f)),
-          h("td", {}, fieldValue(u.entity, f, what.item, v.base)), h("td", { testid: "theirs" }, fieldValue(u.entity, f, what.item, v.server)),
+          h("td", {}, fieldValue(u.entity, f, what.item, v.base)), h("td", { testid: "theirs" }, fieldValue(u.entity, f, what.item, shown.server[f])),
           h("td", { testid: "mine" }, fieldValue(u.entity, f, what.item, v.client)))));
       const key = `${u.entity}:${u.id}`;
       const settle = (take: "server" | "client") => async () => {
@@ -1138,7 +1139,7 @@ async function syncView(): Promise<HTMLElement> {
         await renderView(); await renderHeader();
       };
       const refused = settleRefusals.get(key);
-      li.append(table, ...(conflict.moved ? [h("p", { class: "notice", role: "status", testid: "conflict-moved" }, t("conflict_moved"))] : []),
+      li.append(table, ...(shown.changed ? [h("p", { class: "notice", role: "status", testid: "conflict-moved" }, t("conflict_moved"))] : []),
         h("div", {},
         refused ? h("div", { class: "error", role: "alert", testid: "settle-error" }, t("settle_refused", { why: refused.text }),
           refused.detail ? h("details", { class: "detail" }, h("summary", {}, t("details")), h("span", { testid: "reason-detail" }, refused.detail)) : null) : null),

@@ -18,6 +18,23 @@ export class NoAnswer extends SyncUnavailable {}
 /** The server no longer takes the session's token (401: expired, signed out or revoked elsewhere): the
  * user signs in again; everything unsent stays queued for them. */
 export class SignInNeeded extends SyncUnavailable {}
+/** What a conflict is shown (and chosen) against: the server's values of the contested fields at the
+ * newest version this device knows, from the server copy a pull brought (the record changed since the
+ * conflict was recorded) or from a refused settlement's `current` (`conflict.version`), whichever is newer;
+ * `version` is sent with the choice, so a change the device has not seen yet is never overwritten (the
+ * server refuses it with the current values). `changed`: those values are not the ones recorded. */
+export function conflictShown(r: Pick<Rec, "version" | "server" | "conflict">): { version: number | null; server: Record<string, any>; changed: boolean } {
+  const c = r.conflict!;
+  const copy = r.server && typeof r.version === "number" && !(typeof c.version === "number" && c.version >= r.version);
+  const server: Record<string, any> = {};
+  let changed = false;
+  for (const [f, v] of Object.entries(c.fields)) {
+    server[f] = copy && f in r.server ? r.server[f] : v.server;
+    if (JSON.stringify(server[f] ?? null) !== JSON.stringify(v.server ?? null)) changed = true;
+  }
+  return { version: copy ? r.version : typeof c.version === "number" ? c.version : r.version, server, changed: changed || !!c.moved };
+}
+
 /** A photo taken here that the server holds no copy of: waiting to be sent, or refused at the upload (a
  * refusal with no photo status: the server kept nothing). One the server stored, even refused afterwards
  * as no image, is the server's record. */
@@ -590,7 +607,8 @@ export class SyncCore {
     if (!r?.conflict) throw new Error("no conflict to settle");
     const fields: Record<string, any> = {};
     for (const [f, c] of Object.entries(choices)) fields[f] = c.take === "custom" ? { take: "custom", value: c.value } : { take: c.take };
-    const version = typeof r.conflict.version === "number" ? { version: r.conflict.version } : {};
+    const against = conflictShown(r);
+    const version = typeof against.version === "number" ? { version: against.version } : {};
     const answer = await this.call("POST", "/api/v1/sync/conflicts/resolve", { body: { conflict_id: r.conflict.id, fields, ...version } });
     const current = answer.payload?.current;
     if (answer.status === 409 && answer.payload?.code === "conflict.record_changed" && typeof current?.version === "number") {

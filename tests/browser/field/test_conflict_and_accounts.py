@@ -108,6 +108,32 @@ def test_a_conflict_whose_answer_changed_again_on_the_server_shows_the_value_now
     two.close()
 
 
+def test_a_conflict_shows_the_server_value_a_later_pull_brought_and_is_chosen_against_it(
+        session, client, world, live_server, browser, field_dist):
+    """The colleague changes the contested answer again (650 -> 700) and the phone's next sync brings it: the
+    conflict shows 700, the value "keep theirs" would keep, and says it changed; keeping mine is chosen against
+    that version and written at once. Found by a break-it pass: the table kept showing 650, so "keep theirs"
+    kept a 700 the inspector never saw."""
+    base, vid = live_server, world.visit["id"]
+    one, p1, two, _ = _enrolment_contested(browser, base, world)
+    sync_fully(p1)
+    again = client.put(f"/api/v1/visits/{vid}/responses", headers=token_for(session, world.inspector_2),
+                       json={"answers": [{"item_code": "enrolment", "value": 700}]})
+    assert again.status_code == 200, again.get_json()
+    sync_fully(p1)
+    p1.goto(f"{base}/field/#/sync")
+    row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
+    expect(row.get_by_test_id("theirs")).to_have_text("700 名学生")
+    expect(row.get_by_test_id("conflict-moved")).to_be_visible()
+    row.get_by_test_id("keep-mine").click()
+    expect(p1.get_by_test_id("all-sent")).to_be_visible(timeout=20000)
+    session.expire_all()
+    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
+                                                       Response.item_code == "enrolment")) == 600
+    one.close()
+    two.close()
+
+
 def test_an_answer_typed_again_over_the_colleagues_value_settles_its_conflict(session, world, live_server, browser,
                                                                            field_dist):
     """The conflict shows the colleague's 650 in the field; the inspector types 620 over it, which the server
