@@ -144,7 +144,8 @@ describe("outbox", () => {
     server.script["POST /api/v1/sync/conflicts/resolve"] = [{ status: 200, payload: { id: "c-1", status: "resolved" } }];
     await core.resolve("response", b, { value: { take: "client" } });
     const call = server.calls.find((c) => c.path === "/api/v1/sync/conflicts/resolve")!;
-    expect(call.body).toEqual({ conflict_id: "c-1", fields: { value: { take: "client" } } });
+    // Chosen against the server copy the device shows (version 3): a later change it has not seen is refused.
+    expect(call.body).toEqual({ conflict_id: "c-1", fields: { value: { take: "client" } }, version: 3 });
     expect((await core.record("response", b))!.state).toBe("synced");
   });
 

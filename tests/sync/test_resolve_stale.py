@@ -11,8 +11,9 @@ from tests.sync.helpers import mutation, new_visit, push
 RESOLVE = "/api/v1/sync/conflicts/resolve"
 
 
-def _stale_answer_conflict(client, session):
-    """An answer: 500 (v1), 600 by device A (v2), 601 by device B on v1 (conflict at v2), 602 by A (v3)."""
+def _answer_conflict(client, session):
+    """An answer: 500 (v1), 600 by device A (v2), 601 by device B on v1 (conflict at v2): (headers,
+    conflict id, answer id)."""
     w = make_world(session)
     h = token_for(session, w.inspector_a1)
     vid, rid = uuid.uuid4(), uuid.uuid4()
@@ -22,9 +23,15 @@ def _stale_answer_conflict(client, session):
     (b,) = push(client, h, mutation("response", "update", id=rid, base_version=1, value=601), device_id="B")
     assert b["status"] == "conflict"
     assert session.get(Conflict, uuid.UUID(b["conflict"]["id"])).server_version == 2
+    return h, b["conflict"]["id"], rid
+
+
+def _stale_answer_conflict(client, session):
+    """`_answer_conflict`, then 602 by A (v3)."""
+    h, cid, rid = _answer_conflict(client, session)
     (later,) = push(client, h, mutation("response", "update", id=rid, base_version=2, value=602), device_id="A")
     assert later["status"] == "applied" and later["version"] == 3
-    return h, b["conflict"]["id"], rid
+    return h, cid, rid
 
 
 def test_taking_the_client_value_over_a_later_change_is_refused_and_shows_the_current_value(client, session):
@@ -78,14 +85,7 @@ def test_a_value_beside_server_or_client_is_refused_and_a_wrong_version_is_named
     """Found by a break-it pass: {"take": "client", "value": 999} wrote the client's value and dropped the 999
     unsaid; a `version` that is not the current one, on a record unchanged since the conflict, was said to
     have "changed since the conflict was recorded"."""
-    w = make_world(session)
-    h = token_for(session, w.inspector_a1)
-    vid, rid = uuid.uuid4(), uuid.uuid4()
-    push(client, h, mutation("visit", "create", id=vid, school_id=str(w.school_a1.id)),
-         mutation("response", "create", id=rid, visit_id=str(vid), item_code="enrolment", value=500))
-    push(client, h, mutation("response", "update", id=rid, base_version=1, value=600), device_id="A")
-    (b,) = push(client, h, mutation("response", "update", id=rid, base_version=1, value=601), device_id="B")
-    cid = b["conflict"]["id"]
+    h, cid, rid = _answer_conflict(client, session)
     for take in ("client", "server"):
         r = client.post(RESOLVE, json={"conflict_id": cid, "fields": {"value": {"take": take, "value": 999}}}, headers=h)
         assert r.status_code == 422, r.get_json()

@@ -26,6 +26,13 @@ def _answer_enrolment(page, visit_id, value):
     expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
 
 
+def _enrolment(session, visit_id) -> int | None:
+    """The server's enrolment answer on the visit, read afresh."""
+    session.expire_all()
+    return session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(visit_id),
+                                                       Response.item_code == "enrolment"))
+
+
 def _enrolment_contested(browser, base, world):
     """Both inspectors answer enrolment offline (600 on the first phone, 650 on the second); the second
     reaches the server first, then the first comes back online: (first context and page, second ones)."""
@@ -93,17 +100,13 @@ def test_a_conflict_whose_answer_changed_again_on_the_server_shows_the_value_now
     expect(row.get_by_test_id("theirs")).to_have_text("700 名学生")  # what the server holds now
     expect(row.get_by_test_id("mine")).to_have_text("600 名学生")
     expect(row.get_by_test_id("settle-error")).to_have_count(0)  # not refused: to be chosen again
-    session.expire_all()
-    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
-                                                       Response.item_code == "enrolment")) == 700
+    assert _enrolment(session, vid) == 700
     p1.reload()  # the value now is kept on the phone, not only on the screen
     row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
     expect(row.get_by_test_id("theirs")).to_have_text("700 名学生")
     row.get_by_test_id("keep-mine").click()
     expect(p1.get_by_test_id("all-sent")).to_be_visible(timeout=20000)
-    session.expire_all()
-    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
-                                                       Response.item_code == "enrolment")) == 600
+    assert _enrolment(session, vid) == 600
     one.close()
     two.close()
 
@@ -127,9 +130,7 @@ def test_a_conflict_shows_the_server_value_a_later_pull_brought_and_is_chosen_ag
     expect(row.get_by_test_id("conflict-moved")).to_be_visible()
     row.get_by_test_id("keep-mine").click()
     expect(p1.get_by_test_id("all-sent")).to_be_visible(timeout=20000)
-    session.expire_all()
-    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
-                                                       Response.item_code == "enrolment")) == 600
+    assert _enrolment(session, vid) == 600
     one.close()
     two.close()
 
@@ -151,9 +152,7 @@ def test_an_answer_typed_again_over_the_colleagues_value_settles_its_conflict(se
     p1.get_by_test_id("input-enrolment").press("Tab")
     sync_fully(p1)
     expect(p1.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("已同步")
-    session.expire_all()
-    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
-                                                       Response.item_code == "enrolment")) == 620
+    assert _enrolment(session, vid) == 620
     assert session.scalars(select(Conflict.status).where(Conflict.visit_id == uuid.UUID(vid))).all() == ["resolved"]
     p1.goto(f"{base}/field/#/sync")
     expect(p1.locator('[data-testid="unsynced"][data-state="conflict"]')).to_have_count(0)
@@ -283,9 +282,7 @@ def test_an_answer_typed_over_what_the_screen_showed_while_a_pull_brought_a_coll
     sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
     wait_synced(page)
-    session.expire_all()
-    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
-                                                       Response.item_code == "enrolment")) == 200
+    assert _enrolment(session, vid) == 200
     page.get_by_test_id("unsent").click()
     row = page.locator('[data-testid="unsynced"][data-state="conflict"]')
     expect(row).to_have_count(1)
@@ -313,9 +310,7 @@ def test_a_revoked_sign_in_asks_for_the_password_again_and_keeps_the_unsent_answ
     page.fill("#password", "password-123")
     page.get_by_test_id("sign-in").click()
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
-    session.expire_all()
-    assert session.scalar(select(Response.value).where(Response.visit_id == uuid.UUID(vid),
-                                                       Response.item_code == "enrolment")) == 777
+    assert _enrolment(session, vid) == 777
     ctx.close()
 
 
