@@ -333,7 +333,6 @@ async function renderView() {
   if (!view || !core || session?.expired) return;
   const mine = ++renders; // a render started later (a tap, a sync ending) wins over this one
   const hash = location.hash || "#/";
-  const y = window.scrollY;
   let node: HTMLElement;
   const m = hash.match(/^#\/visit\/([0-9a-f-]+)/);
   try {
@@ -347,6 +346,9 @@ async function renderView() {
       h("p", { class: "error", role: "alert" }, t("view_failed")), h("p", { class: "muted" }, String((e as Error)?.message ?? e)));
   }
   if (mine !== renders) return; // a later render replaced (or will replace) the view: never put an older one back
+  // The scroll position as it is now, not as it was when this render began: the user may have scrolled
+  // while it was built (to the submit button, say), and a jump back would put their tap on another control.
+  const y = window.scrollY;
   view.replaceChildren(node);
   window.scrollTo(0, y);
   performance.mark(`field:view:${hash.split("/")[1] || "visits"}`); // read by bench/field_app.py
