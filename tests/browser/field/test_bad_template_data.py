@@ -111,9 +111,13 @@ def test_a_visit_whose_template_cannot_be_read_says_so_and_breaks_nothing(sessio
     expect(unavailable).to_contain_text("无法计算本次走访的结果")
     expect(page.get_by_test_id("verdict-unavailable-why")).to_contain_text("4_3")
     expect(page.get_by_test_id("input-enrolment")).to_have_value("1000")  # the answers are there as ever
+    ctx.set_offline(True)  # the answer stays "pending" to be seen (online, the app sends it by itself)
     page.get_by_test_id("input-pe_art_teachers").fill("7")  # and still taken
+    # Saved (its badge redrawn) before the next tap: CI once saw the language tap right after typing missed.
+    expect(page.locator('[data-testid="item-pe_art_teachers"] [data-testid="answer-state"]')).to_have_text("待发送")
     page.get_by_test_id("lang").click()
     expect(page.get_by_test_id("verdict-unavailable")).to_contain_text("This visit's result cannot be computed")
+    ctx.set_offline(False)
     sync_fully(page)
     expect(page.get_by_test_id("unsent-count")).to_have_text("0", timeout=30000)
     # Submitted, the server records it unscorable for its template, and the app says so (not "answers").
