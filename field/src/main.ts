@@ -3,7 +3,7 @@ import "./styles.css";
 import { type FieldDB, type PhotoRow, type Rec, openUserDB, recKey } from "./db";
 import { FetchTransport } from "./api";
 import { type Key, getLang, setLang, t } from "./i18n";
-import { ConflictMoved, NoAnswer, SignInNeeded, SyncCore, conflictShown, photoRemovable, SyncUnavailable, TransportError, uuid } from "./sync";
+import { ConflictMoved, NoAnswer, SignInNeeded, SyncCore, conflictShown, photoRemovable, sameValue, SyncUnavailable, TransportError, uuid } from "./sync";
 import { reasonText } from "./reasons";
 import {
   D, type Definition, type Item, NA, factProblem, noteProblem, wireProblem, indicatorsFor, factsUsed, scoreVisit, sectionsOf, shortfallText,
@@ -1081,8 +1081,6 @@ async function describe(entity: string, rec: Rec | undefined): Promise<{ title: 
 /** The fields of a record a device changes (sync/push.py RESPONSE_FIELDS, VISIT_FIELDS). */
 const EDITABLE: Record<string, string[]> = { response: ["value", "note", "flagged"], visit: ["planned_for", "notes", "status"] };
 
-/** Equal as JSON values (a refused change's fields against the server's copy). */
-const sameValue = (a: any, b: any) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /** A contested field's value as the item (or the visit) reads. */
 function fieldValue(entity: string, field: string, item: Item | undefined, v: any): string {

@@ -18,6 +18,9 @@ export class NoAnswer extends SyncUnavailable {}
 /** The server no longer takes the session's token (401: expired, signed out or revoked elsewhere): the
  * user signs in again; everything unsent stays queued for them. */
 export class SignInNeeded extends SyncUnavailable {}
+/** Equal as JSON values (null and absent alike). */
+export const sameValue = (a: any, b: any) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
 /** What a conflict is shown (and chosen) against: the server's values of the contested fields at the
  * newest version this device knows, from the server copy a pull brought (the record changed since the
  * conflict was recorded) or from a refused settlement's `current` (`conflict.version`), whichever is newer;
@@ -30,7 +33,7 @@ export function conflictShown(r: Pick<Rec, "version" | "server" | "conflict">): 
   let changed = false;
   for (const [f, v] of Object.entries(c.fields)) {
     server[f] = copy && f in r.server ? r.server[f] : v.server;
-    if (JSON.stringify(server[f] ?? null) !== JSON.stringify(v.server ?? null)) changed = true;
+    if (!sameValue(server[f], v.server)) changed = true;
   }
   return { version: copy ? r.version : typeof c.version === "number" ? c.version : r.version, server, changed: changed || !!c.moved };
 }
@@ -537,15 +540,7 @@ export class SyncCore {
       if (answer.status === 401) throw new SignInNeeded(`conflicts refused (401): ${problem(answer.payload)}`);
       const found = answer.status === 200 ? answer.payload?.items?.[0] : undefined;
       if (!found || found.id !== c.id || found.status !== "resolved") continue;
-      await this.db.transaction("rw", this.db.records, this.db.outbox, async () => {
-        const now = await this.db.records.get(r.key);
-        if (!now?.conflict || now.conflict.id !== c.id || now.server === null) return; // settled here meanwhile, or deleted
-        const waiting = (await this.liveRows(now.entity, now.id)).length > 0;
-        await this.db.records.update(r.key, waiting
-          ? { conflict: null, state: "pending", reason: "edited on this device" }
-          : { conflict: null, state: "synced", reason: "conflict settled elsewhere", local: now.server, base: now.version, edit: null });
-        changed += 1;
-      });
+      if (await this.closeConflict(r.key, c.id, "conflict settled elsewhere")) changed += 1;
     }
     for (const c of open.values()) {
       if (held.has(c.id) || (c.entity !== "response" && c.entity !== "visit")) continue;
@@ -569,6 +564,20 @@ export class SyncCore {
     return changed;
   }
 
+  /** A conflict settled on the server taken off its record here (still that conflict, and not deleted): the
+   * record shows the server copy again, or stays pending under edits of this device still waiting. */
+  private async closeConflict(key: string, conflictId: string, reason: string): Promise<boolean> {
+    return this.db.transaction("rw", this.db.records, this.db.outbox, async () => {
+      const now = await this.db.records.get(key);
+      if (!now?.conflict || now.conflict.id !== conflictId || now.server === null) return false; // settled here meanwhile, or deleted
+      const waiting = (await this.liveRows(now.entity, now.id)).length > 0;
+      await this.db.records.update(key, waiting
+        ? { conflict: null, state: "pending", reason: "edited on this device" }
+        : { conflict: null, state: "synced", reason, local: now.server, base: now.version, edit: null });
+      return true;
+    });
+  }
+
   /** Conflicts answered by a later change of this device to every contested field (`superseded`, see
    * applyResult): settled for the server's side, which is that change (or a change made after it). One the
    * server refuses to settle stays shown, for the user. */
@@ -581,14 +590,7 @@ export class SyncCore {
       const answer = await this.call("POST", "/api/v1/sync/conflicts/resolve", { body: { conflict_id: c.id, fields } });
       if (answer.status === 401) throw new SignInNeeded(`conflicts refused (401): ${problem(answer.payload)}`);
       if (answer.status !== 200 && answer.payload?.code !== "conflict.already_resolved") continue;
-      await this.db.transaction("rw", this.db.records, this.db.outbox, async () => {
-        const now = await this.db.records.get(r.key);
-        if (!now?.conflict || now.conflict.id !== c.id) return;
-        const waiting = (await this.liveRows(now.entity, now.id)).length > 0;
-        await this.db.records.update(r.key, waiting ? { conflict: null, state: "pending", reason: "edited on this device" }
-          : { conflict: null, state: "synced", reason: null });
-        settled += 1;
-      });
+      if (await this.closeConflict(r.key, c.id, "conflict settled")) settled += 1;
     }
     if (settled) this.opts.onChange();
     return settled;
@@ -636,7 +638,7 @@ export class SyncCore {
     return id;
   }
 
-  /** Remove a photo taken on this device that has not started to upload (waiting, or refused): a photo
+  /** Remove a photo taken on this device that the server holds no copy of (`photoRemovable`): a photo
    * taken by mistake never leaves the phone. False when it is being sent or was sent (it is the server's
    * then) or is not here. */
   async discardPhoto(id: string): Promise<boolean> {
