@@ -63,12 +63,21 @@ _PG_TYPES = ((sqltypes.Uuid, "uuid"), (postgresql.JSONB, "jsonb"), (sqltypes.JSO
 _PLAIN = (str, int, bool, float, type(None))
 
 
-def _wire(row: dict, keys: list[str], now, now_text: str, extra: dict | None = None) -> dict:
-    """The row as the wire shows it (`changelog.jsonable`), with the batch's one timestamp formatted once."""
+def _wire(row: dict, keys: list[str], now, now_text: str, extra: dict | None = None, texts: dict | None = None) -> dict:
+    """The row as the wire shows it (`changelog.jsonable`), with the batch's one timestamp formatted once and
+    the text of ids many rows share (their visit, the inspector) kept in `texts` (id -> text)."""
     out = {}
     for k in keys:
         v = row.get(k)
-        out[k] = now_text if v is now else v if type(v) in _PLAIN else jsonable(v)
+        if v is now:
+            out[k] = now_text
+        elif type(v) in _PLAIN:
+            out[k] = v
+        elif texts is not None and type(v) is uuid.UUID:
+            t = texts.get(v)
+            out[k] = t if t is not None else texts.setdefault(v, str(v))
+        else:
+            out[k] = jsonable(v)
     return out | extra if extra else out
 
 
@@ -328,6 +337,7 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
     visit_rows, link_rows, response_rows, changes, revisions, mutation_rows, audits, results = ([] for _ in range(8))
     wire_visits: dict = {}
     answer_audits: dict = {}
+    texts: dict = {}  # id -> its text, for ids many answers share
     for m, d in zip(mutations, loaded):
         if m["entity"] == "visit":
             nv = new_visits[m["id"]]
@@ -350,7 +360,7 @@ def apply(session: Session, *, user: User, principal: Principal, device_id: str,
                        value=d.get("value"), note=d.get("note"), flagged=d.get("flagged", False),
                        answered_by_id=user.id, version=1, created_at=now, updated_at=now)
             response_rows.append(row)
-            record = _wire(row, _RESPONSE_KEYS, now, now_text)
+            record = _wire(row, _RESPONSE_KEYS, now, now_text, texts=texts)
             school_id = new_visits[vid]["spec"]["school"].id if vid in new_visits else old_visits[vid].school_id
             # Its version 1 is this change row (no separate revision row: see base_record).
             changes.append(dict(txn_id=txn, entity="response", entity_id=m["id"], op="upsert", version=1,

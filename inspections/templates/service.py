@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from sqlalchemy import case, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from inspections.accounts.enums import Role
 from inspections import clock
@@ -122,8 +122,12 @@ def effective_version(session: Session, *, jurisdiction_path: str, on: date) -> 
     # One query: rank 0 is the school's own county, then upwards; the national template last.
     nearest = case({jid: rank for rank, jid in enumerate(reversed(ids))}, value=ChecklistTemplate.jurisdiction_id,
                    else_=len(ids)) if ids else literal(0)
+    # Without its definition and overlay (JSON of the whole checklist, read and decoded on every push
+    # that plans a visit): a published version's checklist is remembered (`checklist`), and an
+    # attribute left out is loaded when first read.
     return session.scalar(
-        select(TemplateVersion).join(ChecklistTemplate)
+        select(TemplateVersion).options(defer(TemplateVersion.definition), defer(TemplateVersion.overlay))
+        .join(ChecklistTemplate)
         .where(or_(ChecklistTemplate.jurisdiction_id.is_(None), ChecklistTemplate.jurisdiction_id.in_(ids)),
                TemplateVersion.status == VersionStatus.published,
                or_(TemplateVersion.effective_from.is_(None), TemplateVersion.effective_from <= on))
