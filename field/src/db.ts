@@ -24,9 +24,14 @@ export interface Rec {
   /** `by`: the user who made the conflict, when another user (a colleague on the visit) did: its client values
    * are that user's, not this one's. `moved`: the record changed on the server after the conflict was
    * recorded, and `server` holds its values at `version`, the version a choice is now made against.
-   * `superseded`: a later change of this device to every contested field was applied (settled at the next sync). */
+   * `superseded`: a later change of this device to every contested field was applied (settled at the next sync).
+   * `chosen`: the user's settlement not yet taken by the server (made offline, or its answer lost): the body
+   * `SyncCore.resolve` sends, kept here so that a reload keeps it; the next sync sends it (`sendChoices`).
+   * `refused`: why the server refused the last settlement sent (the error's text), until the user chooses again. */
   conflict?: { id: string; fields: Record<string, { base: any; server: any; client: any }>; by?: string;
-    version?: number; moved?: boolean; superseded?: boolean } | null;
+    version?: number; moved?: boolean; superseded?: boolean;
+    chosen?: { fields: Record<string, { take: "server" | "client" | "custom"; value?: any }>; version?: number };
+    refused?: string } | null;
 }
 
 export interface OutboxRow {

@@ -172,6 +172,8 @@ const STRINGS = {
   field_inspector_ids: ["督学", "Inspectors"],
   conflict_moved: ["服务器上的值在冲突记录后又被修改：上表已显示现在的值，请重新选择。",
     "The value on the server changed after this conflict was recorded: the table shows it as it is now. Choose again."],
+  choice_queued: ["您的选择（{choice}）已保存在本机，将在下次同步时发送。",
+    "Your choice ({choice}) is saved on this phone and will be sent at the next sync."],
   settle_refused: ["未能解决冲突：{why}。您可以放弃我的修改，或用他人的。",
     "The conflict could not be settled: {why}. You can discard your change or keep theirs."],
 } as const;

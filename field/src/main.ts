@@ -1053,6 +1053,10 @@ function position(): Promise<{ latitude?: number; longitude?: number }> {
 
 /** Settlements the server refused, by record (entity:id): why, shown on the conflict's card until it goes. */
 const settleRefusals = new Map<string, { text: string; detail: string }>();
+/** Why the last settlement of a conflict was refused: said on this page, or kept on the record (a choice
+ * sent by a sync, or before a reload) until the user chooses again or discards. */
+const refusalOf = (key: string, conflict: NonNullable<Rec["conflict"]>) =>
+  settleRefusals.get(key) ?? (conflict.refused ? reasonText(conflict.refused) : undefined);
 
 /** Which item and which visit a record is, in words: its item's name from the visit's template version. */
 async function describe(entity: string, rec: Rec | undefined): Promise<{ title: string; visit: string; item?: Item }> {
@@ -1132,14 +1136,18 @@ async function syncView(): Promise<HTMLElement> {
         } catch (e) {
           // Changed on the server meanwhile: the card shows the values now, to be chosen again (not refused).
           if (e instanceof ConflictMoved) { settleRefusals.delete(key); await renderView(); await renderHeader(); return; }
-          // Refused (e.g. the visit was submitted meanwhile) or no answer: say why, on the card itself.
-          settleRefusals.set(key, e instanceof TransportError || e instanceof NoAnswer
-            ? { text: t("r_unreachable"), detail: "" } : reasonText(e instanceof Error ? e.message : String(e)));
+          if (e instanceof SignInNeeded) { askSignIn(); return; } // the choice is kept, and sent after signing in
+          // Refused (e.g. the visit was submitted meanwhile): say why, on the card itself. (With no signal
+          // the choice is kept on the phone and the card says it will be sent: `conflict.chosen`.)
+          settleRefusals.set(key, reasonText(e instanceof Error ? e.message : String(e)));
         }
         await renderView(); await renderHeader();
       };
-      const refused = settleRefusals.get(key);
+      const refused = refusalOf(key, conflict);
+      const chosen = conflict.chosen ? Object.values(conflict.chosen.fields)[0]?.take : undefined;
       li.append(table, ...(shown.changed ? [h("p", { class: "notice", role: "status", testid: "conflict-moved" }, t("conflict_moved"))] : []),
+        ...(chosen ? [h("p", { class: "notice", role: "status", testid: "choice-queued" }, t("choice_queued", {
+          choice: t(chosen === "client" ? (colleague ? "keep_colleagues" : "keep_mine") : (colleague ? "keep_server" : "keep_theirs")) }))] : []),
         h("div", {},
         refused ? h("div", { class: "error", role: "alert", testid: "settle-error" }, t("settle_refused", { why: refused.text }),
           refused.detail ? h("details", { class: "detail" }, h("summary", {}, t("details")), h("span", { testid: "reason-detail" }, refused.detail)) : null) : null),
@@ -1151,7 +1159,7 @@ async function syncView(): Promise<HTMLElement> {
             : h("button", { class: "btn primary", testid: "keep-mine", onclick: settle("client") }, t(colleague ? "keep_colleagues" : "keep_mine"))));
     }
     if ((u.state === "rejected" || (u.state === "conflict" && !rec?.conflict)) && u.entity !== "photo"
-        && !(rec?.conflict && settleRefusals.has(`${u.entity}:${u.id}`))) { // refused, or deleted on the server
+        && !(rec?.conflict && refusalOf(`${u.entity}:${u.id}`, rec.conflict))) { // refused, or deleted on the server
       li.append(h("button", { class: "btn", testid: "dismiss", onclick: async () => { await core!.acknowledge(u.entity, u.id); await renderView(); } }, t("dismiss")));
     }
     list.append(li);

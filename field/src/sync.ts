@@ -160,7 +160,9 @@ export class SyncCore {
   async unsentCount(): Promise<number> {
     const queued = await this.db.outbox.where("state").anyOf("pending", "syncing").count();
     const photos = await this.db.photos.where("state").anyOf("pending", "syncing").count();
-    return queued + photos;
+    // Choices of conflicts still to send (made with no signal; a refused one is no longer kept as chosen).
+    const settlements = await this.db.records.where("state").equals("conflict").filter((r) => !!r.conflict?.chosen).count();
+    return queued + photos + settlements;
   }
 
   async create(entity: string, fields: Record<string, any>, id?: string): Promise<string> {
@@ -271,6 +273,7 @@ export class SyncCore {
           delete photos.waiting;
           const pushed = await this.push();
           await this.settleSuperseded();
+          await this.sendChoices();
           for (const [k, v] of Object.entries(await this.pushPhotos())) photos[k] = (photos[k] || 0) + v;
           const pulled = await this.pull();
           await this.reconcileConflicts();
@@ -426,7 +429,8 @@ export class SyncCore {
       const prev = await this.db.records.get(recKey(entity, rid));
       if (prev?.conflict) {
         const covered = Object.keys(prev.conflict.fields).every((f) => row.fields && f in row.fields);
-        conflict = covered ? { ...prev.conflict, superseded: true } : prev.conflict;
+        // (A choice still waiting to be sent is dropped: the later change is what the user wants now.)
+        conflict = covered ? { ...prev.conflict, superseded: true, chosen: undefined } : prev.conflict;
         state = "conflict"; reason = conflictReason(conflict);
       }
     }
@@ -598,31 +602,98 @@ export class SyncCore {
 
   /** Settle a conflict: per field, the server's value, mine, or a custom one.
    *
+   * The choice is kept on the record first (`conflict.chosen`, with the version it was made against), then
+   * sent once: "settled" when the server took it; "queued" when the server could not be reached (offline, no
+   * answer, 5xx or 429), and the next sync sends it (`sendChoices`); a reload keeps it meanwhile.
+   *
    * Refused because the record changed on the server since the conflict was recorded (409
    * `conflict.record_changed`, which carries `current`: the version and values now), the conflict stays
    * open with the server's side replaced by those current values and `moved` set, and `ConflictMoved` is
    * thrown: the user sees what the server holds now and chooses again, and that choice names the version
-   * it was made against (so a later change is again never overwritten unseen). */
-  async resolve(entity: string, id: string, choices: Record<string, { take: "server" | "client" | "custom"; value?: any }>): Promise<void> {
+   * it was made against (so a later change is again never overwritten unseen). Refused otherwise (the visit
+   * submitted meanwhile, ...), SyncUnavailable with the server's words, also kept on the record (`refused`). */
+  async resolve(entity: string, id: string, choices: Record<string, { take: "server" | "client" | "custom"; value?: any }>): Promise<"settled" | "queued"> {
     const key = recKey(entity, id);
     const r = await this.db.records.get(key);
     if (!r?.conflict) throw new Error("no conflict to settle");
     const fields: Record<string, any> = {};
     for (const [f, c] of Object.entries(choices)) fields[f] = c.take === "custom" ? { take: "custom", value: c.value } : { take: c.take };
     const against = conflictShown(r);
-    const version = typeof against.version === "number" ? { version: against.version } : {};
-    const answer = await this.call("POST", "/api/v1/sync/conflicts/resolve", { body: { conflict_id: r.conflict.id, fields, ...version } });
+    const chosen = { fields, ...(typeof against.version === "number" ? { version: against.version } : {}) };
+    const { refused: _, ...open } = r.conflict;
+    await this.db.records.update(key, { conflict: { ...open, chosen } });
+    this.opts.onChange();
+    return this.sendChoice(key, r.conflict.id, true);
+  }
+
+  /** Choices made on conflicts and not yet taken by the server (`resolve` while offline), sent in the order
+   * the records come; a conflict a later change answered (`superseded`) is settled for that change instead
+   * (settleSuperseded). Stops at the first that cannot reach the server. A refusal is kept on its record. */
+  async sendChoices(): Promise<number> {
+    let settled = 0;
+    for (const r of await this.db.records.where("state").equals("conflict").toArray()) {
+      if (!r.conflict?.chosen || r.conflict.superseded) continue;
+      try {
+        const outcome = await this.sendChoice(r.key, r.conflict.id, false);
+        if (outcome === "queued") break;
+        settled += 1;
+      } catch (e) {
+        if (e instanceof ConflictMoved || (e instanceof SyncUnavailable && !(e instanceof SignInNeeded))) continue;
+        throw e;
+      }
+    }
+    if (settled) this.opts.onChange();
+    return settled;
+  }
+
+  /** Send the choice kept on a conflict (`once`: a single attempt, for a tap; else with the sync's retries). */
+  private async sendChoice(key: string, conflictId: string, once: boolean): Promise<"settled" | "queued"> {
+    const r = await this.db.records.get(key);
+    const chosen = r?.conflict?.id === conflictId ? r.conflict.chosen : undefined;
+    if (!chosen) return "settled"; // settled meanwhile (another tap, a sync)
+    const body = { conflict_id: conflictId, fields: chosen.fields, ...(chosen.version !== undefined ? { version: chosen.version } : {}) };
+    let answer: Answer;
+    try {
+      answer = once ? await this.transport.request("POST", "/api/v1/sync/conflicts/resolve", { body })
+        : await this.call("POST", "/api/v1/sync/conflicts/resolve", { body });
+    } catch (e) {
+      if (e instanceof TransportError || e instanceof NoAnswer) return "queued";
+      throw e;
+    }
+    if (answer.status >= 500 || answer.status === 429) return "queued";
+    if (answer.status === 401) throw new SignInNeeded(`the settlement was refused (401): ${problem(answer.payload)}`);
+    // Only the conflict this choice was made on, still holding it, is changed by its answer.
+    const update = (change: (c: NonNullable<Rec["conflict"]>) => Partial<Rec>) =>
+      this.db.transaction("rw", this.db.records, async () => {
+        const now = await this.db.records.get(key);
+        if (now?.conflict?.id !== conflictId || !now.conflict.chosen) return false;
+        await this.db.records.update(key, change(now.conflict));
+        return true;
+      });
     const current = answer.payload?.current;
     if (answer.status === 409 && answer.payload?.code === "conflict.record_changed" && typeof current?.version === "number") {
-      const moved = { ...r.conflict, version: current.version, moved: true, fields: { ...r.conflict.fields } };
-      for (const [f, v] of Object.entries(current.fields ?? {})) if (moved.fields[f]) moved.fields[f] = { ...moved.fields[f], server: v };
-      await this.db.records.update(key, { conflict: moved });
+      const kept = await update((c) => {
+        const { chosen: _, ...open } = c;
+        const moved = { ...open, version: current.version, moved: true, fields: { ...c.fields } };
+        for (const [f, v] of Object.entries(current.fields ?? {})) if (moved.fields[f]) moved.fields[f] = { ...moved.fields[f], server: v };
+        return { conflict: moved };
+      });
+      if (!kept) return "settled";
       this.opts.onChange();
       throw new ConflictMoved(`the server refused the settlement (409): ${problem(answer.payload)}`);
     }
-    if (answer.status !== 200) throw new SyncUnavailable(`the server refused the settlement (${answer.status}): ${problem(answer.payload)}`);
-    await this.db.records.update(recKey(entity, id), { state: "synced", reason: "conflict settled", conflict: null });
+    if (answer.status !== 200) {
+      // Refused (the visit submitted meanwhile, the conflict settled by someone else, ...): kept on the record
+      // until the user chooses again or discards. Unless the same choice, sent by a sync while the tap's was
+      // under way, was taken meanwhile: then this is only the server saying it is settled already.
+      const why = `the server refused the settlement (${answer.status}): ${problem(answer.payload)}`;
+      if (!(await update((c) => { const { chosen: _, ...open } = c; return { conflict: { ...open, refused: why } }; }))) return "settled";
+      this.opts.onChange();
+      throw new SyncUnavailable(why);
+    }
+    await update(() => ({ state: "synced", reason: "conflict settled", conflict: null }));
     await this.pull();
+    return "settled";
   }
 
   // --- photos ---------------------------------------------------------------------------------

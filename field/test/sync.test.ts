@@ -149,6 +149,87 @@ describe("outbox", () => {
     expect((await core.record("response", b))!.state).toBe("synced");
   });
 
+  /** An answer pushed into a conflict (server 5 at version 3 against the device's 2): its id. */
+  async function conflicted(core: SyncCore, server: Scripted): Promise<string> {
+    const b = await core.create("response", { visit_id: "v", item_code: "y", section: "", value: 2 });
+    server.script["POST /api/v1/sync/push"] = [(c) => ({ status: 200, payload: { results: [
+      { mutation_id: c.body.mutations[0].mutation_id, status: "conflict", id: b, version: 3, record: { id: b, value: 5 },
+        conflict: { id: "c-1", fields: { value: { base: 1, server: 5, client: 2 } } } }] } })];
+    await core.push();
+    return b;
+  }
+
+  it("a choice made with no signal is kept on the phone, through a reload, and the next sync sends it as it was made", async () => {
+    const { core, server, db } = setup();
+    const b = await conflicted(core, server);
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [new TransportError("offline")];
+    expect(await core.resolve("response", b, { value: { take: "client" } })).toBe("queued");
+    // One try for a tap (no retries to wait through), and the choice is on the record, not only on the screen.
+    expect(server.calls.filter((c) => c.path === "/api/v1/sync/conflicts/resolve")).toHaveLength(1);
+    let rec = (await core.record("response", b))!;
+    expect(rec.state).toBe("conflict");
+    expect(rec.conflict!.chosen).toEqual({ fields: { value: { take: "client" } }, version: 3 });
+    expect(await core.unsentCount()).toBe(1); // something to send: the app syncs for it when it can
+    // The app opened again: a new core on the same database.
+    const again = new SyncCore(db, server, { deviceId: "dev-1", sleep: async () => {}, maxAttempts: 4, backoffMs: 100 });
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [{ status: 200, payload: { id: "c-1", status: "resolved" } }];
+    await again.sync();
+    const sent = server.calls.filter((c) => c.path === "/api/v1/sync/conflicts/resolve");
+    expect(sent).toHaveLength(2);
+    expect(sent[1].body).toEqual({ conflict_id: "c-1", fields: { value: { take: "client" } }, version: 3 });
+    rec = (await again.record("response", b))!;
+    expect(rec.state).toBe("synced");
+    expect(rec.conflict).toBeNull();
+    expect(await again.unsentCount()).toBe(0);
+  });
+
+  it("a choice kept with no signal gives way to the value typed over the conflict afterwards", async () => {
+    const { core, server } = setup();
+    const b = await conflicted(core, server);
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [new TransportError("offline")];
+    expect(await core.resolve("response", b, { value: { take: "client" } })).toBe("queued");
+    await core.update("response", b, { value: 9 }); // typed again: what the user wants now
+    // The settlement for the later change refused (the visit submitted meanwhile, say): nothing else is sent.
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [{ status: 409, payload: { code: "visit.frozen", detail: "submitted" } }];
+    await core.sync();
+    const sent = server.calls.filter((c) => c.path === "/api/v1/sync/conflicts/resolve");
+    expect(sent.map((c) => c.body.fields.value.take)).toEqual(["client", "server"]); // the tap's, then the later change's
+    expect((await core.record("response", b))!.conflict).toMatchObject({ superseded: true });
+    expect((await core.record("response", b))!.conflict!.chosen).toBeUndefined();
+    expect(await core.unsentCount()).toBe(0);
+  });
+
+  it("a kept choice the server refuses when it is sent stays on the card with why; one made on a value since changed is to be made again", async () => {
+    const { core, server } = setup();
+    const b = await conflicted(core, server);
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [{ status: 503, payload: {} }];
+    expect(await core.resolve("response", b, { value: { take: "client" } })).toBe("queued");
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [{ status: 409, payload: { code: "conflict.record_changed",
+      detail: "changed", current: { version: 4, fields: { value: 7 } } } }];
+    await core.sync();
+    let rec = (await core.record("response", b))!;
+    expect(rec.state).toBe("conflict");
+    expect(rec.conflict).toMatchObject({ version: 4, moved: true, fields: { value: { server: 7, client: 2 } } });
+    expect(rec.conflict!.chosen).toBeUndefined(); // shown the value now, to be chosen again, not sent again
+    await core.sync();
+    expect(server.calls.filter((c) => c.path === "/api/v1/sync/conflicts/resolve")).toHaveLength(2);
+
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [new TransportError("offline"),
+      { status: 409, payload: { code: "visit.frozen", detail: "the visit was submitted" } }];
+    expect(await core.resolve("response", b, { value: { take: "client" } })).toBe("queued");
+    expect((await core.record("response", b))!.conflict!.chosen!.version).toBe(4);
+    await core.sync();
+    rec = (await core.record("response", b))!;
+    expect(rec.state).toBe("conflict");
+    expect(rec.conflict!.chosen).toBeUndefined();
+    expect(rec.conflict!.refused).toMatch(/409.*the visit was submitted/);
+    // Chosen again: the refusal goes with the new choice.
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [new TransportError("offline")];
+    await core.resolve("response", b, { value: { take: "server" } });
+    expect((await core.record("response", b))!.conflict).toMatchObject({ chosen: { fields: { value: { take: "server" } } } });
+    expect((await core.record("response", b))!.conflict!.refused).toBeUndefined();
+  });
+
   it("sends a visit's submission on its own, after its answers, on the version they left", async () => {
     const { core, server } = setup();
     const v = await core.create("visit", { school_id: "s1", status: "in_progress" });

@@ -78,6 +78,43 @@ def test_two_inspectors_offline_conflict_settled_in_the_app(session, world, live
     two.close()
 
 
+def test_a_conflict_settled_with_no_signal_is_kept_through_a_reload_and_sent_when_the_signal_returns(
+        session, world, live_server, browser, field_dist):
+    """"Keep mine" tapped with no signal: the card says the choice is kept on the phone and will be sent, and
+    it is still there after the app is opened again while the server cannot be reached; the next sync that
+    reaches the server settles the conflict with it. Before, the tap waited through the retries, said only
+    "refused: unreachable", and a reload forgot the choice."""
+    base, vid = live_server, world.visit["id"]
+    one, p1, two, _ = _enrolment_contested(browser, base, world)
+    wait_synced(p1)
+    sync_fully(p1)
+    p1.get_by_test_id("unsent").click()
+    row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
+    expect(row.get_by_test_id("theirs")).to_have_text("650 名学生")
+
+    one.set_offline(True)
+    row.get_by_test_id("keep-mine").click()
+    expect(row.get_by_test_id("choice-queued")).to_contain_text("用我的", timeout=5000)
+    expect(row.get_by_test_id("settle-error")).to_have_count(0)
+    assert _enrolment(session, vid) == 650
+
+    # The signal back, but the server out of reach for settlements (before it is back: the app syncs at once).
+    p1.route("**/api/v1/sync/conflicts/resolve", lambda route: route.abort())
+    one.set_offline(False)
+    p1.reload()
+    p1.goto(f"{base}/field/#/sync")
+    row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
+    expect(row.get_by_test_id("choice-queued")).to_contain_text("用我的")
+    assert _enrolment(session, vid) == 650
+
+    p1.unroute("**/api/v1/sync/conflicts/resolve")
+    sync_fully(p1)
+    expect(p1.get_by_test_id("all-sent")).to_be_visible(timeout=20000)
+    assert _enrolment(session, vid) == 600
+    one.close()
+    two.close()
+
+
 def test_a_conflict_whose_answer_changed_again_on_the_server_shows_the_value_now_and_is_chosen_again(
         session, client, world, live_server, browser, field_dist):
     """The colleague changes the contested answer again (650 -> 700) while the conflict waits on the phone:
