@@ -4,12 +4,13 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from inspections.accounts.enums import Role
 from inspections.accounts.models import User
 from inspections.accounts.scope import Principal, school_filter, visit_filter
 from inspections.audit import service as audit
 from inspections.db import utcnow
 from inspections.errors import Conflict as ConflictError
-from inspections.errors import ValidationFailed
+from inspections.errors import Forbidden, ValidationFailed
 from inspections.org.models import School
 from inspections.visits import service as visits
 from inspections.visits.models import Response, Visit
@@ -94,6 +95,17 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
                                 f"kept by settling this conflict, which stays open; {_GONE_HOW[conflict.entity]}, "
                                 f"then settle this conflict with take \"server\"",
                                 {f"fields.{n}": [m] for n, m in kept.items()}, code="conflict.record_gone")
+    if not gone and conflict.entity == "response" and principal.role != Role.inspector:
+        # Only inspectors answer checklists (`visits.require_may_answer`): an office or an admin settles an
+        # answer's conflict by keeping the recorded answer, which closes it with no write (a device holding it
+        # learns at its next sync that it is settled, and the visit can be submitted); a value of its own
+        # choosing is refused, and the conflict stays open.
+        if values:
+            raise Forbidden("only inspectors answer checklists: an office settles an answer's conflict by keeping "
+                            "the recorded answer (take \"server\"), or an inspector on the visit chooses",
+                            {f"fields.{n}": ["only an inspector on the visit may choose this"] for n in values},
+                            code="conflict.inspectors_answer")
+        return _close(session, conflict, user, choices, {}, record.version)
     if not gone and values and record.version != (conflict.server_version if version is None else version):
         # Changed since the conflict was recorded (or since the version the caller chose against): the
         # choice was made without seeing the current value. Refuse, show it, and leave the conflict open.

@@ -130,6 +130,10 @@ class ResolveConflict(MethodView):
                                        "or custom value was chosen without `version`: the conflict stays open, "
                                        "the problem's `current` shows the record's version and values now; take "
                                        "the server's side, or choose again with that `version`.")
+    @blp.alt_response(403, description="An office or admin chose a value for an answer (code "
+                                       "`conflict.inspectors_answer`): only inspectors answer checklists; an office "
+                                       "settles an answer's conflict by keeping the recorded answer (take \"server\"), "
+                                       "which closes it with no write.")
     @blp.doc(security=[BEARER])
     @require(Role.admin, Role.office, Role.inspector)
     def post(self, body):

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select
+
 from inspections.jobs.models import JobRecord
-from inspections.visits.models import Visit
+from inspections.visits.models import Response, Visit
+from sync.models import Conflict
 from tests.factories import make_world, token_for
 from tests.sync.helpers import mutation, push
 
@@ -74,3 +77,43 @@ def test_a_submit_whose_own_visit_fields_conflict_is_refused_whole(client, sessi
     session.expire_all()
     visit = session.get(Visit, uuid.UUID(vid))
     assert (visit.status.value, visit.notes) == ("in_progress", "from A")
+
+
+def test_an_office_settles_an_answers_conflict_by_keeping_the_recorded_answer(client, session):
+    """Only inspectors answer checklists, so an office choosing a value for an answer was refused, and so was
+    keeping the recorded one (settling wrote the answer again): a conflict whose inspector had left held the
+    visit's submission back for good. Keeping the recorded answer now closes it with no write; a value of
+    the office's own choosing is still refused, and the conflict stays open."""
+    h, vid, rid = _answered_visit(client, session)
+    (b,) = push(client, h, mutation("response", "update", id=rid, base_version=1, value=620), device_id="B")
+    cid = b["conflict"]["id"]
+    office = token_for(session, _office_of(session, vid))
+    session.expire_all()
+    answer_before = session.get(Response, uuid.UUID(rid))
+    before = (answer_before.value, answer_before.version)
+    for body in ({"take": "client"}, {"fields": {"value": {"take": "custom", "value": 630}}}):
+        r = client.post(RESOLVE, json={"conflict_id": cid} | body, headers=office)
+        assert r.status_code == 403 and r.get_json()["code"] == "conflict.inspectors_answer", r.get_json()
+        assert "fields.value" in r.get_json()["errors"]
+    session.expire_all()
+    assert session.get(Conflict, uuid.UUID(cid)).status == "open"
+
+    r = client.post(RESOLVE, json={"conflict_id": cid, "take": "server"}, headers=office)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["status"] == "resolved" and r.get_json()["resolution"]["choices"] == {"value": "server"}
+    session.expire_all()
+    answer = session.get(Response, uuid.UUID(rid))
+    assert (answer.value, answer.version) == before == (610, 2)  # nothing written
+    # The inspector's submit goes through now.
+    r = client.patch(f"/api/v1/visits/{vid}", json={"status": "submitted"}, headers=h)
+    assert r.status_code == 200, r.get_json()
+
+
+def _office_of(session, vid):
+    """The county office over the visit's school."""
+    from inspections.accounts.enums import Role
+    from inspections.accounts.models import User
+    from inspections.org.models import School
+    visit = session.get(Visit, uuid.UUID(vid))
+    school = session.get(School, visit.school_id)
+    return session.scalar(select(User).where(User.role == Role.office, User.jurisdiction_id == school.jurisdiction_id))
