@@ -150,7 +150,7 @@ async function signOut() {
   }
   // The records stay in this user's own database for when they sign in again.
   fetch("/api/v1/auth/token", { method: "DELETE", headers: { Authorization: `Bearer ${session?.token}` } }).catch(() => undefined);
-  session = null; core = null; db?.close(); db = null; flushTyping = null;
+  session = null; core = null; db?.close(); db = null; flushTyping = null; refreshBadges = null;
   localStorage.removeItem("field.session");
   location.hash = "#/";
   render();
@@ -197,6 +197,7 @@ async function syncNow() {
     // The view first, then the header says the sync is over: what the user sees once the button is back
     // is the synced view, not one that a render still under way will replace.
     if (!document.activeElement || !(document.activeElement as HTMLElement).closest?.(".item")) await renderView();
+    else await refreshBadges?.().catch(() => undefined); // typing in the view: only its badges move
     syncing = false;
     await renderHeader();
     if (reached) document.body.dataset.syncReached = String(number);
@@ -591,6 +592,9 @@ async function promoteDrafts(): Promise<void> {
 
 /** The open checklist's answers not saved yet (typing has not paused): saved at once. */
 let flushTyping: (() => Promise<void>) | null = null;
+/** The visit page's answer badges brought up to date with the records (a sync that left the view as it
+ * was, because the user is typing in it, still shows what it settled: pending -> synced, a conflict). */
+let refreshBadges: (() => Promise<void>) | null = null;
 
 // --- the checklist -----------------------------------------------------------------------------
 
@@ -759,10 +763,18 @@ async function visitView(visitId: string): Promise<HTMLElement> {
 
   function shown(key: string, rec: Rec): void {
     answers.set(key, rec);
+    badgeShows(key, rec);
+  }
+  function badgeShows(key: string, rec: Rec): void {
     const badge = badges.get(key);
     const cls = `state ${rec.state}`;
     if (badge && badge.className !== cls) { badge.className = cls; badge.textContent = t(`state_${rec.state}` as Key); badge.title = reasonText(rec.reason).text; }
   }
+  // Only the badges: `answers` keeps the records as the fields show them, which an edit is made on (a value a
+  // pull brought while the user typed over the older one must still be told apart: SyncCore.update's `seen`).
+  refreshBadges = async () => {
+    for (const r of await core!.answersOf(visitId)) badgeShows(`${r.local.item_code}|${r.local.section ?? ""}`, r);
+  };
 
   /** A note field (an item's or the visit's): kept as typed, saved when typing pauses or the field is
    * left, as answers are; text the server would refuse says why here and is not sent. */

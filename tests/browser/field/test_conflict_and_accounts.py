@@ -456,3 +456,31 @@ def test_a_colleagues_conflict_is_labelled_as_theirs_on_the_other_inspectors_pho
                                                        Response.item_code == "enrolment")) == 650
     one.close()
     two.close()
+
+
+def test_a_sync_while_the_inspector_types_moves_the_other_answers_badges(session, world, live_server, browser,
+                                                                        field_dist):
+    """The view is not drawn again under a field being typed in, but a sync that happens meanwhile (the signal
+    back) still shows on the other answers' badges: "pending" became "synced". Before, they said "pending"
+    until the view was next drawn."""
+    base, vid = live_server, world.visit["id"]
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    sign_in(page, base, world.inspector_a1.username)
+    ctx.set_offline(True)
+    _answer_enrolment(page, vid, "600")
+    other = page.get_by_test_id("input-pe_art_teachers")
+    other.focus()  # typing there, when the signal comes back (the app syncs by itself)
+    body = page.locator("body")
+    since = int(body.get_attribute("data-syncs-started") or 0)
+    ctx.set_offline(False)
+    for _ in range(300):  # a sync started after the signal came back has completed (no tap: the focus stays)
+        if int(body.get_attribute("data-sync-reached") or 0) > since:
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError("no sync completed after the signal came back")
+    assert _enrolment(session, vid) == 600
+    assert page.evaluate("document.activeElement && document.activeElement.dataset.testid") == "input-pe_art_teachers"
+    expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("已同步")
+    ctx.close()
