@@ -26,11 +26,13 @@ export interface Rec {
    * recorded, and `server` holds its values at `version`, the version a choice is now made against.
    * `superseded`: a later change of this device to every contested field was applied (settled at the next sync).
    * `chosen`: the user's settlement not yet taken by the server (made offline, or its answer lost): the body
-   * `SyncCore.resolve` sends, kept here so that a reload keeps it; the next sync sends it (`sendChoices`).
+   * `SyncCore.resolve` sends, and the server's values it was made on (`shown`), kept here so that a reload
+   * keeps it; the next sync sends it (`sendChoices`).
    * `refused`: why the server refused the last settlement sent (the error's text), until the user chooses again. */
   conflict?: { id: string; fields: Record<string, { base: any; server: any; client: any }>; by?: string;
     version?: number; moved?: boolean; superseded?: boolean;
-    chosen?: { fields: Record<string, { take: "server" | "client" | "custom"; value?: any }>; version?: number };
+    chosen?: { fields: Record<string, { take: "server" | "client" | "custom"; value?: any }>; version?: number;
+      shown?: Record<string, any> };
     refused?: string } | null;
 }
 

@@ -619,7 +619,7 @@ export class SyncCore {
     const fields: Record<string, any> = {};
     for (const [f, c] of Object.entries(choices)) fields[f] = c.take === "custom" ? { take: "custom", value: c.value } : { take: c.take };
     const against = conflictShown(r);
-    const chosen = { fields, ...(typeof against.version === "number" ? { version: against.version } : {}) };
+    const chosen = { fields, ...(typeof against.version === "number" ? { version: against.version } : {}), shown: against.server };
     const { refused: _, ...open } = r.conflict;
     await this.db.records.update(key, { conflict: { ...open, chosen } });
     this.opts.onChange();
@@ -647,7 +647,7 @@ export class SyncCore {
   }
 
   /** Send the choice kept on a conflict (`once`: a single attempt, for a tap; else with the sync's retries). */
-  private async sendChoice(key: string, conflictId: string, once: boolean): Promise<"settled" | "queued"> {
+  private async sendChoice(key: string, conflictId: string, once: boolean, again = false): Promise<"settled" | "queued"> {
     const r = await this.db.records.get(key);
     const chosen = r?.conflict?.id === conflictId ? r.conflict.chosen : undefined;
     if (!chosen) return "settled"; // settled meanwhile (another tap, a sync)
@@ -672,6 +672,13 @@ export class SyncCore {
       });
     const current = answer.payload?.current;
     if (answer.status === 409 && answer.payload?.code === "conflict.record_changed" && typeof current?.version === "number") {
+      // The record moved on, but the contested values are the ones the choice was made on (a note or a flag
+      // changed, or a value changed and back): the choice stands, sent again on the version now.
+      const same = chosen.shown && Object.entries(current.fields ?? {}).every(([f, v]) => !(f in chosen.shown!) || sameValue(chosen.shown![f], v));
+      if (same && !again) {
+        if (!(await update((c) => ({ conflict: { ...c, chosen: { ...c.chosen!, version: current.version } } })))) return "settled";
+        return this.sendChoice(key, conflictId, once, true);
+      }
       const kept = await update((c) => {
         const { chosen: _, ...open } = c;
         const moved = { ...open, version: current.version, moved: true, fields: { ...c.fields } };

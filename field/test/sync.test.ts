@@ -2,7 +2,7 @@
 import "fake-indexeddb/auto";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FieldDB } from "../src/db";
-import { type Answer, NoAnswer, SignInNeeded, SyncCore, SyncUnavailable, type Transport, TransportError, sha256Hex } from "../src/sync";
+import { type Answer, ConflictMoved, NoAnswer, SignInNeeded, SyncCore, SyncUnavailable, type Transport, TransportError, sha256Hex } from "../src/sync";
 
 interface Call { method: string; path: string; params?: any; body?: any; headers?: Record<string, string>; size?: number }
 
@@ -168,7 +168,7 @@ describe("outbox", () => {
     expect(server.calls.filter((c) => c.path === "/api/v1/sync/conflicts/resolve")).toHaveLength(1);
     let rec = (await core.record("response", b))!;
     expect(rec.state).toBe("conflict");
-    expect(rec.conflict!.chosen).toEqual({ fields: { value: { take: "client" } }, version: 3 });
+    expect(rec.conflict!.chosen).toEqual({ fields: { value: { take: "client" } }, version: 3, shown: { value: 5 } });
     expect(await core.unsentCount()).toBe(1); // something to send: the app syncs for it when it can
     // The app opened again: a new core on the same database.
     const again = new SyncCore(db, server, { deviceId: "dev-1", sleep: async () => {}, maxAttempts: 4, backoffMs: 100 });
@@ -181,6 +181,27 @@ describe("outbox", () => {
     expect(rec.state).toBe("synced");
     expect(rec.conflict).toBeNull();
     expect(await again.unsentCount()).toBe(0);
+  });
+
+  it("a choice refused only because the record moved on with the contested values as shown is sent again on the version now", async () => {
+    const { core, server } = setup();
+    const b = await conflicted(core, server);
+    // A colleague changed the answer's note (version 4), the value is still the 5 the user saw.
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [{ status: 409, payload: { code: "conflict.record_changed",
+      detail: "changed", current: { version: 4, fields: { value: 5 } } } },
+      { status: 200, payload: { id: "c-1", status: "resolved" } }];
+    expect(await core.resolve("response", b, { value: { take: "client" } })).toBe("settled");
+    const sent = server.calls.filter((c) => c.path === "/api/v1/sync/conflicts/resolve");
+    expect(sent.map((c) => c.body.version)).toEqual([3, 4]);
+    expect((await core.record("response", b))!.state).toBe("synced");
+    // Moved on again between the two: shown the values now (no loop of retries).
+    const c2 = await conflicted(core, server);
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [
+      { status: 409, payload: { code: "conflict.record_changed", current: { version: 4, fields: { value: 5 } } } },
+      { status: 409, payload: { code: "conflict.record_changed", current: { version: 5, fields: { value: 5 } } } }];
+    await expect(core.resolve("response", c2, { value: { take: "client" } })).rejects.toBeInstanceOf(ConflictMoved);
+    expect(server.calls.filter((c) => c.path === "/api/v1/sync/conflicts/resolve")).toHaveLength(4);
+    expect((await core.record("response", c2))!.conflict).toMatchObject({ version: 5, moved: true });
   });
 
   it("a choice kept with no signal gives way to the value typed over the conflict afterwards", async () => {
