@@ -977,7 +977,7 @@ async function visitView(visitId: string): Promise<HTMLElement> {
           if (u.entity !== "visit" && u.entity !== "response") continue;
           const r = await core!.record(u.entity, u.id);
           const of = u.entity === "visit" ? u.id : (r?.local?.visit_id ?? r?.server?.visit_id);
-          if (r?.conflict && of === visitId) open += 1;
+          if (r?.conflict && !r.conflict.chosen && of === visitId) open += 1; // a choice waiting goes first
         }
         if (open) { submitErr.textContent = t("submit_conflicts", { n: open }); console.warn("submit held back: open conflicts", open); return; }
         const missing: string[] = [];
@@ -1157,7 +1157,7 @@ async function syncView(): Promise<HTMLElement> {
       };
       const refused = refusalOf(key, conflict);
       const chosen = conflict.chosen ? Object.values(conflict.chosen.fields)[0]?.take : undefined;
-      li.append(table, ...(shown.changed ? [h("p", { class: "notice", role: "status", testid: "conflict-moved" }, t("conflict_moved"))] : []),
+      li.append(table, ...(shown.changed && !chosen ? [h("p", { class: "notice", role: "status", testid: "conflict-moved" }, t("conflict_moved"))] : []),
         ...(chosen ? [h("p", { class: "notice", role: "status", testid: "choice-queued" }, t("choice_queued", {
           choice: t(chosen === "client" ? (colleague ? "keep_colleagues" : "keep_mine") : (colleague ? "keep_server" : "keep_theirs")) }))] : []),
         h("div", {},

@@ -212,10 +212,14 @@ export class SyncCore {
         base = saw(r.server) ? r.version : shown?.state === "done" ? baseAfter(shown) : saw(r.local) ? baseOf(r) : baseOf(seen);
       }
       const row = await this.queue(entity, id, "update", base, fields, opts.barrier);
-      // An open conflict stays in view (settled only by the user) while the edit waits.
+      // An open conflict stays in view (settled only by the user) while the edit waits. A choice made on it
+      // and not yet sent gives way to an edit of every contested field: that edit is what the user wants now
+      // (once applied it answers the conflict, `superseded`), and "keep mine" would write the older value.
+      const replaces = r.conflict?.chosen && Object.keys(r.conflict.fields).every((f) => f in fields);
       await this.db.records.update(key, { local, state: r.conflict ? "conflict" : "pending",
                                           reason: r.conflict ? r.reason : "edited on this device",
-                                          base: row.base_prior ? null : row.base_version, edit: row.mutation_id });
+                                          base: row.base_prior ? null : row.base_version, edit: row.mutation_id,
+                                          ...(replaces ? { conflict: { ...r.conflict!, chosen: undefined } } : {}) });
     });
     this.opts.onChange();
   }
@@ -264,16 +268,19 @@ export class SyncCore {
 
   // --- sync -----------------------------------------------------------------------------------
 
-  /** Photos, the outbox, photos again, then pull. One at a time: a second call joins the first. */
+  /** Photos, choices made on conflicts, the outbox, photos again, then pull. One at a time: a second call
+   * joins the first. */
   sync(): Promise<{ pushed: Record<string, number>; photos: Record<string, number>; pulled: number }> {
     if (!this.running) {
       this.running = (async () => {
         try {
           const photos = await this.pushPhotos();
           delete photos.waiting;
+          // Choices made on conflicts first: a visit's submission queued after them finds them settled.
+          await this.sendChoices();
           const pushed = await this.push();
           await this.settleSuperseded();
-          await this.sendChoices();
+          await this.sendChoices(); // made meanwhile
           for (const [k, v] of Object.entries(await this.pushPhotos())) photos[k] = (photos[k] || 0) + v;
           const pulled = await this.pull();
           await this.reconcileConflicts();
@@ -539,7 +546,9 @@ export class SyncCore {
       const c = r.conflict;
       if (!c) continue;
       held.add(c.id);
-      if (open.has(c.id)) continue;
+      // Open, or a settlement of the user's was refused (settled meanwhile by someone else, say): the card says
+      // why until the user discards it, rather than the choice vanishing without a word.
+      if (open.has(c.id) || c.refused) continue;
       const answer = await this.call("GET", "/api/v1/sync/conflicts", { params: { id: c.id, status: "all", limit: 1 } });
       if (answer.status === 401) throw new SignInNeeded(`conflicts refused (401): ${problem(answer.payload)}`);
       const found = answer.status === 200 ? answer.payload?.items?.[0] : undefined;

@@ -204,12 +204,46 @@ describe("outbox", () => {
     expect((await core.record("response", c2))!.conflict).toMatchObject({ version: 5, moved: true });
   });
 
+  it("a choice kept with no signal goes before the visit's submission queued after it, in one sync", async () => {
+    const { core, server } = setup();
+    const v = await core.create("visit", { school_id: "s1", status: "in_progress" });
+    await core.push();
+    const b = await conflicted(core, server);
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [new TransportError("offline")];
+    expect(await core.resolve("response", b, { value: { take: "client" } })).toBe("queued");
+    await core.update("visit", v, { status: "submitted" }, { barrier: true });
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [{ status: 200, payload: { id: "c-1", status: "resolved" } }];
+    await core.sync();
+    const order = server.calls.map((c) => c.path).filter((p) => p.endsWith("/resolve") || p.endsWith("/push"));
+    expect(order.slice(-2)).toEqual(["/api/v1/sync/conflicts/resolve", "/api/v1/sync/push"]);
+    expect(pushes(server).at(-1)!.body.mutations[0].fields).toEqual({ status: "submitted" });
+  });
+
+  it("a kept choice that meets a conflict settled meanwhile by someone else stays on the card with why", async () => {
+    const { core, server } = setup();
+    const b = await conflicted(core, server);
+    server.script["POST /api/v1/sync/conflicts/resolve"] = [new TransportError("offline"),
+      { status: 409, payload: { code: "conflict.already_resolved", detail: "this conflict is already resolved" } }];
+    await core.resolve("response", b, { value: { take: "client" } });
+    // The sync then reads the conflicts: none open, this one resolved (it would close it, "settled elsewhere").
+    server.script["GET /api/v1/sync/conflicts"] = [{ status: 200, payload: { items: [], next_cursor: null } },
+      { status: 200, payload: { items: [{ id: "c-1", status: "resolved" }] } }];
+    await core.sync();
+    const rec = (await core.record("response", b))!;
+    expect(rec.state).toBe("conflict");
+    expect(rec.conflict!.refused).toMatch(/already resolved/);
+    await core.acknowledge("response", b, { conflict: true }); // read, and discarded
+    expect((await core.record("response", b))!.conflict).toBeNull();
+  });
+
   it("a choice kept with no signal gives way to the value typed over the conflict afterwards", async () => {
     const { core, server } = setup();
     const b = await conflicted(core, server);
     server.script["POST /api/v1/sync/conflicts/resolve"] = [new TransportError("offline")];
     expect(await core.resolve("response", b, { value: { take: "client" } })).toBe("queued");
     await core.update("response", b, { value: 9 }); // typed again: what the user wants now
+    expect((await core.record("response", b))!.conflict!.chosen).toBeUndefined(); // the card no longer says it waits
+    expect(await core.unsentCount()).toBe(1); // the edit alone
     // The settlement for the later change refused (the visit submitted meanwhile, say): nothing else is sent.
     server.script["POST /api/v1/sync/conflicts/resolve"] = [{ status: 409, payload: { code: "visit.frozen", detail: "submitted" } }];
     await core.sync();

@@ -97,6 +97,12 @@ def test_a_conflict_settled_with_no_signal_is_kept_through_a_reload_and_sent_whe
     expect(row.get_by_test_id("choice-queued")).to_contain_text("用我的", timeout=5000)
     expect(row.get_by_test_id("settle-error")).to_have_count(0)
     assert _enrolment(session, vid) == 650
+    # The visit's submission is no longer held back for that conflict (the choice is sent before it), only
+    # for the required items still unanswered.
+    p1.goto(f"{base}/field/#/visit/{vid}")
+    p1.get_by_test_id("submit-visit").click()
+    expect(p1.get_by_test_id("submit-error")).not_to_be_empty()
+    expect(p1.get_by_test_id("submit-error")).not_to_contain_text("冲突")
 
     # The signal back, but the server out of reach for settlements (before it is back: the app syncs at once).
     p1.route("**/api/v1/sync/conflicts/resolve", lambda route: route.abort())
