@@ -26,6 +26,16 @@ def _answer_enrolment(page, visit_id, value):
     expect(page.locator('[data-testid="item-enrolment"] [data-testid="answer-state"]')).to_have_text("待发送")
 
 
+def _offline_answered(browser, base, world):
+    """The first inspector's phone with no signal, enrolment answered 600 on the visit: (context, page)."""
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    sign_in(page, base, world.inspector_a1.username)
+    ctx.set_offline(True)
+    _answer_enrolment(page, world.visit["id"], "600")
+    return ctx, page
+
+
 def _enrolment(session, visit_id) -> int | None:
     """The server's enrolment answer on the visit, read afresh."""
     session.expire_all()
@@ -51,16 +61,23 @@ def _enrolment_contested(browser, base, world):
     return one, p1, two, p2
 
 
-def test_two_inspectors_offline_conflict_settled_in_the_app(session, world, live_server, browser, shots, field_dist):
-    base, vid = live_server, world.visit["id"]
+def _conflict_card(browser, base, world):
+    """`_enrolment_contested`, then the first phone synced and showing the conflict's card on its sync page
+    (opened by the unsent badge): (first context, its page, second context, the card)."""
     one, p1, two, _ = _enrolment_contested(browser, base, world)
     wait_synced(p1)
     sync_fully(p1)
     p1.get_by_test_id("unsent").click()  # the unsent badge opens the sync panel
     row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
+    expect(row.get_by_test_id("theirs")).to_have_text("650 名学生")  # as the item reads, with its unit
+    return one, p1, two, row
+
+
+def test_two_inspectors_offline_conflict_settled_in_the_app(session, world, live_server, browser, shots, field_dist):
+    base, vid = live_server, world.visit["id"]
+    one, p1, two, row = _conflict_card(browser, base, world)
     expect(row).to_have_count(1)
     table = row.get_by_test_id("conflict")
-    expect(table.get_by_test_id("theirs")).to_have_text("650 名学生")  # as the item reads, with its unit
     expect(table.get_by_test_id("mine")).to_have_text("600 名学生")
     shots(p1, "conflict-side-by-side")
     assert axe_serious(p1) == []  # the sync panel with a conflict table
@@ -85,12 +102,7 @@ def test_a_conflict_settled_with_no_signal_is_kept_through_a_reload_and_sent_whe
     reaches the server settles the conflict with it. Before, the tap waited through the retries, said only
     "refused: unreachable", and a reload forgot the choice."""
     base, vid = live_server, world.visit["id"]
-    one, p1, two, _ = _enrolment_contested(browser, base, world)
-    wait_synced(p1)
-    sync_fully(p1)
-    p1.get_by_test_id("unsent").click()
-    row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
-    expect(row.get_by_test_id("theirs")).to_have_text("650 名学生")
+    one, p1, two, row = _conflict_card(browser, base, world)
 
     one.set_offline(True)
     row.get_by_test_id("keep-mine").click()
@@ -128,12 +140,7 @@ def test_a_conflict_whose_answer_changed_again_on_the_server_shows_the_value_now
     value changed, and keeping mine again writes 600 over the 700 now seen. Before, the phone could only say
     "refused (409)" and show 650 for ever, and the conflict held the visit's submission back."""
     base, vid = live_server, world.visit["id"]
-    one, p1, two, _ = _enrolment_contested(browser, base, world)
-    wait_synced(p1)
-    sync_fully(p1)
-    p1.get_by_test_id("unsent").click()
-    row = p1.locator('[data-testid="unsynced"][data-state="conflict"]')
-    expect(row.get_by_test_id("theirs")).to_have_text("650 名学生")
+    one, p1, two, row = _conflict_card(browser, base, world)
     again = client.put(f"/api/v1/visits/{vid}/responses", headers=token_for(session, world.inspector_2),
                        json={"answers": [{"item_code": "enrolment", "value": 700}]})
     assert again.status_code == 200, again.get_json()
@@ -259,11 +266,7 @@ def test_sign_out_with_unsent_records_warns_and_keeps_them_for_that_user(session
 
 def test_lost_answer_during_sync_is_retried_without_doubling(session, world, live_server, browser, field_dist):
     base, vid = live_server, world.visit["id"]
-    ctx = browser.new_context(**PHONE)
-    page = ctx.new_page()
-    sign_in(page, base, world.inspector_a1.username)
-    ctx.set_offline(True)
-    _answer_enrolment(page, vid, "600")
+    ctx, page = _offline_answered(browser, base, world)
     page.get_by_test_id("input-pe_art_teachers").fill("4")
     expect(page.get_by_test_id("unsent-count")).to_have_text("3")
     lost = []
@@ -470,11 +473,7 @@ def test_a_sync_while_the_inspector_types_moves_the_other_answers_badges(session
     back) still shows on the other answers' badges: "pending" became "synced". Before, they said "pending"
     until the view was next drawn."""
     base, vid = live_server, world.visit["id"]
-    ctx = browser.new_context(**PHONE)
-    page = ctx.new_page()
-    sign_in(page, base, world.inspector_a1.username)
-    ctx.set_offline(True)
-    _answer_enrolment(page, vid, "600")
+    ctx, page = _offline_answered(browser, base, world)
     other = page.get_by_test_id("input-pe_art_teachers")
     other.focus()  # typing there, when the signal comes back (the app syncs by itself)
     body = page.locator("body")
