@@ -95,6 +95,10 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
                                 f"kept by settling this conflict, which stays open; {_GONE_HOW[conflict.entity]}, "
                                 f"then settle this conflict with take \"server\"",
                                 {f"fields.{n}": [m] for n, m in kept.items()}, code="conflict.record_gone")
+    if not gone:
+        # Who may settle it, before anything about the record is said (its version now, its values): an
+        # inspector on the visit (still covering its school), or an office or admin in scope.
+        visits.require_on_visit(principal, visit)
     if not gone and conflict.entity == "response" and principal.role != Role.inspector:
         # Only inspectors answer checklists (`visits.require_may_answer`): an office or an admin settles an
         # answer's conflict by keeping the recorded answer, which closes it with no write (a device holding it

@@ -96,3 +96,25 @@ def test_a_value_beside_server_or_client_is_refused_and_a_wrong_version_is_named
     assert r.get_json()["errors"]["fields.value"] == ["not chosen against the current version"]
     session.expire_all()
     assert (session.get(Response, rid).value, session.get(Conflict, uuid.UUID(cid)).status) == (600, "open")
+
+
+def test_an_inspector_not_on_the_visit_is_refused_before_anything_about_the_record_is_said(client, session):
+    """An inspector of the same county (who reads the visit) but not on it: 403 whatever it chooses, and
+    never the record's version and values now (the 409 `current` an inspector on it gets); the conflict
+    stays open."""
+    from inspections.accounts.enums import Role
+    from inspections.org.models import Jurisdiction, School
+    from tests.factories import make_user
+    h, cid, rid = _stale_answer_conflict(client, session)
+    visit = session.get(Visit, session.get(Response, rid).visit_id)
+    county = session.get(Jurisdiction, session.get(School, visit.school_id).jurisdiction_id)
+    other = make_user(session, Role.inspector, jurisdiction=county)
+    session.commit()
+    ho = token_for(session, other)
+    for body in ({"take": "client"}, {"take": "client", "version": 2}, {"take": "server"},
+                 {"fields": {"value": {"take": "custom", "value": 650}}}):
+        r = client.post(RESOLVE, json={"conflict_id": cid} | body, headers=ho)
+        assert r.status_code == 403 and "current" not in r.get_json(), (body, r.get_json())
+    session.expire_all()
+    assert session.get(Conflict, uuid.UUID(cid)).status == "open"
+    assert (session.get(Response, rid).value, session.get(Response, rid).version) == (602, 3)
