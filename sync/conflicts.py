@@ -99,17 +99,17 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
         # Who may settle it, before anything about the record is said (its version now, its values): an
         # inspector on the visit (still covering its school), or an office or admin in scope.
         visits.require_on_visit(principal, visit)
-    if not gone and conflict.entity == "response" and principal.role != Role.inspector:
-        # Only inspectors answer checklists (`visits.require_may_answer`): an office or an admin settles an
-        # answer's conflict by keeping the recorded answer, which closes it with no write (a device holding it
-        # learns at its next sync that it is settled, and the visit can be submitted); a value of its own
-        # choosing is refused, and the conflict stays open.
-        if values:
-            raise Forbidden("only inspectors answer checklists: an office settles an answer's conflict by keeping "
-                            "the recorded answer (take \"server\"), or an inspector on the visit chooses",
-                            {f"fields.{n}": ["only an inspector on the visit may choose this"] for n in values},
-                            code="conflict.inspectors_answer")
-        return _close(session, conflict, user, choices, {}, record.version)
+        if conflict.entity == "response" and principal.role != Role.inspector:
+            # Only inspectors answer checklists (`visits.require_may_answer`): an office or an admin settles an
+            # answer's conflict by keeping the recorded answer, which closes it with no write (a device holding
+            # it learns at its next sync that it is settled, and the visit can be submitted); a value of its
+            # own choosing is refused, and the conflict stays open.
+            if values:
+                raise Forbidden("only inspectors answer checklists: an office settles an answer's conflict by "
+                                "keeping the recorded answer (take \"server\"), or an inspector on the visit chooses",
+                                {f"fields.{n}": ["only an inspector on the visit may choose this"] for n in values},
+                                code="conflict.inspectors_answer")
+            return _close(session, conflict, user, choices, {}, record.version)
     if not gone and values and record.version != (conflict.server_version if version is None else version):
         # Changed since the conflict was recorded (or since the version the caller chose against): the
         # choice was made without seeing the current value. Refuse, show it, and leave the conflict open.

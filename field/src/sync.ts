@@ -21,6 +21,9 @@ export class SignInNeeded extends SyncUnavailable {}
 /** Equal as JSON values (null and absent alike). */
 export const sameValue = (a: any, b: any) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
+/** A conflict with no choice waiting to be sent (answered, or replaced by a later change of the user's). */
+const withoutChoice = (c: NonNullable<Rec["conflict"]>): NonNullable<Rec["conflict"]> => { const { chosen: _, ...rest } = c; return rest; };
+
 /** What a conflict is shown (and chosen) against: the server's values of the contested fields at the
  * newest version this device knows, from the server copy a pull brought (the record changed since the
  * conflict was recorded) or from a refused settlement's `current` (`conflict.version`), whichever is newer;
@@ -219,7 +222,7 @@ export class SyncCore {
       await this.db.records.update(key, { local, state: r.conflict ? "conflict" : "pending",
                                           reason: r.conflict ? r.reason : "edited on this device",
                                           base: row.base_prior ? null : row.base_version, edit: row.mutation_id,
-                                          ...(replaces ? { conflict: { ...r.conflict!, chosen: undefined } } : {}) });
+                                          ...(replaces ? { conflict: withoutChoice(r.conflict!) } : {}) });
     });
     this.opts.onChange();
   }
@@ -437,7 +440,7 @@ export class SyncCore {
       if (prev?.conflict) {
         const covered = Object.keys(prev.conflict.fields).every((f) => row.fields && f in row.fields);
         // (A choice still waiting to be sent is dropped: the later change is what the user wants now.)
-        conflict = covered ? { ...prev.conflict, superseded: true, chosen: undefined } : prev.conflict;
+        conflict = covered ? { ...withoutChoice(prev.conflict), superseded: true } : prev.conflict;
         state = "conflict"; reason = conflictReason(conflict);
       }
     }
@@ -689,8 +692,7 @@ export class SyncCore {
         return this.sendChoice(key, conflictId, once, true);
       }
       const kept = await update((c) => {
-        const { chosen: _, ...open } = c;
-        const moved = { ...open, version: current.version, moved: true, fields: { ...c.fields } };
+        const moved = { ...withoutChoice(c), version: current.version, moved: true, fields: { ...c.fields } };
         for (const [f, v] of Object.entries(current.fields ?? {})) if (moved.fields[f]) moved.fields[f] = { ...moved.fields[f], server: v };
         return { conflict: moved };
       });
@@ -703,7 +705,7 @@ export class SyncCore {
       // until the user chooses again or discards. Unless the same choice, sent by a sync while the tap's was
       // under way, was taken meanwhile: then this is only the server saying it is settled already.
       const why = `the server refused the settlement (${answer.status}): ${problem(answer.payload)}`;
-      if (!(await update((c) => { const { chosen: _, ...open } = c; return { conflict: { ...open, refused: why } }; }))) return "settled";
+      if (!(await update((c) => ({ conflict: { ...withoutChoice(c), refused: why } })))) return "settled";
       this.opts.onChange();
       throw new SyncUnavailable(why);
     }
