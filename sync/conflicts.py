@@ -53,6 +53,12 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
     A client or custom value is written only over the record as the conflict saw it (its `server_version`),
     or over the version the caller names as the one it chose against (`version`, which must be the current
     one): a record changed since would otherwise lose the later change without anyone having seen it."""
+    # Who may settle it, before anything about the conflict or its record is said (settled already, its
+    # fields, the record deleted or changed since): an inspector on the visit (still covering its school),
+    # or an office or admin in scope.
+    visit = session.get(Visit, conflict.visit_id, with_for_update=True) if conflict.visit_id else None
+    if visit is not None:
+        visits.require_on_visit(principal, visit)
     if conflict.status != "open":
         raise ConflictError("this conflict is already resolved", code="conflict.already_resolved")
     choices: dict[str, dict] = {}
@@ -75,7 +81,6 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
         raise ValidationFailed("Invalid resolution", errors)
 
     model = {"visit": Visit, "response": Response}[conflict.entity]
-    visit = session.get(Visit, conflict.visit_id, with_for_update=True) if conflict.visit_id else None
     record = session.get(model, conflict.entity_id, with_for_update=True)
     values = {}
     for name, choice in choices.items():
@@ -83,6 +88,16 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
             values[name] = conflict.fields[name]["client"]
         elif choice["take"] == "custom":
             values[name] = choice["value"]
+    # Only inspectors answer checklists (`visits.require_may_answer`): an office or an admin settles an answer's
+    # conflict by keeping the recorded answer, which closes it with no write (a device holding it learns at its
+    # next sync that it is settled, and the visit can be submitted); a value of its own choosing is refused,
+    # and the conflict stays open.
+    keeps_answer = conflict.entity == "response" and principal.role != Role.inspector
+    if keeps_answer and values:
+        raise Forbidden("only inspectors answer checklists: an office settles an answer's conflict by keeping the "
+                        "recorded answer (take \"server\"), or an inspector on the visit chooses",
+                        {f"fields.{n}": ["only an inspector on the visit may choose this"] for n in values},
+                        code="conflict.inspectors_answer")
     gone = record is None or visit is None
     if gone:
         # The record was deleted on the server: a value chosen from the device (or typed) has nothing to be
@@ -95,21 +110,10 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
                                 f"kept by settling this conflict, which stays open; {_GONE_HOW[conflict.entity]}, "
                                 f"then settle this conflict with take \"server\"",
                                 {f"fields.{n}": [m] for n, m in kept.items()}, code="conflict.record_gone")
-    if not gone:
-        # Who may settle it, before anything about the record is said (its version now, its values): an
-        # inspector on the visit (still covering its school), or an office or admin in scope.
-        visits.require_on_visit(principal, visit)
-        if conflict.entity == "response" and principal.role != Role.inspector:
-            # Only inspectors answer checklists (`visits.require_may_answer`): an office or an admin settles an
-            # answer's conflict by keeping the recorded answer, which closes it with no write (a device holding
-            # it learns at its next sync that it is settled, and the visit can be submitted); a value of its
-            # own choosing is refused, and the conflict stays open.
-            if values:
-                raise Forbidden("only inspectors answer checklists: an office settles an answer's conflict by "
-                                "keeping the recorded answer (take \"server\"), or an inspector on the visit chooses",
-                                {f"fields.{n}": ["only an inspector on the visit may choose this"] for n in values},
-                                code="conflict.inspectors_answer")
-            return _close(session, conflict, user, choices, {}, record.version)
+    if not gone and keeps_answer:
+        return _close(session, conflict, user, choices, {}, record.version)
+    if not gone and values:
+        visits.require_open(visit)  # frozen says so first: a version to choose against would change nothing
     if not gone and values and record.version != (conflict.server_version if version is None else version):
         # Changed since the conflict was recorded (or since the version the caller chose against): the
         # choice was made without seeing the current value. Refuse, show it, and leave the conflict open.
@@ -126,8 +130,6 @@ def resolve(session: Session, conflict: Conflict, *, user: User, principal: Prin
     if gone or (not values and visit.status not in visits.OPEN):
         # Nothing is to be written: the record is gone and nothing chosen needs it, or the server's values
         # stand on a frozen visit. The conflict is closed, saying so, rather than left open for ever.
-        if values and not gone:
-            visits.require_open(visit)
         return _close(session, conflict, user, choices, {}, getattr(record, "version", None), gone=gone)
     # A resolution is the write it stands for, with the chosen values: the same service call, so the
     # same rules (who may, the visit still open, only a planned visit with no answers is deleted, ...).

@@ -118,3 +118,52 @@ def test_an_inspector_not_on_the_visit_is_refused_before_anything_about_the_reco
     session.expire_all()
     assert session.get(Conflict, uuid.UUID(cid)).status == "open"
     assert (session.get(Response, rid).value, session.get(Response, rid).version) == (602, 3)
+
+
+def _deleted_answer_conflict(client, session):
+    """`_answer_conflict`, then the answer deleted by inspector A1 (its visit then has a second answer)."""
+    h, cid, rid = _answer_conflict(client, session)
+    vid = session.get(Response, rid).visit_id
+    push(client, h, mutation("response", "create", visit_id=str(vid), item_code="has_charter", value=True))
+    (gone,) = push(client, h, mutation("response", "delete", id=rid, base_version=2), device_id="A")
+    assert gone["status"] == "applied", gone
+    return h, cid, vid
+
+
+def test_a_conflict_on_a_deleted_answer_is_settled_only_by_those_who_may(client, session):
+    """Its answer deleted, the conflict was closed by an inspector not on the visit (take server), which let the
+    visit be submitted; and an office choosing a value heard about the deletion rather than its own rule."""
+    from inspections.accounts.enums import Role
+    from inspections.org.models import Jurisdiction, School
+    from tests.factories import make_user
+    h, cid, vid = _deleted_answer_conflict(client, session)
+    school = session.get(School, session.get(Visit, vid).school_id)
+    county = session.get(Jurisdiction, school.jurisdiction_id)
+    outsider = token_for(session, make_user(session, Role.inspector, jurisdiction=county))
+    office = token_for(session, make_user(session, Role.office, jurisdiction=county))
+    session.commit()
+    for headers, body, status, code in ((outsider, {"take": "server"}, 403, None),
+                                        (outsider, {"take": "client"}, 403, None),
+                                        (office, {"take": "client"}, 403, "conflict.inspectors_answer")):
+        r = client.post(RESOLVE, json={"conflict_id": cid} | body, headers=headers)
+        assert r.status_code == status and (code is None or r.get_json()["code"] == code), (body, r.get_json())
+    session.expire_all()
+    assert session.get(Conflict, uuid.UUID(cid)).status == "open"
+    assert client.patch(f"/api/v1/visits/{vid}", json={"status": "submitted"}, headers=h).status_code == 409
+    r = client.post(RESOLVE, json={"conflict_id": cid, "take": "server"}, headers=office)  # the office may
+    assert r.status_code == 200 and r.get_json()["resolution"]["record_gone"] is True, r.get_json()
+
+
+def test_a_value_chosen_on_a_cancelled_visit_is_refused_as_frozen_at_once(client, session):
+    """Cancelling moved the visit's version: the choice was told to name the version now, and doing so met
+    "frozen". Frozen is said first."""
+    w = make_world(session)
+    h = token_for(session, w.inspector_a1)
+    visit = new_visit(client, h, w.school_a1.id)
+    push(client, h, mutation("visit", "update", id=visit["id"], base_version=1, notes="A"), device_id="A")
+    (b,) = push(client, h, mutation("visit", "update", id=visit["id"], base_version=1, notes="B"), device_id="B")
+    assert b["status"] == "conflict", b
+    r = client.patch(f"/api/v1/visits/{visit['id']}", json={"status": "cancelled"}, headers=token_for(session, w.office_a1))
+    assert r.status_code == 200, r.get_json()
+    r = client.post(RESOLVE, json={"conflict_id": b["conflict"]["id"], "take": "client"}, headers=h)
+    assert r.status_code == 409 and r.get_json()["code"] == "visit.frozen", r.get_json()
